@@ -1,0 +1,298 @@
+package strata
+
+import (
+	"slices"
+	"time"
+)
+
+// Project is one strata.yaml and the files it includes: the whole estate. The config package
+// builds it and resolves what can be resolved without a store (labels and policy through
+// extends, stage membership); the layer package resolves configuration values.
+type Project struct {
+	Name string
+	// Dir is the absolute directory holding strata.yaml; steps run here.
+	Dir string
+	// File is the path of strata.yaml as messages show it (relative to the working
+	// directory where possible).
+	File string
+	// Defaults is defaults.config: values every service sees in every environment.
+	Defaults map[string]Value
+	// Environments, Services and Pipeline keep the order the files declare them.
+	Environments []*Environment
+	Services     []*Service
+	Pipeline     []*Stage
+	// Notify lists webhook URLs that receive promotion events.
+	Notify []Notify
+}
+
+// Notify is one webhook that receives promotion events.
+type Notify struct {
+	URL    string
+	Events []string // empty means every event
+	Pos    Pos
+}
+
+// Environment is a named place to deploy.
+type Environment struct {
+	Name string
+	Pos  Pos
+	// Extends names the parent environment ("" for none); ExtendsPos is where.
+	Extends    string
+	ExtendsPos Pos
+	// OwnLabels are the labels this environment declares; Labels are resolved through the
+	// extends chain (the child wins key by key). LabelPos says where each resolved label was set.
+	OwnLabels map[string]string
+	Labels    map[string]string
+	LabelPos  map[string]Pos
+	// Config is this environment's own config (not its ancestors').
+	Config map[string]Value
+	// OwnPolicy is the policy this environment declares; Policy is resolved through extends.
+	OwnPolicy Policy
+	Policy    Policy
+	// Chain is the extends chain, oldest ancestor first, ending with this environment.
+	Chain []*Environment
+	// Ephemeral environments are made by `strata env create` and live in the store; Expires
+	// is zero when they have no time to live.
+	Ephemeral bool
+	Expires   time.Time
+}
+
+// Policy holds an environment's deployment rules. Nil fields are unset, so that extends can
+// tell "not said" from "said zero".
+type Policy struct {
+	Approvals *int      `json:"approvals,omitempty"`
+	Windows   []Window  `json:"windows,omitempty"`
+	Soak      *Duration `json:"soak,omitempty"`
+	Pos       Pos       `json:"-"`
+}
+
+// Merge returns p with every field that child sets replaced by child's.
+func (p Policy) Merge(child Policy) Policy {
+	out := p
+	if child.Approvals != nil {
+		out.Approvals = child.Approvals
+	}
+	if child.Windows != nil {
+		out.Windows = child.Windows
+	}
+	if child.Soak != nil {
+		out.Soak = child.Soak
+	}
+	if !child.Pos.IsZero() {
+		out.Pos = child.Pos
+	}
+	return out
+}
+
+// ApprovalsNeeded is the number of approvals the policy asks for (0 when unset).
+func (p Policy) ApprovalsNeeded() int {
+	if p.Approvals == nil {
+		return 0
+	}
+	return *p.Approvals
+}
+
+// SoakTime is the soak the policy asks for (0 when unset).
+func (p Policy) SoakTime() time.Duration {
+	if p.Soak == nil {
+		return 0
+	}
+	return time.Duration(*p.Soak)
+}
+
+// Service is a deployable unit.
+type Service struct {
+	Name string
+	Pos  Pos
+	// Build makes the artifacts once per release; Deploy puts a release into an environment;
+	// Destroy removes it; Observe reports the version actually running. Nil when not declared.
+	Build   *Step
+	Deploy  *Step
+	Destroy *Step
+	Observe *Step
+	Health  *Health
+	// Rollback is "previous" (redeploy the last good release on failed health) or "none".
+	Rollback  string
+	DependsOn []string
+	// DependsOnPos says where each entry of DependsOn was written.
+	DependsOnPos []Pos
+	// Schema lists the config keys the service declares, in declaration order.
+	Schema []*Key
+	// Overrides maps an environment name to values that apply to this service there (and in
+	// environments that extend it). OverridePos says where each environment's block starts.
+	Overrides   map[string]map[string]Value
+	OverridePos map[string]Pos
+}
+
+// Key returns the schema entry for name, or nil.
+func (s *Service) Key(name string) *Key {
+	for _, k := range s.Schema {
+		if k.Name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// Step is a shell command run as `/bin/sh -c` in the project directory, or, for observe and
+// health, an HTTP URL to fetch.
+type Step struct {
+	Run     string
+	HTTP    string
+	Timeout time.Duration // 0 means the default for the step kind
+	Pos     Pos
+}
+
+// Health says how to tell that a deployment works: an HTTP URL answering 2xx or a command
+// exiting 0, retried with backoff until Timeout.
+type Health struct {
+	HTTP     string
+	Command  string
+	Timeout  time.Duration
+	Interval time.Duration
+	Pos      Pos
+}
+
+// Key is one entry of a service's config schema.
+type Key struct {
+	Name        string
+	Type        string // "string", "integer", "number" or "boolean"
+	Default     *Value
+	Enum        []any
+	Secret      bool
+	From        string // "env:NAME" or "file:PATH": an outside source for a secret
+	Description string
+	Pos         Pos
+}
+
+// Key types.
+const (
+	TypeString  = "string"
+	TypeInteger = "integer"
+	TypeNumber  = "number"
+	TypeBoolean = "boolean"
+)
+
+// Stage is one step of the pipeline: which environments, in which waves, behind which gates.
+type Stage struct {
+	Name string
+	Pos  Pos
+	// Names lists environments by name; Selector selects them by labels (all must match).
+	// Exactly one of them is set.
+	Names    []string
+	Selector map[string]string
+	Auto     bool
+	// Waves deploys that many environments at a time (0: all at once); WaveLists names the
+	// waves outright and wins when set.
+	Waves     int
+	WaveLists [][]string
+	// Environments is the stage's membership, resolved, in declaration order.
+	Environments []string
+}
+
+// Environment returns the environment named name, or nil.
+func (p *Project) Environment(name string) *Environment {
+	for _, e := range p.Environments {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// Service returns the service named name, or nil.
+func (p *Project) Service(name string) *Service {
+	for _, s := range p.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Stage returns the stage named name, or nil.
+func (p *Project) Stage(name string) *Stage {
+	for _, s := range p.Pipeline {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// StageIndex returns the position of the named stage in the pipeline, or -1.
+func (p *Project) StageIndex(name string) int {
+	return slices.IndexFunc(p.Pipeline, func(s *Stage) bool { return s.Name == name })
+}
+
+// EnvironmentNames returns every environment's name in declaration order.
+func (p *Project) EnvironmentNames() []string {
+	out := make([]string, len(p.Environments))
+	for i, e := range p.Environments {
+		out[i] = e.Name
+	}
+	return out
+}
+
+// ServiceNames returns every service's name in declaration order.
+func (p *Project) ServiceNames() []string {
+	out := make([]string, len(p.Services))
+	for i, s := range p.Services {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// StagesOf returns the stages whose membership includes env, in pipeline order.
+func (p *Project) StagesOf(env string) []*Stage {
+	var out []*Stage
+	for _, s := range p.Pipeline {
+		if slices.Contains(s.Environments, env) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Matches reports whether labels (plus the pseudo-label "name") satisfy every key of selector.
+func Matches(selector map[string]string, name string, labels map[string]string) bool {
+	for k, v := range selector {
+		got, ok := labels[k]
+		if k == "name" {
+			got, ok = name, true
+		}
+		if !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// DependencyOrder returns the named services (all when names is empty) with every service
+// after the services it depends on, keeping declaration order otherwise. Dependencies outside
+// names are not added. The project is assumed valid (no cycles).
+func (p *Project) DependencyOrder(names []string) []*Service {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []*Service
+	seen := map[string]bool{}
+	var visit func(s *Service)
+	visit = func(s *Service) {
+		if s == nil || seen[s.Name] {
+			return
+		}
+		seen[s.Name] = true
+		for _, d := range s.DependsOn {
+			visit(p.Service(d))
+		}
+		if len(names) == 0 || want[s.Name] {
+			out = append(out, s)
+		}
+	}
+	for _, s := range p.Services {
+		visit(s)
+	}
+	return out
+}
