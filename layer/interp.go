@@ -1,0 +1,207 @@
+package layer
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/strata-dev/strata"
+)
+
+// flagSecret marks an interpolated value built from a secret; stUnknown marks one that waits
+// for deploy time.
+const flagSecret uint8 = 16
+
+const refHelp = "references are ${env.name}, ${env.labels.KEY}, ${service.name}, " +
+	"${release.version}, ${config.KEY} and ${outputs.SERVICE.KEY}; write $${ for a literal ${"
+
+// expand interpolates s, written at pos; what names the value in messages ("config PORT").
+// A string that is exactly one ${config.KEY} takes KEY's value and type. It returns false
+// when s cannot be resolved; the problem is recorded unless a referenced key already
+// reported its own.
+func (c *ctx) expand(s string, pos strata.Pos, what string) (any, uint8, bool) {
+	var b strings.Builder
+	var flags uint8
+	ok := true
+	last, i := 0, 0
+	for {
+		j := strings.IndexByte(s[i:], '$')
+		if j < 0 {
+			break
+		}
+		j += i
+		if strings.HasPrefix(s[j:], "$${") {
+			if b.Cap() == 0 {
+				b.Grow(len(s))
+			}
+			b.WriteString(s[last:j])
+			b.WriteString("${")
+			i = j + 3
+			last = i
+			continue
+		}
+		if !strings.HasPrefix(s[j:], "${") {
+			i = j + 1
+			continue
+		}
+		end := strings.IndexByte(s[j+2:], '}')
+		if end < 0 {
+			c.fail(pos, "", prefix(what), "${ without a closing } in ", strconv.Quote(s), "; ", refHelp)
+			return s, 0, false
+		}
+		ref := s[j+2 : j+2+end]
+		v, fl, rok := c.ref(strings.TrimSpace(ref), pos, what)
+		flags |= fl
+		if !rok {
+			ok = false
+		} else if j == 0 && j+3+end == len(s) {
+			return v, flags, true
+		}
+		if b.Cap() == 0 {
+			b.Grow(len(s) + 16)
+		}
+		b.WriteString(s[last:j])
+		if rok {
+			writeValue(&b, v)
+		}
+		i = j + 3 + end
+		last = i
+	}
+	if !ok {
+		return s, flags, false
+	}
+	if b.Cap() == 0 {
+		return s, flags, true
+	}
+	b.WriteString(s[last:])
+	return b.String(), flags, true
+}
+
+func prefix(what string) string {
+	if what == "" {
+		return ""
+	}
+	return what + ": "
+}
+
+// ref resolves one reference (the text between ${ and }).
+func (c *ctx) ref(ref string, pos strata.Pos, what string) (any, uint8, bool) {
+	ns, rest, _ := strings.Cut(ref, ".")
+	switch {
+	case ref == "env.name":
+		return c.ev.env.Name, 0, true
+	case ref == "service.name":
+		return c.sv.svc.Name, 0, true
+	case ref == "release.version":
+		if c.rt == nil {
+			return "${" + ref + "}", stUnknown, true
+		}
+		return c.rt.Version, 0, true
+	case ns == "env" && strings.HasPrefix(rest, "labels.") && len(rest) > len("labels."):
+		name := rest[len("labels."):]
+		if v, ok := c.ev.labels[name]; ok {
+			return v, 0, true
+		}
+		c.fail(pos, c.ev.env.Name, prefix(what), "${", ref, "}: the environment has no label ",
+			strconv.Quote(name), suggest(name, mapKeys(c.ev.labels)))
+		return nil, 0, false
+	case ns == "config" && rest != "":
+		return c.configRef(rest, pos, what)
+	case ns == "outputs":
+		return c.outputRef(ref, rest, pos, what)
+	}
+	c.fail(pos, "", prefix(what), "unknown reference ${", ref, "}; ", refHelp)
+	return nil, 0, false
+}
+
+// configRef resolves ${config.KEY}: the final value of another key of the same service in
+// the same environment.
+func (c *ctx) configRef(key string, pos strata.Pos, what string) (any, uint8, bool) {
+	i, found := slices.BinarySearch(c.res.Keys, key)
+	if !found {
+		c.fail(pos, c.ev.env.Name, prefix(what), "${config.", key, "}: service ", c.sv.svc.Name,
+			" has no config key ", strconv.Quote(key), suggest(key, c.res.Keys))
+		return nil, 0, false
+	}
+	var flags uint8
+	if c.res.Secret[key] {
+		flags |= flagSecret
+	}
+	if c.final {
+		return c.res.Values[key], flags, true
+	}
+	switch st := c.finish(i); {
+	case st == stActive:
+		start := slices.Index(c.stack, key)
+		path := strings.Join(c.stack[start:], " -> ") + " -> " + key
+		c.fail(c.res.Sources[key], "", "config cycle: ", path, "; break it by giving one of these keys a plain value")
+		return nil, 0, false
+	case st == stFailed:
+		return nil, 0, false
+	default:
+		if c.res.Secret[key] {
+			flags |= flagSecret
+		}
+		return c.res.Values[key], flags | st&stUnknown, true
+	}
+}
+
+// outputRef resolves ${outputs.SERVICE.KEY}: what SERVICE's deploy step wrote.
+func (c *ctx) outputRef(ref, rest string, pos strata.Pos, what string) (any, uint8, bool) {
+	svc, key, ok := strings.Cut(rest, ".")
+	if !ok || svc == "" || key == "" {
+		c.fail(pos, "", prefix(what), "${", ref, "}: want ${outputs.SERVICE.KEY}")
+		return nil, 0, false
+	}
+	if c.p.Service(svc) == nil {
+		c.fail(pos, "", prefix(what), "${", ref, "}: unknown service ", strconv.Quote(svc),
+			suggest(svc, c.p.ServiceNames()))
+		return nil, 0, false
+	}
+	if c.rt == nil {
+		return "${" + ref + "}", stUnknown, true
+	}
+	v, ok := c.rt.Outputs[svc][key]
+	if !ok {
+		c.fail(pos, c.ev.env.Name, prefix(what), "${", ref, "}: service ", svc,
+			" wrote no output ", strconv.Quote(key), " (its deploy step appends KEY=value lines to $STRATA_OUTPUTS)")
+		return nil, 0, false
+	}
+	return v, 0, true
+}
+
+// writeValue formats v as it appears inside a longer string and in a step's environment.
+func writeValue(b *strings.Builder, v any) {
+	var buf [32]byte
+	switch x := v.(type) {
+	case string:
+		b.WriteString(x)
+	case int64:
+		b.Write(strconv.AppendInt(buf[:0], x, 10))
+	case float64:
+		b.Write(strconv.AppendFloat(buf[:0], x, 'f', -1, 64))
+	case bool:
+		b.Write(strconv.AppendBool(buf[:0], x))
+	case int:
+		b.Write(strconv.AppendInt(buf[:0], int64(x), 10))
+	}
+}
+
+// format returns v as text (see writeValue).
+func format(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	var b strings.Builder
+	writeValue(&b, v)
+	return b.String()
+}
+
+func mapKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

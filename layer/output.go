@@ -1,0 +1,140 @@
+package layer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/strata-dev/strata"
+)
+
+// Redacted returns the values with every secret replaced by "***": what may be printed,
+// stored with a deployment, or sent to an API client.
+func (r *Resolved) Redacted() map[string]any {
+	out := make(map[string]any, len(r.Values))
+	for k, v := range r.Values {
+		if r.Secret[k] {
+			v = Redaction
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// Environ returns "KEY=value" for every key, sorted, for a step's process environment.
+// Secrets are included: give the result to the step and nothing else.
+func (r *Resolved) Environ() []string {
+	out := make([]string, 0, len(r.Keys))
+	var b strings.Builder
+	for _, k := range r.Keys {
+		b.Reset()
+		b.WriteString(k)
+		b.WriteByte('=')
+		writeValue(&b, r.Values[k])
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// JSON returns the full resolved config, secrets included, as one JSON object with sorted
+// keys: the content of the file $STRATA_CONFIG names.
+func (r *Resolved) JSON() ([]byte, error) {
+	b, err := json.Marshal(r.Values)
+	if err != nil {
+		return nil, fmt.Errorf("config of %s in %s as JSON: %w", r.Service, r.Environment, err)
+	}
+	return b, nil
+}
+
+// Hash returns a hex sha256 over every key and its full value (secrets included), in key
+// order, with the value's type: two configurations hash alike exactly when they are equal.
+func (r *Resolved) Hash() string {
+	h := sha256.New()
+	var buf []byte
+	for _, k := range r.Keys {
+		buf = buf[:0]
+		buf = strconv.AppendQuote(buf, k)
+		buf = append(buf, '=')
+		switch v := r.Values[k].(type) {
+		case string:
+			buf = append(buf, 's')
+			buf = strconv.AppendQuote(buf, v)
+		case int64:
+			buf = append(buf, 'i')
+			buf = strconv.AppendInt(buf, v, 10)
+		case float64:
+			buf = append(buf, 'f')
+			buf = strconv.AppendFloat(buf, v, 'g', -1, 64)
+		case bool:
+			buf = append(buf, 'b')
+			buf = strconv.AppendBool(buf, v)
+		default:
+			buf = append(buf, '?')
+			buf = append(buf, format(v)...)
+		}
+		buf = append(buf, '\n')
+		h.Write(buf)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Source says where key's value came from, for people: "file:line:col", or for a secret
+// "secrets of environment prod-eu". It is "" for a key without a value.
+func (r *Resolved) Source(key string) string {
+	t := r.Trail[key]
+	if len(t) == 0 {
+		return ""
+	}
+	if t[len(t)-1].Name == LayerSecret {
+		return "secrets of environment " + r.Environment
+	}
+	if pos := r.Sources[key]; !pos.IsZero() {
+		return pos.String()
+	}
+	return t[len(t)-1].Name
+}
+
+// Expand interpolates text (a step command, a health or observe URL) against r, the
+// resolved config of a service in an environment of p; pos is where text was written, for
+// errors. With a nil rt, ${release.version} and ${outputs...} are left as written. A bad
+// reference is an EINVALID *strata.Error naming pos.
+func Expand(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Runtime) (string, error) {
+	if strings.IndexByte(text, '$') < 0 {
+		return text, nil
+	}
+	s, e, err := lookup(p, r.Service, r.Environment)
+	if err != nil {
+		return "", err
+	}
+	c := &ctx{
+		p:     p,
+		sv:    &svcView{svc: s},
+		ev:    &envView{env: e, labels: labelsOf(p, e)},
+		rt:    rt,
+		res:   r,
+		final: true,
+	}
+	v, _, ok := c.expand(text, pos, "")
+	if !ok {
+		return "", render(c.probs).Err()
+	}
+	return format(v), nil
+}
+
+// labelsOf returns e's labels resolved through extends (the config package resolves them;
+// a project built by hand may not have).
+func labelsOf(p *strata.Project, e *strata.Environment) map[string]string {
+	if e.Labels != nil {
+		return e.Labels
+	}
+	out := map[string]string{}
+	for _, c := range chainOf(p, e) {
+		for k, v := range c.OwnLabels {
+			out[k] = v
+		}
+	}
+	return out
+}
