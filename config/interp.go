@@ -1,0 +1,99 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/strata-dev/strata"
+)
+
+// interp is a string whose ${...} references are checked once every service is known.
+type interp struct {
+	s    string
+	at   strata.Pos
+	what string
+}
+
+const refForms = "${env.name}, ${env.labels.KEY}, ${service.name}, ${release.version}, ${config.KEY} or ${outputs.SERVICE.KEY}"
+
+// References returns the expressions inside every ${...} of s, in order ("config.PORT" for
+// "${config.PORT}"); "$${" is a literal "${" and starts no reference. It fails on an
+// unterminated "${".
+func References(s string) ([]string, error) {
+	var out []string
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			continue
+		}
+		if strings.HasPrefix(s[i:], "$${") {
+			i += 2
+			continue
+		}
+		if !strings.HasPrefix(s[i:], "${") {
+			continue
+		}
+		end := strings.IndexByte(s[i+2:], '}')
+		if end < 0 {
+			return out, fmt.Errorf("unterminated \"${\" in %q; close it with \"}\", or write \"$${\" for a literal \"${\"", s)
+		}
+		out = append(out, s[i+2:i+2+end])
+		i += 2 + end
+	}
+	return out, nil
+}
+
+// checkRefs checks that every ${...} of s has one of the shapes Strata interpolates.
+func (l *loader) checkRefs(it interp) {
+	refs, err := References(it.s)
+	if err != nil {
+		l.errorf(it.at, "%s: %v", it.what, err)
+	}
+	for _, ref := range refs {
+		if msg := l.badRef(ref); msg != "" {
+			l.errorf(it.at, "%s: %s", it.what, msg)
+		}
+	}
+}
+
+var namespaces = []string{"env", "service", "release", "config", "outputs"}
+
+// badRef returns what is wrong with one reference, or "".
+func (l *loader) badRef(ref string) string {
+	parts := strings.Split(ref, ".")
+	ns := parts[0]
+	shellHint := ""
+	if len(parts) == 1 && keyRE.MatchString(ref) {
+		shellHint = fmt.Sprintf(" (for the shell's variable write $${%s})", ref)
+	}
+	switch ns {
+	case "env":
+		if ref == "env.name" || (len(parts) == 3 && parts[1] == "labels" && parts[2] != "") {
+			return ""
+		}
+		return fmt.Sprintf("${%s} is not a reference; use ${env.name} or ${env.labels.KEY}", ref)
+	case "service":
+		if ref == "service.name" {
+			return ""
+		}
+		return fmt.Sprintf("${%s} is not a reference; use ${service.name}", ref)
+	case "release":
+		if ref == "release.version" {
+			return ""
+		}
+		return fmt.Sprintf("${%s} is not a reference; use ${release.version}", ref)
+	case "config":
+		if len(parts) == 2 && keyRE.MatchString(parts[1]) {
+			return ""
+		}
+		return fmt.Sprintf("${%s} is not a reference; use ${config.KEY} with KEY a config key such as PORT", ref)
+	case "outputs":
+		if len(parts) != 3 || parts[1] == "" || !keyRE.MatchString(parts[2]) {
+			return fmt.Sprintf("${%s} is not a reference; use ${outputs.SERVICE.KEY}", ref)
+		}
+		if _, ok := l.svcs[parts[1]]; !ok {
+			return fmt.Sprintf("${%s} names the unknown service %q%s; outputs come from a service of this project", ref, parts[1], didYouMean(parts[1], l.p.ServiceNames()))
+		}
+		return ""
+	}
+	return fmt.Sprintf("${%s} has the unknown namespace %q%s%s; Strata interpolates %s", ref, ns, didYouMean(ns, namespaces), shellHint, refForms)
+}
