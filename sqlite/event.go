@@ -1,0 +1,106 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/strata-dev/strata"
+)
+
+// audit appends e, when not nil, inside tx: it fills Seq, At, Prev and Hash, and Subject,
+// Service and Environment from the record the change is about when the caller left them
+// empty. Callers run it in the transaction of the change it records.
+func (db *DB) audit(ctx context.Context, tx *sql.Tx, e *strata.Event, subject, service, env string) error {
+	if e == nil {
+		return nil
+	}
+	if e.Subject == "" {
+		e.Subject = subject
+	}
+	if e.Service == "" {
+		e.Service = service
+	}
+	if e.Environment == "" {
+		e.Environment = env
+	}
+	var seq int64
+	var prev string
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("append event: %w", err)
+	}
+	e.Seq = seq + 1
+	e.At = db.clock()
+	e.Prev = prev
+	e.Hash = e.ComputeHash(prev)
+	var detail any
+	if len(e.Detail) > 0 {
+		detail = []byte(e.Detail)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
+	if err != nil {
+		return fmt.Errorf("append event %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// AppendEvent records an event that goes with no other change (e.g. a denied request).
+// EINVALID when e is nil or has no action.
+func (db *DB) AppendEvent(ctx context.Context, e *strata.Event) error {
+	if e == nil || e.Action == "" {
+		return strata.Errorf(strata.EINVALID, "an audit event needs an action")
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		return db.audit(ctx, tx, e, "", "", "")
+	})
+}
+
+// Events returns audit events f selects, oldest first; with f.Limit, the newest Limit of
+// them, still oldest first.
+func (db *DB) Events(ctx context.Context, f strata.EventFilter) ([]*strata.Event, error) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{
+		{"service", f.Service}, {"environment", f.Environment}, {"actor", f.Actor}, {"action", f.Action},
+	} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	q := `SELECT seq, at, actor, action, service, environment, subject, detail, prev, hash FROM events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if f.Limit > 0 {
+		q = `SELECT * FROM (` + q + ` ORDER BY seq DESC LIMIT ?) ORDER BY seq`
+		args = append(args, f.Limit)
+	} else {
+		q += ` ORDER BY seq`
+	}
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []*strata.Event
+	for rows.Next() {
+		var e strata.Event
+		var at int64
+		var detail []byte
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Service, &e.Environment, &e.Subject, &detail, &e.Prev, &e.Hash); err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		e.At = fromNanos(at)
+		e.Detail = rawJSON(detail)
+		out = append(out, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return out, nil
+}

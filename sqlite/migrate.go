@@ -1,0 +1,185 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/strata-dev/strata"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// header is the first 16 bytes of every SQLite database file.
+const header = "SQLite format 3\x00"
+
+// check refuses, before anything writes to it, a file that is not a Strata store or that a
+// newer Strata wrote. An absent or empty file is a new store. It reads the header itself and
+// the schema through a read-only connection, so a refused file is left as it was.
+func check(name, abs string) error {
+	f, err := os.Open(abs)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", name, err)
+	}
+	buf := make([]byte, len(header))
+	n, err := io.ReadFull(f, buf)
+	f.Close()
+	if n == 0 && (err == io.EOF || err == nil) {
+		return nil
+	}
+	if !bytes.Equal(buf[:n], []byte(header)) {
+		return notStore(name)
+	}
+
+	// A file without a write-ahead log holds everything in itself: read it as immutable, so
+	// that not even the -shm and -wal files a WAL database needs appear beside it. With a
+	// log present (the store is open elsewhere), read it read-only through that log.
+	query := "mode=ro&immutable=1"
+	if _, err := os.Stat(abs + "-wal"); err == nil {
+		query = "mode=ro&_pragma=busy_timeout(10000)"
+	}
+	ro, err := sql.Open("sqlite", dsn(abs, query))
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", name, err)
+	}
+	defer ro.Close()
+	ro.SetMaxOpenConns(1)
+	var tables, marker, versions int
+	err = ro.QueryRow(`SELECT
+		count(*),
+		count(*) FILTER (WHERE name = 'strata_store'),
+		count(*) FILTER (WHERE name = 'schema_version')
+		FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).Scan(&tables, &marker, &versions)
+	if err != nil {
+		return &strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("%s is not a Strata store", name), Err: err}
+	}
+	if tables == 0 {
+		return nil
+	}
+	if marker == 0 || versions == 0 {
+		return notStore(name)
+	}
+	var v int
+	if err := ro.QueryRow(`SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("open store %s: read schema version: %w", name, err)
+	}
+	if v > strata.SchemaVersion {
+		return newer(name, v)
+	}
+	return nil
+}
+
+func notStore(name string) error {
+	return strata.Errorf(strata.EINVALID, "%s is not a Strata store", name)
+}
+
+func newer(name string, v int) error {
+	return strata.Errorf(strata.EINVALID, "%s was written by a newer Strata (schema %d, this binary reads up to %d); upgrade strata",
+		name, v, strata.SchemaVersion)
+}
+
+// migration is one embedded SQL file, numbered by its name's prefix.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations returns the embedded migrations in order.
+func loadMigrations() ([]migration, error) {
+	entries, err := migrations.ReadDir("migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		prefix, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(prefix)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number and '_'", e.Name())
+		}
+		b, err := migrations.ReadFile(path.Join("migrations", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	return ms, nil
+}
+
+// migrate applies every migration the store lacks, each in its own transaction that also
+// records it in schema_version. Processes that open a new store at once queue on the write
+// lock; each re-reads the version inside its transaction, so a migration runs only once.
+func (db *DB) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", db.path, err)
+	}
+	for _, m := range ms {
+		if m.version > strata.SchemaVersion {
+			break
+		}
+		err := db.tx(ctx, func(tx *sql.Tx) error {
+			v, err := schemaVersion(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if v > strata.SchemaVersion {
+				return newer(db.path, v)
+			}
+			if v >= m.version {
+				return nil
+			}
+			if v == 0 {
+				// Another program may have made the file its own since check looked.
+				var tables int
+				err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).Scan(&tables)
+				if err != nil {
+					return err
+				}
+				if tables > 0 {
+					return notStore(db.path)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.name, err)
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
+				m.version, nanos(db.now()))
+			return err
+		})
+		if err != nil {
+			if strata.ErrorCode(err) == strata.EINVALID {
+				return err
+			}
+			return fmt.Errorf("open store %s: %w", db.path, err)
+		}
+	}
+	return nil
+}
+
+// schemaVersion returns the newest migration applied, 0 for a new file.
+func schemaVersion(ctx context.Context, tx *sql.Tx) (int, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).Scan(&n)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	var v int
+	err = tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
+}

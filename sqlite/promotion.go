@@ -1,0 +1,254 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/strata-dev/strata"
+)
+
+// promotionColumns reads a promotion and, in the same statement, its approvals in the order
+// they were given.
+const promotionColumns = `id, service, version, stage, state, requester, override, reason, error, created_at, updated_at,
+	(SELECT json_group_array(json_array(principal, at)) FROM
+		(SELECT principal, at FROM approvals WHERE promotion = promotions.id ORDER BY at, rowid))`
+
+// openStates is the SQL list of promotion states that are still open.
+const openStates = `('waiting', 'running')`
+
+// promotionState reports whether s is a promotion state.
+func promotionState(s string) bool {
+	switch s {
+	case strata.Waiting, strata.Running, strata.Succeeded, strata.Failed, strata.Rejected:
+		return true
+	}
+	return false
+}
+
+// CreatePromotion records p (state waiting when empty) and its approvals, giving it an ID
+// ("p-...") and times. When an open (waiting or running) promotion of the same service,
+// version and stage exists, it fills p with that one and returns ECONFLICT.
+func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strata.Event) error {
+	if p.Service == "" || p.Version == "" || p.Stage == "" {
+		return strata.Errorf(strata.EINVALID, "a promotion needs a service, a version and a stage")
+	}
+	if p.State == "" {
+		p.State = strata.Waiting
+	}
+	if !promotionState(p.State) {
+		return strata.Errorf(strata.EINVALID, "unknown promotion state %q", p.State)
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if open, err := openPromotion(ctx, tx, p.Service, p.Version, p.Stage); err != nil || open != nil {
+			if err != nil {
+				return err
+			}
+			*p = *open
+			return strata.Errorf(strata.ECONFLICT, "promotion %s of %s@%s to %s is open already (%s)",
+				open.ID, open.Service, open.Version, open.Stage, open.State)
+		}
+		n := *p
+		if n.ID == "" {
+			n.ID = newID("p-")
+		}
+		n.CreatedAt = db.orNow(n.CreatedAt)
+		n.UpdatedAt = n.CreatedAt
+		_, err := tx.ExecContext(ctx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
+			reason, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			n.ID, n.Service, n.Version, n.Stage, n.State, n.Requester, n.Override, n.Reason, n.Error,
+			nanos(n.CreatedAt), nanos(n.UpdatedAt))
+		if isUnique(err) {
+			return strata.Errorf(strata.ECONFLICT, "a promotion of %s@%s to %s is open already", n.Service, n.Version, n.Stage)
+		}
+		if err != nil {
+			return err
+		}
+		n.Approvals = append([]strata.Approval(nil), n.Approvals...)
+		for i, a := range n.Approvals {
+			a.At = db.orNow(a.At)
+			n.Approvals[i] = a
+			_, err := tx.ExecContext(ctx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`,
+				n.ID, a.Principal, nanos(a.At))
+			if isUnique(err) {
+				return strata.Errorf(strata.EINVALID, "promotion %s: %s approves it twice", n.ID, a.Principal)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := db.audit(ctx, tx, e, n.ID, n.Service, ""); err != nil {
+			return err
+		}
+		*p = n
+		return nil
+	})
+	return wrap(err, "create promotion of %s@%s to %s", p.Service, p.Version, p.Stage)
+}
+
+// openPromotion returns the open promotion of (service, version, stage), nil when none is.
+func openPromotion(ctx context.Context, tx *sql.Tx, service, version, stage string) (*strata.Promotion, error) {
+	p, err := scanPromotion(tx.QueryRowContext(ctx, `SELECT `+promotionColumns+` FROM promotions
+		WHERE service = ? AND version = ? AND stage = ? AND state IN `+openStates+` LIMIT 1`, service, version, stage))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return p, err
+}
+
+// UpdatePromotion writes p's state, override, reason and error, and sets UpdatedAt.
+// ENOTFOUND when there is no such promotion; ECONFLICT when reopening it would make two
+// open promotions of one release to one stage.
+func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strata.Event) error {
+	if !promotionState(p.State) {
+		return strata.Errorf(strata.EINVALID, "unknown promotion state %q", p.State)
+	}
+	updated := db.clock()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var service string
+		err := tx.QueryRowContext(ctx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?
+			WHERE id = ? RETURNING service`,
+			p.State, p.Override, p.Reason, p.Error, nanos(updated), p.ID).Scan(&service)
+		if errors.Is(err, sql.ErrNoRows) {
+			return strata.Errorf(strata.ENOTFOUND, "no promotion %s", p.ID)
+		}
+		if isUnique(err) {
+			return strata.Errorf(strata.ECONFLICT, "another promotion of %s@%s to %s is open", p.Service, p.Version, p.Stage)
+		}
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, e, p.ID, service, "")
+	})
+	if err != nil {
+		return wrap(err, "update promotion %s", p.ID)
+	}
+	p.UpdatedAt = updated
+	return nil
+}
+
+// Approve adds principal's approval to a waiting promotion (a.At is the clock when zero).
+// ECONFLICT when that principal has approved it already or it is not waiting; ENOTFOUND
+// when there is no such promotion.
+func (db *DB) Approve(ctx context.Context, id string, a strata.Approval, e *strata.Event) error {
+	if a.Principal == "" {
+		return strata.Errorf(strata.EINVALID, "approve promotion %s: no principal", id)
+	}
+	a.At = db.orNow(a.At)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var state, service string
+		err := tx.QueryRowContext(ctx, `SELECT state, service FROM promotions WHERE id = ?`, id).Scan(&state, &service)
+		if errors.Is(err, sql.ErrNoRows) {
+			return strata.Errorf(strata.ENOTFOUND, "no promotion %s", id)
+		}
+		if err != nil {
+			return err
+		}
+		if state != strata.Waiting {
+			return strata.Errorf(strata.ECONFLICT, "promotion %s is %s, not waiting for approval", id, state)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`, id, a.Principal, nanos(a.At))
+		if isUnique(err) {
+			return strata.Errorf(strata.ECONFLICT, "%s has approved promotion %s already", a.Principal, id)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE promotions SET updated_at = ? WHERE id = ?`, nanos(a.At), id); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, e, id, service, "")
+	})
+	return wrap(err, "approve promotion %s", id)
+}
+
+// Promotion returns one promotion; ENOTFOUND when there is none.
+func (db *DB) Promotion(ctx context.Context, id string) (*strata.Promotion, error) {
+	p, err := scanPromotion(db.read.QueryRowContext(ctx, `SELECT `+promotionColumns+` FROM promotions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, strata.Errorf(strata.ENOTFOUND, "no promotion %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get promotion %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// Promotions returns the promotions f selects, newest first.
+func (db *DB) Promotions(ctx context.Context, f strata.PromotionFilter) ([]*strata.Promotion, error) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{
+		{"service", f.Service}, {"version", f.Version}, {"stage", f.Stage},
+	} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if len(f.States) > 0 {
+		where = append(where, "state IN ("+placeholders(len(f.States))+")")
+		for _, s := range f.States {
+			args = append(args, s)
+		}
+	}
+	q := `SELECT ` + promotionColumns + ` FROM promotions`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY created_at DESC, rowid DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list promotions: %w", err)
+	}
+	defer rows.Close()
+	var out []*strata.Promotion
+	for rows.Next() {
+		p, err := scanPromotion(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list promotions: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list promotions: %w", err)
+	}
+	return out, nil
+}
+
+func scanPromotion(s scanner) (*strata.Promotion, error) {
+	var p strata.Promotion
+	var created, updated int64
+	var approvals string
+	err := s.Scan(&p.ID, &p.Service, &p.Version, &p.Stage, &p.State, &p.Requester, &p.Override, &p.Reason,
+		&p.Error, &created, &updated, &approvals)
+	if err != nil {
+		return nil, err
+	}
+	p.CreatedAt, p.UpdatedAt = fromNanos(created), fromNanos(updated)
+	var pairs [][2]json.RawMessage
+	if err := json.Unmarshal([]byte(approvals), &pairs); err != nil {
+		return nil, fmt.Errorf("promotion %s: approvals: %w", p.ID, err)
+	}
+	p.Approvals = make([]strata.Approval, 0, len(pairs))
+	for _, pair := range pairs {
+		var a strata.Approval
+		var at int64
+		if err := json.Unmarshal(pair[0], &a.Principal); err != nil {
+			return nil, fmt.Errorf("promotion %s: approvals: %w", p.ID, err)
+		}
+		if err := json.Unmarshal(pair[1], &at); err != nil {
+			return nil, fmt.Errorf("promotion %s: approvals: %w", p.ID, err)
+		}
+		a.At = fromNanos(at)
+		p.Approvals = append(p.Approvals, a)
+	}
+	return &p, nil
+}

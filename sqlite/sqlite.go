@@ -1,0 +1,125 @@
+// Package sqlite is the Store on SQLite: Strata's embedded default, one file in WAL mode that
+// many CLI processes open at once.
+//
+// Writes go through one connection per process and BEGIN IMMEDIATE transactions, so writers
+// inside a process queue on that connection and writers in other processes queue on SQLite's
+// lock (busy_timeout), rather than failing. Reads use a separate pool and see every committed
+// write. Exclusive claims (one active deployment per service and environment, one open
+// promotion per service, version and stage) are checked and written in one transaction and
+// backed by partial unique indexes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/strata-dev/strata"
+)
+
+// DB is a Strata store kept in one SQLite file. It is safe for concurrent use, and several
+// DBs (in one process or many) may share the same file.
+type DB struct {
+	path  string
+	now   func() time.Time
+	write *sql.DB // one connection: this process's writers queue here
+	read  *sql.DB // several connections for reads, never blocked by a writer in WAL mode
+}
+
+var _ strata.Store = (*DB)(nil)
+
+// Open opens (creating when absent, with its directory) the store at path, applies embedded
+// migrations each in its own transaction, and returns it. Now is the clock (time.Now when nil).
+//
+// A file that is not a Strata store, or one written by a newer Strata, is refused with an
+// EINVALID *strata.Error and left byte-for-byte untouched.
+func Open(path string, now func() time.Time) (*DB, error) {
+	if now == nil {
+		now = time.Now
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := check(path, abs); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+
+	db := &DB{path: path, now: now}
+	db.write, err = sql.Open("sqlite", dsn(abs, "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db.write.SetMaxOpenConns(1)
+	db.write.SetMaxIdleConns(1)
+	db.write.SetConnMaxLifetime(0)
+	db.write.SetConnMaxIdleTime(0)
+	if err := db.migrate(context.Background()); err != nil {
+		db.write.Close()
+		return nil, err
+	}
+
+	db.read, err = sql.Open("sqlite", dsn(abs, "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"))
+	if err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	db.read.SetMaxOpenConns(n)
+	db.read.SetMaxIdleConns(n)
+	if err := db.read.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Close releases the store's connections.
+func (db *DB) Close() error {
+	var errs []error
+	if db.read != nil {
+		errs = append(errs, db.read.Close())
+	}
+	if db.write != nil {
+		errs = append(errs, db.write.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close store %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Path returns the path the store was opened with.
+func (db *DB) Path() string { return db.path }
+
+// dsn returns the driver's name for the file at abs with query parameters. The path is
+// escaped so that '?', '#' and '%' in a directory name stay part of the name.
+func dsn(abs, query string) string {
+	u := url.URL{Path: filepath.ToSlash(abs)}
+	return "file:" + u.EscapedPath() + "?" + query
+}
+
+// tx runs fn in one write transaction (BEGIN IMMEDIATE, so it queues for the write lock
+// instead of failing when another process writes) and commits when fn returns nil.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,116 @@
+// Package storetest is the contract every strata.Store passes: one suite, run by each
+// store's own tests against a real database (SQLite in a temporary file, PostgreSQL in a
+// throwaway schema).
+//
+// The suite relies only on the Store interface and its documented error codes. It does not
+// control the store's clock, so it asserts order ("newest first") only between records it
+// created one after another, and asserts that times are set rather than what they are. A
+// store's clock must move forward between calls for "newest first" to be well defined; a
+// store may break ties by insertion order.
+package storetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-dev/strata"
+)
+
+// Run runs the contract suite. Open returns a new, empty store for each subtest; Run closes it.
+func Run(t *testing.T, open func(t *testing.T) strata.Store) {
+	groups := []struct {
+		name string
+		run  func(t *testing.T, open func(t *testing.T) strata.Store)
+	}{
+		{"releases", testReleases},
+		{"deployments", testDeployments},
+		{"leases", testLeases},
+		{"deployment filters", testDeploymentFilters},
+		{"logs", testLogs},
+		{"promotions", testPromotions},
+		{"freezes", testFreezes},
+		{"events", testEvents},
+		{"concurrency", testConcurrency},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			g.run(t, func(t *testing.T) strata.Store {
+				t.Helper()
+				s := open(t)
+				t.Cleanup(func() {
+					if err := s.Close(); err != nil {
+						t.Errorf("close store: %v", err)
+					}
+				})
+				return s
+			})
+		})
+	}
+}
+
+// ctx returns a context that ends with the test.
+func ctx(t *testing.T) context.Context {
+	return t.Context()
+}
+
+// wantCode fails t unless err carries the code want ("" for no error).
+func wantCode(t *testing.T, err error, want string) {
+	t.Helper()
+	if got := strata.ErrorCode(err); got != want {
+		t.Fatalf("error code = %q, want %q (error: %v)", got, want, err)
+	}
+}
+
+// must fails t on any error.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// owner returns a distinct owner for each n.
+func owner(n int) strata.Owner {
+	return strata.Owner{Host: "host-" + string(rune('a'+n%26)), PID: 1000 + n, Start: int64(7000 + n)}
+}
+
+// deployment returns a running deployment of service to env owned by owner(n).
+func deployment(service, env string, n int) *strata.Deployment {
+	return &strata.Deployment{
+		Service:     service,
+		Environment: env,
+		Version:     "1.0.0",
+		State:       strata.Running,
+		Attempt:     1,
+		Kind:        "deploy",
+		Actor:       "alice",
+		Owner:       owner(n),
+		PGID:        4000 + n,
+		LeaseUntil:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		StartedAt:   time.Date(2029, 12, 31, 23, 0, 0, 0, time.UTC),
+	}
+}
+
+// create records d or fails t.
+func create(t *testing.T, s strata.Store, d *strata.Deployment) *strata.Deployment {
+	t.Helper()
+	must(t, s.CreateDeployment(ctx(t), d, nil))
+	return d
+}
+
+// ids returns the ids of deployments, in order.
+func ids(ds []*strata.Deployment) string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.ID)
+	}
+	return strings.Join(out, " ")
+}
+
+// sameTime reports whether a and b are the same instant to the microsecond (what every
+// store keeps).
+func sameTime(a, b time.Time) bool {
+	return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond))
+}
