@@ -11,9 +11,11 @@ import (
 // resolve runs the checks that need every file read: references between names, extends,
 // dependencies, schema fit of literal values, interpolation shapes and the pipeline.
 func (l *loader) resolve() {
-	if !l.sawProject {
+	switch {
+	case l.brokenTop:
+	case !l.sawProject:
 		l.errorf(strata.Pos{File: l.p.File, Line: 1, Col: 1}, "no project name; start %s with e.g. project: shop", l.p.File)
-	} else if l.p.Name == "" {
+	case l.p.Name == "":
 		l.errorf(l.projectPos, "the project name is empty; write e.g. project: shop")
 	}
 	l.resolveExtends()

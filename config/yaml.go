@@ -33,6 +33,7 @@ type loader struct {
 	labelPos   map[*strata.Environment]map[string]strata.Pos
 	projectPos strata.Pos
 	sawProject bool
+	brokenTop  bool     // strata.yaml itself did not parse
 	strs       []interp // strings whose ${...} are checked once every service is known
 
 	aliases     int
@@ -75,6 +76,7 @@ func (l *loader) parseYAML(src *source, data []byte) (root *yaml.Node, ok bool) 
 	defer func() {
 		if r := recover(); r != nil {
 			l.errorf(src.pos(nil), "the YAML parser failed on this file (%v); check its syntax", r)
+			l.brokenTop = l.brokenTop || src.top
 			root, ok = nil, false
 		}
 	}()
@@ -85,13 +87,19 @@ func (l *loader) parseYAML(src *source, data []byte) (root *yaml.Node, ok bool) 
 			return nil, true
 		}
 		l.syntaxError(src, err)
+		l.brokenTop = l.brokenTop || src.top
 		return nil, false
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		l.errorf(src.pos(&extra), "a second YAML document; a Strata file holds one document (remove the \"---\" line)")
+		at := &extra
+		if len(extra.Content) > 0 {
+			at = extra.Content[0]
+		}
+		l.errorf(src.pos(at), "a second YAML document; a Strata file holds one document (remove the \"---\" line)")
 	} else if !errors.Is(err, io.EOF) {
 		l.syntaxError(src, err)
+		l.brokenTop = l.brokenTop || src.top
 		return nil, false
 	}
 	if doc.Kind == yaml.DocumentNode {
