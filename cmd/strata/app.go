@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/config"
+	"github.com/strata-dev/strata/layer"
+)
+
+// app holds what every subcommand shares: the global flags, the streams, and the project
+// and store, each opened once on first use.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	dir      string
+	storeURL string
+	output   string
+	as       string
+
+	now     func() time.Time
+	project *strata.Project
+	store   strata.Store
+}
+
+// run parses args, runs the command and returns the exit status. It never panics on input:
+// a panic that escapes a command is reported as an internal error.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	defer a.close()
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "strata: internal error: %v\n", r)
+			code = 1
+		}
+	}()
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	return a.fail(err)
+}
+
+// cmdError marks an error that a command returned, as opposed to cobra's own usage errors.
+type cmdError struct{ err error }
+
+func (e cmdError) Error() string { return e.err.Error() }
+func (e cmdError) Unwrap() error { return e.err }
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "strata",
+		Short: "Declare environments, build once, promote through gates",
+		Long: `Strata declares every environment in one strata.yaml, builds each service once, and
+promotes that one release through dev, staging and production behind gates, with
+rollback, drift detection and a tamper-evident audit log.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if a.output != "text" && a.output != "json" {
+				return strata.Errorf(strata.EINVALID, "-o %q: want text or json", a.output)
+			}
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return strata.Errorf(strata.EINVALID, "%v (see `%s --help`)", err, c.CommandPath())
+	})
+	f := root.PersistentFlags()
+	f.StringVarP(&a.dir, "dir", "C", ".", "project directory holding strata.yaml")
+	f.StringVar(&a.storeURL, "store", os.Getenv("STRATA_STORE"), "store URL (default: SQLite at DIR/.strata/state.db; postgres://... for PostgreSQL) [$STRATA_STORE]")
+	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	f.StringVar(&a.as, "as", "", "acting principal for local commands (self-asserted) [$STRATA_ACTOR]")
+
+	for _, c := range []*cobra.Command{
+		a.initCommand(), a.validateCommand(), a.envCommand(), a.configCommand(), a.diffCommand(),
+		a.versionCommand(),
+	} {
+		root.AddCommand(c)
+	}
+	for _, c := range a.moreCommands() {
+		root.AddCommand(c)
+	}
+	wrap(root)
+	return root
+}
+
+// wrap marks the errors of every command's RunE as the command's own, so run can tell them
+// from cobra's usage errors.
+func wrap(c *cobra.Command) {
+	if c.RunE != nil {
+		inner := c.RunE
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if err := inner(cmd, args); err != nil {
+				return cmdError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		wrap(sub)
+	}
+}
+
+// fail prints err and returns its exit status. Cobra's own errors (unknown command, wrong
+// number of arguments) are usage errors: exit 2.
+func (a *app) fail(err error) int {
+	var ce cmdError
+	if !errors.As(err, &ce) && strata.ErrorCode(err) == strata.EINTERNAL {
+		err = strata.Errorf(strata.EINVALID, "%v (see `strata --help`)", err)
+	}
+	msg := err.Error()
+	if a.json() {
+		var res *resultError
+		if errors.As(err, &res) {
+			_ = a.writeJSON(res.doc)
+		} else {
+			_ = a.writeJSON(map[string]any{"error": map[string]any{"code": strata.ErrorCode(err), "message": msg}})
+		}
+	}
+	fmt.Fprintln(a.stderr, "strata: "+strings.ReplaceAll(msg, "\n", "\n  "))
+	return strata.ExitStatus(err)
+}
+
+// resultError is an error whose command still has a document to print (a promotion that
+// waits on a gate, a deployment that failed): the document goes to stdout, the error decides
+// the exit status.
+type resultError struct {
+	err error
+	doc any
+}
+
+func (e *resultError) Error() string { return e.err.Error() }
+func (e *resultError) Unwrap() error { return e.err }
+
+// print writes v as JSON with -o json, or calls text otherwise.
+func (a *app) print(v any, text func(w io.Writer)) error {
+	if a.output == "json" {
+		return a.writeJSON(v)
+	}
+	text(a.stdout)
+	return nil
+}
+
+func (a *app) writeJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// json reports whether output is machine-readable; progress then goes to stderr only.
+func (a *app) json() bool { return a.output == "json" }
+
+// actor is the acting principal: --as, else STRATA_ACTOR, else the OS user. Local identity
+// is self-asserted.
+func (a *app) actor() string {
+	if a.as != "" {
+		return a.as
+	}
+	if v := os.Getenv("STRATA_ACTOR"); v != "" {
+		return v
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// loadProject loads and checks strata.yaml once; warnings go to stderr.
+func (a *app) loadProject() (*strata.Project, error) {
+	if a.project != nil {
+		return a.project, nil
+	}
+	p, problems, err := a.check()
+	for _, w := range problems.Warnings() {
+		fmt.Fprintln(a.stderr, w.Error())
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.project = p
+	return p, nil
+}
+
+// check loads the project and runs every check, returning all problems.
+func (a *app) check() (*strata.Project, strata.Problems, error) {
+	p, problems, err := config.Load(a.dir)
+	if err != nil || p == nil {
+		if err == nil {
+			err = problems.Err()
+		}
+		return nil, problems, err
+	}
+	problems = append(problems, layer.Check(p)...)
+	if err := problems.Err(); err != nil {
+		return nil, problems, err
+	}
+	return p, problems, nil
+}
+
+// stateDir is where the embedded store and artifacts live.
+func (a *app) stateDir() string { return filepath.Join(a.dir, ".strata") }
+
+func (a *app) close() {
+	if a.store != nil {
+		a.store.Close()
+		a.store = nil
+	}
+}
+
+// exactArgs is cobra.ExactArgs with a usage error that says what was expected.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return strata.Errorf(strata.EINVALID, "%s takes %s (got %d argument(s)); usage: %s", cmd.CommandPath(), what, len(args), cmd.UseLine())
+		}
+		return nil
+	}
+}

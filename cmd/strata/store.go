@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/sqlite"
+)
+
+// storePath is the embedded store's file.
+func (a *app) storePath() string { return filepath.Join(a.stateDir(), "state.db") }
+
+// openStore opens the store once and reports deployments whose process is gone.
+func (a *app) openStore(ctx context.Context) (strata.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	if u := a.storeURL; u != "" && !strings.HasPrefix(u, "sqlite:") && !strings.HasPrefix(u, "file:") {
+		if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+			return nil, strata.Errorf(strata.EINVALID, "--store %s: the PostgreSQL store is not built yet; leave --store and STRATA_STORE unset to use the embedded SQLite store", redactURL(u))
+		}
+		return nil, strata.Errorf(strata.EINVALID, "--store %s: want postgres://... or sqlite:PATH", redactURL(u))
+	}
+	path := a.storePath()
+	if u := a.storeURL; u != "" {
+		path = strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "file:")
+	}
+	s, err := sqlite.Open(path, a.now)
+	if err != nil {
+		return nil, err
+	}
+	a.store = s
+	return s, nil
+}
+
+// redactURL hides a password in a store URL.
+func redactURL(u string) string {
+	if at := strings.LastIndex(u, "@"); at > 0 {
+		if scheme := strings.Index(u, "://"); scheme > 0 && scheme < at {
+			return u[:scheme+3] + "***" + u[at:]
+		}
+	}
+	return u
+}
+
+// engine opens the project and store and returns an engine acting as the principal.
+func (a *app) engine(ctx context.Context) (*engine.Engine, error) {
+	p, err := a.loadProject()
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := engine.New(p, s, a.actor())
+	e.Now = a.now
+	e.StateDir = a.stateDir()
+	if !a.json() {
+		e.Log = a.stderr
+	}
+	a.reportInterrupted(ctx, e)
+	return e, nil
+}
+
+// reportInterrupted tells the user about deployments whose process is gone.
+func (a *app) reportInterrupted(ctx context.Context, e *engine.Engine) {
+	ds, err := e.Interrupted(ctx)
+	if err != nil || len(ds) == 0 {
+		return
+	}
+	for _, d := range ds {
+		fmt.Fprintf(a.stderr, "strata: %s (%s@%s to %s, attempt %d) was interrupted; `strata resume` runs it again\n", d.ID, d.Service, d.Version, d.Environment, d.Attempt)
+	}
+}
+
+// currentDeployments returns what runs in each (service, environment). With create false
+// and no store on disk yet, it returns nothing rather than creating one.
+func (a *app) currentDeployments(ctx context.Context, create bool) (map[[2]string]*strata.Deployment, error) {
+	out := map[[2]string]*strata.Deployment{}
+	if !create && a.storeURL == "" {
+		if _, err := os.Stat(a.storePath()); err != nil {
+			return out, nil
+		}
+	}
+	e, err := a.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := e.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for k, d := range cur {
+		out[pairKey(k)] = d
+	}
+	return out, nil
+}
+
+func pairKey(k plan.Pair) [2]string { return [2]string{k.Service, k.Environment} }
+
+func pairFrom(k [2]string) plan.Pair { return plan.Pair{Service: k[0], Environment: k[1]} }

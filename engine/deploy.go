@@ -1,0 +1,464 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/layer"
+	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/secret"
+	"github.com/strata-dev/strata/step"
+)
+
+// Deployment kinds: why a deployment ran.
+const (
+	KindDeploy    = "deploy"
+	KindPromotion = "promotion"
+	KindRollback  = "rollback"
+)
+
+// DeployRequest asks for one release in one environment.
+type DeployRequest struct {
+	Service string
+	Version string // "" for the newest release
+	Env     string
+	// NoWait fails at once (EBLOCKED) when another deployment holds the pair.
+	NoWait      bool
+	Kind        string
+	PromotionID string
+	RollbackOf  string
+	// SkipPolicy is set when the caller has judged the gates already (a promotion) or the
+	// deployment is a rollback.
+	SkipPolicy bool
+}
+
+var errLeaseLost = errors.New("lost its lease; another worker may take the deployment over")
+
+// Deploy runs one release into one environment and returns the deployment as it ended.
+// A failed step or health check returns EFAILED (after the rollback policy ran); a closed
+// policy or a missing dependency returns EBLOCKED before anything runs.
+func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deployment, error) {
+	svc, env, err := e.lookup(req.Service, req.Env)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := e.findRelease(ctx, req.Service, req.Version)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := e.Facts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !req.SkipPolicy {
+		if err := e.checkPolicy(svc, env, facts); err != nil {
+			return nil, err
+		}
+	}
+	rs, err := e.resolve(svc, env.Name, rel.Version, facts)
+	if err != nil {
+		return nil, err
+	}
+	if req.Kind == "" {
+		req.Kind = KindDeploy
+	}
+	now := e.now()
+	d := &strata.Deployment{
+		Service: svc.Name, Environment: env.Name, Version: rel.Version, ReleaseID: rel.ID,
+		State: strata.Running, Attempt: 1, Kind: req.Kind, PromotionID: req.PromotionID, RollbackOf: req.RollbackOf,
+		Actor: e.Actor, Config: rs.Redacted(), ConfigHash: rs.Hash(),
+		Owner: e.Owner, LeaseUntil: now.Add(e.LeaseTTL), CreatedAt: now, StartedAt: now,
+	}
+	if err := e.claim(ctx, d, req.NoWait); err != nil {
+		return nil, err
+	}
+	return e.execute(ctx, d, svc, rs, rel)
+}
+
+func (e *Engine) lookup(service, env string) (*strata.Service, *strata.Environment, error) {
+	svc := e.Project.Service(service)
+	if svc == nil {
+		return nil, nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", service, strings.Join(e.Project.ServiceNames(), ", "))
+	}
+	en := e.Project.Environment(env)
+	if en == nil {
+		return nil, nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q; known: %s", env, strings.Join(e.Project.EnvironmentNames(), ", "))
+	}
+	return svc, en, nil
+}
+
+// findRelease returns service@version, or the newest release when version is "".
+func (e *Engine) findRelease(ctx context.Context, service, version string) (*strata.Release, error) {
+	if version != "" {
+		r, err := e.Store.Release(ctx, service, version)
+		if strata.ErrorCode(err) == strata.ENOTFOUND {
+			known, _ := e.Store.Releases(ctx, service)
+			var vs []string
+			for _, k := range known {
+				vs = append(vs, k.Version)
+			}
+			if len(vs) == 0 {
+				return nil, strata.Errorf(strata.ENOTFOUND, "%s has no release %q; it has no releases yet: run `strata release %s`", service, version, service)
+			}
+			return nil, strata.Errorf(strata.ENOTFOUND, "%s has no release %q; known versions (newest first): %s", service, version, strings.Join(vs, ", "))
+		}
+		return r, err
+	}
+	rs, err := e.Store.Releases(ctx, service)
+	if err != nil {
+		return nil, fmt.Errorf("list releases of %s: %w", service, err)
+	}
+	if len(rs) == 0 {
+		return nil, strata.Errorf(strata.ENOTFOUND, "%s has no releases yet; run `strata release %s`", service, service)
+	}
+	return rs[0], nil
+}
+
+// checkPolicy applies an environment's policy to a direct deploy: freeze, deploy windows,
+// approvals (which only a promotion can collect) and dependencies.
+func (e *Engine) checkPolicy(svc *strata.Service, env *strata.Environment, f plan.Facts) error {
+	if fr := f.Frozen[env.Name]; fr != nil {
+		return strata.Errorf(strata.EBLOCKED, "gate freeze: %s is frozen by %s (%s); `strata unfreeze %s` reopens it", env.Name, fr.Actor, fr.Reason, env.Name)
+	}
+	if ws := env.Policy.Windows; len(ws) > 0 {
+		open := false
+		for _, w := range ws {
+			open = open || w.Contains(f.Now)
+		}
+		if !open {
+			return strata.Errorf(strata.EBLOCKED, "gate window: %s is outside its deploy windows (%s); deploy inside one, or promote with --override-window --reason as an admin", env.Name, windowList(ws))
+		}
+	}
+	if n := env.Policy.ApprovalsNeeded(); n > 0 {
+		return strata.Errorf(strata.EBLOCKED, "gate approvals: %s needs %d approval(s) from someone other than you; use `strata promote %s --to STAGE` and have it approved", env.Name, n, svc.Name)
+	}
+	if missing := plan.MissingDependencies(svc, env.Name, f); len(missing) > 0 {
+		return strata.Errorf(strata.EBLOCKED, "gate dependencies: %s", strings.Join(missing, "; "))
+	}
+	return nil
+}
+
+func windowList(ws []strata.Window) string {
+	var s []string
+	for _, w := range ws {
+		s = append(s, w.Spec)
+	}
+	return strings.Join(s, ", ")
+}
+
+// resolve computes the config a deployment gets: dependencies' outputs and the
+// environment's own secrets included.
+func (e *Engine) resolve(svc *strata.Service, env, version string, f plan.Facts) (*layer.Resolved, error) {
+	rt := &layer.Runtime{Version: version, Outputs: map[string]map[string]string{}, Secrets: map[string]string{}}
+	for _, dep := range svc.DependsOn {
+		if d := f.Current[plan.Pair{Service: dep, Environment: env}]; d != nil {
+			rt.Outputs[dep] = d.Outputs
+		}
+	}
+	if e.Secrets != nil {
+		s, err := e.Secrets(env)
+		if err != nil {
+			return nil, err
+		}
+		rt.Secrets = s
+	}
+	for _, k := range svc.Schema {
+		if k.Secret && k.From == "" {
+			if _, ok := rt.Secrets[k.Name]; !ok {
+				return nil, strata.Errorf(strata.EINVALID, "%s in %s needs the secret %s, which is not set; run `strata secret set %s %s`", svc.Name, env, k.Name, env, k.Name)
+			}
+		}
+	}
+	rs, err := layer.Resolve(e.Project, svc.Name, env, rt)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s config in %s: %w", svc.Name, env, err)
+	}
+	return rs, nil
+}
+
+// claim records d and takes its (service, environment), waiting for a holder to finish
+// unless noWait. A holder whose process is gone is reported, not waited for.
+func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool) error {
+	announced := false
+	for {
+		ev := e.event("deploy", d.Service, d.Environment, "", map[string]any{"version": d.Version, "kind": d.Kind, "promotion": d.PromotionID, "rollback_of": d.RollbackOf})
+		err := e.Store.CreateDeployment(ctx, d, ev)
+		if err == nil {
+			return nil
+		}
+		if strata.ErrorCode(err) != strata.EBLOCKED {
+			return fmt.Errorf("start deployment of %s@%s to %s: %w", d.Service, d.Version, d.Environment, err)
+		}
+		d.ID = ""
+		holder := e.holder(ctx, d.Service, d.Environment)
+		if holder != nil && !e.ownerAlive(holder) {
+			return strata.Errorf(strata.EBLOCKED, "%s (%s@%s to %s) was interrupted: its process is gone; `strata resume` runs it again", holder.ID, holder.Service, holder.Version, holder.Environment)
+		}
+		if noWait {
+			return err
+		}
+		if !announced && holder != nil {
+			e.logf("… %s → %s: waiting for %s (%s@%s, attempt %d) to finish", d.Service, d.Environment, holder.ID, holder.Service, holder.Version, holder.Attempt)
+			announced = true
+		}
+		select {
+		case <-ctx.Done():
+			return strata.Errorf(strata.EBLOCKED, "gave up waiting for %s to finish: %v", d.Environment, context.Cause(ctx))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (e *Engine) holder(ctx context.Context, service, env string) *strata.Deployment {
+	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: service, Environment: env, States: []string{strata.Pending, strata.Running, strata.Interrupted}, Limit: 1})
+	if err != nil || len(ds) == 0 {
+		return nil
+	}
+	return ds[0]
+}
+
+// ownerAlive reports whether an active deployment's owner still runs it: on this host, its
+// process (same pid and start time) lives; elsewhere, its lease has not lapsed.
+func (e *Engine) ownerAlive(d *strata.Deployment) bool {
+	if d.State == strata.Interrupted || d.Owner.Host == "" {
+		return false
+	}
+	if d.Owner.Host == e.Owner.Host {
+		return step.Alive(d.Owner)
+	}
+	return e.now().Before(d.LeaseUntil)
+}
+
+// execute runs one attempt of d: the deploy step, then the health check, then the rollback
+// policy on failure. d is recorded as running by its caller.
+func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release) (*strata.Deployment, error) {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopLease := e.keepLease(runCtx, d, cancel)
+	sink := newLogSink(ctx, e.Store, d.ID, d.Attempt)
+	secrets := secretValues(rs)
+	start := time.Now()
+	label := d.Service + "/" + d.Environment
+	e.logf("▸ %s → %s: deploy %s (%s, attempt %d)", d.Service, d.Environment, d.Version, d.ID, d.Attempt)
+
+	failure, err := e.runDeploy(runCtx, d, svc, rs, rel, sink, secrets, label)
+	stopLease()
+	if cause := context.Cause(runCtx); errors.Is(cause, errLeaseLost) {
+		sink.Close()
+		return d, strata.Errorf(strata.EFAILED, "%s %s@%s to %s: %v; this process stopped its steps", d.ID, d.Service, d.Version, d.Environment, errLeaseLost)
+	}
+	if err != nil {
+		sink.Close()
+		return d, err
+	}
+	if failure == "" && svc.Health != nil {
+		ok, detail := e.checkHealth(runCtx, svc, rs, d, sink, secrets, label)
+		if ok {
+			d.Health = strata.Healthy
+		} else {
+			d.Health = strata.Unhealthy
+			failure = "health check failed: " + detail
+		}
+	}
+	sink.Close()
+	d.FinishedAt = e.now()
+	if failure == "" {
+		d.State = strata.Succeeded
+		if err := e.Store.UpdateDeployment(context.WithoutCancel(ctx), d, e.event("deployment.succeeded", d.Service, d.Environment, d.ID, map[string]any{"version": d.Version, "attempt": d.Attempt})); err != nil {
+			return d, fmt.Errorf("record %s: %w", d.ID, err)
+		}
+		e.logf("✓ %s → %s: %s succeeded in %s", d.Service, d.Environment, d.Version, time.Since(start).Round(time.Millisecond))
+		return d, nil
+	}
+	return e.fail(ctx, d, svc, secret.Redact(failure, secrets))
+}
+
+// fail records a failed attempt and applies the rollback policy.
+func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Service, failure string) (*strata.Deployment, error) {
+	ctx = context.WithoutCancel(ctx)
+	d.Error = failure
+	var prev *strata.Deployment
+	if svc.Rollback == "previous" && d.Kind != KindRollback {
+		prev = e.lastGood(ctx, d)
+	}
+	d.State = strata.Failed
+	if prev != nil {
+		d.State = strata.RolledBack
+	}
+	if err := e.Store.UpdateDeployment(ctx, d, e.event("deployment."+d.State, d.Service, d.Environment, d.ID, map[string]any{"version": d.Version, "attempt": d.Attempt, "error": failure})); err != nil {
+		return d, fmt.Errorf("record %s: %w", d.ID, err)
+	}
+	e.logf("✗ %s → %s: %s %s: %s", d.Service, d.Environment, d.Version, d.State, failure)
+	msg := fmt.Sprintf("%s@%s failed in %s (%s): %s", d.Service, d.Version, d.Environment, d.ID, failure)
+	if prev == nil {
+		if svc.Rollback == "previous" && d.Kind != KindRollback {
+			msg += "; no earlier good release there to roll back to"
+		}
+		return d, strata.Errorf(strata.EFAILED, "%s", msg)
+	}
+	e.logf("↺ %s → %s: rolling back to %s", d.Service, d.Environment, prev.Version)
+	rb, err := e.Deploy(ctx, DeployRequest{Service: d.Service, Version: prev.Version, Env: d.Environment, Kind: KindRollback, RollbackOf: d.ID, SkipPolicy: true, PromotionID: d.PromotionID})
+	if err != nil {
+		return d, strata.Errorf(strata.EFAILED, "%s; the rollback to %s failed too: %v", msg, prev.Version, err)
+	}
+	return d, strata.Errorf(strata.EFAILED, "%s; rolled back to %s (%s)", msg, prev.Version, rb.ID)
+}
+
+// lastGood is the newest healthy deployment of another version in d's pair.
+func (e *Engine) lastGood(ctx context.Context, d *strata.Deployment) *strata.Deployment {
+	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: d.Service, Environment: d.Environment, States: []string{strata.Succeeded}})
+	if err != nil {
+		return nil
+	}
+	for _, x := range ds {
+		if x.ID != d.ID && x.Version != d.Version && x.Health != strata.Unhealthy {
+			return x
+		}
+	}
+	return nil
+}
+
+// runDeploy runs the deploy step. It returns a failure sentence when the step failed, or an
+// error when the attempt could not run at all.
+func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release, sink *logSink, secrets []string, label string) (string, error) {
+	if svc.Deploy == nil {
+		return "", nil
+	}
+	scratch := filepath.Join(e.StateDir, "run", d.ID)
+	if err := os.MkdirAll(scratch, 0o700); err != nil {
+		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
+	}
+	defer os.Remove(filepath.Join(scratch, "config.json"))
+	cfg, err := rs.JSON()
+	if err != nil {
+		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
+	}
+	cfgPath, outPath := filepath.Join(scratch, "config.json"), filepath.Join(scratch, "outputs")
+	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
+		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
+	}
+	if err := os.WriteFile(outPath, nil, 0o600); err != nil {
+		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
+	}
+	cmd, err := layer.Expand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos, &layer.Runtime{Version: d.Version})
+	if err != nil {
+		return "", err
+	}
+	env := e.stepEnv(d, rel, rs, cfgPath, outPath)
+	timeout := svc.Deploy.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Minute
+	}
+	out := e.stepOutput(label, "deploy", sink, secrets...)
+	res, err := step.Run(ctx, step.Spec{
+		Name: "deploy", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out,
+		Started: func(pid, pgid int) error {
+			d.PGID = pgid
+			return e.Store.UpdateDeployment(ctx, d, nil)
+		},
+	})
+	out.Flush()
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errLeaseLost) {
+			return "", nil
+		}
+		if strata.ErrorCode(err) == strata.EFAILED {
+			return err.Error(), nil
+		}
+		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Sprintf("deploy step exited with status %d", res.ExitCode), nil
+	}
+	d.Outputs = readOutputs(outPath)
+	return "", nil
+}
+
+// stepEnv is the environment of a deploy step (DESIGN.md section 4).
+func (e *Engine) stepEnv(d *strata.Deployment, rel *strata.Release, rs *layer.Resolved, cfgPath, outPath string) []string {
+	env := append([]string{}, e.BaseEnv...)
+	env = append(env, rs.Environ()...)
+	return append(env,
+		"STRATA_PROJECT="+e.Project.Name, "STRATA_ENV="+d.Environment, "STRATA_SERVICE="+d.Service,
+		"STRATA_VERSION="+d.Version, "STRATA_RELEASE="+rel.ID, "STRATA_DIGEST="+rel.Digest,
+		"STRATA_ARTIFACTS="+filepath.Join(e.StateDir, "artifacts", strings.TrimPrefix(rel.Digest, "sha256:")),
+		"STRATA_DEPLOYMENT="+d.ID, "STRATA_ATTEMPT="+strconv.Itoa(d.Attempt),
+		"STRATA_CONFIG="+cfgPath, "STRATA_OUTPUTS="+outPath,
+	)
+}
+
+// readOutputs parses the KEY=value lines a step appended to its outputs file.
+func readOutputs(path string) map[string]string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if ok && k != "" && !strings.HasPrefix(k, "#") {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func secretValues(rs *layer.Resolved) []string {
+	var out []string
+	for k, isSecret := range rs.Secret {
+		if !isSecret {
+			continue
+		}
+		if s, ok := rs.Values[k].(string); ok && s != "" && s != secret.Mask {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// keepLease renews d's lease every third of the TTL until stopped. When the store says
+// another owner holds it, or renewals fail until the lease lapses, it cancels ctx with
+// errLeaseLost: the step's process group is killed (the worker fences itself) before anyone
+// else may take the deployment over.
+func (e *Engine) keepLease(ctx context.Context, d *strata.Deployment, cancel context.CancelCauseFunc) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(e.LeaseTTL / 3)
+		defer t.Stop()
+		until := d.LeaseUntil
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			next := e.now().Add(e.LeaseTTL)
+			err := e.Store.RenewLease(ctx, d.ID, d.Owner, next)
+			switch {
+			case err == nil:
+				until = next
+			case strata.ErrorCode(err) == strata.ECONFLICT || !e.now().Before(until.Add(-e.LeaseTTL/6)):
+				cancel(errLeaseLost)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}

@@ -1,0 +1,58 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/step"
+)
+
+// Destroy runs the destroy step of every service that runs in env, in reverse dependency
+// order, and returns the services it destroyed. A service without a destroy step is left.
+func (e *Engine) Destroy(ctx context.Context, env string) ([]string, error) {
+	if e.Project.Environment(env) == nil {
+		return nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q", env)
+	}
+	f, err := e.Facts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order := e.Project.DependencyOrder(nil)
+	slices.Reverse(order)
+	var done []string
+	for _, svc := range order {
+		cur := f.Current[plan.Pair{Service: svc.Name, Environment: env}]
+		if cur == nil || svc.Destroy == nil {
+			continue
+		}
+		rel, err := e.Store.Release(ctx, svc.Name, cur.Version)
+		if err != nil {
+			return done, err
+		}
+		rs, err := e.resolve(svc, env, cur.Version, f)
+		if err != nil {
+			return done, err
+		}
+		d := *cur
+		env := e.stepEnv(&d, rel, rs, "", "")
+		out := e.stepOutput(svc.Name+"/"+d.Environment, "destroy", nil, secretValues(rs)...)
+		timeout := svc.Destroy.Timeout
+		if timeout == 0 {
+			timeout = 10 * time.Minute
+		}
+		res, err := step.Run(ctx, step.Spec{Name: "destroy", Command: svc.Destroy.Run, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
+		out.Flush()
+		if err == nil && res.ExitCode != 0 {
+			err = strata.Errorf(strata.EFAILED, "destroy step exited with status %d", res.ExitCode)
+		}
+		if err != nil {
+			return done, fmt.Errorf("destroy %s in %s: %w", svc.Name, d.Environment, err)
+		}
+		done = append(done, svc.Name)
+	}
+	return done, nil
+}

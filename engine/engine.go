@@ -1,0 +1,129 @@
+// Package engine carries out what the plan package decides: it builds releases, claims a
+// (service, environment) in the store, runs steps, checks health, rolls back, resumes
+// interrupted deployments, and runs promotions wave by wave. Every state change is
+// committed to the Store before the side effect it announces.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/step"
+)
+
+// Engine runs releases, deployments and promotions for one project against one store.
+type Engine struct {
+	Project *strata.Project
+	Store   strata.Store
+	// Now is the clock; leases, soak times and windows read it.
+	Now func() time.Time
+	// Actor is the acting principal recorded in the audit log.
+	Actor string
+	// Owner identifies this process in leases (step.Self() by default).
+	Owner strata.Owner
+	// StateDir holds artifacts and per-deployment scratch files (DIR/.strata).
+	StateDir string
+	// Log receives progress lines and step output; nil is quiet.
+	Log io.Writer
+	// Parallel bounds how many deployments of a wave run at once (default 4).
+	Parallel int
+	// LeaseTTL is how long a lease lasts without renewal (default 30s); it is renewed every
+	// third of that.
+	LeaseTTL time.Duration
+	// Secrets returns one environment's secret values; nil means none are configured.
+	Secrets func(env string) (map[string]string, error)
+	// BaseEnv is the environment steps inherit (os.Environ() by default).
+	BaseEnv []string
+}
+
+// New returns an engine with defaults filled in.
+func New(p *strata.Project, s strata.Store, actor string) *Engine {
+	return &Engine{
+		Project:  p,
+		Store:    s,
+		Now:      time.Now,
+		Actor:    actor,
+		Owner:    step.Self(),
+		StateDir: filepath.Join(p.Dir, ".strata"),
+		Parallel: 4,
+		LeaseTTL: 30 * time.Second,
+		BaseEnv:  os.Environ(),
+	}
+}
+
+// logMu keeps progress lines whole when parallel deployments write at once.
+var logMu sync.Mutex
+
+// logf writes one progress line.
+func (e *Engine) logf(format string, args ...any) {
+	if e.Log == nil {
+		return
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	fmt.Fprintf(e.Log, format+"\n", args...)
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now == nil {
+		return time.Now()
+	}
+	return e.Now()
+}
+
+// event builds an audit event for the acting principal.
+func (e *Engine) event(action, service, env, subject string, detail any) *strata.Event {
+	ev := &strata.Event{Actor: e.Actor, Action: action, Service: service, Environment: env, Subject: subject}
+	if detail != nil {
+		ev.Detail = mustJSON(detail)
+	}
+	return ev
+}
+
+// Facts gathers what the gates depend on from the store.
+func (e *Engine) Facts(ctx context.Context) (plan.Facts, error) {
+	f := plan.Facts{
+		Now:          e.now(),
+		Current:      map[plan.Pair]*strata.Deployment{},
+		HealthySince: map[plan.Pair]map[string]time.Time{},
+		Frozen:       map[string]*strata.Freeze{},
+	}
+	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Succeeded}})
+	if err != nil {
+		return f, fmt.Errorf("read deployments: %w", err)
+	}
+	for _, d := range ds { // newest first
+		k := plan.Pair{Service: d.Service, Environment: d.Environment}
+		if f.Current[k] == nil {
+			f.Current[k] = d
+		}
+		if d.Health == strata.Unhealthy {
+			continue
+		}
+		if f.HealthySince[k] == nil {
+			f.HealthySince[k] = map[string]time.Time{}
+		}
+		f.HealthySince[k][d.Version] = d.FinishedAt // older ones overwrite: the earliest wins
+	}
+	fr, err := e.Store.Freezes(ctx)
+	if err != nil {
+		return f, fmt.Errorf("read freezes: %w", err)
+	}
+	for _, x := range fr {
+		f.Frozen[x.Environment] = x
+	}
+	return f, nil
+}
+
+// Current returns what runs in each (service, environment): its newest succeeded deployment.
+func (e *Engine) Current(ctx context.Context) (map[plan.Pair]*strata.Deployment, error) {
+	f, err := e.Facts(ctx)
+	return f.Current, err
+}

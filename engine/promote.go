@@ -1,0 +1,307 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/plan"
+)
+
+// PromoteRequest asks to move a release into a stage.
+type PromoteRequest struct {
+	Service string
+	Version string // "" for the newest release
+	To      string // "" for the next stage the release has not reached
+	// Auto marks a promotion the pipeline made by itself (an auto stage).
+	Auto bool
+	// OverrideWindow opens closed deploy windows; Reason is required with it.
+	OverrideWindow bool
+	Reason         string
+}
+
+// PromotionResult is a promotion with its gates and the deployments it ran. Next is the
+// promotion into the following auto stage it chained into, if any.
+type PromotionResult struct {
+	Promotion   *strata.Promotion
+	Gates       []plan.Gate
+	Waves       [][]string
+	Deployments []*strata.Deployment
+	Next        *PromotionResult
+}
+
+// Chain returns r and every promotion it chained into, in order.
+func (r *PromotionResult) Chain() []*PromotionResult {
+	var out []*PromotionResult
+	for x := r; x != nil; x = x.Next {
+		out = append(out, x)
+	}
+	return out
+}
+
+// Last is the final promotion of the chain.
+func (r *PromotionResult) Last() *PromotionResult {
+	c := r.Chain()
+	return c[len(c)-1]
+}
+
+// target resolves a promotion's release and stage.
+func (e *Engine) target(ctx context.Context, req PromoteRequest, f plan.Facts) (*strata.Release, *strata.Stage, error) {
+	if e.Project.Service(req.Service) == nil {
+		return nil, nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", req.Service, strings.Join(e.Project.ServiceNames(), ", "))
+	}
+	rel, err := e.findRelease(ctx, req.Service, req.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	if req.To != "" {
+		st := e.Project.Stage(req.To)
+		if st == nil {
+			var names []string
+			for _, s := range e.Project.Pipeline {
+				names = append(names, s.Name)
+			}
+			return nil, nil, strata.Errorf(strata.ENOTFOUND, "unknown stage %q; stages: %s", req.To, strings.Join(names, ", "))
+		}
+		return rel, st, nil
+	}
+	st := plan.NextStage(e.Project, rel.Service, rel.Version, f)
+	if st == nil {
+		return nil, nil, strata.Errorf(strata.EINVALID, "%s@%s has run healthy in every stage already; name one with --to to promote it again", rel.Service, rel.Version)
+	}
+	return rel, st, nil
+}
+
+// Plan judges the promotion req would make, changing nothing.
+func (e *Engine) Plan(ctx context.Context, req PromoteRequest) (*PromotionResult, error) {
+	f, err := e.Facts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rel, st, err := e.target(ctx, req, f)
+	if err != nil {
+		return nil, err
+	}
+	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor, Override: req.OverrideWindow, Reason: req.Reason}
+	gates := e.gates(p, st, f)
+	p.State = strata.Waiting
+	if plan.Open(gates) {
+		p.State = strata.Running
+	}
+	return &PromotionResult{Promotion: p, Gates: gates, Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}, nil
+}
+
+func (e *Engine) gates(p *strata.Promotion, st *strata.Stage, f plan.Facts) []plan.Gate {
+	return plan.Gates(e.Project, plan.Request{
+		ID: p.ID, Service: p.Service, Version: p.Version, Stage: st, Requester: p.Requester,
+		Approvals: p.Approvals, Override: p.Override, OverrideBy: p.Requester, Reason: p.Reason,
+	}, f)
+}
+
+// Promote records a promotion and runs it when every gate holds. With a closed gate it is
+// left waiting and Promote returns EBLOCKED along with the result. A promotion of the same
+// release into the same stage that is already open is returned instead of a second one.
+func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionResult, error) {
+	if req.OverrideWindow && strings.TrimSpace(req.Reason) == "" {
+		return nil, strata.Errorf(strata.EINVALID, "--override-window needs --reason saying why (it is recorded in the audit log)")
+	}
+	f, err := e.Facts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rel, st, err := e.target(ctx, req, f)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor,
+		Override: req.OverrideWindow, Reason: req.Reason, CreatedAt: now, UpdatedAt: now, Approvals: []strata.Approval{}}
+	gates := e.gates(p, st, f)
+	p.State = strata.Waiting
+	if plan.Open(gates) {
+		p.State = strata.Running
+	}
+	action := "promote"
+	if req.Auto {
+		action = "promote.auto"
+	}
+	detail := map[string]any{"version": p.Version, "stage": p.Stage, "state": p.State}
+	if req.OverrideWindow {
+		detail["override_window"] = true
+		detail["reason"] = req.Reason
+	}
+	err = e.Store.CreatePromotion(ctx, p, e.event(action, p.Service, "", "", detail))
+	if strata.ErrorCode(err) == strata.ECONFLICT {
+		e.logf("%s@%s already has an open promotion to %s: %s (%s)", p.Service, p.Version, p.Stage, p.ID, p.State)
+		res := &PromotionResult{Promotion: p, Gates: e.gates(p, st, f), Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}
+		if p.State == strata.Waiting {
+			return res, waitingError(res)
+		}
+		return res, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record promotion of %s@%s to %s: %w", p.Service, p.Version, p.Stage, err)
+	}
+	res := &PromotionResult{Promotion: p, Gates: gates, Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}
+	if p.State == strata.Waiting {
+		e.logf("⏸ %s@%s → %s: waiting (%s)", p.Service, p.Version, p.Stage, p.ID)
+		return res, waitingError(res)
+	}
+	return res, e.run(ctx, res, st)
+}
+
+// waitingError names the closed gates of a waiting promotion and what would open them.
+func waitingError(r *PromotionResult) error {
+	var parts []string
+	for _, g := range plan.Closed(r.Gates) {
+		parts = append(parts, fmt.Sprintf("gate %s: %s", g.Name, g.Detail))
+	}
+	return strata.Errorf(strata.EBLOCKED, "promotion %s of %s@%s to %s is waiting: %s", r.Promotion.ID, r.Promotion.Service, r.Promotion.Version, r.Promotion.Stage, strings.Join(parts, "; "))
+}
+
+// run deploys a running promotion wave by wave; a failure halts the remaining waves. When
+// it succeeds and the next stage is auto, the release moves on by itself.
+func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage) error {
+	p := res.Promotion
+	e.logf("▶ %s@%s → %s (%s): %d environment(s) in %d wave(s)", p.Service, p.Version, p.Stage, p.ID, len(st.Environments), len(res.Waves))
+	var failure error
+	for i, wave := range res.Waves {
+		ds, err := e.deployWave(ctx, p, wave)
+		res.Deployments = append(res.Deployments, ds...)
+		if err != nil {
+			failure = err
+			if i+1 < len(res.Waves) {
+				e.logf("■ %s → %s: halted after wave %d of %d; %d environment(s) left untouched", p.Service, p.Stage, i+1, len(res.Waves), countEnvs(res.Waves[i+1:]))
+			}
+			break
+		}
+	}
+	p.UpdatedAt = e.now()
+	p.State = strata.Succeeded
+	if failure != nil {
+		p.State = strata.Failed
+		p.Error = failure.Error()
+	}
+	if err := e.Store.UpdatePromotion(context.WithoutCancel(ctx), p, e.event("promotion."+p.State, p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage, "error": p.Error})); err != nil {
+		return fmt.Errorf("record promotion %s: %w", p.ID, err)
+	}
+	if failure != nil {
+		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s failed: %v", p.ID, p.Service, p.Version, p.Stage, failure)
+	}
+	e.logf("✓ %s@%s → %s: succeeded", p.Service, p.Version, p.Stage)
+	idx := e.Project.StageIndex(st.Name)
+	if idx+1 < len(e.Project.Pipeline) && e.Project.Pipeline[idx+1].Auto {
+		next, err := e.Promote(ctx, PromoteRequest{Service: p.Service, Version: p.Version, To: e.Project.Pipeline[idx+1].Name, Auto: true})
+		res.Next = next
+		return err
+	}
+	return nil
+}
+
+func countEnvs(waves [][]string) int {
+	n := 0
+	for _, w := range waves {
+		n += len(w)
+	}
+	return n
+}
+
+// deployWave deploys one wave, at most Parallel at a time, and waits for all of them.
+func (e *Engine) deployWave(ctx context.Context, p *strata.Promotion, wave []string) ([]*strata.Deployment, error) {
+	out := make([]*strata.Deployment, len(wave))
+	errs := make([]error, len(wave))
+	sem := make(chan struct{}, max(1, e.Parallel))
+	var wg sync.WaitGroup
+	for i, env := range wave {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: env, Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true})
+		}()
+	}
+	wg.Wait()
+	var ds []*strata.Deployment
+	var failed []string
+	for i := range wave {
+		if out[i] != nil {
+			ds = append(ds, out[i])
+		}
+		if errs[i] != nil {
+			failed = append(failed, errs[i].Error())
+		}
+	}
+	if len(failed) > 0 {
+		return ds, fmt.Errorf("%s", strings.Join(failed, "; "))
+	}
+	return ds, nil
+}
+
+// Approve records principal's approval of a waiting promotion and runs it when that opened
+// the last gate. The requester cannot approve their own promotion.
+func (e *Engine) Approve(ctx context.Context, id string) (*PromotionResult, error) {
+	p, err := e.Store.Promotion(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.State != strata.Waiting {
+		return nil, strata.Errorf(strata.ECONFLICT, "promotion %s is %s, not waiting; only a waiting promotion can be approved", p.ID, p.State)
+	}
+	if p.Requester == e.Actor {
+		return nil, strata.Errorf(strata.EINVALID, "%s requested promotion %s and cannot approve it; approvals come from someone else", e.Actor, p.ID)
+	}
+	if err := e.Store.Approve(ctx, id, strata.Approval{Principal: e.Actor, At: e.now()}, e.event("approve", p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage})); err != nil {
+		return nil, err
+	}
+	return e.Advance(ctx, id)
+}
+
+// Advance re-judges a waiting promotion and runs it when every gate now holds.
+func (e *Engine) Advance(ctx context.Context, id string) (*PromotionResult, error) {
+	p, err := e.Store.Promotion(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := e.Project.Stage(p.Stage)
+	if st == nil {
+		return nil, strata.Errorf(strata.EINVALID, "promotion %s targets stage %q, which strata.yaml no longer has", p.ID, p.Stage)
+	}
+	f, err := e.Facts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &PromotionResult{Promotion: p, Gates: e.gates(p, st, f), Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}
+	if p.State != strata.Waiting {
+		return res, nil
+	}
+	if !plan.Open(res.Gates) {
+		return res, waitingError(res)
+	}
+	p.State, p.UpdatedAt = strata.Running, e.now()
+	if err := e.Store.UpdatePromotion(ctx, p, e.event("promotion.running", p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage})); err != nil {
+		return nil, err
+	}
+	return res, e.run(ctx, res, st)
+}
+
+// Reject closes a waiting promotion for good.
+func (e *Engine) Reject(ctx context.Context, id, reason string) (*strata.Promotion, error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, strata.Errorf(strata.EINVALID, "reject needs --reason saying why")
+	}
+	p, err := e.Store.Promotion(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.State != strata.Waiting {
+		return nil, strata.Errorf(strata.ECONFLICT, "promotion %s is %s, not waiting; only a waiting promotion can be rejected", p.ID, p.State)
+	}
+	p.State, p.Reason, p.UpdatedAt = strata.Rejected, reason, e.now()
+	if err := e.Store.UpdatePromotion(ctx, p, e.event("reject", p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage, "reason": reason})); err != nil {
+		return nil, err
+	}
+	return p, nil
+}

@@ -1,0 +1,252 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/step"
+)
+
+// ReleaseResult is what `strata release` did: the release, and the deployments and
+// promotions that landed it in the auto stages.
+type ReleaseResult struct {
+	Release     *strata.Release
+	Reused      bool
+	Promotions  []*PromotionResult
+	Deployments []*strata.Deployment
+}
+
+// Release builds service once, stores its artifacts under their digest, records the
+// release, then lands it in every leading auto stage in order, each only once the one
+// before is healthy. An existing version with other bytes is refused (ECONFLICT); with the
+// same bytes it is reused.
+func (e *Engine) Release(ctx context.Context, service, version string) (*ReleaseResult, error) {
+	svc := e.Project.Service(service)
+	if svc == nil {
+		return nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", service, strings.Join(e.Project.ServiceNames(), ", "))
+	}
+	if version == "" {
+		version = e.defaultVersion()
+	}
+	if err := checkVersion(version); err != nil {
+		return nil, err
+	}
+	digest, dir, err := e.build(ctx, svc, version)
+	if err != nil {
+		return nil, err
+	}
+	res := &ReleaseResult{}
+	old, err := e.Store.Release(ctx, service, version)
+	switch {
+	case err == nil && old.Digest != digest:
+		return nil, strata.Errorf(strata.ECONFLICT, "%s@%s exists already with digest %s, and this build gave %s; releases are immutable: choose another --version", service, version, short(old.Digest), short(digest))
+	case err == nil:
+		res.Release, res.Reused = old, true
+		e.logf("%s@%s exists with the same bytes (%s); reusing it", service, version, short(digest))
+	case strata.ErrorCode(err) == strata.ENOTFOUND:
+		r := &strata.Release{Service: service, Version: version, Digest: digest, Commit: e.gitCommit(), CreatedBy: e.Actor, CreatedAt: e.now()}
+		if err := e.Store.CreateRelease(ctx, r, e.event("release", service, "", "", map[string]string{"version": version, "digest": digest, "commit": r.Commit})); err != nil {
+			return nil, fmt.Errorf("record release %s@%s: %w", service, version, err)
+		}
+		res.Release = r
+		e.logf("released %s@%s (%s) from %s", service, version, short(digest), dir)
+	default:
+		return nil, fmt.Errorf("look up release %s@%s: %w", service, version, err)
+	}
+	err = e.landAuto(ctx, res)
+	return res, err
+}
+
+// landAuto promotes the release through the leading auto stages, stopping at the first
+// that waits or fails.
+func (e *Engine) landAuto(ctx context.Context, res *ReleaseResult) error {
+	if len(e.Project.Pipeline) == 0 || !e.Project.Pipeline[0].Auto {
+		return nil
+	}
+	pr, err := e.Promote(ctx, PromoteRequest{Service: res.Release.Service, Version: res.Release.Version, To: e.Project.Pipeline[0].Name, Auto: true})
+	if pr != nil {
+		res.Promotions = append(res.Promotions, pr.Chain()...)
+		for _, p := range pr.Chain() {
+			res.Deployments = append(res.Deployments, p.Deployments...)
+		}
+	}
+	return err
+}
+
+// build runs the service's build step into a fresh directory, then moves the artifacts to
+// StateDir/artifacts/<digest>, read-only. A failed build records nothing.
+func (e *Engine) build(ctx context.Context, svc *strata.Service, version string) (digest, dir string, err error) {
+	root := filepath.Join(e.StateDir, "artifacts")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", "", fmt.Errorf("build %s: %w", svc.Name, err)
+	}
+	tmp, err := os.MkdirTemp(root, ".build-")
+	if err != nil {
+		return "", "", fmt.Errorf("build %s: %w", svc.Name, err)
+	}
+	defer os.RemoveAll(tmp)
+	if svc.Build != nil {
+		env := append(append([]string{}, e.BaseEnv...),
+			"STRATA_PROJECT="+e.Project.Name, "STRATA_SERVICE="+svc.Name, "STRATA_VERSION="+version,
+			"STRATA_ARTIFACTS="+tmp, "STRATA_STEP=build")
+		start := time.Now()
+		e.logf("▸ %s: build %s", svc.Name, version)
+		timeout := svc.Build.Timeout
+		if timeout == 0 {
+			timeout = 30 * time.Minute
+		}
+		out := e.stepOutput(svc.Name, "build", nil)
+		res, err := step.Run(ctx, step.Spec{Name: "build", Command: svc.Build.Run, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
+		out.Flush()
+		if err != nil {
+			return "", "", fmt.Errorf("build %s@%s: %w", svc.Name, version, err)
+		}
+		if res.ExitCode != 0 {
+			return "", "", strata.Errorf(strata.EFAILED, "build %s@%s failed: exit status %d; nothing was released", svc.Name, version, res.ExitCode)
+		}
+		e.logf("✓ %s: built in %s", svc.Name, time.Since(start).Round(time.Millisecond))
+	}
+	digest, err = digestDir(tmp)
+	if err != nil {
+		return "", "", fmt.Errorf("digest %s artifacts: %w", svc.Name, err)
+	}
+	dir = filepath.Join(root, strings.TrimPrefix(digest, "sha256:"))
+	if _, err := os.Stat(dir); err == nil {
+		return digest, dir, nil
+	}
+	if err := readOnly(tmp); err != nil {
+		return "", "", fmt.Errorf("store %s artifacts: %w", svc.Name, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, fs.ErrExist) {
+		if _, statErr := os.Stat(dir); statErr != nil {
+			return "", "", fmt.Errorf("store %s artifacts: %w", svc.Name, err)
+		}
+	}
+	return digest, dir, nil
+}
+
+// digestDir hashes every file's relative path, mode and bytes, in path order.
+func digestDir(dir string) (string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(files)
+	h := sha256.New()
+	for _, path := range files {
+		info, err := os.Lstat(path)
+		if err != nil {
+			return "", err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		fmt.Fprintf(h, "%s\x00%o\x00", filepath.ToSlash(rel), info.Mode()&(fs.ModeType|0o111))
+		if info.Mode()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(path)
+			if err != nil {
+				return "", err
+			}
+			io.WriteString(h, target)
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+		h.Write([]byte{0})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func readOnly(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 || path == dir {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		return os.Chmod(path, info.Mode().Perm()&^0o222)
+	})
+}
+
+// defaultVersion is `git describe --always --dirty` in the project, else a UTC timestamp.
+func (e *Engine) defaultVersion() string {
+	out, err := e.git("describe", "--always", "--dirty")
+	if err == nil && out != "" {
+		return out
+	}
+	return e.now().UTC().Format("20060102.150405")
+}
+
+func (e *Engine) gitCommit() string {
+	out, _ := e.git("rev-parse", "HEAD")
+	return out
+}
+
+func (e *Engine) git(args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = e.Project.Dir
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), err
+}
+
+func checkVersion(v string) error {
+	if v == "" || len(v) > 128 || strings.ContainsAny(v, " \t\n/@\\") {
+		return strata.Errorf(strata.EINVALID, "--version %q: a version is 1 to 128 characters without spaces, '/', '\\' or '@' (e.g. 1.4.2 or 2026.11.23-1)", v)
+	}
+	return nil
+}
+
+func short(digest string) string {
+	d := strings.TrimPrefix(digest, "sha256:")
+	if len(d) > 12 {
+		d = d[:12]
+	}
+	return "sha256:" + d
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return b
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

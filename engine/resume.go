@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/step"
+)
+
+// ResumeResult is what `strata resume` did.
+type ResumeResult struct {
+	Resumed    []*strata.Deployment
+	Promotions []*PromotionResult
+}
+
+// Interrupted returns the active deployments whose owner is gone: on this host its process
+// died; elsewhere its lease lapsed.
+func (e *Engine) Interrupted(ctx context.Context) ([]*strata.Deployment, error) {
+	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Pending, strata.Running, strata.Interrupted}})
+	if err != nil {
+		return nil, fmt.Errorf("find interrupted deployments: %w", err)
+	}
+	var out []*strata.Deployment
+	for i := len(ds) - 1; i >= 0; i-- { // oldest first
+		if !e.ownerAlive(ds[i]) {
+			out = append(out, ds[i])
+		}
+	}
+	return out, nil
+}
+
+// Resume takes over every interrupted deployment, stops what is left of its dead run's
+// steps, and runs it again as the next attempt (same id). Then it runs the waiting
+// promotions whose gates have opened. Failures of single deployments are reported in the
+// result and in the returned error; Resume goes on with the rest.
+func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
+	res := &ResumeResult{}
+	ds, err := e.Interrupted(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, d := range ds {
+		got, err := e.resumeOne(ctx, d)
+		if got != nil {
+			res.Resumed = append(res.Resumed, got)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	ps, err := e.Store.Promotions(ctx, strata.PromotionFilter{States: []string{strata.Waiting}})
+	if err != nil {
+		return res, fmt.Errorf("find waiting promotions: %w", err)
+	}
+	for i := len(ps) - 1; i >= 0; i-- {
+		pr, err := e.Advance(ctx, ps[i].ID)
+		if strata.ErrorCode(err) == strata.EBLOCKED {
+			continue
+		}
+		if pr != nil && pr.Promotion.State != strata.Waiting {
+			res.Promotions = append(res.Promotions, pr)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+func (e *Engine) resumeOne(ctx context.Context, d *strata.Deployment) (*strata.Deployment, error) {
+	from := d.Owner
+	until := e.now().Add(e.LeaseTTL)
+	ev := e.event("deployment.interrupted", d.Service, d.Environment, d.ID, map[string]any{"attempt": d.Attempt, "owner": from.ID()})
+	if err := e.Store.TakeOver(ctx, d.ID, from, e.Owner, until, ev); err != nil {
+		if strata.ErrorCode(err) == strata.ECONFLICT {
+			return nil, nil // another worker took it first
+		}
+		return nil, fmt.Errorf("take over %s: %w", d.ID, err)
+	}
+	e.logf("↻ %s → %s: %s was interrupted in attempt %d; stopping what is left of it", d.Service, d.Environment, d.ID, d.Attempt)
+	stopLeftovers(d)
+	svc, _, err := e.lookup(d.Service, d.Environment)
+	if err != nil {
+		return d, e.abandon(ctx, d, err)
+	}
+	rel, err := e.Store.Release(ctx, d.Service, d.Version)
+	if err != nil {
+		return d, e.abandon(ctx, d, err)
+	}
+	f, err := e.Facts(ctx)
+	if err != nil {
+		return d, err
+	}
+	rs, err := e.resolve(svc, d.Environment, d.Version, f)
+	if err != nil {
+		return d, e.abandon(ctx, d, err)
+	}
+	d.Owner, d.LeaseUntil = e.Owner, until
+	d.Attempt++
+	d.State, d.PGID, d.Error, d.Health = strata.Running, 0, "", ""
+	d.Config, d.ConfigHash = rs.Redacted(), rs.Hash()
+	if err := e.Store.UpdateDeployment(ctx, d, e.event("deployment.resume", d.Service, d.Environment, d.ID, map[string]any{"attempt": d.Attempt})); err != nil {
+		return d, fmt.Errorf("resume %s: %w", d.ID, err)
+	}
+	return e.execute(ctx, d, svc, rs, rel)
+}
+
+// abandon marks a deployment that cannot run again (its service or release is gone) failed.
+func (e *Engine) abandon(ctx context.Context, d *strata.Deployment, cause error) error {
+	d.Owner = e.Owner
+	d.State, d.Error, d.FinishedAt = strata.Failed, "cannot resume: "+cause.Error(), e.now()
+	if err := e.Store.UpdateDeployment(ctx, d, e.event("deployment.failed", d.Service, d.Environment, d.ID, map[string]any{"error": d.Error})); err != nil {
+		return err
+	}
+	return strata.Errorf(strata.EFAILED, "%s: %s", d.ID, d.Error)
+}
+
+// stopLeftovers stops every process a dead run of d left behind: its recorded process
+// group, and any process whose environment names the deployment (a step that started its
+// own process group still inherits STRATA_DEPLOYMENT), so no two copies of a step run.
+func stopLeftovers(d *strata.Deployment) {
+	if d.PGID > 0 {
+		_ = step.KillGroup(d.PGID, 5*time.Second)
+	}
+	for _, pid := range processesOf(d.ID) {
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid > 1 && pgid != syscall.Getpgrp() {
+			_ = step.KillGroup(pgid, 5*time.Second)
+		} else {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// processesOf lists the processes whose environment holds STRATA_DEPLOYMENT=id.
+func processesOf(id string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	needle := []byte("STRATA_DEPLOYMENT=" + id + "\x00")
+	self := os.Getpid()
+	var out []int
+	for _, ent := range entries {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		if bytes.Contains(append(b, 0), needle) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// Rollback redeploys the previous good release of service in env (or toVersion) as a
+// deployment of kind rollback. Rollbacks skip approvals and windows: they undo a change.
+func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (*strata.Deployment, error) {
+	if _, _, err := e.lookup(service, env); err != nil {
+		return nil, err
+	}
+	if toVersion == "" {
+		f, err := e.Facts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cur := f.Current[planPair(service, env)]
+		if cur == nil {
+			return nil, strata.Errorf(strata.EINVALID, "%s has never run successfully in %s; there is nothing to roll back to", service, env)
+		}
+		prev := e.lastGood(ctx, cur)
+		if prev == nil {
+			return nil, strata.Errorf(strata.EINVALID, "%s in %s runs %s and has no earlier good release; name one with --to", service, env, cur.Version)
+		}
+		toVersion = prev.Version
+	}
+	return e.Deploy(ctx, DeployRequest{Service: service, Version: toVersion, Env: env, Kind: KindRollback, SkipPolicy: true})
+}
+
+func planPair(service, env string) plan.Pair { return plan.Pair{Service: service, Environment: env} }
