@@ -139,12 +139,12 @@ func (l *loader) include(from *source, pattern string, at strata.Pos, stack []st
 		if l.loaded[clean] {
 			continue // included twice along different paths: once is enough
 		}
-		data, err := os.ReadFile(m)
+		data, err := readRegular(m)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				l.errorf(at, "included file %s does not exist; check the path (relative to %s)", shown, shownDir(from.shownDir))
 			} else {
-				l.errorf(at, "cannot read included file %s: %v", shown, err)
+				l.errorf(at, "cannot read included file %s: %v; include a YAML file", shown, err)
 			}
 			continue
 		}
@@ -179,4 +179,25 @@ func (l *loader) loadFile(src *source, data []byte, stack []string) {
 		return
 	}
 	l.decodeTop(src, root, stack)
+}
+
+// maxFileSize bounds what an include may read.
+const maxFileSize = 16 << 20
+
+// readRegular reads a regular file of reasonable size: an include of a device, a pipe or a
+// directory is a mistake, and must not hang or exhaust memory.
+func readRegular(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case fi.IsDir():
+		return nil, fmt.Errorf("it is a directory; include its files with a glob such as dir/*.yaml")
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("it is not a regular file")
+	case fi.Size() > maxFileSize:
+		return nil, fmt.Errorf("it is larger than %d MiB", maxFileSize>>20)
+	}
+	return os.ReadFile(path)
 }

@@ -41,9 +41,11 @@ func (l *loader) decodeTop(src *source, root *yaml.Node, stack []string) {
 				continue
 			}
 			l.sawProject = true
-			l.projectPos = src.pos(p.k)
 			if name, ok := l.scalar(src, p.v, "project", "project: shop"); ok {
 				l.p.Name = name
+				if name == "" {
+					l.errorf(src.pos(p.k), "the project name is empty; write e.g. project: shop")
+				}
 			}
 		case "include":
 			l.decodeInclude(src, p.v, stack)

@@ -15,8 +15,6 @@ func (l *loader) resolve() {
 	case l.brokenTop:
 	case !l.sawProject:
 		l.errorf(strata.Pos{File: l.p.File, Line: 1, Col: 1}, "no project name; start %s with e.g. project: shop", l.p.File)
-	case l.p.Name == "":
-		l.errorf(l.projectPos, "the project name is empty; write e.g. project: shop")
 	}
 	l.resolveExtends()
 	l.checkDependsOn()

@@ -31,7 +31,6 @@ type loader struct {
 	stages     map[string]*stageMeta
 	stageList  []*stageMeta
 	labelPos   map[*strata.Environment]map[string]strata.Pos
-	projectPos strata.Pos
 	sawProject bool
 	brokenTop  bool     // strata.yaml itself did not parse
 	strs       []interp // strings whose ${...} are checked once every service is known
