@@ -65,7 +65,7 @@ func Open(path string, now func() time.Time) (*DB, error) {
 	db.write.SetMaxIdleConns(1)
 	db.write.SetConnMaxLifetime(0)
 	db.write.SetConnMaxIdleTime(0)
-	if err := db.migrate(context.Background()); err != nil {
+	if err := retryBusy(func() error { return db.migrate(context.Background()) }); err != nil {
 		db.write.Close()
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func Open(path string, now func() time.Time) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	db.read.SetMaxOpenConns(n)
 	db.read.SetMaxIdleConns(n)
-	if err := db.read.Ping(); err != nil {
+	if err := retryBusy(db.read.Ping); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -102,6 +102,23 @@ func (db *DB) Close() error {
 
 // Path returns the path the store was opened with.
 func (db *DB) Path() string { return db.path }
+
+// retryBusy runs fn again while it fails with SQLITE_BUSY, for up to about ten seconds.
+// SQLite waits out (busy_timeout) most locks by itself, but not every one it meets while
+// processes open a new file at once: one switching it to WAL mode while another reads it
+// gets SQLITE_BUSY at once.
+func retryBusy(fn func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	wait := time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
 
 // dsn returns the driver's name for the file at abs with query parameters. The path is
 // escaped so that '?', '#' and '%' in a directory name stay part of the name.

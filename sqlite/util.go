@@ -130,6 +130,15 @@ func isUnique(err error) bool {
 	return false
 }
 
+// isBusy reports whether err is SQLITE_BUSY (of any kind).
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code()&0xff == sqlite3.SQLITE_BUSY
+	}
+	return false
+}
+
 // isForeignKey reports whether err is a foreign key constraint failure.
 func isForeignKey(err error) bool {
 	var e *sqlite.Error

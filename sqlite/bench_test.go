@@ -1,0 +1,48 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/sqlite"
+)
+
+// BenchmarkDeploymentLifecycle measures what the engine does per deployment: claim, mark
+// running, append output, finish (each audited but the log), from 8 goroutines at once.
+func BenchmarkDeploymentLifecycle(b *testing.B) {
+	db, err := sqlite.Open(filepath.Join(b.TempDir(), "state.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := b.Context()
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			d := &strata.Deployment{Service: "api", Environment: fmt.Sprint("env-", i), Version: "1", State: strata.Pending,
+				Owner: strata.Owner{Host: "h", PID: 1, Start: 1}, LeaseUntil: time.Now().Add(time.Minute),
+				Config: map[string]any{"PORT": int64(8080), "LOG_LEVEL": "info"}}
+			ev := func(a string) *strata.Event { return &strata.Event{Actor: "bench", Action: a} }
+			if err := db.CreateDeployment(ctx, d, ev("deploy.pending")); err != nil {
+				b.Fatal(err)
+			}
+			d.State, d.Attempt, d.StartedAt = strata.Running, 1, time.Now()
+			if err := db.UpdateDeployment(ctx, d, ev("deploy.running")); err != nil {
+				b.Fatal(err)
+			}
+			if err := db.AppendLog(ctx, d.ID, strata.LogChunk{Attempt: 1, Step: "deploy", Data: "deployed\n"}); err != nil {
+				b.Fatal(err)
+			}
+			d.State, d.Health = strata.Succeeded, strata.Healthy
+			if err := db.UpdateDeployment(ctx, d, ev("deploy.succeeded")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
