@@ -67,7 +67,7 @@ func (l *loader) badRef(ref string) string {
 	}
 	switch ns {
 	case "env":
-		if ref == "env.name" || (len(parts) == 3 && parts[1] == "labels" && parts[2] != "") {
+		if label, ok := strings.CutPrefix(ref, "env.labels."); ref == "env.name" || (ok && labelKeyRE.MatchString(label)) {
 			return ""
 		}
 		return fmt.Sprintf("${%s} is not a reference; use ${env.name} or ${env.labels.KEY}", ref)

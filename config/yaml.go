@@ -74,7 +74,7 @@ var lineRE = regexp.MustCompile(`line (\d+)(?:: column (\d+))?:?\s*`)
 func (l *loader) parseYAML(src *source, data []byte) (root *yaml.Node, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			l.errorf(src.pos(nil), "the YAML parser failed on this file (%v); check its syntax", r)
+			l.errorf(src.pos(nil), "YAML syntax error: the parser failed on this file (%v); check its syntax", r)
 			l.brokenTop = l.brokenTop || src.top
 			root, ok = nil, false
 		}
