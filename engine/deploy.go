@@ -168,10 +168,8 @@ func (e *Engine) resolve(svc *strata.Service, env, version string, f plan.Facts)
 			return nil, err
 		}
 		rt.Secrets = s
-	}
-	for _, k := range svc.Schema {
-		if k.Secret && k.From == "" {
-			if _, ok := rt.Secrets[k.Name]; !ok {
+		for _, k := range svc.Schema {
+			if _, ok := rt.Secrets[k.Name]; k.Secret && k.From == "" && !ok {
 				return nil, strata.Errorf(strata.EINVALID, "%s in %s needs the secret %s, which is not set; run `strata secret set %s %s`", svc.Name, env, k.Name, env, k.Name)
 			}
 		}
