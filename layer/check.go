@@ -86,9 +86,9 @@ func Check(p *strata.Project) strata.Problems {
 			if len(texts) == 0 {
 				continue
 			}
-			c := &ctx{p: p, sv: sv, ev: ev, res: res, final: true}
+			c := &ctx{p: p, sv: sv, ev: ev, res: res}
 			for _, t := range texts {
-				c.expand(t.text, t.pos, t.what)
+				c.expand(t.text, t.pos, label{kind: t.what})
 			}
 			collect(c.probs)
 		}

@@ -15,11 +15,11 @@ const flagSecret uint8 = 16
 const refHelp = "references are ${env.name}, ${env.labels.KEY}, ${service.name}, " +
 	"${release.version}, ${config.KEY} and ${outputs.SERVICE.KEY}; write $${ for a literal ${"
 
-// expand interpolates s, written at pos; what names the value in messages ("config PORT").
+// expand interpolates s, written at pos; what names the value in messages.
 // A string that is exactly one ${config.KEY} takes KEY's value and type. It returns false
 // when s cannot be resolved; the problem is recorded unless a referenced key already
 // reported its own.
-func (c *ctx) expand(s string, pos strata.Pos, what string) (any, uint8, bool) {
+func (c *ctx) expand(s string, pos strata.Pos, what label) (any, uint8, bool) {
 	var b strings.Builder
 	var flags uint8
 	ok := true
@@ -77,15 +77,23 @@ func (c *ctx) expand(s string, pos strata.Pos, what string) (any, uint8, bool) {
 	return b.String(), flags, true
 }
 
-func prefix(what string) string {
-	if what == "" {
+// label names the interpolated text in messages: kind "config" and name "PORT" read
+// "config PORT: ", kind "health.http" alone reads "health.http: ". It is built only when a
+// message is, which keeps the hot path free of string concatenation.
+type label struct{ kind, name string }
+
+func prefix(what label) string {
+	switch {
+	case what.kind == "":
 		return ""
+	case what.name == "":
+		return what.kind + ": "
 	}
-	return what + ": "
+	return what.kind + " " + what.name + ": "
 }
 
 // ref resolves one reference (the text between ${ and }).
-func (c *ctx) ref(ref string, pos strata.Pos, what string) (any, uint8, bool) {
+func (c *ctx) ref(ref string, pos strata.Pos, what label) (any, uint8, bool) {
 	ns, rest, _ := strings.Cut(ref, ".")
 	switch {
 	case ref == "env.name":
@@ -116,38 +124,44 @@ func (c *ctx) ref(ref string, pos strata.Pos, what string) (any, uint8, bool) {
 
 // configRef resolves ${config.KEY}: the final value of another key of the same service in
 // the same environment.
-func (c *ctx) configRef(key string, pos strata.Pos, what string) (any, uint8, bool) {
-	i, found := slices.BinarySearch(c.res.Keys, key)
+func (c *ctx) configRef(key string, pos strata.Pos, what label) (any, uint8, bool) {
+	keys := c.keys
+	if c.res != nil {
+		keys = c.res.Keys
+	}
+	i, found := slices.BinarySearch(keys, key)
 	if !found {
 		c.fail(pos, c.ev.env.Name, prefix(what), "${config.", key, "}: service ", c.sv.svc.Name,
-			" has no config key ", strconv.Quote(key), suggest(key, c.res.Keys))
+			" has no config key ", strconv.Quote(key), suggest(key, keys))
 		return nil, 0, false
 	}
-	var flags uint8
-	if c.res.Secret[key] {
-		flags |= flagSecret
-	}
-	if c.final {
+	if c.res != nil {
+		var flags uint8
+		if c.res.Secret[key] {
+			flags = flagSecret
+		}
 		return c.res.Values[key], flags, true
 	}
 	switch st := c.finish(i); {
 	case st == stActive:
 		start := slices.Index(c.stack, key)
 		path := strings.Join(c.stack[start:], " -> ") + " -> " + key
-		c.fail(c.res.Sources[key], "", "config cycle: ", path, "; break it by giving one of these keys a plain value")
+		c.fail(c.items[i].pos, "", "config cycle: ", path, "; break it by giving one of these keys a plain value")
 		return nil, 0, false
 	case st == stFailed:
 		return nil, 0, false
 	default:
-		if c.res.Secret[key] {
+		it := &c.items[i]
+		flags := st & stUnknown
+		if it.secret {
 			flags |= flagSecret
 		}
-		return c.res.Values[key], flags | st&stUnknown, true
+		return it.v, flags, true
 	}
 }
 
 // outputRef resolves ${outputs.SERVICE.KEY}: what SERVICE's deploy step wrote.
-func (c *ctx) outputRef(ref, rest string, pos strata.Pos, what string) (any, uint8, bool) {
+func (c *ctx) outputRef(ref, rest string, pos strata.Pos, what label) (any, uint8, bool) {
 	svc, key, ok := strings.Cut(rest, ".")
 	if !ok || svc == "" || key == "" {
 		c.fail(pos, "", prefix(what), "${", ref, "}: want ${outputs.SERVICE.KEY}")

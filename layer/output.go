@@ -114,10 +114,9 @@ func Expand(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Run
 		sv:    &svcView{svc: s},
 		ev:    &envView{env: e, labels: labelsOf(p, e)},
 		rt:    rt,
-		res:   r,
-		final: true,
+		res: r,
 	}
-	v, _, ok := c.expand(text, pos, "")
+	v, _, ok := c.expand(text, pos, label{})
 	if !ok {
 		return "", render(c.probs).Err()
 	}

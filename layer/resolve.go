@@ -3,6 +3,7 @@ package layer
 import (
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/strata-dev/strata"
 )
@@ -51,66 +52,76 @@ var unknownSecret = []Layer{{Name: LayerSecret, Value: strata.Value{V: Redaction
 
 // resolve stacks the layers of sv in ev, then interpolates and fits every value.
 func resolve(p *strata.Project, sv *svcView, ev *envView, rt *Runtime) (*Resolved, []problem) {
-	var ovs []ovEntry
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
+	ovs := sc.ovs[:0]
 	for i, c := range ev.chain {
 		for k, v := range sv.svc.Overrides[c.Name] {
 			ovs = append(ovs, ovEntry{key: k, layer: Layer{Name: ev.ovName[i], Value: v}})
 		}
 	}
-	keys := unionKeys(sv, ev, ovs, rt)
+	sc.ovs = ovs
+	keys := unionKeys(sv, ev, ovs, rt, sc)
+
+	c := &ctx{p: p, sv: sv, ev: ev, rt: rt, items: sc.items[:0], stack: sc.stack[:0]}
+	var kept []string // set once a key turns out to have no value
+	a := arena{size: arenaSize(sv, ev, ovs, rt)}
+	for i, k := range keys {
+		ki := sv.keys[k]
+		t, secret := trailOf(k, ki, ev, ovs, rt, &a)
+		if len(t) == 0 || t[len(t)-1].Value.V == nil {
+			// No value, or an explicit null that unsets what lower layers said.
+			if kept == nil {
+				kept = make([]string, i, len(keys))
+				copy(kept, keys)
+			}
+			continue
+		}
+		if kept != nil {
+			kept = append(kept, k)
+		}
+		w := t[len(t)-1].Value
+		it := item{v: w.V, pos: w.Pos, trail: t, secret: secret, fromSecret: t[len(t)-1].Name == LayerSecret}
+		if ki != nil {
+			it.key = ki.key
+		}
+		c.items = append(c.items, it)
+	}
+	if kept != nil {
+		keys = kept
+	}
+	c.keys = keys
+	for i := range keys {
+		c.finish(i)
+	}
+	sc.items, sc.stack = c.items, c.stack
 
 	n := len(keys)
 	res := &Resolved{
 		Service:     sv.svc.Name,
 		Environment: ev.env.Name,
+		Keys:        keys,
 		Values:      make(map[string]any, n),
 		Sources:     make(map[string]strata.Pos, n),
 		Trail:       make(map[string][]Layer, n),
 		Secret:      make(map[string]bool),
 	}
-	dropped := false
-	for _, k := range keys {
-		t, secret := trailOf(k, sv, ev, ovs, rt)
-		if len(t) == 0 || t[len(t)-1].Value.V == nil {
-			// No value, or an explicit null that unsets what lower layers said.
-			dropped = true
-			continue
-		}
-		w := t[len(t)-1].Value
-		res.Values[k] = w.V
-		res.Sources[k] = w.Pos
-		res.Trail[k] = t
-		if secret {
+	for i, k := range keys {
+		it := &c.items[i]
+		res.Values[k] = it.v
+		res.Sources[k] = it.pos
+		res.Trail[k] = it.trail
+		if it.secret {
 			res.Secret[k] = true
 		}
-	}
-	if dropped {
-		kept := make([]string, 0, len(res.Values))
-		for _, k := range keys {
-			if _, ok := res.Values[k]; ok {
-				kept = append(kept, k)
-			}
-		}
-		keys = kept
-	}
-	res.Keys = keys
-
-	c := &ctx{p: p, sv: sv, ev: ev, rt: rt, res: res}
-	var small [64]uint8
-	if len(keys) <= len(small) {
-		c.state = small[:len(keys)]
-	} else {
-		c.state = make([]uint8, len(keys))
-	}
-	for i := range keys {
-		c.finish(i)
 	}
 	return res, c.probs
 }
 
 // unionKeys returns, sorted, every key any layer sets for sv in ev.
-func unionKeys(sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime) []string {
-	var extra []string
+func unionKeys(sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime, sc *scratch) []string {
+	extra := sc.extra[:0]
+	defer func() { sc.extra = extra }()
 	add := func(k string) {
 		if _, ok := ev.trail[k]; !ok && !slices.Contains(extra, k) {
 			extra = append(extra, k)
@@ -148,16 +159,16 @@ func unionKeys(sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime) []string {
 
 // trailOf returns the layers that set k, lowest first, and whether k is secret. A key the
 // schema marks secret takes its value from the environment's own secrets only.
-func trailOf(k string, sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime) ([]Layer, bool) {
+func trailOf(k string, ki *keyInfo, ev *envView, ovs []ovEntry, rt *Runtime, a *arena) ([]Layer, bool) {
 	var sval string
 	var hasSecret bool
 	if rt != nil {
 		sval, hasSecret = rt.Secrets[k]
 	}
-	if sk := sv.schema[k]; sk != nil && sk.Secret {
+	if ki != nil && ki.key.Secret {
 		switch {
 		case hasSecret:
-			return []Layer{{Name: LayerSecret, Value: strata.Value{V: sval}}}, true
+			return append(a.take(1), Layer{Name: LayerSecret, Value: strata.Value{V: sval}}), true
 		case rt == nil:
 			return unknownSecret, true
 		default:
@@ -165,7 +176,7 @@ func trailOf(k string, sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime) ([]
 		}
 	}
 	et := ev.trail[k]
-	d, hasDef := sv.def[k]
+	hasDef := ki != nil && ki.hasDef
 	nov := 0
 	for _, o := range ovs {
 		if o.key == k {
@@ -175,9 +186,16 @@ func trailOf(k string, sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime) ([]
 	if !hasDef && nov == 0 && !hasSecret {
 		return et, false
 	}
-	t := make([]Layer, 0, len(et)+nov+2)
+	n := len(et) + nov
 	if hasDef {
-		t = append(t, d)
+		n++
+	}
+	if hasSecret {
+		n++
+	}
+	t := a.take(n)
+	if hasDef {
+		t = append(t, ki.def)
 	}
 	t = append(t, et...)
 	for _, o := range ovs {
@@ -188,7 +206,73 @@ func trailOf(k string, sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime) ([]
 	if hasSecret {
 		t = append(t, Layer{Name: LayerSecret, Value: strata.Value{V: sval}})
 	}
-	return slices.Clip(t), hasSecret
+	return t, hasSecret
+}
+
+// arenaSize is the number of layers the trails built for sv in ev take (the others are
+// shared with the environment's view), so that one block holds them all.
+func arenaSize(sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime) int {
+	n := len(ovs)
+	for _, k := range sv.own {
+		if sv.keys[k].hasDef {
+			n += 1 + len(ev.trail[k])
+		}
+	}
+	if rt != nil {
+		n += len(rt.Secrets) + len(sv.own)
+	}
+	return n + 4
+}
+
+// arena hands out the trails of one resolution from a few shared blocks rather than one
+// allocation per key. Each slice it returns has cap == its length to be, so that appending to
+// one never writes into the next.
+type arena struct {
+	buf  []Layer
+	size int
+}
+
+// take returns an empty slice with room for exactly n layers.
+func (a *arena) take(n int) []Layer {
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]Layer, 0, max(a.size, n))
+	}
+	l := len(a.buf)
+	a.buf = a.buf[:l+n]
+	return a.buf[l:l:l+n]
+}
+
+// scratch holds the buffers one resolution needs only while it runs, reused through
+// scratchPool so that resolving thousands of configurations allocates little besides the
+// results.
+type scratch struct {
+	items []item
+	stack []string
+	ovs   []ovEntry
+	extra []string
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// release drops the references the buffers hold and returns them to the pool.
+func (sc *scratch) release() {
+	clear(sc.items[:cap(sc.items)])
+	clear(sc.ovs[:cap(sc.ovs)])
+	sc.stack = sc.stack[:0]
+	sc.extra = sc.extra[:0]
+	scratchPool.Put(sc)
+}
+
+// item is one key during a resolution.
+type item struct {
+	v     any // the value: as written, then final
+	pos   strata.Pos
+	trail []Layer
+	key   *strata.Key // the schema entry, or nil
+	// secret marks a secret value or one built from a secret; fromSecret one that came
+	// from the secrets layer itself (and is never interpolated).
+	secret, fromSecret bool
+	state              uint8
 }
 
 // ctx is one resolution (or one Expand) in progress.
@@ -197,12 +281,12 @@ type ctx struct {
 	sv    *svcView
 	ev    *envView
 	rt    *Runtime
-	res   *Resolved
-	state []uint8
+	keys  []string
+	items []item // parallel to keys
 	stack []string
 	probs []problem
-	// final means res is already resolved (Expand): config references read res.Values.
-	final bool
+	// res, for Expand, is the resolved config that config references read.
+	res *Resolved
 }
 
 func (c *ctx) fail(pos strata.Pos, env string, msg ...string) {
@@ -211,45 +295,42 @@ func (c *ctx) fail(pos strata.Pos, env string, msg ...string) {
 
 // finish interpolates and fits the i'th key, once. It returns the key's state.
 func (c *ctx) finish(i int) uint8 {
-	switch st := c.state[i]; {
+	it := &c.items[i]
+	switch st := it.state; {
 	case st&^stUnknown == stDone, st == stFailed:
 		return st
 	case st == stActive:
 		return stActive
 	}
-	k := c.res.Keys[i]
-	v := c.res.Values[k]
-	c.state[i] = stActive
+	k := c.keys[i]
+	it.state = stActive
 	c.stack = append(c.stack, k)
 	st := stDone
-	t := c.res.Trail[k]
-	fromSecret := t[len(t)-1].Name == LayerSecret
-	if fromSecret && c.rt == nil {
+	if it.fromSecret && c.rt == nil {
 		st |= stUnknown
 	}
-	if s, ok := v.(string); ok && !fromSecret && strings.IndexByte(s, '$') >= 0 {
-		nv, flags, ok := c.expand(s, c.res.Sources[k], "config "+k)
+	v := it.v
+	if s, ok := v.(string); ok && !it.fromSecret && strings.IndexByte(s, '$') >= 0 {
+		nv, flags, ok := c.expand(s, it.pos, label{"config", k})
 		if !ok {
 			st = stFailed
 		} else {
 			v = nv
 			st |= flags & stUnknown
 			if flags&flagSecret != 0 {
-				c.res.Secret[k] = true
+				it.secret = true
 			}
 		}
 	}
-	if st != stFailed && st&stUnknown == 0 {
-		if sk := c.sv.schema[k]; sk != nil {
-			fv, ok := c.fit(sk, k, v, fromSecret)
-			if !ok {
-				st = stFailed
-			}
-			v = fv
+	if st != stFailed && st&stUnknown == 0 && it.key != nil {
+		fv, ok := c.fit(it, k, v)
+		if !ok {
+			st = stFailed
 		}
+		v = fv
 	}
-	c.res.Values[k] = v
+	it.v = v
 	c.stack = c.stack[:len(c.stack)-1]
-	c.state[i] = st
+	it.state = st
 	return st
 }

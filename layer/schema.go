@@ -10,10 +10,11 @@ import (
 
 // fit converts v, the final value of key name, to the schema's type and checks its enum.
 // A value that does not fit is a problem naming both the value's source and the schema line.
-func (c *ctx) fit(k *strata.Key, name string, v any, secret bool) (any, bool) {
+func (c *ctx) fit(it *item, name string, v any) (any, bool) {
+	k, secret := it.key, it.fromSecret
 	fv, want := convert(k.Type, v)
 	if want != "" {
-		c.misfit(k, name, v, secret, "not "+article(k.Type), "wants "+want)
+		c.misfit(it, name, v, "not "+article(k.Type), "wants "+want)
 		return v, false
 	}
 	if len(k.Enum) == 0 {
@@ -31,24 +32,25 @@ func (c *ctx) fit(k *strata.Key, name string, v any, secret bool) (any, bool) {
 	if s, ok := fv.(string); ok && !secret {
 		hint = suggest(s, names)
 	}
-	c.misfit(k, name, v, secret, "not one of "+strings.Join(names, ", "), "lists them"+hint)
+	c.misfit(it, name, v, "not one of "+strings.Join(names, ", "), "lists them"+hint)
 	return v, false
 }
 
 // misfit records a value that does not fit k: "config PORT is "abc", not an integer: the
 // schema of service api (strata.yaml:30:7) wants a whole number such as 8080".
-func (c *ctx) misfit(k *strata.Key, name string, v any, secret bool, what, want string) {
+func (c *ctx) misfit(it *item, name string, v any, what, want string) {
+	k := it.key
 	schema := "the schema of service " + c.sv.svc.Name
 	if !k.Pos.IsZero() {
 		schema += " (" + k.Pos.String() + ")"
 	}
-	if secret {
+	if it.fromSecret {
 		c.fail(strata.Pos{}, c.ev.env.Name, "secret ", name, " is ", what, ": ", schema, " ", want)
 		return
 	}
-	pos := c.res.Sources[name]
+	pos := it.pos
 	written := ""
-	if t := c.res.Trail[name]; len(t) > 0 {
+	if t := it.trail; len(t) > 0 {
 		if raw, ok := t[len(t)-1].Value.V.(string); ok && raw != v {
 			written = " (written " + strconv.Quote(raw) + ")"
 		}

@@ -25,11 +25,16 @@ type envView struct {
 // svcView is what one service adds in every environment.
 type svcView struct {
 	svc    *strata.Service
-	schema map[string]*strata.Key
+	keys map[string]*keyInfo
 	// own lists the schema keys that have a default or are secret, sorted.
 	own []string
-	// def holds the schema default layer of each key that has one.
-	def map[string]Layer
+}
+
+// keyInfo is one schema key and its default as a layer.
+type keyInfo struct {
+	key    *strata.Key
+	def    Layer
+	hasDef bool
 }
 
 // defaultTrails is layer 2 on its own: the base of every environment's view.
@@ -135,15 +140,15 @@ func chainOf(p *strata.Project, e *strata.Environment) []*strata.Environment {
 
 func newSvcView(s *strata.Service) *svcView {
 	v := &svcView{
-		svc:    s,
-		schema: make(map[string]*strata.Key, len(s.Schema)),
-		def:    make(map[string]Layer),
+		svc:  s,
+		keys: make(map[string]*keyInfo, len(s.Schema)),
 	}
 	for _, k := range s.Schema {
-		v.schema[k.Name] = k
+		ki := &keyInfo{key: k}
 		if k.Default != nil && !k.Secret {
-			v.def[k.Name] = Layer{Name: LayerSchemaDefault, Value: *k.Default}
+			ki.def, ki.hasDef = Layer{Name: LayerSchemaDefault, Value: *k.Default}, true
 		}
+		v.keys[k.Name] = ki
 		if k.Default != nil || k.Secret {
 			v.own = append(v.own, k.Name)
 		}
