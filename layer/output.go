@@ -110,10 +110,10 @@ func Expand(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Run
 		return "", err
 	}
 	c := &ctx{
-		p:     p,
-		sv:    &svcView{svc: s},
-		ev:    &envView{env: e, labels: labelsOf(p, e)},
-		rt:    rt,
+		p:   p,
+		sv:  &svcView{svc: s},
+		ev:  &envView{env: e, labels: labelsOf(p, e)},
+		rt:  rt,
 		res: r,
 	}
 	v, _, ok := c.expand(text, pos, label{})

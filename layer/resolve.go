@@ -239,7 +239,7 @@ func (a *arena) take(n int) []Layer {
 	}
 	l := len(a.buf)
 	a.buf = a.buf[:l+n]
-	return a.buf[l:l:l+n]
+	return a.buf[l : l : l+n]
 }
 
 // scratch holds the buffers one resolution needs only while it runs, reused through

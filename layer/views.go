@@ -24,7 +24,7 @@ type envView struct {
 
 // svcView is what one service adds in every environment.
 type svcView struct {
-	svc    *strata.Service
+	svc  *strata.Service
 	keys map[string]*keyInfo
 	// own lists the schema keys that have a default or are secret, sorted.
 	own []string
