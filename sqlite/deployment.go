@@ -51,7 +51,7 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		if strata.Active(d.State) {
-			if err := holder(ctx, tx, d.Service, d.Environment); err != nil {
+			if err := db.holder(ctx, tx, d.Service, d.Environment); err != nil {
 				return err
 			}
 		}
@@ -60,7 +60,7 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 			n.ID = newID("d-")
 		}
 		n.CreatedAt = db.orNow(n.CreatedAt)
-		_, err := tx.ExecContext(ctx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
+		_, err := db.exec(ctx, tx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
 			n.RollbackOf, n.Actor, config, n.ConfigHash, outputs, n.Health, n.Error,
@@ -85,10 +85,10 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 }
 
 // holder returns EBLOCKED naming the active deployment of (service, env), if there is one.
-func holder(ctx context.Context, tx *sql.Tx, service, env string) error {
+func (db *DB) holder(ctx context.Context, tx *sql.Tx, service, env string) error {
 	var id, version, owner string
 	var created, started int64
-	err := tx.QueryRowContext(ctx, `SELECT id, version, owner_id, created_at, started_at FROM deployments
+	err := db.queryRow(ctx, tx, `SELECT id, version, owner_id, created_at, started_at FROM deployments
 		WHERE service = ? AND environment = ? AND state IN `+activeStates+` LIMIT 1`, service, env).
 		Scan(&id, &version, &owner, &created, &started)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -132,7 +132,7 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var service, env string
-		err := tx.QueryRowContext(ctx, `UPDATE deployments SET state = ?, attempt = ?, config = ?, config_hash = ?,
+		err := db.queryRow(ctx, tx, `UPDATE deployments SET state = ?, attempt = ?, config = ?, config_hash = ?,
 			outputs = ?, health = ?, error = ?, owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
 			pgid = ?, lease_until = ?, started_at = ?, finished_at = ?
 			WHERE id = ? AND owner_id = ? RETURNING service, environment`,
@@ -140,10 +140,10 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 			n.Owner.PID, n.Owner.Start, n.PGID, nanos(n.LeaseUntil), nanos(n.StartedAt), nanos(n.FinishedAt),
 			n.ID, d.Owner.ID()).Scan(&service, &env)
 		if errors.Is(err, sql.ErrNoRows) {
-			return lost(ctx, tx, d.ID, d.Owner)
+			return db.lost(ctx, tx, d.ID, d.Owner)
 		}
 		if isUnique(err) {
-			if err := holder(ctx, tx, d.Service, d.Environment); err != nil {
+			if err := db.holder(ctx, tx, d.Service, d.Environment); err != nil {
 				return err
 			}
 			return strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", d.Service, d.Environment)
@@ -162,9 +162,9 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 
 // lost explains why a compare-and-set on deployment id's owner matched nothing: ENOTFOUND,
 // or ECONFLICT naming who holds it now.
-func lost(ctx context.Context, tx *sql.Tx, id string, owner strata.Owner) error {
+func (db *DB) lost(ctx context.Context, tx *sql.Tx, id string, owner strata.Owner) error {
 	var now, state string
-	err := tx.QueryRowContext(ctx, `SELECT owner_id, state FROM deployments WHERE id = ?`, id).Scan(&now, &state)
+	err := db.queryRow(ctx, tx, `SELECT owner_id, state FROM deployments WHERE id = ?`, id).Scan(&now, &state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)
 	}
@@ -188,7 +188,7 @@ func lost(ctx context.Context, tx *sql.Tx, id string, owner strata.Owner) error 
 // holds it (or it has ended); ENOTFOUND when there is no such deployment.
 func (db *DB) RenewLease(ctx context.Context, id string, owner strata.Owner, until time.Time) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE deployments SET lease_until = ?
+		res, err := db.exec(ctx, tx, `UPDATE deployments SET lease_until = ?
 			WHERE id = ? AND owner_id = ? AND owner_id <> '' AND state IN `+activeStates,
 			nanos(until), id, owner.ID())
 		if err != nil {
@@ -200,7 +200,7 @@ func (db *DB) RenewLease(ctx context.Context, id string, owner strata.Owner, unt
 		if owner.ID() == "" {
 			return strata.Errorf(strata.ECONFLICT, "renew lease of deployment %s: no owner given", id)
 		}
-		return lost(ctx, tx, id, owner)
+		return db.lost(ctx, tx, id, owner)
 	})
 	return wrap(err, "renew lease of deployment %s", id)
 }
@@ -215,12 +215,12 @@ func (db *DB) TakeOver(ctx context.Context, id string, from, to strata.Owner, un
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var service, env string
-		err := tx.QueryRowContext(ctx, `UPDATE deployments SET state = 'interrupted', owner_id = ?, owner_host = ?,
+		err := db.queryRow(ctx, tx, `UPDATE deployments SET state = 'interrupted', owner_id = ?, owner_host = ?,
 			owner_pid = ?, owner_start = ?, pgid = 0, lease_until = ?
 			WHERE id = ? AND owner_id = ? AND state IN `+activeStates+` RETURNING service, environment`,
 			to.ID(), to.Host, to.PID, to.Start, nanos(until), id, from.ID()).Scan(&service, &env)
 		if errors.Is(err, sql.ErrNoRows) {
-			return lost(ctx, tx, id, from)
+			return db.lost(ctx, tx, id, from)
 		}
 		if err != nil {
 			return err

@@ -27,7 +27,7 @@ func (db *DB) audit(ctx context.Context, tx *sql.Tx, e *strata.Event, subject, s
 	}
 	var seq int64
 	var prev string
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	err := db.queryRow(ctx, tx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 	if err != nil && err != sql.ErrNoRows {
 		return fmt.Errorf("append event: %w", err)
 	}
@@ -39,7 +39,7 @@ func (db *DB) audit(ctx context.Context, tx *sql.Tx, e *strata.Event, subject, s
 	if len(e.Detail) > 0 {
 		detail = []byte(e.Detail)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash)
+	_, err = db.exec(ctx, tx, `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
 	if err != nil {

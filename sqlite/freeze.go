@@ -17,7 +17,7 @@ func (db *DB) SetFreeze(ctx context.Context, env string, f *strata.Freeze, e *st
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if f == nil {
-			res, err := tx.ExecContext(ctx, `DELETE FROM freezes WHERE environment = ?`, env)
+			res, err := db.exec(ctx, tx, `DELETE FROM freezes WHERE environment = ?`, env)
 			if err != nil {
 				return err
 			}
@@ -32,7 +32,7 @@ func (db *DB) SetFreeze(ctx context.Context, env string, f *strata.Freeze, e *st
 		n := *f
 		n.Environment = env
 		n.At = db.orNow(n.At)
-		_, err := tx.ExecContext(ctx, `INSERT INTO freezes (environment, reason, actor, at) VALUES (?, ?, ?, ?)
+		_, err := db.exec(ctx, tx, `INSERT INTO freezes (environment, reason, actor, at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (environment) DO UPDATE SET reason = excluded.reason, actor = excluded.actor, at = excluded.at`,
 			n.Environment, n.Reason, n.Actor, nanos(n.At))
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 // such deployment.
 func (db *DB) AppendLog(ctx context.Context, id string, c strata.LogChunk) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO logs (deployment, attempt, step, at, data) VALUES (?, ?, ?, ?, ?)`,
+		_, err := db.exec(ctx, tx, `INSERT INTO logs (deployment, attempt, step, at, data) VALUES (?, ?, ?, ?, ?)`,
 			id, c.Attempt, c.Step, nanos(db.orNow(c.At)), c.Data)
 		if isForeignKey(err) {
 			return strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)

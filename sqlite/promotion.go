@@ -43,7 +43,7 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		return strata.Errorf(strata.EINVALID, "unknown promotion state %q", p.State)
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if open, err := openPromotion(ctx, tx, p.Service, p.Version, p.Stage); err != nil || open != nil {
+		if open, err := db.openPromotion(ctx, tx, p.Service, p.Version, p.Stage); err != nil || open != nil {
 			if err != nil {
 				return err
 			}
@@ -57,7 +57,7 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		}
 		n.CreatedAt = db.orNow(n.CreatedAt)
 		n.UpdatedAt = n.CreatedAt
-		_, err := tx.ExecContext(ctx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
+		_, err := db.exec(ctx, tx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
 			reason, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, n.Service, n.Version, n.Stage, n.State, n.Requester, n.Override, n.Reason, n.Error,
 			nanos(n.CreatedAt), nanos(n.UpdatedAt))
@@ -71,7 +71,7 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		for i, a := range n.Approvals {
 			a.At = db.orNow(a.At)
 			n.Approvals[i] = a
-			_, err := tx.ExecContext(ctx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`,
+			_, err := db.exec(ctx, tx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`,
 				n.ID, a.Principal, nanos(a.At))
 			if isUnique(err) {
 				return strata.Errorf(strata.EINVALID, "promotion %s: %s approves it twice", n.ID, a.Principal)
@@ -90,8 +90,8 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 }
 
 // openPromotion returns the open promotion of (service, version, stage), nil when none is.
-func openPromotion(ctx context.Context, tx *sql.Tx, service, version, stage string) (*strata.Promotion, error) {
-	p, err := scanPromotion(tx.QueryRowContext(ctx, `SELECT `+promotionColumns+` FROM promotions
+func (db *DB) openPromotion(ctx context.Context, tx *sql.Tx, service, version, stage string) (*strata.Promotion, error) {
+	p, err := scanPromotion(db.queryRow(ctx, tx, `SELECT `+promotionColumns+` FROM promotions
 		WHERE service = ? AND version = ? AND stage = ? AND state IN `+openStates+` LIMIT 1`, service, version, stage))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -109,7 +109,7 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 	updated := db.clock()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var service string
-		err := tx.QueryRowContext(ctx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?
+		err := db.queryRow(ctx, tx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?
 			WHERE id = ? RETURNING service`,
 			p.State, p.Override, p.Reason, p.Error, nanos(updated), p.ID).Scan(&service)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -140,7 +140,7 @@ func (db *DB) Approve(ctx context.Context, id string, a strata.Approval, e *stra
 	a.At = db.orNow(a.At)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var state, service string
-		err := tx.QueryRowContext(ctx, `SELECT state, service FROM promotions WHERE id = ?`, id).Scan(&state, &service)
+		err := db.queryRow(ctx, tx, `SELECT state, service FROM promotions WHERE id = ?`, id).Scan(&state, &service)
 		if errors.Is(err, sql.ErrNoRows) {
 			return strata.Errorf(strata.ENOTFOUND, "no promotion %s", id)
 		}
@@ -150,14 +150,14 @@ func (db *DB) Approve(ctx context.Context, id string, a strata.Approval, e *stra
 		if state != strata.Waiting {
 			return strata.Errorf(strata.ECONFLICT, "promotion %s is %s, not waiting for approval", id, state)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`, id, a.Principal, nanos(a.At))
+		_, err = db.exec(ctx, tx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`, id, a.Principal, nanos(a.At))
 		if isUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "%s has approved promotion %s already", a.Principal, id)
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE promotions SET updated_at = ? WHERE id = ?`, nanos(a.At), id); err != nil {
+		if _, err := db.exec(ctx, tx, `UPDATE promotions SET updated_at = ? WHERE id = ?`, nanos(a.At), id); err != nil {
 			return err
 		}
 		return db.audit(ctx, tx, e, id, service, "")

@@ -19,7 +19,7 @@ func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Ev
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var id string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM releases WHERE service = ? AND version = ?`, r.Service, r.Version).Scan(&id)
+		err := db.queryRow(ctx, tx, `SELECT id FROM releases WHERE service = ? AND version = ?`, r.Service, r.Version).Scan(&id)
 		if err == nil {
 			return strata.Errorf(strata.ECONFLICT, "release %s@%s exists already (%s)", r.Service, r.Version, id)
 		}
@@ -31,7 +31,7 @@ func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Ev
 			rel.ID = newID("r-")
 		}
 		rel.CreatedAt = db.orNow(rel.CreatedAt)
-		_, err = tx.ExecContext(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		_, err = db.exec(ctx, tx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, nanos(rel.CreatedAt))
 		if isUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "release %s@%s exists already", r.Service, r.Version)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -32,6 +33,10 @@ type DB struct {
 	now   func() time.Time
 	write *sql.DB // one connection: this process's writers queue here
 	read  *sql.DB // several connections for reads, never blocked by a writer in WAL mode
+
+	mu    sync.RWMutex
+	stmts map[string]*sql.Stmt // prepared on write
+	want  map[string]bool      // statements to prepare once the write connection is free
 }
 
 var _ strata.Store = (*DB)(nil)
@@ -56,7 +61,7 @@ func Open(path string, now func() time.Time) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 
-	db := &DB{path: path, now: now}
+	db := &DB{path: path, now: now, stmts: map[string]*sql.Stmt{}, want: map[string]bool{}}
 	db.write, err = sql.Open("sqlite", dsn(abs, "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -88,6 +93,7 @@ func Open(path string, now func() time.Time) (*DB, error) {
 // Close releases the store's connections.
 func (db *DB) Close() error {
 	var errs []error
+	db.closeStmts()
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
@@ -138,5 +144,7 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	db.prepareWanted()
+	return err
 }
