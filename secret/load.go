@@ -1,0 +1,118 @@
+package secret
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/strata-dev/strata"
+)
+
+// Loader gives the engine one environment's secret values at deploy time. Its Load is the
+// engine's Secrets function.
+type Loader struct {
+	Project *strata.Project
+	// KeyDir is the key directory (see KeyDir).
+	KeyDir string
+	// LookupEnv reads the variables that `from: env:NAME` keys name; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Load returns the secret values of env: the values of its own secrets file (never a
+// parent's: extends never carries secrets), decrypted with its own identity, and the values
+// of keys declared with `from: env:NAME` or `from: file:PATH`. Only keys some service
+// declares `secret: true` are returned. The identity is read only when env's file holds
+// values, so deploying to one environment never reads another's identity.
+//
+// A missing or mismatched identity, an unset `env:` variable or an unreadable `file:` is
+// EINVALID naming the environment and the key or file; no value appears in any error.
+func (l *Loader) Load(env string) (map[string]string, error) {
+	if l.Project.Environment(env) == nil {
+		return nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q; known: %s", env, strings.Join(l.Project.EnvironmentNames(), ", "))
+	}
+	stored, fromKeys := l.declared()
+	out := map[string]string{}
+	if len(stored) > 0 {
+		v := &Vault{ProjectDir: l.Project.Dir, Project: l.Project.Name, KeyDir: l.KeyDir}
+		vals, err := v.Decrypt(env)
+		if err != nil {
+			return nil, err
+		}
+		for k, val := range vals {
+			if stored[k] {
+				out[k] = val
+			}
+		}
+	}
+	for _, k := range fromKeys {
+		val, err := l.outside(env, k)
+		if err != nil {
+			return nil, err
+		}
+		out[k.Name] = val
+	}
+	return out, nil
+}
+
+// declared returns the secret keys kept in secrets files, and the first declaration of each
+// key that names an outside source, in declaration order.
+func (l *Loader) declared() (map[string]bool, []*strata.Key) {
+	stored := map[string]bool{}
+	var from []*strata.Key
+	for _, s := range l.Project.Services {
+		for _, k := range s.Schema {
+			switch {
+			case !k.Secret:
+			case k.From == "":
+				stored[k.Name] = true
+			case !slices.ContainsFunc(from, func(x *strata.Key) bool { return x.Name == k.Name }):
+				from = append(from, k)
+			}
+		}
+	}
+	return stored, from
+}
+
+// outside reads a key's value from the source its `from:` names.
+func (l *Loader) outside(env string, k *strata.Key) (string, error) {
+	kind, ref, _ := strings.Cut(k.From, ":")
+	switch kind {
+	case "env":
+		lookup := l.LookupEnv
+		if lookup == nil {
+			lookup = os.LookupEnv
+		}
+		val, ok := lookup(ref)
+		if !ok || val == "" {
+			return "", strata.Errorf(strata.EINVALID, "deploying to %s needs the secret %s from the variable %s (from: %s at %s), which is not set in this process", env, k.Name, ref, k.From, k.Pos)
+		}
+		return val, nil
+	case "file":
+		path := ref
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(l.Project.Dir, path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", strata.Errorf(strata.EINVALID, "deploying to %s needs the secret %s from the file %s (from: %s at %s): %v", env, k.Name, path, k.From, k.Pos, pathError(err))
+		}
+		val := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if val == "" {
+			return "", strata.Errorf(strata.EINVALID, "deploying to %s needs the secret %s from the file %s (from: %s at %s), which is empty", env, k.Name, path, k.From, k.Pos)
+		}
+		return val, nil
+	}
+	return "", strata.Errorf(strata.EINVALID, "%s: secret %s has from: %q; want env:NAME or file:PATH", k.Pos, k.Name, k.From)
+}
+
+// pathError is err without the path, which the message names already.
+func pathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
