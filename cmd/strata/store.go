@@ -61,7 +61,10 @@ func (a *app) engine(ctx context.Context) (*engine.Engine, error) {
 	}
 	e := engine.New(p, s, a.actor())
 	e.Now = a.now
-	e.StateDir = a.stateDir()
+	// Absolute: steps are given paths under it and may change directory.
+	if abs, err := filepath.Abs(a.stateDir()); err == nil {
+		e.StateDir = abs
+	}
 	if !a.json() {
 		e.Log = a.stderr
 	}
