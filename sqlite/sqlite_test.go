@@ -285,3 +285,26 @@ func files(t *testing.T, dir string) string {
 	}
 	return strings.Join(names, " ")
 }
+
+func TestReopeningAnEndedDeploymentCannotTakeAHeldPair(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "state.db"))
+	ctx := t.Context()
+	me := strata.Owner{Host: "h", PID: 1, Start: 1}
+	old := &strata.Deployment{Service: "api", Environment: "prod", State: strata.Running, Owner: me}
+	if err := db.CreateDeployment(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	old.State = strata.Failed
+	if err := db.UpdateDeployment(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	holder := &strata.Deployment{Service: "api", Environment: "prod", State: strata.Running, Owner: me}
+	if err := db.CreateDeployment(ctx, holder, nil); err != nil {
+		t.Fatal(err)
+	}
+	old.State = strata.Running
+	err := db.UpdateDeployment(ctx, old, nil)
+	if strata.ErrorCode(err) != strata.EBLOCKED || !strings.Contains(err.Error(), holder.ID) {
+		t.Fatalf("reopening the ended deployment = %v, want EBLOCKED naming %s", err, holder.ID)
+	}
+}
