@@ -46,3 +46,20 @@ func BenchmarkDeploymentLifecycle(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkOpen measures opening an existing store, as every CLI command does.
+func BenchmarkOpen(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "state.db")
+	db, err := sqlite.Open(path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.Close()
+	for b.Loop() {
+		db, err := sqlite.Open(path, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		db.Close()
+	}
+}
