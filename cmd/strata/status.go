@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -28,73 +29,77 @@ func (a *app) statusCommand() *cobra.Command {
 		Short: "The environment x service matrix: version, state, age",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			e, err := a.engine(ctx)
-			if err != nil {
-				return err
-			}
-			cur, err := e.Current(ctx)
-			if err != nil {
-				return err
-			}
-			all, err := e.Store.Deployments(ctx, strata.DeploymentFilter{})
-			if err != nil {
-				return err
-			}
-			latest := map[[2]string]*strata.Deployment{}
-			for _, d := range all {
-				k := [2]string{d.Service, d.Environment}
-				if latest[k] == nil {
-					latest[k] = d
-				}
-			}
-			cells := []cell{}
-			for _, env := range e.Project.Environments {
-				for _, s := range e.Project.Services {
-					k := [2]string{s.Name, env.Name}
-					c := cell{Service: s.Name, Environment: env.Name}
-					if d := cur[pairFrom(k)]; d != nil {
-						c.Version, c.Health, c.DeployedAt = d.Version, d.Health, timePtr(d.FinishedAt)
-					}
-					if d := latest[k]; d != nil {
-						c.State, c.Latest = d.State, d.ID
-					}
-					cells = append(cells, c)
-				}
-			}
-			now := a.now()
-			return a.print(map[string]any{"cells": cells}, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprint(tw, "ENVIRONMENT")
-				for _, s := range e.Project.Services {
-					fmt.Fprintf(tw, "\t%s", s.Name)
-				}
-				fmt.Fprintln(tw)
-				i := 0
-				for _, env := range e.Project.Environments {
-					fmt.Fprint(tw, env.Name)
-					for range e.Project.Services {
-						c := cells[i]
-						i++
-						if c.State == "" {
-							fmt.Fprint(tw, "\t-")
-							continue
-						}
-						text := dash(c.Version)
-						if c.DeployedAt != nil {
-							text += " " + age(now, *c.DeployedAt)
-						}
-						if c.State != strata.Succeeded {
-							text += " (" + c.State + ")"
-						}
-						fmt.Fprintf(tw, "\t%s", text)
-					}
-					fmt.Fprintln(tw)
-				}
-				tw.Flush()
-			})
+			return a.status(cmd.Context())
 		},
 	}
+}
+
+// status prints the environment x service matrix.
+func (a *app) status(ctx context.Context) error {
+	e, err := a.engine(ctx)
+	if err != nil {
+		return err
+	}
+	cur, err := e.Current(ctx)
+	if err != nil {
+		return err
+	}
+	all, err := e.Store.Deployments(ctx, strata.DeploymentFilter{})
+	if err != nil {
+		return err
+	}
+	latest := map[[2]string]*strata.Deployment{}
+	for _, d := range all {
+		k := [2]string{d.Service, d.Environment}
+		if latest[k] == nil {
+			latest[k] = d
+		}
+	}
+	cells := []cell{}
+	for _, env := range e.Project.Environments {
+		for _, s := range e.Project.Services {
+			k := [2]string{s.Name, env.Name}
+			c := cell{Service: s.Name, Environment: env.Name}
+			if d := cur[pairFrom(k)]; d != nil {
+				c.Version, c.Health, c.DeployedAt = d.Version, d.Health, timePtr(d.FinishedAt)
+			}
+			if d := latest[k]; d != nil {
+				c.State, c.Latest = d.State, d.ID
+			}
+			cells = append(cells, c)
+		}
+	}
+	now := a.now()
+	return a.print(map[string]any{"cells": cells}, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprint(tw, "ENVIRONMENT")
+		for _, s := range e.Project.Services {
+			fmt.Fprintf(tw, "\t%s", s.Name)
+		}
+		fmt.Fprintln(tw)
+		i := 0
+		for _, env := range e.Project.Environments {
+			fmt.Fprint(tw, env.Name)
+			for range e.Project.Services {
+				c := cells[i]
+				i++
+				if c.State == "" {
+					fmt.Fprint(tw, "\t-")
+					continue
+				}
+				text := dash(c.Version)
+				if c.DeployedAt != nil {
+					text += " " + age(now, *c.DeployedAt)
+				}
+				if c.State != strata.Succeeded {
+					text += " (" + c.State + ")"
+				}
+				fmt.Fprintf(tw, "\t%s", text)
+			}
+			fmt.Fprintln(tw)
+		}
+		tw.Flush()
+	})
 }
 
 func (a *app) historyCommand() *cobra.Command {
