@@ -129,6 +129,32 @@ func BenchmarkResolveAllParallel(b *testing.B) {
 	reportPeakRSS(b)
 }
 
+// BenchmarkResolveAllRetained keeps all 50,000 results, as a caller comparing the whole
+// estate would, and reports the live heap they take.
+func BenchmarkResolveAllRetained(b *testing.B) {
+	p := loadEstate(b)
+	var kept []*layer.Resolved
+	for b.Loop() {
+		kept = nil
+		rv := layer.NewResolver(p)
+		for _, s := range p.Services {
+			for _, e := range p.Environments {
+				r, err := rv.Resolve(s.Name, e.Name, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				kept = append(kept, r)
+			}
+		}
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "liveHeap-MiB")
+	runtime.KeepAlive(kept)
+	reportPeakRSS(b)
+}
+
 // BenchmarkBaselineCopy is the floor: it only copies 50,000 maps the size of a resolved
 // configuration (the values of each service in the first environment, in turn).
 func BenchmarkBaselineCopy(b *testing.B) {
