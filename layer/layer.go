@@ -21,9 +21,16 @@ type Runtime struct {
 	// Outputs holds what dependencies' deploy steps wrote, for ${outputs.SERVICE.KEY}.
 	Outputs map[string]map[string]string
 	// Secrets holds this environment's secret values by key. They are never taken from a
-	// parent environment: the caller gives the environment's own secrets only.
+	// parent environment: the caller gives the environment's own secrets only. Every key
+	// given is the top layer of every service's config and is secret. A nil map means the
+	// secrets are not known here (a plan, a preview): keys the schema marks secret are
+	// present as "***", as at config time. A non-nil map is the whole truth: a secret key
+	// it lacks has no value.
 	Secrets map[string]string
 }
+
+// secretsKnown reports whether rt carries the environment's secrets.
+func (rt *Runtime) secretsKnown() bool { return rt != nil && rt.Secrets != nil }
 
 // Resolved is one service's configuration in one environment.
 //

@@ -226,6 +226,15 @@ func TestSecrets(t *testing.T) {
 			t.Errorf("DSN is built from a secret and must be secret too")
 		}
 	})
+	t.Run("a runtime without a secrets map (a plan) treats secrets as unknown, like config time", func(t *testing.T) {
+		r, err := layer.Resolve(p, "api", "prod-eu", &layer.Runtime{Version: "1.0.0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Values["DATABASE_URL"] != "***" || !r.Secret["DSN"] {
+			t.Errorf("DATABASE_URL = %#v, DSN secret = %v", r.Values["DATABASE_URL"], r.Secret["DSN"])
+		}
+	})
 	t.Run("a parent's plain value never reaches a secret key, and a missing secret leaves the key unset", func(t *testing.T) {
 		r, err := layer.Resolve(p, "api", "prod-eu", &layer.Runtime{Secrets: map[string]string{}})
 		if _, ok := r.Values["DATABASE_URL"]; ok {

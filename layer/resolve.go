@@ -169,7 +169,7 @@ func trailOf(k string, ki *keyInfo, ev *envView, ovs []ovEntry, rt *Runtime, a *
 		switch {
 		case hasSecret:
 			return append(a.take(1), Layer{Name: LayerSecret, Value: strata.Value{V: sval}}), true
-		case rt == nil:
+		case !rt.secretsKnown():
 			return unknownSecret, true
 		default:
 			return nil, true
@@ -306,7 +306,7 @@ func (c *ctx) finish(i int) uint8 {
 	it.state = stActive
 	c.stack = append(c.stack, k)
 	st := stDone
-	if it.fromSecret && c.rt == nil {
+	if it.fromSecret && !c.rt.secretsKnown() {
 		st |= stUnknown
 	}
 	v := it.v
