@@ -15,7 +15,7 @@ import (
 // engine's Secrets function.
 type Loader struct {
 	Project *strata.Project
-	// KeyDir is the key directory (see KeyDir).
+	// KeyDir is the key directory; "" means KeyDir(), asked only when an identity is needed.
 	KeyDir string
 	// LookupEnv reads the variables that `from: env:NAME` keys name; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
@@ -37,6 +37,17 @@ func (l *Loader) Load(env string) (map[string]string, error) {
 	out := map[string]string{}
 	if len(stored) > 0 {
 		v := &Vault{ProjectDir: l.Project.Dir, Project: l.Project.Name, KeyDir: l.KeyDir}
+		if v.KeyDir == "" {
+			f, err := v.Read(env)
+			if err != nil {
+				return nil, err
+			}
+			if f != nil && len(f.Values) > 0 {
+				if v.KeyDir, err = KeyDir(); err != nil {
+					return nil, err
+				}
+			}
+		}
 		vals, err := v.Decrypt(env)
 		if err != nil {
 			return nil, err
