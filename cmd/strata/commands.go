@@ -8,6 +8,6 @@ func (a *app) moreCommands() []*cobra.Command {
 		a.releaseCommand(), a.deployCommand(), a.promoteCommand(), a.planCommand(),
 		a.approveCommand(), a.rejectCommand(), a.statusCommand(), a.historyCommand(),
 		a.rollbackCommand(), a.logsCommand(), a.resumeCommand(), a.freezeCommand(),
-		a.unfreezeCommand(), a.auditCommand(), a.demoCommand(),
+		a.unfreezeCommand(), a.secretCommand(), a.auditCommand(), a.demoCommand(),
 	}
 }

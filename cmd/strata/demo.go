@@ -3,15 +3,21 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/examples"
+	"github.com/strata-dev/strata/secret"
 )
 
 func (a *app) demoCommand() *cobra.Command {
@@ -60,6 +66,9 @@ func (a *app) runDemo(ctx context.Context, keep string, hold time.Duration) erro
 	}
 	alice.Actor = "alice"
 	defer a.stopDemo(alice)
+	if err := demoSecrets(alice, filepath.Join(dir, ".strata", "keys"), say); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 
 	// Demo soak times are real; the demo's clock runs ahead of the wall clock by the
 	// longest soak, so the soak gate is shown holding rather than making you wait.
@@ -99,7 +108,7 @@ func (a *app) runDemo(ctx context.Context, keep string, hold time.Duration) erro
 		results = append(results, res)
 	}
 	say("\n== status")
-	if err := a.statusCommand().RunE(a.statusCommand(), nil); err != nil {
+	if err := a.status(ctx); err != nil {
 		return err
 	}
 	cur, err := alice.Current(ctx)
@@ -122,6 +131,39 @@ func (a *app) runDemo(ctx context.Context, keep string, hold time.Duration) erro
 		return a.writeJSON(map[string]any{"dir": dir, "promotions": docs})
 	}
 	a.holdDemo(ctx, hold)
+	return nil
+}
+
+// demoSecrets gives every environment its own key pair, in a key directory inside the demo's
+// state directory, and a random value for each secret key, as `strata secret keygen` and
+// `strata secret set` would; e then reads its secrets from there.
+func demoSecrets(e *engine.Engine, keys string, say func(string, ...any)) error {
+	v := &secret.Vault{ProjectDir: e.Project.Dir, Project: e.Project.Name, KeyDir: keys}
+	var names []string
+	for _, s := range e.Project.Services {
+		for _, k := range s.Schema {
+			if k.Secret && k.From == "" && !slices.Contains(names, k.Name) {
+				names = append(names, k.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	say("\n== every environment gets its own key pair and a random %s (strata secret keygen/set)", strings.Join(names, ", "))
+	for _, env := range e.Project.Environments {
+		if _, err := v.Keygen(env.Name, false); err != nil {
+			return err
+		}
+		for _, k := range names {
+			b := make([]byte, 16)
+			rand.Read(b)
+			if _, err := v.Set(env.Name, k, hex.EncodeToString(b), e.Actor); err != nil {
+				return err
+			}
+		}
+	}
+	e.Secrets = (&secret.Loader{Project: e.Project, KeyDir: keys}).Load
 	return nil
 }
 

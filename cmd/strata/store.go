@@ -10,6 +10,7 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/secret"
 	"github.com/strata-dev/strata/sqlite"
 )
 
@@ -65,6 +66,9 @@ func (a *app) engine(ctx context.Context) (*engine.Engine, error) {
 	if abs, err := filepath.Abs(a.stateDir()); err == nil {
 		e.StateDir = abs
 	}
+	// Each deployment reads its own environment's secrets, and that environment's identity
+	// only (secret.Loader); the key directory is looked up only when one is needed.
+	e.Secrets = (&secret.Loader{Project: p}).Load
 	if !a.json() {
 		e.Log = a.stderr
 	}
