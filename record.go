@@ -163,3 +163,16 @@ func (e *Event) ComputeHash(prev string) string {
 	h.Write(e.Detail)
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// EphemeralEnv is a short-lived environment made by `strata env create`: it lives in the
+// store rather than in strata.yaml, and is made like the declared environment Like (as if it
+// said `extends: Like`), with Labels laid over Like's.
+type EphemeralEnv struct {
+	Name   string            `json:"name"`
+	Like   string            `json:"like"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// Expires is when it should be destroyed; zero means it has no time to live.
+	Expires   time.Time `json:"expires,omitzero"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}

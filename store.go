@@ -7,7 +7,7 @@ import (
 
 // SchemaVersion is the store schema this binary reads and writes. A store from a newer
 // binary is refused untouched.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Store keeps Strata's records. Every exported method owns its transaction; a method that
 // takes an *Event appends it to the audit log in the same transaction as the change it
@@ -70,6 +70,15 @@ type Store interface {
 	Events(ctx context.Context, f EventFilter) ([]*Event, error)
 	// AppendEvent records an event that goes with no other change (e.g. a denied request).
 	AppendEvent(ctx context.Context, e *Event) error
+
+	// CreateEnvironment records a short-lived environment (CreatedAt set to the clock when
+	// zero). ECONFLICT when one of that name exists already; EINVALID when it has no name or
+	// no Like.
+	CreateEnvironment(ctx context.Context, env *EphemeralEnv, e *Event) error
+	// DeleteEnvironment forgets a short-lived environment. ENOTFOUND when there is none.
+	DeleteEnvironment(ctx context.Context, name string, e *Event) error
+	// Environments returns every short-lived environment, oldest first.
+	Environments(ctx context.Context) ([]*EphemeralEnv, error)
 }
 
 // DeploymentFilter selects deployments. Zero fields select everything.

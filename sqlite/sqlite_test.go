@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,7 +109,7 @@ func TestOpenRefusesWhatIsNotAStrataStore(t *testing.T) {
 			write(t, path, "SQLite")
 		}, "is not a Strata store"},
 		{"another program's SQLite database is not a store", otherDB, "is not a Strata store"},
-		{"a store from a newer Strata is refused", newer, "was written by a newer Strata (schema 2, this binary reads up to 1); upgrade strata"},
+		{"a store from a newer Strata is refused", newer, fmt.Sprintf("was written by a newer Strata (schema %d, this binary reads up to %d); upgrade strata", strata.SchemaVersion+1, strata.SchemaVersion)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"promotions", testPromotions},
 		{"freezes", testFreezes},
 		{"events", testEvents},
+		{"environments", testEnvironments},
 		{"concurrency", testConcurrency},
 	}
 	for _, g := range groups {
