@@ -6,12 +6,14 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/plan"
 )
 
 func (a *app) promoteCommand() *cobra.Command {
 	var req engine.PromoteRequest
+	var parallel int
 	c := &cobra.Command{
 		Use:   "promote SERVICE[@VERSION] [--to STAGE]",
 		Short: "Ask to move a release into the next (or named) stage; it runs when every gate holds",
@@ -19,6 +21,9 @@ func (a *app) promoteCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := a.engine(cmd.Context())
 			if err != nil {
+				return err
+			}
+			if e.Parallel, err = checkParallel(parallel); err != nil {
 				return err
 			}
 			req.Service, req.Version = splitRef(args[0])
@@ -29,7 +34,21 @@ func (a *app) promoteCommand() *cobra.Command {
 	c.Flags().StringVar(&req.To, "to", "", "stage (default: the next stage the release has not reached)")
 	c.Flags().BoolVar(&req.OverrideWindow, "override-window", false, "open closed deploy windows (recorded in the audit log; needs --reason)")
 	c.Flags().StringVar(&req.Reason, "reason", "", "why the window is overridden")
+	parallelFlag(c, &parallel)
 	return c
+}
+
+// parallelFlag adds --parallel to c: how many environments of a wave deploy at once.
+func parallelFlag(c *cobra.Command, n *int) {
+	c.Flags().IntVar(n, "parallel", 4, "deploy at most N environments of a wave at once")
+}
+
+// checkParallel returns n when it is a usable --parallel value.
+func checkParallel(n int) (int, error) {
+	if n < 1 {
+		return 0, strata.Errorf(strata.EINVALID, "--parallel %d: want 1 or more environments at once", n)
+	}
+	return n, nil
 }
 
 // promotionResult prints a promotion as `promote`, `approve` and `plan` do.
@@ -94,7 +113,8 @@ func promotionDoc(r *engine.PromotionResult) map[string]any {
 }
 
 func (a *app) approveCommand() *cobra.Command {
-	return &cobra.Command{
+	var parallel int
+	c := &cobra.Command{
 		Use:   "approve ID",
 		Short: "Approve a waiting promotion; it runs here when that opens its last gate",
 		Args:  exactArgs(1, "one promotion ID"),
@@ -103,10 +123,15 @@ func (a *app) approveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if e.Parallel, err = checkParallel(parallel); err != nil {
+				return err
+			}
 			res, err := e.Approve(cmd.Context(), args[0])
 			return a.promotionResult(res, err)
 		},
 	}
+	parallelFlag(c, &parallel)
+	return c
 }
 
 func (a *app) rejectCommand() *cobra.Command {

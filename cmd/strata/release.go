@@ -10,6 +10,7 @@ import (
 
 func (a *app) releaseCommand() *cobra.Command {
 	var version string
+	var parallel int
 	c := &cobra.Command{
 		Use:   "release SERVICE [--version V]",
 		Short: "Build a service once, store its artifacts, record the release, land it in the auto stages",
@@ -17,6 +18,9 @@ func (a *app) releaseCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := a.engine(cmd.Context())
 			if err != nil {
+				return err
+			}
+			if e.Parallel, err = checkParallel(parallel); err != nil {
 				return err
 			}
 			res, err := e.Release(cmd.Context(), args[0], version)
@@ -37,6 +41,7 @@ func (a *app) releaseCommand() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&version, "version", "", "release version (default: git describe --always --dirty, else a timestamp)")
+	parallelFlag(c, &parallel)
 	return c
 }
 
