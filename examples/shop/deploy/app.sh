@@ -20,14 +20,16 @@ chmod 755 "$bin.new"
 mv -f "$bin.new" "$bin"
 
 # Detach: setsid leaves the step's process group (a step timeout kills that group), nohup and
-# the redirections let the step's output pipe close as soon as this script ends.
+# the redirections let the step's output pipe close as soon as this script ends. The child
+# writes its own pid file before it becomes the app (exec keeps the pid), so that even a
+# crash right here leaves a pid file naming the app for the next attempt to stop.
 detach=
 if command -v setsid >/dev/null 2>&1; then
 	detach=setsid
 fi
-SHOP_ROLE="$STRATA_SERVICE" SHOP_ENV="$STRATA_ENV" nohup $detach "$bin" </dev/null >>"$log_file" 2>&1 &
+SHOP_ROLE="$STRATA_SERVICE" SHOP_ENV="$STRATA_ENV" nohup sh -c 'echo $$ >"$1" && shift && exec "$@"' \
+	sh "$pid_file" $detach "$bin" </dev/null >>"$log_file" 2>&1 &
 pid=$!
-echo "$pid" >"$pid_file"
 
 # A port already taken, or a bad flag, ends the process at once: say so here, with its log,
 # rather than leave it to the health check's timeout.
