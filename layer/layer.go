@@ -72,7 +72,8 @@ const Redaction = "***"
 // Resolve returns the configuration of service in env. An unknown service or environment is
 // an ENOTFOUND *strata.Error naming the known ones; unknown references, cycles and values
 // that do not fit the schema are an EINVALID *strata.Error listing every problem with its
-// file:line:col.
+// file:line:col; the configuration is then returned too, as far as it resolved (values that
+// failed keep what was written), so that --explain can still show it.
 func Resolve(p *strata.Project, service, env string, rt *Runtime) (*Resolved, error) {
 	if p == nil {
 		return nil, strata.Errorf(strata.EINVALID, "resolve %s in %s: no project", service, env)
@@ -100,6 +101,9 @@ type Resolver struct {
 
 // NewResolver prepares a Resolver for p.
 func NewResolver(p *strata.Project) *Resolver {
+	if p == nil {
+		p = &strata.Project{}
+	}
 	r := &Resolver{
 		p:    p,
 		envs: make(map[string]*envView, len(p.Environments)),

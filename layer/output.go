@@ -105,6 +105,9 @@ func Expand(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Run
 	if strings.IndexByte(text, '$') < 0 {
 		return text, nil
 	}
+	if p == nil || r == nil {
+		return "", strata.Errorf(strata.EINVALID, "%s: expand %q: no project or resolved config", pos, text)
+	}
 	s, e, err := lookup(p, r.Service, r.Environment)
 	if err != nil {
 		return "", err

@@ -45,6 +45,7 @@ func defaultTrails(p *strata.Project) *envView {
 		v.keys = append(v.keys, k)
 	}
 	slices.Sort(v.keys)
+	v.keys = slices.Clip(v.keys)
 	return v
 }
 

@@ -1,0 +1,34 @@
+package layer_test
+
+import (
+	"testing"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/layer"
+)
+
+// FuzzInterpolation feeds arbitrary text to a config value and to Expand: whatever the text,
+// resolution returns a value or an invalid error, never a panic.
+func FuzzInterpolation(f *testing.F) {
+	for _, s := range []string{"${config.A}", "$${", "${", "${}", "${config.}", "${outputs.db.URL}", "a${env.labels.x}b$",
+		"${config.B}${config.C}", "${ release.version }", "$$${config.A}}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		p := estate{
+			defaults: vals("A", "${config.B}", 3, "B", "x", 4, "C", text, 5),
+			envs:     []*strata.Environment{env("dev", "", map[string]string{"x": "y"}, vals("T", text, 10))},
+			services: []*strata.Service{service("api", key("T", strata.TypeInteger, 30, enum(1, 2))), service("db")},
+		}.project(t)
+		for _, rt := range []*layer.Runtime{nil, {Version: "1", Outputs: map[string]map[string]string{"db": {"URL": "u"}}, Secrets: map[string]string{"S": "s"}}} {
+			r, err := layer.Resolve(p, "api", "dev", rt)
+			if err != nil && strata.ErrorCode(err) != strata.EINVALID {
+				t.Fatalf("err = %v", err)
+			}
+			if _, err := layer.Expand(p, r, text, at(1), rt); err != nil && strata.ErrorCode(err) != strata.EINVALID {
+				t.Fatalf("Expand err = %v", err)
+			}
+		}
+		layer.Check(p)
+	})
+}
