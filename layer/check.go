@@ -26,7 +26,7 @@ func stepTexts(s *strata.Service) []stepText {
 	for _, st := range []struct {
 		name string
 		step *strata.Step
-	}{{"build", s.Build}, {"deploy", s.Deploy}, {"destroy", s.Destroy}, {"observe", s.Observe}} {
+	}{{"deploy", s.Deploy}, {"destroy", s.Destroy}, {"observe", s.Observe}} {
 		if st.step != nil {
 			add(st.name, st.step.Run, st.step.Pos)
 			add(st.name+".http", st.step.HTTP, st.step.Pos)
@@ -41,7 +41,8 @@ func stepTexts(s *strata.Service) []stepText {
 
 // Check resolves every service in every environment at config time and returns every
 // problem: unknown references, cycles, values that do not fit a schema, and bad references
-// in step commands and health or observe URLs. A problem shared by many environments (the
+// in step commands and health or observe URLs (a build step runs in no environment, so it
+// may use only ${service.name} and ${release.version}). A problem shared by many environments (the
 // same bad default seen from each) is reported once, naming the environments when the cause
 // lies in them. Problems come sorted by file position. Plain values given to a key the
 // service declares secret are warnings: they are ignored.
@@ -77,6 +78,11 @@ func Check(p *strata.Project) strata.Problems {
 
 	r := NewResolver(p)
 	for _, s := range p.Services {
+		if b := s.Build; b != nil && strings.IndexByte(b.Run, '$') >= 0 {
+			c := &ctx{p: p, sv: r.svcs[s.Name]}
+			c.expand(b.Run, b.Pos, label{kind: "build"})
+			collect(c.probs)
+		}
 		sv := r.svcs[s.Name]
 		texts := stepTexts(s)
 		for _, e := range p.Environments {

@@ -48,6 +48,13 @@ func TestCheck(t *testing.T) {
 			"strata.yaml:32:7: build: unknown reference ${service.nmae}; references are ${env.name}, ${env.labels.KEY}, ${service.name}, ${release.version}, ${config.KEY} and ${outputs.SERVICE.KEY}; write $${ for a literal ${",
 			`strata.yaml:34:7: health.http: ${config.PROT}: service api has no config key "PROT"; did you mean "PORT"? (environment dev)`,
 		}},
+		{"a build step runs in no environment, so environment references in it are errors, once", func(t *testing.T) *strata.Project {
+			api := service("api")
+			api.Build = &strata.Step{Run: "go build -ldflags=-X=main.v=${release.version} -o ${service.name}-${env.name}", Pos: at(32)}
+			return estate{envs: []*strata.Environment{env("dev", "", nil, nil), env("qa", "", nil, nil)}, services: []*strata.Service{api}}.project(t)
+		}, []string{
+			"strata.yaml:32:7: build: ${env.name}: this runs once per release, in no environment, so only ${service.name} and ${release.version} have values here",
+		}},
 		{"a cycle is reported once although every service sees it", func(t *testing.T) *strata.Project {
 			return estate{
 				envs:     []*strata.Environment{env("dev", "", nil, vals("A", "${config.B}", 10, "B", "${config.A}", 11)), env("qa", "dev", nil, nil)},

@@ -95,6 +95,11 @@ func prefix(what label) string {
 // ref resolves one reference (the text between ${ and }).
 func (c *ctx) ref(ref string, pos strata.Pos, what label) (any, uint8, bool) {
 	ns, rest, _ := strings.Cut(ref, ".")
+	if c.ev == nil && (ns == "env" || ns == "config" || ns == "outputs") {
+		c.fail(pos, "", prefix(what), "${", ref, "}: this runs once per release, in no environment, so only ",
+			"${service.name} and ${release.version} have values here")
+		return nil, 0, false
+	}
 	switch {
 	case ref == "env.name":
 		return c.ev.env.Name, 0, true

@@ -189,3 +189,32 @@ func TestExpand(t *testing.T) {
 		})
 	}
 }
+
+func TestExpandRelease(t *testing.T) {
+	p := interpEstate(t, "x")
+	cases := []struct {
+		name, text string
+		rt         *layer.Runtime
+		want, err  string
+	}{
+		{"the service name and version have values", "make ${service.name} VERSION=${release.version}", &layer.Runtime{Version: "1.2.3"},
+			"make api VERSION=1.2.3", ""},
+		{"without a runtime the version is left as written", "make VERSION=${release.version}", nil, "make VERSION=${release.version}", ""},
+		{"config has no value outside an environment", "make PORT=${config.BASE_PORT}", nil, "",
+			"strata.yaml:9:7: ${config.BASE_PORT}: this runs once per release, in no environment, so only ${service.name} and ${release.version} have values here"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := layer.ExpandRelease(p, "api", c.text, at(9), c.rt)
+			if c.err != "" {
+				if err == nil || err.Error() != c.err {
+					t.Errorf("err = %v\nwant %s", err, c.err)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Errorf("ExpandRelease = %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+}

@@ -126,6 +126,28 @@ func Expand(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Run
 	return format(v), nil
 }
 
+// ExpandRelease interpolates text that runs once per release, in no environment (a build
+// step): ${service.name} and ${release.version} have values there, and nothing else does.
+// With a nil rt, ${release.version} is left as written.
+func ExpandRelease(p *strata.Project, service, text string, pos strata.Pos, rt *Runtime) (string, error) {
+	if strings.IndexByte(text, '$') < 0 {
+		return text, nil
+	}
+	if p == nil {
+		return "", strata.Errorf(strata.EINVALID, "%s: expand %q: no project", pos, text)
+	}
+	s := p.Service(service)
+	if s == nil {
+		return "", strata.Errorf(strata.ENOTFOUND, "unknown service %q%s", service, knownNames(service, p.ServiceNames()))
+	}
+	c := &ctx{p: p, sv: &svcView{svc: s}, rt: rt}
+	v, _, ok := c.expand(text, pos, label{})
+	if !ok {
+		return "", render(c.probs).Err()
+	}
+	return format(v), nil
+}
+
 // labelsOf returns e's labels resolved through extends (the config package resolves them;
 // a project built by hand may not have).
 func labelsOf(p *strata.Project, e *strata.Environment) map[string]string {
