@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// estate returns a strata.yaml with envs environments env-000, env-001, ... labelled
+// {tier: bench}, one service noop whose deploy step is `true` (no build, no health), and one
+// manual stage "all" selecting every environment, waves at a time (0: all at once).
+func estate(envs, waves int) []byte {
+	var b strings.Builder
+	b.WriteString("project: bench\nenvironments:\n")
+	for i := range envs {
+		fmt.Fprintf(&b, "  env-%03d:\n    labels: {tier: bench}\n", i)
+	}
+	b.WriteString("services:\n  noop:\n    deploy: \"true\"\n")
+	b.WriteString("pipeline:\n  - stage: all\n    environments: {tier: bench}\n    auto: false\n")
+	if waves > 0 {
+		fmt.Fprintf(&b, "    waves: %d\n", waves)
+	}
+	return []byte(b.String())
+}
+
+// writeEstate writes estate(envs, waves) as dir/strata.yaml, making dir.
+func writeEstate(dir string, envs, waves int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write estate: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "strata.yaml"), estate(envs, waves), 0o644); err != nil {
+		return fmt.Errorf("write estate: %w", err)
+	}
+	return nil
+}

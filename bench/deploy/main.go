@@ -1,0 +1,133 @@
+// Command deploy measures one `strata promote` deploying a no-op release to 200 environments
+// against xargs running the same 200 no-op commands with the same concurrency (issue 3,
+// point 11). Each run gets a fresh estate; strata and xargs take turns going first, so both
+// see the same load. It prints every run and the medians; bench/README.md keeps the figures.
+//
+//	go run ./bench/deploy [-envs 200] [-parallel 8] [-runs 5] [-strata PATH]
+//
+// Without -strata it builds ./cmd/strata first (run it from the module root).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// options are the command's flags.
+type options struct {
+	strata   string
+	envs     int
+	parallel int
+	runs     int
+	work     string
+	keep     bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.strata, "strata", "", "strata binary to measure (default: build ./cmd/strata)")
+	flag.IntVar(&o.envs, "envs", 200, "environments in the estate")
+	flag.IntVar(&o.parallel, "parallel", 8, "deployments at once (strata --parallel, xargs -P)")
+	flag.IntVar(&o.runs, "runs", 5, "runs; the medians are reported")
+	flag.StringVar(&o.work, "work", "", "directory for the estates (default: a new temporary one)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the estates afterwards")
+	flag.Parse()
+	if _, err := run(o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/deploy:", err)
+		os.Exit(1)
+	}
+}
+
+// result holds every run's samples.
+type result struct {
+	First, Again, Xargs []sample
+}
+
+// run measures o.runs runs, printing each and then the medians to w.
+func run(o options, w io.Writer) (*result, error) {
+	if o.envs < 1 || o.parallel < 1 || o.runs < 1 {
+		return nil, fmt.Errorf("-envs, -parallel and -runs must be 1 or more")
+	}
+	work, cleanup, err := workDir(o.work, o.keep)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	bin := o.strata
+	if bin == "" {
+		if bin, err = buildStrata(work); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(w, "deploy: %d environments, --parallel %d, %d run(s), %d CPU(s), load %s\n", o.envs, o.parallel, o.runs, numCPU(), loadAvg())
+	res := &result{}
+	for i := range o.runs {
+		dir := filepath.Join(work, fmt.Sprintf("run-%d", i))
+		if err := writeEstate(dir, o.envs, 0); err != nil {
+			return nil, err
+		}
+		if _, err := strataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {
+			return nil, err
+		}
+		promote := func() (sample, error) {
+			s, out, err := timed(dir, nil, bin, "promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
+			if err != nil {
+				return s, err
+			}
+			return s, checkSucceeded(out, o.envs)
+		}
+		xargs := func() (sample, error) { return xargsTrue(dir, o.envs, o.parallel) }
+		first, x, err := inTurn(i, promote, xargs)
+		if err != nil {
+			return nil, err
+		}
+		// The same estate again: a second release, so the per-pair scratch files exist and
+		// the history holds a deployment per environment already.
+		if _, err := strataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
+			return nil, err
+		}
+		again, out, err := timed(dir, nil, bin, "promote", "noop@2", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
+		if err == nil {
+			err = checkSucceeded(out, o.envs)
+		}
+		if err != nil {
+			return nil, err
+		}
+		res.First, res.Again, res.Xargs = append(res.First, first), append(res.Again, again), append(res.Xargs, x)
+		fmt.Fprintf(w, "run %d: strata %s, strata again %s, xargs %s\n", i+1, first, again, x)
+	}
+	mf, ma, mx := median(res.First), median(res.Again), median(res.Xargs)
+	fmt.Fprintf(w, "median: strata %s, strata again %s, xargs %s\n", mf, ma, mx)
+	fmt.Fprintf(w, "ratio (wall): strata/xargs %.2f, strata again/xargs %.2f\n", ratio(mf.Wall, mx.Wall), ratio(ma.Wall, mx.Wall))
+	fmt.Fprintf(w, "per environment beyond xargs: %s, again %s\n", perEnv(mf.Wall-mx.Wall, o.envs), perEnv(ma.Wall-mx.Wall, o.envs))
+	return res, nil
+}
+
+// inTurn runs a and b, a first on even runs and b first on odd ones.
+func inTurn(i int, a, b func() (sample, error)) (sa, sb sample, err error) {
+	if i%2 == 0 {
+		if sa, err = a(); err == nil {
+			sb, err = b()
+		}
+		return sa, sb, err
+	}
+	if sb, err = b(); err == nil {
+		sa, err = a()
+	}
+	return sa, sb, err
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func perEnv(d time.Duration, n int) time.Duration {
+	return (d / time.Duration(n)).Round(time.Microsecond)
+}
