@@ -3,6 +3,7 @@ package secret_test
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -327,5 +328,27 @@ func writeOtherIdentity(t *testing.T, path string) {
 	}
 	if err := os.WriteFile(path, []byte(id.String()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestConcurrentSetsLoseNothing(t *testing.T) {
+	v := newVault(t)
+	mustKeygen(t, v, "dev")
+	const n = 16
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := v.Set("dev", fmt.Sprintf("K%02d", i), fmt.Sprintf("value-%d", i), "alice")
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := v.Decrypt("dev")
+	if err != nil || len(got) != n {
+		t.Fatalf("after %d concurrent sets: %d values, %v", n, len(got), err)
 	}
 }
