@@ -161,6 +161,7 @@ func TestUnknownNamesAreRefusedWithTheKnownOnes(t *testing.T) {
 		{"an unknown service in rollback lists the services", []string{"rollback", "web", "--env", "dev"}, []string{`"web"`, "api"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
 			r := e.must(2, tc.args...)
 			for _, w := range tc.wants {
 				if !strings.Contains(r.stderr, w) {

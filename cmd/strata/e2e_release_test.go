@@ -74,6 +74,7 @@ func TestReleaseArtifactsAreContentAddressed(t *testing.T) {
 	}
 
 	t.Run("the same version with other bytes is refused and nothing is recorded", func(t *testing.T) {
+		e := e.with(t)
 		before := e.must(0, "audit", "-o", "json").stdout
 		deploysBefore := e.read("deploys")
 		os.WriteFile(e.path("content"), []byte("other\n"), 0o644)
@@ -94,6 +95,7 @@ func TestReleaseArtifactsAreContentAddressed(t *testing.T) {
 	})
 
 	t.Run("the same version with the same bytes is reused", func(t *testing.T) {
+		e := e.with(t)
 		os.WriteFile(e.path("content"), []byte("same\n"), 0o644)
 		again := e.release("app", "--version", "1")
 		if !again.Reused || again.ID != a.ID || again.Digest != a.Digest {

@@ -65,6 +65,13 @@ func newEstate(t *testing.T, yaml string) *estate {
 	return e
 }
 
+// with returns e for a subtest: its helpers then fail t, not the parent test.
+func (e *estate) with(t *testing.T) *estate {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // write writes a file in the project directory.
 func (e *estate) write(name, content string) {
 	e.t.Helper()

@@ -1,0 +1,119 @@
+package main_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const crashEstate = `project: crash
+environments:
+  prod: {}
+services:
+  api:
+    deploy: {run: sh ./deploy.sh, timeout: 2m}
+`
+
+// crashStep is the deploy step. It appends "DEPLOYMENT ATTEMPT PID" to attempts, and guards
+// against a concurrent copy of itself with a lock file holding the holder's pid: when the
+// lock exists and its holder is still running (not a zombie), that is two copies at once,
+// recorded in violations; a dead holder's lock is the leftover of a killed attempt and is
+// taken over. Attempt 1 then sleeps long enough to be killed; later attempts finish.
+const crashStep = `S=@SCRATCH@
+echo "$STRATA_DEPLOYMENT $STRATA_ATTEMPT $$" >> $S/attempts
+if ! (set -C; echo $$ > $S/lock) 2>/dev/null; then
+  other=$(cat $S/lock)
+  state=$(sed 's/.*) //' /proc/$other/stat 2>/dev/null | cut -c1)
+  if [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]; then
+    echo "attempt $STRATA_ATTEMPT ($$) ran while $other still held the lock" >> $S/violations
+    exit 1
+  fi
+  echo $$ > $S/lock
+fi
+echo "$STRATA_ATTEMPT" > $S/running
+if [ "$STRATA_ATTEMPT" = 1 ]; then @SLEEP@ 60; else @SLEEP@ 1; fi
+rm -f $S/lock
+echo "$STRATA_ATTEMPT" > $S/done
+`
+
+func TestAKilledDeployIsResumedAsTheSameDeploymentWithoutTwoCopiesRunning(t *testing.T) {
+	e := newEstate(t, crashEstate)
+	sleep, marker := e.markerSleep()
+	killMarked(t, marker)
+	e.write("deploy.sh", strings.NewReplacer("@SCRATCH@", e.scratch, "@SLEEP@", sleep).Replace(crashStep))
+	e.release("api", "--version", "1")
+
+	dead := e.start("deploy", "api@1", "--env", "prod")
+	waitFor(t, 10*time.Second, "attempt 1 of the step to run", func() bool { return e.read("running") == "1\n" })
+	time.Sleep(200 * time.Millisecond) // let strata record the step's process group
+	if err := dead.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	dead.wait(t, 10*time.Second)
+	id := strings.Fields(e.read("attempts"))[0]
+	if len(processesWith(marker)) == 0 {
+		t.Fatalf("attempt 1's step died with strata; the test needs it alive to prove resume stops it")
+	}
+
+	t.Run("any command that opens the store reports the interrupted deployment", func(t *testing.T) {
+		e := e.with(t)
+		r := e.must(0, "status", "-o", "json")
+		var doc map[string]any
+		jsonDoc(t, r, &doc)
+		if !strings.Contains(r.stderr, id) || !strings.Contains(r.stderr, "interrupted") || !strings.Contains(r.stderr, "resume") {
+			t.Errorf("stderr should report %s as interrupted and point to resume:\n%s", id, r)
+		}
+		if len(processesWith(marker)) == 0 {
+			t.Errorf("status stopped the dead run's step; only resume should")
+		}
+	})
+
+	t.Run("a new deploy of the pair is blocked until it is resumed", func(t *testing.T) {
+		e := e.with(t)
+		r := e.must(3, "deploy", "api@1", "--env", "prod")
+		if !strings.Contains(r.stderr, id) || !strings.Contains(r.stderr, "resume") {
+			t.Errorf("the refusal should name %s and point to resume:\n%s", id, r)
+		}
+		if n := strings.Count(e.read("attempts"), "\n"); n != 1 {
+			t.Errorf("the blocked deploy ran the step: %d runs", n)
+		}
+	})
+
+	t.Run("resume stops the old step and runs the same deployment as attempt 2", func(t *testing.T) {
+		e := e.with(t)
+		r := e.must(0, "resume", "-o", "json")
+		var doc struct{ Resumed []deployment }
+		jsonDoc(t, r, &doc)
+		if len(doc.Resumed) != 1 || doc.Resumed[0].ID != id || doc.Resumed[0].Attempt != 2 || doc.Resumed[0].State != "succeeded" {
+			t.Errorf("resume: got %+v, want %s attempt 2 succeeded", doc.Resumed, id)
+		}
+		if left := processesWith(marker); len(left) != 0 {
+			t.Errorf("processes of the steps are still running after resume: %v", left)
+		}
+		if v := e.read("violations"); v != "" {
+			t.Errorf("two copies of the step ran at once:\n%s", v)
+		}
+		runs := strings.Split(strings.TrimSpace(e.read("attempts")), "\n")
+		if len(runs) != 2 || !strings.HasPrefix(runs[0], id+" 1 ") || !strings.HasPrefix(runs[1], id+" 2 ") {
+			t.Errorf("the step's runs: got %q, want %s attempt 1 then attempt 2", runs, id)
+		}
+		if e.read("done") != "2\n" {
+			t.Errorf("attempt 2 did not finish (done = %q)", e.read("done"))
+		}
+	})
+
+	t.Run("afterwards the deployment is succeeded and nothing is reported", func(t *testing.T) {
+		e := e.with(t)
+		ds := e.history("api")
+		if len(ds) != 1 || ds[0].ID != id || ds[0].Attempt != 2 || ds[0].State != "succeeded" {
+			t.Errorf("history: got %+v, want only %s, attempt 2, succeeded", ds, id)
+		}
+		r := e.must(0, "status")
+		if strings.Contains(r.stderr, "interrupted") {
+			t.Errorf("status still reports an interruption:\n%s", r)
+		}
+		if r := e.must(0, "resume"); !strings.Contains(r.stdout, "nothing to resume") {
+			t.Errorf("a second resume should find nothing:\n%s", r)
+		}
+	})
+}
