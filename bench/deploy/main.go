@@ -5,7 +5,7 @@
 //
 //	go run ./bench/deploy [-envs 200] [-parallel 8] [-runs 5] [-strata PATH]
 //
-// Without -strata it builds ./cmd/strata first (run it from the module root).
+// Without -strata it builds cmd/strata first (run it inside the module).
 package main
 
 import (

@@ -108,12 +108,12 @@ func workDir(dir string, keep bool) (string, func(), error) {
 	return d, func() { os.RemoveAll(d) }, nil
 }
 
-// buildStrata builds ./cmd/strata into dir; it must run from the module root.
+// buildStrata builds the strata command into dir; it must run inside the module.
 func buildStrata(dir string) (string, error) {
 	bin := filepath.Join(dir, "strata")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/strata")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/strata-dev/strata/cmd/strata")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build strata (run from the module root, or pass -strata): %w\n%s", err, out)
+		return "", fmt.Errorf("build strata (run inside the module, or pass -strata): %w\n%s", err, out)
 	}
 	return bin, nil
 }

@@ -8,7 +8,7 @@
 //
 //	go run ./bench/promote [-envs 500] [-waves 25] [-parallel 8] [-runs 3] [-strata PATH]
 //
-// Without -strata it builds ./cmd/strata first (run it from the module root).
+// Without -strata it builds cmd/strata first (run it inside the module).
 package main
 
 import (
