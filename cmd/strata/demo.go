@@ -17,6 +17,7 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/examples"
+	"github.com/strata-dev/strata/plan"
 	"github.com/strata-dev/strata/secret"
 )
 
@@ -70,23 +71,12 @@ func (a *app) runDemo(ctx context.Context, keep string, hold time.Duration) erro
 		return fmt.Errorf("demo: %w", err)
 	}
 
-	// Demo soak times are real; the demo's clock runs ahead of the wall clock by the
-	// longest soak, so the soak gate is shown holding rather than making you wait.
-	var soak time.Duration
-	for _, e := range alice.Project.Environments {
-		soak = max(soak, e.Policy.SoakTime())
-	}
 	var version = "1.0.0"
 	say("\n== alice releases every service once (%s); each lands in dev, then staging, by itself", version)
 	for _, svc := range alice.Project.DependencyOrder(nil) {
 		if _, err := alice.Release(ctx, svc.Name, version); err != nil {
 			return fmt.Errorf("demo: release %s: %w", svc.Name, err)
 		}
-	}
-	if soak > 0 {
-		say("\n== (the demo's clock skips the %s soak time staging must hold first)", strata.Duration(soak))
-		skew := soak + time.Second
-		alice.Now = func() time.Time { return time.Now().Add(skew) }
 	}
 	bob := *alice
 	bob.Actor = "bob"
@@ -101,6 +91,7 @@ func (a *app) runDemo(ctx context.Context, keep string, hold time.Duration) erro
 		if strata.ErrorCode(err) == strata.EBLOCKED && res != nil {
 			say("\n== bob approves %s; the promotion runs wave by wave", res.Promotion.ID)
 			res, err = bob.Approve(ctx, res.Promotion.ID)
+			res, err = waitForGates(ctx, &bob, res, err, say)
 		}
 		if err != nil {
 			return fmt.Errorf("demo: promote %s: %w", svc.Name, err)
@@ -210,4 +201,25 @@ func (a *app) stopDemo(e *engine.Engine) {
 			fmt.Fprintf(a.stderr, "strata: demo: %v\n", err)
 		}
 	}
+}
+
+// waitForGates re-judges a waiting promotion every second until its gates open (the soak
+// time staging must hold passes), as `strata resume` or the scheduler would.
+func waitForGates(ctx context.Context, e *engine.Engine, res *engine.PromotionResult, err error, say func(string, ...any)) (*engine.PromotionResult, error) {
+	told := false
+	for strata.ErrorCode(err) == strata.EBLOCKED && res != nil {
+		if !told {
+			for _, g := range plan.Closed(res.Gates) {
+				say("   still waiting on %s: %s", g.Name, g.Detail)
+			}
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-time.After(time.Second):
+		}
+		res, err = e.Advance(ctx, res.Promotion.ID)
+	}
+	return res, err
 }
