@@ -19,7 +19,7 @@ const refHelp = "references are ${env.name}, ${env.labels.KEY}, ${service.name},
 // A string that is exactly one ${config.KEY} takes KEY's value and type. It returns false
 // when s cannot be resolved; the problem is recorded unless a referenced key already
 // reported its own.
-func (c *ctx) expand(s string, pos strata.Pos, what label) (any, uint8, bool) {
+func (c *ctx) expand(s string, pos strata.Pos, what label) (refValue, uint8, bool) {
 	var b strings.Builder
 	var flags uint8
 	ok := true
@@ -47,34 +47,36 @@ func (c *ctx) expand(s string, pos strata.Pos, what label) (any, uint8, bool) {
 		end := strings.IndexByte(s[j+2:], '}')
 		if end < 0 {
 			c.fail(pos, "", prefix(what), "${ without a closing } in ", strconv.Quote(s), "; ", refHelp)
-			return s, 0, false
+			return refValue{s: s}, 0, false
 		}
 		ref := s[j+2 : j+2+end]
-		v, fl, rok := c.ref(strings.TrimSpace(ref), pos, what)
+		rv, fl, rok := c.ref(strings.TrimSpace(ref), pos, what)
 		flags |= fl
 		if !rok {
 			ok = false
 		} else if j == 0 && j+3+end == len(s) {
-			return v, flags, true
+			return rv, flags, true
 		}
 		if b.Cap() == 0 {
 			b.Grow(len(s) + 16)
 		}
 		b.WriteString(s[last:j])
-		if rok {
-			writeValue(&b, v)
+		if rok && rv.v != nil {
+			writeValue(&b, rv.v)
+		} else if rok {
+			b.WriteString(rv.s)
 		}
 		i = j + 3 + end
 		last = i
 	}
 	if !ok {
-		return s, flags, false
+		return refValue{s: s}, flags, false
 	}
 	if b.Cap() == 0 {
-		return s, flags, true
+		return refValue{s: s}, flags, true
 	}
 	b.WriteString(s[last:])
-	return b.String(), flags, true
+	return refValue{s: b.String()}, flags, true
 }
 
 // label names the interpolated text in messages: kind "config" and name "PORT" read
@@ -92,44 +94,51 @@ func prefix(what label) string {
 	return what.kind + " " + what.name + ": "
 }
 
+// refValue is what a reference stands for: text, or (from ${config.KEY}) a typed value.
+// Keeping text out of an interface spares an allocation per reference.
+type refValue struct {
+	s string
+	v any
+}
+
 // ref resolves one reference (the text between ${ and }).
-func (c *ctx) ref(ref string, pos strata.Pos, what label) (any, uint8, bool) {
+func (c *ctx) ref(ref string, pos strata.Pos, what label) (refValue, uint8, bool) {
 	ns, rest, _ := strings.Cut(ref, ".")
 	if c.ev == nil && (ns == "env" || ns == "config" || ns == "outputs") {
 		c.fail(pos, "", prefix(what), "${", ref, "}: this runs once per release, in no environment, so only ",
 			"${service.name} and ${release.version} have values here")
-		return nil, 0, false
+		return refValue{}, 0, false
 	}
 	switch {
 	case ref == "env.name":
-		return c.ev.env.Name, 0, true
+		return refValue{s: c.ev.env.Name}, 0, true
 	case ref == "service.name":
-		return c.sv.svc.Name, 0, true
+		return refValue{s: c.sv.svc.Name}, 0, true
 	case ref == "release.version":
 		if c.rt == nil {
-			return "${" + ref + "}", stUnknown, true
+			return refValue{s: "${" + ref + "}"}, stUnknown, true
 		}
-		return c.rt.Version, 0, true
+		return refValue{s: c.rt.Version}, 0, true
 	case ns == "env" && strings.HasPrefix(rest, "labels.") && len(rest) > len("labels."):
 		name := rest[len("labels."):]
 		if v, ok := c.ev.labels[name]; ok {
-			return v, 0, true
+			return refValue{s: v}, 0, true
 		}
 		c.fail(pos, c.ev.env.Name, prefix(what), "${", ref, "}: the environment has no label ",
 			strconv.Quote(name), suggest(name, mapKeys(c.ev.labels)))
-		return nil, 0, false
+		return refValue{}, 0, false
 	case ns == "config" && rest != "":
 		return c.configRef(rest, pos, what)
 	case ns == "outputs":
 		return c.outputRef(ref, rest, pos, what)
 	}
 	c.fail(pos, "", prefix(what), "unknown reference ${", ref, "}; ", refHelp)
-	return nil, 0, false
+	return refValue{}, 0, false
 }
 
 // configRef resolves ${config.KEY}: the final value of another key of the same service in
 // the same environment.
-func (c *ctx) configRef(key string, pos strata.Pos, what label) (any, uint8, bool) {
+func (c *ctx) configRef(key string, pos strata.Pos, what label) (refValue, uint8, bool) {
 	keys := c.keys
 	if c.res != nil {
 		keys = c.res.Keys
@@ -138,55 +147,55 @@ func (c *ctx) configRef(key string, pos strata.Pos, what label) (any, uint8, boo
 	if !found {
 		c.fail(pos, c.ev.env.Name, prefix(what), "${config.", key, "}: service ", c.sv.svc.Name,
 			" has no config key ", strconv.Quote(key), suggest(key, keys))
-		return nil, 0, false
+		return refValue{}, 0, false
 	}
 	if c.res != nil {
 		var flags uint8
 		if c.res.Secret[key] {
 			flags = flagSecret
 		}
-		return c.res.Values[key], flags, true
+		return refValue{v: c.res.Values[key]}, flags, true
 	}
 	switch st := c.finish(i); {
 	case st == stActive:
 		start := slices.Index(c.stack, key)
 		path := strings.Join(c.stack[start:], " -> ") + " -> " + key
 		c.fail(c.items[i].pos, "", "config cycle: ", path, "; break it by giving one of these keys a plain value")
-		return nil, 0, false
+		return refValue{}, 0, false
 	case st == stFailed:
-		return nil, 0, false
+		return refValue{}, 0, false
 	default:
 		it := &c.items[i]
 		flags := st & stUnknown
 		if it.secret {
 			flags |= flagSecret
 		}
-		return it.v, flags, true
+		return refValue{v: it.v}, flags, true
 	}
 }
 
 // outputRef resolves ${outputs.SERVICE.KEY}: what SERVICE's deploy step wrote.
-func (c *ctx) outputRef(ref, rest string, pos strata.Pos, what label) (any, uint8, bool) {
+func (c *ctx) outputRef(ref, rest string, pos strata.Pos, what label) (refValue, uint8, bool) {
 	svc, key, ok := strings.Cut(rest, ".")
 	if !ok || svc == "" || key == "" {
 		c.fail(pos, "", prefix(what), "${", ref, "}: want ${outputs.SERVICE.KEY}")
-		return nil, 0, false
+		return refValue{}, 0, false
 	}
 	if c.p.Service(svc) == nil {
 		c.fail(pos, "", prefix(what), "${", ref, "}: unknown service ", strconv.Quote(svc),
 			suggest(svc, c.p.ServiceNames()))
-		return nil, 0, false
+		return refValue{}, 0, false
 	}
 	if c.rt == nil {
-		return "${" + ref + "}", stUnknown, true
+		return refValue{s: "${" + ref + "}"}, stUnknown, true
 	}
 	v, ok := c.rt.Outputs[svc][key]
 	if !ok {
 		c.fail(pos, c.ev.env.Name, prefix(what), "${", ref, "}: service ", svc,
 			" wrote no output ", strconv.Quote(key), " (its deploy step appends KEY=value lines to $STRATA_OUTPUTS)")
-		return nil, 0, false
+		return refValue{}, 0, false
 	}
-	return v, 0, true
+	return refValue{s: v}, 0, true
 }
 
 // writeValue formats v as it appears inside a longer string and in a step's environment.
@@ -204,6 +213,14 @@ func writeValue(b *strings.Builder, v any) {
 	case int:
 		b.Write(strconv.AppendInt(buf[:0], int64(x), 10))
 	}
+}
+
+// text returns what rv stands for as text.
+func (rv refValue) text() string {
+	if rv.v != nil {
+		return format(rv.v)
+	}
+	return rv.s
 }
 
 // format returns v as text (see writeValue).

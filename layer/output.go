@@ -119,11 +119,11 @@ func Expand(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Run
 		rt:  rt,
 		res: r,
 	}
-	v, _, ok := c.expand(text, pos, label{})
+	rv, _, ok := c.expand(text, pos, label{})
 	if !ok {
 		return "", render(c.probs).Err()
 	}
-	return format(v), nil
+	return rv.text(), nil
 }
 
 // ExpandRelease interpolates text that runs once per release, in no environment (a build
@@ -141,11 +141,11 @@ func ExpandRelease(p *strata.Project, service, text string, pos strata.Pos, rt *
 		return "", strata.Errorf(strata.ENOTFOUND, "unknown service %q%s", service, knownNames(service, p.ServiceNames()))
 	}
 	c := &ctx{p: p, sv: &svcView{svc: s}, rt: rt}
-	v, _, ok := c.expand(text, pos, label{})
+	rv, _, ok := c.expand(text, pos, label{})
 	if !ok {
 		return "", render(c.probs).Err()
 	}
-	return format(v), nil
+	return rv.text(), nil
 }
 
 // labelsOf returns e's labels resolved through extends (the config package resolves them;

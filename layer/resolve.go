@@ -61,11 +61,11 @@ func resolve(p *strata.Project, sv *svcView, ev *envView, rt *Runtime) (*Resolve
 		}
 	}
 	sc.ovs = ovs
-	keys := unionKeys(sv, ev, ovs, rt, sc)
+	keys, size := unionKeys(sv, ev, ovs, rt, sc)
 
 	c := &ctx{p: p, sv: sv, ev: ev, rt: rt, items: sc.items[:0], stack: sc.stack[:0]}
 	var kept []string // set once a key turns out to have no value
-	a := arena{size: arenaSize(sv, ev, ovs, rt)}
+	a := arena{size: size}
 	for i, k := range keys {
 		ki := sv.keys[k]
 		t, secret := trailOf(k, ki, ev, ovs, rt, &a)
@@ -119,7 +119,10 @@ func resolve(p *strata.Project, sv *svcView, ev *envView, rt *Runtime) (*Resolve
 }
 
 // unionKeys returns, sorted, every key any layer sets for sv in ev.
-func unionKeys(sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime, sc *scratch) []string {
+//
+// It also returns the number of layers the trails built for sv in ev take (the others are
+// shared with the environment's view), so that one arena block holds them all.
+func unionKeys(sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime, sc *scratch) ([]string, int) {
 	extra := sc.extra[:0]
 	defer func() { sc.extra = extra }()
 	add := func(k string) {
@@ -127,8 +130,18 @@ func unionKeys(sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime, sc *scratch
 			extra = append(extra, k)
 		}
 	}
-	for _, k := range sv.own {
-		add(k)
+	size := len(ovs) + 4
+	for i, k := range sv.own {
+		t, ok := ev.trail[k]
+		if sv.ownDef[i] {
+			size += 1 + len(t)
+		}
+		if !ok {
+			extra = append(extra, k) // own is sorted and free of duplicates
+		}
+	}
+	if rt != nil {
+		size += len(rt.Secrets) + len(sv.own)
 	}
 	for _, o := range ovs {
 		add(o.key)
@@ -139,7 +152,7 @@ func unionKeys(sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime, sc *scratch
 		}
 	}
 	if len(extra) == 0 {
-		return ev.keys
+		return ev.keys, size
 	}
 	slices.Sort(extra)
 	out := make([]string, 0, len(ev.keys)+len(extra))
@@ -154,7 +167,7 @@ func unionKeys(sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime, sc *scratch
 		}
 	}
 	out = append(out, ev.keys[i:]...)
-	return append(out, extra[j:]...)
+	return append(out, extra[j:]...), size
 }
 
 // trailOf returns the layers that set k, lowest first, and whether k is secret. A key the
@@ -207,21 +220,6 @@ func trailOf(k string, ki *keyInfo, ev *envView, ovs []ovEntry, rt *Runtime, a *
 		t = append(t, Layer{Name: LayerSecret, Value: strata.Value{V: sval}})
 	}
 	return t, hasSecret
-}
-
-// arenaSize is the number of layers the trails built for sv in ev take (the others are
-// shared with the environment's view), so that one block holds them all.
-func arenaSize(sv *svcView, ev *envView, ovs []ovEntry, rt *Runtime) int {
-	n := len(ovs)
-	for _, k := range sv.own {
-		if sv.keys[k].hasDef {
-			n += 1 + len(ev.trail[k])
-		}
-	}
-	if rt != nil {
-		n += len(rt.Secrets) + len(sv.own)
-	}
-	return n + 4
 }
 
 // arena hands out the trails of one resolution from a few shared blocks rather than one
@@ -311,11 +309,16 @@ func (c *ctx) finish(i int) uint8 {
 	}
 	v := it.v
 	if s, ok := v.(string); ok && !it.fromSecret && strings.IndexByte(s, '$') >= 0 {
-		nv, flags, ok := c.expand(s, it.pos, label{"config", k})
-		if !ok {
+		rv, flags, ok := c.expand(s, it.pos, label{"config", k})
+		switch {
+		case !ok:
 			st = stFailed
-		} else {
-			v = nv
+		case rv.v != nil:
+			v = rv.v
+		case rv.s != s:
+			v = rv.s
+		}
+		if ok {
 			st |= flags & stUnknown
 			if flags&flagSecret != 0 {
 				it.secret = true

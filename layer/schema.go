@@ -68,7 +68,7 @@ func convert(typ string, v any) (any, string) {
 	case strata.TypeString:
 		switch x := v.(type) {
 		case string:
-			return x, ""
+			return v, "" // v, not x: re-boxing x would allocate
 		case int64:
 			return strconv.FormatInt(x, 10), ""
 		case bool:
@@ -78,7 +78,7 @@ func convert(typ string, v any) (any, string) {
 	case strata.TypeInteger:
 		switch x := v.(type) {
 		case int64:
-			return x, ""
+			return v, ""
 		case string:
 			if n, err := strconv.ParseInt(x, 10, 64); err == nil {
 				return n, ""
@@ -88,7 +88,7 @@ func convert(typ string, v any) (any, string) {
 	case strata.TypeNumber:
 		switch x := v.(type) {
 		case float64:
-			return x, ""
+			return v, ""
 		case int64:
 			return float64(x), ""
 		case string:
@@ -100,7 +100,7 @@ func convert(typ string, v any) (any, string) {
 	case strata.TypeBoolean:
 		switch x := v.(type) {
 		case bool:
-			return x, ""
+			return v, ""
 		case string:
 			if x == "true" || x == "false" {
 				return x == "true", ""

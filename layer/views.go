@@ -26,8 +26,10 @@ type envView struct {
 type svcView struct {
 	svc  *strata.Service
 	keys map[string]*keyInfo
-	// own lists the schema keys that have a default or are secret, sorted.
-	own []string
+	// own lists the schema keys that have a default or are secret, sorted; ownDef[i]
+	// says whether own[i] has a default.
+	own    []string
+	ownDef []bool
 }
 
 // keyInfo is one schema key and its default as a layer.
@@ -156,5 +158,8 @@ func newSvcView(s *strata.Service) *svcView {
 	}
 	slices.Sort(v.own)
 	v.own = slices.Compact(v.own)
+	for _, k := range v.own {
+		v.ownDef = append(v.ownDef, v.keys[k].hasDef)
+	}
 	return v
 }
