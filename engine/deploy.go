@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -38,6 +41,9 @@ type DeployRequest struct {
 	// SkipPolicy is set when the caller has judged the gates already (a promotion) or the
 	// deployment is a rollback.
 	SkipPolicy bool
+	// release, when set, is the release to deploy, which a promotion looks up once for all
+	// its environments rather than once for each.
+	release *strata.Release
 }
 
 var errLeaseLost = errors.New("lost its lease; another worker may take the deployment over")
@@ -50,11 +56,13 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 	if err != nil {
 		return nil, err
 	}
-	rel, err := e.findRelease(ctx, req.Service, req.Version)
-	if err != nil {
-		return nil, err
+	rel := req.release
+	if rel == nil {
+		if rel, err = e.findRelease(ctx, req.Service, req.Version); err != nil {
+			return nil, err
+		}
 	}
-	facts, err := e.deployFacts(ctx, svc, env.Name)
+	facts, err := e.deployFacts(ctx, svc, env.Name, !req.SkipPolicy)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +82,7 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 	d := &strata.Deployment{
 		Service: svc.Name, Environment: env.Name, Version: rel.Version, ReleaseID: rel.ID,
 		State: strata.Running, Attempt: 1, Kind: req.Kind, PromotionID: req.PromotionID, RollbackOf: req.RollbackOf,
-		Actor: e.Actor, Config: rs.Redacted(), ConfigHash: rs.Hash(),
+		Actor: e.Actor, Config: rs.Redacted(), ConfigHash: configHash(rs),
 		Owner: e.Owner, LeaseUntil: now.Add(e.LeaseTTL), CreatedAt: now, StartedAt: now,
 	}
 	if err := e.claim(ctx, d, req.NoWait); err != nil {
@@ -168,7 +176,12 @@ func (e *Engine) resolve(svc *strata.Service, env, version string, f plan.Facts)
 		if err != nil {
 			return nil, err
 		}
-		rt.Secrets = s
+		// A service sees only the secrets its own schema declares.
+		for _, k := range svc.Schema {
+			if v, ok := s[k.Name]; ok && k.Secret {
+				rt.Secrets[k.Name] = v
+			}
+		}
 		for _, k := range svc.Schema {
 			if _, ok := rt.Secrets[k.Name]; k.Secret && k.From == "" && !ok {
 				return nil, strata.Errorf(strata.EINVALID, "%s in %s needs the secret %s, which is not set; run `strata secret set %s %s`", svc.Name, env, k.Name, env, k.Name)
@@ -360,12 +373,12 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if svc.Deploy == nil {
 		return "", nil
 	}
-	// One scratch directory per (service, environment), which one deployment holds at a
-	// time: its files are rewritten in place, and the config (it holds secrets) is emptied
-	// after the step rather than removed. Making and removing files for every deployment
-	// cost more than the rest of the deployment on ext4 without a journal, which checks every
-	// recently deleted inode each time it allocates one (bench/README.md).
-	scratch := filepath.Join(e.StateDir, "run", d.Service, d.Environment)
+	// Two scratch files per (service, environment), which one deployment holds at a time:
+	// they are rewritten in place, and the config is emptied after the step when it holds
+	// secrets, rather than removed. Making and removing files for every deployment cost more
+	// than the rest of the deployment on ext4 without a journal, which checks every recently
+	// deleted inode each time it allocates one (bench/README.md).
+	scratch := filepath.Join(e.StateDir, "run", d.Service)
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
 	}
@@ -373,8 +386,10 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if err != nil {
 		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
 	}
-	cfgPath, outPath := filepath.Join(scratch, "config.json"), filepath.Join(scratch, "outputs")
-	defer os.WriteFile(cfgPath, nil, 0o600)
+	cfgPath, outPath := filepath.Join(scratch, d.Environment+".config.json"), filepath.Join(scratch, d.Environment+".outputs")
+	if len(secrets) > 0 {
+		defer os.WriteFile(cfgPath, nil, 0o600)
+	}
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
 	}
@@ -411,7 +426,7 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if res.ExitCode != 0 {
 		return fmt.Sprintf("deploy step exited with status %d", res.ExitCode), nil
 	}
-	d.Outputs = readOutputs(outPath)
+	d.Outputs = redactOutputs(readOutputs(outPath), secrets)
 	return "", nil
 }
 
@@ -495,4 +510,22 @@ func (e *Engine) keepLease(ctx context.Context, d *strata.Deployment, cancel con
 		close(done)
 		<-stopped
 	}
+}
+
+// redactOutputs masks secret values in what a step wrote to $STRATA_OUTPUTS: outputs are
+// stored, printed and shown by the API, and a dependent service gets its own secrets from
+// its own environment's store, never through another service's outputs.
+func redactOutputs(out map[string]string, secrets []string) map[string]string {
+	for k, v := range out {
+		out[k] = secret.Redact(v, secrets)
+	}
+	return out
+}
+
+// configHash fingerprints the config a deployment used, secrets masked: the fingerprint is
+// stored, and a hash over secret values could be guessed offline for a weak secret.
+func configHash(rs *layer.Resolved) string {
+	b, _ := json.Marshal(rs.Redacted())
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

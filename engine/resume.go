@@ -20,6 +20,8 @@ import (
 type ResumeResult struct {
 	Resumed    []*strata.Deployment
 	Promotions []*PromotionResult
+	// Destroyed lists the short-lived environments whose time to live had run out.
+	Destroyed []DestroyedEnv
 }
 
 // Interrupted returns the active deployments whose owner is gone: on this host its process
@@ -40,7 +42,8 @@ func (e *Engine) Interrupted(ctx context.Context) ([]*strata.Deployment, error) 
 
 // Resume takes over every interrupted deployment, stops what is left of its dead run's
 // steps, and runs it again as the next attempt (same id). Then it runs the waiting
-// promotions whose gates have opened. Failures of single deployments are reported in the
+// promotions whose gates have opened, and destroys the short-lived environments whose time
+// to live has run out (DestroyExpired). Failures of single deployments are reported in the
 // result and in the returned error; Resume goes on with the rest.
 func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 	res := &ResumeResult{}
@@ -58,6 +61,11 @@ func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 			errs = append(errs, err)
 		}
 	}
+	finished, err := e.finishPromotions(ctx, promotionsOf(ds))
+	res.Promotions = append(res.Promotions, finished...)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	ps, err := e.Store.Promotions(ctx, strata.PromotionFilter{States: []string{strata.Waiting}})
 	if err != nil {
 		return res, fmt.Errorf("find waiting promotions: %w", err)
@@ -73,6 +81,11 @@ func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	destroyed, err := e.DestroyExpired(ctx)
+	res.Destroyed = destroyed
+	if err != nil {
+		errs = append(errs, err)
 	}
 	return res, errors.Join(errs...)
 }
@@ -108,7 +121,7 @@ func (e *Engine) resumeOne(ctx context.Context, d *strata.Deployment) (*strata.D
 	d.Owner, d.LeaseUntil = e.Owner, until
 	d.Attempt++
 	d.State, d.PGID, d.Error, d.Health = strata.Running, 0, "", ""
-	d.Config, d.ConfigHash = rs.Redacted(), rs.Hash()
+	d.Config, d.ConfigHash = rs.Redacted(), configHash(rs)
 	if err := e.Store.UpdateDeployment(ctx, d, e.event("deployment.resume", d.Service, d.Environment, d.ID, map[string]any{"attempt": d.Attempt})); err != nil {
 		return d, fmt.Errorf("resume %s: %w", d.ID, err)
 	}
