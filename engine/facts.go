@@ -9,11 +9,12 @@ import (
 	"github.com/strata-dev/strata/plan"
 )
 
-// deployFacts gathers what one deployment of svc to env depends on: the freezes, and what
-// runs of svc's dependencies in env. A promotion calls Deploy once per environment, so this
-// reads only those pairs; Facts reads every succeeded deployment ever made, which made a
-// stage of n environments cost O(n²) rows.
-func (e *Engine) deployFacts(ctx context.Context, svc *strata.Service, env string) (plan.Facts, error) {
+// deployFacts gathers what one deployment of svc to env depends on: what runs of svc's
+// dependencies in env, and the freezes when withFreezes (a promotion has judged them
+// already). A promotion calls Deploy once per environment, so this reads only those pairs;
+// Facts reads every succeeded deployment ever made, which made a stage of n environments
+// cost O(n²) rows.
+func (e *Engine) deployFacts(ctx context.Context, svc *strata.Service, env string, withFreezes bool) (plan.Facts, error) {
 	f := plan.Facts{
 		Now:          e.now(),
 		Current:      map[plan.Pair]*strata.Deployment{},
@@ -28,6 +29,9 @@ func (e *Engine) deployFacts(ctx context.Context, svc *strata.Service, env strin
 		if len(ds) > 0 {
 			f.Current[plan.Pair{Service: dep, Environment: env}] = ds[0]
 		}
+	}
+	if !withFreezes {
+		return f, nil
 	}
 	fr, err := e.Store.Freezes(ctx)
 	if err != nil {

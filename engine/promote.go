@@ -210,6 +210,10 @@ func countEnvs(waves [][]string) int {
 
 // deployWave deploys one wave, at most Parallel at a time, and waits for all of them.
 func (e *Engine) deployWave(ctx context.Context, p *strata.Promotion, wave []string) ([]*strata.Deployment, error) {
+	rel, err := e.findRelease(ctx, p.Service, p.Version)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*strata.Deployment, len(wave))
 	errs := make([]error, len(wave))
 	sem := make(chan struct{}, max(1, e.Parallel))
@@ -220,7 +224,7 @@ func (e *Engine) deployWave(ctx context.Context, p *strata.Promotion, wave []str
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: env, Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true})
+			out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: env, Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel})
 		}()
 	}
 	wg.Wait()
