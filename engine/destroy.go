@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 // Destroy runs the destroy step of every service that runs in env, in reverse dependency
 // order, and returns the services it destroyed. A service without a destroy step is left.
+// Each destroy is audited ("destroy", or "destroy.failed" for the step that failed).
 func (e *Engine) Destroy(ctx context.Context, env string) ([]string, error) {
 	if e.Project.Environment(env) == nil {
 		return nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q", env)
@@ -50,7 +52,14 @@ func (e *Engine) Destroy(ctx context.Context, env string) ([]string, error) {
 			err = strata.Errorf(strata.EFAILED, "destroy step exited with status %d", res.ExitCode)
 		}
 		if err != nil {
+			ev := e.event("destroy.failed", svc.Name, d.Environment, d.ID, map[string]any{"version": d.Version, "error": err.Error()})
+			if aerr := e.Store.AppendEvent(ctx, ev); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
 			return done, fmt.Errorf("destroy %s in %s: %w", svc.Name, d.Environment, err)
+		}
+		if err := e.Store.AppendEvent(ctx, e.event("destroy", svc.Name, d.Environment, d.ID, map[string]any{"version": d.Version})); err != nil {
+			return done, fmt.Errorf("record the destroy of %s in %s: %w", svc.Name, d.Environment, err)
 		}
 		done = append(done, svc.Name)
 	}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/config"
+)
+
+// LoadEnvironments adds the short-lived environments the store holds to p (config.AddEphemeral),
+// oldest first. One that no longer fits the project (its parent is gone from strata.yaml, or
+// strata.yaml now declares its name) is left out and reported in skipped; `strata env
+// destroy` can still forget it.
+func LoadEnvironments(ctx context.Context, p *strata.Project, s strata.Store) (skipped []error, err error) {
+	envs, err := s.Environments(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read short-lived environments: %w", err)
+	}
+	for _, env := range envs {
+		if p.Environment(env.Name) != nil && p.Environment(env.Name).Ephemeral {
+			continue // loaded already
+		}
+		if err := config.AddEphemeral(p, env); err != nil {
+			skipped = append(skipped, fmt.Errorf("short-lived environment %s is left out: %w", env.Name, err))
+		}
+	}
+	return skipped, nil
+}
+
+// CreateEnvironment records the short-lived environment env (audited as env.create) and adds
+// it to the engine's project. env.CreatedBy defaults to the engine's actor. Bad names and
+// parents are refused as config.AddEphemeral refuses them; ECONFLICT when it exists.
+func (e *Engine) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv) error {
+	if _, err := config.ValidEphemeral(e.Project, env); err != nil {
+		return err
+	}
+	if env.CreatedBy == "" {
+		env.CreatedBy = e.Actor
+	}
+	if env.CreatedAt.IsZero() {
+		env.CreatedAt = e.now()
+	}
+	detail := map[string]any{"like": env.Like, "labels": env.Labels}
+	if !env.Expires.IsZero() {
+		detail["expires"] = env.Expires.UTC()
+	}
+	if err := e.Store.CreateEnvironment(ctx, env, e.event("env.create", "", env.Name, env.Name, detail)); err != nil {
+		return err
+	}
+	return config.AddEphemeral(e.Project, env)
+}
+
+// DestroyEnvironment runs the destroy steps of every service that runs in the short-lived
+// environment name, in reverse dependency order (Destroy), then forgets it (audited as
+// env.destroy) and returns the services it destroyed. A failed destroy step leaves the
+// environment recorded, so that it can be destroyed again. A declared environment is
+// EINVALID; an unknown one ENOTFOUND.
+func (e *Engine) DestroyEnvironment(ctx context.Context, name string) ([]string, error) {
+	env := e.Project.Environment(name)
+	if env != nil && !env.Ephemeral {
+		return nil, strata.Errorf(strata.EINVALID, "%s is declared in %s, not made by `strata env create`; remove it there instead", name, e.Project.File)
+	}
+	var done []string
+	if env != nil {
+		var err error
+		done, err = e.Destroy(ctx, name)
+		if err != nil {
+			return done, fmt.Errorf("destroy environment %s (it stays recorded; run `strata env destroy %s` again): %w", name, name, err)
+		}
+	} else if !e.recorded(ctx, name) {
+		var names []string
+		for _, x := range e.Project.Environments {
+			if x.Ephemeral {
+				names = append(names, x.Name)
+			}
+		}
+		list := "there are none"
+		if len(names) > 0 {
+			list = "there are: " + strings.Join(names, ", ")
+		}
+		return nil, strata.Errorf(strata.ENOTFOUND, "there is no short-lived environment %q; %s", name, list)
+	}
+	if done == nil {
+		done = []string{}
+	}
+	ev := e.event("env.destroy", "", name, name, map[string]any{"destroyed": done})
+	if err := e.Store.DeleteEnvironment(ctx, name, ev); err != nil {
+		return done, err
+	}
+	e.Project.Environments = slices.DeleteFunc(e.Project.Environments, func(x *strata.Environment) bool { return x.Name == name })
+	return done, nil
+}
+
+// recorded reports whether the store holds a short-lived environment of that name (one that
+// LoadEnvironments may have left out).
+func (e *Engine) recorded(ctx context.Context, name string) bool {
+	envs, err := e.Store.Environments(ctx)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(envs, func(x *strata.EphemeralEnv) bool { return x.Name == name })
+}
+
+// Expired returns the short-lived environments of the project whose time to live has run out.
+func (e *Engine) Expired() []*strata.Environment {
+	now := e.now()
+	var out []*strata.Environment
+	for _, env := range e.Project.Environments {
+		if env.Ephemeral && !env.Expires.IsZero() && !now.Before(env.Expires) {
+			out = append(out, env)
+		}
+	}
+	return out
+}
+
+// DestroyedEnv is a short-lived environment that DestroyExpired destroyed (or tried to).
+type DestroyedEnv struct {
+	Name      string   `json:"name"`
+	Services  []string `json:"services"`
+	Error     string   `json:"error,omitempty"`
+	Destroyed bool     `json:"destroyed"`
+}
+
+// DestroyExpired destroys every short-lived environment whose time to live has run out, and
+// goes on past one that fails (it stays recorded and is reported in the error).
+func (e *Engine) DestroyExpired(ctx context.Context) ([]DestroyedEnv, error) {
+	var out []DestroyedEnv
+	var errs []error
+	for _, env := range e.Expired() {
+		e.logf("✗ %s expired at %s: destroying it", env.Name, env.Expires.UTC().Format("2006-01-02 15:04:05Z"))
+		done, err := e.DestroyEnvironment(ctx, env.Name)
+		if done == nil {
+			done = []string{}
+		}
+		d := DestroyedEnv{Name: env.Name, Services: done, Destroyed: err == nil}
+		if err != nil {
+			d.Error = err.Error()
+			errs = append(errs, err)
+		}
+		out = append(out, d)
+	}
+	return out, errors.Join(errs...)
+}
