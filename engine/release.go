@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/layer"
 	"github.com/strata-dev/strata/step"
 )
 
@@ -109,8 +110,12 @@ func (e *Engine) build(ctx context.Context, svc *strata.Service, version string)
 		if timeout == 0 {
 			timeout = 30 * time.Minute
 		}
+		cmd, err := layer.ExpandRelease(e.Project, svc.Name, svc.Build.Run, svc.Build.Pos, &layer.Runtime{Version: version})
+		if err != nil {
+			return "", "", err
+		}
 		out := e.stepOutput(svc.Name, "build", nil)
-		res, err := step.Run(ctx, step.Spec{Name: "build", Command: svc.Build.Run, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
+		res, err := step.Run(ctx, step.Spec{Name: "build", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
 		out.Flush()
 		if err != nil {
 			return "", "", fmt.Errorf("build %s@%s: %w", svc.Name, version, err)

@@ -86,20 +86,9 @@ func configDoc(r *layer.Resolved, explain bool) map[string]any {
 	return doc
 }
 
-// describeSource is a value's file:line:col, or the layer's name when it has no place
+// describeSource is a value's file:line:col, or where it comes from when it has no place
 // (a secret comes from the environment's secret store).
-func describeSource(r *layer.Resolved, key string) string {
-	if pos := r.Sources[key]; !pos.IsZero() {
-		return pos.String()
-	}
-	if trail := r.Trail[key]; len(trail) > 0 {
-		return trail[len(trail)-1].Name
-	}
-	if r.Secret[key] {
-		return "secret"
-	}
-	return ""
-}
+func describeSource(r *layer.Resolved, key string) string { return r.Source(key) }
 
 func formatValue(v any) string {
 	switch v := v.(type) {
