@@ -117,3 +117,63 @@ func TestAKilledDeployIsResumedAsTheSameDeploymentWithoutTwoCopiesRunning(t *tes
 		}
 	})
 }
+
+const crashReleaseEstate = `project: crash
+environments:
+  dev: {}
+  staging: {}
+  prod: {}
+services:
+  api:
+    deploy: |
+      echo "$STRATA_ENV $STRATA_ATTEMPT" >> @SCRATCH@/runs
+      if [ ! -e @SCRATCH@/slept ]; then touch @SCRATCH@/slept; @SLEEP@ 60; fi
+pipeline:
+  - stage: dev
+    environments: [dev]
+    auto: true
+  - stage: staging
+    environments: [staging]
+    auto: true
+  - stage: prod
+    environments: [prod]
+`
+
+func TestAReleaseKilledInItsFirstAutoStageLandsInTheNextOnceResumed(t *testing.T) {
+	e := newEstate(t, crashReleaseEstate)
+	sleep, marker := e.markerSleep()
+	killMarked(t, marker)
+	e.write("strata.yaml", strings.NewReplacer("@SCRATCH@", e.scratch, "@SLEEP@", sleep).Replace(crashReleaseEstate))
+
+	dead := e.start("release", "api", "--version", "1")
+	waitFor(t, 10*time.Second, "the dev deploy to run", func() bool { return e.read("runs") == "dev 1\n" })
+	time.Sleep(200 * time.Millisecond)
+	dead.cmd.Process.Kill()
+	dead.wait(t, 10*time.Second)
+
+	r := e.must(0, "resume", "-o", "json")
+	var doc struct {
+		Resumed    []deployment
+		Promotions []struct{ ID, Stage, State string }
+	}
+	jsonDoc(t, r, &doc)
+	if got := e.read("runs"); got != "dev 1\ndev 2\nstaging 1\n" {
+		t.Errorf("step runs: got %q, want dev attempt 1 (killed), dev attempt 2, then staging", got)
+	}
+	var stages []string
+	for _, p := range doc.Promotions {
+		stages = append(stages, p.Stage+":"+p.State)
+	}
+	if strings.Join(stages, " ") != "dev:succeeded staging:succeeded" {
+		t.Errorf("resume's promotions: got %v, want the dev promotion finished and staging run\n%s", stages, r)
+	}
+	p := e.must(0, "promote", "api@1", "--to", "dev", "-o", "json")
+	var again struct{ ID, State string }
+	jsonDoc(t, p, &again)
+	if len(doc.Resumed) != 1 || doc.Resumed[0].Promotion == "" {
+		t.Fatalf("resume: want the dev deployment of the release's promotion, got %+v", doc.Resumed)
+	}
+	if old := doc.Resumed[0].Promotion; again.ID == old {
+		t.Errorf("promoting api@1 to dev again returned the old promotion %s: it is still open\n%s", old, p)
+	}
+}

@@ -280,6 +280,7 @@ type deployment struct {
 	State       string            `json:"state"`
 	Attempt     int               `json:"attempt"`
 	Kind        string            `json:"kind"`
+	Promotion   string            `json:"promotion"`
 	RollbackOf  string            `json:"rollback_of"`
 	Outputs     map[string]string `json:"outputs"`
 	StartedAt   *time.Time        `json:"started_at"`
