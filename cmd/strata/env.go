@@ -23,7 +23,7 @@ func (a *app) envCommand() *cobra.Command {
 		Short: "Environments with labels, parent and policy, resolved through extends",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.loadProject()
+			p, err := a.projectWithEphemeral(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -34,10 +34,12 @@ func (a *app) envCommand() *cobra.Command {
 				Policy  strata.Policy     `json:"policy"`
 				Stages  []string          `json:"stages"`
 				Expires *time.Time        `json:"expires,omitempty"`
+				// Ephemeral marks environments made by `strata env create`.
+				Ephemeral bool `json:"ephemeral"`
 			}
 			docs := []envDoc{}
 			for _, e := range p.Environments {
-				d := envDoc{Name: e.Name, Labels: e.Labels, Extends: e.Extends, Policy: e.Policy, Stages: []string{}}
+				d := envDoc{Name: e.Name, Labels: e.Labels, Extends: e.Extends, Policy: e.Policy, Stages: []string{}, Ephemeral: e.Ephemeral}
 				if d.Labels == nil {
 					d.Labels = map[string]string{}
 				}
@@ -52,14 +54,23 @@ func (a *app) envCommand() *cobra.Command {
 			}
 			return a.print(docs, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tEXTENDS\tLABELS\tPOLICY\tSTAGES")
+				fmt.Fprintln(tw, "NAME\tEXTENDS\tLABELS\tPOLICY\tSTAGES\tEXPIRES")
+				now := a.now()
 				for _, d := range docs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, dash(d.Extends), dash(formatLabels(d.Labels)), dash(formatPolicy(d.Policy)), dash(strings.Join(d.Stages, ",")))
+					exp := "-"
+					if d.Ephemeral {
+						exp = "never"
+						if d.Expires != nil {
+							exp = shortExpiry(now, *d.Expires)
+						}
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, dash(d.Extends), dash(formatLabels(d.Labels)), dash(formatPolicy(d.Policy)), dash(strings.Join(d.Stages, ",")), exp)
 				}
 				tw.Flush()
 			})
 		},
 	})
+	c.AddCommand(a.envCreateCommand(), a.envDestroyCommand())
 	return c
 }
 

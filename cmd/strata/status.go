@@ -21,6 +21,9 @@ type cell struct {
 	Health      string     `json:"health"`
 	DeployedAt  *time.Time `json:"deployed_at"`
 	Latest      string     `json:"latest_deployment,omitempty"`
+	// Ephemeral marks a short-lived environment; Expires is when it expires, if ever.
+	Ephemeral bool       `json:"ephemeral,omitempty"`
+	Expires   *time.Time `json:"expires,omitempty"`
 }
 
 func (a *app) statusCommand() *cobra.Command {
@@ -59,7 +62,7 @@ func (a *app) status(ctx context.Context) error {
 	for _, env := range e.Project.Environments {
 		for _, s := range e.Project.Services {
 			k := [2]string{s.Name, env.Name}
-			c := cell{Service: s.Name, Environment: env.Name}
+			c := cell{Service: s.Name, Environment: env.Name, Ephemeral: env.Ephemeral, Expires: timePtr(env.Expires)}
 			if d := cur[pairFrom(k)]; d != nil {
 				c.Version, c.Health, c.DeployedAt = d.Version, d.Health, timePtr(d.FinishedAt)
 			}
@@ -80,6 +83,9 @@ func (a *app) status(ctx context.Context) error {
 		i := 0
 		for _, env := range e.Project.Environments {
 			fmt.Fprint(tw, env.Name)
+			if env.Ephemeral {
+				fmt.Fprint(tw, " ("+envExpiry(now, env.Expires)+")")
+			}
 			for range e.Project.Services {
 				c := cells[i]
 				i++

@@ -60,6 +60,7 @@ func (a *app) engine(ctx context.Context) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.addEphemeral(ctx, p, s)
 	e := engine.New(p, s, a.actor())
 	e.Now = a.now
 	// Absolute: steps are given paths under it and may change directory.
@@ -113,3 +114,35 @@ func (a *app) currentDeployments(ctx context.Context, create bool) (map[[2]strin
 func pairKey(k plan.Pair) [2]string { return [2]string{k.Service, k.Environment} }
 
 func pairFrom(k [2]string) plan.Pair { return plan.Pair{Service: k[0], Environment: k[1]} }
+
+// addEphemeral adds the short-lived environments the store holds to p (once each); one that
+// no longer fits strata.yaml is left out with a warning.
+func (a *app) addEphemeral(ctx context.Context, p *strata.Project, s strata.Store) {
+	skipped, err := engine.LoadEnvironments(ctx, p, s)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "strata: warning: %v\n", err)
+	}
+	for _, err := range skipped {
+		fmt.Fprintf(a.stderr, "strata: warning: %v; `strata env destroy` forgets it\n", err)
+	}
+}
+
+// projectWithEphemeral loads the project and, when a store exists (it is not created for
+// this), adds the short-lived environments it holds.
+func (a *app) projectWithEphemeral(ctx context.Context) (*strata.Project, error) {
+	p, err := a.loadProject()
+	if err != nil {
+		return nil, err
+	}
+	if a.storeURL == "" {
+		if _, err := os.Stat(a.storePath()); err != nil {
+			return p, nil
+		}
+	}
+	s, err := a.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.addEphemeral(ctx, p, s)
+	return p, nil
+}
