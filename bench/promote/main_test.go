@@ -96,13 +96,13 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	if len(res.Strata) != 1 || len(res.Xargs) != 1 || len(res.XargsWaves) != 1 || len(res.Growth) != 1 {
+	if len(res.Strata) != 1 || len(res.Again) != 1 || len(res.Xargs) != 1 || len(res.XargsWaves) != 1 || len(res.Growth) != 1 {
 		t.Fatalf("result = %+v, want one sample of each", res)
 	}
 	if res.Growth[0] <= 0 {
 		t.Errorf("store growth per deployment = %v bytes, want more than zero", res.Growth[0])
 	}
-	for _, want := range []string{"10 environments in 3 wave(s) of 4", "orchestration per environment: ", "store growth per deployment: "} {
+	for _, want := range []string{"10 environments in 3 wave(s) of 4", "orchestration per environment: ", "orchestration per environment, again: ", "store growth per deployment: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
