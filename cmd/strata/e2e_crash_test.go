@@ -58,8 +58,14 @@ func TestAKilledDeployIsResumedAsTheSameDeploymentWithoutTwoCopiesRunning(t *tes
 	t.Run("any command that opens the store reports the interrupted deployment", func(t *testing.T) {
 		e := e.with(t)
 		r := e.must(0, "status", "-o", "json")
-		var doc map[string]any
+		var doc struct{ Cells []statusCell }
 		jsonDoc(t, r, &doc)
+		if len(doc.Cells) != 1 || doc.Cells[0].State != "interrupted" {
+			t.Errorf("status cells: got %+v, want api in prod interrupted (its process is gone)", doc.Cells)
+		}
+		if ds := e.history(); len(ds) != 1 || ds[0].State != "interrupted" {
+			t.Errorf("history: got %+v, want %s interrupted", ds, id)
+		}
 		if !strings.Contains(r.stderr, id) || !strings.Contains(r.stderr, "interrupted") || !strings.Contains(r.stderr, "resume") {
 			t.Errorf("stderr should report %s as interrupted and point to resume:\n%s", id, r)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
 )
 
 // cell is one (service, environment) of the status matrix: the version that runs there, the
@@ -51,6 +52,7 @@ func (a *app) status(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	markInterrupted(ctx, e, all)
 	latest := map[[2]string]*strata.Deployment{}
 	for _, d := range all {
 		k := [2]string{d.Service, d.Environment}
@@ -141,6 +143,7 @@ func (a *app) historyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			markInterrupted(cmd.Context(), e, ds)
 			docs := toDocs(ds)
 			now := a.now()
 			return a.print(docs, func(w io.Writer) {
@@ -156,4 +159,22 @@ func (a *app) historyCommand() *cobra.Command {
 	c.Flags().StringVar(&env, "env", "", "only this environment")
 	c.Flags().IntVar(&limit, "limit", 0, "at most this many (0: all)")
 	return c
+}
+
+// markInterrupted shows the deployments whose process is gone as interrupted: the store says
+// running until `resume` takes them over, which would tell the user something false.
+func markInterrupted(ctx context.Context, e *engine.Engine, ds []*strata.Deployment) {
+	gone, err := e.Interrupted(ctx)
+	if err != nil || len(gone) == 0 {
+		return
+	}
+	ids := map[string]bool{}
+	for _, d := range gone {
+		ids[d.ID] = true
+	}
+	for _, d := range ds {
+		if ids[d.ID] {
+			d.State = strata.Interrupted
+		}
+	}
 }
