@@ -144,7 +144,8 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	if err != nil {
 		return nil, fmt.Errorf("record promotion of %s@%s to %s: %w", p.Service, p.Version, p.Stage, err)
 	}
-	res := &PromotionResult{Promotion: p, Gates: gates, Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}
+	// Judge again now that the promotion has an id, so that a closed gate's detail names it.
+	res := &PromotionResult{Promotion: p, Gates: e.gates(p, st, f), Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}
 	if p.State == strata.Waiting {
 		e.logf("⏸ %s@%s → %s: waiting (%s)", p.Service, p.Version, p.Stage, p.ID)
 		return res, waitingError(res)
