@@ -7,7 +7,7 @@ import (
 
 // SchemaVersion is the store schema this binary reads and writes. A store from a newer
 // binary is refused untouched.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Store keeps Strata's records. Every exported method owns its transaction; a method that
 // takes an *Event appends it to the audit log in the same transaction as the change it
@@ -79,6 +79,18 @@ type Store interface {
 	DeleteEnvironment(ctx context.Context, name string, e *Event) error
 	// Environments returns every short-lived environment, oldest first.
 	Environments(ctx context.Context) ([]*EphemeralEnv, error)
+
+	// CreateToken records an API token (CreatedAt set to the clock when zero); only its
+	// hash is kept. EINVALID when it has no valid name, role or hash; ECONFLICT when a valid
+	// (unrevoked) token has that name.
+	CreateToken(ctx context.Context, t *Token, e *Event) error
+	// TokenByHash returns the valid token whose secret hashes to hash (HashToken).
+	// ENOTFOUND when there is none; revoked tokens are not found.
+	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	// Tokens returns every token, revoked ones included, by name.
+	Tokens(ctx context.Context) ([]*Token, error)
+	// RevokeToken revokes the valid token called name. ENOTFOUND when there is none.
+	RevokeToken(ctx context.Context, name string, e *Event) error
 }
 
 // DeploymentFilter selects deployments. Zero fields select everything.
