@@ -4,7 +4,8 @@
 // concurrency, divided by the number of environments), and the store's growth per
 // deployment (state.db plus its WAL, each checkpointed, after minus before, divided by the
 // number of deployments). Each run gets a fresh estate; strata and xargs take turns going
-// first. bench/README.md keeps the figures.
+// first; then a second release goes through the same estate ("again"). bench/README.md keeps
+// the figures.
 //
 //	go run ./bench/promote [-envs 500] [-waves 25] [-parallel 8] [-runs 3] [-strata PATH]
 //
