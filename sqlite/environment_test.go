@@ -24,7 +24,25 @@ func TestAStoreOfSchemaOneGainsShortLivedEnvironmentsWhenOpened(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP TABLE environments`, `DELETE FROM schema_version WHERE version > 1`, `PRAGMA wal_checkpoint(TRUNCATE)`} {
+	// Drop every table later migrations made (schema 1's tables are listed here).
+	schema1 := map[string]bool{"strata_store": true, "schema_version": true, "releases": true, "deployments": true,
+		"logs": true, "promotions": true, "approvals": true, "freezes": true, "events": true}
+	rows, err := raw.Query(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drop []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if !schema1[name] {
+			drop = append(drop, `DROP TABLE `+name)
+		}
+	}
+	rows.Close()
+	for _, q := range append(drop, `DELETE FROM schema_version WHERE version > 1`, `PRAGMA wal_checkpoint(TRUNCATE)`) {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
