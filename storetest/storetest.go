@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"freezes", testFreezes},
 		{"events", testEvents},
 		{"environments", testEnvironments},
+		{"tokens", testTokens},
 		{"concurrency", testConcurrency},
 	}
 	for _, g := range groups {
