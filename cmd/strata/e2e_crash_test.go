@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +184,57 @@ func TestAReleaseKilledInItsFirstAutoStageLandsInTheNextOnceResumed(t *testing.T
 	if old := doc.Resumed[0].Promotion; again.ID == old {
 		t.Errorf("promoting api@1 to dev again returned the old promotion %s: it is still open\n%s", old, p)
 	}
+}
+
+func TestResumeAlsoStopsWhatADeadStepStartedInANewSession(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid")
+	}
+	e := newEstate(t, crashEstate)
+	sleep, marker := e.markerSleep()
+	killMarked(t, marker)
+	e.write("deploy.sh", strings.NewReplacer("@SCRATCH@", e.scratch, "@SLEEP@", sleep).Replace(`
+if [ "$STRATA_ATTEMPT" = 1 ]; then
+  setsid @SLEEP@ 61 &
+  echo $! > @SCRATCH@/escapee
+  @SLEEP@ 60
+fi
+echo "$STRATA_ATTEMPT" > @SCRATCH@/done
+`))
+	e.release("api", "--version", "1")
+	dead := e.start("deploy", "api@1", "--env", "prod")
+	waitFor(t, 10*time.Second, "the step and its escapee to run", func() bool {
+		pid := strings.TrimSpace(e.read("escapee"))
+		return pid != "" && procField(pid, 5) == pid
+	})
+	time.Sleep(200 * time.Millisecond)
+	dead.cmd.Process.Kill()
+	dead.wait(t, 10*time.Second)
+	pid := strings.TrimSpace(e.read("escapee"))
+	if procField(pid, 5) != pid {
+		t.Fatalf("the escapee %s should run in a process group of its own", pid)
+	}
+
+	e.must(0, "resume")
+	if left := processesWith(marker); len(left) != 0 {
+		t.Errorf("processes of the dead run are left after resume: %v (the escapee was %s)", left, pid)
+	}
+	if e.read("done") != "2\n" {
+		t.Errorf("attempt 2 did not run to the end (done = %q)", e.read("done"))
+	}
+}
+
+// procField returns field n (1-based, as proc(5) counts) of /proc/PID/stat, or "".
+func procField(pid string, n int) string {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	f := strings.Fields(s[i+1:])
+	if n-3 < 0 || n-3 >= len(f) {
+		return ""
+	}
+	return f[n-3]
 }

@@ -54,9 +54,11 @@ func TestOneDeploymentAtATimePerServiceAndEnvironment(t *testing.T) {
 
 	t.Run("a second deploy without --no-wait waits and then succeeds", func(t *testing.T) {
 		e := e.with(t)
-		r := e.must(0, "deploy", "slow@1", "--env", "prod", "-o", "json")
-		var d deployment
-		jsonDoc(t, r, &d)
+		r := e.must(0, "deploy", "slow@1", "--env", "prod")
+		if !strings.Contains(r.stderr, "waiting for "+holder) {
+			t.Errorf("the waiting deploy should say whom it waits for (%s):\n%s", holder, r)
+		}
+		d := e.history("slow", "--env", "prod")[0]
 		if d.State != "succeeded" || d.ID == holder {
 			t.Errorf("the waiting deploy: got %+v, want a new deployment, succeeded", d)
 		}

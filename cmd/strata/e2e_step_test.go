@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bufio"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -91,4 +92,51 @@ func TestStepOutputIsStreamedLiveAndStored(t *testing.T) {
 	if !strings.Contains(logs.stdout, "first line\n") || !strings.Contains(logs.stdout, "second line\n") {
 		t.Errorf("`logs %s` should show the step output as stored:\n%s", ds[0].ID, logs)
 	}
+}
+
+func TestCtrlCStopsTheStepAndRecordsTheDeploymentFailed(t *testing.T) {
+	e := newEstate(t, `project: steps
+environments:
+  dev: {}
+services:
+  slow:
+    deploy: echo started > @SCRATCH@/started; @SLEEP@ 60 & @SLEEP@ 60
+`)
+	sleep, marker := e.markerSleep()
+	killMarked(t, marker)
+	e.write("strata.yaml", strings.ReplaceAll(readFile(t, e.dir+"/strata.yaml"), "@SLEEP@", sleep))
+	e.release("slow", "--version", "1")
+
+	b := e.start("deploy", "slow@1", "--env", "dev")
+	waitFor(t, 10*time.Second, "the step to start", func() bool {
+		if b.ended() {
+			t.Fatalf("deploy ended early: %s", b.wait(t, time.Second))
+		}
+		return e.read("started") != "" && len(processesWith(marker)) >= 2
+	})
+	if err := b.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	r := b.wait(t, 15*time.Second)
+	if r.code != 1 {
+		t.Errorf("want exit 1 after Ctrl-C, got\n%s", r)
+	}
+	if left := processesWith(marker); len(left) != 0 {
+		t.Errorf("the step's processes outlived Ctrl-C: %v", left)
+	}
+	if ds := e.history("slow"); len(ds) != 1 || ds[0].State != "failed" {
+		t.Errorf("history: got %+v, want one failed deployment (not left running or interrupted)", ds)
+	}
+	if r := e.must(0, "resume"); !strings.Contains(r.stdout, "nothing to resume") {
+		t.Errorf("a cancelled deployment is not interrupted: resume should find nothing\n%s", r)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
