@@ -18,7 +18,7 @@ func (a *app) configCommand() *cobra.Command {
 		Short: "Show a service's resolved config in an environment; --explain adds each value's source",
 		Args:  exactArgs(1, "one SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.loadProject()
+			p, err := a.projectWithEphemeral(cmd.Context())
 			if err != nil {
 				return err
 			}

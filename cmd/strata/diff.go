@@ -28,7 +28,7 @@ func (a *app) diffCommand() *cobra.Command {
 		Short: "Versions and config that differ between two environments",
 		Args:  exactArgs(2, "two environments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.loadProject()
+			p, err := a.projectWithEphemeral(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -79,7 +79,7 @@ is safe to commit. A deployment to an environment reads that environment's ident
 
 // vault loads the project, checks env, and returns the project's secrets.
 func (a *app) vault(env string) (*strata.Project, *secret.Vault, error) {
-	p, err := a.loadProject()
+	p, err := a.projectWithEphemeral(context.Background())
 	if err != nil {
 		return nil, nil, err
 	}
