@@ -1,0 +1,76 @@
+package api
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/strata-dev/strata"
+)
+
+// Deployment is the document of one deployment (`deploy`, `rollback`, `history`, and the
+// deployments inside releases and promotions).
+type Deployment struct {
+	ID          string            `json:"id"`
+	Service     string            `json:"service"`
+	Environment string            `json:"environment"`
+	Version     string            `json:"version"`
+	State       string            `json:"state"`
+	Attempt     int               `json:"attempt"`
+	Health      string            `json:"health,omitempty"`
+	Kind        string            `json:"kind,omitempty"`
+	Promotion   string            `json:"promotion,omitempty"`
+	RollbackOf  string            `json:"rollback_of,omitempty"`
+	Actor       string            `json:"actor,omitempty"`
+	Error       string            `json:"error,omitempty"`
+	Outputs     map[string]string `json:"outputs,omitempty"`
+	StartedAt   *time.Time        `json:"started_at"`
+	FinishedAt  *time.Time        `json:"finished_at"`
+}
+
+// NewDeployment returns the document of d.
+func NewDeployment(d *strata.Deployment) *Deployment {
+	return &Deployment{
+		ID: d.ID, Service: d.Service, Environment: d.Environment, Version: d.Version, State: d.State,
+		Attempt: d.Attempt, Health: d.Health, Kind: d.Kind, Promotion: d.PromotionID, RollbackOf: d.RollbackOf,
+		Actor: d.Actor, Error: d.Error, Outputs: d.Outputs, StartedAt: TimePtr(d.StartedAt), FinishedAt: TimePtr(d.FinishedAt),
+	}
+}
+
+// NewDeployments returns the documents of ds, skipping nils; never nil.
+func NewDeployments(ds []*strata.Deployment) []Deployment {
+	out := []Deployment{}
+	for _, d := range ds {
+		if d != nil {
+			out = append(out, *NewDeployment(d))
+		}
+	}
+	return out
+}
+
+// WriteText prints the deployment as `deploy` and `rollback` do.
+func (d *Deployment) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "%s: %s@%s in %s %s (attempt %d)\n", d.ID, d.Service, d.Version, d.Environment, d.State, d.Attempt)
+	for _, k := range slices.Sorted(maps.Keys(d.Outputs)) {
+		fmt.Fprintf(w, "  output %s=%s\n", k, d.Outputs[k])
+	}
+}
+
+// TimePtr returns t in UTC, or nil for the zero time (printed as JSON null).
+func TimePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// timeOf is the time *t, or the zero time.
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}

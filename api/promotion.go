@@ -1,0 +1,248 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/layer"
+	"github.com/strata-dev/strata/plan"
+)
+
+// Promotion is the document of `promote`, `approve`, `reject` and `plan`: a promotion with
+// its gates, waves and deployments, and Next, the promotion into the following auto stage it
+// chained into. Fields are in key order, as the CLI has always printed them.
+type Promotion struct {
+	Approvals   []strata.Approval `json:"approvals"`
+	Deployments []Deployment      `json:"deployments"`
+	// Environments is what the promotion would do to each environment (`plan` only).
+	Environments []EnvPlan   `json:"environments,omitempty"`
+	Error        string      `json:"error,omitempty"`
+	Gates        []plan.Gate `json:"gates"`
+	ID           string      `json:"id"`
+	Next         *Promotion  `json:"next,omitempty"`
+	Override     *Override   `json:"override,omitempty"`
+	Requester    string      `json:"requester"`
+	Service      string      `json:"service"`
+	Stage        string      `json:"stage"`
+	State        string      `json:"state"`
+	Version      string      `json:"version"`
+	Waves        [][]string  `json:"waves"`
+}
+
+// Override says an admin opened a closed deploy window, and why.
+type Override struct {
+	Window bool   `json:"window"`
+	Reason string `json:"reason"`
+}
+
+// EnvPlan is what a promotion would do to one environment.
+type EnvPlan struct {
+	Name    string   `json:"name"`
+	Wave    int      `json:"wave"`
+	Current string   `json:"current_version"`
+	Changes []Change `json:"config_changes"`
+}
+
+// Change is one config key a promotion would change.
+type Change struct {
+	Key  string `json:"key"`
+	From any    `json:"from"`
+	To   any    `json:"to"`
+}
+
+// NewPromotion returns the document of a promotion result and the ones it chained into.
+func NewPromotion(r *engine.PromotionResult) *Promotion {
+	p := r.Promotion
+	gates := r.Gates
+	if gates == nil {
+		gates = []plan.Gate{}
+	}
+	doc := &Promotion{
+		ID: p.ID, Service: p.Service, Version: p.Version, Stage: p.Stage, State: p.State,
+		Requester: p.Requester, Approvals: p.Approvals, Gates: gates, Waves: r.Waves,
+		Deployments: NewDeployments(r.Deployments), Error: p.Error,
+	}
+	if p.Override {
+		doc.Override = &Override{Window: true, Reason: p.Reason}
+	}
+	if r.Next != nil {
+		doc.Next = NewPromotion(r.Next)
+	}
+	return doc
+}
+
+// Plan returns what promoting req would do, changing nothing: the promotion as it would
+// start, with each environment's current version and config changes.
+func Plan(ctx context.Context, e *engine.Engine, req engine.PromoteRequest) (*Promotion, error) {
+	res, err := e.Plan(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := e.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var envs []EnvPlan
+	for i, wave := range res.Waves {
+		for _, env := range wave {
+			ep := EnvPlan{Name: env, Wave: i + 1, Changes: []Change{}}
+			var had map[string]any
+			if d := cur[plan.Pair{Service: req.Service, Environment: env}]; d != nil {
+				ep.Current, had = d.Version, d.Config
+			}
+			rs, err := layer.Resolve(e.Project, req.Service, env, &layer.Runtime{Version: res.Promotion.Version})
+			if err == nil {
+				ep.Changes = configChanges(had, rs.Redacted())
+			}
+			envs = append(envs, ep)
+		}
+	}
+	doc := NewPromotion(res)
+	doc.Environments = envs
+	return doc, nil
+}
+
+// configChanges lists keys whose value would change from had to next (JSON numbers in had
+// are compared by value).
+func configChanges(had, next map[string]any) []Change {
+	out := []Change{}
+	keys := map[string]bool{}
+	for k := range had {
+		keys[k] = true
+	}
+	for k := range next {
+		keys[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		x, y := normalize(had[k]), normalize(next[k])
+		if !reflect.DeepEqual(x, y) {
+			out = append(out, Change{k, had[k], next[k]})
+		}
+	}
+	return out
+}
+
+func normalize(v any) any {
+	switch v := v.(type) {
+	case int64:
+		return float64(v)
+	case int:
+		return float64(v)
+	}
+	return v
+}
+
+// WriteText prints the promotion and every promotion it chained into; for a plan, each
+// environment's version and config changes follow.
+func (p *Promotion) WriteText(w io.Writer) {
+	for r := p; r != nil; r = r.Next {
+		id := r.ID
+		if id == "" {
+			id = "(plan)"
+		}
+		fmt.Fprintf(w, "promotion %s: %s@%s to %s: %s\n", id, r.Service, r.Version, r.Stage, r.State)
+		for _, g := range r.Gates {
+			mark := "✓"
+			if !g.OK {
+				mark = "✗"
+			}
+			fmt.Fprintf(w, "  %s %-14s %s\n", mark, g.Name, g.Detail)
+		}
+		fmt.Fprintf(w, "  waves: %s\n", waves(r.Waves))
+		for _, d := range r.Deployments {
+			fmt.Fprintf(w, "  %s %s: %s\n", d.ID, d.Environment, d.State)
+		}
+	}
+	for _, ep := range p.Environments {
+		fmt.Fprintf(w, "  %s (wave %d): %s -> %s\n", ep.Name, ep.Wave, Dash(ep.Current), p.Version)
+		for _, ch := range ep.Changes {
+			fmt.Fprintf(w, "      %s: %s -> %s\n", ch.Key, Dash(FormatValue(ch.From)), Dash(FormatValue(ch.To)))
+		}
+	}
+}
+
+// Release is the document of `release`: the release, and the deployments and promotions
+// that landed it in the auto stages.
+type Release struct {
+	Commit      string       `json:"commit"`
+	CreatedAt   time.Time    `json:"created_at"`
+	CreatedBy   string       `json:"created_by"`
+	Deployments []Deployment `json:"deployments"`
+	Digest      string       `json:"digest"`
+	ID          string       `json:"id"`
+	Promotions  []*Promotion `json:"promotions"`
+	Reused      bool         `json:"reused"`
+	Service     string       `json:"service"`
+	Version     string       `json:"version"`
+}
+
+// NewRelease returns the document of a release result.
+func NewRelease(res *engine.ReleaseResult) *Release {
+	r := res.Release
+	doc := &Release{
+		ID: r.ID, Service: r.Service, Version: r.Version, Digest: r.Digest, Commit: r.Commit,
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, Reused: res.Reused,
+		Deployments: NewDeployments(res.Deployments),
+	}
+	for _, p := range res.Promotions {
+		doc.Promotions = append(doc.Promotions, NewPromotion(p))
+	}
+	return doc
+}
+
+// WriteText prints the release and where the auto stages took it.
+func (r *Release) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "release %s: %s@%s %s\n", r.ID, r.Service, r.Version, r.Digest)
+	for _, p := range r.Promotions {
+		fmt.Fprintf(w, "  %s: %s (%s)\n", p.Stage, p.State, p.ID)
+	}
+}
+
+// Resume is the document of `resume`.
+type Resume struct {
+	Destroyed  []engine.DestroyedEnv `json:"destroyed"`
+	Promotions []*Promotion          `json:"promotions"`
+	Resumed    []Deployment          `json:"resumed"`
+}
+
+// NewResume returns the document of a resume result.
+func NewResume(res *engine.ResumeResult) *Resume {
+	doc := &Resume{Resumed: NewDeployments(res.Resumed), Destroyed: res.Destroyed}
+	if doc.Destroyed == nil {
+		doc.Destroyed = []engine.DestroyedEnv{}
+	}
+	for _, p := range res.Promotions {
+		doc.Promotions = append(doc.Promotions, NewPromotion(p))
+	}
+	return doc
+}
+
+// WriteText prints what resume did, or that there was nothing to do.
+func (r *Resume) WriteText(w io.Writer) {
+	if len(r.Resumed) == 0 && len(r.Promotions) == 0 && len(r.Destroyed) == 0 {
+		fmt.Fprintln(w, "nothing to resume")
+	}
+	for _, d := range r.Resumed {
+		fmt.Fprintf(w, "resumed %s: %s@%s in %s %s (attempt %d)\n", d.ID, d.Service, d.Version, d.Environment, d.State, d.Attempt)
+	}
+	for _, p := range r.Promotions {
+		fmt.Fprintf(w, "promotion %s: %s@%s to %s %s\n", p.ID, p.Service, p.Version, p.Stage, p.State)
+	}
+	for _, d := range r.Destroyed {
+		services := ""
+		for i, s := range d.Services {
+			if i > 0 {
+				services += ", "
+			}
+			services += s
+		}
+		fmt.Fprintf(w, "destroyed expired environment %s (%s)\n", d.Name, Dash(services))
+	}
+}

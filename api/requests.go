@@ -1,0 +1,137 @@
+package api
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+)
+
+// The bodies of the API's POST routes. The CLI sends them; the server decodes them with
+// unknown fields refused. Parallel, where present, bounds how many environments of a wave
+// deploy at once (0: the server's default).
+
+// ReleaseRequest is the body of POST /api/v1/releases.
+type ReleaseRequest struct {
+	Service  string `json:"service"`
+	Version  string `json:"version,omitempty"`
+	Parallel int    `json:"parallel,omitempty"`
+}
+
+// DeployRequest is the body of POST /api/v1/deployments.
+type DeployRequest struct {
+	Service string `json:"service"`
+	Version string `json:"version,omitempty"`
+	Env     string `json:"env"`
+	NoWait  bool   `json:"no_wait,omitempty"`
+}
+
+// RollbackRequest is the body of POST /api/v1/rollbacks.
+type RollbackRequest struct {
+	Service string `json:"service"`
+	Env     string `json:"env"`
+	To      string `json:"to,omitempty"`
+}
+
+// PromoteRequest is the body of POST /api/v1/promotions and POST /api/v1/plan.
+type PromoteRequest struct {
+	Service        string `json:"service"`
+	Version        string `json:"version,omitempty"`
+	To             string `json:"to,omitempty"`
+	OverrideWindow bool   `json:"override_window,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+	Parallel       int    `json:"parallel,omitempty"`
+}
+
+// Engine returns the engine's request for r.
+func (r PromoteRequest) Engine() engine.PromoteRequest {
+	return engine.PromoteRequest{Service: r.Service, Version: r.Version, To: r.To, OverrideWindow: r.OverrideWindow, Reason: r.Reason}
+}
+
+// ApproveRequest is the (optional) body of POST /api/v1/promotions/{id}/approve.
+type ApproveRequest struct {
+	Parallel int `json:"parallel,omitempty"`
+}
+
+// RejectRequest is the body of POST /api/v1/promotions/{id}/reject.
+type RejectRequest struct {
+	Reason string `json:"reason"`
+}
+
+// FreezeRequest is the body of POST /api/v1/freezes.
+type FreezeRequest struct {
+	Env    string `json:"env"`
+	Reason string `json:"reason"`
+}
+
+// EnvCreateRequest is the body of POST /api/v1/environments: a short-lived environment
+// made like a declared one. TTL is a Go duration or whole days ("7d"); "" means none.
+type EnvCreateRequest struct {
+	Name   string            `json:"name"`
+	Like   string            `json:"like"`
+	TTL    string            `json:"ttl,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// CreateEnv makes the short-lived environment req asks for, as e's actor.
+func CreateEnv(ctx context.Context, e *engine.Engine, req EnvCreateRequest) (*Ephemeral, error) {
+	if req.Like == "" {
+		return nil, strata.Errorf(strata.EINVALID, "--like is required: name the declared environment to copy, e.g. --like staging")
+	}
+	env := &strata.EphemeralEnv{Name: req.Name, Like: req.Like, Labels: req.Labels}
+	if req.TTL != "" {
+		d, err := ParseTTL(req.TTL)
+		if err != nil {
+			return nil, err
+		}
+		env.Expires = now(e).Add(d).UTC()
+	}
+	if err := e.CreateEnvironment(ctx, env); err != nil {
+		return nil, err
+	}
+	return NewEphemeral(env), nil
+}
+
+// ParseTTL reads a positive Go duration, or a whole number of days ("7d").
+func ParseTTL(s string) (time.Duration, error) {
+	bad := strata.Errorf(strata.EINVALID, `--ttl %q: want a positive duration such as "24h", "30m" or "7d"`, s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, bad
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, bad
+	}
+	return d, nil
+}
+
+// ParseLabels reads k=v pairs (--label flags).
+func ParseLabels(pairs []string) (map[string]string, error) {
+	var labels map[string]string
+	for _, l := range pairs {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return nil, strata.Errorf(strata.EINVALID, "--label %q: want k=v, e.g. --label owner=alice", l)
+		}
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[k] = v
+	}
+	return labels, nil
+}
+
+// now is e's clock.
+func now(e *engine.Engine) time.Time {
+	if e.Now == nil {
+		return time.Now()
+	}
+	return e.Now()
+}

@@ -1,0 +1,167 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/plan"
+)
+
+// Status is the document of `status`: the environment x service matrix, environments in
+// project order, each with every service in project order.
+type Status struct {
+	Cells []Cell `json:"cells"`
+}
+
+// Cell is one (service, environment) of the status matrix: the version that runs there, the
+// state of the newest deployment, and when the running version was deployed.
+type Cell struct {
+	Service     string     `json:"service"`
+	Environment string     `json:"environment"`
+	Version     string     `json:"version"`
+	State       string     `json:"state"`
+	Health      string     `json:"health"`
+	DeployedAt  *time.Time `json:"deployed_at"`
+	Latest      string     `json:"latest_deployment,omitempty"`
+	// Ephemeral marks a short-lived environment; Expires is when it expires, if ever.
+	Ephemeral bool       `json:"ephemeral,omitempty"`
+	Expires   *time.Time `json:"expires,omitempty"`
+}
+
+// NewStatus builds the matrix of e's project from its store.
+func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
+	cur, err := e.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := e.Store.Deployments(ctx, strata.DeploymentFilter{})
+	if err != nil {
+		return nil, err
+	}
+	MarkInterrupted(ctx, e, all)
+	latest := map[plan.Pair]*strata.Deployment{}
+	for _, d := range all {
+		k := plan.Pair{Service: d.Service, Environment: d.Environment}
+		if latest[k] == nil {
+			latest[k] = d
+		}
+	}
+	doc := &Status{Cells: []Cell{}}
+	for _, env := range e.Project.Environments {
+		for _, s := range e.Project.Services {
+			k := plan.Pair{Service: s.Name, Environment: env.Name}
+			c := Cell{Service: s.Name, Environment: env.Name, Ephemeral: env.Ephemeral, Expires: TimePtr(env.Expires)}
+			if d := cur[k]; d != nil {
+				c.Version, c.Health, c.DeployedAt = d.Version, d.Health, TimePtr(d.FinishedAt)
+			}
+			if d := latest[k]; d != nil {
+				c.State, c.Latest = d.State, d.ID
+			}
+			doc.Cells = append(doc.Cells, c)
+		}
+	}
+	return doc, nil
+}
+
+// WriteText prints the matrix: a row per environment, a column per service.
+func (s *Status) WriteText(w io.Writer, now time.Time) {
+	// The cells come environment by environment, each with every service in order.
+	var services []string
+	seen := map[string]bool{}
+	for _, c := range s.Cells {
+		if seen[c.Service] {
+			break
+		}
+		seen[c.Service] = true
+		services = append(services, c.Service)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "ENVIRONMENT")
+	for _, svc := range services {
+		fmt.Fprintf(tw, "\t%s", svc)
+	}
+	fmt.Fprintln(tw)
+	for i := 0; len(services) > 0 && i < len(s.Cells); i += len(services) {
+		first := s.Cells[i]
+		fmt.Fprint(tw, first.Environment)
+		if first.Ephemeral {
+			fmt.Fprint(tw, " ("+EnvExpiry(now, timeOf(first.Expires))+")")
+		}
+		for _, c := range s.Cells[i:min(i+len(services), len(s.Cells))] {
+			if c.State == "" {
+				fmt.Fprint(tw, "\t-")
+				continue
+			}
+			text := Dash(c.Version)
+			if c.DeployedAt != nil {
+				text += " " + Age(now, *c.DeployedAt)
+			}
+			if c.State != strata.Succeeded {
+				text += " (" + c.State + ")"
+			}
+			fmt.Fprintf(tw, "\t%s", text)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+// HistoryQuery selects the deployments of `history`.
+type HistoryQuery struct {
+	Service     string
+	Environment string
+	Limit       int
+}
+
+// NewHistory returns the deployments q selects, newest first. Unknown names are ENOTFOUND.
+func NewHistory(ctx context.Context, e *engine.Engine, q HistoryQuery) ([]Deployment, error) {
+	if q.Service != "" {
+		if err := NeedService(e.Project, q.Service); err != nil {
+			return nil, err
+		}
+	}
+	if q.Environment != "" {
+		if err := NeedEnv(e.Project, q.Environment); err != nil {
+			return nil, err
+		}
+	}
+	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: q.Service, Environment: q.Environment, Limit: q.Limit})
+	if err != nil {
+		return nil, err
+	}
+	MarkInterrupted(ctx, e, ds)
+	return NewDeployments(ds), nil
+}
+
+// WriteHistory prints the `history` table.
+func WriteHistory(w io.Writer, ds []Deployment, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSERVICE\tENVIRONMENT\tVERSION\tSTATE\tATTEMPT\tKIND\tACTOR\tSTARTED")
+	for _, d := range ds {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s ago\n", d.ID, d.Service, d.Environment, d.Version, d.State, d.Attempt, Dash(d.Kind), Dash(d.Actor), Age(now, timeOf(d.StartedAt)))
+	}
+	tw.Flush()
+}
+
+// MarkInterrupted shows the deployments whose process is gone as interrupted: the store says
+// running until `resume` takes them over, which would tell the user something false.
+func MarkInterrupted(ctx context.Context, e *engine.Engine, ds []*strata.Deployment) {
+	gone, err := e.Interrupted(ctx)
+	if err != nil || len(gone) == 0 {
+		return
+	}
+	ids := map[string]bool{}
+	for _, d := range gone {
+		ids[d.ID] = true
+	}
+	for _, d := range ds {
+		if ids[d.ID] {
+			d.State = strata.Interrupted
+		}
+	}
+}
