@@ -55,6 +55,9 @@ type Environment struct {
 	// is zero when they have no time to live.
 	Ephemeral bool
 	Expires   time.Time
+	// Created is when an ephemeral environment was made: deployments from before it belong
+	// to an earlier environment of the same name.
+	Created time.Time
 }
 
 // Policy holds an environment's deployment rules. Nil fields are unset, so that extends can

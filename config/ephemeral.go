@@ -31,6 +31,7 @@ func AddEphemeral(p *strata.Project, env *strata.EphemeralEnv) error {
 		Policy:    parent.Policy,
 		Ephemeral: true,
 		Expires:   env.Expires,
+		Created:   env.CreatedAt,
 	}
 	if e.OwnLabels == nil {
 		e.OwnLabels = map[string]string{}

@@ -100,6 +100,9 @@ func (e *Engine) Facts(ctx context.Context) (plan.Facts, error) {
 		return f, fmt.Errorf("read deployments: %w", err)
 	}
 	for _, d := range ds { // newest first
+		if en := e.Project.Environment(d.Environment); en != nil && en.Ephemeral && d.CreatedAt.Before(en.Created) {
+			continue // a deployment to an earlier environment of the same name
+		}
 		k := plan.Pair{Service: d.Service, Environment: d.Environment}
 		if f.Current[k] == nil {
 			f.Current[k] = d
