@@ -406,6 +406,7 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 		timeout = 30 * time.Minute
 	}
 	out := e.stepOutput(label, "deploy", sink, secrets...)
+	stop := e.progress(d.Service+" → "+d.Environment, "deploy")
 	res, err := step.Run(ctx, step.Spec{
 		Name: "deploy", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out,
 		Started: func(pid, pgid int) error {
@@ -413,6 +414,7 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 			return e.Store.UpdateDeployment(ctx, d, nil)
 		},
 	})
+	stop()
 	out.Flush()
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errLeaseLost) {

@@ -115,7 +115,9 @@ func (e *Engine) build(ctx context.Context, svc *strata.Service, version string)
 			return "", "", err
 		}
 		out := e.stepOutput(svc.Name, "build", nil)
+		stop := e.progress(svc.Name, "build")
 		res, err := step.Run(ctx, step.Spec{Name: "build", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
+		stop()
 		out.Flush()
 		if err != nil {
 			return "", "", fmt.Errorf("build %s@%s: %w", svc.Name, version, err)

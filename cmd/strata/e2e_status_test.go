@@ -169,6 +169,16 @@ func TestProgressGoesToStderrAndJSONModePrintsOneDocument(t *testing.T) {
 		}
 	})
 
+	t.Run("a silent step's progress repeats with the time it has run", func(t *testing.T) {
+		e := e.with(t)
+		e.write("strata.yaml", statusEstate+"  quiet:\n    deploy: sleep 5.5\n")
+		e.release("quiet", "--version", "1")
+		r := e.must(0, "deploy", "quiet@1", "--env", "staging")
+		if !regexp.MustCompile(`(?m)quiet.*staging.*deploy.*\b5s\b`).MatchString(r.stderr) {
+			t.Errorf("while the step ran, progress should name the service, environment, step and elapsed time (5s):\n%s", r)
+		}
+	})
+
 	t.Run("every command prints exactly one JSON document on stdout", func(t *testing.T) {
 		e := e.with(t)
 		runs := [][]string{
