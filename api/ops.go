@@ -1,0 +1,142 @@
+package api
+
+import (
+	"context"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+)
+
+// The operations below are each command's work on an engine, checked and turned into its
+// document: the CLI calls them on its own engine, the server on a per-request copy whose
+// Actor is the token's name (they may set the copy's Parallel).
+
+// Deploy deploys one release to one environment.
+func Deploy(ctx context.Context, e *engine.Engine, req DeployRequest) (*Deployment, error) {
+	if err := NeedEnv(e.Project, req.Env); err != nil {
+		return nil, err
+	}
+	d, err := e.Deploy(ctx, engine.DeployRequest{Service: req.Service, Version: req.Version, Env: req.Env, NoWait: req.NoWait})
+	return deployment(d, err)
+}
+
+// Rollback redeploys the previous good release of a service in an environment (or To).
+func Rollback(ctx context.Context, e *engine.Engine, req RollbackRequest) (*Deployment, error) {
+	if err := NeedEnv(e.Project, req.Env); err != nil {
+		return nil, err
+	}
+	d, err := e.Rollback(ctx, req.Service, req.Env, req.To)
+	return deployment(d, err)
+}
+
+func deployment(d *strata.Deployment, err error) (*Deployment, error) {
+	if d == nil {
+		return nil, err
+	}
+	return NewDeployment(d), err
+}
+
+// CutRelease builds a service once, records the release and lands it in the auto stages.
+func CutRelease(ctx context.Context, e *engine.Engine, req ReleaseRequest) (*Release, error) {
+	if err := parallel(e, req.Parallel); err != nil {
+		return nil, err
+	}
+	res, err := e.Release(ctx, req.Service, req.Version)
+	if res == nil {
+		return nil, err
+	}
+	return NewRelease(res), err
+}
+
+// Promote asks to move a release into a stage; it runs when every gate holds. A promotion
+// that waits on a gate comes with EBLOCKED.
+func Promote(ctx context.Context, e *engine.Engine, req PromoteRequest) (*Promotion, error) {
+	if err := parallel(e, req.Parallel); err != nil {
+		return nil, err
+	}
+	res, err := e.Promote(ctx, req.Engine())
+	return promotion(res, err)
+}
+
+// Approve approves a waiting promotion as e's actor; it runs when that opens its last gate.
+func Approve(ctx context.Context, e *engine.Engine, id string, req ApproveRequest) (*Promotion, error) {
+	if err := parallel(e, req.Parallel); err != nil {
+		return nil, err
+	}
+	res, err := e.Approve(ctx, id)
+	return promotion(res, err)
+}
+
+// Reject rejects a waiting promotion.
+func Reject(ctx context.Context, e *engine.Engine, id string, req RejectRequest) (*Promotion, error) {
+	p, err := e.Reject(ctx, id, req.Reason)
+	if err != nil {
+		return nil, err
+	}
+	return NewPromotion(&engine.PromotionResult{Promotion: p}), nil
+}
+
+func promotion(res *engine.PromotionResult, err error) (*Promotion, error) {
+	if res == nil {
+		return nil, err
+	}
+	return NewPromotion(res), err
+}
+
+// parallel sets how many environments of a wave deploy at once (0 leaves the default).
+func parallel(e *engine.Engine, n int) error {
+	if n < 0 {
+		return strata.Errorf(strata.EINVALID, "--parallel %d: want 1 or more environments at once", n)
+	}
+	if n > 0 {
+		e.Parallel = n
+	}
+	return nil
+}
+
+// ResumeAll runs interrupted deployments again, runs promotions whose gates opened and
+// destroys expired short-lived environments.
+func ResumeAll(ctx context.Context, e *engine.Engine) (*Resume, error) {
+	res, err := e.Resume(ctx)
+	if res == nil {
+		return nil, err
+	}
+	return NewResume(res), err
+}
+
+// Audit returns the events f selects, oldest first; never nil.
+func Audit(ctx context.Context, s strata.Store, f strata.EventFilter) ([]*strata.Event, error) {
+	events, err := s.Events(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if events == nil {
+		events = []*strata.Event{}
+	}
+	return events, nil
+}
+
+// VerifyStore verifies the whole audit log of s (see Verify).
+func VerifyStore(ctx context.Context, s strata.Store) (*Verification, error) {
+	events, err := s.Events(ctx, strata.EventFilter{})
+	if err != nil {
+		return nil, err
+	}
+	return Verify(events)
+}
+
+// NewLogs returns a deployment's state and its output after the chunk numbered after.
+func NewLogs(ctx context.Context, s strata.Store, id string, after int64) (*Logs, error) {
+	d, err := s.Deployment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	chunks, err := s.Logs(ctx, id, after)
+	if err != nil {
+		return nil, err
+	}
+	if chunks == nil {
+		chunks = []strata.LogChunk{}
+	}
+	return &Logs{ID: d.ID, State: d.State, Chunks: chunks}, nil
+}
