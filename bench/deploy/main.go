@@ -11,6 +11,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/strata-dev/strata/bench/harness"
 	"io"
 	"os"
 	"path/filepath"
@@ -44,7 +45,7 @@ func main() {
 
 // result holds every run's samples.
 type result struct {
-	First, Again, Xargs []sample
+	First, Again, Xargs []harness.Sample
 }
 
 // run measures o.runs runs, printing each and then the medians to w.
@@ -52,47 +53,47 @@ func run(o options, w io.Writer) (*result, error) {
 	if o.envs < 1 || o.parallel < 1 || o.runs < 1 {
 		return nil, fmt.Errorf("-envs, -parallel and -runs must be 1 or more")
 	}
-	work, cleanup, err := workDir(o.work, o.keep)
+	work, cleanup, err := harness.WorkDir(o.work, o.keep)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
 	bin := o.strata
 	if bin == "" {
-		if bin, err = buildStrata(work); err != nil {
+		if bin, err = harness.BuildStrata(work); err != nil {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(w, "deploy: %d environments, --parallel %d, %d run(s), %d CPU(s), load %s\n", o.envs, o.parallel, o.runs, numCPU(), loadAvg())
+	fmt.Fprintf(w, "deploy: %d environments, --parallel %d, %d run(s), %d CPU(s), load %s\n", o.envs, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
 	res := &result{}
 	for i := range o.runs {
 		dir := filepath.Join(work, fmt.Sprintf("run-%d", i))
-		if err := writeEstate(dir, o.envs, 0); err != nil {
+		if err := harness.WriteEstate(dir, o.envs, 0); err != nil {
 			return nil, err
 		}
-		if _, err := strataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {
+		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {
 			return nil, err
 		}
-		promote := func() (sample, error) {
-			s, out, err := timed(dir, nil, bin, "promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
+		promote := func() (harness.Sample, error) {
+			s, out, err := harness.Timed(dir, nil, bin, "promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
 			if err != nil {
 				return s, err
 			}
-			return s, checkSucceeded(out, o.envs)
+			return s, harness.CheckSucceeded(out, o.envs)
 		}
-		xargs := func() (sample, error) { return xargsTrue(dir, o.envs, o.parallel) }
+		xargs := func() (harness.Sample, error) { return harness.XargsTrue(dir, o.envs, o.parallel) }
 		first, x, err := inTurn(i, promote, xargs)
 		if err != nil {
 			return nil, err
 		}
-		// The same estate again: a second release, so the per-pair scratch files exist and
+		// The same harness.Estate again: a second release, so the per-pair scratch files exist and
 		// the history holds a deployment per environment already.
-		if _, err := strataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
+		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
 			return nil, err
 		}
-		again, out, err := timed(dir, nil, bin, "promote", "noop@2", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
+		again, out, err := harness.Timed(dir, nil, bin, "promote", "noop@2", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
 		if err == nil {
-			err = checkSucceeded(out, o.envs)
+			err = harness.CheckSucceeded(out, o.envs)
 		}
 		if err != nil {
 			return nil, err
@@ -100,7 +101,7 @@ func run(o options, w io.Writer) (*result, error) {
 		res.First, res.Again, res.Xargs = append(res.First, first), append(res.Again, again), append(res.Xargs, x)
 		fmt.Fprintf(w, "run %d: strata %s, strata again %s, xargs %s\n", i+1, first, again, x)
 	}
-	mf, ma, mx := median(res.First), median(res.Again), median(res.Xargs)
+	mf, ma, mx := harness.Median(res.First), harness.Median(res.Again), harness.Median(res.Xargs)
 	fmt.Fprintf(w, "median: strata %s, strata again %s, xargs %s\n", mf, ma, mx)
 	fmt.Fprintf(w, "ratio (wall): strata/xargs %.2f, strata again/xargs %.2f\n", ratio(mf.Wall, mx.Wall), ratio(ma.Wall, mx.Wall))
 	fmt.Fprintf(w, "per environment beyond xargs: %s, again %s\n", perEnv(mf.Wall-mx.Wall, o.envs), perEnv(ma.Wall-mx.Wall, o.envs))
@@ -108,7 +109,7 @@ func run(o options, w io.Writer) (*result, error) {
 }
 
 // inTurn runs a and b, a first on even runs and b first on odd ones.
-func inTurn(i int, a, b func() (sample, error)) (sa, sb sample, err error) {
+func inTurn(i int, a, b func() (harness.Sample, error)) (sa, sb harness.Sample, err error) {
 	if i%2 == 0 {
 		if sa, err = a(); err == nil {
 			sb, err = b()

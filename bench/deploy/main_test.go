@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/strata-dev/strata/bench/harness"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/strata-dev/strata/config"
 	"github.com/strata-dev/strata/plan"
@@ -25,7 +25,7 @@ func TestEstate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if err := writeEstate(dir, tt.envs, tt.waves); err != nil {
+			if err := harness.WriteEstate(dir, tt.envs, tt.waves); err != nil {
 				t.Fatal(err)
 			}
 			p, problems, err := config.Load(dir)
@@ -67,34 +67,14 @@ func TestCheckSucceeded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := checkSucceeded([]byte(tt.out), tt.n); (err != nil) != tt.wantErr {
-				t.Errorf("checkSucceeded = %v, want error %v", err, tt.wantErr)
+			if err := harness.CheckSucceeded([]byte(tt.out), tt.n); (err != nil) != tt.wantErr {
+				t.Errorf("harness.CheckSucceeded = %v, want error %v", err, tt.wantErr)
 			}
 		})
 	}
 }
 
-func TestMedian(t *testing.T) {
-	ms := time.Millisecond
-	tests := []struct {
-		name string
-		in   []sample
-		want sample
-	}{
-		{"the middle of an odd count", []sample{{3 * ms, 1 * ms}, {1 * ms, 3 * ms}, {2 * ms, 2 * ms}}, sample{2 * ms, 2 * ms}},
-		{"the mean of the middle two of an even count", []sample{{4 * ms, 0}, {1 * ms, 0}, {2 * ms, 0}, {3 * ms, 0}}, sample{2500 * time.Microsecond, 0}},
-		{"nothing gives zero", nil, sample{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := median(tt.in); got != tt.want {
-				t.Errorf("median = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-// TestRun builds strata and runs the benchmark on a small estate end to end.
+// TestRun builds strata and runs the benchmark on a small harness.Estate end to end.
 func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds strata and runs real deployments")
@@ -113,8 +93,8 @@ func TestRun(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	// The second release runs in every environment of the estate.
-	status, err := strataRun(filepath.Join(work, "strata"), filepath.Join(work, "run-1"), "status", "-o", "json")
+	// The second release runs in every environment of the harness.Estate.
+	status, err := harness.StrataRun(filepath.Join(work, "strata"), filepath.Join(work, "run-1"), "status", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}

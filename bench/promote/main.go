@@ -4,7 +4,7 @@
 // concurrency, divided by the number of environments), and the store's growth per
 // deployment (state.db plus its WAL, each checkpointed, after minus before, divided by the
 // number of deployments). Each run gets a fresh estate; strata and xargs take turns going
-// first; then a second release goes through the same estate ("again"). bench/README.md keeps
+// first; then a second release goes through the same harness.Estate ("again"). bench/README.md keeps
 // the figures.
 //
 //	go run ./bench/promote [-envs 500] [-waves 25] [-parallel 8] [-runs 3] [-strata PATH]
@@ -15,6 +15,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/strata-dev/strata/bench/harness"
 	"io"
 	"os"
 	"path/filepath"
@@ -50,9 +51,9 @@ func main() {
 
 // result holds every run's samples and store growth.
 type result struct {
-	Strata, Xargs, XargsWaves []sample
-	// Again is a second release promoted through the same estate.
-	Again []sample
+	Strata, Xargs, XargsWaves []harness.Sample
+	// Again is a second release promoted through the same harness.Estate.
+	Again []harness.Sample
 	// Growth is the store's growth in bytes per deployment, one per run.
 	Growth []float64
 }
@@ -62,27 +63,27 @@ func run(o options, w io.Writer) (*result, error) {
 	if o.envs < 1 || o.waves < 1 || o.parallel < 1 || o.runs < 1 {
 		return nil, fmt.Errorf("-envs, -waves, -parallel and -runs must be 1 or more")
 	}
-	work, cleanup, err := workDir(o.work, o.keep)
+	work, cleanup, err := harness.WorkDir(o.work, o.keep)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
 	bin := o.strata
 	if bin == "" {
-		if bin, err = buildStrata(work); err != nil {
+		if bin, err = harness.BuildStrata(work); err != nil {
 			return nil, err
 		}
 	}
 	nWaves := (o.envs + o.waves - 1) / o.waves
 	fmt.Fprintf(w, "promote: %d environments in %d wave(s) of %d, --parallel %d, %d run(s), %d CPU(s), load %s\n",
-		o.envs, nWaves, o.waves, o.parallel, o.runs, numCPU(), loadAvg())
+		o.envs, nWaves, o.waves, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
 	res := &result{}
 	for i := range o.runs {
 		dir := filepath.Join(work, fmt.Sprintf("run-%d", i))
-		if err := writeEstate(dir, o.envs, o.waves); err != nil {
+		if err := harness.WriteEstate(dir, o.envs, o.waves); err != nil {
 			return nil, err
 		}
-		if _, err := strataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {
+		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {
 			return nil, err
 		}
 		db := filepath.Join(dir, ".strata", "state.db")
@@ -90,14 +91,14 @@ func run(o options, w io.Writer) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		promote := func() (sample, error) {
-			s, out, err := timed(dir, nil, bin, "promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
+		promote := func() (harness.Sample, error) {
+			s, out, err := harness.Timed(dir, nil, bin, "promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
 			if err != nil {
 				return s, err
 			}
-			return s, checkSucceeded(out, o.envs)
+			return s, harness.CheckSucceeded(out, o.envs)
 		}
-		xargs := func() (sample, error) { return xargsTrue(dir, o.envs, o.parallel) }
+		xargs := func() (harness.Sample, error) { return harness.XargsTrue(dir, o.envs, o.parallel) }
 		s, x, err := inTurn(i, promote, xargs)
 		if err != nil {
 			return nil, err
@@ -111,14 +112,14 @@ func run(o options, w io.Writer) (*result, error) {
 			return nil, err
 		}
 		growth := float64(after-before) / float64(o.envs)
-		// The same estate again: a second release, once every environment has been deployed
+		// The same harness.Estate again: a second release, once every environment has been deployed
 		// to (its scratch files exist, the history holds a deployment per environment).
-		if _, err := strataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
+		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
 			return nil, err
 		}
-		again, out, err := timed(dir, nil, bin, "promote", "noop@2", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
+		again, out, err := harness.Timed(dir, nil, bin, "promote", "noop@2", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
 		if err == nil {
-			err = checkSucceeded(out, o.envs)
+			err = harness.CheckSucceeded(out, o.envs)
 		}
 		if err != nil {
 			return nil, err
@@ -128,18 +129,18 @@ func run(o options, w io.Writer) (*result, error) {
 		fmt.Fprintf(w, "run %d: strata %s, strata again %s, xargs %s, xargs in waves %s; store %d -> %d bytes (%.0f bytes per deployment)\n",
 			i+1, s, again, x, xw, before, after, growth)
 	}
-	ms, ma, mx, mw := median(res.Strata), median(res.Again), median(res.Xargs), median(res.XargsWaves)
+	ms, ma, mx, mw := harness.Median(res.Strata), harness.Median(res.Again), harness.Median(res.Xargs), harness.Median(res.XargsWaves)
 	fmt.Fprintf(w, "median: strata %s, strata again %s, xargs %s, xargs in waves %s\n", ms, ma, mx, mw)
 	fmt.Fprintf(w, "orchestration per environment: %s beyond xargs, %s beyond xargs in waves (cpu %s beyond xargs)\n",
 		perEnv(ms.Wall-mx.Wall, o.envs), perEnv(ms.Wall-mw.Wall, o.envs), perEnv(ms.CPU-mx.CPU, o.envs))
 	fmt.Fprintf(w, "orchestration per environment, again: %s beyond xargs, %s beyond xargs in waves (cpu %s beyond xargs)\n",
 		perEnv(ma.Wall-mx.Wall, o.envs), perEnv(ma.Wall-mw.Wall, o.envs), perEnv(ma.CPU-mx.CPU, o.envs))
-	fmt.Fprintf(w, "store growth per deployment: %.0f bytes (median of %d run(s))\n", midFloat(res.Growth), len(res.Growth))
+	fmt.Fprintf(w, "store growth per deployment: %.0f bytes (harness.Median of %d run(s))\n", midFloat(res.Growth), len(res.Growth))
 	return res, nil
 }
 
 // inTurn runs a and b, a first on even runs and b first on odd ones.
-func inTurn(i int, a, b func() (sample, error)) (sa, sb sample, err error) {
+func inTurn(i int, a, b func() (harness.Sample, error)) (sa, sb harness.Sample, err error) {
 	if i%2 == 0 {
 		if sa, err = a(); err == nil {
 			sb, err = b()

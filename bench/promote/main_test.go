@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/strata-dev/strata/bench/harness"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 
 func TestEstateHasWaves(t *testing.T) {
 	dir := t.TempDir()
-	if err := writeEstate(dir, 500, 25); err != nil {
+	if err := harness.WriteEstate(dir, 500, 25); err != nil {
 		t.Fatal(err)
 	}
 	p, problems, err := config.Load(dir)
@@ -86,7 +87,7 @@ func TestMidFloat(t *testing.T) {
 	}
 }
 
-// TestRun builds strata and runs the benchmark on a small estate end to end.
+// TestRun builds strata and runs the benchmark on a small harness.Estate end to end.
 func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds strata and runs real deployments")
@@ -97,7 +98,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	if len(res.Strata) != 1 || len(res.Again) != 1 || len(res.Xargs) != 1 || len(res.XargsWaves) != 1 || len(res.Growth) != 1 {
-		t.Fatalf("result = %+v, want one sample of each", res)
+		t.Fatalf("result = %+v, want one harness.Sample of each", res)
 	}
 	if res.Growth[0] <= 0 {
 		t.Errorf("store growth per deployment = %v bytes, want more than zero", res.Growth[0])

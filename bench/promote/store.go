@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"fmt"
+	"github.com/strata-dev/strata/bench/harness"
 	"net/url"
 	"os"
 	"slices"
@@ -41,16 +42,16 @@ func storeSize(db string) (int64, error) {
 
 // xargsWaves is the baseline with strata's wave barriers: one xargs per wave of size
 // commands, p at a time, each wave after the one before has ended.
-func xargsWaves(dir string, n, size, p int) (sample, error) {
+func xargsWaves(dir string, n, size, p int) (harness.Sample, error) {
 	var script strings.Builder
 	for left := n; left > 0; left -= size {
 		fmt.Fprintf(&script, "printf '%s' | xargs -P %d -L 1 sh -c\n", strings.Repeat(`true\n`, min(size, left)), p)
 	}
-	s, _, err := timed(dir, nil, "sh", "-c", script.String())
+	s, _, err := harness.Timed(dir, nil, "sh", "-c", script.String())
 	return s, err
 }
 
-// midFloat is the median of xs.
+// midFloat is the harness.Median of xs.
 func midFloat(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0

@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"fmt"
@@ -7,10 +7,10 @@ import (
 	"strings"
 )
 
-// estate returns a strata.yaml with envs environments env-000, env-001, ... labelled
+// Estate returns a strata.yaml with envs environments env-000, env-001, ... labelled
 // {tier: bench}, one service noop whose deploy step is `true` (no build, no health), and one
 // manual stage "all" selecting every environment, waves at a time (0: all at once).
-func estate(envs, waves int) []byte {
+func Estate(envs, waves int) []byte {
 	var b strings.Builder
 	b.WriteString("project: bench\nenvironments:\n")
 	for i := range envs {
@@ -24,12 +24,12 @@ func estate(envs, waves int) []byte {
 	return []byte(b.String())
 }
 
-// writeEstate writes estate(envs, waves) as dir/strata.yaml, making dir.
-func writeEstate(dir string, envs, waves int) error {
+// WriteEstate writes Estate(envs, waves) as dir/strata.yaml, making dir.
+func WriteEstate(dir string, envs, waves int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write estate: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "strata.yaml"), estate(envs, waves), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "strata.yaml"), Estate(envs, waves), 0o644); err != nil {
 		return fmt.Errorf("write estate: %w", err)
 	}
 	return nil

@@ -1,0 +1,26 @@
+package harness
+
+import (
+	"testing"
+	"time"
+)
+
+func TestMedian(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name string
+		in   []Sample
+		want Sample
+	}{
+		{"the middle of an odd count", []Sample{{Wall: 3 * ms, CPU: 1 * ms}, {Wall: 1 * ms, CPU: 3 * ms}, {Wall: 2 * ms, CPU: 2 * ms}}, Sample{Wall: 2 * ms, CPU: 2 * ms}},
+		{"the mean of the middle two of an even count", []Sample{{Wall: 4 * ms, CPU: 0}, {Wall: 1 * ms, CPU: 0}, {Wall: 2 * ms, CPU: 0}, {Wall: 3 * ms, CPU: 0}}, Sample{Wall: 2500 * time.Microsecond, CPU: 0}},
+		{"nothing gives zero", nil, Sample{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Median(tt.in); got != tt.want {
+				t.Errorf("Median = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
