@@ -2,12 +2,15 @@ package main_test
 
 import (
 	"bytes"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 )
 
 const statusEstate = `project: matrix
@@ -251,5 +254,35 @@ func TestAFileThatIsNotAStrataStoreIsRefusedUntouched(t *testing.T) {
 				t.Errorf("files appeared beside the refused store: %v", names)
 			}
 		})
+	}
+}
+
+func TestAStoreFromANewerStrataIsRefusedUntouched(t *testing.T) {
+	e := newEstate(t, statusEstate)
+	e.release("api", "--version", "1")
+	path := filepath.Join(e.dir, ".strata", "state.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO schema_version (version, applied_at) VALUES (999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	os.Remove(path + "-wal")
+	os.Remove(path + "-shm")
+	before, _ := os.ReadFile(path)
+
+	for _, args := range [][]string{{"status"}, {"history", "-o", "json"}, {"deploy", "api@1", "--env", "dev"}, {"resume"}} {
+		r := e.must(2, args...)
+		if !strings.Contains(r.stderr, "newer") || !strings.Contains(r.stderr, "999") {
+			t.Errorf("the error should say a newer Strata wrote the store (schema 999):\n%s", r)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Fatalf("%v changed the store file", args)
+		}
 	}
 }
