@@ -96,7 +96,8 @@ func (e *Engine) Plan(ctx context.Context, req PromoteRequest) (*PromotionResult
 func (e *Engine) gates(p *strata.Promotion, st *strata.Stage, f plan.Facts) []plan.Gate {
 	return plan.Gates(e.Project, plan.Request{
 		ID: p.ID, Service: p.Service, Version: p.Version, Stage: st, Requester: p.Requester,
-		Approvals: p.Approvals, Override: p.Override, OverrideBy: p.Requester, Reason: p.Reason,
+		// Who overrode the windows is in the audit log: it need not be the requester.
+		Approvals: p.Approvals, Override: p.Override, Reason: p.Reason,
 	}, f)
 }
 
@@ -134,6 +135,9 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	}
 	err = e.Store.CreatePromotion(ctx, p, e.event(action, p.Service, "", "", detail))
 	if strata.ErrorCode(err) == strata.ECONFLICT {
+		if req.OverrideWindow && p.State == strata.Waiting && !p.Override {
+			return e.override(ctx, p, req.Reason)
+		}
 		e.logf("%s@%s already has an open promotion to %s: %s (%s)", p.Service, p.Version, p.Stage, p.ID, p.State)
 		res := &PromotionResult{Promotion: p, Gates: e.gates(p, st, f), Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}
 		if p.State == strata.Waiting {
@@ -151,6 +155,18 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 		return res, waitingError(res)
 	}
 	return res, e.run(ctx, res, st)
+}
+
+// override opens the closed deploy windows of a waiting promotion that someone asked for
+// before, records who did it and why, and runs the promotion when no other gate is closed.
+func (e *Engine) override(ctx context.Context, p *strata.Promotion, reason string) (*PromotionResult, error) {
+	p.Override, p.Reason, p.UpdatedAt = true, reason, e.now()
+	ev := e.event("override", p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage, "override_window": true, "reason": reason})
+	if err := e.Store.UpdatePromotion(ctx, p, ev); err != nil {
+		return nil, fmt.Errorf("override the windows of promotion %s: %w", p.ID, err)
+	}
+	e.logf("%s overrode the deploy windows of %s: %s", e.Actor, p.ID, reason)
+	return e.Advance(ctx, p.ID)
 }
 
 // waitingError names the closed gates of a waiting promotion and what would open them.

@@ -257,3 +257,30 @@ func TestRejectClosesAWaitingPromotion(t *testing.T) {
 		t.Errorf("resume ran a rejected promotion: %+v, %v", r, err)
 	}
 }
+
+func TestOverridingTheWindowsOfAWaitingPromotion(t *testing.T) {
+	w, c := gated(t, "0")
+	c.set(monday(8, 0)) // soak over, window closed until 09:00
+	res, err := w.promoter(c, "alice").Promote(t.Context(), engine.PromoteRequest{Service: "api"})
+	if strata.ErrorCode(err) != strata.EBLOCKED {
+		t.Fatalf("promote: %v", err)
+	}
+	root := w.promoter(c, "root")
+	if _, err := root.Promote(t.Context(), engine.PromoteRequest{Service: "api", OverrideWindow: true}); strata.ErrorCode(err) != strata.EINVALID {
+		t.Errorf("an override without a reason: %v, want invalid", err)
+	}
+	got, err := root.Promote(t.Context(), engine.PromoteRequest{Service: "api", OverrideWindow: true, Reason: "INC-7"})
+	if err != nil || got.Promotion.ID != res.Promotion.ID || got.Promotion.State != strata.Succeeded {
+		t.Fatalf("override of the waiting promotion: %+v, %v; want %s succeeded", got, err, res.Promotion.ID)
+	}
+	if g := gate(got.Gates, plan.GateWindow); !g.OK || !strings.Contains(g.Detail, "INC-7") {
+		t.Errorf("window gate = %+v, want overridden with the reason", g)
+	}
+	evs, err := w.store.Events(t.Context(), strata.EventFilter{Action: "override"})
+	if err != nil || len(evs) != 1 || evs[0].Actor != "root" || !strings.Contains(string(evs[0].Detail), "INC-7") {
+		t.Errorf("override events: %+v, %v; want one by root with the reason", evs, err)
+	}
+	if w.read("api-prod") != "1\n" {
+		t.Errorf("api-prod = %q", w.read("api-prod"))
+	}
+}

@@ -54,7 +54,7 @@ type Request struct {
 	Stage     *strata.Stage
 	Requester string
 	Approvals []strata.Approval
-	// Override opens closed deploy windows; OverrideBy and Reason say who and why.
+	// Override opens closed deploy windows; OverrideBy (when known) and Reason say who and why.
 	Override   bool
 	OverrideBy string
 	Reason     string
@@ -243,6 +243,8 @@ func windowGate(p *strata.Project, r Request, f Facts) Gate {
 	switch {
 	case len(closed) == 0:
 		g.Detail = "inside every deploy window"
+	case r.Override && r.OverrideBy == "":
+		g.Detail = "window overridden: " + r.Reason
 	case r.Override:
 		g.Detail = fmt.Sprintf("window overridden by %s: %s", r.OverrideBy, r.Reason)
 	default:

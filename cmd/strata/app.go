@@ -126,13 +126,15 @@ func (a *app) fail(err error) int {
 		err = strata.Errorf(strata.EINVALID, "%v (see `strata --help`)", err)
 	}
 	msg := err.Error()
-	if a.json() {
-		var res *resultError
-		if errors.As(err, &res) {
-			_ = a.writeJSON(res.doc)
-		} else {
-			_ = a.writeJSON(map[string]any{"error": map[string]any{"code": strata.ErrorCode(err), "message": msg}})
-		}
+	var res *resultError
+	hasDoc := errors.As(err, &res)
+	switch {
+	case a.json() && hasDoc:
+		_ = a.writeJSON(res.doc)
+	case a.json():
+		_ = a.writeJSON(map[string]any{"error": map[string]any{"code": strata.ErrorCode(err), "message": msg}})
+	case hasDoc && res.text != nil:
+		res.text(a.stdout)
 	}
 	fmt.Fprintln(a.stderr, "strata: "+strings.ReplaceAll(msg, "\n", "\n  "))
 	return strata.ExitStatus(err)
@@ -144,6 +146,8 @@ func (a *app) fail(err error) int {
 type resultError struct {
 	err error
 	doc any
+	// text, when set, prints the document for a terminal (every gate of a waiting promotion).
+	text func(w io.Writer)
 }
 
 func (e *resultError) Error() string { return e.err.Error() }

@@ -58,7 +58,7 @@ func (a *app) promotionResult(res *engine.PromotionResult, err error) error {
 	}
 	doc := promotionDoc(res)
 	if err != nil {
-		return &resultError{err: err, doc: doc}
+		return &resultError{err: err, doc: doc, text: func(w io.Writer) { printPromotion(w, res) }}
 	}
 	return a.print(doc, func(w io.Writer) { printPromotion(w, res) })
 }
