@@ -1,0 +1,89 @@
+package http
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/plan"
+)
+
+// auditView is the audit log page: the events a filter selects and, for admins, whether
+// the whole hash chain verifies.
+type auditView struct {
+	Events []*strata.Event
+	Filter strata.EventFilter
+	// Chain is the hash chain's verification; nil unless the visitor is an admin.
+	Chain  *api.Verification
+	Scoped bool
+}
+
+// audit shows the newest events (?service=, ?env=, ?actor=, ?action=, ?limit=). A token
+// scoped to some environments sees the events of those environments and of none, as in
+// the API.
+func (u *ui) audit(w http.ResponseWriter, r *http.Request, v *visit) {
+	q := r.URL.Query()
+	f := strata.EventFilter{Service: q.Get("service"), Environment: q.Get("env"), Actor: q.Get("actor"), Action: q.Get("action"), Limit: 200}
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 5000 {
+		f.Limit = n
+	}
+	events, err := v.engine.Store.Events(r.Context(), f)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	view := auditView{Filter: f, Scoped: len(v.token.Envs) > 0}
+	if view.Scoped {
+		events = slices.DeleteFunc(events, func(e *strata.Event) bool { return e.Environment != "" && !v.covers(e.Environment) })
+	}
+	slices.Reverse(events) // newest first on the page
+	view.Events = events
+	if v.can(strata.ActAdmin) {
+		all, err := v.engine.Store.Events(r.Context(), strata.EventFilter{})
+		if err != nil {
+			u.fail(w, r, v, err)
+			return
+		}
+		view.Chain, _ = api.Verify(all) // a broken chain is shown, not an error of the page
+	}
+	u.render(w, r, v, http.StatusOK, "audit", "Audit log", view)
+}
+
+// diffView is the diff page: two environments and what differs between them (secret
+// values are never compared: they are not known at config time).
+type diffView struct {
+	Envs []string
+	A, B string
+	Diff *api.Diff
+}
+
+// diff compares any two environments the visitor reaches (?a=&b=): the version each
+// service runs and its resolved config, as `strata diff` does.
+func (u *ui) diff(w http.ResponseWriter, r *http.Request, v *visit) {
+	p := v.engine.Project
+	view := diffView{A: r.URL.Query().Get("a"), B: r.URL.Query().Get("b")}
+	for _, e := range p.Environments {
+		if v.covers(e.Name) {
+			view.Envs = append(view.Envs, e.Name)
+		}
+	}
+	if view.A == "" || view.B == "" {
+		u.render(w, r, v, http.StatusOK, "diff", "Diff", view)
+		return
+	}
+	for _, name := range []string{view.A, view.B} {
+		if p.Environment(name) != nil && !v.covers(name) {
+			u.fail(w, r, v, strata.Errorf(strata.EUNAUTHORIZED, "token %s does not reach environment %s", v.token.Name, name))
+			return
+		}
+	}
+	d, err := api.NewDiff(p, view.A, view.B, func() (map[plan.Pair]*strata.Deployment, error) { return v.engine.Current(r.Context()) })
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	view.Diff = d
+	u.render(w, r, v, http.StatusOK, "diff", "Diff "+view.A+" "+view.B, view)
+}
