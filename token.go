@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Token is an API credential of `strata serve`: a principal (its Name, who acts in the
@@ -130,8 +131,8 @@ func ParseSelector(s string) (map[string]string, error) {
 			return nil, Errorf(EINVALID, "environment selector %q: %q has no '='; %s", s, part, selectorExample)
 		case k == "" || v == "":
 			return nil, Errorf(EINVALID, "environment selector %q: %q needs both a key and a value; %s", s, part, selectorExample)
-		case strings.ContainsAny(k, " \t=") || strings.ContainsAny(v, " \t="):
-			return nil, Errorf(EINVALID, "environment selector %q: %q holds a space or a second '='; %s", s, part, selectorExample)
+		case strings.Contains(v, "=") || strings.IndexFunc(k+v, badSelectorRune) >= 0:
+			return nil, Errorf(EINVALID, "environment selector %q: %q holds a space, a control character or a second '='; %s", s, part, selectorExample)
 		}
 		if old, dup := sel[k]; dup && old != v {
 			return nil, Errorf(EINVALID, "environment selector %q: %s is both %q and %q, which no environment can be; repeat --envs for either one", s, k, old, v)
@@ -140,6 +141,9 @@ func ParseSelector(s string) (map[string]string, error) {
 	}
 	return sel, nil
 }
+
+// badSelectorRune reports whether r may not appear in a selector's key or value.
+func badSelectorRune(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
 // FormatSelector writes sel as ParseSelector reads it, keys in order.
 func FormatSelector(sel map[string]string) string {

@@ -138,6 +138,7 @@ func TestParseSelectorRejectsBadSelectorsWithAnExample(t *testing.T) {
 		{"a trailing comma", "tier=prod,", "empty pair"},
 		{"a second '='", "tier=prod=eu", "second '='"},
 		{"a space inside a value", "tier=pr od", "space"},
+		{"a newline inside a key", "ti\ner=prod", "space"},
 		{"one key with two values", "tier=prod,tier=dev", "both"},
 	}
 	for _, tt := range tests {
@@ -200,4 +201,25 @@ func TestValidTokenName(t *testing.T) {
 			t.Errorf("ValidTokenName(%q) = %v, want %v", name, got, want)
 		}
 	}
+}
+
+// FuzzParseSelector checks that no input panics and that every selector it accepts reads
+// back the same after FormatSelector.
+func FuzzParseSelector(f *testing.F) {
+	for _, s := range []string{"tier=prod", "tier=prod,region=eu-west", "name=a", "a=b,,c=d", "=", ",", "a==b", " k = v "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sel, err := strata.ParseSelector(s)
+		if err != nil {
+			if strata.ErrorCode(err) != strata.EINVALID {
+				t.Fatalf("ParseSelector(%q): code %q, want invalid", s, strata.ErrorCode(err))
+			}
+			return
+		}
+		again, err := strata.ParseSelector(strata.FormatSelector(sel))
+		if err != nil || strata.FormatSelector(again) != strata.FormatSelector(sel) || len(again) != len(sel) {
+			t.Fatalf("ParseSelector(%q) = %v does not read back: %v, %v", s, sel, again, err)
+		}
+	})
 }
