@@ -173,6 +173,16 @@ func TestTokenCommandsRefuseBadInput(t *testing.T) {
 			t.Errorf("want a warning:\n%s", r)
 		}
 	})
+	t.Run("in remote mode token commands refuse rather than use a store the server does not read", func(t *testing.T) {
+		remote := e.with(t)
+		remote.env = append(slices.Clone(e.env), "STRATA_SERVER=http://127.0.0.1:1")
+		for _, args := range [][]string{{"token", "create", "y", "--role", "viewer"}, {"token", "list"}, {"token", "revoke", "ci"}} {
+			r := remote.must(2, args...)
+			if !strings.Contains(r.stderr, "run where the store is") {
+				t.Errorf("want a refusal naming where to run it:\n%s", r)
+			}
+		}
+	})
 	t.Run("outside a project nothing is created", func(t *testing.T) {
 		dir := t.TempDir()
 		e.with(t).must(2, "-C", dir, "token", "create", "x", "--role", "viewer")
