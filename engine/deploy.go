@@ -243,7 +243,9 @@ func (e *Engine) holder(ctx context.Context, service, env string) *strata.Deploy
 // ownerAlive reports whether an active deployment's owner still runs it: on this host, its
 // process (same pid and start time) lives; elsewhere, its lease has not lapsed.
 func (e *Engine) ownerAlive(d *strata.Deployment) bool {
-	if d.State == strata.Interrupted || d.Owner.Host == "" {
+	// An interrupted deployment's owner is whoever took it over to resume it: judged like
+	// any owner, or a second resume would take it from a live first one and run it twice.
+	if d.Owner.Host == "" {
 		return false
 	}
 	if d.Owner.Host == e.Owner.Host {
@@ -377,8 +379,9 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	// they are rewritten in place, and the config is emptied after the step when it holds
 	// secrets, rather than removed. Making and removing files for every deployment cost more
 	// than the rest of the deployment on ext4 without a journal, which checks every recently
-	// deleted inode each time it allocates one (bench/README.md).
-	scratch := filepath.Join(e.StateDir, "run", d.Service)
+	// deleted inode each time it allocates one (bench/README.md); they live in memory
+	// (a tmpfs) where the machine has one, so secrets in the config never reach a disk.
+	scratch := filepath.Join(e.scratchDir(), d.Service)
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
 	}
