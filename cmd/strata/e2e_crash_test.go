@@ -238,3 +238,34 @@ func procField(pid string, n int) string {
 	}
 	return f[n-3]
 }
+
+func TestTwoResumesAtOnceRunTheInterruptedDeploymentOnce(t *testing.T) {
+	e := newEstate(t, crashEstate)
+	sleep, marker := e.markerSleep()
+	killMarked(t, marker)
+	e.write("deploy.sh", strings.NewReplacer("@SCRATCH@", e.scratch, "@SLEEP@", sleep).Replace(crashStep))
+	e.release("api", "--version", "1")
+
+	dead := e.start("deploy", "api@1", "--env", "prod")
+	waitFor(t, 10*time.Second, "attempt 1 of the step to run", func() bool { return e.read("running") == "1\n" })
+	time.Sleep(200 * time.Millisecond)
+	dead.cmd.Process.Kill()
+	dead.wait(t, 10*time.Second)
+
+	a := e.start("resume")
+	b := e.start("resume")
+	ra, rb := a.wait(t, 30*time.Second), b.wait(t, 30*time.Second)
+	if ra.code != 0 || rb.code != 0 {
+		t.Errorf("both resumes should succeed (one runs it, the other finds it taken):\n%s\n%s", ra, rb)
+	}
+	runs := strings.Split(strings.TrimSpace(e.read("attempts")), "\n")
+	if len(runs) != 2 {
+		t.Errorf("the step ran %d times, want twice (attempt 1, killed; attempt 2 by one resume): %q", len(runs), runs)
+	}
+	if v := e.read("violations"); v != "" {
+		t.Errorf("two copies of the step ran at once:\n%s", v)
+	}
+	if ds := e.history(); len(ds) != 1 || ds[0].Attempt != 2 || ds[0].State != "succeeded" {
+		t.Errorf("history: got %+v, want one deployment, attempt 2, succeeded", ds)
+	}
+}
