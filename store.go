@@ -55,6 +55,11 @@ type Store interface {
 	// Approve adds principal's approval to a waiting promotion. ECONFLICT when that principal
 	// has approved it already or it is not waiting; ENOTFOUND when there is no such promotion.
 	Approve(ctx context.Context, id string, a Approval, e *Event) error
+	// ClaimPromotion moves a waiting promotion to running only if it is still waiting
+	// (compare and set), so that of several workers that found its gates open exactly one
+	// runs it. ECONFLICT when it is no longer waiting; ENOTFOUND when there is no such
+	// promotion.
+	ClaimPromotion(ctx context.Context, id string, e *Event) error
 	// Promotion returns one promotion; ENOTFOUND when there is none.
 	Promotion(ctx context.Context, id string) (*Promotion, error)
 	// Promotions returns the promotions f selects, newest first.

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"events", testEvents},
 		{"environments", testEnvironments},
 		{"tokens", testTokens},
+		{"promotion claims", testClaimPromotion},
 		{"concurrency", testConcurrency},
 	}
 	for _, g := range groups {
