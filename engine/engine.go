@@ -41,6 +41,19 @@ type Engine struct {
 	Secrets func(env string) (map[string]string, error)
 	// BaseEnv is the environment steps inherit (os.Environ() by default).
 	BaseEnv []string
+	// OnPromotion, when set, is told of a promotion that starts waiting ("waiting") or
+	// ends ("succeeded", "failed", or "rolled_back" when a failed deployment was rolled
+	// back), after the store recorded it. It must not block (the server sends webhooks
+	// from it in the background).
+	OnPromotion func(p *strata.Promotion, event string)
+}
+
+// announce tells OnPromotion of a promotion event.
+func (e *Engine) announce(p *strata.Promotion, event string) {
+	if e.OnPromotion != nil {
+		cp := *p
+		e.OnPromotion(&cp, event)
+	}
 }
 
 // New returns an engine with defaults filled in.

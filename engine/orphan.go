@@ -79,6 +79,7 @@ func (e *Engine) finishPromotion(ctx context.Context, id string) (*PromotionResu
 		if err := e.Store.UpdatePromotion(ctx, p, e.event("promotion.failed", p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage, "error": p.Error})); err != nil {
 			return nil, fmt.Errorf("record promotion %s: %w", p.ID, err)
 		}
+		e.announce(p, promotionEvent(p, res.Deployments))
 		return res, strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s failed: %s", p.ID, p.Service, p.Version, p.Stage, p.Error)
 	}
 	for _, wave := range plan.Waves(st) {

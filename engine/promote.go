@@ -152,6 +152,7 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	res := &PromotionResult{Promotion: p, Gates: e.gates(p, st, f), Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}
 	if p.State == strata.Waiting {
 		e.logf("⏸ %s@%s → %s: waiting (%s)", p.Service, p.Version, p.Stage, p.ID)
+		e.announce(p, strata.Waiting)
 		return res, waitingError(res)
 	}
 	return res, e.run(ctx, res, st)
@@ -204,6 +205,7 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 	if err := e.Store.UpdatePromotion(context.WithoutCancel(ctx), p, e.event("promotion."+p.State, p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage, "error": p.Error})); err != nil {
 		return fmt.Errorf("record promotion %s: %w", p.ID, err)
 	}
+	e.announce(p, promotionEvent(p, res.Deployments))
 	if failure != nil {
 		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s failed: %v", p.ID, p.Service, p.Version, p.Stage, failure)
 	}
@@ -301,10 +303,18 @@ func (e *Engine) Advance(ctx context.Context, id string) (*PromotionResult, erro
 	if !plan.Open(res.Gates) {
 		return res, waitingError(res)
 	}
-	p.State, p.UpdatedAt = strata.Running, e.now()
-	if err := e.Store.UpdatePromotion(ctx, p, e.event("promotion.running", p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage})); err != nil {
+	// Compare and set: of several workers that found the gates open, one runs it.
+	err = e.Store.ClaimPromotion(ctx, p.ID, e.event("promotion.running", p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage}))
+	if strata.ErrorCode(err) == strata.ECONFLICT {
+		if now, err := e.Store.Promotion(ctx, id); err == nil {
+			res.Promotion = now
+		}
+		return res, nil
+	}
+	if err != nil {
 		return nil, err
 	}
+	p.State, p.UpdatedAt = strata.Running, e.now()
 	return res, e.run(ctx, res, st)
 }
 
@@ -325,4 +335,17 @@ func (e *Engine) Reject(ctx context.Context, id, reason string) (*strata.Promoti
 		return nil, err
 	}
 	return p, nil
+}
+
+// promotionEvent names how a promotion ended for OnPromotion: "rolled_back" when it failed
+// and one of its deployments was rolled back, else its state.
+func promotionEvent(p *strata.Promotion, ds []*strata.Deployment) string {
+	if p.State == strata.Failed {
+		for _, d := range ds {
+			if d != nil && d.State == strata.RolledBack {
+				return strata.RolledBack
+			}
+		}
+	}
+	return p.State
 }
