@@ -1,0 +1,244 @@
+package http
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/plan"
+)
+
+// The read routes. Their documents are package api's, as `strata -o json` prints them; a
+// token scoped to some environments sees only those (lists are filtered, a named one it
+// does not cover is 403).
+
+// unknownEnv is the error for an environment the project does not have.
+func unknownEnv(p *strata.Project, name string) error {
+	if name == "" {
+		return strata.Errorf(strata.EINVALID, "an environment is required; environments: %s", api.KnownList(p.EnvironmentNames()))
+	}
+	return api.Unknown("environment", name, p.EnvironmentNames())
+}
+
+func (s *Server) healthz(c *call) (any, error) {
+	if _, err := s.store.Freezes(c.r.Context()); err != nil {
+		return nil, err
+	}
+	return map[string]any{"ok": true, "project": s.project.Name, "schema": strata.SchemaVersion}, nil
+}
+
+func (s *Server) environments(c *call) (any, error) {
+	docs := api.NewEnvironments(s.project)
+	return slices.DeleteFunc(docs, func(d api.Environment) bool { return !s.covered(c.tok, d.Name) }), nil
+}
+
+func (s *Server) config(c *call) (any, error) {
+	env := c.q("env")
+	if err := c.allow(strata.ActRead, env); err != nil {
+		return nil, err
+	}
+	explain, err := c.flag("explain")
+	if err != nil {
+		return nil, err
+	}
+	return api.NewConfig(s.project, c.r.PathValue("service"), env, explain)
+}
+
+func (s *Server) diff(c *call) (any, error) {
+	a, b := c.q("a"), c.q("b")
+	if err := c.allow(strata.ActRead, a, b); err != nil {
+		return nil, err
+	}
+	return api.NewDiff(s.project, a, b, func() (map[plan.Pair]*strata.Deployment, error) { return c.eng.Current(c.r.Context()) })
+}
+
+// status is the environment x service matrix of the environments the token covers.
+func (s *Server) status(c *call) (any, error) {
+	doc, err := api.NewStatus(c.r.Context(), c.eng)
+	if err != nil {
+		return nil, err
+	}
+	doc.Cells = slices.DeleteFunc(doc.Cells, func(x api.Cell) bool { return !s.covered(c.tok, x.Environment) })
+	return doc, nil
+}
+
+// history lists deployments, newest first, of the environments the token covers.
+func (s *Server) history(c *call) (any, error) {
+	limit, err := c.intParam("limit")
+	if err != nil {
+		return nil, err
+	}
+	q := api.HistoryQuery{Service: c.q("service"), Environment: c.q("env")}
+	if q.Environment != "" {
+		if err := c.allow(strata.ActRead, q.Environment); err != nil {
+			return nil, err
+		}
+	}
+	if coversAll(c.tok) {
+		q.Limit = int(limit)
+	}
+	ds, err := api.NewHistory(c.r.Context(), c.eng, q)
+	if err != nil {
+		return nil, err
+	}
+	ds = slices.DeleteFunc(ds, func(d api.Deployment) bool { return !s.covered(c.tok, d.Environment) })
+	if limit > 0 && len(ds) > int(limit) {
+		ds = ds[:limit]
+	}
+	return ds, nil
+}
+
+// readDeployment returns a deployment the token may read.
+func (c *call) readDeployment() (*strata.Deployment, error) {
+	d, err := c.s.store.Deployment(c.r.Context(), c.r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.allow(strata.ActRead, d.Environment); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (s *Server) deployment(c *call) (any, error) {
+	d, err := c.readDeployment()
+	if err != nil {
+		return nil, err
+	}
+	api.MarkInterrupted(c.r.Context(), c.eng, []*strata.Deployment{d})
+	return api.NewDeployment(d), nil
+}
+
+// promotions lists promotions, newest first; a scoped token sees those whose stage has an
+// environment it covers.
+func (s *Server) promotions(c *call) (any, error) {
+	f := strata.PromotionFilter{Service: c.q("service")}
+	if st := c.q("state"); st != "" {
+		f.States = strings.Split(st, ",")
+	}
+	ps, err := s.store.Promotions(c.r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := []*strata.Promotion{}
+	for _, p := range ps {
+		if s.coversAny(c.tok, p.Stage) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// coversAny reports whether t covers some environment of the stage (an unscoped token
+// covers every stage, even one gone from strata.yaml).
+func (s *Server) coversAny(t *strata.Token, stage string) bool {
+	if coversAll(t) {
+		return true
+	}
+	return slices.ContainsFunc(s.stageEnvs(stage), func(env string) bool { return s.covered(t, env) })
+}
+
+// promotion returns one promotion judged now: its gates and what would open them.
+func (s *Server) promotion(c *call) (any, error) {
+	p, err := s.store.Promotion(c.r.Context(), c.r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if !s.coversAny(c.tok, p.Stage) {
+		return nil, deny("%s's token covers no environment of stage %s", c.tok.Name, p.Stage)
+	}
+	res, err := s.judge(c, p)
+	if err != nil {
+		return nil, err
+	}
+	return api.NewPromotion(res), nil
+}
+
+// judge returns p with its gates as they stand now and the deployments it ran, changing
+// nothing (engine.Advance would run it when they hold).
+func (s *Server) judge(c *call, p *strata.Promotion) (*engine.PromotionResult, error) {
+	ctx := c.r.Context()
+	res := &engine.PromotionResult{Promotion: p, Gates: []plan.Gate{}, Waves: [][]string{}}
+	ds, err := s.store.Deployments(ctx, strata.DeploymentFilter{PromotionID: p.ID})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(ds) // oldest first, as they ran
+	res.Deployments = ds
+	st := s.project.Stage(p.Stage)
+	if st == nil {
+		return res, nil
+	}
+	res.Waves = plan.Waves(st)
+	if p.State != strata.Waiting {
+		return res, nil
+	}
+	f, err := c.eng.Facts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Gates = plan.Gates(s.project, plan.Request{
+		ID: p.ID, Service: p.Service, Version: p.Version, Stage: st, Requester: p.Requester,
+		Approvals: p.Approvals, Override: p.Override, OverrideBy: p.Requester, Reason: p.Reason,
+	}, f)
+	return res, nil
+}
+
+// audit returns the audit log, or with verify=1 (admin) its verification. A scoped token
+// sees the events of the environments it covers and those of no environment.
+func (s *Server) audit(c *call) (any, error) {
+	verify, err := c.flag("verify")
+	if err != nil {
+		return nil, err
+	}
+	ctx := c.r.Context()
+	if verify {
+		if err := c.allow(strata.ActAdmin); err != nil {
+			return nil, err
+		}
+		return api.VerifyStore(ctx, s.store)
+	}
+	limit, err := c.intParam("limit")
+	if err != nil {
+		return nil, err
+	}
+	f := strata.EventFilter{Service: c.q("service"), Environment: c.q("env"), Actor: c.q("actor"), Action: c.q("action")}
+	if f.Environment != "" {
+		if err := c.allow(strata.ActRead, f.Environment); err != nil {
+			return nil, err
+		}
+	}
+	if coversAll(c.tok) {
+		f.Limit = int(limit)
+	}
+	events, err := api.Audit(ctx, s.store, f)
+	if err != nil {
+		return nil, err
+	}
+	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return e.Environment != "" && !s.covered(c.tok, e.Environment) })
+	if limit > 0 && len(events) > int(limit) {
+		events = events[len(events)-int(limit):]
+	}
+	return events, nil
+}
+
+// drift reports config and version drift in the environments the token covers.
+func (s *Server) drift(c *call) (any, error) {
+	env := c.q("env")
+	if env != "" {
+		if err := c.allow(strata.ActRead, env); err != nil {
+			return nil, err
+		}
+	}
+	doc, err := api.NewDrift(c.r.Context(), c.eng, env)
+	if doc == nil || coversAll(c.tok) {
+		return doc, err
+	}
+	doc.Drift = slices.DeleteFunc(doc.Drift, func(it engine.DriftItem) bool { return !s.covered(c.tok, it.Environment) })
+	if len(doc.Drift) == 0 {
+		return doc, nil
+	}
+	return doc, strata.Errorf(strata.EFAILED, "drift found: %d item(s)", len(doc.Drift))
+}

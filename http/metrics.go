@@ -1,0 +1,160 @@
+package http
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/strata-dev/strata"
+)
+
+// durationBuckets are the upper bounds, in seconds, of the duration histograms: steps and
+// deployments take from a second to half an hour.
+var durationBuckets = []float64{0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800}
+
+// histogram is a Prometheus histogram kept by hand: counts per bucket, sum and count.
+type histogram struct {
+	counts []uint64 // per bucket of durationBuckets, not cumulative
+	sum    float64
+	n      uint64
+}
+
+func (h *histogram) observe(v float64) {
+	if h.counts == nil {
+		h.counts = make([]uint64, len(durationBuckets))
+	}
+	for i, le := range durationBuckets {
+		if v <= le {
+			h.counts[i]++
+			break
+		}
+	}
+	h.sum += v
+	h.n++
+}
+
+// write writes the histogram's series; labels is "" or `key="value",`.
+func (h *histogram) write(b *bytes.Buffer, name, labels string) {
+	var cum uint64
+	for i, le := range durationBuckets {
+		if h.counts != nil {
+			cum += h.counts[i]
+		}
+		fmt.Fprintf(b, "%s_bucket{%sle=\"%s\"} %d\n", name, labels, strconv.FormatFloat(le, 'g', -1, 64), cum)
+	}
+	fmt.Fprintf(b, "%s_bucket{%sle=\"+Inf\"} %d\n", name, labels, h.n)
+	trimmed := labels
+	if trimmed != "" {
+		trimmed = "{" + trimmed[:len(trimmed)-1] + "}"
+	}
+	fmt.Fprintf(b, "%s_sum%s %s\n", name, trimmed, strconv.FormatFloat(h.sum, 'g', -1, 64))
+	fmt.Fprintf(b, "%s_count%s %d\n", name, trimmed, h.n)
+}
+
+// metrics holds what this process counts itself. What the store knows (deployments by
+// state and their durations, waiting promotions) is read from it at each scrape, so every
+// replica reports the same totals.
+type metrics struct {
+	mu            sync.Mutex
+	steps         map[string]*histogram
+	leaseRenewals uint64
+	requests      map[int]uint64
+	ticks         uint64
+}
+
+func newMetrics() *metrics {
+	return &metrics{steps: map[string]*histogram{}, requests: map[int]uint64{}}
+}
+
+// stepDone is the engine's step hook.
+func (m *metrics) stepDone(step string, took time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := m.steps[step]
+	if h == nil {
+		h = &histogram{}
+		m.steps[step] = h
+	}
+	h.observe(took.Seconds())
+}
+
+// leaseRenewed is the engine's lease hook.
+func (m *metrics) leaseRenewed() {
+	m.mu.Lock()
+	m.leaseRenewals++
+	m.mu.Unlock()
+}
+
+func (m *metrics) request(status int) {
+	m.mu.Lock()
+	m.requests[status]++
+	m.mu.Unlock()
+}
+
+func (m *metrics) tick() {
+	m.mu.Lock()
+	m.ticks++
+	m.mu.Unlock()
+}
+
+// serveMetrics writes the metrics in the Prometheus text exposition format (0.0.4).
+func (s *Server) serveMetrics(c *call) (any, error) {
+	ctx := c.r.Context()
+	ds, err := s.store.Deployments(ctx, strata.DeploymentFilter{})
+	if err != nil {
+		return nil, err
+	}
+	waiting, err := s.store.Promotions(ctx, strata.PromotionFilter{States: []string{strata.Waiting}})
+	if err != nil {
+		return nil, err
+	}
+	byState := map[string]int{}
+	for _, st := range []string{strata.Pending, strata.Running, strata.Succeeded, strata.Failed, strata.RolledBack, strata.Interrupted} {
+		byState[st] = 0
+	}
+	var took histogram
+	for _, d := range ds {
+		byState[d.State]++
+		if !d.FinishedAt.IsZero() && !d.StartedAt.IsZero() {
+			took.observe(d.FinishedAt.Sub(d.StartedAt).Seconds())
+		}
+	}
+	var b bytes.Buffer
+	b.WriteString("# HELP strata_deployments Deployments in the store by state.\n# TYPE strata_deployments gauge\n")
+	for _, st := range slices.Sorted(maps.Keys(byState)) {
+		fmt.Fprintf(&b, "strata_deployments{state=%q} %d\n", st, byState[st])
+	}
+	b.WriteString("# HELP strata_deployment_duration_seconds How long finished deployments took, from start to end.\n# TYPE strata_deployment_duration_seconds histogram\n")
+	took.write(&b, "strata_deployment_duration_seconds", "")
+	b.WriteString("# HELP strata_promotions_waiting Promotions waiting on a gate.\n# TYPE strata_promotions_waiting gauge\n")
+	fmt.Fprintf(&b, "strata_promotions_waiting %d\n", len(waiting))
+
+	m := s.metrics
+	m.mu.Lock()
+	b.WriteString("# HELP strata_step_duration_seconds How long steps run by this server took.\n# TYPE strata_step_duration_seconds histogram\n")
+	for _, name := range slices.Sorted(maps.Keys(m.steps)) {
+		m.steps[name].write(&b, "strata_step_duration_seconds", fmt.Sprintf("step=%q,", name))
+	}
+	b.WriteString("# HELP strata_lease_renewals_total Deployment leases this server renewed.\n# TYPE strata_lease_renewals_total counter\n")
+	fmt.Fprintf(&b, "strata_lease_renewals_total %d\n", m.leaseRenewals)
+	b.WriteString("# HELP strata_scheduler_runs_total Scheduler passes this server made.\n# TYPE strata_scheduler_runs_total counter\n")
+	fmt.Fprintf(&b, "strata_scheduler_runs_total %d\n", m.ticks)
+	b.WriteString("# HELP strata_http_requests_total HTTP requests this server answered, by status.\n# TYPE strata_http_requests_total counter\n")
+	for _, code := range slices.Sorted(maps.Keys(m.requests)) {
+		fmt.Fprintf(&b, "strata_http_requests_total{code=\"%d\"} %d\n", code, m.requests[code])
+	}
+	m.mu.Unlock()
+
+	w := c.w
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set(ExitHeader, "0")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b.Bytes())
+	c.wrote = true
+	return nil, nil
+}

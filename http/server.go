@@ -1,0 +1,213 @@
+// Package http is Strata's server: the JSON API that every CLI command has a route in
+// (docs/api.md, and the OpenAPI document at /api/v1/openapi.json), token authentication and
+// per-environment roles, the web dashboard, /metrics and /healthz, the scheduler that moves
+// waiting work along, and the webhooks that announce promotions.
+//
+// Callers import it as strhttp "github.com/strata-dev/strata/http".
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+)
+
+// Config is what a Server is made from.
+type Config struct {
+	// Engine is the project and store the server acts on. Each request acts through a copy
+	// whose Actor is the request's principal (the token's name).
+	Engine *engine.Engine
+	// Logger receives request logs and internal errors; nil logs to stderr as text.
+	Logger *slog.Logger
+	// Tick is how often the scheduler runs (Serve); 0 means every 5 seconds.
+	Tick time.Duration
+	// SchedulerActor is the principal the scheduler acts as in the audit log ("scheduler"
+	// when empty).
+	SchedulerActor string
+	// WebhookSecret signs webhook bodies (HMAC-SHA256); empty sends them unsigned.
+	WebhookSecret string
+	// WebhookRetry is the first backoff between webhook tries (doubling); 0 means 1 second.
+	WebhookRetry time.Duration
+}
+
+// Server serves the API, the dashboard and /metrics, and runs the scheduler.
+type Server struct {
+	cfg     Config
+	engine  *engine.Engine
+	store   strata.Store
+	project *strata.Project
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	metrics *metrics
+	notify  *notifier
+
+	// sessionHash, when set (by the dashboard), returns the token hash a request's session
+	// cookie stands for, so that a logged-in browser needs no Authorization header.
+	sessionHash func(r *http.Request) (hash string, ok bool)
+
+	tickMu sync.Mutex // one scheduler pass at a time in this process
+}
+
+// New returns a server for cfg.Engine's project and store. It wires the engine's hooks to
+// the server's metrics and webhooks.
+func New(cfg Config) (*Server, error) {
+	if cfg.Engine == nil || cfg.Engine.Store == nil || cfg.Engine.Project == nil {
+		return nil, errors.New("new server: an engine with a project and a store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 5 * time.Second
+	}
+	if cfg.SchedulerActor == "" {
+		cfg.SchedulerActor = "scheduler"
+	}
+	e := *cfg.Engine
+	e.Log = nil
+	s := &Server{
+		cfg:     cfg,
+		engine:  &e,
+		store:   e.Store,
+		project: e.Project,
+		log:     cfg.Logger,
+		metrics: newMetrics(),
+	}
+	s.notify = newNotifier(e.Project.Notify, cfg.WebhookSecret, cfg.WebhookRetry, s.log)
+	s.engine.OnPromotion = s.onPromotion
+	// Lease renewals are counted on their way to the store.
+	s.engine.Store = countingStore{Store: e.Store, m: s.metrics}
+	s.mux = http.NewServeMux()
+	s.routes(s.mux)
+	s.registerUI(s.mux)
+	s.handler = s.logRequests(s.mux)
+	return s, nil
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Serve serves HTTP on ln and runs the scheduler every Tick until ctx ends, then shuts down
+// gracefully (requests in flight get 10 seconds; deployments they started finish in the
+// store's records as interrupted when cut short, and the next scheduler resumes them).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		s.runScheduler(ctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		<-schedDone
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shut)
+	<-schedDone
+	s.notify.wait(shut)
+	if err != nil {
+		return fmt.Errorf("shut down %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// now reads the engine's clock.
+func (s *Server) now() time.Time {
+	if s.engine.Now != nil {
+		return s.engine.Now()
+	}
+	return time.Now()
+}
+
+// onPromotion is the engine's promotion hook: it counts and announces.
+func (s *Server) onPromotion(p *strata.Promotion, event string) {
+	s.notify.promotion(p, event)
+}
+
+// countingStore counts the lease renewals of the server's deployments for /metrics.
+type countingStore struct {
+	strata.Store
+	m *metrics
+}
+
+// RenewLease renews the lease and counts it when it was renewed.
+func (c countingStore) RenewLease(ctx context.Context, id string, owner strata.Owner, until time.Time) error {
+	err := c.Store.RenewLease(ctx, id, owner, until)
+	if err == nil {
+		c.m.leaseRenewed()
+	}
+	return err
+}
+
+// statusWriter remembers the status a handler wrote, for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets server-sent events through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// principalKey holds, in a request's context, a pointer the authentication fills in, so the
+// request log can name the principal without seeing the token.
+type principalKey struct{}
+
+// logRequests logs every request: method, path (never the query, which could hold anything
+// a client put there), status, duration and principal. Tokens never reach the log.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		name := new(string)
+		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, name))
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		took := time.Since(start)
+		s.metrics.request(sw.status)
+		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"duration_ms", float64(took.Microseconds())/1000, "principal", *name)
+	})
+}
