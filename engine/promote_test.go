@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -282,5 +284,33 @@ func TestOverridingTheWindowsOfAWaitingPromotion(t *testing.T) {
 	}
 	if w.read("api-prod") != "1\n" {
 		t.Errorf("api-prod = %q", w.read("api-prod"))
+	}
+}
+
+func TestWorkersThatFindTheGatesOpenAtOnceRunAPromotionOnce(t *testing.T) {
+	w, c := gated(t, "0")
+	c.set(monday(8, 0))
+	res, err := w.promoter(c, "alice").Promote(t.Context(), engine.PromoteRequest{Service: "api"})
+	if strata.ErrorCode(err) != strata.EBLOCKED {
+		t.Fatalf("promote: %v", err)
+	}
+	c.set(monday(9, 30))
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		e := w.promoter(c, fmt.Sprintf("worker-%d", i))
+		wg.Go(func() { _, errs[i] = e.Advance(t.Context(), res.Promotion.ID) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("worker %d: %v", i, err)
+		}
+	}
+	if got := w.read("api-prod"); got != "1\n" {
+		t.Errorf("api-prod = %q, want one deployment", got)
+	}
+	if evs, _ := w.store.Events(t.Context(), strata.EventFilter{Action: "promotion.running"}); len(evs) != 1 {
+		t.Errorf("%d promotion.running events, want 1", len(evs))
 	}
 }
