@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -223,7 +224,7 @@ func (u *ui) page(h func(w http.ResponseWriter, r *http.Request, v *visit)) http
 func (u *ui) toLogin(w http.ResponseWriter, r *http.Request) {
 	target := "/login"
 	if r.Method == http.MethodGet && r.URL.Path != "/" {
-		target += "?next=" + template.URLQueryEscaper(r.URL.RequestURI())
+		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
 	}
 	if r.Header.Get("HX-Request") != "" {
 		w.Header().Set("HX-Redirect", target)

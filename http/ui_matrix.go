@@ -163,7 +163,13 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, 
 	}
 	slices.SortStableFunc(order, func(a, b string) int {
 		// Environments without the label come last.
-		return cmp.Or(cmp.Compare(strings.HasPrefix(a, "no "), strings.HasPrefix(b, "no ")), cmp.Compare(a, b))
+		last := func(s string) int {
+			if strings.HasPrefix(s, "no ") {
+				return 1
+			}
+			return 0
+		}
+		return cmp.Or(cmp.Compare(last(a), last(b)), cmp.Compare(a, b))
 	})
 	for _, gv := range order {
 		m.Groups = append(m.Groups, *groups[gv])
@@ -173,7 +179,7 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, 
 	return m, err
 }
 
-// waiting lists the promotions waiting on a gate whose stage the visitor reaches.
+// waiting lists the promotions waiting on a gate into a stage the visitor reaches some of.
 func (u *ui) waiting(ctx context.Context, v *visit, now time.Time) ([]waitingRow, error) {
 	ps, err := v.engine.Store.Promotions(ctx, strata.PromotionFilter{States: []string{strata.Waiting}, Limit: 50})
 	if err != nil {
@@ -181,7 +187,7 @@ func (u *ui) waiting(ctx context.Context, v *visit, now time.Time) ([]waitingRow
 	}
 	var out []waitingRow
 	for _, p := range ps {
-		if st := v.engine.Project.Stage(p.Stage); st != nil && !v.coversAll(st.Environments) {
+		if !v.seesStage(p.Stage) {
 			continue
 		}
 		out = append(out, waitingRow{ID: p.ID, Service: p.Service, Version: p.Version, Stage: p.Stage, Requester: p.Requester, Age: age(now, p.CreatedAt)})

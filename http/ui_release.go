@@ -33,17 +33,28 @@ func (u *ui) releases(w http.ResponseWriter, r *http.Request, v *visit) {
 		u.fail(w, r, v, err)
 		return
 	}
-	ps = slices.DeleteFunc(ps, func(p *strata.Promotion) bool { return !v.coversStage(p.Stage) })
+	ps = slices.DeleteFunc(ps, func(p *strata.Promotion) bool { return !v.seesStage(p.Stage) })
 	u.render(w, r, v, http.StatusOK, "releases", "Releases", releasesView{Releases: rs, Open: ps})
 }
 
-// coversStage reports whether the visitor reaches every environment of a stage.
+// coversStage reports whether the visitor reaches every environment of a stage (needed to
+// decide a promotion into it).
 func (v *visit) coversStage(stage string) bool {
 	st := v.engine.Project.Stage(stage)
 	if st == nil {
 		return len(v.token.Envs) == 0
 	}
 	return v.coversAll(st.Environments)
+}
+
+// seesStage reports whether the visitor reaches some environment of a stage (enough to
+// read about a promotion into it).
+func (v *visit) seesStage(stage string) bool {
+	st := v.engine.Project.Stage(stage)
+	if st == nil || len(v.token.Envs) == 0 {
+		return len(v.token.Envs) == 0
+	}
+	return slices.ContainsFunc(st.Environments, v.covers)
 }
 
 // releaseView is a release page: where the release runs, and each of its promotions.
@@ -106,7 +117,7 @@ func (u *ui) release(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	var facts *plan.Facts
 	for _, p := range ps {
-		if !v.coversStage(p.Stage) {
+		if !v.seesStage(p.Stage) {
 			continue
 		}
 		pv := promotionView{P: p}
@@ -161,7 +172,7 @@ func (u *ui) promotion(w http.ResponseWriter, r *http.Request, v *visit) {
 }
 
 func promotionHref(p *strata.Promotion) string {
-	return "/releases/" + url.PathEscape(p.Service) + "/" + url.PathEscape(p.Version) + "#p-" + p.ID
+	return "/releases/" + url.PathEscape(p.Service) + "/" + url.PathEscape(p.Version) + "#" + p.ID
 }
 
 // decidable loads a promotion the visitor may decide: an approver or admin whose token

@@ -1,0 +1,151 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/config"
+	"github.com/strata-dev/strata/engine"
+	strhttp "github.com/strata-dev/strata/http"
+	"github.com/strata-dev/strata/sqlite"
+)
+
+// bigEstate writes a project of envs environments (labels tier, region, tenant) and
+// services services, and records one succeeded deployment of each pair, so the matrix has
+// every cell filled. It returns a server handler and a session cookie of an admin.
+func bigEstate(tb testing.TB, envs, services int) (http.Handler, *http.Cookie) {
+	tb.Helper()
+	dir := tb.TempDir()
+	var y strings.Builder
+	y.WriteString("project: big\nenvironments:\n")
+	regions := []string{"us-east", "us-west", "eu-west", "eu-central", "ap-south"}
+	for i := range envs {
+		fmt.Fprintf(&y, "  env-%04d:\n    labels: {tier: prod, region: %s, tenant: t%03d}\n", i, regions[i%len(regions)], i%97)
+	}
+	y.WriteString("services:\n")
+	for j := range services {
+		fmt.Fprintf(&y, "  svc-%02d:\n    deploy: \"true\"\n", j)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "strata.yaml"), []byte(y.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	p, probs, err := config.Load(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := probs.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	st, err := sqlite.Open(filepath.Join(dir, ".strata", "state.db"), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	start := time.Now().Add(-time.Hour)
+	for _, env := range p.Environments {
+		for _, s := range p.Services {
+			d := &strata.Deployment{Service: s.Name, Environment: env.Name, Version: "1.2.3", State: strata.Succeeded,
+				Attempt: 1, Kind: "deploy", Health: strata.Healthy, StartedAt: start, FinishedAt: start.Add(time.Minute)}
+			if err := st.CreateDeployment(ctx, d, nil); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	secret, hash := strata.NewTokenSecret()
+	if err := st.CreateToken(ctx, &strata.Token{Name: "admin", Role: strata.RoleAdmin, Hash: hash}, nil); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := strhttp.New(strhttp.Config{Engine: engine.New(p, st, "bench"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s, loginRecorder(tb, s, secret)
+}
+
+// loginRecorder logs in through the handler directly and returns the session cookie.
+func loginRecorder(tb testing.TB, h http.Handler, secret string) *http.Cookie {
+	tb.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
+	var csrf *http.Cookie
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "strata_login" {
+			csrf = c
+		}
+	}
+	if csrf == nil {
+		tb.Fatal("the login page set no CSRF cookie")
+	}
+	form := url.Values{"csrf": {csrf.Value}, "token": {secret}}
+	req := httptest.NewRequest("POST", "/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(csrf)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "strata_session" {
+			return c
+		}
+	}
+	tb.Fatalf("login: status %d, no session cookie", rec.Code)
+	return nil
+}
+
+// renderMatrix serves the matrix page once and checks it is whole.
+func renderMatrix(tb testing.TB, h http.Handler, session *http.Cookie, path string) int {
+	req := httptest.NewRequest("GET", path, nil)
+	req.AddCookie(session)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		tb.Fatalf("status %d: %.300s", rec.Code, rec.Body.String())
+	}
+	return rec.Body.Len()
+}
+
+// BenchmarkMatrix renders the matrix of 1,000 environments x 50 services, every cell
+// filled, server-side: reading the store, building and rendering the page. The target is
+// under 200 ms per page.
+func BenchmarkMatrix(b *testing.B) {
+	h, session := bigEstate(b, 1000, 50)
+	for _, path := range []string{"/", "/?group=region", "/?label=region=eu-west"} {
+		b.Run(path, func(b *testing.B) {
+			size := 0
+			for b.Loop() {
+				size = renderMatrix(b, h, session, path)
+			}
+			b.ReportMetric(float64(size)/1e6, "MB/page")
+		})
+	}
+}
+
+// TestMatrixAtScale checks the benchmark's claim in an ordinary test run: the median of a
+// few renders of 1,000 environments x 50 services is under 200 ms.
+func TestMatrixAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a store with 50,000 deployments")
+	}
+	h, session := bigEstate(t, 1000, 50)
+	var took []time.Duration
+	for range 5 {
+		start := time.Now()
+		renderMatrix(t, h, session, "/?group=region")
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	if med := took[len(took)/2]; med > 200*time.Millisecond {
+		t.Fatalf("median render %v (all %v), want under 200ms", med, took)
+	}
+}
