@@ -1,0 +1,147 @@
+package http_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/strata-dev/strata"
+)
+
+// routeCase is one API route with a request that names an environment outside dev where
+// the route names one at all, so that a token scoped to dev is refused it.
+type routeCase struct {
+	method, path string
+	body         any
+	// need is the action a token's role must permit.
+	need string
+	// outside is set when the request names an environment (or a stage) beyond dev: the
+	// dev-scoped tokens are refused with 403.
+	outside bool
+}
+
+// routeCases covers every route of the API; promo and dep are a waiting promotion to prod
+// and a deployment in staging.
+func routeCases(promo, dep string) []routeCase {
+	read, deploy, approve, admin := strata.ActRead, strata.ActDeploy, strata.ActApprove, strata.ActAdmin
+	return []routeCase{
+		{"GET", "/metrics", nil, read, false},
+		{"GET", "/api/v1/openapi.json", nil, read, false},
+		{"GET", "/api/v1/environments", nil, read, false},
+		{"GET", "/api/v1/config/api?env=staging", nil, read, true},
+		{"GET", "/api/v1/diff?a=dev&b=staging", nil, read, true},
+		{"GET", "/api/v1/status", nil, read, false},
+		{"GET", "/api/v1/deployments", nil, read, false},
+		{"GET", "/api/v1/deployments?env=staging", nil, read, true},
+		{"GET", "/api/v1/deployments/" + dep, nil, read, true},
+		{"GET", "/api/v1/deployments/" + dep + "/logs", nil, read, true},
+		{"POST", "/api/v1/releases", map[string]any{"service": "api", "version": "9.0.0"}, deploy, false},
+		{"POST", "/api/v1/deployments", map[string]any{"service": "api", "version": "1.0.0", "env": "staging"}, deploy, true},
+		{"POST", "/api/v1/rollbacks", map[string]any{"service": "api", "env": "staging"}, deploy, true},
+		{"POST", "/api/v1/promotions", map[string]any{"service": "api", "version": "1.0.0", "to": "prod"}, deploy, true},
+		{"POST", "/api/v1/promotions", map[string]any{"service": "api", "version": "1.0.0", "to": "prod", "override_window": true, "reason": "hotfix"}, admin, true},
+		{"GET", "/api/v1/promotions", nil, read, false},
+		{"GET", "/api/v1/promotions/" + promo, nil, read, true},
+		{"POST", "/api/v1/plan", map[string]any{"service": "api", "version": "1.0.0", "to": "prod"}, read, true},
+		{"POST", "/api/v1/promotions/" + promo + "/approve", nil, approve, true},
+		{"POST", "/api/v1/promotions/" + promo + "/reject", map[string]any{"reason": "not today"}, approve, true},
+		{"POST", "/api/v1/freezes", map[string]any{"env": "staging", "reason": "incident"}, admin, true},
+		{"DELETE", "/api/v1/freezes/staging", nil, admin, true},
+		{"GET", "/api/v1/audit", nil, read, false},
+		{"GET", "/api/v1/audit?env=staging", nil, read, true},
+		{"GET", "/api/v1/audit?verify=1", nil, admin, false},
+		{"POST", "/api/v1/resume", nil, admin, false},
+		{"GET", "/api/v1/drift?env=staging", nil, read, true},
+	}
+}
+
+// TestEveryRouteAgainstEveryRole sends every route as every role, as tokens scoped to dev,
+// with no token and with a bad one: a role that does not permit the route's action, or a
+// scope that does not cover its environment, is 403 (exit 4); no or a bad token is 401;
+// everything else gets past authorization (whatever the request then makes of the state).
+func TestEveryRouteAgainstEveryRole(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	promo := x.shipToProd("1.0.0", "requester")
+	dep := x.deploymentIn("staging").ID
+	for _, rc := range routeCases(promo, dep) {
+		for _, tk := range apiTokens {
+			permitted := strata.Permits(tk.role, rc.need)
+			scoped := tk.envs != nil
+			name := fmt.Sprintf("%s %s as a %s", rc.method, rc.path, tk.role)
+			if scoped {
+				name += " scoped to dev"
+			}
+			t.Run(name, func(t *testing.T) {
+				r := x.do(tk.name, rc.method, rc.path, rc.body)
+				denied := !permitted || (scoped && rc.outside)
+				switch {
+				case denied && r.status != http.StatusForbidden:
+					t.Fatalf("status %d, want 403 (body %s)", r.status, r.body)
+				case denied:
+					if got := r.header.Get("Strata-Exit"); got != "4" {
+						t.Errorf("Strata-Exit %q, want 4", got)
+					}
+					if code := r.json(t)["error"].(map[string]any)["code"]; code != strata.EUNAUTHORIZED {
+						t.Errorf("error code %v, want unauthorized", code)
+					}
+				case r.status == http.StatusForbidden || r.status == http.StatusUnauthorized:
+					t.Fatalf("status %d, want it let through (body %s)", r.status, r.body)
+				}
+			})
+		}
+		for _, who := range []string{"", "bad"} {
+			t.Run(fmt.Sprintf("%s %s with token %q is unauthorized", rc.method, rc.path, who), func(t *testing.T) {
+				r := x.do(who, rc.method, rc.path, rc.body)
+				if r.status != http.StatusUnauthorized || r.header.Get("Strata-Exit") != "4" {
+					t.Fatalf("status %d exit %q, want 401 and 4 (body %s)", r.status, r.header.Get("Strata-Exit"), r.body)
+				}
+				if !strings.Contains(r.header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("WWW-Authenticate %q, want a Bearer challenge", r.header.Get("WWW-Authenticate"))
+				}
+			})
+		}
+	}
+	t.Run("healthz needs no token", func(t *testing.T) {
+		if r := x.do("", "GET", "/healthz", nil); r.status != http.StatusOK {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+	})
+	t.Run("a refused request is in the audit log, without the token", func(t *testing.T) {
+		evs, err := x.store.Events(t.Context(), strata.EventFilter{Action: "request.denied"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			t.Fatal("no request.denied events")
+		}
+		for _, e := range evs {
+			for _, tok := range x.tokens {
+				if strings.Contains(string(e.Detail), tok) {
+					t.Fatalf("event %d holds a token", e.Seq)
+				}
+			}
+		}
+	})
+}
+
+// TestEveryRouteIsInTheMatrix keeps the matrix above honest: each route of the OpenAPI
+// document is sent by it.
+func TestEveryRouteIsInTheMatrix(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	doc := x.do("victor", "GET", "/api/v1/openapi.json", nil).json(t)
+	covered := map[string]bool{"GET /healthz": true}
+	for _, rc := range routeCases("{id}", "{id}") {
+		path, _, _ := strings.Cut(rc.path, "?")
+		path = strings.ReplaceAll(path, "/freezes/staging", "/freezes/{env}")
+		path = strings.ReplaceAll(path, "/config/api", "/config/{service}")
+		covered[rc.method+" "+path] = true
+	}
+	for path, ops := range doc["paths"].(map[string]any) {
+		for method := range ops.(map[string]any) {
+			if key := strings.ToUpper(method) + " " + path; !covered[key] {
+				t.Errorf("route %s is not in the authorization matrix", key)
+			}
+		}
+	}
+}
