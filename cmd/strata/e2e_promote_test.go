@@ -374,3 +374,29 @@ func TestTwoConcurrentPromotionsOfOneReleaseToOneStageMakeOne(t *testing.T) {
 		t.Errorf("audit shows %d promote events, want 1", n)
 	}
 }
+
+func TestBadPromotionInputIsExit2(t *testing.T) {
+	e := newEstate(t, strings.Replace(policyEstate, "@POLICY@", "{approvals: 1}", 1))
+	e.release("api", "--version", "1")
+	for _, c := range []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"an unknown service", []string{"promote", "nope"}, "unknown service"},
+		{"an unknown version", []string{"promote", "api@9"}, "no release"},
+		{"an unknown stage", []string{"promote", "api@1", "--to", "qa"}, "unknown stage"},
+		{"plan of an unknown stage", []string{"plan", "api@1", "--to", "qa"}, "unknown stage"},
+		{"approving an unknown promotion", []string{"approve", "p-0000000000", "--as", "bob"}, "p-0000000000"},
+		{"rejecting without a reason", []string{"reject", "p-0000000000"}, "--reason"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if r := e.with(t).must(2, c.args...); !strings.Contains(r.stderr, c.says) {
+				t.Errorf("stderr should say %q:\n%s", c.says, r)
+			}
+		})
+	}
+	if n := e.auditCount("--action", "promote"); n != 0 {
+		t.Errorf("bad input recorded %d promotions", n)
+	}
+}
