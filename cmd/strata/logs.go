@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/api"
 )
 
 func (a *app) logsCommand() *cobra.Command {
@@ -17,30 +18,23 @@ func (a *app) logsCommand() *cobra.Command {
 		Args:  exactArgs(1, "one DEPLOYMENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			d, err := s.Deployment(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			var all []strata.LogChunk
+			all := &api.Logs{Chunks: []strata.LogChunk{}}
 			var after int64
 			for {
-				chunks, err := s.Logs(ctx, d.ID, after)
+				doc, err := a.backend().Logs(ctx, args[0], after)
 				if err != nil {
 					return err
 				}
-				for _, c := range chunks {
+				all.ID, all.State = doc.ID, doc.State
+				for _, c := range doc.Chunks {
 					after = c.Seq
 					if a.json() {
-						all = append(all, c)
+						all.Chunks = append(all.Chunks, c)
 					} else {
 						io.WriteString(a.stdout, c.Data)
 					}
 				}
-				if !follow || !strata.Active(d.State) {
+				if !follow || !strata.Active(doc.State) {
 					break
 				}
 				select {
@@ -48,18 +42,12 @@ func (a *app) logsCommand() *cobra.Command {
 					return nil
 				case <-time.After(300 * time.Millisecond):
 				}
-				if d, err = s.Deployment(ctx, d.ID); err != nil {
-					return err
-				}
 			}
 			if a.json() {
-				if all == nil {
-					all = []strata.LogChunk{}
-				}
-				return a.writeJSON(map[string]any{"id": d.ID, "state": d.State, "chunks": all})
+				return a.writeJSON(all)
 			}
 			if follow {
-				fmt.Fprintf(a.stderr, "%s %s\n", d.ID, d.State)
+				fmt.Fprintf(a.stderr, "%s %s\n", all.ID, all.State)
 			}
 			return nil
 		},

@@ -88,31 +88,6 @@ func (a *app) reportInterrupted(ctx context.Context, e *engine.Engine) {
 	}
 }
 
-// currentDeployments returns what runs in each (service, environment). With create false
-// and no store on disk yet, it returns nothing rather than creating one.
-func (a *app) currentDeployments(ctx context.Context, create bool) (map[[2]string]*strata.Deployment, error) {
-	out := map[[2]string]*strata.Deployment{}
-	if !create && a.storeURL == "" {
-		if _, err := os.Stat(a.storePath()); err != nil {
-			return out, nil
-		}
-	}
-	e, err := a.engine(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := e.Current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for k, d := range cur {
-		out[pairKey(k)] = d
-	}
-	return out, nil
-}
-
-func pairKey(k plan.Pair) [2]string { return [2]string{k.Service, k.Environment} }
-
 func pairFrom(k [2]string) plan.Pair { return plan.Pair{Service: k[0], Environment: k[1]} }
 
 // addEphemeral adds the short-lived environments the store holds to p (once each); one that

@@ -1,0 +1,6 @@
+package main
+
+// backend returns where commands run.
+func (a *app) backend() backend {
+	return local{a}
+}
