@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -266,17 +265,14 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	label := d.Service + "/" + d.Environment
 	e.logf("▸ %s → %s: deploy %s (%s, attempt %d)", d.Service, d.Environment, d.Version, d.ID, d.Attempt)
 
-	stopTicker := e.ticker(label, start)
 	failure, err := e.runDeploy(runCtx, d, svc, rs, rel, sink, secrets, label)
 	stopLease()
 	if cause := context.Cause(runCtx); errors.Is(cause, errLeaseLost) {
 		sink.Close()
-		stopTicker()
 		return d, strata.Errorf(strata.EFAILED, "%s %s@%s to %s: %v; this process stopped its steps", d.ID, d.Service, d.Version, d.Environment, errLeaseLost)
 	}
 	if err != nil {
 		sink.Close()
-		stopTicker()
 		return d, err
 	}
 	if failure == "" && svc.Health != nil {
@@ -289,7 +285,6 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 		}
 	}
 	sink.Close()
-	stopTicker()
 	d.FinishedAt = e.now()
 	if failure == "" {
 		d.State = strata.Succeeded
@@ -300,28 +295,6 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 		return d, nil
 	}
 	return e.fail(ctx, d, svc, secret.Redact(failure, secrets))
-}
-
-// ticker prints, every 10 seconds while a deployment runs, how long it has been running, so
-// a terminal shows progress through long steps.
-func (e *Engine) ticker(label string, start time.Time) (stop func()) {
-	if e.Log == nil {
-		return func() {}
-	}
-	t := time.NewTicker(10 * time.Second)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				e.logf("… %s: running for %s", label, time.Since(start).Round(time.Second))
-			}
-		}
-	}()
-	var once sync.Once
-	return func() { once.Do(func() { t.Stop(); close(done) }) }
 }
 
 // fail records a failed attempt and applies the rollback policy.
