@@ -1,0 +1,140 @@
+package http_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/sqlite"
+)
+
+// twoServers starts two schedulers ticking every 20ms on one store file, each through its
+// own connection and as a different owner (as two `strata serve` on two hosts would be).
+func (x *apiEstate) twoServers(t *testing.T) {
+	for _, host := range []string{"replica-a", "replica-b"} {
+		st, err := sqlite.Open(filepath.Join(x.dir, ".strata", "state.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		e := x.newEngine(st)
+		e.Owner = strata.Owner{Host: host, PID: 1, Start: 1}
+		x.serve(e, 20*time.Millisecond)
+	}
+}
+
+// waitFor polls cond until it holds or 10 seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting until %s", what)
+}
+
+// count returns how many audit events of action are about subject.
+func (x *apiEstate) count(action, subject string) int {
+	x.t.Helper()
+	evs, err := x.store.Events(context.Background(), strata.EventFilter{Action: action})
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Subject == subject {
+			n++
+		}
+	}
+	return n
+}
+
+// TestTwoServersRunAWaitingPromotionOnce: a promotion waits on a freeze; once it is lifted,
+// two servers' schedulers both find its gates open, and exactly one runs it.
+func TestTwoServersRunAWaitingPromotionOnce(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	ctx := t.Context()
+	if err := x.store.SetFreeze(ctx, "prod-eu", &strata.Freeze{Environment: "prod-eu", Reason: "audit", Actor: "carol"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	id := x.shipToProd("1.0.0", "alice")
+	if res, err := x.as("bob").Approve(ctx, id); strata.ErrorCode(err) != strata.EBLOCKED {
+		t.Fatalf("approve: %v (%+v), want it still waiting on the freeze", err, res)
+	}
+	x.twoServers(t)
+	time.Sleep(100 * time.Millisecond)
+	if p, _ := x.store.Promotion(ctx, id); p.State != strata.Waiting {
+		t.Fatalf("promotion is %s while prod-eu is frozen, want waiting", p.State)
+	}
+	if err := x.store.SetFreeze(ctx, "prod-eu", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the promotion succeeded", func() bool {
+		p, err := x.store.Promotion(ctx, id)
+		return err == nil && p.State == strata.Succeeded
+	})
+	time.Sleep(100 * time.Millisecond) // a few more ticks of both
+	ds, err := x.store.Deployments(ctx, strata.DeploymentFilter{PromotionID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 2 {
+		t.Errorf("%d deployments for the promotion, want 2 (prod-us and prod-eu once each)", len(ds))
+	}
+	if n := x.count("promotion.running", id); n != 1 {
+		t.Errorf("the promotion started %d times, want once", n)
+	}
+}
+
+// TestTwoServersResumeAnInterruptedDeploymentOnce: a deployment whose owner is gone (its
+// lease lapsed) is taken over by exactly one of two servers and finished as attempt 2.
+func TestTwoServersResumeAnInterruptedDeploymentOnce(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	ctx := t.Context()
+	e := x.as("alice")
+	if _, err := e.Release(ctx, "api", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Release(ctx, "api", "2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := x.store.Release(ctx, "api", "2.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Minute)
+	d := &strata.Deployment{Service: "api", Environment: "prod-us", Version: "2.0.0", ReleaseID: rel.ID, State: strata.Running,
+		Attempt: 1, Kind: engine.KindDeploy, Actor: "alice", Owner: strata.Owner{Host: "gone-host", PID: 4242, Start: 1},
+		LeaseUntil: past, CreatedAt: past, StartedAt: past}
+	if err := x.store.CreateDeployment(ctx, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	x.twoServers(t)
+	waitFor(t, "the deployment succeeded", func() bool {
+		got, err := x.store.Deployment(ctx, d.ID)
+		return err == nil && got.State == strata.Succeeded
+	})
+	time.Sleep(100 * time.Millisecond)
+	got, _ := x.store.Deployment(ctx, d.ID)
+	if got.Attempt != 2 {
+		t.Errorf("attempt %d, want 2 (resumed once)", got.Attempt)
+	}
+	if n := x.count("deployment.interrupted", d.ID); n != 1 {
+		t.Errorf("taken over %d times, want once", n)
+	}
+}
+
+// TestSchedulerTickWithNothingToDo: a tick with nothing to do changes nothing.
+func TestSchedulerTickWithNothingToDo(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	before, _ := x.store.Events(t.Context(), strata.EventFilter{})
+	x.server.Tick(t.Context())
+	after, _ := x.store.Events(t.Context(), strata.EventFilter{})
+	if len(after) != len(before) {
+		t.Errorf("an idle tick wrote %d audit events", len(after)-len(before))
+	}
+}
