@@ -49,6 +49,10 @@ type ui struct {
 	detach time.Duration
 	// poll is how often a live deployment page's event stream reads the store.
 	poll time.Duration
+	// snap is the deployments as the matrix last read them; snapMu makes one request read
+	// them while the others wait for the result.
+	snapMu sync.Mutex
+	snap   *matrixSnapshot
 }
 
 // registerUI adds the dashboard's routes to mux. The server calls it from its routes setup.

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"html"
 	"html/template"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -35,22 +37,10 @@ type matrixGroup struct {
 	Rows  []matrixRow
 }
 
-// matrixRow is one environment.
+// matrixRow is one environment's row, written as HTML in Go: at 1,000 environments x 50
+// services a template would spend most of the page's time on the cells.
 type matrixRow struct {
-	Env       string
-	Labels    string
-	Ephemeral bool
-	Cells     []matrixCell
-}
-
-// matrixCell is one service in one environment: what runs, the state of the newest
-// deployment (which colours it), and how long ago the running version was deployed.
-type matrixCell struct {
-	Version string
-	Age     string
-	State   string
-	Href    string
-	Title   string
+	HTML template.HTML
 }
 
 // waitingRow is a promotion waiting on a gate, listed above the matrix.
@@ -97,21 +87,9 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, 
 			sel[k] = val
 		}
 	}
-	ds, err := v.engine.Store.Deployments(ctx, strata.DeploymentFilter{})
+	snap, err := u.snapshot(ctx, v.engine.Store)
 	if err != nil {
-		return nil, fmt.Errorf("read deployments: %w", err)
-	}
-	type pair struct{ s, e string }
-	current := make(map[pair]*strata.Deployment, len(ds))
-	latest := make(map[pair]*strata.Deployment, len(ds))
-	for _, d := range ds {
-		k := pair{d.Service, d.Environment}
-		if latest[k] == nil {
-			latest[k] = d
-		}
-		if d.State == strata.Succeeded && current[k] == nil {
-			current[k] = d
-		}
+		return nil, err
 	}
 	keys := map[string]bool{}
 	groups := map[string]*matrixGroup{}
@@ -140,24 +118,7 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, 
 			groups[gv] = g
 			order = append(order, gv)
 		}
-		row := matrixRow{Env: env.Name, Labels: labelText(env.Labels), Ephemeral: env.Ephemeral, Cells: make([]matrixCell, len(p.Services))}
-		for i, s := range p.Services {
-			k := pair{s.Name, env.Name}
-			c := &row.Cells[i]
-			if d := current[k]; d != nil {
-				c.Version, c.Age = d.Version, age(now, d.FinishedAt)
-				if d.Health == strata.Unhealthy {
-					c.State = "unhealthy"
-				}
-			}
-			if d := latest[k]; d != nil {
-				if c.State == "" {
-					c.State = d.State
-				}
-				c.Href = "/deployments/" + d.ID
-				c.Title = s.Name + " in " + env.Name + ": " + d.State + " " + d.Version
-			}
-		}
+		row := matrixRow{HTML: rowHTML(env, p.Services, snap, now)}
 		g.Rows = append(g.Rows, row)
 		m.Shown++
 	}
@@ -269,4 +230,152 @@ func (u *ui) funcs() template.FuncMap {
 			return s
 		},
 	}
+}
+
+// rowHTML writes one environment's row: its name (labels in the title), then per service
+// the running version and its age, coloured by the state of the newest deployment, linked
+// to that deployment.
+func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSnapshot, now time.Time) template.HTML {
+	var b strings.Builder
+	b.Grow(64 + 96*len(services))
+	name := html.EscapeString(env.Name)
+	b.WriteString(`<tr data-env="`)
+	b.WriteString(name)
+	b.WriteString(`"><th title="`)
+	b.WriteString(html.EscapeString(labelText(env.Labels)))
+	b.WriteString(`">`)
+	b.WriteString(name)
+	if env.Ephemeral {
+		b.WriteString(` <span class="muted">short-lived</span>`)
+	}
+	b.WriteString(`</th>`)
+	for _, s := range services {
+		k := pairKey{s.Name, env.Name}
+		latest := snap.latest[k]
+		if latest == nil {
+			b.WriteString(`<td class="st-none">-</td>`)
+			continue
+		}
+		state, version, ago := latest.State, "", ""
+		if cur := snap.current[k]; cur != nil {
+			version, ago = cur.Version, age(now, cur.FinishedAt)
+			if cur.Health == strata.Unhealthy && state == strata.Succeeded {
+				state = "unhealthy"
+			}
+		}
+		b.WriteString(`<td class="st-`)
+		b.WriteString(html.EscapeString(state))
+		b.WriteString(`"><a href="/deployments/`)
+		b.WriteString(url.PathEscape(latest.ID))
+		b.WriteString(`">`)
+		if version == "" {
+			version = latest.State
+		}
+		b.WriteString(html.EscapeString(version))
+		b.WriteString(`</a> <small>`)
+		b.WriteString(ago)
+		b.WriteString(`</small></td>`)
+	}
+	b.WriteString("</tr>\n")
+	return template.HTML(b.String())
+}
+
+// pairKey names one service in one environment.
+type pairKey struct{ service, env string }
+
+// matrixSnapshot is what the matrix needs from the deployments: per pair, the newest
+// succeeded deployment (what runs there) and the newest of any state.
+type matrixSnapshot struct {
+	seq     int64 // the newest audit event when it was read
+	read    time.Time
+	current map[pairKey]*strata.Deployment
+	latest  map[pairKey]*strata.Deployment
+}
+
+// snapshotTTL bounds how long a snapshot is used even when no event was appended.
+const snapshotTTL = time.Minute
+
+// snapshot returns the deployments snapshot, reading the store again only when an audit
+// event was appended since the last read: every change of a deployment's state (created,
+// ended, resumed, taken over) appends one, naming its service and environment, in the same
+// transaction. A few new events refresh only the pairs they name; many, or a snapshot
+// older than snapshotTTL, read everything again.
+func (u *ui) snapshot(ctx context.Context, st strata.Store) (*matrixSnapshot, error) {
+	last, err := st.Events(ctx, strata.EventFilter{Limit: 1})
+	if err != nil {
+		return nil, fmt.Errorf("read the newest event: %w", err)
+	}
+	var seq int64
+	if len(last) > 0 {
+		seq = last[0].Seq
+	}
+	u.snapMu.Lock()
+	defer u.snapMu.Unlock()
+	old := u.snap
+	fresh := old != nil && time.Since(old.read) < snapshotTTL
+	if fresh && old.seq == seq {
+		return old, nil
+	}
+	if fresh && seq > old.seq && seq-old.seq <= 200 {
+		if s, err := u.refresh(ctx, st, old, seq); err == nil {
+			u.snap = s
+			return s, nil
+		}
+	}
+	ds, err := st.Deployments(ctx, strata.DeploymentFilter{})
+	if err != nil {
+		return nil, fmt.Errorf("read deployments: %w", err)
+	}
+	s := &matrixSnapshot{seq: seq, read: time.Now(), current: map[pairKey]*strata.Deployment{}, latest: map[pairKey]*strata.Deployment{}}
+	for _, d := range ds { // newest first
+		k := pairKey{d.Service, d.Environment}
+		if s.latest[k] == nil {
+			s.latest[k] = d
+		}
+		if d.State == strata.Succeeded && s.current[k] == nil {
+			s.current[k] = d
+		}
+	}
+	u.snap = s
+	return s, nil
+}
+
+// refresh returns a copy of old with the pairs that the events after old.seq name read
+// again. The copy leaves old whole for requests still rendering from it.
+func (u *ui) refresh(ctx context.Context, st strata.Store, old *matrixSnapshot, seq int64) (*matrixSnapshot, error) {
+	events, err := st.Events(ctx, strata.EventFilter{Limit: int(seq - old.seq)})
+	if err != nil {
+		return nil, err
+	}
+	if len(events) == 0 || events[0].Seq != old.seq+1 {
+		return nil, fmt.Errorf("events after %d are not contiguous", old.seq)
+	}
+	s := &matrixSnapshot{seq: seq, read: old.read, current: maps.Clone(old.current), latest: maps.Clone(old.latest)}
+	done := map[pairKey]bool{}
+	for _, e := range events {
+		k := pairKey{e.Service, e.Environment}
+		if k.service == "" || k.env == "" || done[k] {
+			continue
+		}
+		done[k] = true
+		f := strata.DeploymentFilter{Service: k.service, Environment: k.env, Limit: 1}
+		latest, err := st.Deployments(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		f.States = []string{strata.Succeeded}
+		current, err := st.Deployments(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		delete(s.latest, k)
+		delete(s.current, k)
+		if len(latest) > 0 {
+			s.latest[k] = latest[0]
+		}
+		if len(current) > 0 {
+			s.current[k] = current[0]
+		}
+	}
+	return s, nil
 }
