@@ -28,6 +28,9 @@ type app struct {
 	storeURL string
 	output   string
 	as       string
+	// server and token select remote mode (remote.go): commands run on a `strata serve`.
+	server, token string
+	client        backend
 
 	now     func() time.Time
 	project *strata.Project
@@ -76,7 +79,7 @@ rollback, drift detection and a tamper-evident audit log.`,
 			if a.output != "text" && a.output != "json" {
 				return strata.Errorf(strata.EINVALID, "-o %q: want text or json", a.output)
 			}
-			return nil
+			return a.setupRemote(cmd)
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -87,6 +90,8 @@ rollback, drift detection and a tamper-evident audit log.`,
 	f.StringVar(&a.storeURL, "store", os.Getenv("STRATA_STORE"), "store URL (default: SQLite at DIR/.strata/state.db; postgres://... for PostgreSQL) [$STRATA_STORE]")
 	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	f.StringVar(&a.as, "as", "", "acting principal for local commands (self-asserted) [$STRATA_ACTOR]")
+	f.StringVar(&a.server, "server", "", "URL of a strata serve to run commands on, e.g. http://127.0.0.1:7480 [$STRATA_SERVER]")
+	f.StringVar(&a.token, "token", "", "API token for --server, made by strata token create [$STRATA_TOKEN]")
 
 	for _, c := range []*cobra.Command{
 		a.initCommand(), a.validateCommand(), a.envCommand(), a.configCommand(), a.diffCommand(),
