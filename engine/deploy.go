@@ -383,7 +383,7 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	}
 	out := e.stepOutput(label, "deploy", sink, secrets...)
 	stop := e.progress(d.Service+" → "+d.Environment, "deploy")
-	res, err := step.Run(ctx, step.Spec{
+	res, err := e.runStep(ctx, step.Spec{
 		Name: "deploy", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out,
 		Started: func(pid, pgid int) error {
 			d.PGID = pgid

@@ -46,7 +46,7 @@ func (e *Engine) Destroy(ctx context.Context, env string) ([]string, error) {
 		if timeout == 0 {
 			timeout = 10 * time.Minute
 		}
-		res, err := step.Run(ctx, step.Spec{Name: "destroy", Command: svc.Destroy.Run, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
+		res, err := e.runStep(ctx, step.Spec{Name: "destroy", Command: svc.Destroy.Run, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
 		out.Flush()
 		if err == nil && res.ExitCode != 0 {
 			err = strata.Errorf(strata.EFAILED, "destroy step exited with status %d", res.ExitCode)

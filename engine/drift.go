@@ -252,7 +252,7 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 	// stdout is the version; stderr goes to a file, for the error.
 	cmd := "{ " + target + "\n} 2>" + shellQuote(errPath)
 	var stdout bytes.Buffer
-	res, err := step.Run(ctx, step.Spec{Name: "observe", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: &stdout, Grace: time.Second})
+	res, err := e.runStep(ctx, step.Spec{Name: "observe", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: &stdout, Grace: time.Second})
 	if err != nil {
 		return "", err
 	}

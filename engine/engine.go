@@ -46,6 +46,19 @@ type Engine struct {
 	// back), after the store recorded it. It must not block (the server sends webhooks
 	// from it in the background).
 	OnPromotion func(p *strata.Promotion, event string)
+	// OnStep, when set, is told how long each step (build, deploy, health, destroy,
+	// observe) took; the server's /metrics keeps a histogram of it.
+	OnStep func(name string, took time.Duration)
+}
+
+// runStep runs one step and tells OnStep how long it took.
+func (e *Engine) runStep(ctx context.Context, spec step.Spec) (step.Result, error) {
+	start := time.Now()
+	res, err := step.Run(ctx, spec)
+	if e.OnStep != nil {
+		e.OnStep(spec.Name, time.Since(start))
+	}
+	return res, err
 }
 
 // announce tells OnPromotion of a promotion event.

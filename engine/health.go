@@ -45,7 +45,7 @@ func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer
 			last = probeHTTP(ctx, target, per)
 		} else {
 			out := e.stepOutput(label, "health", sink, secrets...)
-			res, err := step.Run(ctx, step.Spec{Name: "health", Command: target, Dir: e.Project.Dir, Env: env, Timeout: per, Output: out, Grace: time.Second})
+			res, err := e.runStep(ctx, step.Spec{Name: "health", Command: target, Dir: e.Project.Dir, Env: env, Timeout: per, Output: out, Grace: time.Second})
 			out.Flush()
 			switch {
 			case err != nil:

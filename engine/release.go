@@ -116,7 +116,7 @@ func (e *Engine) build(ctx context.Context, svc *strata.Service, version string)
 		}
 		out := e.stepOutput(svc.Name, "build", nil)
 		stop := e.progress(svc.Name, "build")
-		res, err := step.Run(ctx, step.Spec{Name: "build", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
+		res, err := e.runStep(ctx, step.Spec{Name: "build", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
 		stop()
 		out.Flush()
 		if err != nil {

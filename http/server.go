@@ -85,6 +85,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.notify = newNotifier(e.Project.Notify, cfg.WebhookSecret, cfg.WebhookRetry, s.log)
 	s.engine.OnPromotion = s.onPromotion
+	s.engine.OnStep = s.metrics.stepDone
 	// Lease renewals are counted on their way to the store.
 	s.engine.Store = countingStore{Store: e.Store, m: s.metrics}
 	s.mux = http.NewServeMux()

@@ -243,7 +243,7 @@ func TestLogsFollowLive(t *testing.T) {
 // token; request logs name the principal, never the token.
 func TestMetricsAndHealth(t *testing.T) {
 	x := newAPIEstate(t, apiYAML)
-	x.shipToProd("1.0.0", "alice")
+	x.shipViaAPI("1.0.0", "alice")
 	r := x.do("victor", "GET", "/metrics", nil)
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain; version=0.0.4") {
 		t.Fatalf("status %d, Content-Type %q", r.status, r.header.Get("Content-Type"))
@@ -256,6 +256,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		`strata_promotions_waiting 1`,
 		`# TYPE strata_lease_renewals_total counter`,
 		`# TYPE strata_step_duration_seconds histogram`,
+		`strata_step_duration_seconds_count{step="deploy"} 2`,
 	} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, r.body)
