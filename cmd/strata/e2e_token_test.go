@@ -178,7 +178,7 @@ func TestTokenCommandsRefuseBadInput(t *testing.T) {
 		remote.env = append(slices.Clone(e.env), "STRATA_SERVER=http://127.0.0.1:1")
 		for _, args := range [][]string{{"token", "create", "y", "--role", "viewer"}, {"token", "list"}, {"token", "revoke", "ci"}} {
 			r := remote.must(2, args...)
-			if !strings.Contains(r.stderr, "run where the store is") {
+			if !strings.Contains(r.stderr, "where the project and store are") {
 				t.Errorf("want a refusal naming where to run it:\n%s", r)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -168,12 +167,8 @@ func (a *app) tokenRevokeCommand() *cobra.Command {
 }
 
 // tokenStore loads the project (so that a wrong -C is an error, not a new store somewhere)
-// and opens its store, refusing to when the CLI is in remote mode. It warns about selectors that match none of the environments.
+// and opens its store (remote mode refuses token commands: see localOnly). It warns about selectors that match none of the environments.
 func (a *app) tokenStore(ctx context.Context, envs []map[string]string) (strata.Store, error) {
-	// A token made in a local store the server does not read would silently not work.
-	if u := os.Getenv("STRATA_SERVER"); u != "" {
-		return nil, strata.Errorf(strata.EINVALID, "token commands run where the store is, not through a server (STRATA_SERVER is %s): run them on the server's host in its project directory, with STRATA_SERVER unset", u)
-	}
 	p, err := a.projectWithEphemeral(ctx)
 	if err != nil {
 		return nil, err
