@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-dev/strata"
 )
@@ -188,6 +190,138 @@ func TestTokenCommandsRefuseBadInput(t *testing.T) {
 		e.with(t).must(2, "-C", dir, "token", "create", "x", "--role", "viewer")
 		if _, err := os.Stat(filepath.Join(dir, ".strata")); err == nil {
 			t.Errorf("a store was made in a directory without strata.yaml")
+		}
+	})
+}
+
+const servedEstate = `project: shop
+environments:
+  dev: {labels: {tier: dev}}
+  prod-us:
+    labels: {tier: prod, region: us-east}
+    policy: {approvals: 1}
+  prod-eu:
+    extends: prod-us
+    labels: {region: eu-west}
+services:
+  api:
+    build: echo bin > "$STRATA_ARTIFACTS/api"
+    deploy: "true"
+pipeline:
+  - stage: dev
+    environments: [dev]
+    auto: true
+  - stage: prod
+    environments: {tier: prod}
+`
+
+// serve starts `strata serve` on a free port of the estate and returns its URL.
+func serve(t *testing.T, e *estate) string {
+	t.Helper()
+	b := e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h")
+	var url string
+	waitFor(t, 15*time.Second, "strata serve to listen", func() bool {
+		if b.ended() {
+			t.Fatalf("strata serve ended:\n%s", b.wait(t, time.Second))
+		}
+		log, _ := os.ReadFile(b.stderr)
+		if m := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).Find(log); m != nil {
+			url = string(m)
+		}
+		return url != ""
+	})
+	t.Cleanup(func() { b.cmd.Process.Signal(os.Interrupt) })
+	return url
+}
+
+// as returns the estate running commands on the server at url with token.
+func (e *estate) as(url, token string) *estate {
+	c := *e
+	c.env = append(slices.Clone(e.env), "STRATA_SERVER="+url, "STRATA_TOKEN="+token)
+	return &c
+}
+
+func TestTokensFromTheCLIAreWhoActsOnAServer(t *testing.T) {
+	e := newEstate(t, servedEstate)
+	ops := createToken(t, e, "ops", "--role", "admin").Token
+	devBot := createToken(t, e, "dev-bot", "--role", "deployer", "--envs", "tier=dev").Token
+	alice := createToken(t, e, "alice", "--role", "approver", "--envs", "tier=prod").Token
+	euViewer := createToken(t, e, "eu-viewer", "--role", "viewer", "--envs", "name=prod-eu").Token
+	url := serve(t, e)
+
+	t.Run("a scoped viewer sees only the environments it covers", func(t *testing.T) {
+		r := e.with(t).as(url, euViewer).must(0, "-o", "json", "env", "list")
+		var envs []struct{ Name string }
+		if err := json.Unmarshal([]byte(r.stdout), &envs); err != nil || len(envs) != 1 || envs[0].Name != "prod-eu" {
+			t.Errorf("env list = %+v (%v), want prod-eu only\n%s", envs, err, r)
+		}
+	})
+	denied := []struct {
+		name, token, mentions string
+		args                  []string
+	}{
+		{"a viewer may not freeze", euViewer, "viewer token", []string{"freeze", "prod-eu", "--reason", "x"}},
+		{"an unknown token is refused", "strata_bogus", "unknown or revoked token", []string{"status"}},
+		{"no token is refused", "", "no token", []string{"status"}},
+		{"a deployer may not deploy outside its selectors", devBot, "does not cover environment prod-us", []string{"deploy", "api@1", "--env", "prod-us"}},
+	}
+	for _, tt := range denied {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.with(t).as(url, tt.token).must(4, tt.args...)
+			if !strings.Contains(r.stderr, tt.mentions) {
+				t.Errorf("stderr should mention %q:\n%s", tt.mentions, r)
+			}
+		})
+	}
+
+	e.as(url, devBot).must(0, "release", "api", "--version", "1")
+	r := e.as(url, ops).must(3, "-o", "json", "promote", "api@1", "--to", "prod")
+	var p struct{ ID, Requester string }
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || p.ID == "" {
+		t.Fatalf("promote -o json: %v\n%s", err, r)
+	}
+	t.Run("the requester's own token may not approve", func(t *testing.T) {
+		r := e.with(t).as(url, ops).must(2, "approve", p.ID)
+		if !strings.Contains(r.stderr, "ops requested") {
+			t.Errorf("want the requester named:\n%s", r)
+		}
+	})
+	t.Run("only a role that may approve may approve", func(t *testing.T) {
+		e.with(t).as(url, devBot).must(4, "approve", p.ID)
+		e.with(t).as(url, euViewer).must(4, "approve", p.ID)
+	})
+	t.Run("a second principal's approval runs the promotion", func(t *testing.T) {
+		r := e.with(t).as(url, alice).must(0, "-o", "json", "approve", p.ID)
+		if !strings.Contains(r.stdout, `"succeeded"`) {
+			t.Errorf("want a succeeded promotion:\n%s", r)
+		}
+	})
+	t.Run("a revoked token is refused at once", func(t *testing.T) {
+		e.with(t).must(0, "token", "revoke", "alice")
+		r := e.with(t).as(url, alice).must(4, "status")
+		if !strings.Contains(r.stderr, "unknown or revoked token") {
+			t.Errorf("want the revoked token refused:\n%s", r)
+		}
+	})
+	t.Run("the audit log names each token's principal and its refusals, never a token", func(t *testing.T) {
+		r := e.with(t).must(0, "-o", "json", "audit")
+		var events []strata.Event
+		if err := json.Unmarshal([]byte(r.stdout), &events); err != nil {
+			t.Fatal(err)
+		}
+		acted := map[string]bool{}
+		for _, ev := range events {
+			acted[ev.Actor+" "+ev.Action] = true
+		}
+		for _, want := range []string{"dev-bot release", "ops promote", "alice approve", "eu-viewer request.denied", "dev-bot request.denied"} {
+			if !acted[want] {
+				t.Errorf("no %q event in %v", want, slices.Sorted(maps.Keys(acted)))
+			}
+		}
+		for _, secret := range []string{ops, devBot, alice, euViewer} {
+			if strings.Contains(r.stdout, secret) || strings.Contains(r.stdout, strata.HashToken(secret)) {
+				t.Errorf("the audit log holds a token")
+			}
 		}
 	})
 }
