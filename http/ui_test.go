@@ -420,3 +420,41 @@ func TestSessionOnTheAPI(t *testing.T) {
 		}
 	})
 }
+
+func TestNoSecretOrTokenInAnyPage(t *testing.T) {
+	x := newUIEstate(t, uiYAML)
+	p := x.shipToProd(t)
+	b := x.login(t, "bob")
+	b.post("/promotions/"+p.ID+"/approve", url.Values{"csrf": {b.csrf()}})
+	waitPromotion(t, x, p.ID)
+	admin := x.login(t, "carol")
+	pages := []string{"/", "/?group=region", "/releases", "/releases/api/1.0.0", "/audit", "/diff?a=dev&b=prod-eu", "/login"}
+	ds, err := x.store.Deployments(context.Background(), strata.DeploymentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		pages = append(pages, "/deployments/"+d.ID, "/deployments/"+d.ID+"/events")
+	}
+	var forbidden []string
+	forbidden = append(forbidden, x.secret)
+	for _, tok := range x.tokens {
+		forbidden = append(forbidden, tok, strata.HashToken(tok))
+	}
+	for _, path := range pages {
+		_, body := admin.get(path)
+		for _, f := range forbidden {
+			if strings.Contains(body, f) {
+				t.Errorf("%s holds a secret or a token", path)
+			}
+		}
+	}
+	for _, f := range forbidden {
+		if strings.Contains(x.logs.String(), f) {
+			t.Error("the server log holds a secret or a token")
+		}
+	}
+	if !strings.Contains(x.logs.String(), "principal=bob") {
+		t.Error("the server log does not name the principals (is it written at all?)")
+	}
+}
