@@ -91,6 +91,14 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, 
 	if err != nil {
 		return nil, err
 	}
+	// The store says running until a resume takes a deployment over; the matrix says
+	// interrupted as soon as its process is gone, as `strata status` does.
+	gone := map[string]bool{}
+	if ds, err := v.engine.Interrupted(ctx); err == nil {
+		for _, d := range ds {
+			gone[d.ID] = true
+		}
+	}
 	keys := map[string]bool{}
 	groups := map[string]*matrixGroup{}
 	var order []string
@@ -118,7 +126,7 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, 
 			groups[gv] = g
 			order = append(order, gv)
 		}
-		row := matrixRow{HTML: rowHTML(env, p.Services, snap, now)}
+		row := matrixRow{HTML: rowHTML(env, p.Services, snap, gone, now)}
 		g.Rows = append(g.Rows, row)
 		m.Shown++
 	}
@@ -234,8 +242,8 @@ func (u *ui) funcs() template.FuncMap {
 
 // rowHTML writes one environment's row: its name (labels in the title), then per service
 // the running version and its age, coloured by the state of the newest deployment, linked
-// to that deployment.
-func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSnapshot, now time.Time) template.HTML {
+// to that deployment. A short-lived environment made again under an old name starts empty.
+func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSnapshot, gone map[string]bool, now time.Time) template.HTML {
 	var b strings.Builder
 	b.Grow(64 + 96*len(services))
 	name := html.EscapeString(env.Name)
@@ -251,13 +259,22 @@ func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSn
 	b.WriteString(`</th>`)
 	for _, s := range services {
 		k := pairKey{s.Name, env.Name}
-		latest := snap.latest[k]
+		latest, cur := snap.latest[k], snap.current[k]
+		if env.Ephemeral && latest != nil && latest.CreatedAt.Before(env.Created) {
+			latest = nil
+		}
+		if env.Ephemeral && cur != nil && cur.CreatedAt.Before(env.Created) {
+			cur = nil
+		}
 		if latest == nil {
 			b.WriteString(`<td class="st-none">-</td>`)
 			continue
 		}
 		state, version, ago := latest.State, "", ""
-		if cur := snap.current[k]; cur != nil {
+		if gone[latest.ID] {
+			state = strata.Interrupted
+		}
+		if cur != nil {
 			version, ago = cur.Version, age(now, cur.FinishedAt)
 			if cur.Health == strata.Unhealthy && state == strata.Succeeded {
 				state = "unhealthy"
