@@ -382,6 +382,14 @@ func (c *Client) Audit(ctx context.Context, f strata.EventFilter) ([]*strata.Eve
 	if _, err := c.do(ctx, "GET", "/api/v1/audit", v, nil, &doc); err != nil {
 		return nil, err
 	}
+	// The server indents its documents, details included; the store keeps them compact, as
+	// the text table prints them.
+	for _, e := range doc {
+		var b bytes.Buffer
+		if len(e.Detail) > 0 && json.Compact(&b, e.Detail) == nil {
+			e.Detail = b.Bytes()
+		}
+	}
 	return doc, nil
 }
 
