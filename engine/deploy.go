@@ -460,11 +460,12 @@ func secretValues(rs *layer.Resolved) []string {
 func (e *Engine) keepLease(ctx context.Context, d *strata.Deployment, cancel context.CancelCauseFunc) (stop func()) {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
+	// Read d once, here: the step's callbacks write *d (UpdateDeployment) while this runs.
+	id, owner, until := d.ID, d.Owner, d.LeaseUntil
 	go func() {
 		defer close(stopped)
 		t := time.NewTicker(e.LeaseTTL / 3)
 		defer t.Stop()
-		until := d.LeaseUntil
 		for {
 			select {
 			case <-done:
@@ -474,7 +475,7 @@ func (e *Engine) keepLease(ctx context.Context, d *strata.Deployment, cancel con
 			case <-t.C:
 			}
 			next := e.now().Add(e.LeaseTTL)
-			err := e.Store.RenewLease(ctx, d.ID, d.Owner, next)
+			err := e.Store.RenewLease(ctx, id, owner, next)
 			switch {
 			case err == nil:
 				until = next
