@@ -226,9 +226,12 @@ func (u *ui) page(h func(w http.ResponseWriter, r *http.Request, v *visit)) http
 // toLogin sends a browser to the login page, remembering where it wanted to go. An htmx
 // request is told to load the login page as a whole rather than swap it into a fragment.
 func (u *ui) toLogin(w http.ResponseWriter, r *http.Request) {
-	target := "/login"
-	if r.Method == http.MethodGet && r.URL.Path != "/" {
-		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+	target, next := "/login", r.URL.RequestURI()
+	if cur, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil && cur.Path != "" {
+		next = cur.RequestURI() // htmx asked for a fragment: come back to the page it is on
+	}
+	if r.Method == http.MethodGet && next != "/" {
+		target += "?next=" + url.QueryEscape(next)
 	}
 	if r.Header.Get("HX-Request") != "" {
 		w.Header().Set("HX-Redirect", target)

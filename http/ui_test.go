@@ -36,6 +36,19 @@ func TestLogin(t *testing.T) {
 			t.Fatalf("status %d, Location %q", res.StatusCode, got)
 		}
 	})
+	t.Run("an htmx request without a session is told to load the login page whole", func(t *testing.T) {
+		b := x.browser(t)
+		req, _ := http.NewRequest("GET", b.url+"/?q=dev", nil)
+		req.Header.Set("HX-Request", "true")
+		res, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, res)
+		if res.StatusCode != http.StatusUnauthorized || res.Header.Get("HX-Redirect") != "/login?next=%2F%3Fq%3Ddev" {
+			t.Fatalf("status %d, HX-Redirect %q", res.StatusCode, res.Header.Get("HX-Redirect"))
+		}
+	})
 	t.Run("an unknown token is refused with 401 and the token is not logged", func(t *testing.T) {
 		bogus := "strata_" + randomHex(20)
 		res, page := x.browser(t).loginWith(bogus)
@@ -132,6 +145,8 @@ func TestMatrix(t *testing.T) {
 			[]string{`label filter &#34;tier&#34;: want key=value`}, nil},
 		{"a scoped token sees only its environments", "devon", "/",
 			[]string{`data-env="dev"`, "1 of 4"}, []string{`data-env="staging"`, `data-env="prod-us"`}},
+		{"the releases page lists the open promotion and the release", "victor", "/releases",
+			[]string{"Open promotions", `href="/releases/api/1.0.0"`, "waiting"}, nil},
 		{"the waiting promotion is listed for those whose token reaches its stage", "victor", "/",
 			[]string{"Waiting promotions", "api@1.0.0 → prod"}, nil},
 		{"a token that does not reach the stage does not see its promotion", "devon", "/",
