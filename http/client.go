@@ -37,9 +37,21 @@ type Client struct {
 func NewClient(rawURL, token string) (*Client, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, strata.Errorf(strata.EINVALID, "--server %q: want the server's URL, e.g. http://127.0.0.1:7480", rawURL)
+		shown := rawURL
+		if u != nil {
+			shown = u.Redacted()
+		}
+		return nil, strata.Errorf(strata.EINVALID, "--server %q: want the server's URL, e.g. http://127.0.0.1:7480", shown)
 	}
 	return &Client{URL: strings.TrimRight(u.String(), "/"), Token: token}, nil
+}
+
+// where is the server's URL as messages show it: a password in it is hidden.
+func (c *Client) where() string {
+	if u, err := url.Parse(c.URL); err == nil {
+		return u.Redacted()
+	}
+	return c.URL
 }
 
 // maxResponse bounds a response body the client reads (a long history or audit log).
@@ -64,7 +76,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return false, strata.Errorf(strata.EINVALID, "--server %q: %v", c.URL, err)
+		return false, strata.Errorf(strata.EINVALID, "--server %s: %v", c.where(), err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -84,12 +96,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return false, strata.Errorf(strata.EINTERNAL, "read the answer of %s to %s %s: %v", c.URL, method, path, err)
+		return false, strata.Errorf(strata.EINTERNAL, "read the answer of %s to %s %s: %v", c.where(), method, path, err)
 	}
 	code := resp.Header.Get(ErrorCodeHeader)
 	if code == "" && resp.StatusCode < 300 {
 		if err := decodeDoc(data, doc); err != nil {
-			return false, strata.Errorf(strata.EINTERNAL, "the server at %s answered %s %s with a document this strata cannot read: %v", c.URL, method, path, err)
+			return false, strata.Errorf(strata.EINTERNAL, "the server at %s answered %s %s with a document this strata cannot read: %v", c.where(), method, path, err)
 		}
 		return true, nil
 	}
@@ -131,9 +143,9 @@ func (c *Client) errorOf(resp *http.Response, method, path, code string, data []
 	if msg == "" {
 		switch {
 		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
-			msg = fmt.Sprintf("the server at %s has no route %s %s (is it an older strata?)", c.URL, method, path)
+			msg = fmt.Sprintf("the server at %s has no route %s %s (is it an older strata?)", c.where(), method, path)
 		default:
-			msg = fmt.Sprintf("the server at %s answered %s %s with %s", c.URL, method, path, resp.Status)
+			msg = fmt.Sprintf("the server at %s answered %s %s with %s", c.where(), method, path, resp.Status)
 		}
 	}
 	if resp.StatusCode == http.StatusUnauthorized && c.Token == "" {
@@ -201,7 +213,7 @@ func (c *Client) unreachable(ctx context.Context, err error) error {
 			why = u.Error()
 		}
 	}
-	return &strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("cannot reach the Strata server at %s: %s (is `strata serve` running?)", c.URL, why)}
+	return &strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("cannot reach the Strata server at %s: %s (is `strata serve` running?)", c.where(), why)}
 }
 
 // decodeDoc decodes a response body into doc; numbers inside untyped values (config values)

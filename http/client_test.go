@@ -140,3 +140,20 @@ func TestABadServerURLIsInvalid(t *testing.T) {
 		}
 	}
 }
+
+func TestAPasswordInTheServerURLIsNotShown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c, err := strhttp.NewClient("http://ci:hunter2@"+addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Status(context.Background())
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "ci:xxxxx@"+addr) {
+		t.Errorf("got %v, want the URL with its password hidden", err)
+	}
+}
