@@ -208,6 +208,9 @@ func (u *ui) page(h func(w http.ResponseWriter, r *http.Request, v *visit)) http
 			u.fail(w, r, nil, err)
 			return
 		}
+		if name, ok := r.Context().Value(principalKey{}).(*string); ok {
+			*name = tok.Name // for the server's request log
+		}
 		e := *u.engine
 		e.Actor = tok.Name
 		v := &visit{token: tok, session: sess, engine: &e}
