@@ -173,6 +173,18 @@ func TestMatrix(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a deployment that ends after the matrix was read shows at the next page", func(t *testing.T) {
+		b := x.login(t, "victor")
+		if _, page := b.get("/?q=dev"); strings.Contains(page, ">7.7.7</a>") {
+			t.Fatal("7.7.7 shows before it was released")
+		}
+		if _, err := x.as("alice").Release(context.Background(), "web", "7.7.7"); err != nil {
+			t.Fatal(err)
+		}
+		if _, page := b.get("/?q=dev"); !strings.Contains(page, ">7.7.7</a>") {
+			t.Fatalf("the matrix does not show web 7.7.7 in dev:\n%s", page)
+		}
+	})
 	t.Run("an htmx request for the matrix gets the table alone", func(t *testing.T) {
 		b := x.login(t, "victor")
 		req, _ := http.NewRequest("GET", b.url+"/?q=dev", nil)
