@@ -257,3 +257,50 @@ func TestRemoteModeRefusals(t *testing.T) {
 		ann.with(t).must(0, "version")
 	})
 }
+
+// slowEstate has one service whose deploy prints a line, waits for the scratch file "go",
+// then prints another.
+const slowEstate = `project: slow
+environments:
+  dev: {}
+services:
+  app:
+    deploy: 'echo first line; while [ ! -e "@SCRATCH@/go" ]; do sleep 0.05; done; echo second line'
+pipeline:
+  - {stage: dev, environments: [dev]}
+`
+
+func TestLogsFollowOnAServerPrintsTheStepOutputUntilTheDeploymentEnds(t *testing.T) {
+	tw := newTwins(t, slowEstate)
+	_, ann := tw.as(t, "ann")
+	ann.must(0, "release", "app", "--version", "1.0")
+	deploy := ann.start("deploy", "app@1.0", "--env", "dev")
+	var id string
+	waitFor(t, 20*time.Second, "the deployment to run", func() bool {
+		for _, d := range ann.history("app") {
+			if d.State == "running" {
+				id = d.ID
+				return true
+			}
+		}
+		return false
+	})
+	follow := ann.start("logs", "--follow", id)
+	waitFor(t, 20*time.Second, "the first line to be followed", func() bool {
+		b, _ := os.ReadFile(follow.stdout)
+		return strings.Contains(string(b), "first line")
+	})
+	if follow.ended() {
+		t.Fatal("logs --follow ended while the deployment runs")
+	}
+	if err := os.WriteFile(tw.remote.path("go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := deploy.wait(t, 20*time.Second); r.code != 0 {
+		t.Fatalf("deploy:\n%s", r)
+	}
+	r := follow.wait(t, 20*time.Second)
+	if r.code != 0 || r.stdout != "first line\nsecond line\n" || r.stderr != id+" succeeded\n" {
+		t.Errorf("want both lines and the end state:\n%s", r)
+	}
+}
