@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/api"
 )
 
@@ -22,9 +21,6 @@ func (a *app) configCommand() *cobra.Command {
 	c.Flags().BoolVar(&explain, "explain", false, "show where each value comes from and what it overrides")
 	return c
 }
-
-// needEnv checks the --env flag names a known environment.
-func needEnv(p *strata.Project, env string) error { return api.NeedEnv(p, env) }
 
 // splitRef reads SERVICE[@VERSION].
 func splitRef(ref string) (service, version string) { return api.SplitRef(ref) }
