@@ -33,7 +33,9 @@ type call struct {
 	w   http.ResponseWriter
 	r   *http.Request
 	tok *strata.Token
-	// eng acts as the token's principal.
+	// p is the project as it was when the request came.
+	p *strata.Project
+	// eng acts as the token's principal, on p.
 	eng *engine.Engine
 	// wrote is set by a handler that wrote its own response (server-sent events).
 	wrote bool
@@ -41,7 +43,7 @@ type call struct {
 
 // allow checks the token permits action on every named environment.
 func (c *call) allow(action string, envs ...string) error {
-	return c.s.authorize(c.r.Context(), c.r, c.tok, action, envs...)
+	return c.s.authorize(c.r.Context(), c.r, c.tok, c.p, action, envs...)
 }
 
 // work is the context changes run in: a client that hangs up does not stop a deployment
@@ -171,7 +173,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // route's handler, whose document or error becomes the response.
 func (s *Server) handle(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &call{s: s, w: w, r: r}
+		c := &call{s: s, w: w, r: r, p: s.cur.Load()}
 		if rt.Action != "" {
 			t, err := s.authenticate(r)
 			if err != nil {
@@ -181,7 +183,7 @@ func (s *Server) handle(rt route) http.Handler {
 			r = withToken(r, t)
 			c.r, c.tok = r, t
 			e := *s.engine
-			e.Actor = t.Name
+			e.Actor, e.Project = t.Name, c.p
 			c.eng = &e
 			if err := c.allow(rt.Action); err != nil {
 				s.writeError(w, r, err, nil)
@@ -247,7 +249,10 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/healthz", "", "Liveness: 200 when the server runs and its store answers", s.healthz},
 		{"GET", "/metrics", read, "Prometheus metrics", s.serveMetrics},
 		{"GET", "/api/v1/openapi.json", read, "This API as an OpenAPI 3.1 document", s.openapi},
+		{"GET", "/api/v1/validate", read, "validate", s.validate},
 		{"GET", "/api/v1/environments", read, "env list", s.environments},
+		{"POST", "/api/v1/environments", deploy, "env create NAME --like ENV [--ttl D] [--label k=v]", s.createEnv},
+		{"DELETE", "/api/v1/environments/{name}", deploy, "env destroy NAME", s.destroyEnv},
 		{"GET", "/api/v1/config/{service}", read, "config SERVICE --env ENV [--explain]", s.config},
 		{"GET", "/api/v1/diff", read, "diff ENV_A ENV_B", s.diff},
 		{"GET", "/api/v1/status", read, "status", s.status},

@@ -26,12 +26,12 @@ func (s *Server) healthz(c *call) (any, error) {
 	if _, err := s.store.Freezes(c.r.Context()); err != nil {
 		return nil, err
 	}
-	return map[string]any{"ok": true, "project": s.project.Name, "schema": strata.SchemaVersion}, nil
+	return map[string]any{"ok": true, "project": c.p.Name, "schema": strata.SchemaVersion}, nil
 }
 
 func (s *Server) environments(c *call) (any, error) {
-	docs := api.NewEnvironments(s.project)
-	return slices.DeleteFunc(docs, func(d api.Environment) bool { return !s.covered(c.tok, d.Name) }), nil
+	docs := api.NewEnvironments(c.p)
+	return slices.DeleteFunc(docs, func(d api.Environment) bool { return !c.covered(d.Name) }), nil
 }
 
 func (s *Server) config(c *call) (any, error) {
@@ -43,7 +43,7 @@ func (s *Server) config(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.NewConfig(s.project, c.r.PathValue("service"), env, explain)
+	return api.NewConfig(c.p, c.r.PathValue("service"), env, explain)
 }
 
 func (s *Server) diff(c *call) (any, error) {
@@ -51,7 +51,7 @@ func (s *Server) diff(c *call) (any, error) {
 	if err := c.allow(strata.ActRead, a, b); err != nil {
 		return nil, err
 	}
-	return api.NewDiff(s.project, a, b, func() (map[plan.Pair]*strata.Deployment, error) { return c.eng.Current(c.r.Context()) })
+	return api.NewDiff(c.p, a, b, func() (map[plan.Pair]*strata.Deployment, error) { return c.eng.Current(c.r.Context()) })
 }
 
 // status is the environment x service matrix of the environments the token covers.
@@ -60,7 +60,7 @@ func (s *Server) status(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc.Cells = slices.DeleteFunc(doc.Cells, func(x api.Cell) bool { return !s.covered(c.tok, x.Environment) })
+	doc.Cells = slices.DeleteFunc(doc.Cells, func(x api.Cell) bool { return !c.covered(x.Environment) })
 	return doc, nil
 }
 
@@ -83,7 +83,7 @@ func (s *Server) history(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds = slices.DeleteFunc(ds, func(d api.Deployment) bool { return !s.covered(c.tok, d.Environment) })
+	ds = slices.DeleteFunc(ds, func(d api.Deployment) bool { return !c.covered(d.Environment) })
 	if limit > 0 && len(ds) > int(limit) {
 		ds = ds[:limit]
 	}
@@ -124,20 +124,20 @@ func (s *Server) promotions(c *call) (any, error) {
 	}
 	out := []*strata.Promotion{}
 	for _, p := range ps {
-		if s.coversAny(c.tok, p.Stage) {
+		if c.coversAny(p.Stage) {
 			out = append(out, p)
 		}
 	}
 	return out, nil
 }
 
-// coversAny reports whether t covers some environment of the stage (an unscoped token
-// covers every stage, even one gone from strata.yaml).
-func (s *Server) coversAny(t *strata.Token, stage string) bool {
-	if coversAll(t) {
+// coversAny reports whether the token covers some environment of the stage (an unscoped
+// token covers every stage, even one gone from strata.yaml).
+func (c *call) coversAny(stage string) bool {
+	if coversAll(c.tok) {
 		return true
 	}
-	return slices.ContainsFunc(s.stageEnvs(stage), func(env string) bool { return s.covered(t, env) })
+	return slices.ContainsFunc(c.stageEnvs(stage), c.covered)
 }
 
 // promotion returns one promotion judged now: its gates and what would open them.
@@ -146,7 +146,7 @@ func (s *Server) promotion(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !s.coversAny(c.tok, p.Stage) {
+	if !c.coversAny(p.Stage) {
 		return nil, deny("%s's token covers no environment of stage %s", c.tok.Name, p.Stage)
 	}
 	res, err := s.judge(c, p)
@@ -167,7 +167,7 @@ func (s *Server) judge(c *call, p *strata.Promotion) (*engine.PromotionResult, e
 	}
 	slices.Reverse(ds) // oldest first, as they ran
 	res.Deployments = ds
-	st := s.project.Stage(p.Stage)
+	st := c.p.Stage(p.Stage)
 	if st == nil {
 		return res, nil
 	}
@@ -179,7 +179,7 @@ func (s *Server) judge(c *call, p *strata.Promotion) (*engine.PromotionResult, e
 	if err != nil {
 		return nil, err
 	}
-	res.Gates = plan.Gates(s.project, plan.Request{
+	res.Gates = plan.Gates(c.p, plan.Request{
 		ID: p.ID, Service: p.Service, Version: p.Version, Stage: st, Requester: p.Requester,
 		Approvals: p.Approvals, Override: p.Override, OverrideBy: p.Requester, Reason: p.Reason,
 	}, f)
@@ -217,7 +217,7 @@ func (s *Server) audit(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return e.Environment != "" && !s.covered(c.tok, e.Environment) })
+	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return e.Environment != "" && !c.covered(e.Environment) })
 	if limit > 0 && len(events) > int(limit) {
 		events = events[len(events)-int(limit):]
 	}
@@ -236,7 +236,7 @@ func (s *Server) drift(c *call) (any, error) {
 	if doc == nil || coversAll(c.tok) {
 		return doc, err
 	}
-	doc.Drift = slices.DeleteFunc(doc.Drift, func(it engine.DriftItem) bool { return !s.covered(c.tok, it.Environment) })
+	doc.Drift = slices.DeleteFunc(doc.Drift, func(it engine.DriftItem) bool { return !c.covered(it.Environment) })
 	if len(doc.Drift) == 0 {
 		return doc, nil
 	}

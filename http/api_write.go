@@ -17,7 +17,7 @@ func (s *Server) release(c *call) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	if err := api.NeedService(s.project, req.Service); err != nil {
+	if err := api.NeedService(c.p, req.Service); err != nil {
 		return nil, err
 	}
 	return api.CutRelease(c.work(), c.eng, req)
@@ -46,8 +46,8 @@ func (s *Server) rollback(c *call) (any, error) {
 }
 
 // stageEnvs returns the environments of a stage (none for an unknown one).
-func (s *Server) stageEnvs(stage string) []string {
-	if st := s.project.Stage(stage); st != nil {
+func (c *call) stageEnvs(stage string) []string {
+	if st := c.p.Stage(stage); st != nil {
 		return st.Environments
 	}
 	return nil
@@ -64,7 +64,7 @@ func (s *Server) promote(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.allow(strata.ActDeploy, s.stageEnvs(pl.Promotion.Stage)...); err != nil {
+	if err := c.allow(strata.ActDeploy, c.stageEnvs(pl.Promotion.Stage)...); err != nil {
 		return nil, err
 	}
 	if req.OverrideWindow {
@@ -84,7 +84,7 @@ func (s *Server) plan(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.allow(strata.ActRead, s.stageEnvs(pl.Promotion.Stage)...); err != nil {
+	if err := c.allow(strata.ActRead, c.stageEnvs(pl.Promotion.Stage)...); err != nil {
 		return nil, err
 	}
 	return api.Plan(c.r.Context(), c.eng, req.Engine())
@@ -109,7 +109,7 @@ func (c *call) decidable(id string) error {
 	if err != nil {
 		return err
 	}
-	return c.allow(strata.ActApprove, c.s.stageEnvs(p.Stage)...)
+	return c.allow(strata.ActApprove, c.stageEnvs(p.Stage)...)
 }
 
 func (s *Server) approve(c *call) (any, error) {

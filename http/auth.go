@@ -75,15 +75,15 @@ func rolesFor(action string) string {
 // authorize checks that t's role permits action and that t covers every named environment.
 // An unknown environment is ENOTFOUND (it is checked before coverage, so a scoped token
 // learns only what `env list` would tell anyone). A denial is recorded in the audit log.
-func (s *Server) authorize(ctx context.Context, r *http.Request, t *strata.Token, action string, envs ...string) error {
+func (s *Server) authorize(ctx context.Context, r *http.Request, t *strata.Token, p *strata.Project, action string, envs ...string) error {
 	if !strata.Permits(t.Role, action) {
 		s.auditDenied(ctx, r, t, action, "")
 		return deny("%s is a %s token; this needs a role allowed to %s (%s)", t.Name, t.Role, action, rolesFor(action))
 	}
 	for _, name := range envs {
-		env := s.project.Environment(name)
+		env := p.Environment(name)
 		if env == nil {
-			return unknownEnv(s.project, name)
+			return unknownEnv(p, name)
 		}
 		if !t.Covers(env) {
 			s.auditDenied(ctx, r, t, action, name)
@@ -110,9 +110,10 @@ func (s *Server) auditDenied(ctx context.Context, r *http.Request, t *strata.Tok
 	}
 }
 
-// covered reports whether t covers the named environment (false for an unknown one).
-func (s *Server) covered(t *strata.Token, env string) bool {
-	return t.Covers(s.project.Environment(env))
+// covered reports whether the token covers the named environment (false for an unknown
+// one).
+func (c *call) covered(env string) bool {
+	return c.tok.Covers(c.p.Environment(env))
 }
 
 // coversAll reports whether t covers every environment of the project: nothing needs

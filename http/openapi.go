@@ -30,6 +30,7 @@ var requestBodies = map[string]any{
 	"POST /api/v1/promotions/{id}/approve": api.ApproveRequest{},
 	"POST /api/v1/promotions/{id}/reject":  api.RejectRequest{},
 	"POST /api/v1/freezes":                 api.FreezeRequest{},
+	"POST /api/v1/environments":            api.EnvCreateRequest{},
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)

@@ -28,7 +28,10 @@ func routeCases(promo, dep string) []routeCase {
 	return []routeCase{
 		{"GET", "/metrics", nil, read, false},
 		{"GET", "/api/v1/openapi.json", nil, read, false},
+		{"GET", "/api/v1/validate", nil, read, false},
 		{"GET", "/api/v1/environments", nil, read, false},
+		{"POST", "/api/v1/environments", map[string]any{"name": "pr-1", "like": "staging", "ttl": "1h"}, deploy, true},
+		{"DELETE", "/api/v1/environments/staging", nil, deploy, true},
 		{"GET", "/api/v1/config/api?env=staging", nil, read, true},
 		{"GET", "/api/v1/diff?a=dev&b=staging", nil, read, true},
 		{"GET", "/api/v1/status", nil, read, false},
@@ -135,6 +138,7 @@ func TestEveryRouteIsInTheMatrix(t *testing.T) {
 		path, _, _ := strings.Cut(rc.path, "?")
 		path = strings.ReplaceAll(path, "/freezes/staging", "/freezes/{env}")
 		path = strings.ReplaceAll(path, "/config/api", "/config/{service}")
+		path = strings.ReplaceAll(path, "/environments/staging", "/environments/{name}")
 		covered[rc.method+" "+path] = true
 	}
 	for path, ops := range doc["paths"].(map[string]any) {

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -41,10 +42,14 @@ type Config struct {
 
 // Server serves the API, the dashboard and /metrics, and runs the scheduler.
 type Server struct {
-	cfg     Config
-	engine  *engine.Engine
-	store   strata.Store
-	project *strata.Project
+	cfg    Config
+	engine *engine.Engine
+	store  strata.Store
+	// cur is the project as it is now: strata.yaml plus the short-lived environments. A
+	// change (env create or destroy, the scheduler finding new or expired ones) publishes a
+	// new copy under projMu; each request reads one snapshot throughout.
+	cur     atomic.Pointer[strata.Project]
+	projMu  sync.Mutex
 	log     *slog.Logger
 	mux     *http.ServeMux
 	handler http.Handler
@@ -79,10 +84,10 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		engine:  &e,
 		store:   e.Store,
-		project: e.Project,
 		log:     cfg.Logger,
 		metrics: newMetrics(),
 	}
+	s.cur.Store(e.Project)
 	s.notify = newNotifier(e.Project.Notify, cfg.WebhookSecret, cfg.WebhookRetry, s.log)
 	s.engine.OnPromotion = s.onPromotion
 	s.engine.OnStep = s.metrics.stepDone
