@@ -61,7 +61,15 @@ func tokenOf(r *http.Request) *strata.Token {
 	return t
 }
 
-// roleFor names the roles that permit action, for messages.
+// actionWords says what each action allows, for messages.
+var actionWords = map[string]string{
+	strata.ActRead:    "read",
+	strata.ActDeploy:  "deploy (release, deploy, promote, roll back)",
+	strata.ActApprove: "approve and reject promotions",
+	strata.ActAdmin:   "administer (freeze, override windows, resume, verify the audit log)",
+}
+
+// rolesFor names the roles that permit action, for messages.
 func rolesFor(action string) string {
 	var out []string
 	for _, role := range strata.Roles {
@@ -78,7 +86,7 @@ func rolesFor(action string) string {
 func (s *Server) authorize(ctx context.Context, r *http.Request, t *strata.Token, p *strata.Project, action string, envs ...string) error {
 	if !strata.Permits(t.Role, action) {
 		s.auditDenied(ctx, r, t, action, "")
-		return deny("%s is a %s token; this needs a role allowed to %s (%s)", t.Name, t.Role, action, rolesFor(action))
+		return deny("%s is a %s token; this needs a token allowed to %s (role %s)", t.Name, t.Role, actionWords[action], rolesFor(action))
 	}
 	for _, name := range envs {
 		env := p.Environment(name)
