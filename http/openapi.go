@@ -38,11 +38,11 @@ var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
 // openapi returns the API as an OpenAPI 3.1 document, built from the route table so that it
 // cannot drift from what the server serves.
 func (s *Server) openapi(c *call) (any, error) {
-	return OpenAPI(s.apiRoutes()), nil
+	return openAPIDoc(s.apiRoutes()), nil
 }
 
-// OpenAPI returns the OpenAPI 3.1 document of routes.
-func OpenAPI(routes []route) map[string]any {
+// openAPIDoc returns the OpenAPI 3.1 document of routes.
+func openAPIDoc(routes []route) map[string]any {
 	errorRef := map[string]any{"$ref": "#/components/schemas/Error"}
 	paths := map[string]map[string]any{}
 	for _, rt := range routes {
