@@ -244,48 +244,18 @@ func (db *DB) Deployment(ctx context.Context, id string) (*strata.Deployment, er
 
 // Deployments returns the deployments f selects, newest first.
 func (db *DB) Deployments(ctx context.Context, f strata.DeploymentFilter) ([]*strata.Deployment, error) {
-	var where []string
-	var args []any
-	for _, c := range []struct{ col, v string }{
-		{"service", f.Service}, {"environment", f.Environment}, {"promotion_id", f.PromotionID},
-	} {
-		if c.v != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.v)
-		}
-	}
-	if len(f.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(f.States))+")")
-		for _, s := range f.States {
-			args = append(args, s)
-		}
-	}
-	q := `SELECT ` + deploymentColumns + ` FROM deployments`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, rowid DESC`
+	var c conds
+	c.equal("service", f.Service)
+	c.equal("environment", f.Environment)
+	c.equal("promotion_id", f.PromotionID)
+	c.in("state", f.States)
+	q := `SELECT ` + deploymentColumns + ` FROM deployments` + c.clause() + ` ORDER BY created_at DESC, rowid DESC`
+	args := c.args
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list deployments: %w", err)
-	}
-	defer rows.Close()
-	var out []*strata.Deployment
-	for rows.Next() {
-		d, err := scanDeployment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list deployments: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list deployments: %w", err)
-	}
-	return out, nil
+	return list(ctx, db, "list deployments", q, args, scanDeployment)
 }
 
 func scanDeployment(s scanner) (*strata.Deployment, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/strata-dev/strata"
 )
@@ -62,45 +61,30 @@ func (db *DB) AppendEvent(ctx context.Context, e *strata.Event) error {
 // Events returns audit events f selects, oldest first; with f.Limit, the newest Limit of
 // them, still oldest first.
 func (db *DB) Events(ctx context.Context, f strata.EventFilter) ([]*strata.Event, error) {
-	var where []string
-	var args []any
-	for _, c := range []struct{ col, v string }{
-		{"service", f.Service}, {"environment", f.Environment}, {"actor", f.Actor}, {"action", f.Action},
-	} {
-		if c.v != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.v)
-		}
-	}
-	q := `SELECT seq, at, actor, action, service, environment, subject, detail, prev, hash FROM events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+	var c conds
+	c.equal("service", f.Service)
+	c.equal("environment", f.Environment)
+	c.equal("actor", f.Actor)
+	c.equal("action", f.Action)
+	q := `SELECT seq, at, actor, action, service, environment, subject, detail, prev, hash FROM events` + c.clause()
+	args := c.args
 	if f.Limit > 0 {
 		q = `SELECT * FROM (` + q + ` ORDER BY seq DESC LIMIT ?) ORDER BY seq`
 		args = append(args, f.Limit)
 	} else {
 		q += ` ORDER BY seq`
 	}
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
+	return list(ctx, db, "list events", q, args, scanEvent)
+}
+
+func scanEvent(s scanner) (*strata.Event, error) {
+	var e strata.Event
+	var at int64
+	var detail []byte
+	if err := s.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Service, &e.Environment, &e.Subject, &detail, &e.Prev, &e.Hash); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []*strata.Event
-	for rows.Next() {
-		var e strata.Event
-		var at int64
-		var detail []byte
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Service, &e.Environment, &e.Subject, &detail, &e.Prev, &e.Hash); err != nil {
-			return nil, fmt.Errorf("list events: %w", err)
-		}
-		e.At = fromNanos(at)
-		e.Detail = rawJSON(detail)
-		out = append(out, &e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	return out, nil
+	e.At = fromNanos(at)
+	e.Detail = rawJSON(detail)
+	return &e, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/strata-dev/strata"
 )
@@ -179,48 +178,18 @@ func (db *DB) Promotion(ctx context.Context, id string) (*strata.Promotion, erro
 
 // Promotions returns the promotions f selects, newest first.
 func (db *DB) Promotions(ctx context.Context, f strata.PromotionFilter) ([]*strata.Promotion, error) {
-	var where []string
-	var args []any
-	for _, c := range []struct{ col, v string }{
-		{"service", f.Service}, {"version", f.Version}, {"stage", f.Stage},
-	} {
-		if c.v != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.v)
-		}
-	}
-	if len(f.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(f.States))+")")
-		for _, s := range f.States {
-			args = append(args, s)
-		}
-	}
-	q := `SELECT ` + promotionColumns + ` FROM promotions`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, rowid DESC`
+	var c conds
+	c.equal("service", f.Service)
+	c.equal("version", f.Version)
+	c.equal("stage", f.Stage)
+	c.in("state", f.States)
+	q := `SELECT ` + promotionColumns + ` FROM promotions` + c.clause() + ` ORDER BY created_at DESC, rowid DESC`
+	args := c.args
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list promotions: %w", err)
-	}
-	defer rows.Close()
-	var out []*strata.Promotion
-	for rows.Next() {
-		p, err := scanPromotion(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list promotions: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list promotions: %w", err)
-	}
-	return out, nil
+	return list(ctx, db, "list promotions", q, args, scanPromotion)
 }
 
 func scanPromotion(s scanner) (*strata.Promotion, error) {

@@ -63,30 +63,10 @@ func (db *DB) Release(ctx context.Context, service, version string) (*strata.Rel
 
 // Releases returns a service's releases, newest first ("" for every service).
 func (db *DB) Releases(ctx context.Context, service string) ([]*strata.Release, error) {
-	q := `SELECT ` + releaseColumns + ` FROM releases`
-	var args []any
-	if service != "" {
-		q += ` WHERE service = ?`
-		args = append(args, service)
-	}
-	q += ` ORDER BY created_at DESC, rowid DESC`
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list releases: %w", err)
-	}
-	defer rows.Close()
-	var out []*strata.Release
-	for rows.Next() {
-		r, err := scanRelease(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list releases: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list releases: %w", err)
-	}
-	return out, nil
+	var c conds
+	c.equal("service", service)
+	q := `SELECT ` + releaseColumns + ` FROM releases` + c.clause() + ` ORDER BY created_at DESC, rowid DESC`
+	return list(ctx, db, "list releases", q, c.args, scanRelease)
 }
 
 // scanner is a *sql.Row or *sql.Rows.
