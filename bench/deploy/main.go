@@ -58,11 +58,9 @@ func run(o options, w io.Writer) (*result, error) {
 		return nil, err
 	}
 	defer cleanup()
-	bin := o.strata
-	if bin == "" {
-		if bin, err = harness.BuildStrata(work); err != nil {
-			return nil, err
-		}
+	bin, err := harness.Strata(o.strata, work)
+	if err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(w, "deploy: %d environments, --parallel %d, %d run(s), %d CPU(s), load %s\n", o.envs, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
 	res := &result{}
@@ -74,15 +72,9 @@ func run(o options, w io.Writer) (*result, error) {
 		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {
 			return nil, err
 		}
-		promote := func() (harness.Sample, error) {
-			s, out, err := harness.Timed(dir, nil, bin, "promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
-			if err != nil {
-				return s, err
-			}
-			return s, harness.CheckSucceeded(out, o.envs)
-		}
+		promote := func() (harness.Sample, error) { return harness.Promote(bin, dir, "1", o.parallel, o.envs) }
 		xargs := func() (harness.Sample, error) { return harness.XargsTrue(dir, o.envs, o.parallel) }
-		first, x, err := inTurn(i, promote, xargs)
+		first, x, err := harness.InTurn(i, promote, xargs)
 		if err != nil {
 			return nil, err
 		}
@@ -91,10 +83,7 @@ func run(o options, w io.Writer) (*result, error) {
 		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
 			return nil, err
 		}
-		again, out, err := harness.Timed(dir, nil, bin, "promote", "noop@2", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
-		if err == nil {
-			err = harness.CheckSucceeded(out, o.envs)
-		}
+		again, err := harness.Promote(bin, dir, "2", o.parallel, o.envs)
 		if err != nil {
 			return nil, err
 		}
@@ -104,22 +93,8 @@ func run(o options, w io.Writer) (*result, error) {
 	mf, ma, mx := harness.Median(res.First), harness.Median(res.Again), harness.Median(res.Xargs)
 	fmt.Fprintf(w, "median: strata %s, strata again %s, xargs %s\n", mf, ma, mx)
 	fmt.Fprintf(w, "ratio (wall): strata/xargs %.2f, strata again/xargs %.2f\n", ratio(mf.Wall, mx.Wall), ratio(ma.Wall, mx.Wall))
-	fmt.Fprintf(w, "per environment beyond xargs: %s, again %s\n", perEnv(mf.Wall-mx.Wall, o.envs), perEnv(ma.Wall-mx.Wall, o.envs))
+	fmt.Fprintf(w, "per environment beyond xargs: %s, again %s\n", harness.PerEnv(mf.Wall-mx.Wall, o.envs), harness.PerEnv(ma.Wall-mx.Wall, o.envs))
 	return res, nil
-}
-
-// inTurn runs a and b, a first on even runs and b first on odd ones.
-func inTurn(i int, a, b func() (harness.Sample, error)) (sa, sb harness.Sample, err error) {
-	if i%2 == 0 {
-		if sa, err = a(); err == nil {
-			sb, err = b()
-		}
-		return sa, sb, err
-	}
-	if sb, err = b(); err == nil {
-		sa, err = a()
-	}
-	return sa, sb, err
 }
 
 func ratio(a, b time.Duration) float64 {
@@ -127,8 +102,4 @@ func ratio(a, b time.Duration) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
-}
-
-func perEnv(d time.Duration, n int) time.Duration {
-	return (d / time.Duration(n)).Round(time.Microsecond)
 }

@@ -19,7 +19,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // options are the command's flags.
@@ -68,11 +67,9 @@ func run(o options, w io.Writer) (*result, error) {
 		return nil, err
 	}
 	defer cleanup()
-	bin := o.strata
-	if bin == "" {
-		if bin, err = harness.BuildStrata(work); err != nil {
-			return nil, err
-		}
+	bin, err := harness.Strata(o.strata, work)
+	if err != nil {
+		return nil, err
 	}
 	nWaves := (o.envs + o.waves - 1) / o.waves
 	fmt.Fprintf(w, "promote: %d environments in %d wave(s) of %d, --parallel %d, %d run(s), %d CPU(s), load %s\n",
@@ -91,15 +88,9 @@ func run(o options, w io.Writer) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		promote := func() (harness.Sample, error) {
-			s, out, err := harness.Timed(dir, nil, bin, "promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
-			if err != nil {
-				return s, err
-			}
-			return s, harness.CheckSucceeded(out, o.envs)
-		}
+		promote := func() (harness.Sample, error) { return harness.Promote(bin, dir, "1", o.parallel, o.envs) }
 		xargs := func() (harness.Sample, error) { return harness.XargsTrue(dir, o.envs, o.parallel) }
-		s, x, err := inTurn(i, promote, xargs)
+		s, x, err := harness.InTurn(i, promote, xargs)
 		if err != nil {
 			return nil, err
 		}
@@ -117,10 +108,7 @@ func run(o options, w io.Writer) (*result, error) {
 		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
 			return nil, err
 		}
-		again, out, err := harness.Timed(dir, nil, bin, "promote", "noop@2", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
-		if err == nil {
-			err = harness.CheckSucceeded(out, o.envs)
-		}
+		again, err := harness.Promote(bin, dir, "2", o.parallel, o.envs)
 		if err != nil {
 			return nil, err
 		}
@@ -132,27 +120,9 @@ func run(o options, w io.Writer) (*result, error) {
 	ms, ma, mx, mw := harness.Median(res.Strata), harness.Median(res.Again), harness.Median(res.Xargs), harness.Median(res.XargsWaves)
 	fmt.Fprintf(w, "median: strata %s, strata again %s, xargs %s, xargs in waves %s\n", ms, ma, mx, mw)
 	fmt.Fprintf(w, "orchestration per environment: %s beyond xargs, %s beyond xargs in waves (cpu %s beyond xargs)\n",
-		perEnv(ms.Wall-mx.Wall, o.envs), perEnv(ms.Wall-mw.Wall, o.envs), perEnv(ms.CPU-mx.CPU, o.envs))
+		harness.PerEnv(ms.Wall-mx.Wall, o.envs), harness.PerEnv(ms.Wall-mw.Wall, o.envs), harness.PerEnv(ms.CPU-mx.CPU, o.envs))
 	fmt.Fprintf(w, "orchestration per environment, again: %s beyond xargs, %s beyond xargs in waves (cpu %s beyond xargs)\n",
-		perEnv(ma.Wall-mx.Wall, o.envs), perEnv(ma.Wall-mw.Wall, o.envs), perEnv(ma.CPU-mx.CPU, o.envs))
+		harness.PerEnv(ma.Wall-mx.Wall, o.envs), harness.PerEnv(ma.Wall-mw.Wall, o.envs), harness.PerEnv(ma.CPU-mx.CPU, o.envs))
 	fmt.Fprintf(w, "store growth per deployment: %.0f bytes (harness.Median of %d run(s))\n", midFloat(res.Growth), len(res.Growth))
 	return res, nil
-}
-
-// inTurn runs a and b, a first on even runs and b first on odd ones.
-func inTurn(i int, a, b func() (harness.Sample, error)) (sa, sb harness.Sample, err error) {
-	if i%2 == 0 {
-		if sa, err = a(); err == nil {
-			sb, err = b()
-		}
-		return sa, sb, err
-	}
-	if sb, err = b(); err == nil {
-		sa, err = a()
-	}
-	return sa, sb, err
-}
-
-func perEnv(d time.Duration, n int) time.Duration {
-	return (d / time.Duration(n)).Round(time.Microsecond)
 }
