@@ -11,11 +11,12 @@ package main
 import (
 	"flag"
 	"fmt"
-	"github.com/strata-dev/strata/bench/harness"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/strata-dev/strata/bench/harness"
 )
 
 // options are the command's flags.
@@ -78,7 +79,7 @@ func run(o options, w io.Writer) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The same harness.Estate again: a second release, so the per-pair scratch files exist and
+		// The same estate again: a second release, so the per-pair scratch files exist and
 		// the history holds a deployment per environment already.
 		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
 			return nil, err

@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/strata-dev/strata/bench/harness"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/strata-dev/strata/bench/harness"
 	"github.com/strata-dev/strata/config"
 	"github.com/strata-dev/strata/plan"
 )
@@ -74,7 +74,7 @@ func TestCheckSucceeded(t *testing.T) {
 	}
 }
 
-// TestRun builds strata and runs the benchmark on a small harness.Estate end to end.
+// TestRun builds strata and runs the benchmark on a small estate end to end.
 func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds strata and runs real deployments")
@@ -93,7 +93,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	// The second release runs in every environment of the harness.Estate.
+	// The second release runs in every environment of the estate.
 	status, err := harness.StrataRun(filepath.Join(work, "strata"), filepath.Join(work, "run-1"), "status", "-o", "json")
 	if err != nil {
 		t.Fatal(err)

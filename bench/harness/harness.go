@@ -21,6 +21,7 @@ type Sample struct {
 	Wall, CPU time.Duration
 }
 
+// String shows the wall time and, in brackets, the CPU time, to the millisecond.
 func (s Sample) String() string {
 	return fmt.Sprintf("%s (cpu %s)", s.Wall.Round(time.Millisecond), s.CPU.Round(time.Millisecond))
 }
@@ -72,7 +73,7 @@ func CheckSucceeded(out []byte, n int) error {
 	return nil
 }
 
-// Median returns the Sample with the Median wall time (and, separately, the Median CPU).
+// Median returns the Sample with the median wall time (and, separately, the median CPU).
 func Median(ss []Sample) Sample {
 	if len(ss) == 0 {
 		return Sample{}
@@ -85,6 +86,7 @@ func Median(ss []Sample) Sample {
 	return Sample{Wall: Mid(walls), CPU: Mid(cpus)}
 }
 
+// Mid returns the median of ds, sorting ds in place.
 func Mid(ds []time.Duration) time.Duration {
 	slices.Sort(ds)
 	n := len(ds)
@@ -121,6 +123,7 @@ func BuildStrata(dir string) (string, error) {
 	return bin, nil
 }
 
+// NumCPU is the number of CPUs the benchmark may use, printed with its figures.
 func NumCPU() int { return runtime.NumCPU() }
 
 // LoadAvg is the one-minute load average, to tell a quiet machine from a busy one.
@@ -132,6 +135,7 @@ func LoadAvg() string {
 	return strings.Fields(string(b))[0]
 }
 
+// Tail returns the last n bytes of s, marked as cut when it was longer.
 func Tail(s string, n int) string {
 	if len(s) > n {
 		return "…" + s[len(s)-n:]

@@ -4,7 +4,7 @@
 // concurrency, divided by the number of environments), and the store's growth per
 // deployment (state.db plus its WAL, each checkpointed, after minus before, divided by the
 // number of deployments). Each run gets a fresh estate; strata and xargs take turns going
-// first; then a second release goes through the same harness.Estate ("again"). bench/README.md keeps
+// first; then a second release goes through the same estate ("again"). bench/README.md keeps
 // the figures.
 //
 //	go run ./bench/promote [-envs 500] [-waves 25] [-parallel 8] [-runs 3] [-strata PATH]
@@ -15,10 +15,11 @@ package main
 import (
 	"flag"
 	"fmt"
-	"github.com/strata-dev/strata/bench/harness"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/strata-dev/strata/bench/harness"
 )
 
 // options are the command's flags.
@@ -51,7 +52,7 @@ func main() {
 // result holds every run's samples and store growth.
 type result struct {
 	Strata, Xargs, XargsWaves []harness.Sample
-	// Again is a second release promoted through the same harness.Estate.
+	// Again is a second release promoted through the same estate.
 	Again []harness.Sample
 	// Growth is the store's growth in bytes per deployment, one per run.
 	Growth []float64
@@ -103,7 +104,7 @@ func run(o options, w io.Writer) (*result, error) {
 			return nil, err
 		}
 		growth := float64(after-before) / float64(o.envs)
-		// The same harness.Estate again: a second release, once every environment has been deployed
+		// The same estate again: a second release, once every environment has been deployed
 		// to (its scratch files exist, the history holds a deployment per environment).
 		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
 			return nil, err
@@ -123,6 +124,6 @@ func run(o options, w io.Writer) (*result, error) {
 		harness.PerEnv(ms.Wall-mx.Wall, o.envs), harness.PerEnv(ms.Wall-mw.Wall, o.envs), harness.PerEnv(ms.CPU-mx.CPU, o.envs))
 	fmt.Fprintf(w, "orchestration per environment, again: %s beyond xargs, %s beyond xargs in waves (cpu %s beyond xargs)\n",
 		harness.PerEnv(ma.Wall-mx.Wall, o.envs), harness.PerEnv(ma.Wall-mw.Wall, o.envs), harness.PerEnv(ma.CPU-mx.CPU, o.envs))
-	fmt.Fprintf(w, "store growth per deployment: %.0f bytes (harness.Median of %d run(s))\n", midFloat(res.Growth), len(res.Growth))
+	fmt.Fprintf(w, "store growth per deployment: %.0f bytes (median of %d run(s))\n", midFloat(res.Growth), len(res.Growth))
 	return res, nil
 }

@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/strata-dev/strata/bench/harness"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/bench/harness"
 	"github.com/strata-dev/strata/config"
 	"github.com/strata-dev/strata/plan"
 	"github.com/strata-dev/strata/sqlite"
@@ -87,7 +87,7 @@ func TestMidFloat(t *testing.T) {
 	}
 }
 
-// TestRun builds strata and runs the benchmark on a small harness.Estate end to end.
+// TestRun builds strata and runs the benchmark on a small estate end to end.
 func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds strata and runs real deployments")
@@ -98,7 +98,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	if len(res.Strata) != 1 || len(res.Again) != 1 || len(res.Xargs) != 1 || len(res.XargsWaves) != 1 || len(res.Growth) != 1 {
-		t.Fatalf("result = %+v, want one harness.Sample of each", res)
+		t.Fatalf("result = %+v, want one sample of each", res)
 	}
 	if res.Growth[0] <= 0 {
 		t.Errorf("store growth per deployment = %v bytes, want more than zero", res.Growth[0])

@@ -3,11 +3,12 @@ package main
 import (
 	"database/sql"
 	"fmt"
-	"github.com/strata-dev/strata/bench/harness"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/strata-dev/strata/bench/harness"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver, to checkpoint the store
 )
@@ -51,7 +52,7 @@ func xargsWaves(dir string, n, size, p int) (harness.Sample, error) {
 	return s, err
 }
 
-// midFloat is the harness.Median of xs.
+// midFloat is the median of xs.
 func midFloat(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
