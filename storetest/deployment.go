@@ -246,13 +246,7 @@ func testDeploymentFilters(t *testing.T, open func(t *testing.T) strata.Store) {
 		d.State, d.PromotionID = c.state, c.promotion
 		made = append(made, create(t, s, d))
 	}
-	id := func(is ...int) string {
-		var out []string
-		for _, i := range is {
-			out = append(out, made[i].ID)
-		}
-		return strings.Join(out, " ")
-	}
+	id := func(is ...int) string { return ids(at(made, is...)) }
 	tests := []struct {
 		name string
 		f    strata.DeploymentFilter

@@ -125,13 +125,7 @@ func testPromotions(t *testing.T, open func(t *testing.T) strata.Store) {
 			must(t, s.CreatePromotion(ctx(t), p, nil))
 			made = append(made, p)
 		}
-		id := func(is ...int) string {
-			var out []string
-			for _, i := range is {
-				out = append(out, made[i].ID)
-			}
-			return strings.Join(out, " ")
-		}
+		id := func(is ...int) string { return promotionIDs(at(made, is...)) }
 		tests := []struct {
 			name string
 			f    strata.PromotionFilter
@@ -148,12 +142,8 @@ func testPromotions(t *testing.T, open func(t *testing.T) strata.Store) {
 			t.Run(tt.name, func(t *testing.T) {
 				ps, err := s.Promotions(ctx(t), tt.f)
 				must(t, err)
-				var got []string
-				for _, p := range ps {
-					got = append(got, p.ID)
-				}
-				if g := strings.Join(got, " "); g != tt.want {
-					t.Fatalf("promotions = %q, want %q", g, tt.want)
+				if got := promotionIDs(ps); got != tt.want {
+					t.Fatalf("promotions = %q, want %q", got, tt.want)
 				}
 			})
 		}

@@ -112,6 +112,25 @@ func ids(ds []*strata.Deployment) string {
 	return strings.Join(out, " ")
 }
 
+// promotionIDs returns the ids of promotions, in order.
+func promotionIDs(ps []*strata.Promotion) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.ID)
+	}
+	return strings.Join(out, " ")
+}
+
+// at returns the elements of xs at positions is, in that order: what a filter test wants
+// listed, out of what it made.
+func at[T any](xs []T, is ...int) []T {
+	out := make([]T, 0, len(is))
+	for _, i := range is {
+		out = append(out, xs[i])
+	}
+	return out
+}
+
 // sameTime reports whether a and b are the same instant to the microsecond (what every
 // store keeps).
 func sameTime(a, b time.Time) bool {
