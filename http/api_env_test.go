@@ -42,3 +42,44 @@ func TestShortLivedEnvironments(t *testing.T) {
 		}
 	})
 }
+
+// TestADestroyedEnvironmentStaysInTheRecord: once a short-lived environment is destroyed,
+// a token that covers every environment still reads its deployments and audit events; a
+// scoped token, which can no longer be shown to cover it, does not.
+func TestADestroyedEnvironmentStaysInTheRecord(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	for _, step := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/api/v1/releases", map[string]any{"service": "api", "version": "1.0.0"}},
+		{"POST", "/api/v1/environments", map[string]any{"name": "pr-5", "like": "dev"}},
+		{"POST", "/api/v1/deployments", map[string]any{"service": "api", "version": "1.0.0", "env": "pr-5"}},
+		{"DELETE", "/api/v1/environments/pr-5", nil},
+	} {
+		if r := x.do("carol", step.method, step.path, step.body); r.status != 200 {
+			t.Fatalf("%s %s: %d %s", step.method, step.path, r.status, r.body)
+		}
+	}
+	tests := []struct {
+		name, who, path string
+		shows           bool
+	}{
+		{"an unscoped admin reads the audit events of the destroyed environment", "carol", "/api/v1/audit", true},
+		{"an unscoped viewer reads them too", "victor", "/api/v1/audit?action=env.destroy", true},
+		{"an unscoped admin reads the deployments of the destroyed environment", "carol", "/api/v1/deployments", true},
+		{"a token scoped to dev does not see its audit events", "dave", "/api/v1/audit", false},
+		{"a token scoped to dev does not see its deployments", "dave", "/api/v1/deployments", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := x.do(tt.who, "GET", tt.path, nil)
+			if r.status != 200 {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			if got := strings.Contains(r.body, `"pr-5"`); got != tt.shows {
+				t.Errorf("shows pr-5: %v, want %v\n%s", got, tt.shows, r.body)
+			}
+		})
+	}
+}

@@ -118,10 +118,11 @@ func (s *Server) auditDenied(ctx context.Context, r *http.Request, t *strata.Tok
 	}
 }
 
-// covered reports whether the token covers the named environment (false for an unknown
-// one).
+// covered reports whether the token covers the named environment. An environment the
+// project no longer has (a destroyed short-lived one) is covered only by a token that covers
+// every environment, so its deployments and audit events stay readable to that token.
 func (c *call) covered(env string) bool {
-	return c.tok.Covers(c.p.Environment(env))
+	return coversAll(c.tok) || c.tok.Covers(c.p.Environment(env))
 }
 
 // coversAll reports whether t covers every environment of the project: nothing needs

@@ -2,7 +2,11 @@ package http
 
 import (
 	"context"
+	"slices"
 	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
 )
 
 // runScheduler runs Tick every cfg.Tick until ctx ends.
@@ -32,12 +36,24 @@ func (s *Server) Tick(ctx context.Context) {
 	s.metrics.tick()
 	e := *s.engine
 	e.Actor = s.cfg.SchedulerActor
+	// The engine works on a private copy (destroying an environment changes its list) of
+	// the project with the short-lived environments the store holds now.
+	e.Project = cloneProject(s.syncEnvironments(ctx))
 	res, err := e.Resume(ctx)
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("scheduler", "err", err)
 	}
 	if res == nil {
 		return
+	}
+	var gone []string
+	for _, d := range res.Destroyed {
+		if d.Destroyed {
+			gone = append(gone, d.Name)
+		}
+	}
+	if len(gone) > 0 {
+		s.forget(gone...)
 	}
 	for _, d := range res.Resumed {
 		s.log.Info("scheduler resumed a deployment", "deployment", d.ID, "service", d.Service, "environment", d.Environment, "state", d.State, "attempt", d.Attempt)
@@ -48,4 +64,38 @@ func (s *Server) Tick(ctx context.Context) {
 	for _, d := range res.Destroyed {
 		s.log.Info("scheduler destroyed an expired environment", "environment", d.Name)
 	}
+}
+
+// syncEnvironments publishes, and returns, the current project with the short-lived
+// environments the store holds: those made or destroyed elsewhere (by the CLI where the store
+// is, or another server on it) appear and go. A store that cannot be read leaves the project
+// as it is.
+func (s *Server) syncEnvironments(ctx context.Context) *strata.Project {
+	s.projMu.Lock()
+	defer s.projMu.Unlock()
+	cur := s.cur.Load()
+	held, err := s.store.Environments(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("scheduler: read short-lived environments", "err", err)
+		}
+		return cur
+	}
+	np := cloneProject(cur)
+	np.Environments = slices.DeleteFunc(np.Environments, func(env *strata.Environment) bool {
+		return env.Ephemeral && !slices.ContainsFunc(held, func(h *strata.EphemeralEnv) bool { return h.Name == env.Name })
+	})
+	skipped, err := engine.LoadEnvironments(ctx, np, s.store)
+	if err != nil {
+		s.log.Warn("scheduler: load short-lived environments", "err", err)
+		return cur
+	}
+	for _, err := range skipped {
+		s.log.Warn("scheduler", "err", err)
+	}
+	if slices.Equal(np.Environments, cur.Environments) {
+		return cur
+	}
+	s.cur.Store(np)
+	return np
 }

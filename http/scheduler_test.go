@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,47 @@ func TestSchedulerTickWithNothingToDo(t *testing.T) {
 	after, _ := x.store.Events(t.Context(), strata.EventFilter{})
 	if len(after) != len(before) {
 		t.Errorf("an idle tick wrote %d audit events", len(after)-len(before))
+	}
+}
+
+// TestTheSchedulerDestroysExpiredEnvironmentsMadeAfterItStarted: short-lived environments
+// made where the store is (the CLI on the server's host) appear in what the API lists at the
+// next tick; they, and one made through the API, are destroyed by the scheduler when their
+// time runs out, and are gone from the list.
+func TestTheSchedulerDestroysExpiredEnvironmentsMadeAfterItStarted(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	ctx := t.Context()
+	if r := x.do("carol", "POST", "/api/v1/environments", map[string]any{"name": "pr-api", "like": "dev", "ttl": "1s"}); r.status != 200 {
+		t.Fatalf("create pr-api: %d %s", r.status, r.body)
+	}
+	now := time.Now()
+	for _, env := range []*strata.EphemeralEnv{
+		{Name: "pr-cli", Like: "staging", CreatedBy: "carol", CreatedAt: now.Add(-time.Minute), Expires: now.Add(-time.Second)},
+		{Name: "pr-live", Like: "staging", CreatedBy: "carol", CreatedAt: now, Expires: now.Add(time.Hour)},
+	} {
+		if err := x.store.CreateEnvironment(ctx, env, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed := func(name string) bool {
+		return strings.Contains(x.do("victor", "GET", "/api/v1/environments", nil).body, `"`+name+`"`)
+	}
+	x.server.Tick(ctx)
+	if n := x.count("env.destroy", "pr-cli"); n != 1 || listed("pr-cli") {
+		t.Errorf("after a tick the expired pr-cli was destroyed %d times (want once), listed: %v", n, listed("pr-cli"))
+	}
+	if !listed("pr-live") {
+		t.Errorf("after a tick pr-live, made in the store, is not listed")
+	}
+	if !listed("pr-api") {
+		t.Errorf("pr-api is gone before its time ran out")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	x.server.Tick(ctx)
+	if n := x.count("env.destroy", "pr-api"); n != 1 || listed("pr-api") {
+		t.Errorf("after its time ran out pr-api was destroyed %d times (want once), listed: %v", n, listed("pr-api"))
+	}
+	if !listed("pr-live") {
+		t.Errorf("pr-live, not expired, is gone")
 	}
 }

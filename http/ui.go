@@ -33,6 +33,9 @@ type ui struct {
 	// engine is the server's engine; each request acts through a copy whose Actor is the
 	// token's name.
 	engine *engine.Engine
+	// project returns the server's project as it is now (short-lived environments come and
+	// go while it serves); each page reads it once. Nil keeps engine's project.
+	project func() *strata.Project
 	// tokens finds the valid token with a hash (ENOTFOUND when there is none or it was
 	// revoked); it is asked on every request, so a revoked token ends its sessions at once.
 	tokens func(ctx context.Context, hash string) (*strata.Token, error)
@@ -66,6 +69,7 @@ func (s *Server) registerUI(mux *http.ServeMux) {
 		s.log.Error("dashboard disabled", "err", err)
 		return
 	}
+	u.project = s.cur.Load
 	u.routes(mux)
 	s.sessionHash = u.sessionHash
 }
@@ -213,6 +217,9 @@ func (u *ui) page(h func(w http.ResponseWriter, r *http.Request, v *visit)) http
 		}
 		e := *u.engine
 		e.Actor = tok.Name
+		if u.project != nil {
+			e.Project = u.project()
+		}
 		v := &visit{token: tok, session: sess, engine: &e}
 		if r.Method == http.MethodPost && !sess.checkCSRF(r) {
 			u.fail(w, r, v, strata.Errorf(strata.EUNAUTHORIZED, "this form has expired or did not come from this dashboard; reload the page and try again"))
