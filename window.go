@@ -135,5 +135,16 @@ func (w Window) NextOpen(t time.Time) time.Time {
 // MarshalText writes the window as it was written.
 func (w Window) MarshalText() ([]byte, error) { return []byte(w.Spec), nil }
 
+// UnmarshalText reads a window as ParseWindow does, so that a document holding windows (a
+// server's `env list`) reads back into the same Window.
+func (w *Window) UnmarshalText(b []byte) error {
+	v, err := ParseWindow(string(b))
+	if err != nil {
+		return err
+	}
+	*w = v
+	return nil
+}
+
 // String returns the window as it was written.
 func (w Window) String() string { return w.Spec }

@@ -1,6 +1,7 @@
 package strata_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,22 @@ func TestWindowNextOpenIsTheFirstOpenMinute(t *testing.T) {
 	sat := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	if got, want := w.NextOpen(sat), time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("NextOpen(Saturday noon) = %s; want %s", got, want)
+	}
+}
+
+func TestAWindowReadsBackFromTheJSONItIsWrittenAs(t *testing.T) {
+	var pol strata.Policy
+	if err := json.Unmarshal([]byte(`{"windows": ["Mon-Fri 09:00-17:00 UTC"]}`), &pol); err != nil {
+		t.Fatal(err)
+	}
+	if len(pol.Windows) != 1 || pol.Windows[0].Spec != "Mon-Fri 09:00-17:00 UTC" || !pol.Windows[0].Contains(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)) {
+		t.Fatalf("windows = %+v", pol.Windows)
+	}
+	back, err := json.Marshal(pol.Windows)
+	if err != nil || string(back) != `["Mon-Fri 09:00-17:00 UTC"]` {
+		t.Fatalf("marshal back = %s, %v", back, err)
+	}
+	if err := json.Unmarshal([]byte(`{"windows": ["sometimes"]}`), &pol); err == nil || !strings.Contains(err.Error(), "DAYS HH:MM-HH:MM ZONE") {
+		t.Fatalf("a bad window: err = %v; want the example", err)
 	}
 }
