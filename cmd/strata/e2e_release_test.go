@@ -197,3 +197,30 @@ func TestTheDefaultVersion(t *testing.T) {
 		}
 	})
 }
+
+func TestAReleaseUnhealthyInDevNeverLandsInStaging(t *testing.T) {
+	e := newEstate(t, `project: rel
+environments:
+  dev: {}
+  staging: {}
+services:
+  app:
+    deploy: echo "$STRATA_ENV" >> @SCRATCH@/deploys
+    health: {command: 'test "$STRATA_ENV" != dev', timeout: 1s}
+pipeline:
+  - stage: dev
+    environments: [dev]
+    auto: true
+  - stage: staging
+    environments: [staging]
+    auto: true
+`)
+	r := e.must(1, "release", "app", "--version", "1")
+	if got := e.read("deploys"); got != "dev\n" {
+		t.Errorf("the step ran in %q, want dev only: staging must wait for a healthy dev\n%s", got, r)
+	}
+	ds := e.history("app")
+	if len(ds) != 1 || ds[0].Environment != "dev" || ds[0].State != "failed" {
+		t.Errorf("history: got %+v, want one failed deployment in dev", ds)
+	}
+}
