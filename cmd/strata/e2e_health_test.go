@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -132,5 +133,44 @@ func TestRollbackWithNothingToGoBackToIsRefused(t *testing.T) {
 	}
 	if r := e.must(2, "rollback", "web", "--env", "dev", "--to", "good9"); !strings.Contains(r.stderr, "good1") {
 		t.Errorf("rollback --to an unknown version should list the known ones:\n%s", r)
+	}
+}
+
+func TestAHealthCheckIsRetriedUntilItPasses(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) < 3 {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent) // any 2xx is healthy
+	}))
+	t.Cleanup(srv.Close)
+	e := newEstate(t, `project: health
+environments:
+  dev: {}
+services:
+  web:
+    deploy: "true"
+    health: {http: "`+srv.URL+`/healthz", timeout: 10s, interval: 100ms}
+  worker:
+    deploy: "true"
+    health:
+      command: n=$(cat @SCRATCH@/tries 2>/dev/null || echo 0); n=$((n+1)); echo $n > @SCRATCH@/tries; [ $n -ge 3 ]
+      timeout: 10s
+      interval: 100ms
+`)
+	for _, svc := range []string{"web", "worker"} {
+		t.Run("for a "+map[string]string{"web": "http", "worker": "command"}[svc]+" health check that fails twice", func(t *testing.T) {
+			e := e.with(t)
+			e.release(svc, "--version", "1")
+			d := e.deploy(0, svc+"@1", "--env", "dev")
+			if d.State != "succeeded" {
+				t.Errorf("got %s, want succeeded once the third try passed", d.State)
+			}
+			if r := e.must(0, "logs", d.ID); !strings.Contains(r.stdout, "health: ok after 3 tries") {
+				t.Errorf("the stored log should say the check passed at the third try:\n%s", r)
+			}
+		})
 	}
 }
