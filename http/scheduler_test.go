@@ -2,26 +2,19 @@ package http_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
-	"github.com/strata-dev/strata/sqlite"
 )
 
 // twoServers starts two schedulers ticking every 20ms on one store file, each through its
 // own connection and as a different owner (as two `strata serve` on two hosts would be).
 func (x *apiEstate) twoServers(t *testing.T) {
 	for _, host := range []string{"replica-a", "replica-b"} {
-		st, err := sqlite.Open(filepath.Join(x.dir, ".strata", "state.db"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		e := x.newEngine(st)
+		e := x.newEngine(openStore(t, x.dir))
 		e.Owner = strata.Owner{Host: host, PID: 1, Start: 1}
 		x.serve(e, 20*time.Millisecond)
 	}

@@ -8,18 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/config"
 	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
-	"github.com/strata-dev/strata/sqlite"
 )
 
 // apiYAML is a small estate: dev and staging land by themselves, prod waits for one
@@ -71,29 +67,8 @@ type apiEstate struct {
 	log    *syncBuffer
 }
 
-// syncBuffer is a log sink that tests read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // apiTokens are the principals of the tests: one of each role, and tokens scoped to dev.
-var apiTokens = []struct {
-	name, role string
-	envs       []map[string]string
-}{
+var apiTokens = []testToken{
 	{"victor", strata.RoleViewer, nil},
 	{"alice", strata.RoleDeployer, nil},
 	{"bob", strata.RoleApprover, nil},
@@ -105,25 +80,12 @@ var apiTokens = []struct {
 // newAPIEstate writes yaml into a new project, opens its store, makes the tokens and serves.
 func newAPIEstate(t *testing.T, yaml string) *apiEstate {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "strata.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, ".strata", "state.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	dir := writeProject(t, yaml)
+	st := openStore(t, dir)
 	random, _ := strata.NewTokenSecret() // random letters and digits
-	x := &apiEstate{t: t, dir: dir, store: st, secret: "pw" + random[len("strata_"):len("strata_")+24], tokens: map[string]string{}, log: &syncBuffer{}}
+	x := &apiEstate{t: t, dir: dir, store: st, secret: "pw" + random[len("strata_"):len("strata_")+24], log: &syncBuffer{}}
 	x.engine = x.newEngine(st)
-	for _, tk := range apiTokens {
-		secret, hash := strata.NewTokenSecret()
-		if err := st.CreateToken(context.Background(), &strata.Token{Name: tk.name, Role: tk.role, Envs: tk.envs, Hash: hash, CreatedBy: "test"}, nil); err != nil {
-			t.Fatal(err)
-		}
-		x.tokens[tk.name] = secret
-	}
+	x.tokens = makeTokens(t, st, apiTokens)
 	x.server, x.url = x.serve(x.engine, 0)
 	return x
 }
@@ -131,14 +93,7 @@ func newAPIEstate(t *testing.T, yaml string) *apiEstate {
 // newEngine loads the project and returns an engine on st whose steps get the secret.
 func (x *apiEstate) newEngine(st strata.Store) *engine.Engine {
 	x.t.Helper()
-	p, probs, err := config.Load(x.dir)
-	if err != nil {
-		x.t.Fatal(err)
-	}
-	if err := probs.Err(); err != nil {
-		x.t.Fatal(err)
-	}
-	e := engine.New(p, st, "setup")
+	e := engine.New(loadProject(x.t, x.dir), st, "setup")
 	e.StateDir = filepath.Join(x.dir, ".strata")
 	e.Secrets = func(string) (map[string]string, error) { return map[string]string{"DB_PASSWORD": x.secret}, nil }
 	return e

@@ -7,18 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/config"
 	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
-	"github.com/strata-dev/strata/sqlite"
 )
 
 // big is a server over a large estate, with an admin's session.
@@ -35,7 +31,6 @@ type big struct {
 // every cell filled.
 func bigEstate(tb testing.TB, envs, services int) *big {
 	tb.Helper()
-	dir := tb.TempDir()
 	var y strings.Builder
 	y.WriteString("project: big\nenvironments:\n")
 	regions := []string{"us-east", "us-west", "eu-west", "eu-central", "ap-south"}
@@ -46,21 +41,9 @@ func bigEstate(tb testing.TB, envs, services int) *big {
 	for j := range services {
 		fmt.Fprintf(&y, "  svc-%02d:\n    deploy: \"true\"\n", j)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "strata.yaml"), []byte(y.String()), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	p, probs, err := config.Load(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := probs.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, ".strata", "state.db"), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	dir := writeProject(tb, y.String())
+	p := loadProject(tb, dir)
+	st := openStore(tb, dir)
 	ctx := context.Background()
 	start := time.Now().Add(-time.Hour)
 	for _, env := range p.Environments {

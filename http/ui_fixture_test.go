@@ -1,7 +1,6 @@
 package http_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
@@ -10,18 +9,12 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/config"
 	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
-	"github.com/strata-dev/strata/sqlite"
 )
 
 // uiYAML is a small estate: two auto stages, then prod behind one approval. The deploy
@@ -68,50 +61,28 @@ type uiEstate struct {
 	// secret is the random value of DB_PASSWORD; no page may show it.
 	secret string
 	tokens map[string]string // principal -> token
-	logs   *lockedWriter
+	logs   *syncBuffer
 }
 
 // newUIEstate writes the estate, opens its store, makes one token of each role (plus a
 // viewer scoped to dev) and starts a server.
 func newUIEstate(t *testing.T, yaml string) *uiEstate {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "strata.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, probs, err := config.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := probs.Err(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, ".strata", "state.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	x := &uiEstate{store: st, secret: "pw-" + randomHex(12), tokens: map[string]string{}, logs: &lockedWriter{}}
+	dir := writeProject(t, yaml)
+	p := loadProject(t, dir)
+	st := openStore(t, dir)
+	x := &uiEstate{store: st, secret: "pw-" + randomHex(12), logs: &syncBuffer{}}
 	e := engine.New(p, st, "setup")
 	e.Secrets = func(env string) (map[string]string, error) { return map[string]string{"DB_PASSWORD": x.secret}, nil }
 	x.engine = e
-	for _, tk := range []struct {
-		name, role string
-		envs       []map[string]string
-	}{
+	x.tokens = makeTokens(t, st, []testToken{
 		{"alice", strata.RoleDeployer, nil},
 		{"bob", strata.RoleApprover, nil},
 		{"carol", strata.RoleAdmin, nil},
 		{"victor", strata.RoleViewer, nil},
 		{"devon", strata.RoleViewer, []map[string]string{{"name": "dev"}}},
 		{"eve", strata.RoleApprover, []map[string]string{{"region": "us"}}},
-	} {
-		secret, hash := strata.NewTokenSecret()
-		if err := st.CreateToken(context.Background(), &strata.Token{Name: tk.name, Role: tk.role, Envs: tk.envs, Hash: hash, CreatedBy: "test"}, nil); err != nil {
-			t.Fatal(err)
-		}
-		x.tokens[tk.name] = secret
-	}
+	})
 	s, err := strhttp.New(strhttp.Config{Engine: e, Logger: slog.New(slog.NewTextHandler(x.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -207,22 +178,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// lockedWriter lets the server's logger write from many goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
