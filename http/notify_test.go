@@ -142,6 +142,17 @@ func TestWebhooks(t *testing.T) {
 		}
 		waitFor(t, "the rolled_back event arrived", func() bool { return strings.Contains(strings.Join(rc.events(), ","), "rolled_back staging") })
 	})
+	t.Run("a promotion whose first deployment fails, with nothing to roll back to, is announced as failed", func(t *testing.T) {
+		rc := newReceiver(t, 0, 0)
+		x := newAPIEstate(t, withNotify(rc.srv.URL, strhttp.EventFailed, strhttp.EventRolledBack))
+		if err := os.WriteFile(filepath.Join(x.dir, "fail-dev"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := x.do("alice", "POST", "/api/v1/releases", map[string]any{"service": "api", "version": "1.0.0"}); r.status != 422 {
+			t.Fatalf("release of a failing version: %d %s", r.status, r.body)
+		}
+		waitFor(t, "the failed event arrived", func() bool { return strings.Contains(strings.Join(rc.events(), ","), "failed dev") })
+	})
 	t.Run("a slow receiver never holds up a promotion", func(t *testing.T) {
 		rc := newReceiver(t, 0, 3*time.Second)
 		x := newAPIEstate(t, withNotify(rc.srv.URL))

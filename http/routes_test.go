@@ -3,6 +3,8 @@ package http_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -145,6 +147,24 @@ func TestEveryRouteIsInTheMatrix(t *testing.T) {
 		for method := range ops.(map[string]any) {
 			if key := strings.ToUpper(method) + " " + path; !covered[key] {
 				t.Errorf("route %s is not in the authorization matrix", key)
+			}
+		}
+	}
+}
+
+// TestEveryRouteIsInTheAPIDocs keeps docs/api.md honest: it names each route of the OpenAPI
+// document.
+func TestEveryRouteIsInTheAPIDocs(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	doc := x.do("victor", "GET", "/api/v1/openapi.json", nil).json(t)
+	md, err := os.ReadFile(filepath.Join("..", "docs", "api.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, ops := range doc["paths"].(map[string]any) {
+		for method := range ops.(map[string]any) {
+			if !strings.Contains(string(md), path) {
+				t.Errorf("docs/api.md does not name %s %s", strings.ToUpper(method), path)
 			}
 		}
 	}

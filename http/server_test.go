@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -277,6 +278,23 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	if strings.Contains(logs, x.tokens["victor"]) {
 		t.Error("the request log holds a token")
+	}
+}
+
+// TestMetricsCountLeaseRenewals: a deployment that outlasts a third of its lease renews it,
+// and /metrics counts the renewals.
+func TestMetricsCountLeaseRenewals(t *testing.T) {
+	x := newAPIEstate(t, strings.Replace(apiYAML, `SLEEP: {type: string, default: "0"}`, `SLEEP: {type: string, default: "0.5"}`, 1))
+	e := x.newEngine(x.store)
+	e.LeaseTTL = 150 * time.Millisecond
+	_, url := x.serve(e, 0)
+	if r := x.doAt(url, "alice", "POST", "/api/v1/releases", map[string]any{"service": "api", "version": "1.0.0"}); r.status != 200 {
+		t.Fatalf("release: %d %s", r.status, r.body)
+	}
+	r := x.doAt(url, "victor", "GET", "/metrics", nil)
+	m := regexp.MustCompile(`(?m)^strata_lease_renewals_total (\d+)$`).FindStringSubmatch(r.body)
+	if m == nil || m[1] == "0" {
+		t.Fatalf("lease renewals not counted after two deployments of 0.5s on a 150ms lease:\n%s", r.body)
 	}
 }
 
