@@ -115,12 +115,7 @@ func (e *Engine) event(action, service, env, subject string, detail any) *strata
 
 // Facts gathers what the gates depend on from the store.
 func (e *Engine) Facts(ctx context.Context) (plan.Facts, error) {
-	f := plan.Facts{
-		Now:          e.now(),
-		Current:      map[plan.Pair]*strata.Deployment{},
-		HealthySince: map[plan.Pair]map[string]time.Time{},
-		Frozen:       map[string]*strata.Freeze{},
-	}
+	f := e.noFacts()
 	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Succeeded}})
 	if err != nil {
 		return f, fmt.Errorf("read deployments: %w", err)
@@ -141,14 +136,7 @@ func (e *Engine) Facts(ctx context.Context) (plan.Facts, error) {
 		}
 		f.HealthySince[k][d.Version] = d.FinishedAt // older ones overwrite: the earliest wins
 	}
-	fr, err := e.Store.Freezes(ctx)
-	if err != nil {
-		return f, fmt.Errorf("read freezes: %w", err)
-	}
-	for _, x := range fr {
-		f.Frozen[x.Environment] = x
-	}
-	return f, nil
+	return f, e.readFreezes(ctx, f)
 }
 
 // Current returns what runs in each (service, environment): its newest succeeded deployment.
