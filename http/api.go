@@ -79,12 +79,6 @@ func (c *call) intParam(name string) (int64, error) {
 	return n, nil
 }
 
-// tooLarge is a body over maxBody: 413.
-type tooLarge struct{ err *strata.Error }
-
-func (t tooLarge) Error() string { return t.err.Error() }
-func (t tooLarge) Unwrap() error { return t.err }
-
 // decode reads the JSON body into v: one object, at most maxBody bytes, no unknown fields.
 // Every failure is EINVALID naming the field or the place.
 func (c *call) decode(v any) error {
@@ -103,7 +97,7 @@ func (c *call) decode(v any) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &maxErr):
-		return tooLarge{strata.Errorf(strata.EINVALID, "request body is larger than %d bytes (1 MiB)", maxBody)}
+		return strata.Errorf(strata.EINVALID, "request body is larger than %d bytes (1 MiB); send less", maxBody)
 	case errors.Is(err, io.EOF):
 		return strata.Errorf(strata.EINVALID, "request body is empty; send a JSON object with %s", fieldList(v))
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -71,10 +71,6 @@ func httpStatus(err error) int {
 	if errors.As(err, &f) {
 		return http.StatusForbidden
 	}
-	var big tooLarge
-	if errors.As(err, &big) {
-		return http.StatusRequestEntityTooLarge
-	}
 	return Status(strata.ErrorCode(err))
 }
 

@@ -119,7 +119,7 @@ func TestBadBodies(t *testing.T) {
 		{"a list instead of an object is refused", `[1, 2]`, 400, "object"},
 		{"an empty body is refused and lists the fields", ``, 400, "service"},
 		{"two documents in one body are refused", `{"service": "api"} {"service": "api"}`, 400, "more than one"},
-		{"a body over 1 MiB is 413", big, 413, "1 MiB"},
+		{"a body over 1 MiB is a 400 that says the limit", big, 400, "1 MiB"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
