@@ -48,6 +48,8 @@ type EnvPlan struct {
 	Wave    int      `json:"wave"`
 	Current string   `json:"current_version"`
 	Changes []Change `json:"config_changes"`
+	// ConfigError says why the environment's config cannot be resolved (it would not deploy).
+	ConfigError string `json:"config_error,omitempty"`
 }
 
 // Change is one config key a promotion would change.
@@ -97,9 +99,11 @@ func Plan(ctx context.Context, e *engine.Engine, req engine.PromoteRequest) (*Pr
 			if d := cur[plan.Pair{Service: req.Service, Environment: env}]; d != nil {
 				ep.Current, had = d.Version, d.Config
 			}
-			rs, err := layer.Resolve(e.Project, req.Service, env, &layer.Runtime{Version: res.Promotion.Version})
-			if err == nil {
-				ep.Changes = configChanges(had, rs.Redacted())
+			next, err := planConfig(e.Project, cur, res.Promotion.Service, env, res.Promotion.Version)
+			if err != nil {
+				ep.ConfigError = err.Error()
+			} else {
+				ep.Changes = configChanges(had, next)
 			}
 			envs = append(envs, ep)
 		}
@@ -107,6 +111,27 @@ func Plan(ctx context.Context, e *engine.Engine, req engine.PromoteRequest) (*Pr
 	doc := NewPromotion(res)
 	doc.Environments = envs
 	return doc, nil
+}
+
+// planConfig is the config a deployment of service at version into env would get now:
+// with the outputs its dependencies last wrote there. Where a dependency has not written
+// them yet, the references stay as written (what `strata config` shows). Secrets are "***".
+func planConfig(p *strata.Project, cur map[plan.Pair]*strata.Deployment, service, env, version string) (map[string]any, error) {
+	rt := &layer.Runtime{Version: version, Outputs: map[string]map[string]string{}}
+	if svc := p.Service(service); svc != nil {
+		for _, dep := range svc.DependsOn {
+			if d := cur[plan.Pair{Service: dep, Environment: env}]; d != nil {
+				rt.Outputs[dep] = d.Outputs
+			}
+		}
+	}
+	rs, err := layer.Resolve(p, service, env, rt)
+	if err != nil {
+		if rs, err = layer.Resolve(p, service, env, nil); err != nil {
+			return nil, err
+		}
+	}
+	return rs.Redacted(), nil
 }
 
 // configChanges lists keys whose value would change from had to next (JSON numbers in had
@@ -162,6 +187,9 @@ func (p *Promotion) WriteText(w io.Writer) {
 	}
 	for _, ep := range p.Environments {
 		fmt.Fprintf(w, "  %s (wave %d): %s -> %s\n", ep.Name, ep.Wave, Dash(ep.Current), p.Version)
+		if ep.ConfigError != "" {
+			fmt.Fprintf(w, "      config: %s\n", ep.ConfigError)
+		}
 		for _, ch := range ep.Changes {
 			fmt.Fprintf(w, "      %s: %s -> %s\n", ch.Key, Dash(FormatValue(ch.From)), Dash(FormatValue(ch.To)))
 		}

@@ -139,11 +139,12 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 			return e.override(ctx, p, req.Reason)
 		}
 		e.logf("%s@%s already has an open promotion to %s: %s (%s)", p.Service, p.Version, p.Stage, p.ID, p.State)
-		res := &PromotionResult{Promotion: p, Gates: e.gates(p, st, f), Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}
 		if p.State == strata.Waiting {
-			return res, waitingError(res)
+			// Its gates may have opened since (a dependency landed, a window opened): asking
+			// again runs it then, as approve or resume would.
+			return e.Advance(ctx, p.ID)
 		}
-		return res, nil
+		return &PromotionResult{Promotion: p, Gates: e.gates(p, st, f), Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("record promotion of %s@%s to %s: %w", p.Service, p.Version, p.Stage, err)

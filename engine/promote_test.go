@@ -314,3 +314,25 @@ func TestWorkersThatFindTheGatesOpenAtOnceRunAPromotionOnce(t *testing.T) {
 		t.Errorf("%d promotion.running events, want 1", len(evs))
 	}
 }
+
+func TestPromotingAgainRunsAWaitingPromotionWhoseGatesHaveOpened(t *testing.T) {
+	w, c := gated(t, "0")
+	c.set(monday(8, 0)) // soak over, window closed until 09:00
+	res, err := w.promoter(c, "alice").Promote(t.Context(), engine.PromoteRequest{Service: "api"})
+	if strata.ErrorCode(err) != strata.EBLOCKED {
+		t.Fatalf("promote: %v", err)
+	}
+	c.set(monday(8, 30))
+	again, err := w.promoter(c, "alice").Promote(t.Context(), engine.PromoteRequest{Service: "api"})
+	if strata.ErrorCode(err) != strata.EBLOCKED || again.Promotion.ID != res.Promotion.ID || gate(again.Gates, plan.GateWindow).OK {
+		t.Fatalf("promote again, window still closed: %+v, %v; want %s waiting on the window", again, err, res.Promotion.ID)
+	}
+	c.set(monday(9, 30))
+	again, err = w.promoter(c, "alice").Promote(t.Context(), engine.PromoteRequest{Service: "api"})
+	if err != nil || again.Promotion.ID != res.Promotion.ID || again.Promotion.State != strata.Succeeded {
+		t.Fatalf("promote again, every gate open: %+v, %v; want %s succeeded", again, err, res.Promotion.ID)
+	}
+	if got := w.read("api-prod"); got != "1\n" {
+		t.Errorf("api-prod = %q, want one deployment", got)
+	}
+}
