@@ -37,6 +37,8 @@ type DB struct {
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt // prepared on write
 	want  map[string]bool      // statements to prepare once the write connection is free
+
+	commit committer // writers waiting for the write connection (batch.go)
 }
 
 var _ strata.Store = (*DB)(nil)
@@ -131,20 +133,4 @@ func retryBusy(fn func() error) error {
 func dsn(abs, query string) string {
 	u := url.URL{Path: filepath.ToSlash(abs)}
 	return "file:" + u.EscapedPath() + "?" + query
-}
-
-// tx runs fn in one write transaction (BEGIN IMMEDIATE, so it queues for the write lock
-// instead of failing when another process writes) and commits when fn returns nil.
-func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	err = tx.Commit()
-	db.prepareWanted()
-	return err
 }
