@@ -231,7 +231,9 @@ pipeline:
 			if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {
 				t.Errorf("a panic:\n%s", r)
 			}
-			var doc struct{ Error struct{ Code, Message string } }
+			var doc struct {
+				Error struct{ Code, Message string }
+			}
 			jsonDoc(t, e.must(2, "-o", "json", "validate"), &doc)
 			if doc.Error.Code != "invalid" || !strings.Contains(doc.Error.Message, c.want[0]) {
 				t.Errorf("got %+v, want an invalid error with %q", doc, c.want[0])
