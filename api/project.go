@@ -58,9 +58,18 @@ func NewValidation(p *strata.Project, warnings strata.Problems) *Validation {
 	return doc
 }
 
+// count says "1 service" or "3 services".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // WriteText prints the summary (the warnings are the caller's to print, on stderr).
 func (v *Validation) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "%s: ok: project %s, %d environments, %d services, %d stages\n", v.File, v.Project, len(v.Environments), len(v.Services), len(v.Stages))
+	fmt.Fprintf(w, "%s: ok: project %s, %s, %s, %s\n", v.File, v.Project, count(len(v.Environments), "environment"),
+		count(len(v.Services), "service"), count(len(v.Stages), "stage"))
 	fmt.Fprintf(w, "environments: %s\n", strings.Join(v.Environments, ", "))
 	var svcs []string
 	for _, s := range v.Services {

@@ -9,12 +9,15 @@ import (
 	"github.com/strata-dev/strata/config"
 )
 
-// FuzzLoad feeds arbitrary bytes to Parse: it must never panic, and every problem it reports
-// must carry a position in the file.
+// FuzzLoad feeds arbitrary bytes to Parse, starting from the test estates and the example
+// estates, each also broken (a colon dropped, indentation turned to tabs): it must never
+// panic, and every problem it reports must carry a position in the file.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/*.yaml")
 	more, _ := filepath.Glob("testdata/*/*/*.yaml")
-	for _, path := range append(seeds, more...) {
+	// The example estates, which use every kind of key, and their broken variants.
+	examples := []string{"../examples/shop/strata.yaml", "../examples/starter/strata.yaml"}
+	for _, path := range append(append(seeds, more...), examples...) {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			f.Fatal(err)

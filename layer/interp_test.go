@@ -119,6 +119,13 @@ func TestBadReferencesNameTheValuesPosition(t *testing.T) {
 	}
 }
 
+func TestAShortUnknownKeyIsNotCorrectedIntoAnUnrelatedOne(t *testing.T) {
+	_, err := layer.Resolve(interpEstate(t, "${config.NOPE}"), "api", "prod-eu", nil)
+	if err == nil || !strings.Contains(err.Error(), `no config key "NOPE"`) || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("err = %v, want no config key \"NOPE\" without a suggestion (ON and HOST are three edits away)", err)
+	}
+}
+
 func TestAMissingOutputAtDeployTimeIsAnError(t *testing.T) {
 	rt := &layer.Runtime{Outputs: map[string]map[string]string{"db": {}}}
 	_, err := layer.Resolve(interpEstate(t, "${outputs.db.URL}"), "api", "prod-eu", rt)

@@ -6,12 +6,10 @@ import (
 )
 
 // suggest returns "; did you mean \"X\"?" for the candidate closest to name, or "" when none
-// is close enough to be a likely typo.
+// is close enough to be a likely typo: the same limit as the config package's (one edit per
+// three letters, at most three), so that a short name is not "corrected" into an unrelated one.
 func suggest(name string, candidates []string) string {
-	best, bestD := "", len(name)/2+1
-	if bestD > 3 {
-		bestD = 3
-	}
+	best, bestD := "", max(1, min(3, (len(name)+2)/3))
 	for _, c := range candidates {
 		if d := distance(strings.ToLower(name), strings.ToLower(c)); d <= bestD && (best == "" || d < bestD) {
 			best, bestD = c, d

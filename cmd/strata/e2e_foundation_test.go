@@ -258,7 +258,7 @@ func TestInitWritesAStarterThatValidates(t *testing.T) {
 	e.must(2, "validate")
 	e.must(0, "init")
 	r := e.must(0, "validate")
-	if !strings.Contains(r.stdout, "ok: project") || r.stderr != "" {
+	if !strings.Contains(r.stdout, "ok: project project, 3 environments, 1 service, 3 stages") || r.stderr != "" {
 		t.Errorf("the starter does not validate cleanly:\n%s", r)
 	}
 	data, err := os.ReadFile(filepath.Join(e.dir, "strata.yaml"))
