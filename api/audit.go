@@ -3,6 +3,8 @@ package api
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,6 +18,10 @@ type Verification struct {
 	Events   int    `json:"events"`
 	BrokenAt *int64 `json:"broken_at"`
 	Reason   string `json:"reason,omitempty"`
+	// HeadSeq and HeadHash name the newest event. A chain cannot show that events were cut
+	// from its end; recording the head elsewhere and checking it later (`--expect`) can.
+	HeadSeq  int64  `json:"head_seq"`
+	HeadHash string `json:"head_hash"`
 }
 
 // Verify recomputes every event's hash from the one before and names the first event whose
@@ -43,13 +49,41 @@ func Verify(events []*strata.Event) (*Verification, error) {
 			return v, strata.Errorf(strata.EFAILED, "audit log is broken at event %d: %s", seq, why)
 		}
 		prev = e.Hash
+		v.HeadSeq, v.HeadHash = e.Seq, e.Hash
 	}
 	return v, nil
+}
+
+// ParseAnchor reads "SEQ:HASH", a head recorded from an earlier `audit --verify`.
+func ParseAnchor(s string) (int64, string, error) {
+	seq, hash, ok := strings.Cut(s, ":")
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if !ok || err != nil || n < 1 || len(hash) != 64 {
+		return 0, "", strata.Errorf(strata.EINVALID, "--expect %q: want SEQ:HASH as an earlier `audit --verify` printed it, e.g. 42:%s", s, strings.Repeat("0", 64))
+	}
+	return n, hash, nil
+}
+
+// CheckAnchor checks that the log still holds event seq with the hash recorded for it: the
+// one tampering the chain alone cannot show is events cut from its end.
+func CheckAnchor(v *Verification, events []*strata.Event, seq int64, hash string) error {
+	for _, e := range events {
+		if e.Seq == seq {
+			if e.Hash != hash {
+				return strata.Errorf(strata.EFAILED, "audit log does not match the recorded head: event %d has hash %s, %s was recorded", seq, e.Hash, hash)
+			}
+			return nil
+		}
+	}
+	return strata.Errorf(strata.EFAILED, "audit log ends at event %d, but event %d was recorded: events were removed from its end", v.HeadSeq, seq)
 }
 
 // WriteText prints that the chain is intact.
 func (v *Verification) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "audit log ok: %d events, chain intact\n", v.Events)
+	if v.HeadSeq > 0 {
+		fmt.Fprintf(w, "head %d:%s\n(keep it elsewhere; `strata audit --verify --expect %d:%s` later also detects events removed from the end)\n", v.HeadSeq, v.HeadHash, v.HeadSeq, v.HeadHash)
+	}
 }
 
 // WriteEvents prints the audit log as a table. The document of `audit` is the events

@@ -10,6 +10,7 @@ import (
 
 func (a *app) auditCommand() *cobra.Command {
 	var verify bool
+	var expect string
 	var f strata.EventFilter
 	c := &cobra.Command{
 		Use:   "audit [--verify]",
@@ -17,7 +18,25 @@ func (a *app) auditCommand() *cobra.Command {
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if verify {
+				var seq int64
+				var hash string
+				if expect != "" {
+					var err error
+					if seq, hash, err = api.ParseAnchor(expect); err != nil {
+						return err
+					}
+				}
 				doc, err := a.backend().Verify(cmd.Context())
+				if err == nil && expect != "" {
+					events, aerr := a.backend().Audit(cmd.Context(), strata.EventFilter{})
+					if aerr != nil {
+						return aerr
+					}
+					if err = api.CheckAnchor(doc, events, seq, hash); err != nil {
+						doc.OK, doc.Reason = false, err.Error()
+						doc.BrokenAt = &seq
+					}
+				}
 				return show(a, doc, err, doc.WriteText)
 			}
 			events, err := a.backend().Audit(cmd.Context(), f)
@@ -28,6 +47,7 @@ func (a *app) auditCommand() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&verify, "verify", false, "recompute the hash chain and name the first broken event (exit 1)")
+	c.Flags().StringVar(&expect, "expect", "", "with --verify: SEQ:HASH of a head recorded earlier; fails when events were cut from the end")
 	c.Flags().StringVar(&f.Service, "service", "", "only events about this service")
 	c.Flags().StringVar(&f.Environment, "env", "", "only events about this environment")
 	c.Flags().StringVar(&f.Actor, "actor", "", "only events by this principal")

@@ -50,6 +50,8 @@ type verifyDoc struct {
 	OK       bool   `json:"ok"`
 	Events   int    `json:"events"`
 	BrokenAt *int64 `json:"broken_at"`
+	HeadSeq  int64  `json:"head_seq"`
+	HeadHash string `json:"head_hash"`
 }
 
 func (e *estate) events(args ...string) []event {
@@ -227,4 +229,34 @@ func copyStore(t *testing.T, from, to *estate) *sql.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// A hash chain cannot show that events were cut from its end; a head recorded earlier
+// (audit --verify prints it) can.
+func TestARecordedHeadDetectsEventsCutFromTheEnd(t *testing.T) {
+	orig := audited(t)
+	var v verifyDoc
+	jsonDoc(t, orig.must(0, "audit", "--verify", "-o", "json"), &v)
+	if v.HeadSeq == 0 || len(v.HeadHash) != 64 {
+		t.Fatalf("verify should name the head: %+v", v)
+	}
+	anchor := fmt.Sprintf("%d:%s", v.HeadSeq, v.HeadHash)
+	orig.must(0, "audit", "--verify", "--expect", anchor)
+
+	e := newEstate(t, "project: copy\n")
+	e.write("strata.yaml", mustRead(t, filepath.Join(orig.dir, "strata.yaml")))
+	db := copyStore(t, orig, e)
+	for _, q := range []string{`DROP TRIGGER events_no_delete`, fmt.Sprintf(`DELETE FROM events WHERE seq >= %d`, v.HeadSeq-1)} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	e.must(0, "audit", "--verify") // the chain alone still holds
+	r := e.must(1, "audit", "--verify", "--expect", anchor)
+	if !strings.Contains(r.stderr, "removed from its end") {
+		t.Errorf("verify --expect should say events were cut from the end:\n%s", r)
+	}
+	e.must(2, "audit", "--verify", "--expect", "12:nothex")
 }
