@@ -197,8 +197,13 @@ func (c *Config) WriteText(w io.Writer) {
 		if c.Trail == nil {
 			continue
 		}
-		fmt.Fprintf(w, "    from %s\n", c.Sources[k])
 		trail := c.Trail[k]
+		// The layer that won, named as the ones it overrides are: "from overrides.prod-eu (file:line:col)".
+		if n := len(trail); n > 0 && trail[n-1].Source != "" && trail[n-1].Source == c.Sources[k] {
+			fmt.Fprintf(w, "    from %s (%s)\n", trail[n-1].Layer, c.Sources[k])
+		} else {
+			fmt.Fprintf(w, "    from %s\n", c.Sources[k])
+		}
 		for i := len(trail) - 2; i >= 0; i-- {
 			fmt.Fprintf(w, "    overrides %s from %s (%s)\n", FormatValue(trail[i].Value), trail[i].Layer, Dash(trail[i].Source))
 		}

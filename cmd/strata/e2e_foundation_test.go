@@ -95,13 +95,14 @@ func TestTheReadOnlyCommandsOnTheShop(t *testing.T) {
 		}
 	})
 
-	t.Run("config --explain shows every layer a value overrides", func(t *testing.T) {
+	t.Run("config --explain names the layer a value came from and every layer it overrides", func(t *testing.T) {
 		r := e.with(t).must(0, "config", "api", "--env", "prod-eu", "--explain")
 		for _, want := range []string{
-			"PORT=17131\n",
+			"PORT=17131\n    from overrides.prod-eu (strata.yaml:",
+			"CACHE_TTL=300\n    from overrides.prod-us (strata.yaml:",
 			"overrides 17121 from overrides.prod-us (strata.yaml:",
 			"overrides 17101 from schema default (strata.yaml:",
-			"LOG_LEVEL=warn\n",
+			"LOG_LEVEL=warn\n    from environment prod-us (strata.yaml:",
 			"overrides info from defaults.config (strata.yaml:",
 			"DATABASE_PASSWORD=***\n",
 		} {
