@@ -1,0 +1,292 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-dev/strata"
+)
+
+const deploymentColumns = `id, service, environment, version, release_id, state, attempt, kind, promotion_id,
+	rollback_of, actor, config, config_hash, outputs, health, error, owner_host, owner_pid, owner_start,
+	pgid, lease_until, created_at, started_at, finished_at`
+
+// activeStates is the SQL list of states that hold a (service, environment).
+const activeStates = `('pending', 'running', 'interrupted')`
+
+// errHeld says an insert or update lost a (service, environment) to another deployment; the
+// caller names the holder once the failed transaction has ended.
+var errHeld = errors.New("the pair is held")
+
+// knownState reports whether s is a deployment state.
+func knownState(s string) bool {
+	switch s {
+	case strata.Pending, strata.Running, strata.Succeeded, strata.Failed, strata.RolledBack, strata.Interrupted:
+		return true
+	}
+	return false
+}
+
+// CreateDeployment records d (state pending when empty) with its owner and lease, giving it
+// an ID ("d-...") and CreatedAt when they are empty, and claims its (service, environment).
+// EBLOCKED, naming the holder's id, when another deployment of the pair is active. Of two
+// concurrent claims the partial unique index lets one insert; the other waits for it to
+// commit, fails, and reads the winner to name it.
+func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *strata.Event) error {
+	if d.Service == "" || d.Environment == "" {
+		return strata.Errorf(strata.EINVALID, "a deployment needs a service and an environment")
+	}
+	if d.State == "" {
+		d.State = strata.Pending
+	}
+	if !knownState(d.State) {
+		return strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
+	}
+	config, err := toJSON(d.Config)
+	if err != nil {
+		return fmt.Errorf("create deployment of %s to %s: config: %w", d.Service, d.Environment, err)
+	}
+	outputs, err := toJSON(d.Outputs)
+	if err != nil {
+		return fmt.Errorf("create deployment of %s to %s: outputs: %w", d.Service, d.Environment, err)
+	}
+	n := *d
+	if n.ID == "" {
+		n.ID = newID("d-")
+	}
+	n.CreatedAt = db.orNow(n.CreatedAt)
+	err = db.tx(ctx, func(tx pgx.Tx) error {
+		if strata.Active(n.State) {
+			if err := holder(ctx, tx, n.Service, n.Environment); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+			n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
+			n.RollbackOf, n.Actor, config, n.ConfigHash, outputs, n.Health, n.Error,
+			n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, nanos(n.LeaseUntil),
+			nanos(n.CreatedAt), nanos(n.StartedAt), nanos(n.FinishedAt), n.Owner.ID())
+		if isUnique(err, "deployments_pkey") {
+			return strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
+		}
+		if isUnique(err) {
+			return errHeld
+		}
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, e, n.ID, n.Service, n.Environment)
+	})
+	if errors.Is(err, errHeld) {
+		err = db.held(ctx, n.Service, n.Environment)
+	}
+	if err != nil {
+		return wrap(err, "create deployment of %s to %s", d.Service, d.Environment)
+	}
+	*d = n
+	return nil
+}
+
+// held returns EBLOCKED naming the deployment that holds (service, env), read after the
+// transaction that lost the pair to it has ended.
+func (db *DB) held(ctx context.Context, service, env string) error {
+	err := db.withConn(ctx, func(c *pgx.Conn) error { return holder(ctx, c, service, env) })
+	if err == nil {
+		// The holder ended between our failed claim and this look: still, we lost the race.
+		err = strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", service, env)
+	}
+	return err
+}
+
+// holder returns EBLOCKED naming the active deployment of (service, env), if there is one.
+func holder(ctx context.Context, q querier, service, env string) error {
+	var id, version, owner string
+	var created, started int64
+	err := q.QueryRow(ctx, `SELECT id, version, owner_id, created_at, started_at FROM deployments
+		WHERE service = $1 AND environment = $2 AND state IN `+activeStates+` LIMIT 1`, service, env).
+		Scan(&id, &version, &owner, &created, &started)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if owner == "" {
+		owner = "none"
+	}
+	since := created
+	if started != 0 {
+		since = started
+	}
+	return strata.Errorf(strata.EBLOCKED, "%s is deploying %s@%s to %s (owner %s, since %s)",
+		id, service, version, env, owner, fromNanos(since).Format(time.RFC3339))
+}
+
+// UpdateDeployment writes d's mutable fields (state, attempt, config, config hash, outputs,
+// health, error, owner, pgid, lease, started and finished times), comparing the stored owner
+// with d.Owner. A final state clears owner, pgid and lease (in d too) and sets FinishedAt
+// when it is zero. ECONFLICT when the stored owner is not d.Owner; ENOTFOUND when there is no
+// such deployment; EBLOCKED when d would become active while another deployment holds the pair.
+func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *strata.Event) error {
+	if !knownState(d.State) {
+		return strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
+	}
+	config, err := toJSON(d.Config)
+	if err != nil {
+		return fmt.Errorf("update deployment %s: config: %w", d.ID, err)
+	}
+	outputs, err := toJSON(d.Outputs)
+	if err != nil {
+		return fmt.Errorf("update deployment %s: outputs: %w", d.ID, err)
+	}
+	n := *d
+	if !strata.Active(n.State) {
+		n.Owner, n.PGID, n.LeaseUntil = strata.Owner{}, 0, time.Time{}
+		n.FinishedAt = db.orNow(n.FinishedAt)
+	}
+	var service, env string
+	err = db.tx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `UPDATE deployments SET state = $1, attempt = $2, config = $3, config_hash = $4,
+			outputs = $5, health = $6, error = $7, owner_id = $8, owner_host = $9, owner_pid = $10, owner_start = $11,
+			pgid = $12, lease_until = $13, started_at = $14, finished_at = $15
+			WHERE id = $16 AND owner_id = $17 RETURNING service, environment`,
+			n.State, n.Attempt, config, n.ConfigHash, outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
+			n.Owner.PID, n.Owner.Start, n.PGID, nanos(n.LeaseUntil), nanos(n.StartedAt), nanos(n.FinishedAt),
+			n.ID, d.Owner.ID()).Scan(&service, &env)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return lost(ctx, tx, d.ID, d.Owner)
+		}
+		if isUnique(err) {
+			return errHeld
+		}
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, e, n.ID, service, env)
+	})
+	if errors.Is(err, errHeld) {
+		err = db.held(ctx, d.Service, d.Environment)
+	}
+	if err != nil {
+		return wrap(err, "update deployment %s", d.ID)
+	}
+	*d = n
+	return nil
+}
+
+// lost explains why a compare-and-set on deployment id's owner matched nothing: ENOTFOUND,
+// or ECONFLICT naming who holds it now.
+func lost(ctx context.Context, q querier, id string, owner strata.Owner) error {
+	var now, state string
+	err := q.QueryRow(ctx, `SELECT owner_id, state FROM deployments WHERE id = $1`, id).Scan(&now, &state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)
+	}
+	if err != nil {
+		return err
+	}
+	if !strata.Active(state) {
+		return strata.Errorf(strata.ECONFLICT, "deployment %s has ended (%s)", id, state)
+	}
+	if now == "" {
+		now = "no one"
+	}
+	mine := owner.ID()
+	if mine == "" {
+		mine = "no one"
+	}
+	return strata.Errorf(strata.ECONFLICT, "deployment %s is held by %s, not %s", id, now, mine)
+}
+
+// RenewLease extends an active deployment's lease to until. ECONFLICT when owner no longer
+// holds it (or it has ended); ENOTFOUND when there is no such deployment.
+func (db *DB) RenewLease(ctx context.Context, id string, owner strata.Owner, until time.Time) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE deployments SET lease_until = $1
+			WHERE id = $2 AND owner_id = $3 AND owner_id <> '' AND state IN `+activeStates,
+			nanos(until), id, owner.ID())
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		if owner.ID() == "" {
+			return strata.Errorf(strata.ECONFLICT, "renew lease of deployment %s: no owner given", id)
+		}
+		return lost(ctx, tx, id, owner)
+	})
+	return wrap(err, "renew lease of deployment %s", id)
+}
+
+// TakeOver makes to the owner of an active deployment whose current owner is from (compare
+// and set), marking it interrupted with a lease until until and no process group. The
+// attempt is kept: the engine counts attempts. Of concurrent takers the first to update the
+// row wins; the others' UPDATE re-reads it after waiting, no longer matches from, and they
+// get ECONFLICT. ECONFLICT also when it has ended; ENOTFOUND when there is no such deployment.
+func (db *DB) TakeOver(ctx context.Context, id string, from, to strata.Owner, until time.Time, e *strata.Event) error {
+	if to.ID() == "" {
+		return strata.Errorf(strata.EINVALID, "take over deployment %s: the new owner has no host", id)
+	}
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var service, env string
+		err := tx.QueryRow(ctx, `UPDATE deployments SET state = 'interrupted', owner_id = $1, owner_host = $2,
+			owner_pid = $3, owner_start = $4, pgid = 0, lease_until = $5
+			WHERE id = $6 AND owner_id = $7 AND state IN `+activeStates+` RETURNING service, environment`,
+			to.ID(), to.Host, to.PID, to.Start, nanos(until), id, from.ID()).Scan(&service, &env)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return lost(ctx, tx, id, from)
+		}
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, e, id, service, env)
+	})
+	return wrap(err, "take over deployment %s", id)
+}
+
+// Deployment returns one deployment; ENOTFOUND when there is none.
+func (db *DB) Deployment(ctx context.Context, id string) (*strata.Deployment, error) {
+	d, err := one(ctx, db, `SELECT `+deploymentColumns+` FROM deployments WHERE id = $1`, []any{id}, scanDeployment)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get deployment %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// Deployments returns the deployments f selects, newest first.
+func (db *DB) Deployments(ctx context.Context, f strata.DeploymentFilter) ([]*strata.Deployment, error) {
+	var c conds
+	c.equal("service", f.Service)
+	c.equal("environment", f.Environment)
+	c.equal("promotion_id", f.PromotionID)
+	c.in("state", f.States)
+	q := `SELECT ` + deploymentColumns + ` FROM deployments` + c.clause() + ` ORDER BY created_at DESC, n DESC` + c.limit(f.Limit)
+	return list(ctx, db, "list deployments", q, c.args, scanDeployment)
+}
+
+func scanDeployment(s scanner) (*strata.Deployment, error) {
+	var d strata.Deployment
+	var config, outputs *string
+	var lease, created, started, finished int64
+	err := s.Scan(&d.ID, &d.Service, &d.Environment, &d.Version, &d.ReleaseID, &d.State, &d.Attempt, &d.Kind,
+		&d.PromotionID, &d.RollbackOf, &d.Actor, &config, &d.ConfigHash, &outputs, &d.Health, &d.Error,
+		&d.Owner.Host, &d.Owner.PID, &d.Owner.Start, &d.PGID, &lease, &created, &started, &finished)
+	if err != nil {
+		return nil, err
+	}
+	if d.Config, err = configFromJSON(config); err != nil {
+		return nil, fmt.Errorf("deployment %s: config: %w", d.ID, err)
+	}
+	if err := fromJSON(outputs, &d.Outputs); err != nil {
+		return nil, fmt.Errorf("deployment %s: outputs: %w", d.ID, err)
+	}
+	d.LeaseUntil, d.CreatedAt = fromNanos(lease), fromNanos(created)
+	d.StartedAt, d.FinishedAt = fromNanos(started), fromNanos(finished)
+	return &d, nil
+}

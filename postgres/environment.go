@@ -1,0 +1,78 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-dev/strata"
+)
+
+// CreateEnvironment records a short-lived environment, setting CreatedAt to the clock when
+// zero. ECONFLICT when one of that name exists already; EINVALID when it has no name or no
+// Like.
+func (db *DB) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv, e *strata.Event) error {
+	if env == nil || env.Name == "" || env.Like == "" {
+		return strata.Errorf(strata.EINVALID, "create environment: a short-lived environment needs a name and an environment it is like")
+	}
+	n := *env
+	n.CreatedAt = db.orNow(n.CreatedAt)
+	if !n.Expires.IsZero() {
+		n.Expires = fromNanos(n.Expires.UnixNano())
+	}
+	labels, err := toJSON(n.Labels)
+	if err != nil {
+		return fmt.Errorf("create environment %s: %w", n.Name, err)
+	}
+	err = db.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO environments (name, like_env, labels, expires, created_by, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING`,
+			n.Name, n.Like, labels, nanos(n.Expires), n.CreatedBy, nanos(n.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return strata.Errorf(strata.ECONFLICT, "environment %q exists already", n.Name)
+		}
+		return db.audit(ctx, tx, e, n.Name, "", n.Name)
+	})
+	if err != nil {
+		return wrap(err, "create environment %s", n.Name)
+	}
+	*env = n
+	return nil
+}
+
+// DeleteEnvironment forgets a short-lived environment. ENOTFOUND when there is none.
+func (db *DB) DeleteEnvironment(ctx context.Context, name string, e *strata.Event) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM environments WHERE name = $1`, name)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return strata.Errorf(strata.ENOTFOUND, "there is no short-lived environment %q", name)
+		}
+		return db.audit(ctx, tx, e, name, "", name)
+	})
+	return wrap(err, "delete environment %s", name)
+}
+
+// Environments returns every short-lived environment, oldest first.
+func (db *DB) Environments(ctx context.Context) ([]*strata.EphemeralEnv, error) {
+	return list(ctx, db, "list environments", `SELECT name, like_env, labels, expires, created_by, created_at
+		FROM environments ORDER BY created_at, n`, nil, func(s scanner) (*strata.EphemeralEnv, error) {
+		var env strata.EphemeralEnv
+		var labels *string
+		var expires, created int64
+		if err := s.Scan(&env.Name, &env.Like, &labels, &expires, &env.CreatedBy, &created); err != nil {
+			return nil, err
+		}
+		if err := fromJSON(labels, &env.Labels); err != nil {
+			return nil, fmt.Errorf("labels of %s: %w", env.Name, err)
+		}
+		env.Expires, env.CreatedAt = fromNanos(expires), fromNanos(created)
+		return &env, nil
+	})
+}

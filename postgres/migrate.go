@@ -1,0 +1,151 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"hash/fnv"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-dev/strata"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migration is one embedded SQL file, numbered by its name's prefix. The numbers are the
+// SQLite store's: schema N means the same records in both stores.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations returns the embedded migrations in order.
+func loadMigrations() ([]migration, error) {
+	entries, err := migrations.ReadDir("migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		prefix, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(prefix)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number and '_'", e.Name())
+		}
+		b, err := migrations.ReadFile(path.Join("migrations", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	return ms, nil
+}
+
+// lockKey returns an advisory lock key for what within the store's schema, so that stores in
+// different schemas of one database never wait for each other.
+func lockKey(schema, what string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("strata\x00" + schema + "\x00" + what))
+	return int64(h.Sum64())
+}
+
+// migrate reads the schema's state, refusing a foreign or newer one before writing anything,
+// then applies every migration the store lacks, each in its own transaction that records it
+// in schema_version. A session advisory lock makes processes that open a new store at once
+// migrate one after another; each re-reads the version inside its transaction, so a
+// migration runs once.
+func (db *DB) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	c, err := db.pool.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.pool.release(c)
+
+	var schema *string
+	if err := c.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return err
+	}
+	if schema == nil {
+		return strata.Errorf(strata.EINVALID, "%s: no schema of the search_path exists; create it (CREATE SCHEMA ...) or name another", db.name)
+	}
+	db.schema = *schema
+	db.auditKey = lockKey(db.schema, "audit")
+	if _, err := db.schemaVersion(ctx, c); err != nil {
+		return err
+	}
+
+	key := lockKey(db.schema, "migrate")
+	if _, err := c.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		return fmt.Errorf("wait for other processes migrating: %w", err)
+	}
+	defer c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+
+	for _, m := range ms {
+		if m.version > strata.SchemaVersion {
+			break
+		}
+		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			v, err := db.schemaVersion(ctx, tx)
+			if err != nil || v >= m.version {
+				return err
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.name, err)
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)`,
+				m.version, nanos(db.now()))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// querier is a connection or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// schemaVersion returns the newest migration applied to the store's schema, 0 for an empty
+// schema. EINVALID when the schema holds tables but is not a Strata store, or a newer
+// Strata wrote it.
+func (db *DB) schemaVersion(ctx context.Context, q querier) (int, error) {
+	var tables, marker, versions int
+	err := q.QueryRow(ctx, `SELECT count(*),
+		count(*) FILTER (WHERE table_name = 'strata_store'),
+		count(*) FILTER (WHERE table_name = 'schema_version')
+		FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&tables, &marker, &versions)
+	if err != nil {
+		return 0, fmt.Errorf("read schema: %w", err)
+	}
+	if tables == 0 {
+		return 0, nil
+	}
+	if marker == 0 || versions == 0 {
+		return 0, strata.Errorf(strata.EINVALID, "%s (schema %s) is not a Strata store: it holds other tables; name an empty schema with search_path=",
+			db.name, db.schema)
+	}
+	var v int
+	if err := q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if v > strata.SchemaVersion {
+		return 0, strata.Errorf(strata.EINVALID, "%s (schema %s) was written by a newer Strata (schema %d, this binary reads up to %d); upgrade strata",
+			db.name, db.schema, v, strata.SchemaVersion)
+	}
+	return v, nil
+}

@@ -1,0 +1,83 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strata-dev/strata"
+)
+
+const releaseColumns = `id, service, version, digest, git_commit, created_by, created_at`
+
+// CreateRelease records r, giving it an ID ("r-...") and CreatedAt when they are empty.
+// ECONFLICT when (service, version) exists already.
+func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Event) error {
+	if r.Service == "" || r.Version == "" {
+		return strata.Errorf(strata.EINVALID, "a release needs a service and a version")
+	}
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		rel := *r
+		if rel.ID == "" {
+			rel.ID = newID("r-")
+		}
+		rel.CreatedAt = db.orNow(rel.CreatedAt)
+		var id string
+		err := tx.QueryRow(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (service, version) DO NOTHING RETURNING id`,
+			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, nanos(rel.CreatedAt)).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// ON CONFLICT waited for a concurrent creator to commit: its release is visible now.
+			err := tx.QueryRow(ctx, `SELECT id FROM releases WHERE service = $1 AND version = $2`, r.Service, r.Version).Scan(&id)
+			if err != nil {
+				return err
+			}
+			return strata.Errorf(strata.ECONFLICT, "release %s@%s exists already (%s)", r.Service, r.Version, id)
+		}
+		if isUnique(err) {
+			return strata.Errorf(strata.ECONFLICT, "release %s exists already", rel.ID)
+		}
+		if err != nil {
+			return err
+		}
+		if err := db.audit(ctx, tx, e, rel.ID, rel.Service, ""); err != nil {
+			return err
+		}
+		*r = rel
+		return nil
+	})
+	return wrap(err, "create release %s@%s", r.Service, r.Version)
+}
+
+// Release returns the release of service at version; ENOTFOUND when there is none.
+func (db *DB) Release(ctx context.Context, service, version string) (*strata.Release, error) {
+	r, err := one(ctx, db, `SELECT `+releaseColumns+` FROM releases WHERE service = $1 AND version = $2`,
+		[]any{service, version}, scanRelease)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, strata.Errorf(strata.ENOTFOUND, "no release %s@%s", service, version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get release %s@%s: %w", service, version, err)
+	}
+	return r, nil
+}
+
+// Releases returns a service's releases, newest first ("" for every service).
+func (db *DB) Releases(ctx context.Context, service string) ([]*strata.Release, error) {
+	var c conds
+	c.equal("service", service)
+	q := `SELECT ` + releaseColumns + ` FROM releases` + c.clause() + ` ORDER BY created_at DESC, n DESC`
+	return list(ctx, db, "list releases", q, c.args, scanRelease)
+}
+
+func scanRelease(s scanner) (*strata.Release, error) {
+	var r strata.Release
+	var at int64
+	if err := s.Scan(&r.ID, &r.Service, &r.Version, &r.Digest, &r.Commit, &r.CreatedBy, &at); err != nil {
+		return nil, err
+	}
+	r.CreatedAt = fromNanos(at)
+	return &r, nil
+}
