@@ -7,11 +7,13 @@ import (
 	"testing"
 
 	"github.com/strata-dev/strata/config"
+	"github.com/strata-dev/strata/layer"
 )
 
 // FuzzLoad feeds arbitrary bytes to Parse, starting from the test estates and the example
-// estates, each also broken (a colon dropped, indentation turned to tabs): it must never
-// panic, and every problem it reports must carry a position in the file.
+// estates, each also broken (a colon dropped, indentation turned to tabs), and runs the
+// layer checks on what loads, as `strata validate` does: it must never panic, and every
+// problem reported must carry a position in the file.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/*.yaml")
 	more, _ := filepath.Glob("testdata/*/*/*.yaml")
@@ -35,6 +37,10 @@ func FuzzLoad(f *testing.F) {
 		p, probs, err := config.Parse("strata.yaml", data, dir)
 		if (err == nil) != (p != nil) {
 			t.Fatalf("project %v with error %v", p != nil, err)
+		}
+		if p != nil {
+			// What `strata validate` runs next: references, cycles and schemas across layers.
+			probs = append(probs, layer.Check(p)...)
 		}
 		for _, pr := range probs {
 			if pr.Pos.File == "" || pr.Pos.Line < 1 || pr.Pos.Col < 1 {
