@@ -170,8 +170,12 @@ func (e *Engine) resolve(svc *strata.Service, env, version string, f plan.Facts)
 			rt.Outputs[dep] = d.Outputs
 		}
 	}
-	if e.Secrets != nil {
-		s, err := e.Secrets(env)
+	load := e.Secrets
+	if e.ServiceSecrets != nil {
+		load = func(env string) (map[string]string, error) { return e.ServiceSecrets(e.Project, svc.Name, env) }
+	}
+	if load != nil {
+		s, err := load(env)
 		if err != nil {
 			return nil, err
 		}

@@ -39,6 +39,11 @@ type Engine struct {
 	LeaseTTL time.Duration
 	// Secrets returns one environment's secret values; nil means none are configured.
 	Secrets func(env string) (map[string]string, error)
+	// ServiceSecrets, when set, is used in place of Secrets: one service's secret values in
+	// one environment of p, the engine's Project (which may hold short-lived environments
+	// made after the engine was), so that a deployment needs only the sources its service
+	// declares.
+	ServiceSecrets func(p *strata.Project, service, env string) (map[string]string, error)
 	// BaseEnv is the environment steps inherit (os.Environ() by default).
 	BaseEnv []string
 	// OnPromotion, when set, is told of a promotion that starts waiting ("waiting") or

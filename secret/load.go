@@ -30,10 +30,27 @@ type Loader struct {
 // A missing or mismatched identity, an unset `env:` variable or an unreadable `file:` is
 // EINVALID naming the environment and the key or file; no value appears in any error.
 func (l *Loader) Load(env string) (map[string]string, error) {
+	return l.load(env, l.Project.Services)
+}
+
+// LoadService is Load for one service: it returns only the secrets service declares, and
+// reads only their sources, so a deployment of service never fails for a `from:` source or
+// an identity that only other services need. It is the engine's ServiceSecrets function.
+// An unknown service is ENOTFOUND.
+func (l *Loader) LoadService(service, env string) (map[string]string, error) {
+	svc := l.Project.Service(service)
+	if svc == nil {
+		return nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", service, strings.Join(l.Project.ServiceNames(), ", "))
+	}
+	return l.load(env, []*strata.Service{svc})
+}
+
+// load returns env's values of the secret keys that services declare.
+func (l *Loader) load(env string, services []*strata.Service) (map[string]string, error) {
 	if l.Project.Environment(env) == nil {
 		return nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q; known: %s", env, strings.Join(l.Project.EnvironmentNames(), ", "))
 	}
-	stored, fromKeys := l.declared()
+	stored, fromKeys := declared(services)
 	out := map[string]string{}
 	if len(stored) > 0 {
 		v := &Vault{ProjectDir: l.Project.Dir, Project: l.Project.Name, KeyDir: l.KeyDir}
@@ -68,12 +85,12 @@ func (l *Loader) Load(env string) (map[string]string, error) {
 	return out, nil
 }
 
-// declared returns the secret keys kept in secrets files, and the first declaration of each
-// key that names an outside source, in declaration order.
-func (l *Loader) declared() (map[string]bool, []*strata.Key) {
+// declared returns the secret keys of services kept in secrets files, and the first
+// declaration of each key that names an outside source, in declaration order.
+func declared(services []*strata.Service) (map[string]bool, []*strata.Key) {
 	stored := map[string]bool{}
 	var from []*strata.Key
-	for _, s := range l.Project.Services {
+	for _, s := range services {
 		for _, k := range s.Schema {
 			switch {
 			case !k.Secret:

@@ -26,6 +26,12 @@ services:
       DATABASE_PASSWORD: {type: string, secret: true}
       CI_TOKEN: {type: string, secret: true, from: "env:STRATA_TEST_CI_TOKEN"}
       TLS_KEY: {type: string, secret: true, from: "file:tls/key.pem"}
+  web:
+    deploy: "true"
+    config:
+      DATABASE_PASSWORD: {type: string, secret: true}
+  docs:
+    deploy: "true"
 `
 
 // loader parses the estate in a temporary project directory and returns a Loader and the
@@ -159,4 +165,46 @@ func TestLoadOfAnEnvironmentWithoutSecretsIsEmpty(t *testing.T) {
 	}
 	_, err = l.Load("nowhere")
 	wantCode(t, err, strata.ENOTFOUND, "nowhere")
+}
+
+func TestLoadServiceReadsOnlyWhatTheServiceDeclares(t *testing.T) {
+	tests := []struct {
+		name, service string
+		setup         func(t *testing.T, l *secret.Loader, v *secret.Vault)
+		want          map[string]string
+		code          string
+		mentions      []string
+	}{
+		{"a service needs no outside source it does not declare", "web", func(t *testing.T, l *secret.Loader, _ *secret.Vault) {
+			os.Remove(filepath.Join(l.Project.Dir, "tls", "key.pem"))
+		}, map[string]string{"DATABASE_PASSWORD": "dev-password"}, "", nil},
+		{"a service without secrets needs no identity", "docs", func(t *testing.T, _ *secret.Loader, v *secret.Vault) {
+			os.Remove(v.KeyPath("dev"))
+		}, map[string]string{}, "", nil},
+		{"a service still needs the outside sources it declares", "api", func(*testing.T, *secret.Loader, *secret.Vault) {},
+			nil, strata.EINVALID, []string{"dev", "CI_TOKEN", "STRATA_TEST_CI_TOKEN"}},
+		{"an unknown service is not found", "nosuch", func(*testing.T, *secret.Loader, *secret.Vault) {},
+			nil, strata.ENOTFOUND, []string{"nosuch", "api, web, docs"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, v := loader(t, map[string]string{})
+			mustKeygen(t, v, "dev")
+			mustSet(t, v, "dev", "DATABASE_PASSWORD", "dev-password")
+			tt.setup(t, l, v)
+			got, err := l.LoadService(tt.service, "dev")
+			if tt.code != "" {
+				wantCode(t, err, tt.code, tt.mentions...)
+				return
+			}
+			if err != nil || len(got) != len(tt.want) {
+				t.Fatalf("LoadService(%s, dev) = %q, %v; want %q", tt.service, got, err, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("LoadService(%s, dev)[%s] = %q, want %q", tt.service, k, got[k], v)
+				}
+			}
+		})
+	}
 }

@@ -155,7 +155,9 @@ func demoSecrets(e *engine.Engine, keys string, say func(string, ...any)) error 
 			}
 		}
 	}
-	e.Secrets = (&secret.Loader{Project: e.Project, KeyDir: keys}).Load
+	e.Secrets, e.ServiceSecrets = nil, func(p *strata.Project, service, env string) (map[string]string, error) {
+		return (&secret.Loader{Project: p, KeyDir: keys}).LoadService(service, env)
+	}
 	return nil
 }
 

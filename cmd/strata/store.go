@@ -68,8 +68,11 @@ func (a *app) engine(ctx context.Context) (*engine.Engine, error) {
 		e.StateDir = abs
 	}
 	// Each deployment reads its own environment's secrets, and that environment's identity
-	// only (secret.Loader); the key directory is looked up only when one is needed.
-	e.Secrets = (&secret.Loader{Project: p}).Load
+	// only, and only the sources its service declares (secret.Loader); the key directory is
+	// looked up only when one is needed.
+	e.ServiceSecrets = func(p *strata.Project, service, env string) (map[string]string, error) {
+		return (&secret.Loader{Project: p}).LoadService(service, env)
+	}
 	if !a.json() {
 		e.Log = a.stderr
 	}
