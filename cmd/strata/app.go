@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -141,8 +142,25 @@ func (a *app) fail(err error) int {
 	case hasDoc && res.text != nil:
 		res.text(a.stdout)
 	}
-	fmt.Fprintln(a.stderr, "strata: "+strings.ReplaceAll(msg, "\n", "\n  "))
+	if problemLine.MatchString(msg) {
+		// Configuration problems, one "file:line:col: ..." a line, as editors and terminals
+		// link them; then one line saying how many.
+		n := strings.Count(msg, "\n") + 1
+		fmt.Fprintf(a.stderr, "%s\nstrata: %d problem%s in the configuration; nothing was changed\n", msg, n, plural(n))
+	} else {
+		fmt.Fprintln(a.stderr, "strata: "+strings.ReplaceAll(msg, "\n", "\n  "))
+	}
 	return strata.ExitStatus(err)
+}
+
+// problemLine matches a message that starts with a configuration problem's place.
+var problemLine = regexp.MustCompile(`^[^\s:]+:\d+:\d+: `)
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // resultError is an error whose command still has a document to print (a promotion that
