@@ -352,6 +352,9 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if svc.Deploy == nil {
 		return "", nil
 	}
+	if why := e.verifyArtifacts(rel); why != "" {
+		return why, nil
+	}
 	// Two scratch files per (service, environment), which one deployment holds at a time:
 	// they are rewritten in place, and the config is emptied after the step when it holds
 	// secrets, rather than removed. Making and removing files for every deployment cost more
@@ -419,7 +422,7 @@ func (e *Engine) stepEnv(d *strata.Deployment, rel *strata.Release, rs *layer.Re
 	return append(env,
 		"STRATA_PROJECT="+e.Project.Name, "STRATA_ENV="+d.Environment, "STRATA_SERVICE="+d.Service,
 		"STRATA_VERSION="+d.Version, "STRATA_RELEASE="+rel.ID, "STRATA_DIGEST="+rel.Digest,
-		"STRATA_ARTIFACTS="+filepath.Join(e.StateDir, "artifacts", strings.TrimPrefix(rel.Digest, "sha256:")),
+		"STRATA_ARTIFACTS="+e.artifactDir(rel),
 		"STRATA_DEPLOYMENT="+d.ID, "STRATA_ATTEMPT="+strconv.Itoa(d.Attempt),
 		"STRATA_CONFIG="+cfgPath, "STRATA_OUTPUTS="+outPath,
 	)

@@ -224,3 +224,24 @@ pipeline:
 		t.Errorf("history: got %+v, want one failed deployment in dev", ds)
 	}
 }
+
+func TestArtifactsChangedAfterTheBuildAreNeverDeployed(t *testing.T) {
+	e := newEstate(t, releaseEstate)
+	os.WriteFile(e.path("content"), []byte("built bytes\n"), 0o644)
+	rel := e.release("app", "--version", "1")
+	file := filepath.Join(e.dir, ".strata", "artifacts", strings.TrimPrefix(rel.Digest, "sha256:"), "app.txt")
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("tampered\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := e.read("deploys")
+	r := e.must(1, "deploy", "app@1", "--env", "prod")
+	if !strings.Contains(r.stderr, "were changed after the build") {
+		t.Errorf("the deploy should say the artifacts changed:\n%s", r)
+	}
+	if e.read("deploys") != before {
+		t.Errorf("a deploy step ran with changed artifacts:\n%s", e.read("deploys"))
+	}
+}
