@@ -390,13 +390,15 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	}
 	out := e.stepOutput(label, "deploy", sink, secrets...)
 	stop := e.progress(d.Service+" → "+d.Environment, "deploy")
+	pgid := recordGroupLater(ctx, e.Store, d)
 	res, err := e.runStep(ctx, step.Spec{
 		Name: "deploy", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out,
-		Started: func(pid, pgid int) error {
-			d.PGID = pgid
-			return e.Store.UpdateDeployment(ctx, d, nil)
+		Started: func(pid, group int) error {
+			pgid.start(group)
+			return nil
 		},
 	})
+	pgid.stop()
 	stop()
 	out.Flush()
 	if err != nil {
@@ -514,4 +516,43 @@ func configHash(rs *layer.Resolved) string {
 	b, _ := json.Marshal(rs.Redacted())
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// recordGroupAfter is how long a deploy step runs before its process group is recorded in
+// the store. A step that ends sooner leaves nothing to stop, and a dead run's processes are
+// found by their STRATA_DEPLOYMENT too (engine/resume.go), so the short steps of a large wave
+// skip a write each.
+const recordGroupAfter = 200 * time.Millisecond
+
+// groupRecorder records a running step's process group once the step has run
+// recordGroupAfter, so that `resume` can stop what is left of it after a crash.
+type groupRecorder struct {
+	ctx   context.Context
+	store strata.Store
+	d     *strata.Deployment
+	timer *time.Timer
+	done  chan struct{}
+}
+
+func recordGroupLater(ctx context.Context, s strata.Store, d *strata.Deployment) *groupRecorder {
+	return &groupRecorder{ctx: ctx, store: s, d: d, done: make(chan struct{})}
+}
+
+// start arms the recording for the step's group.
+func (g *groupRecorder) start(pgid int) {
+	g.d.PGID = pgid
+	g.timer = time.AfterFunc(recordGroupAfter, func() {
+		defer close(g.done)
+		// A lost lease shows here as ECONFLICT; the lease keeper stops the step on its
+		// next renewal, so the error needs no handling of its own.
+		_ = g.store.UpdateDeployment(g.ctx, g.d, nil)
+	})
+}
+
+// stop cancels a recording not yet made, or waits for one under way, so the deployment's
+// later writes never race with it.
+func (g *groupRecorder) stop() {
+	if g.timer != nil && !g.timer.Stop() {
+		<-g.done
+	}
 }
