@@ -10,6 +10,7 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/postgres"
 	"github.com/strata-dev/strata/secret"
 	"github.com/strata-dev/strata/sqlite"
 )
@@ -23,10 +24,16 @@ func (a *app) openStore(ctx context.Context) (strata.Store, error) {
 		return a.store, nil
 	}
 	if u := a.storeURL; u != "" && !strings.HasPrefix(u, "sqlite:") && !strings.HasPrefix(u, "file:") {
-		if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
-			return nil, strata.Errorf(strata.EINVALID, "--store %s: the PostgreSQL store is not built yet; leave --store and STRATA_STORE unset to use the embedded SQLite store", redactURL(u))
+		if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+			return nil, strata.Errorf(strata.EINVALID, "--store %s: want postgres://... or sqlite:PATH", redactURL(u))
 		}
-		return nil, strata.Errorf(strata.EINVALID, "--store %s: want postgres://... or sqlite:PATH", redactURL(u))
+		// postgres.Open names the server without the password in every error.
+		s, err := postgres.Open(u, a.now)
+		if err != nil {
+			return nil, err
+		}
+		a.store = s
+		return s, nil
 	}
 	path := a.storePath()
 	if u := a.storeURL; u != "" {
@@ -40,12 +47,21 @@ func (a *app) openStore(ctx context.Context) (strata.Store, error) {
 	return s, nil
 }
 
-// redactURL hides a password in a store URL.
+// redactURL hides a password in a store URL: the user information before '@' and any
+// password= parameter.
 func redactURL(u string) string {
 	if at := strings.LastIndex(u, "@"); at > 0 {
 		if scheme := strings.Index(u, "://"); scheme > 0 && scheme < at {
-			return u[:scheme+3] + "***" + u[at:]
+			u = u[:scheme+3] + "***" + u[at:]
 		}
+	}
+	if i := strings.Index(strings.ToLower(u), "password="); i >= 0 {
+		end := strings.IndexAny(u[i:], "& ")
+		rest := ""
+		if end >= 0 {
+			rest = u[i+end:]
+		}
+		u = u[:i] + "password=***" + rest
 	}
 	return u
 }
