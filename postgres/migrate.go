@@ -78,7 +78,8 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	if schema == nil {
-		return strata.Errorf(strata.EINVALID, "%s: no schema of the search_path exists; create it (CREATE SCHEMA ...) or name another", db.name)
+		return strata.Errorf(strata.EINVALID, "%s: no schema of the search_path (%s) exists; create it (CREATE SCHEMA ...) or name another with search_path=",
+			db.name, db.searchPath)
 	}
 	db.schema = *schema
 	db.auditKey = lockKey(db.schema, "audit")

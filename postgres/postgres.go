@@ -29,11 +29,12 @@ import (
 // search_path). It is safe for concurrent use, and any number of DBs, in any number of
 // processes and machines, may share the schema.
 type DB struct {
-	name     string // the URL without its password, for messages
-	schema   string // the schema the store lives in
-	auditKey int64  // the advisory lock that orders appends to the audit chain
-	now      func() time.Time
-	pool     *pool
+	name       string // the URL without its password, for messages
+	searchPath string // as the URL gave it ("" for the server's default)
+	schema     string // the schema the store lives in
+	auditKey   int64  // the advisory lock that orders appends to the audit chain
+	now        func() time.Time
+	pool       *pool
 }
 
 var _ strata.Store = (*DB)(nil)
@@ -58,7 +59,7 @@ func Open(url string, now func() time.Time) (*DB, error) {
 		// pgconn's parse errors show the connection string with its password masked.
 		return nil, &strata.Error{Code: strata.EINVALID, Message: "open PostgreSQL store", Err: err}
 	}
-	db := &DB{name: Name(cfg), now: now, pool: newPool(cfg, poolSize)}
+	db := &DB{name: Name(cfg), searchPath: cfg.RuntimeParams["search_path"], now: now, pool: newPool(cfg, poolSize)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := db.migrate(ctx); err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,4 +148,157 @@ func TestContractWithTheSameTimeEverywhere(t *testing.T) {
 		}
 		return db
 	})
+}
+
+func TestOpenRefusesWhatIsNotAStrataStoreAndLeavesItUntouched(t *testing.T) {
+	tests := []struct {
+		name    string
+		make    func(t *testing.T, u string, c *pgx.Conn)
+		message string
+	}{
+		{"a schema holding another program's tables is not a store", func(t *testing.T, u string, c *pgx.Conn) {
+			exec(t, c, `CREATE TABLE notes (id integer PRIMARY KEY, body text); INSERT INTO notes VALUES (1, 'mine')`)
+		}, "is not a Strata store"},
+		{"a store from a newer Strata is refused", func(t *testing.T, u string, c *pgx.Conn) {
+			open(t, u).Close()
+			exec(t, c, fmt.Sprintf(`INSERT INTO schema_version (version, applied_at) VALUES (%d, 0)`, strata.SchemaVersion+1))
+		}, fmt.Sprintf("was written by a newer Strata (schema %d, this binary reads up to %d); upgrade strata", strata.SchemaVersion+1, strata.SchemaVersion)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name, u := schema(t)
+			c := admin(t)
+			exec(t, c, `SET search_path TO `+name)
+			tt.make(t, u, c)
+			before := dump(t, c, name)
+			_, err := postgres.Open(u, nil)
+			if strata.ErrorCode(err) != strata.EINVALID || !strings.Contains(err.Error(), tt.message) {
+				t.Fatalf("open = %v, want EINVALID %q", err, tt.message)
+			}
+			if after := dump(t, c, name); after != before {
+				t.Fatalf("the refused schema changed:\n%s\nthen\n%s", before, after)
+			}
+		})
+	}
+}
+
+func TestOpenRefusesASearchPathNamingNoSchema(t *testing.T) {
+	u := withSearchPath(t, server(t), "strata_test_absent")
+	_, err := postgres.Open(u, nil)
+	if strata.ErrorCode(err) != strata.EINVALID || !strings.Contains(err.Error(), "strata_test_absent") {
+		t.Fatalf("open = %v, want EINVALID naming the search_path", err)
+	}
+}
+
+func TestErrorsNeverShowThePassword(t *testing.T) {
+	for _, u := range []string{
+		"postgres://strata:s3cret-pw@127.0.0.1:1/strata?sslmode=disable&connect_timeout=2",
+		"postgres://strata@127.0.0.1:1/strata?sslmode=disable&connect_timeout=2&password=s3cret-pw",
+		"postgres://strata:s3cret-pw@127.0.0.1:notaport/strata",
+	} {
+		_, err := postgres.Open(u, nil)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("open %s = %v, want an error without the password", u, err)
+		}
+	}
+}
+
+func TestTheAuditLogCannotBeEditedInTheDatabase(t *testing.T) {
+	name, u := schema(t)
+	db := open(t, u)
+	if err := db.AppendEvent(t.Context(), &strata.Event{Actor: "a", Action: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	c := admin(t)
+	exec(t, c, `SET search_path TO `+name)
+	for _, q := range []string{`UPDATE events SET actor = 'mallory'`, `DELETE FROM events`, `TRUNCATE events`} {
+		if _, err := c.Exec(t.Context(), q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: err = %v, want the append-only refusal", q, err)
+		}
+	}
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	_, u := schema(t)
+	ctx := t.Context()
+	db, err := postgres.Open(u, ticking())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &strata.Release{Service: "api", Version: "1", Digest: "sha256:aa"}
+	d := &strata.Deployment{Service: "api", Environment: "prod", Version: "1", State: strata.Running,
+		Owner: strata.Owner{Host: "h", PID: 1, Start: 2}, Config: map[string]any{"PORT": int64(8080), "RATIO": 0.5}}
+	for _, err := range []error{
+		db.CreateRelease(ctx, r, &strata.Event{Actor: "a", Action: "release", Detail: []byte(`{"b": 1,  "a": [2]}`)}),
+		db.CreateDeployment(ctx, d, &strata.Event{Actor: "a", Action: "deploy"}),
+		db.AppendLog(ctx, d.ID, strata.LogChunk{Step: "deploy", Data: "hello"}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db = open(t, u)
+	got, err := db.Deployment(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config["PORT"] != int64(8080) || got.Config["RATIO"] != 0.5 {
+		t.Errorf("config = %#v, want PORT int64 8080 and RATIO 0.5", got.Config)
+	}
+	if err := db.CreateDeployment(ctx, &strata.Deployment{Service: "api", Environment: "prod", State: strata.Pending}, nil); strata.ErrorCode(err) != strata.EBLOCKED {
+		t.Errorf("a claim after reopening = %v, want EBLOCKED", err)
+	}
+	logs, err := db.Logs(ctx, d.ID, 0)
+	if err != nil || len(logs) != 1 || logs[0].Data != "hello" {
+		t.Errorf("logs = %+v, %v; want hello", logs, err)
+	}
+	evs, err := db.Events(ctx, strata.EventFilter{})
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("events = %+v, %v; want 2", evs, err)
+	}
+	if string(evs[0].Detail) != `{"b": 1,  "a": [2]}` || evs[0].ComputeHash("") != evs[0].Hash {
+		t.Errorf("the first event's detail %q and hash came back changed", evs[0].Detail)
+	}
+	e := &strata.Event{Actor: "a", Action: "more"}
+	if err := db.AppendEvent(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Seq != 3 || e.Prev != evs[1].Hash {
+		t.Errorf("event after reopening has seq %d and prev %q, want 3 and %q", e.Seq, e.Prev, evs[1].Hash)
+	}
+}
+
+// exec runs q on c or fails t.
+func exec(t *testing.T, c *pgx.Conn, q string) {
+	t.Helper()
+	if _, err := c.Exec(t.Context(), q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// dump describes a schema's tables and their rows, to compare before and after.
+func dump(t *testing.T, c *pgx.Conn, schema string) string {
+	t.Helper()
+	rows, err := c.Query(t.Context(), `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, table := range tables {
+		var rows string
+		err := c.QueryRow(t.Context(), `SELECT coalesce(string_agg(t::text, ';' ORDER BY t::text), '') FROM `+schema+`.`+table+` t`).Scan(&rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s: %s\n", table, rows)
+	}
+	return b.String()
 }
