@@ -80,6 +80,10 @@ rollback, drift detection and a tamper-evident audit log.`,
 			if a.output != "text" && a.output != "json" {
 				return strata.Errorf(strata.EINVALID, "-o %q: want text or json", a.output)
 			}
+			if a.storeURL == "" {
+				// Read here, not as the flag's default, so --help never prints a password.
+				a.storeURL = os.Getenv("STRATA_STORE")
+			}
 			return a.setupRemote(cmd)
 		},
 	}
@@ -88,7 +92,7 @@ rollback, drift detection and a tamper-evident audit log.`,
 	})
 	f := root.PersistentFlags()
 	f.StringVarP(&a.dir, "dir", "C", ".", "project directory holding strata.yaml")
-	f.StringVar(&a.storeURL, "store", os.Getenv("STRATA_STORE"), "store URL (default: SQLite at DIR/.strata/state.db; postgres://... for PostgreSQL) [$STRATA_STORE]")
+	f.StringVar(&a.storeURL, "store", "", "store URL (default: SQLite at DIR/.strata/state.db; postgres://... for PostgreSQL) [$STRATA_STORE]")
 	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	f.StringVar(&a.as, "as", "", "acting principal for local commands (self-asserted) [$STRATA_ACTOR]")
 	f.StringVar(&a.server, "server", "", "URL of a strata serve to run commands on, e.g. http://127.0.0.1:7480 [$STRATA_SERVER]")
