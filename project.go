@@ -23,6 +23,9 @@ type Project struct {
 	Pipeline     []*Stage
 	// Notify lists webhook URLs that receive promotion events.
 	Notify []Notify
+	// Digest is a sha256 over every file read for the project, in reading order: the same
+	// files give the same digest, so a check that passed once need not run again.
+	Digest string
 }
 
 // Notify is one webhook that receives promotion events.

@@ -10,6 +10,7 @@ package config
 
 import (
 	"cmp"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -57,6 +58,7 @@ func Parse(file string, data []byte, dir string) (*strata.Project, strata.Proble
 	top := &source{name: file, dir: abs, shownDir: filepath.Dir(file)}
 	l.loadFile(top, data, nil)
 	l.resolve()
+	l.p.Digest = hex.EncodeToString(l.sum.Sum(nil))
 	probs := l.sorted()
 	if err := probs.Err(); err != nil {
 		return nil, probs, err
@@ -172,6 +174,8 @@ func (l *loader) loadFile(src *source, data []byte, stack []string) {
 	}
 	l.loaded[src.path] = true
 	l.shownPath[src.path] = src.name
+	fmt.Fprintf(l.sum, "%d:%s%d:", len(src.path), src.path, len(data))
+	l.sum.Write(data)
 	stack = append(slices.Clone(stack), src.path)
 
 	root, ok := l.parseYAML(src, data)

@@ -2,8 +2,10 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"regexp"
 	"strconv"
@@ -37,12 +39,15 @@ type loader struct {
 
 	aliases     int
 	aliasWarned bool
+
+	sum hash.Hash // over every file read (Project.Digest)
 }
 
 func newLoader() *loader {
 	return &loader{
 		p:         &strata.Project{Defaults: map[string]strata.Value{}},
 		fileOrder: map[string]int{},
+		sum:       sha256.New(),
 		loaded:    map[string]bool{},
 		shownPath: map[string]string{},
 		envs:      map[string]*strata.Environment{},

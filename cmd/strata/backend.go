@@ -68,6 +68,7 @@ func showAlways[D any](a *app, doc *D, err error, text func(w io.Writer)) error 
 type local struct{ a *app }
 
 func (l local) Validate(ctx context.Context) (*api.Validation, error) {
+	l.a.fullCheck = true // validate always checks everything
 	p, problems, err := l.a.check()
 	if err != nil {
 		for _, w := range problems.Warnings() {
