@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 const deploymentColumns = `id, service, environment, version, release_id, state, attempt, kind, promotion_id,
@@ -46,17 +47,17 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 	if !knownState(d.State) {
 		return strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
 	}
-	config, err := toJSON(d.Config)
+	config, err := sqlrow.ToJSON(d.Config)
 	if err != nil {
 		return fmt.Errorf("create deployment of %s to %s: config: %w", d.Service, d.Environment, err)
 	}
-	outputs, err := toJSON(d.Outputs)
+	outputs, err := sqlrow.ToJSON(d.Outputs)
 	if err != nil {
 		return fmt.Errorf("create deployment of %s to %s: outputs: %w", d.Service, d.Environment, err)
 	}
 	n := *d
 	if n.ID == "" {
-		n.ID = newID("d-")
+		n.ID = sqlrow.NewID("d-")
 	}
 	n.CreatedAt = db.orNow(n.CreatedAt)
 	err = db.tx(ctx, func(tx pgx.Tx) error {
@@ -69,8 +70,8 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 			n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
 			n.RollbackOf, n.Actor, config, n.ConfigHash, outputs, n.Health, n.Error,
-			n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, nanos(n.LeaseUntil),
-			nanos(n.CreatedAt), nanos(n.StartedAt), nanos(n.FinishedAt), n.Owner.ID())
+			n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
+			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID())
 		if isUnique(err, "deployments_pkey") {
 			return strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
 		}
@@ -86,7 +87,7 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 		err = db.held(ctx, n.Service, n.Environment)
 	}
 	if err != nil {
-		return wrap(err, "create deployment of %s to %s", d.Service, d.Environment)
+		return sqlrow.Wrap(err, "create deployment of %s to %s", d.Service, d.Environment)
 	}
 	*d = n
 	return nil
@@ -124,7 +125,7 @@ func holder(ctx context.Context, q querier, service, env string) error {
 		since = started
 	}
 	return strata.Errorf(strata.EBLOCKED, "%s is deploying %s@%s to %s (owner %s, since %s)",
-		id, service, version, env, owner, fromNanos(since).Format(time.RFC3339))
+		id, service, version, env, owner, sqlrow.FromNanos(since).Format(time.RFC3339))
 }
 
 // UpdateDeployment writes d's mutable fields (state, attempt, config, config hash, outputs,
@@ -136,11 +137,11 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 	if !knownState(d.State) {
 		return strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
 	}
-	config, err := toJSON(d.Config)
+	config, err := sqlrow.ToJSON(d.Config)
 	if err != nil {
 		return fmt.Errorf("update deployment %s: config: %w", d.ID, err)
 	}
-	outputs, err := toJSON(d.Outputs)
+	outputs, err := sqlrow.ToJSON(d.Outputs)
 	if err != nil {
 		return fmt.Errorf("update deployment %s: outputs: %w", d.ID, err)
 	}
@@ -156,7 +157,7 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 			pgid = $12, lease_until = $13, started_at = $14, finished_at = $15
 			WHERE id = $16 AND owner_id = $17 RETURNING service, environment`,
 			n.State, n.Attempt, config, n.ConfigHash, outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
-			n.Owner.PID, n.Owner.Start, n.PGID, nanos(n.LeaseUntil), nanos(n.StartedAt), nanos(n.FinishedAt),
+			n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
 			n.ID, d.Owner.ID()).Scan(&service, &env)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return lost(ctx, tx, d.ID, d.Owner)
@@ -173,7 +174,7 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 		err = db.held(ctx, d.Service, d.Environment)
 	}
 	if err != nil {
-		return wrap(err, "update deployment %s", d.ID)
+		return sqlrow.Wrap(err, "update deployment %s", d.ID)
 	}
 	*d = n
 	return nil
@@ -209,7 +210,7 @@ func (db *DB) RenewLease(ctx context.Context, id string, owner strata.Owner, unt
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE deployments SET lease_until = $1
 			WHERE id = $2 AND owner_id = $3 AND owner_id <> '' AND state IN `+activeStates,
-			nanos(until), id, owner.ID())
+			sqlrow.Nanos(until), id, owner.ID())
 		if err != nil || tag.RowsAffected() == 1 {
 			return err
 		}
@@ -218,7 +219,7 @@ func (db *DB) RenewLease(ctx context.Context, id string, owner strata.Owner, unt
 		}
 		return lost(ctx, tx, id, owner)
 	})
-	return wrap(err, "renew lease of deployment %s", id)
+	return sqlrow.Wrap(err, "renew lease of deployment %s", id)
 }
 
 // TakeOver makes to the owner of an active deployment whose current owner is from (compare
@@ -235,7 +236,7 @@ func (db *DB) TakeOver(ctx context.Context, id string, from, to strata.Owner, un
 		err := tx.QueryRow(ctx, `UPDATE deployments SET state = 'interrupted', owner_id = $1, owner_host = $2,
 			owner_pid = $3, owner_start = $4, pgid = 0, lease_until = $5
 			WHERE id = $6 AND owner_id = $7 AND state IN `+activeStates+` RETURNING service, environment`,
-			to.ID(), to.Host, to.PID, to.Start, nanos(until), id, from.ID()).Scan(&service, &env)
+			to.ID(), to.Host, to.PID, to.Start, sqlrow.Nanos(until), id, from.ID()).Scan(&service, &env)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return lost(ctx, tx, id, from)
 		}
@@ -244,7 +245,7 @@ func (db *DB) TakeOver(ctx context.Context, id string, from, to strata.Owner, un
 		}
 		return db.audit(ctx, tx, e, id, service, env)
 	})
-	return wrap(err, "take over deployment %s", id)
+	return sqlrow.Wrap(err, "take over deployment %s", id)
 }
 
 // Deployment returns one deployment; ENOTFOUND when there is none.
@@ -280,13 +281,13 @@ func scanDeployment(s scanner) (*strata.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.Config, err = configFromJSON(config); err != nil {
+	if d.Config, err = sqlrow.ConfigFromJSON(config); err != nil {
 		return nil, fmt.Errorf("deployment %s: config: %w", d.ID, err)
 	}
 	if err := fromJSON(outputs, &d.Outputs); err != nil {
 		return nil, fmt.Errorf("deployment %s: outputs: %w", d.ID, err)
 	}
-	d.LeaseUntil, d.CreatedAt = fromNanos(lease), fromNanos(created)
-	d.StartedAt, d.FinishedAt = fromNanos(started), fromNanos(finished)
+	d.LeaseUntil, d.CreatedAt = sqlrow.FromNanos(lease), sqlrow.FromNanos(created)
+	d.StartedAt, d.FinishedAt = sqlrow.FromNanos(started), sqlrow.FromNanos(finished)
 	return &d, nil
 }

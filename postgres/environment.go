@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // CreateEnvironment records a short-lived environment, setting CreatedAt to the clock when
@@ -19,16 +20,16 @@ func (db *DB) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv, e
 	n := *env
 	n.CreatedAt = db.orNow(n.CreatedAt)
 	if !n.Expires.IsZero() {
-		n.Expires = fromNanos(n.Expires.UnixNano())
+		n.Expires = sqlrow.FromNanos(n.Expires.UnixNano())
 	}
-	labels, err := toJSON(n.Labels)
+	labels, err := sqlrow.ToJSON(n.Labels)
 	if err != nil {
 		return fmt.Errorf("create environment %s: %w", n.Name, err)
 	}
 	err = db.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO environments (name, like_env, labels, expires, created_by, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING`,
-			n.Name, n.Like, labels, nanos(n.Expires), n.CreatedBy, nanos(n.CreatedAt))
+			n.Name, n.Like, labels, sqlrow.Nanos(n.Expires), n.CreatedBy, sqlrow.Nanos(n.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -38,7 +39,7 @@ func (db *DB) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv, e
 		return db.audit(ctx, tx, e, n.Name, "", n.Name)
 	})
 	if err != nil {
-		return wrap(err, "create environment %s", n.Name)
+		return sqlrow.Wrap(err, "create environment %s", n.Name)
 	}
 	*env = n
 	return nil
@@ -56,7 +57,7 @@ func (db *DB) DeleteEnvironment(ctx context.Context, name string, e *strata.Even
 		}
 		return db.audit(ctx, tx, e, name, "", name)
 	})
-	return wrap(err, "delete environment %s", name)
+	return sqlrow.Wrap(err, "delete environment %s", name)
 }
 
 // Environments returns every short-lived environment, oldest first.
@@ -72,7 +73,7 @@ func (db *DB) Environments(ctx context.Context) ([]*strata.EphemeralEnv, error) 
 		if err := fromJSON(labels, &env.Labels); err != nil {
 			return nil, fmt.Errorf("labels of %s: %w", env.Name, err)
 		}
-		env.Expires, env.CreatedAt = fromNanos(expires), fromNanos(created)
+		env.Expires, env.CreatedAt = sqlrow.FromNanos(expires), sqlrow.FromNanos(created)
 		return &env, nil
 	})
 }

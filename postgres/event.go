@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // audit appends e, when not nil, inside tx: it fills Seq, At, Prev and Hash, and Subject,
@@ -47,7 +48,7 @@ func (db *DB) audit(ctx context.Context, tx pgx.Tx, e *strata.Event, subject, se
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		e.Seq, nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
+		e.Seq, sqlrow.Nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
 	if err != nil {
 		return fmt.Errorf("append event %s: %w", e.Action, err)
 	}
@@ -63,7 +64,7 @@ func (db *DB) AppendEvent(ctx context.Context, e *strata.Event) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		return db.audit(ctx, tx, e, "", "", "")
 	})
-	return wrap(err, "append event %s", e.Action)
+	return sqlrow.Wrap(err, "append event %s", e.Action)
 }
 
 // Events returns audit events f selects, oldest first; with f.Limit, the newest Limit of
@@ -90,8 +91,8 @@ func scanEvent(s scanner) (*strata.Event, error) {
 	if err := s.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Service, &e.Environment, &e.Subject, &detail, &e.Prev, &e.Hash); err != nil {
 		return nil, err
 	}
-	e.At = fromNanos(at)
-	e.Detail = rawJSON(detail)
+	e.At = sqlrow.FromNanos(at)
+	e.Detail = sqlrow.RawJSON(detail)
 	return &e, nil
 }
 

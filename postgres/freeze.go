@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // SetFreeze freezes env (f != nil; f.Environment is set to env and f.At to the clock when
@@ -27,7 +28,7 @@ func (db *DB) SetFreeze(ctx context.Context, env string, f *strata.Freeze, e *st
 			}
 			return db.audit(ctx, tx, e, env, "", env)
 		})
-		return wrap(err, "unfreeze %s", env)
+		return sqlrow.Wrap(err, "unfreeze %s", env)
 	}
 	n := *f
 	n.Environment = env
@@ -35,14 +36,14 @@ func (db *DB) SetFreeze(ctx context.Context, env string, f *strata.Freeze, e *st
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO freezes (environment, reason, actor, at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (environment) DO UPDATE SET reason = excluded.reason, actor = excluded.actor, at = excluded.at`,
-			n.Environment, n.Reason, n.Actor, nanos(n.At))
+			n.Environment, n.Reason, n.Actor, sqlrow.Nanos(n.At))
 		if err != nil {
 			return err
 		}
 		return db.audit(ctx, tx, e, env, "", env)
 	})
 	if err != nil {
-		return wrap(err, "freeze %s", env)
+		return sqlrow.Wrap(err, "freeze %s", env)
 	}
 	*f = n
 	return nil
@@ -57,7 +58,7 @@ func (db *DB) Freezes(ctx context.Context) ([]*strata.Freeze, error) {
 			if err := s.Scan(&f.Environment, &f.Reason, &f.Actor, &at); err != nil {
 				return nil, err
 			}
-			f.At = fromNanos(at)
+			f.At = sqlrow.FromNanos(at)
 			return &f, nil
 		})
 }
@@ -68,13 +69,13 @@ func (db *DB) Freezes(ctx context.Context) ([]*strata.Freeze, error) {
 func (db *DB) AppendLog(ctx context.Context, id string, c strata.LogChunk) error {
 	err := db.withConn(ctx, func(conn *pgx.Conn) error {
 		_, err := conn.Exec(ctx, `INSERT INTO logs (deployment, attempt, step, at, data) VALUES ($1, $2, $3, $4, $5)`,
-			id, c.Attempt, c.Step, nanos(db.orNow(c.At)), c.Data)
+			id, c.Attempt, c.Step, sqlrow.Nanos(db.orNow(c.At)), c.Data)
 		if isForeignKey(err) {
 			return strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)
 		}
 		return err
 	})
-	return wrap(err, "append log of deployment %s", id)
+	return sqlrow.Wrap(err, "append log of deployment %s", id)
 }
 
 // Logs returns a deployment's chunks with Seq greater than after, in order. A deployment
@@ -88,7 +89,7 @@ func (db *DB) Logs(ctx context.Context, id string, after int64) ([]strata.LogChu
 			if err := rows.Scan(&c.Seq, &c.Attempt, &c.Step, &at, &c.Data); err != nil {
 				return err
 			}
-			c.At = fromNanos(at)
+			c.At = sqlrow.FromNanos(at)
 			out = append(out, c)
 			return nil
 		})

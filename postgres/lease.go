@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // ReclaimLapsed takes over, for to, up to limit active deployments whose lease ended before
@@ -32,7 +33,7 @@ func (db *DB) ReclaimLapsed(ctx context.Context, to strata.Owner, now, until tim
 		taken = nil
 		rows, err := tx.Query(ctx, `SELECT `+deploymentColumns+` FROM deployments
 			WHERE state IN `+activeStates+` AND lease_until < $1 AND owner_id <> $2
-			ORDER BY lease_until, n LIMIT $3 FOR UPDATE SKIP LOCKED`, nanos(now), to.ID(), limit)
+			ORDER BY lease_until, n LIMIT $3 FOR UPDATE SKIP LOCKED`, sqlrow.Nanos(now), to.ID(), limit)
 		if err != nil {
 			return err
 		}
@@ -51,7 +52,7 @@ func (db *DB) ReclaimLapsed(ctx context.Context, to strata.Owner, now, until tim
 		for _, d := range taken {
 			_, err := tx.Exec(ctx, `UPDATE deployments SET state = 'interrupted', owner_id = $1, owner_host = $2,
 				owner_pid = $3, owner_start = $4, pgid = 0, lease_until = $5 WHERE id = $6`,
-				to.ID(), to.Host, to.PID, to.Start, nanos(until), d.ID)
+				to.ID(), to.Host, to.PID, to.Start, sqlrow.Nanos(until), d.ID)
 			if err != nil {
 				return err
 			}
@@ -64,7 +65,7 @@ func (db *DB) ReclaimLapsed(ctx context.Context, to strata.Owner, now, until tim
 		return nil
 	})
 	if err != nil {
-		return nil, wrap(err, "reclaim lapsed deployments")
+		return nil, sqlrow.Wrap(err, "reclaim lapsed deployments")
 	}
 	return taken, nil
 }

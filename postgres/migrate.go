@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 //go:embed migrations/*.sql
@@ -106,7 +107,7 @@ func (db *DB) migrate(ctx context.Context) error {
 				return fmt.Errorf("apply migration %s: %w", m.name, err)
 			}
 			_, err = tx.Exec(ctx, `INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)`,
-				m.version, nanos(db.now()))
+				m.version, sqlrow.Nanos(db.now()))
 			return err
 		})
 		if err != nil {

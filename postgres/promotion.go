@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // promotionColumns reads a promotion and, in the same statement, its approvals in the order
@@ -49,7 +50,7 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 	}
 	n := *p
 	if n.ID == "" {
-		n.ID = newID("p-")
+		n.ID = sqlrow.NewID("p-")
 	}
 	n.CreatedAt = db.orNow(n.CreatedAt)
 	n.UpdatedAt = n.CreatedAt
@@ -67,7 +68,7 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		_, err := tx.Exec(ctx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
 			reason, error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			n.ID, n.Service, n.Version, n.Stage, n.State, n.Requester, n.Override, n.Reason, n.Error,
-			nanos(n.CreatedAt), nanos(n.UpdatedAt))
+			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.UpdatedAt))
 		if isUnique(err, "promotions_pkey") {
 			return strata.Errorf(strata.ECONFLICT, "promotion %s exists already", n.ID)
 		}
@@ -79,7 +80,7 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		}
 		for _, a := range n.Approvals {
 			_, err := tx.Exec(ctx, `INSERT INTO approvals (promotion, principal, at) VALUES ($1, $2, $3)`,
-				n.ID, a.Principal, nanos(a.At))
+				n.ID, a.Principal, sqlrow.Nanos(a.At))
 			if isUnique(err) {
 				return strata.Errorf(strata.EINVALID, "promotion %s: %s approves it twice", n.ID, a.Principal)
 			}
@@ -103,7 +104,7 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		})
 	}
 	if err != nil {
-		return wrap(err, "create promotion of %s@%s to %s", p.Service, p.Version, p.Stage)
+		return sqlrow.Wrap(err, "create promotion of %s@%s to %s", p.Service, p.Version, p.Stage)
 	}
 	*p = n
 	return nil
@@ -139,7 +140,7 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		var service string
 		err := tx.QueryRow(ctx, `UPDATE promotions SET state = $1, override = $2, reason = $3, error = $4, updated_at = $5
 			WHERE id = $6 RETURNING service`,
-			p.State, p.Override, p.Reason, p.Error, nanos(updated), p.ID).Scan(&service)
+			p.State, p.Override, p.Reason, p.Error, sqlrow.Nanos(updated), p.ID).Scan(&service)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return strata.Errorf(strata.ENOTFOUND, "no promotion %s", p.ID)
 		}
@@ -152,7 +153,7 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		return db.audit(ctx, tx, e, p.ID, service, "")
 	})
 	if err != nil {
-		return wrap(err, "update promotion %s", p.ID)
+		return sqlrow.Wrap(err, "update promotion %s", p.ID)
 	}
 	p.UpdatedAt = updated
 	return nil
@@ -180,19 +181,19 @@ func (db *DB) Approve(ctx context.Context, id string, a strata.Approval, e *stra
 			return strata.Errorf(strata.ECONFLICT, "promotion %s is %s, not waiting for approval", id, state)
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO approvals (promotion, principal, at) VALUES ($1, $2, $3)
-			ON CONFLICT (promotion, principal) DO NOTHING`, id, a.Principal, nanos(a.At))
+			ON CONFLICT (promotion, principal) DO NOTHING`, id, a.Principal, sqlrow.Nanos(a.At))
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			return strata.Errorf(strata.ECONFLICT, "%s has approved promotion %s already", a.Principal, id)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE promotions SET updated_at = $1 WHERE id = $2`, nanos(a.At), id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE promotions SET updated_at = $1 WHERE id = $2`, sqlrow.Nanos(a.At), id); err != nil {
 			return err
 		}
 		return db.audit(ctx, tx, e, id, service, "")
 	})
-	return wrap(err, "approve promotion %s", id)
+	return sqlrow.Wrap(err, "approve promotion %s", id)
 }
 
 // ClaimPromotion moves a waiting promotion to running only if it is still waiting, in one
@@ -204,7 +205,7 @@ func (db *DB) ClaimPromotion(ctx context.Context, id string, e *strata.Event) er
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var service string
 		err := tx.QueryRow(ctx, `UPDATE promotions SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4
-			RETURNING service`, strata.Running, nanos(updated), id, strata.Waiting).Scan(&service)
+			RETURNING service`, strata.Running, sqlrow.Nanos(updated), id, strata.Waiting).Scan(&service)
 		if errors.Is(err, pgx.ErrNoRows) {
 			var state string
 			err := tx.QueryRow(ctx, `SELECT state FROM promotions WHERE id = $1`, id).Scan(&state)
@@ -221,7 +222,7 @@ func (db *DB) ClaimPromotion(ctx context.Context, id string, e *strata.Event) er
 		}
 		return db.audit(ctx, tx, e, id, service, "")
 	})
-	return wrap(err, "claim promotion %s", id)
+	return sqlrow.Wrap(err, "claim promotion %s", id)
 }
 
 // Promotion returns one promotion; ENOTFOUND when there is none.
@@ -256,7 +257,7 @@ func scanPromotion(s scanner) (*strata.Promotion, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.CreatedAt, p.UpdatedAt = fromNanos(created), fromNanos(updated)
+	p.CreatedAt, p.UpdatedAt = sqlrow.FromNanos(created), sqlrow.FromNanos(updated)
 	var pairs [][2]json.RawMessage
 	if err := json.Unmarshal([]byte(approvals), &pairs); err != nil {
 		return nil, fmt.Errorf("promotion %s: approvals: %w", p.ID, err)
@@ -271,7 +272,7 @@ func scanPromotion(s scanner) (*strata.Promotion, error) {
 		if err := json.Unmarshal(pair[1], &at); err != nil {
 			return nil, fmt.Errorf("promotion %s: approvals: %w", p.ID, err)
 		}
-		a.At = fromNanos(at)
+		a.At = sqlrow.FromNanos(at)
 		p.Approvals = append(p.Approvals, a)
 	}
 	return &p, nil

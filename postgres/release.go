@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 const releaseColumns = `id, service, version, digest, git_commit, created_by, created_at`
@@ -21,13 +22,13 @@ func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Ev
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		rel := *r
 		if rel.ID == "" {
-			rel.ID = newID("r-")
+			rel.ID = sqlrow.NewID("r-")
 		}
 		rel.CreatedAt = db.orNow(rel.CreatedAt)
 		var id string
 		err := tx.QueryRow(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (service, version) DO NOTHING RETURNING id`,
-			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, nanos(rel.CreatedAt)).Scan(&id)
+			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, sqlrow.Nanos(rel.CreatedAt)).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// ON CONFLICT waited for a concurrent creator to commit: its release is visible now.
 			err := tx.QueryRow(ctx, `SELECT id FROM releases WHERE service = $1 AND version = $2`, r.Service, r.Version).Scan(&id)
@@ -48,7 +49,7 @@ func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Ev
 		*r = rel
 		return nil
 	})
-	return wrap(err, "create release %s@%s", r.Service, r.Version)
+	return sqlrow.Wrap(err, "create release %s@%s", r.Service, r.Version)
 }
 
 // Release returns the release of service at version; ENOTFOUND when there is none.
@@ -78,6 +79,6 @@ func scanRelease(s scanner) (*strata.Release, error) {
 	if err := s.Scan(&r.ID, &r.Service, &r.Version, &r.Digest, &r.Commit, &r.CreatedBy, &at); err != nil {
 		return nil, err
 	}
-	r.CreatedAt = fromNanos(at)
+	r.CreatedAt = sqlrow.FromNanos(at)
 	return &r, nil
 }

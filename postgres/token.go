@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 const tokenColumns = `name, role, envs, hash, created_by, created_at, revoked_at`
@@ -33,7 +34,7 @@ func (db *DB) CreateToken(ctx context.Context, t *strata.Token, e *strata.Event)
 	}
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO tokens (name, role, envs, hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			n.Name, n.Role, envs, n.Hash, n.CreatedBy, nanos(n.CreatedAt))
+			n.Name, n.Role, envs, n.Hash, n.CreatedBy, sqlrow.Nanos(n.CreatedAt))
 		if isUnique(err, "tokens_valid_name") {
 			return strata.Errorf(strata.ECONFLICT, "a token named %q exists already; revoke it first or pick another name", n.Name)
 		}
@@ -47,7 +48,7 @@ func (db *DB) CreateToken(ctx context.Context, t *strata.Token, e *strata.Event)
 		return db.audit(ctx, tx, e, n.Name, "", "")
 	})
 	if err != nil {
-		return wrap(err, "create token %s", n.Name)
+		return sqlrow.Wrap(err, "create token %s", n.Name)
 	}
 	*t = n
 	return nil
@@ -75,7 +76,7 @@ func (db *DB) Tokens(ctx context.Context) ([]*strata.Token, error) {
 // ENOTFOUND when no valid token has that name.
 func (db *DB) RevokeToken(ctx context.Context, name string, e *strata.Event) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at = 0`, nanos(db.clock()), name)
+		tag, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at = 0`, sqlrow.Nanos(db.clock()), name)
 		if err != nil {
 			return err
 		}
@@ -84,7 +85,7 @@ func (db *DB) RevokeToken(ctx context.Context, name string, e *strata.Event) err
 		}
 		return db.audit(ctx, tx, e, name, "", "")
 	})
-	return wrap(err, "revoke token %s", name)
+	return sqlrow.Wrap(err, "revoke token %s", name)
 }
 
 // scanToken reads one row of tokenColumns.
@@ -100,6 +101,6 @@ func scanToken(s scanner) (*strata.Token, error) {
 			return nil, fmt.Errorf("environments of token %s: %w", t.Name, err)
 		}
 	}
-	t.CreatedAt, t.RevokedAt = fromNanos(created), fromNanos(revoked)
+	t.CreatedAt, t.RevokedAt = sqlrow.FromNanos(created), sqlrow.FromNanos(revoked)
 	return &t, nil
 }

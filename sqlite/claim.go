@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // ClaimPromotion moves a waiting promotion to running only if it is still waiting, in one
@@ -17,7 +18,7 @@ func (db *DB) ClaimPromotion(ctx context.Context, id string, e *strata.Event) er
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var service string
 		err := db.queryRow(ctx, tx, `UPDATE promotions SET state = ?, updated_at = ? WHERE id = ? AND state = ?
-			RETURNING service`, strata.Running, nanos(updated), id, strata.Waiting).Scan(&service)
+			RETURNING service`, strata.Running, sqlrow.Nanos(updated), id, strata.Waiting).Scan(&service)
 		if errors.Is(err, sql.ErrNoRows) {
 			var state string
 			err := db.queryRow(ctx, tx, `SELECT state FROM promotions WHERE id = ?`, id).Scan(&state)
@@ -34,5 +35,5 @@ func (db *DB) ClaimPromotion(ctx context.Context, id string, e *strata.Event) er
 		}
 		return db.audit(ctx, tx, e, id, service, "")
 	})
-	return wrap(err, "claim promotion %s", id)
+	return sqlrow.Wrap(err, "claim promotion %s", id)
 }

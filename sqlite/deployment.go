@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 const deploymentColumns = `id, service, environment, version, release_id, state, attempt, kind, promotion_id,
@@ -41,11 +42,11 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 	if !knownState(d.State) {
 		return strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
 	}
-	config, err := toJSON(d.Config)
+	config, err := sqlrow.ToJSON(d.Config)
 	if err != nil {
 		return fmt.Errorf("create deployment of %s to %s: config: %w", d.Service, d.Environment, err)
 	}
-	outputs, err := toJSON(d.Outputs)
+	outputs, err := sqlrow.ToJSON(d.Outputs)
 	if err != nil {
 		return fmt.Errorf("create deployment of %s to %s: outputs: %w", d.Service, d.Environment, err)
 	}
@@ -57,15 +58,15 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 		}
 		n := *d
 		if n.ID == "" {
-			n.ID = newID("d-")
+			n.ID = sqlrow.NewID("d-")
 		}
 		n.CreatedAt = db.orNow(n.CreatedAt)
 		_, err := db.exec(ctx, tx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
 			n.RollbackOf, n.Actor, config, n.ConfigHash, outputs, n.Health, n.Error,
-			n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, nanos(n.LeaseUntil),
-			nanos(n.CreatedAt), nanos(n.StartedAt), nanos(n.FinishedAt), n.Owner.ID())
+			n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
+			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID())
 		if isUnique(err) {
 			if strings.Contains(err.Error(), "deployments.id") {
 				return strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
@@ -81,7 +82,7 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 		*d = n
 		return nil
 	})
-	return wrap(err, "create deployment of %s to %s", d.Service, d.Environment)
+	return sqlrow.Wrap(err, "create deployment of %s to %s", d.Service, d.Environment)
 }
 
 // holder returns EBLOCKED naming the active deployment of (service, env), if there is one.
@@ -105,7 +106,7 @@ func (db *DB) holder(ctx context.Context, tx *sql.Tx, service, env string) error
 		since = started
 	}
 	return strata.Errorf(strata.EBLOCKED, "%s is deploying %s@%s to %s (owner %s, since %s)",
-		id, service, version, env, owner, fromNanos(since).Format(time.RFC3339))
+		id, service, version, env, owner, sqlrow.FromNanos(since).Format(time.RFC3339))
 }
 
 // UpdateDeployment writes d's mutable fields (state, attempt, config, config hash, outputs,
@@ -117,11 +118,11 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 	if !knownState(d.State) {
 		return strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
 	}
-	config, err := toJSON(d.Config)
+	config, err := sqlrow.ToJSON(d.Config)
 	if err != nil {
 		return fmt.Errorf("update deployment %s: config: %w", d.ID, err)
 	}
-	outputs, err := toJSON(d.Outputs)
+	outputs, err := sqlrow.ToJSON(d.Outputs)
 	if err != nil {
 		return fmt.Errorf("update deployment %s: outputs: %w", d.ID, err)
 	}
@@ -137,7 +138,7 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 			pgid = ?, lease_until = ?, started_at = ?, finished_at = ?
 			WHERE id = ? AND owner_id = ? RETURNING service, environment`,
 			n.State, n.Attempt, config, n.ConfigHash, outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
-			n.Owner.PID, n.Owner.Start, n.PGID, nanos(n.LeaseUntil), nanos(n.StartedAt), nanos(n.FinishedAt),
+			n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
 			n.ID, d.Owner.ID()).Scan(&service, &env)
 		if errors.Is(err, sql.ErrNoRows) {
 			return db.lost(ctx, tx, d.ID, d.Owner)
@@ -154,7 +155,7 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 		return db.audit(ctx, tx, e, n.ID, service, env)
 	})
 	if err != nil {
-		return wrap(err, "update deployment %s", d.ID)
+		return sqlrow.Wrap(err, "update deployment %s", d.ID)
 	}
 	*d = n
 	return nil
@@ -190,7 +191,7 @@ func (db *DB) RenewLease(ctx context.Context, id string, owner strata.Owner, unt
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := db.exec(ctx, tx, `UPDATE deployments SET lease_until = ?
 			WHERE id = ? AND owner_id = ? AND owner_id <> '' AND state IN `+activeStates,
-			nanos(until), id, owner.ID())
+			sqlrow.Nanos(until), id, owner.ID())
 		if err != nil {
 			return err
 		}
@@ -202,7 +203,7 @@ func (db *DB) RenewLease(ctx context.Context, id string, owner strata.Owner, unt
 		}
 		return db.lost(ctx, tx, id, owner)
 	})
-	return wrap(err, "renew lease of deployment %s", id)
+	return sqlrow.Wrap(err, "renew lease of deployment %s", id)
 }
 
 // TakeOver makes to the owner of an active deployment whose current owner is from (compare
@@ -218,7 +219,7 @@ func (db *DB) TakeOver(ctx context.Context, id string, from, to strata.Owner, un
 		err := db.queryRow(ctx, tx, `UPDATE deployments SET state = 'interrupted', owner_id = ?, owner_host = ?,
 			owner_pid = ?, owner_start = ?, pgid = 0, lease_until = ?
 			WHERE id = ? AND owner_id = ? AND state IN `+activeStates+` RETURNING service, environment`,
-			to.ID(), to.Host, to.PID, to.Start, nanos(until), id, from.ID()).Scan(&service, &env)
+			to.ID(), to.Host, to.PID, to.Start, sqlrow.Nanos(until), id, from.ID()).Scan(&service, &env)
 		if errors.Is(err, sql.ErrNoRows) {
 			return db.lost(ctx, tx, id, from)
 		}
@@ -227,7 +228,7 @@ func (db *DB) TakeOver(ctx context.Context, id string, from, to strata.Owner, un
 		}
 		return db.audit(ctx, tx, e, id, service, env)
 	})
-	return wrap(err, "take over deployment %s", id)
+	return sqlrow.Wrap(err, "take over deployment %s", id)
 }
 
 // Deployment returns one deployment; ENOTFOUND when there is none.
@@ -268,13 +269,13 @@ func scanDeployment(s scanner) (*strata.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.Config, err = configFromJSON(config); err != nil {
+	if d.Config, err = sqlrow.ConfigFromJSON(config); err != nil {
 		return nil, fmt.Errorf("deployment %s: config: %w", d.ID, err)
 	}
 	if d.Outputs, err = outputsFromJSON(outputs); err != nil {
 		return nil, fmt.Errorf("deployment %s: outputs: %w", d.ID, err)
 	}
-	d.LeaseUntil, d.CreatedAt = fromNanos(lease), fromNanos(created)
-	d.StartedAt, d.FinishedAt = fromNanos(started), fromNanos(finished)
+	d.LeaseUntil, d.CreatedAt = sqlrow.FromNanos(lease), sqlrow.FromNanos(created)
+	d.StartedAt, d.FinishedAt = sqlrow.FromNanos(started), sqlrow.FromNanos(finished)
 	return &d, nil
 }

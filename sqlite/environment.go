@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // CreateEnvironment records a short-lived environment, setting CreatedAt to the clock when
@@ -19,15 +20,15 @@ func (db *DB) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv, e
 	n := *env
 	n.CreatedAt = db.orNow(n.CreatedAt)
 	if !n.Expires.IsZero() {
-		n.Expires = fromNanos(n.Expires.UnixNano())
+		n.Expires = sqlrow.FromNanos(n.Expires.UnixNano())
 	}
-	labels, err := toJSON(n.Labels)
+	labels, err := sqlrow.ToJSON(n.Labels)
 	if err != nil {
 		return fmt.Errorf("create environment %s: %w", n.Name, err)
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := db.exec(ctx, tx, `INSERT INTO environments (name, like_env, labels, expires, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, n.Name, n.Like, labels, nanos(n.Expires), n.CreatedBy, nanos(n.CreatedAt))
+			VALUES (?, ?, ?, ?, ?, ?)`, n.Name, n.Like, labels, sqlrow.Nanos(n.Expires), n.CreatedBy, sqlrow.Nanos(n.CreatedAt))
 		if isUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "environment %q exists already", n.Name)
 		}
@@ -37,7 +38,7 @@ func (db *DB) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv, e
 		return db.audit(ctx, tx, e, n.Name, "", n.Name)
 	})
 	if err != nil {
-		return wrap(err, "create environment %s", n.Name)
+		return sqlrow.Wrap(err, "create environment %s", n.Name)
 	}
 	*env = n
 	return nil
@@ -59,7 +60,7 @@ func (db *DB) DeleteEnvironment(ctx context.Context, name string, e *strata.Even
 		}
 		return db.audit(ctx, tx, e, name, "", name)
 	})
-	return wrap(err, "delete environment %s", name)
+	return sqlrow.Wrap(err, "delete environment %s", name)
 }
 
 // Environments returns every short-lived environment, oldest first.
@@ -83,7 +84,7 @@ func (db *DB) Environments(ctx context.Context) ([]*strata.EphemeralEnv, error) 
 				return nil, fmt.Errorf("list environments: labels of %s: %w", env.Name, err)
 			}
 		}
-		env.Expires, env.CreatedAt = fromNanos(expires), fromNanos(created)
+		env.Expires, env.CreatedAt = sqlrow.FromNanos(expires), sqlrow.FromNanos(created)
 		out = append(out, &env)
 	}
 	if err := rows.Err(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // audit appends e, when not nil, inside tx: it fills Seq, At, Prev and Hash, and Subject,
@@ -40,7 +41,7 @@ func (db *DB) audit(ctx context.Context, tx *sql.Tx, e *strata.Event, subject, s
 	}
 	_, err = db.exec(ctx, tx, `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
+		e.Seq, sqlrow.Nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
 	if err != nil {
 		return fmt.Errorf("append event %s: %w", e.Action, err)
 	}
@@ -84,7 +85,7 @@ func scanEvent(s scanner) (*strata.Event, error) {
 	if err := s.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Service, &e.Environment, &e.Subject, &detail, &e.Prev, &e.Hash); err != nil {
 		return nil, err
 	}
-	e.At = fromNanos(at)
-	e.Detail = rawJSON(detail)
+	e.At = sqlrow.FromNanos(at)
+	e.Detail = sqlrow.RawJSON(detail)
 	return &e, nil
 }

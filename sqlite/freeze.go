@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // SetFreeze freezes env (f != nil; f.Environment is set to env and f.At to the clock when
@@ -34,7 +35,7 @@ func (db *DB) SetFreeze(ctx context.Context, env string, f *strata.Freeze, e *st
 		n.At = db.orNow(n.At)
 		_, err := db.exec(ctx, tx, `INSERT INTO freezes (environment, reason, actor, at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (environment) DO UPDATE SET reason = excluded.reason, actor = excluded.actor, at = excluded.at`,
-			n.Environment, n.Reason, n.Actor, nanos(n.At))
+			n.Environment, n.Reason, n.Actor, sqlrow.Nanos(n.At))
 		if err != nil {
 			return err
 		}
@@ -44,7 +45,7 @@ func (db *DB) SetFreeze(ctx context.Context, env string, f *strata.Freeze, e *st
 		*f = n
 		return nil
 	})
-	return wrap(err, "freeze %s", env)
+	return sqlrow.Wrap(err, "freeze %s", env)
 }
 
 // Freezes returns every frozen environment, by name.
@@ -61,7 +62,7 @@ func (db *DB) Freezes(ctx context.Context) ([]*strata.Freeze, error) {
 		if err := rows.Scan(&f.Environment, &f.Reason, &f.Actor, &at); err != nil {
 			return nil, fmt.Errorf("list freezes: %w", err)
 		}
-		f.At = fromNanos(at)
+		f.At = sqlrow.FromNanos(at)
 		out = append(out, &f)
 	}
 	if err := rows.Err(); err != nil {

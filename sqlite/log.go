@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // AppendLog stores a chunk of a deployment's (redacted) step output; the store numbers it
@@ -14,13 +15,13 @@ import (
 func (db *DB) AppendLog(ctx context.Context, id string, c strata.LogChunk) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := db.exec(ctx, tx, `INSERT INTO logs (deployment, attempt, step, at, data) VALUES (?, ?, ?, ?, ?)`,
-			id, c.Attempt, c.Step, nanos(db.orNow(c.At)), c.Data)
+			id, c.Attempt, c.Step, sqlrow.Nanos(db.orNow(c.At)), c.Data)
 		if isForeignKey(err) {
 			return strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)
 		}
 		return err
 	})
-	return wrap(err, "append log of deployment %s", id)
+	return sqlrow.Wrap(err, "append log of deployment %s", id)
 }
 
 // Logs returns a deployment's chunks with Seq greater than after, in order. A deployment
@@ -39,7 +40,7 @@ func (db *DB) Logs(ctx context.Context, id string, after int64) ([]strata.LogChu
 		if err := rows.Scan(&c.Seq, &c.Attempt, &c.Step, &at, &c.Data); err != nil {
 			return nil, fmt.Errorf("logs of deployment %s: %w", id, err)
 		}
-		c.At = fromNanos(at)
+		c.At = sqlrow.FromNanos(at)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

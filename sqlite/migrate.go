@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 //go:embed migrations/*.sql
@@ -159,7 +160,7 @@ func (db *DB) migrate(ctx context.Context) error {
 				return fmt.Errorf("apply migration %s: %w", m.name, err)
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
-				m.version, nanos(db.now()))
+				m.version, sqlrow.Nanos(db.now()))
 			return err
 		})
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // promotionColumns reads a promotion and, in the same statement, its approvals in the order
@@ -52,14 +53,14 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		}
 		n := *p
 		if n.ID == "" {
-			n.ID = newID("p-")
+			n.ID = sqlrow.NewID("p-")
 		}
 		n.CreatedAt = db.orNow(n.CreatedAt)
 		n.UpdatedAt = n.CreatedAt
 		_, err := db.exec(ctx, tx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
 			reason, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, n.Service, n.Version, n.Stage, n.State, n.Requester, n.Override, n.Reason, n.Error,
-			nanos(n.CreatedAt), nanos(n.UpdatedAt))
+			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.UpdatedAt))
 		if isUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "a promotion of %s@%s to %s is open already", n.Service, n.Version, n.Stage)
 		}
@@ -71,7 +72,7 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 			a.At = db.orNow(a.At)
 			n.Approvals[i] = a
 			_, err := db.exec(ctx, tx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`,
-				n.ID, a.Principal, nanos(a.At))
+				n.ID, a.Principal, sqlrow.Nanos(a.At))
 			if isUnique(err) {
 				return strata.Errorf(strata.EINVALID, "promotion %s: %s approves it twice", n.ID, a.Principal)
 			}
@@ -85,7 +86,7 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		*p = n
 		return nil
 	})
-	return wrap(err, "create promotion of %s@%s to %s", p.Service, p.Version, p.Stage)
+	return sqlrow.Wrap(err, "create promotion of %s@%s to %s", p.Service, p.Version, p.Stage)
 }
 
 // openPromotion returns the open promotion of (service, version, stage), nil when none is.
@@ -110,7 +111,7 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		var service string
 		err := db.queryRow(ctx, tx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?
 			WHERE id = ? RETURNING service`,
-			p.State, p.Override, p.Reason, p.Error, nanos(updated), p.ID).Scan(&service)
+			p.State, p.Override, p.Reason, p.Error, sqlrow.Nanos(updated), p.ID).Scan(&service)
 		if errors.Is(err, sql.ErrNoRows) {
 			return strata.Errorf(strata.ENOTFOUND, "no promotion %s", p.ID)
 		}
@@ -123,7 +124,7 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		return db.audit(ctx, tx, e, p.ID, service, "")
 	})
 	if err != nil {
-		return wrap(err, "update promotion %s", p.ID)
+		return sqlrow.Wrap(err, "update promotion %s", p.ID)
 	}
 	p.UpdatedAt = updated
 	return nil
@@ -149,19 +150,19 @@ func (db *DB) Approve(ctx context.Context, id string, a strata.Approval, e *stra
 		if state != strata.Waiting {
 			return strata.Errorf(strata.ECONFLICT, "promotion %s is %s, not waiting for approval", id, state)
 		}
-		_, err = db.exec(ctx, tx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`, id, a.Principal, nanos(a.At))
+		_, err = db.exec(ctx, tx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`, id, a.Principal, sqlrow.Nanos(a.At))
 		if isUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "%s has approved promotion %s already", a.Principal, id)
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := db.exec(ctx, tx, `UPDATE promotions SET updated_at = ? WHERE id = ?`, nanos(a.At), id); err != nil {
+		if _, err := db.exec(ctx, tx, `UPDATE promotions SET updated_at = ? WHERE id = ?`, sqlrow.Nanos(a.At), id); err != nil {
 			return err
 		}
 		return db.audit(ctx, tx, e, id, service, "")
 	})
-	return wrap(err, "approve promotion %s", id)
+	return sqlrow.Wrap(err, "approve promotion %s", id)
 }
 
 // Promotion returns one promotion; ENOTFOUND when there is none.
@@ -201,7 +202,7 @@ func scanPromotion(s scanner) (*strata.Promotion, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.CreatedAt, p.UpdatedAt = fromNanos(created), fromNanos(updated)
+	p.CreatedAt, p.UpdatedAt = sqlrow.FromNanos(created), sqlrow.FromNanos(updated)
 	var pairs [][2]json.RawMessage
 	if err := json.Unmarshal([]byte(approvals), &pairs); err != nil {
 		return nil, fmt.Errorf("promotion %s: approvals: %w", p.ID, err)
@@ -216,7 +217,7 @@ func scanPromotion(s scanner) (*strata.Promotion, error) {
 		if err := json.Unmarshal(pair[1], &at); err != nil {
 			return nil, fmt.Errorf("promotion %s: approvals: %w", p.ID, err)
 		}
-		a.At = fromNanos(at)
+		a.At = sqlrow.FromNanos(at)
 		p.Approvals = append(p.Approvals, a)
 	}
 	return &p, nil

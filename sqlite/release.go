@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 const releaseColumns = `id, service, version, digest, git_commit, created_by, created_at`
@@ -28,11 +29,11 @@ func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Ev
 		}
 		rel := *r
 		if rel.ID == "" {
-			rel.ID = newID("r-")
+			rel.ID = sqlrow.NewID("r-")
 		}
 		rel.CreatedAt = db.orNow(rel.CreatedAt)
 		_, err = db.exec(ctx, tx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, nanos(rel.CreatedAt))
+			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, sqlrow.Nanos(rel.CreatedAt))
 		if isUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "release %s@%s exists already", r.Service, r.Version)
 		}
@@ -45,7 +46,7 @@ func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Ev
 		*r = rel
 		return nil
 	})
-	return wrap(err, "create release %s@%s", r.Service, r.Version)
+	return sqlrow.Wrap(err, "create release %s@%s", r.Service, r.Version)
 }
 
 // Release returns the release of service at version; ENOTFOUND when there is none.
@@ -78,6 +79,6 @@ func scanRelease(s scanner) (*strata.Release, error) {
 	if err := s.Scan(&r.ID, &r.Service, &r.Version, &r.Digest, &r.Commit, &r.CreatedBy, &at); err != nil {
 		return nil, err
 	}
-	r.CreatedAt = fromNanos(at)
+	r.CreatedAt = sqlrow.FromNanos(at)
 	return &r, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
 // CreateToken records t (CreatedAt set to the clock when zero). EINVALID when it has no
@@ -37,7 +38,7 @@ func (db *DB) CreateToken(ctx context.Context, t *strata.Token, e *strata.Event)
 			return strata.Errorf(strata.ECONFLICT, "a token named %q exists already; revoke it first or pick another name", n.Name)
 		}
 		_, err = db.exec(ctx, tx, `INSERT INTO tokens (name, role, envs, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			n.Name, n.Role, envs, n.Hash, n.CreatedBy, nanos(n.CreatedAt))
+			n.Name, n.Role, envs, n.Hash, n.CreatedBy, sqlrow.Nanos(n.CreatedAt))
 		if isUnique(err) {
 			// The hash is unique too: a secret made twice is a broken random source, not a user error.
 			return fmt.Errorf("a token with this secret exists already: %w", err)
@@ -48,7 +49,7 @@ func (db *DB) CreateToken(ctx context.Context, t *strata.Token, e *strata.Event)
 		return db.audit(ctx, tx, e, n.Name, "", "")
 	})
 	if err != nil {
-		return wrap(err, "create token %s", n.Name)
+		return sqlrow.Wrap(err, "create token %s", n.Name)
 	}
 	*t = n
 	return nil
@@ -93,7 +94,7 @@ func (db *DB) Tokens(ctx context.Context) ([]*strata.Token, error) {
 // ENOTFOUND when no valid token has that name.
 func (db *DB) RevokeToken(ctx context.Context, name string, e *strata.Event) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := db.exec(ctx, tx, `UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0`, nanos(db.clock()), name)
+		res, err := db.exec(ctx, tx, `UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0`, sqlrow.Nanos(db.clock()), name)
 		if err != nil {
 			return err
 		}
@@ -106,7 +107,7 @@ func (db *DB) RevokeToken(ctx context.Context, name string, e *strata.Event) err
 		}
 		return db.audit(ctx, tx, e, name, "", "")
 	})
-	return wrap(err, "revoke token %s", name)
+	return sqlrow.Wrap(err, "revoke token %s", name)
 }
 
 const tokenColumns = `name, role, envs, hash, created_by, created_at, revoked_at`
@@ -124,6 +125,6 @@ func scanToken(row interface{ Scan(...any) error }) (*strata.Token, error) {
 			return nil, fmt.Errorf("environments of token %s: %w", t.Name, err)
 		}
 	}
-	t.CreatedAt, t.RevokedAt = fromNanos(created), fromNanos(revoked)
+	t.CreatedAt, t.RevokedAt = sqlrow.FromNanos(created), sqlrow.FromNanos(revoked)
 	return &t, nil
 }
