@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
@@ -104,16 +106,46 @@ func ResumeAll(ctx context.Context, e *engine.Engine) (*Resume, error) {
 	return NewResume(res), err
 }
 
-// Audit returns the events f selects, oldest first; never nil.
-func Audit(ctx context.Context, s strata.Store, f strata.EventFilter) ([]*strata.Event, error) {
+// Audit returns the audit events f selects, oldest first, never nil. An environment filter
+// also keeps the promotion-level events (promote, approve, reject, override, a promotion's
+// outcome) of every stage that holds the environment, as p's pipeline says: they carry a
+// stage, not one environment, and they are what let the environment's deployments happen.
+func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.EventFilter) ([]*strata.Event, error) {
+	env, limit := f.Environment, f.Limit
+	if env != "" && p != nil {
+		f.Environment, f.Limit = "", 0
+	}
 	events, err := s.Events(ctx, f)
 	if err != nil {
 		return nil, err
+	}
+	if env != "" && p != nil {
+		stages := map[string]bool{}
+		for _, st := range p.StagesOf(env) {
+			stages[st.Name] = true
+		}
+		events = slices.DeleteFunc(events, func(e *strata.Event) bool {
+			return e.Environment != env && (e.Environment != "" || !stages[eventStage(e)])
+		})
+		if limit > 0 && len(events) > limit {
+			events = events[len(events)-limit:]
+		}
 	}
 	if events == nil {
 		events = []*strata.Event{}
 	}
 	return events, nil
+}
+
+// eventStage is the stage an event's detail names, if any.
+func eventStage(e *strata.Event) string {
+	var d struct {
+		Stage string `json:"stage"`
+	}
+	if len(e.Detail) == 0 || json.Unmarshal(e.Detail, &d) != nil {
+		return ""
+	}
+	return d.Stage
 }
 
 // VerifyStore verifies the whole audit log of s (see Verify).

@@ -213,7 +213,7 @@ func (s *Server) audit(c *call) (any, error) {
 	if coversAll(c.tok) {
 		f.Limit = int(limit)
 	}
-	events, err := api.Audit(ctx, s.store, f)
+	events, err := api.Audit(ctx, s.store, c.eng.Project, f)
 	if err != nil {
 		return nil, err
 	}

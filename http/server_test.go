@@ -337,7 +337,7 @@ func TestDocumentsAreTheCLIs(t *testing.T) {
 		{"/api/v1/environments", want(api.NewEnvironments(e.Project), nil)},
 		{"/api/v1/config/api?env=prod-eu&explain=1", want(api.NewConfig(e.Project, "api", "prod-eu", true))},
 		{"/api/v1/deployments", want(api.NewHistory(ctx, e, api.HistoryQuery{}))},
-		{"/api/v1/audit?env=dev", want(api.Audit(ctx, x.store, strata.EventFilter{Environment: "dev"}))},
+		{"/api/v1/audit?env=dev", want(api.Audit(ctx, x.store, e.Project, strata.EventFilter{Environment: "dev"}))},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {

@@ -227,7 +227,11 @@ func (l local) Audit(ctx context.Context, f strata.EventFilter) ([]*strata.Event
 	if err != nil {
 		return nil, err
 	}
-	return api.Audit(ctx, s, f)
+	var p *strata.Project
+	if f.Environment != "" {
+		p, _ = l.a.loadProject() // without a readable project, promotion events are not matched to stages
+	}
+	return api.Audit(ctx, s, p, f)
 }
 
 func (l local) Verify(ctx context.Context) (*api.Verification, error) {

@@ -111,6 +111,11 @@ func TestEveryMutatingActionIsAuditedWithItsActor(t *testing.T) {
 			func(ev event) bool { return ev.Service == "api" }, []string{"release", "promote", "approve"}},
 		{"--env keeps one environment's events", []string{"--env", "staging"},
 			func(ev event) bool { return ev.Environment == "staging" }, []string{"deploy", "freeze", "unfreeze"}},
+		{"--env also keeps the promotions of the environment's stages", []string{"--env", "prod"},
+			func(ev event) bool {
+				return ev.Environment == "prod" || ev.Environment == "" && ev.Detail["stage"] == "prod"
+			},
+			[]string{"deploy", "promote", "approve", "reject"}},
 		{"--actor keeps one principal's events", []string{"--actor", "bob"},
 			func(ev event) bool { return ev.Actor == "bob" }, []string{"approve", "reject"}},
 	}
