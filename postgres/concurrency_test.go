@@ -8,6 +8,7 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/postgres"
+	"github.com/strata-dev/strata/storetest"
 )
 
 // Each DB below has its own connections, so these tests contend as separate processes
@@ -20,7 +21,7 @@ func TestHandlesOpeningANewStoreAtOnceAllSucceed(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { dbs[i], errs[i] = postgres.Open(u, ticking()) })
+		wg.Go(func() { dbs[i], errs[i] = postgres.Open(u, storetest.Ticking()) })
 	}
 	wg.Wait()
 	for i, err := range errs {

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -100,23 +99,10 @@ func withSearchPath(t *testing.T, u, schema string) string {
 	return p.String()
 }
 
-// ticking returns a clock that starts at a fixed time and moves one millisecond per reading,
-// so "newest first" is never a tie.
-func ticking() func() time.Time {
-	var mu sync.Mutex
-	t := time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		t = t.Add(time.Millisecond)
-		return t
-	}
-}
-
 // open opens a store at u, closed when t ends.
 func open(t *testing.T, u string) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(u, ticking())
+	db, err := postgres.Open(u, storetest.Ticking())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +114,7 @@ func TestContract(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) strata.Store {
 		_, u := schema(t)
-		db, err := postgres.Open(u, ticking())
+		db, err := postgres.Open(u, storetest.Ticking())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +207,7 @@ func TestTheAuditLogCannotBeEditedInTheDatabase(t *testing.T) {
 func TestReopenKeepsEverything(t *testing.T) {
 	_, u := schema(t)
 	ctx := t.Context()
-	db, err := postgres.Open(u, ticking())
+	db, err := postgres.Open(u, storetest.Ticking())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,22 +17,9 @@ import (
 	"github.com/strata-dev/strata/storetest"
 )
 
-// ticking returns a clock that starts at a fixed time and moves one millisecond per reading,
-// so "newest first" is never a tie.
-func ticking() func() time.Time {
-	var mu sync.Mutex
-	t := time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		t = t.Add(time.Millisecond)
-		return t
-	}
-}
-
 func open(t *testing.T, path string) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(path, ticking())
+	db, err := sqlite.Open(path, storetest.Ticking())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +29,7 @@ func open(t *testing.T, path string) *sqlite.DB {
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) strata.Store {
-		db, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"), ticking())
+		db, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"), storetest.Ticking())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +130,7 @@ func TestOpenAcceptsAnEmptyFile(t *testing.T) {
 func TestReopenKeepsEverything(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	ctx := t.Context()
-	db, err := sqlite.Open(path, ticking())
+	db, err := sqlite.Open(path, storetest.Ticking())
 	if err != nil {
 		t.Fatal(err)
 	}
