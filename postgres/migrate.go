@@ -5,10 +5,6 @@ import (
 	"embed"
 	"fmt"
 	"hash/fnv"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,37 +14,6 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
-
-// migration is one embedded SQL file, numbered by its name's prefix. The numbers are the
-// SQLite store's: schema N means the same records in both stores.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in order.
-func loadMigrations() ([]migration, error) {
-	entries, err := migrations.ReadDir("migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		prefix, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number and '_'", e.Name())
-		}
-		b, err := migrations.ReadFile(path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	return ms, nil
-}
 
 // lockKey returns an advisory lock key for what within the store's schema, so that stores in
 // different schemas of one database never wait for each other.
@@ -64,7 +29,7 @@ func lockKey(schema, what string) int64 {
 // migrate one after another; each re-reads the version inside its transaction, so a
 // migration runs once.
 func (db *DB) migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
+	ms, err := sqlrow.Migrations(migrations, "migrations")
 	if err != nil {
 		return err
 	}
@@ -95,19 +60,19 @@ func (db *DB) migrate(ctx context.Context) error {
 	defer c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
 
 	for _, m := range ms {
-		if m.version > strata.SchemaVersion {
+		if m.Version > strata.SchemaVersion {
 			break
 		}
 		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 			v, err := db.schemaVersion(ctx, tx)
-			if err != nil || v >= m.version {
+			if err != nil || v >= m.Version {
 				return err
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("apply migration %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.Name, err)
 			}
 			_, err = tx.Exec(ctx, `INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)`,
-				m.version, sqlrow.Nanos(db.now()))
+				m.Version, sqlrow.Nanos(db.now()))
 			return err
 		})
 		if err != nil {

@@ -9,10 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -92,46 +88,16 @@ func newer(name string, v int) error {
 		name, v, strata.SchemaVersion)
 }
 
-// migration is one embedded SQL file, numbered by its name's prefix.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in order.
-func loadMigrations() ([]migration, error) {
-	entries, err := migrations.ReadDir("migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		prefix, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number and '_'", e.Name())
-		}
-		b, err := migrations.ReadFile(path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	return ms, nil
-}
-
 // migrate applies every migration the store lacks, each in its own transaction that also
 // records it in schema_version. Processes that open a new store at once queue on the write
 // lock; each re-reads the version inside its transaction, so a migration runs only once.
 func (db *DB) migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
+	ms, err := sqlrow.Migrations(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", db.path, err)
 	}
 	for _, m := range ms {
-		if m.version > strata.SchemaVersion {
+		if m.Version > strata.SchemaVersion {
 			break
 		}
 		err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -142,7 +108,7 @@ func (db *DB) migrate(ctx context.Context) error {
 			if v > strata.SchemaVersion {
 				return newer(db.path, v)
 			}
-			if v >= m.version {
+			if v >= m.Version {
 				return nil
 			}
 			if v == 0 {
@@ -156,11 +122,11 @@ func (db *DB) migrate(ctx context.Context) error {
 					return notStore(db.path)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("apply migration %s: %w", m.name, err)
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.Name, err)
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
-				m.version, sqlrow.Nanos(db.now()))
+				m.Version, sqlrow.Nanos(db.now()))
 			return err
 		})
 		if err != nil {
