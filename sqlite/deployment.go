@@ -51,11 +51,6 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 		return fmt.Errorf("create deployment of %s to %s: outputs: %w", d.Service, d.Environment, err)
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if strata.Active(d.State) {
-			if err := db.holder(ctx, tx, d.Service, d.Environment); err != nil {
-				return err
-			}
-		}
 		n := *d
 		if n.ID == "" {
 			n.ID = sqlrow.NewID("d-")
@@ -70,6 +65,11 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 		if isUnique(err) {
 			if strings.Contains(err.Error(), "deployments.id") {
 				return strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
+			}
+			// The partial unique index on active deployments is the claim: the INSERT
+			// fails, rather than a SELECT before it, so a claim costs one statement.
+			if err := db.holder(ctx, tx, n.Service, n.Environment); err != nil {
+				return err
 			}
 			return strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", n.Service, n.Environment)
 		}
