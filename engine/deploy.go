@@ -43,6 +43,9 @@ type DeployRequest struct {
 	// release, when set, is the release to deploy, which a promotion looks up once for all
 	// its environments rather than once for each.
 	release *strata.Release
+	// verified says the caller has checked release's artifacts against its digest already
+	// (a promotion does, once per wave).
+	verified bool
 }
 
 var errLeaseLost = errors.New("lost its lease; another worker may take the deployment over")
@@ -87,7 +90,7 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 	if err := e.claim(ctx, d, req.NoWait); err != nil {
 		return nil, err
 	}
-	return e.execute(ctx, d, svc, rs, rel)
+	return e.execute(ctx, d, svc, rs, rel, req.verified)
 }
 
 func (e *Engine) lookup(service, env string) (*strata.Service, *strata.Environment, error) {
@@ -259,7 +262,7 @@ func (e *Engine) ownerAlive(d *strata.Deployment) bool {
 
 // execute runs one attempt of d: the deploy step, then the health check, then the rollback
 // policy on failure. d is recorded as running by its caller.
-func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release) (*strata.Deployment, error) {
+func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release, verified bool) (*strata.Deployment, error) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stopLease := e.keepLease(runCtx, d, cancel)
@@ -269,7 +272,7 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	label := d.Service + "/" + d.Environment
 	e.logf("▸ %s → %s: deploy %s (%s, attempt %d)", d.Service, d.Environment, d.Version, d.ID, d.Attempt)
 
-	failure, err := e.runDeploy(runCtx, d, svc, rs, rel, sink, secrets, label)
+	failure, err := e.runDeploy(runCtx, d, svc, rs, rel, verified, sink, secrets, label)
 	stopLease()
 	if cause := context.Cause(runCtx); errors.Is(cause, errLeaseLost) {
 		sink.Close()
@@ -348,12 +351,14 @@ func (e *Engine) lastGood(ctx context.Context, d *strata.Deployment) *strata.Dep
 
 // runDeploy runs the deploy step. It returns a failure sentence when the step failed, or an
 // error when the attempt could not run at all.
-func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release, sink *logSink, secrets []string, label string) (string, error) {
+func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release, verified bool, sink *logSink, secrets []string, label string) (string, error) {
 	if svc.Deploy == nil {
 		return "", nil
 	}
-	if why := e.verifyArtifacts(rel); why != "" {
-		return why, nil
+	if !verified {
+		if why := e.verifyArtifacts(rel); why != "" {
+			return why, nil
+		}
 	}
 	// Two scratch files per (service, environment), which one deployment holds at a time:
 	// they are rewritten in place, and the config is emptied after the step when it holds

@@ -234,6 +234,10 @@ func (e *Engine) deployWave(ctx context.Context, p *strata.Promotion, wave []str
 	if err != nil {
 		return nil, err
 	}
+	// The artifacts are hashed once for the wave, not once per environment: hashing a large
+	// release for every one of hundreds of environments cost more than deploying it. When
+	// they do not match, each deployment checks again and fails with the reason.
+	verified := e.verifyArtifacts(rel) == ""
 	out := make([]*strata.Deployment, len(wave))
 	errs := make([]error, len(wave))
 	sem := make(chan struct{}, max(1, e.Parallel))
@@ -244,7 +248,7 @@ func (e *Engine) deployWave(ctx context.Context, p *strata.Promotion, wave []str
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: env, Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel})
+			out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: env, Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified})
 		}()
 	}
 	wg.Wait()
