@@ -25,11 +25,17 @@ func (db *DB) audit(ctx context.Context, tx *sql.Tx, e *strata.Event, subject, s
 	if e.Environment == "" {
 		e.Environment = env
 	}
+	// The head is read once per transaction: a batch of writers (batch.go) appends several
+	// events in one, and nobody else can append while it holds the write lock.
 	var seq int64
 	var prev string
-	err := db.queryRow(ctx, tx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-	if err != nil && err != sql.ErrNoRows {
-		return fmt.Errorf("append event: %w", err)
+	if h := db.head; h != nil {
+		seq, prev = h.seq, h.hash
+	} else {
+		err := db.queryRow(ctx, tx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+		if err != nil && err != sql.ErrNoRows {
+			return fmt.Errorf("append event: %w", err)
+		}
 	}
 	e.Seq = seq + 1
 	e.At = db.clock()
@@ -39,13 +45,20 @@ func (db *DB) audit(ctx context.Context, tx *sql.Tx, e *strata.Event, subject, s
 	if len(e.Detail) > 0 {
 		detail = []byte(e.Detail)
 	}
-	_, err = db.exec(ctx, tx, `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash)
+	_, err := db.exec(ctx, tx, `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, sqlrow.Nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
 	if err != nil {
 		return fmt.Errorf("append event %s: %w", e.Action, err)
 	}
+	db.head = &eventHead{seq: e.Seq, hash: e.Hash}
 	return nil
+}
+
+// eventHead is the newest event of the audit log as the current write transaction sees it.
+type eventHead struct {
+	seq  int64
+	hash string
 }
 
 // AppendEvent records an event that goes with no other change (e.g. a denied request).

@@ -39,6 +39,9 @@ type DB struct {
 	want  map[string]bool      // statements to prepare once the write connection is free
 
 	commit committer // writers waiting for the write connection (batch.go)
+	// head is the audit log's newest event within the write transaction under way, once it
+	// has read or appended one; only the writer holding the connection touches it.
+	head *eventHead
 }
 
 var _ strata.Store = (*DB)(nil)
