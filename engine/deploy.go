@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -361,28 +360,23 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 		}
 	}
 	// Two scratch files per (service, environment), which one deployment holds at a time:
-	// they are rewritten in place, and the config is emptied after the step when it holds
-	// secrets, rather than removed. Making and removing files for every deployment cost more
-	// than the rest of the deployment on ext4 without a journal, which checks every recently
-	// deleted inode each time it allocates one (bench/README.md); they live in memory
-	// (a tmpfs) where the machine has one, so secrets in the config never reach a disk.
-	scratch := filepath.Join(e.scratchDir(), d.Service)
-	if err := os.MkdirAll(scratch, 0o700); err != nil {
-		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
-	}
+	// the config is rewritten in place, and emptied after the step when it holds secrets,
+	// rather than removed. Making and removing files for every deployment cost more than
+	// the rest of the deployment on ext4 without a journal, which checks every recently
+	// deleted inode each time it allocates one (bench/README.md); they live in memory (a
+	// tmpfs) where the machine has one, so secrets in the config never reach a disk. The
+	// outputs file is made by the step that appends to it; what an earlier run left there
+	// is removed first.
 	cfg, err := rs.JSON()
 	if err != nil {
 		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
 	}
-	cfgPath, outPath := filepath.Join(scratch, d.Environment+".config.json"), filepath.Join(scratch, d.Environment+".outputs")
+	cfgPath, outPath, err := e.writeScratch(d, cfg)
+	if err != nil {
+		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
+	}
 	if len(secrets) > 0 {
 		defer os.WriteFile(cfgPath, nil, 0o600)
-	}
-	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
-		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
-	}
-	if err := os.WriteFile(outPath, nil, 0o600); err != nil {
-		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
 	}
 	cmd, err := layer.Expand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos, &layer.Runtime{Version: d.Version})
 	if err != nil {

@@ -54,6 +54,8 @@ type Engine struct {
 	// OnStep, when set, is told how long each step (build, deploy, health, destroy,
 	// observe) took; the server's /metrics keeps a histogram of it.
 	OnStep func(name string, took time.Duration)
+
+	scratch scratchState // scratch.go
 }
 
 // runStep runs one step and tells OnStep how long it took.

@@ -3,10 +3,62 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
+
+	"github.com/strata-dev/strata"
 )
+
+// scratchState is what an engine remembers of its scratch directory.
+type scratchState struct {
+	mu   sync.Mutex
+	dir  string
+	made map[string]bool // services whose directory exists in dir
+}
+
+// writeScratch writes a deployment's config to its pair's config file and clears the pair's
+// outputs file, returning both paths. The scratch directory is found once per engine; when
+// it has gone since (a tmpfs cleaned), it is found and made again.
+func (e *Engine) writeScratch(d *strata.Deployment, cfg []byte) (cfgPath, outPath string, err error) {
+	dir := e.serviceScratch(d.Service, false)
+	for try := 0; ; try++ {
+		cfgPath, outPath = filepath.Join(dir, d.Environment+".config.json"), filepath.Join(dir, d.Environment+".outputs")
+		err = os.WriteFile(cfgPath, cfg, 0o600)
+		if errors.Is(err, fs.ErrNotExist) && try == 0 {
+			dir = e.serviceScratch(d.Service, true)
+			continue
+		}
+		if err != nil {
+			return "", "", err
+		}
+		if err := os.Remove(outPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", "", err
+		}
+		return cfgPath, outPath, nil
+	}
+}
+
+// serviceScratch returns service's scratch directory. The first call, and any with again,
+// finds the scratch directory afresh (checking it is ours) and makes service's in it.
+func (e *Engine) serviceScratch(service string, again bool) string {
+	e.scratch.mu.Lock()
+	defer e.scratch.mu.Unlock()
+	if e.scratch.dir == "" || again {
+		e.scratch.dir = e.scratchDir()
+		e.scratch.made = map[string]bool{}
+	}
+	dir := filepath.Join(e.scratch.dir, service)
+	if !e.scratch.made[service] {
+		// An error shows when the file is written in it.
+		os.MkdirAll(dir, 0o700)
+		e.scratch.made[service] = true
+	}
+	return dir
+}
 
 // scratchDir is where steps' scratch files ($STRATA_CONFIG, $STRATA_OUTPUTS) live: a
 // directory of this user's on a tmpfs ($XDG_RUNTIME_DIR, else /dev/shm) when there is one,
