@@ -2,6 +2,7 @@ package strata
 
 import (
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -26,6 +27,9 @@ type Project struct {
 	// Digest is a sha256 over every file read for the project, in reading order: the same
 	// files give the same digest, so a check that passed once need not run again.
 	Digest string
+
+	// index finds environments by name without a scan (Environment); nil until Index.
+	index *nameIndex
 }
 
 // Notify is one webhook that receives promotion events.
@@ -197,13 +201,56 @@ type Stage struct {
 }
 
 // Environment returns the environment named name, or nil.
+//
+// After Index it is a map lookup: an estate of thousands of environments looks one up for
+// each deployment, and a scan made a stage of them cost O(n²).
 func (p *Project) Environment(name string) *Environment {
+	if x := p.index; x != nil {
+		// The position is checked: Environments may have changed since (a short-lived
+		// environment made or destroyed), and a copy of p shares its index.
+		if i, ok := x.find(name); ok && i < len(p.Environments) && p.Environments[i].Name == name {
+			return p.Environments[i]
+		}
+	}
 	for _, e := range p.Environments {
 		if e.Name == name {
+			if p.index != nil {
+				p.index.build(p.Environments)
+			}
 			return e
 		}
 	}
 	return nil
+}
+
+// Index makes Environment a map lookup. The config package calls it on the projects it
+// builds; a Project made otherwise works the same, by scanning.
+func (p *Project) Index() {
+	p.index = &nameIndex{}
+	p.index.build(p.Environments)
+}
+
+// nameIndex holds the position of each environment in a Project's list.
+type nameIndex struct {
+	mu  sync.RWMutex
+	pos map[string]int
+}
+
+func (x *nameIndex) find(name string) (int, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	i, ok := x.pos[name]
+	return i, ok
+}
+
+func (x *nameIndex) build(envs []*Environment) {
+	pos := make(map[string]int, len(envs))
+	for i, e := range envs {
+		pos[e.Name] = i
+	}
+	x.mu.Lock()
+	x.pos = pos
+	x.mu.Unlock()
 }
 
 // Service returns the service named name, or nil.

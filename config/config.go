@@ -63,6 +63,7 @@ func Parse(file string, data []byte, dir string) (*strata.Project, strata.Proble
 	if err := probs.Err(); err != nil {
 		return nil, probs, err
 	}
+	l.p.Index()
 	return l.p, probs, nil
 }
 

@@ -55,7 +55,7 @@ type Engine struct {
 	// observe) took; the server's /metrics keeps a histogram of it.
 	OnStep func(name string, took time.Duration)
 
-	scratch scratchState // scratch.go
+	scratch *scratchCache // scratch.go; shared by copies
 }
 
 // runStep runs one step and tells OnStep how long it took.
@@ -88,6 +88,7 @@ func New(p *strata.Project, s strata.Store, actor string) *Engine {
 		Parallel: 4,
 		LeaseTTL: 30 * time.Second,
 		BaseEnv:  os.Environ(),
+		scratch:  &scratchCache{dirs: map[string]string{}, made: map[string]bool{}},
 	}
 }
 

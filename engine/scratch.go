@@ -13,11 +13,12 @@ import (
 	"github.com/strata-dev/strata"
 )
 
-// scratchState is what an engine remembers of its scratch directory.
-type scratchState struct {
+// scratchCache is what engines remember of their scratch directories: by state directory,
+// since copies of an engine share it.
+type scratchCache struct {
 	mu   sync.Mutex
-	dir  string
-	made map[string]bool // services whose directory exists in dir
+	dirs map[string]string // StateDir → its scratch directory
+	made map[string]bool   // service directories made in them
 }
 
 // writeScratch writes a deployment's config to its pair's config file and clears the pair's
@@ -45,17 +46,24 @@ func (e *Engine) writeScratch(d *strata.Deployment, cfg []byte) (cfgPath, outPat
 // serviceScratch returns service's scratch directory. The first call, and any with again,
 // finds the scratch directory afresh (checking it is ours) and makes service's in it.
 func (e *Engine) serviceScratch(service string, again bool) string {
-	e.scratch.mu.Lock()
-	defer e.scratch.mu.Unlock()
-	if e.scratch.dir == "" || again {
-		e.scratch.dir = e.scratchDir()
-		e.scratch.made = map[string]bool{}
+	c := e.scratch
+	if c == nil { // an Engine not made by New
+		dir := filepath.Join(e.scratchDir(), service)
+		os.MkdirAll(dir, 0o700)
+		return dir
 	}
-	dir := filepath.Join(e.scratch.dir, service)
-	if !e.scratch.made[service] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	root, ok := c.dirs[e.StateDir]
+	if !ok || again {
+		root = e.scratchDir()
+		c.dirs[e.StateDir] = root
+	}
+	dir := filepath.Join(root, service)
+	if !c.made[dir] || again {
 		// An error shows when the file is written in it.
 		os.MkdirAll(dir, 0o700)
-		e.scratch.made[service] = true
+		c.made[dir] = true
 	}
 	return dir
 }
