@@ -7,7 +7,7 @@ import (
 
 // SchemaVersion is the store schema this binary reads and writes. A store from a newer
 // binary is refused untouched.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Store keeps Strata's records. Every exported method owns its transaction; a method that
 // takes an *Event appends it to the audit log in the same transaction as the change it
@@ -102,9 +102,17 @@ type Store interface {
 type DeploymentFilter struct {
 	Service     string
 	Environment string
+	// Version selects the deployments of one version (of any service the other fields
+	// select).
+	Version     string
 	States      []string
 	PromotionID string
-	Limit       int
+	// Latest keeps, of the deployments the other fields select, only the newest of each
+	// (service, environment): newest by created time, then by insertion, as the list is
+	// ordered. With States succeeded it is what runs in each pair, one row a pair however
+	// long the history. Limit applies after it.
+	Latest bool
+	Limit  int
 }
 
 // PromotionFilter selects promotions. Zero fields select everything.

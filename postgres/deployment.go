@@ -260,14 +260,27 @@ func (db *DB) Deployment(ctx context.Context, id string) (*strata.Deployment, er
 	return d, nil
 }
 
-// Deployments returns the deployments f selects, newest first.
+// Deployments returns the deployments f selects, newest first. With f.Latest it finds the
+// pairs in the index deployments_pair and, for each pair, walks an index back from its
+// newest entry to the first row the other fields select: a row or a few per pair, where
+// DISTINCT ON or a window function sorted every row of the history.
 func (db *DB) Deployments(ctx context.Context, f strata.DeploymentFilter) ([]*strata.Deployment, error) {
 	var c conds
 	c.equal("service", f.Service)
 	c.equal("environment", f.Environment)
+	pairs := c.clause() // binds nothing new: the pairs reuse the service's and environment's $n
+	c.equal("version", f.Version)
 	c.equal("promotion_id", f.PromotionID)
 	c.in("state", f.States)
-	q := `SELECT ` + deploymentColumns + ` FROM deployments` + c.clause() + ` ORDER BY created_at DESC, n DESC` + c.limit(f.Limit)
+	q := `SELECT ` + deploymentColumns + ` FROM deployments` + c.clause()
+	if f.Latest {
+		// Unqualified columns in the correlated subquery are its own table's.
+		c.where = append(c.where, "service = p.service", "environment = p.environment")
+		q = `SELECT ` + deploymentColumns + ` FROM deployments WHERE n IN (
+			SELECT (SELECT n FROM deployments` + c.clause() + ` ORDER BY created_at DESC, n DESC LIMIT 1)
+			FROM (SELECT DISTINCT service, environment FROM deployments` + pairs + `) AS p)`
+	}
+	q += ` ORDER BY created_at DESC, n DESC` + c.limit(f.Limit)
 	return list(ctx, db, "list deployments", q, c.args, scanDeployment)
 }
 

@@ -243,15 +243,31 @@ func (db *DB) Deployment(ctx context.Context, id string) (*strata.Deployment, er
 	return d, nil
 }
 
-// Deployments returns the deployments f selects, newest first.
+// Deployments returns the deployments f selects, newest first. With f.Latest it finds the
+// pairs in the index deployments_pair alone, reading no row, and for each pair walks an
+// index back from its newest entry to the first row the other fields select: a row or a
+// few per pair, where ranking the whole history (a window function) read every row of it.
 func (db *DB) Deployments(ctx context.Context, f strata.DeploymentFilter) ([]*strata.Deployment, error) {
 	var c conds
 	c.equal("service", f.Service)
 	c.equal("environment", f.Environment)
+	c.equal("version", f.Version)
 	c.equal("promotion_id", f.PromotionID)
 	c.in("state", f.States)
-	q := `SELECT ` + deploymentColumns + ` FROM deployments` + c.clause() + ` ORDER BY created_at DESC, rowid DESC`
+	q := `SELECT ` + deploymentColumns + ` FROM deployments` + c.clause()
 	args := c.args
+	if f.Latest {
+		var pairs conds
+		pairs.equal("service", f.Service)
+		pairs.equal("environment", f.Environment)
+		// Unqualified columns in the correlated subquery are its own table's.
+		c.where = append(c.where, "service = p.service", "environment = p.environment")
+		q = `SELECT ` + deploymentColumns + ` FROM deployments WHERE rowid IN (
+			SELECT (SELECT rowid FROM deployments` + c.clause() + ` ORDER BY created_at DESC, rowid DESC LIMIT 1)
+			FROM (SELECT DISTINCT service, environment FROM deployments` + pairs.clause() + `) AS p)`
+		args = append(c.args, pairs.args...)
+	}
+	q += ` ORDER BY created_at DESC, rowid DESC`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)

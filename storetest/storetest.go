@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"deployments", testDeployments},
 		{"leases", testLeases},
 		{"deployment filters", testDeploymentFilters},
+		{"deployments by version and the latest of each pair", testVersionAndLatest},
 		{"logs", testLogs},
 		{"promotions", testPromotions},
 		{"freezes", testFreezes},

@@ -1,0 +1,4 @@
+-- 0004: the deployments of one release (service, version), newest first, without reading the
+-- service's whole history: a promotion judges its gates by when that version first ran
+-- healthy in each environment. n breaks ties of created_at, as the listing does.
+CREATE INDEX IF NOT EXISTS deployments_version ON deployments (service, version, created_at, n);
