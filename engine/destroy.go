@@ -19,7 +19,7 @@ func (e *Engine) Destroy(ctx context.Context, env string) ([]string, error) {
 	if e.Project.Environment(env) == nil {
 		return nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q", env)
 	}
-	f, err := e.Facts(ctx)
+	f, err := e.currentFacts(ctx, env)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
 	if env != "" && e.Project.Environment(env) == nil {
 		return nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q; known: %s", env, strings.Join(e.Project.EnvironmentNames(), ", "))
 	}
-	f, err := e.Facts(ctx)
+	f, err := e.currentFacts(ctx, env)
 	if err != nil {
 		return nil, err
 	}

@@ -121,34 +121,24 @@ func (e *Engine) event(action, service, env, subject string, detail any) *strata
 	return ev
 }
 
-// Facts gathers what the gates depend on from the store.
+// Facts gathers what the gates of every promotion depend on: what runs in every pair, when
+// each version first ran healthy in each, and the freezes. It reads every succeeded
+// deployment ever made, so only views that show every version's history call it; a
+// promotion reads its own release's (promotionFacts).
 func (e *Engine) Facts(ctx context.Context) (plan.Facts, error) {
 	f := e.noFacts()
 	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Succeeded}})
 	if err != nil {
 		return f, fmt.Errorf("read deployments: %w", err)
 	}
-	for _, d := range ds { // newest first
-		if en := e.Project.Environment(d.Environment); en != nil && en.Ephemeral && d.CreatedAt.Before(en.Created) {
-			continue // a deployment to an earlier environment of the same name
-		}
-		k := plan.Pair{Service: d.Service, Environment: d.Environment}
-		if f.Current[k] == nil {
-			f.Current[k] = d
-		}
-		if d.Health == strata.Unhealthy {
-			continue
-		}
-		if f.HealthySince[k] == nil {
-			f.HealthySince[k] = map[string]time.Time{}
-		}
-		f.HealthySince[k][d.Version] = d.FinishedAt // older ones overwrite: the earliest wins
-	}
+	e.addCurrent(f, ds)
+	e.addHealthy(f, ds)
 	return f, e.readFreezes(ctx, f)
 }
 
-// Current returns what runs in each (service, environment): its newest succeeded deployment.
+// Current returns what runs in each (service, environment): its newest succeeded deployment,
+// read as one row a pair.
 func (e *Engine) Current(ctx context.Context) (map[plan.Pair]*strata.Deployment, error) {
-	f, err := e.Facts(ctx)
+	f, err := e.currentFacts(ctx, "")
 	return f.Current, err
 }

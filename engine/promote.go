@@ -47,40 +47,41 @@ func (r *PromotionResult) Last() *PromotionResult {
 	return c[len(c)-1]
 }
 
-// target resolves a promotion's release and stage.
-func (e *Engine) target(ctx context.Context, req PromoteRequest, f plan.Facts) (*strata.Release, *strata.Stage, error) {
+// target resolves a promotion's release and stage, and gathers the facts its gates read: the
+// release comes first, since they are facts of that release alone.
+func (e *Engine) target(ctx context.Context, req PromoteRequest) (*strata.Release, *strata.Stage, plan.Facts, error) {
+	var f plan.Facts
 	if e.Project.Service(req.Service) == nil {
-		return nil, nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", req.Service, strings.Join(e.Project.ServiceNames(), ", "))
+		return nil, nil, f, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", req.Service, strings.Join(e.Project.ServiceNames(), ", "))
 	}
 	rel, err := e.findRelease(ctx, req.Service, req.Version)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, f, err
 	}
+	var st *strata.Stage
 	if req.To != "" {
-		st := e.Project.Stage(req.To)
-		if st == nil {
+		if st = e.Project.Stage(req.To); st == nil {
 			var names []string
 			for _, s := range e.Project.Pipeline {
 				names = append(names, s.Name)
 			}
-			return nil, nil, strata.Errorf(strata.ENOTFOUND, "unknown stage %q; stages: %s", req.To, strings.Join(names, ", "))
+			return nil, nil, f, strata.Errorf(strata.ENOTFOUND, "unknown stage %q; stages: %s", req.To, strings.Join(names, ", "))
 		}
-		return rel, st, nil
 	}
-	st := plan.NextStage(e.Project, rel.Service, rel.Version, f)
+	if f, err = e.promotionFacts(ctx, rel.Service, rel.Version); err != nil {
+		return nil, nil, f, err
+	}
 	if st == nil {
-		return nil, nil, strata.Errorf(strata.EINVALID, "%s@%s has run healthy in every stage already; name one with --to to promote it again", rel.Service, rel.Version)
+		if st = plan.NextStage(e.Project, rel.Service, rel.Version, f); st == nil {
+			return nil, nil, f, strata.Errorf(strata.EINVALID, "%s@%s has run healthy in every stage already; name one with --to to promote it again", rel.Service, rel.Version)
+		}
 	}
-	return rel, st, nil
+	return rel, st, f, nil
 }
 
 // Plan judges the promotion req would make, changing nothing.
 func (e *Engine) Plan(ctx context.Context, req PromoteRequest) (*PromotionResult, error) {
-	f, err := e.Facts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rel, st, err := e.target(ctx, req, f)
+	rel, st, f, err := e.target(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +109,7 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	if req.OverrideWindow && strings.TrimSpace(req.Reason) == "" {
 		return nil, strata.Errorf(strata.EINVALID, "--override-window needs --reason saying why (it is recorded in the audit log)")
 	}
-	f, err := e.Facts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rel, st, err := e.target(ctx, req, f)
+	rel, st, f, err := e.target(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +294,7 @@ func (e *Engine) Advance(ctx context.Context, id string) (*PromotionResult, erro
 	if st == nil {
 		return nil, strata.Errorf(strata.EINVALID, "promotion %s targets stage %q, which strata.yaml no longer has", p.ID, p.Stage)
 	}
-	f, err := e.Facts(ctx)
+	f, err := e.promotionFacts(ctx, p.Service, p.Version)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/plan"
 	"github.com/strata-dev/strata/step"
 )
 
@@ -110,7 +109,7 @@ func (e *Engine) resumeOne(ctx context.Context, d *strata.Deployment) (*strata.D
 	if err != nil {
 		return d, e.abandon(ctx, d, err)
 	}
-	f, err := e.Facts(ctx)
+	f, err := e.deployFacts(ctx, svc, d.Environment, false)
 	if err != nil {
 		return d, err
 	}
@@ -186,11 +185,10 @@ func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (
 		return nil, err
 	}
 	if toVersion == "" {
-		f, err := e.Facts(ctx)
+		cur, err := e.running(ctx, service, env)
 		if err != nil {
 			return nil, err
 		}
-		cur := f.Current[planPair(service, env)]
 		if cur == nil {
 			return nil, strata.Errorf(strata.EINVALID, "%s has never run successfully in %s; there is nothing to roll back to", service, env)
 		}
@@ -202,5 +200,3 @@ func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (
 	}
 	return e.Deploy(ctx, DeployRequest{Service: service, Version: toVersion, Env: env, Kind: KindRollback, SkipPolicy: true})
 }
-
-func planPair(service, env string) plan.Pair { return plan.Pair{Service: service, Environment: env} }
