@@ -141,15 +141,15 @@ func (db *DB) runOne(j *job) error {
 		db.rollback(tx)
 		return err
 	}
-	err = tx.Commit()
-	db.head = nil
-	return err
+	if err := tx.Commit(); err != nil {
+		db.head = nil
+		return err
+	}
+	return nil
 }
 
-// begin starts a write transaction. What this process knew of the audit log's head is
-// forgotten: another process may have appended since.
+// begin starts a write transaction.
 func (db *DB) begin(ctx context.Context) (*sql.Tx, error) {
-	db.head = nil
 	return db.write.BeginTx(ctx, nil)
 }
 

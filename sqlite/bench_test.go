@@ -47,6 +47,44 @@ func BenchmarkDeploymentLifecycle(b *testing.B) {
 	})
 }
 
+// BenchmarkClaimAndFinish measures the two writes a deployment makes (its claim, then its
+// outcome, each with its audit event), from 8 goroutines at once, into a store that holds a
+// history of 2,000 deployments already: what a promotion's wave costs the store.
+func BenchmarkClaimAndFinish(b *testing.B) {
+	db, err := sqlite.Open(filepath.Join(b.TempDir(), "state.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := b.Context()
+	var n atomic.Int64
+	deploy := func() error {
+		i := n.Add(1)
+		d := &strata.Deployment{Service: "api", Environment: fmt.Sprintf("env-%03d", i%200), Version: fmt.Sprint(i / 200), State: strata.Running,
+			Kind: "promotion", PromotionID: fmt.Sprint("p-", i/200), Owner: strata.Owner{Host: "h", PID: 1, Start: 1},
+			LeaseUntil: time.Now().Add(time.Minute), Config: map[string]any{"PORT": int64(8080), "LOG_LEVEL": "info"}}
+		if err := db.CreateDeployment(ctx, d, &strata.Event{Actor: "bench", Action: "deploy", Detail: []byte(`{"version":"1"}`)}); err != nil {
+			return err
+		}
+		d.State, d.Health, d.FinishedAt = strata.Succeeded, strata.Healthy, time.Now()
+		return db.UpdateDeployment(ctx, d, &strata.Event{Actor: "bench", Action: "deployment.succeeded", Detail: []byte(`{"version":"1"}`)})
+	}
+	for range 2000 {
+		if err := deploy(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	b.SetParallelism(4) // 8 goroutines on 2 CPUs
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := deploy(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkOpen measures opening an existing store, as every CLI command does.
 func BenchmarkOpen(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "state.db")

@@ -25,37 +25,45 @@ func (db *DB) audit(ctx context.Context, tx *sql.Tx, e *strata.Event, subject, s
 	if e.Environment == "" {
 		e.Environment = env
 	}
-	// The head is read once per transaction: a batch of writers (batch.go) appends several
-	// events in one, and nobody else can append while it holds the write lock.
-	var seq int64
-	var prev string
-	if h := db.head; h != nil {
-		seq, prev = h.seq, h.hash
-	} else {
-		err := db.queryRow(ctx, tx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-		if err != nil && err != sql.ErrNoRows {
-			return fmt.Errorf("append event: %w", err)
-		}
-	}
-	e.Seq = seq + 1
-	e.At = db.clock()
-	e.Prev = prev
-	e.Hash = e.ComputeHash(prev)
 	var detail any
 	if len(e.Detail) > 0 {
 		detail = []byte(e.Detail)
 	}
-	_, err := db.exec(ctx, tx, `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, sqlrow.Nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
-	if err != nil {
-		return fmt.Errorf("append event %s: %w", e.Action, err)
+	// The head this process appended last is trusted without reading it: every writer holds
+	// the write lock (BEGIN IMMEDIATE) while it appends, and seq is the primary key, so when
+	// another process appended since, the INSERT of the next seq fails and the head is read.
+	for known := db.head != nil; ; known = false {
+		var seq int64
+		var prev string
+		if known {
+			seq, prev = db.head.seq, db.head.hash
+		} else {
+			err := db.queryRow(ctx, tx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+			if err != nil && err != sql.ErrNoRows {
+				return fmt.Errorf("append event: %w", err)
+			}
+		}
+		e.Seq = seq + 1
+		e.At = db.clock()
+		e.Prev = prev
+		e.Hash = e.ComputeHash(prev)
+		_, err := db.exec(ctx, tx, `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Seq, sqlrow.Nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
+		if known && isUnique(err) {
+			continue // another process appended: read the head
+		}
+		if err != nil {
+			db.head = nil
+			return fmt.Errorf("append event %s: %w", e.Action, err)
+		}
+		db.head = &eventHead{seq: e.Seq, hash: e.Hash}
+		return nil
 	}
-	db.head = &eventHead{seq: e.Seq, hash: e.Hash}
-	return nil
 }
 
-// eventHead is the newest event of the audit log as the current write transaction sees it.
+// eventHead is the newest event this process appended, as far as it knows: it is forgotten
+// when a transaction that may have appended it is rolled back.
 type eventHead struct {
 	seq  int64
 	hash string

@@ -39,8 +39,8 @@ type DB struct {
 	want  map[string]bool      // statements to prepare once the write connection is free
 
 	commit committer // writers waiting for the write connection (batch.go)
-	// head is the audit log's newest event within the write transaction under way, once it
-	// has read or appended one; only the writer holding the connection touches it.
+	// head is the audit log's newest event as this process last appended it (event.go);
+	// only the writer holding the write connection touches it.
 	head *eventHead
 }
 
