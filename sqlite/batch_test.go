@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/sqlite"
 )
 
 // Concurrent writers share transactions (group commit): a writer whose work fails must be
@@ -56,6 +57,30 @@ func TestConcurrentWritersThatFailAreRolledBackAlone(t *testing.T) {
 	for i, e := range events {
 		if e.Seq != int64(i+1) || e.Prev != prev || e.ComputeHash(prev) != e.Hash {
 			t.Fatalf("event %d breaks the chain (seq %d)", i+1, e.Seq)
+		}
+		prev = e.Hash
+	}
+}
+
+// Each handle remembers the audit head it appended last; when another handle (another
+// process) appended since, its next event must still follow the true head.
+func TestHandlesTakingTurnsKeepOneAuditChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	a, b := open(t, path), open(t, path)
+	ctx := context.Background()
+	for i, db := range []*sqlite.DB{a, a, b, a, b, b, a} {
+		if err := db.AppendEvent(ctx, &strata.Event{Actor: fmt.Sprint("writer-", i), Action: "note"}); err != nil {
+			t.Fatalf("event %d: %v", i+1, err)
+		}
+	}
+	events, err := a.Events(ctx, strata.EventFilter{})
+	if err != nil || len(events) != 7 {
+		t.Fatalf("events = %d, %v; want 7", len(events), err)
+	}
+	prev := ""
+	for i, e := range events {
+		if e.Seq != int64(i+1) || e.Actor != fmt.Sprint("writer-", i) || e.Prev != prev || e.ComputeHash(prev) != e.Hash {
+			t.Fatalf("event %d (seq %d, by %s) breaks the chain", i+1, e.Seq, e.Actor)
 		}
 		prev = e.Hash
 	}
