@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,19 @@ const deploymentColumns = `id, service, environment, version, release_id, state,
 
 // activeStates is the SQL list of states that hold a (service, environment).
 const activeStates = `('pending', 'running', 'interrupted')`
+
+// isActiveSet reports whether states are exactly the active states, in any order.
+func isActiveSet(states []string) bool {
+	if len(states) != 3 {
+		return false
+	}
+	for i, s := range states {
+		if !strata.Active(s) || slices.Contains(states[i+1:], s) {
+			return false
+		}
+	}
+	return true
+}
 
 // knownState reports whether s is a deployment state.
 func knownState(s string) bool {
@@ -248,13 +262,33 @@ func (db *DB) Deployment(ctx context.Context, id string) (*strata.Deployment, er
 // index back from its newest entry to the first row the other fields select: a row or a
 // few per pair, where ranking the whole history (a window function) read every row of it.
 func (db *DB) Deployments(ctx context.Context, f strata.DeploymentFilter) ([]*strata.Deployment, error) {
+	q, args := deploymentsQuery(f)
+	return list(ctx, db, "list deployments", q, args, scanDeployment)
+}
+
+// deploymentsQuery is the query Deployments runs for f, and its arguments.
+func deploymentsQuery(f strata.DeploymentFilter) (string, []any) {
 	var c conds
 	c.equal("service", f.Service)
 	c.equal("environment", f.Environment)
 	c.equal("version", f.Version)
 	c.equal("promotion_id", f.PromotionID)
-	c.in("state", f.States)
-	q := `SELECT ` + deploymentColumns + ` FROM deployments` + c.clause()
+	if f.PromotionID != "" {
+		// The partial index deployments_promotion holds only rows with a promotion; the
+		// planner uses it only when the query says so in the index's own words.
+		c.where = append(c.where, "promotion_id <> ''")
+	}
+	from := ` FROM deployments`
+	if isActiveSet(f.States) {
+		// The active deployments are a handful in a history of any size: the partial index
+		// deployments_claim holds just them, and is used when the query names the states as
+		// it does (without statistics the planner would rather walk the history in order).
+		c.where = append(c.where, "state IN "+activeStates)
+		from += ` INDEXED BY deployments_claim`
+	} else {
+		c.in("state", f.States)
+	}
+	q := `SELECT ` + deploymentColumns + from + c.clause()
 	args := c.args
 	if f.Latest {
 		var pairs conds
@@ -272,7 +306,7 @@ func (db *DB) Deployments(ctx context.Context, f strata.DeploymentFilter) ([]*st
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	return list(ctx, db, "list deployments", q, args, scanDeployment)
+	return q, args
 }
 
 func scanDeployment(s scanner) (*strata.Deployment, error) {
