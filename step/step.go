@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
@@ -90,6 +92,9 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		out = &sink{w: s.Output}
 		cmd.Stdout = out // one shared writer: exec makes one pipe, so order is kept
 		cmd.Stderr = out
+	}
+	if null := devNull(); null != nil {
+		cmd.Stdin = null
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = grace
@@ -191,3 +196,14 @@ func (s *sink) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// devNull is /dev/null, opened once and given to every step as its stdin: left nil, os/exec
+// opens and closes it for each process it starts. Nil when it cannot be opened (exec then
+// opens it itself, and says why it cannot).
+var devNull = sync.OnceValue(func() *os.File {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil
+	}
+	return f
+})
