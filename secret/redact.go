@@ -108,7 +108,9 @@ func newMatcher(secrets []string) *matcher {
 		m.maxLen = max(m.maxLen, len(s))
 	}
 	for i := range m.byFirst {
-		slices.SortStableFunc(m.byFirst[i], func(a, b string) int { return len(b) - len(a) })
+		if len(m.byFirst[i]) > 1 {
+			slices.SortStableFunc(m.byFirst[i], func(a, b string) int { return len(b) - len(a) })
+		}
 	}
 	return m
 }
