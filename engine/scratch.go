@@ -36,8 +36,10 @@ func (e *Engine) writeScratch(d *strata.Deployment, cfg []byte) (cfgPath, outPat
 		if err != nil {
 			return "", "", err
 		}
-		if err := os.Remove(outPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", "", err
+		// unlink alone: os.Remove tries rmdir as well when unlink fails, and the file is
+		// usually absent.
+		if err := syscall.Unlink(outPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", "", &fs.PathError{Op: "remove", Path: outPath, Err: err}
 		}
 		return cfgPath, outPath, nil
 	}
