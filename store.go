@@ -32,6 +32,13 @@ type Store interface {
 	// error, owner, pgid, lease, times). ECONFLICT when the stored owner is not d.Owner (the
 	// lease was lost: the caller must stop). ENOTFOUND when there is no such deployment.
 	UpdateDeployment(ctx context.Context, d *Deployment, e *Event) error
+	// FinishAndCreate writes done as UpdateDeployment does (with doneEvent) and then records
+	// and claims next as CreateDeployment does (with nextEvent), in one transaction: a worker
+	// that ends one deployment and starts its next commits once. done's write stands when
+	// the claim fails: that failure (EBLOCKED naming the holder, ECONFLICT, EINVALID) is
+	// claimErr. err is done's own failure, with UpdateDeployment's codes; then nothing was
+	// written and next was not claimed.
+	FinishAndCreate(ctx context.Context, done *Deployment, doneEvent *Event, next *Deployment, nextEvent *Event) (claimErr, err error)
 	// RenewLease extends a running deployment's lease. ECONFLICT when owner no longer holds it.
 	RenewLease(ctx context.Context, id string, owner Owner, until time.Time) error
 	// TakeOver makes to the owner of a deployment whose current owner is from (compare and

@@ -34,63 +34,129 @@ func knownState(s string) bool {
 
 // CreateDeployment records d (state pending when empty) with its owner and lease, giving it
 // an ID ("d-...") and CreatedAt when they are empty, and claims its (service, environment).
-// EBLOCKED, naming the holder's id, when another deployment of the pair is active. Of two
-// concurrent claims the partial unique index lets one insert; the other waits for it to
-// commit, fails, and reads the winner to name it.
+// EBLOCKED, naming the holder's id, when another deployment of the pair is active.
 func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *strata.Event) error {
+	c, err := db.newClaim(d)
+	if err != nil {
+		return err
+	}
+	err = db.tx(ctx, func(tx pgx.Tx) error { return c.insert(ctx, tx, e) })
+	return c.done(ctx, err)
+}
+
+// claim is a deployment being created, its row prepared outside the transaction.
+type claim struct {
+	db              *DB
+	d, n            *strata.Deployment // as the caller has it, and as it will be stored
+	config, outputs any
+}
+
+func (db *DB) newClaim(d *strata.Deployment) (*claim, error) {
 	if d.Service == "" || d.Environment == "" {
-		return strata.Errorf(strata.EINVALID, "a deployment needs a service and an environment")
+		return nil, strata.Errorf(strata.EINVALID, "a deployment needs a service and an environment")
 	}
 	if d.State == "" {
 		d.State = strata.Pending
 	}
 	if !knownState(d.State) {
-		return strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
+		return nil, strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
 	}
-	config, err := sqlrow.ToJSON(d.Config)
-	if err != nil {
-		return fmt.Errorf("create deployment of %s to %s: config: %w", d.Service, d.Environment, err)
+	c := &claim{db: db, d: d}
+	var err error
+	if c.config, err = sqlrow.ToJSON(d.Config); err != nil {
+		return nil, fmt.Errorf("create deployment of %s to %s: config: %w", d.Service, d.Environment, err)
 	}
-	outputs, err := sqlrow.ToJSON(d.Outputs)
-	if err != nil {
-		return fmt.Errorf("create deployment of %s to %s: outputs: %w", d.Service, d.Environment, err)
+	if c.outputs, err = sqlrow.ToJSON(d.Outputs); err != nil {
+		return nil, fmt.Errorf("create deployment of %s to %s: outputs: %w", d.Service, d.Environment, err)
 	}
 	n := *d
 	if n.ID == "" {
 		n.ID = sqlrow.NewID("d-")
 	}
 	n.CreatedAt = db.orNow(n.CreatedAt)
+	c.n = &n
+	return c, nil
+}
+
+// insert writes the claim in tx. errHeld when another deployment holds the pair.
+func (c *claim) insert(ctx context.Context, tx pgx.Tx, e *strata.Event) error {
+	n := c.n
+	if strata.Active(n.State) {
+		if err := holder(ctx, tx, n.Service, n.Environment); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+		n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
+		n.RollbackOf, n.Actor, c.config, n.ConfigHash, c.outputs, n.Health, n.Error,
+		n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
+		sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID())
+	if isUnique(err, "deployments_pkey") {
+		return strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
+	}
+	if isUnique(err) {
+		return errHeld
+	}
+	if err != nil {
+		return err
+	}
+	return c.db.audit(ctx, tx, e, n.ID, n.Service, n.Environment)
+}
+
+// done finishes a claim after its transaction: the holder named when the pair was held,
+// the error wrapped, or the caller's deployment filled.
+func (c *claim) done(ctx context.Context, err error) error {
+	if errors.Is(err, errHeld) {
+		err = c.db.held(ctx, c.n.Service, c.n.Environment)
+	}
+	if err != nil {
+		return sqlrow.Wrap(err, "create deployment of %s to %s", c.d.Service, c.d.Environment)
+	}
+	*c.d = *c.n
+	return nil
+}
+
+// FinishAndCreate writes done's update and next's claim in one transaction; the claim runs
+// in a savepoint, so that when it fails (PostgreSQL aborts the statement's transaction)
+// done's update still commits.
+func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, doneEvent *strata.Event, next *strata.Deployment, nextEvent *strata.Event) (claimErr, err error) {
+	u, err := db.newUpdate(done)
+	if err != nil {
+		return nil, err
+	}
+	c, cerr := db.newClaim(next)
+	var claimed error
 	err = db.tx(ctx, func(tx pgx.Tx) error {
-		if strata.Active(n.State) {
-			if err := holder(ctx, tx, n.Service, n.Environment); err != nil {
-				return err
-			}
+		claimed = cerr
+		if err := u.write(ctx, tx, doneEvent); err != nil {
+			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
-			n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
-			n.RollbackOf, n.Actor, config, n.ConfigHash, outputs, n.Health, n.Error,
-			n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
-			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID())
-		if isUnique(err, "deployments_pkey") {
-			return strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
+		if cerr != nil {
+			return nil
 		}
-		if isUnique(err) {
-			return errHeld
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		err = c.insert(ctx, sp, nextEvent)
+		if code := strata.ErrorCode(err); errors.Is(err, errHeld) || code == strata.EBLOCKED || code == strata.ECONFLICT {
+			claimed = err
+			return sp.Rollback(ctx)
 		}
 		if err != nil {
 			return err
 		}
-		return db.audit(ctx, tx, e, n.ID, n.Service, n.Environment)
+		return sp.Commit(ctx)
 	})
-	if errors.Is(err, errHeld) {
-		err = db.held(ctx, n.Service, n.Environment)
-	}
 	if err != nil {
-		return sqlrow.Wrap(err, "create deployment of %s to %s", d.Service, d.Environment)
+		return nil, u.failed(ctx, err)
 	}
-	*d = n
-	return nil
+	u.apply()
+	if cerr != nil {
+		return cerr, nil
+	}
+	return c.done(ctx, claimed), nil
 }
 
 // held returns EBLOCKED naming the deployment that holds (service, env), read after the
@@ -134,51 +200,79 @@ func holder(ctx context.Context, q querier, service, env string) error {
 // when it is zero. ECONFLICT when the stored owner is not d.Owner; ENOTFOUND when there is no
 // such deployment; EBLOCKED when d would become active while another deployment holds the pair.
 func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *strata.Event) error {
+	u, err := db.newUpdate(d)
+	if err != nil {
+		return err
+	}
+	if err := db.tx(ctx, func(tx pgx.Tx) error { return u.write(ctx, tx, e) }); err != nil {
+		return u.failed(ctx, err)
+	}
+	u.apply()
+	return nil
+}
+
+// update is a deployment's new state, prepared outside the transaction.
+type update struct {
+	db              *DB
+	d, n            *strata.Deployment // as the caller has it, and as it will be stored
+	config, outputs any
+}
+
+func (db *DB) newUpdate(d *strata.Deployment) (*update, error) {
 	if !knownState(d.State) {
-		return strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
+		return nil, strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
 	}
-	config, err := sqlrow.ToJSON(d.Config)
-	if err != nil {
-		return fmt.Errorf("update deployment %s: config: %w", d.ID, err)
+	u := &update{db: db, d: d}
+	var err error
+	if u.config, err = sqlrow.ToJSON(d.Config); err != nil {
+		return nil, fmt.Errorf("update deployment %s: config: %w", d.ID, err)
 	}
-	outputs, err := sqlrow.ToJSON(d.Outputs)
-	if err != nil {
-		return fmt.Errorf("update deployment %s: outputs: %w", d.ID, err)
+	if u.outputs, err = sqlrow.ToJSON(d.Outputs); err != nil {
+		return nil, fmt.Errorf("update deployment %s: outputs: %w", d.ID, err)
 	}
 	n := *d
 	if !strata.Active(n.State) {
 		n.Owner, n.PGID, n.LeaseUntil = strata.Owner{}, 0, time.Time{}
 		n.FinishedAt = db.orNow(n.FinishedAt)
 	}
+	u.n = &n
+	return u, nil
+}
+
+// write runs the update in tx, compare-and-set on the stored owner. errHeld when d would
+// become active while another deployment holds the pair.
+func (u *update) write(ctx context.Context, tx pgx.Tx, e *strata.Event) error {
+	d, n := u.d, u.n
 	var service, env string
-	err = db.tx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `UPDATE deployments SET state = $1, attempt = $2, config = $3, config_hash = $4,
-			outputs = $5, health = $6, error = $7, owner_id = $8, owner_host = $9, owner_pid = $10, owner_start = $11,
-			pgid = $12, lease_until = $13, started_at = $14, finished_at = $15
-			WHERE id = $16 AND owner_id = $17 RETURNING service, environment`,
-			n.State, n.Attempt, config, n.ConfigHash, outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
-			n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
-			n.ID, d.Owner.ID()).Scan(&service, &env)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return lost(ctx, tx, d.ID, d.Owner)
-		}
-		if isUnique(err) {
-			return errHeld
-		}
-		if err != nil {
-			return err
-		}
-		return db.audit(ctx, tx, e, n.ID, service, env)
-	})
-	if errors.Is(err, errHeld) {
-		err = db.held(ctx, d.Service, d.Environment)
+	err := tx.QueryRow(ctx, `UPDATE deployments SET state = $1, attempt = $2, config = $3, config_hash = $4,
+		outputs = $5, health = $6, error = $7, owner_id = $8, owner_host = $9, owner_pid = $10, owner_start = $11,
+		pgid = $12, lease_until = $13, started_at = $14, finished_at = $15
+		WHERE id = $16 AND owner_id = $17 RETURNING service, environment`,
+		n.State, n.Attempt, u.config, n.ConfigHash, u.outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
+		n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
+		n.ID, d.Owner.ID()).Scan(&service, &env)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return lost(ctx, tx, d.ID, d.Owner)
+	}
+	if isUnique(err) {
+		return errHeld
 	}
 	if err != nil {
-		return sqlrow.Wrap(err, "update deployment %s", d.ID)
+		return err
 	}
-	*d = n
-	return nil
+	return u.db.audit(ctx, tx, e, n.ID, service, env)
 }
+
+// failed explains and wraps the error of an update's transaction.
+func (u *update) failed(ctx context.Context, err error) error {
+	if errors.Is(err, errHeld) {
+		err = u.db.held(ctx, u.d.Service, u.d.Environment)
+	}
+	return sqlrow.Wrap(err, "update deployment %s", u.d.ID)
+}
+
+// apply gives the caller's deployment what was stored, once it has committed.
+func (u *update) apply() { *u.d = *u.n }
 
 // lost explains why a compare-and-set on deployment id's owner matched nothing: ENOTFOUND,
 // or ECONFLICT naming who holds it now.

@@ -47,56 +47,112 @@ func knownState(s string) bool {
 // EBLOCKED, naming the holder's id, when another deployment of the pair is active; the
 // check and the insert are one transaction, so two processes cannot both claim a pair.
 func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *strata.Event) error {
+	c, err := db.newClaim(d)
+	if err != nil {
+		return err
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error { return c.insert(ctx, tx, e) })
+	return c.done(err)
+}
+
+// claim is a deployment being created: its row's JSON columns encoded once, outside the
+// transaction.
+type claim struct {
+	db              *DB
+	d               *strata.Deployment
+	config, outputs any
+}
+
+func (db *DB) newClaim(d *strata.Deployment) (*claim, error) {
 	if d.Service == "" || d.Environment == "" {
-		return strata.Errorf(strata.EINVALID, "a deployment needs a service and an environment")
+		return nil, strata.Errorf(strata.EINVALID, "a deployment needs a service and an environment")
 	}
 	if d.State == "" {
 		d.State = strata.Pending
 	}
 	if !knownState(d.State) {
-		return strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
+		return nil, strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
 	}
-	config, err := sqlrow.ToJSON(d.Config)
+	c := &claim{db: db, d: d}
+	var err error
+	if c.config, err = sqlrow.ToJSON(d.Config); err != nil {
+		return nil, fmt.Errorf("create deployment of %s to %s: config: %w", d.Service, d.Environment, err)
+	}
+	if c.outputs, err = sqlrow.ToJSON(d.Outputs); err != nil {
+		return nil, fmt.Errorf("create deployment of %s to %s: outputs: %w", d.Service, d.Environment, err)
+	}
+	return c, nil
+}
+
+// insert writes the claim in tx. On success it fills the claim's deployment (ID, CreatedAt).
+func (c *claim) insert(ctx context.Context, tx *sql.Tx, e *strata.Event) error {
+	db := c.db
+	n := *c.d
+	if n.ID == "" {
+		n.ID = sqlrow.NewID("d-")
+	}
+	n.CreatedAt = db.orNow(n.CreatedAt)
+	_, err := db.exec(ctx, tx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
+		n.RollbackOf, n.Actor, c.config, n.ConfigHash, c.outputs, n.Health, n.Error,
+		n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
+		sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID())
+	if isUnique(err) {
+		if strings.Contains(err.Error(), "deployments.id") {
+			return strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
+		}
+		// The partial unique index on active deployments is the claim: the INSERT
+		// fails, rather than a SELECT before it, so a claim costs one statement.
+		if err := db.holder(ctx, tx, n.Service, n.Environment); err != nil {
+			return err
+		}
+		return strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", n.Service, n.Environment)
+	}
 	if err != nil {
-		return fmt.Errorf("create deployment of %s to %s: config: %w", d.Service, d.Environment, err)
+		return err
 	}
-	outputs, err := sqlrow.ToJSON(d.Outputs)
+	if err := db.audit(ctx, tx, e, n.ID, n.Service, n.Environment); err != nil {
+		return err
+	}
+	*c.d = n
+	return nil
+}
+
+// done wraps the error of a claim's transaction.
+func (c *claim) done(err error) error {
+	return sqlrow.Wrap(err, "create deployment of %s to %s", c.d.Service, c.d.Environment)
+}
+
+// FinishAndCreate writes done's update and next's claim in one transaction. A claim that
+// fails on the pair's unique index leaves the transaction usable (SQLite undoes the failed
+// statement alone), so done's update commits; any other failure of the claim fails both.
+func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, doneEvent *strata.Event, next *strata.Deployment, nextEvent *strata.Event) (claimErr, err error) {
+	u, err := db.newUpdate(done)
 	if err != nil {
-		return fmt.Errorf("create deployment of %s to %s: outputs: %w", d.Service, d.Environment, err)
+		return nil, err
 	}
+	c, cerr := db.newClaim(next)
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		n := *d
-		if n.ID == "" {
-			n.ID = sqlrow.NewID("d-")
-		}
-		n.CreatedAt = db.orNow(n.CreatedAt)
-		_, err := db.exec(ctx, tx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
-			n.RollbackOf, n.Actor, config, n.ConfigHash, outputs, n.Health, n.Error,
-			n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
-			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID())
-		if isUnique(err) {
-			if strings.Contains(err.Error(), "deployments.id") {
-				return strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
-			}
-			// The partial unique index on active deployments is the claim: the INSERT
-			// fails, rather than a SELECT before it, so a claim costs one statement.
-			if err := db.holder(ctx, tx, n.Service, n.Environment); err != nil {
-				return err
-			}
-			return strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", n.Service, n.Environment)
-		}
-		if err != nil {
+		claimErr = cerr
+		if err := u.write(ctx, tx, doneEvent); err != nil {
 			return err
 		}
-		if err := db.audit(ctx, tx, e, n.ID, n.Service, n.Environment); err != nil {
-			return err
+		if cerr != nil {
+			return nil
 		}
-		*d = n
-		return nil
+		err := c.insert(ctx, tx, nextEvent)
+		if code := strata.ErrorCode(err); code == strata.EBLOCKED || code == strata.ECONFLICT {
+			claimErr = c.done(err)
+			return nil
+		}
+		return err
 	})
-	return sqlrow.Wrap(err, "create deployment of %s to %s", d.Service, d.Environment)
+	if err != nil {
+		return nil, u.failed(err)
+	}
+	u.apply()
+	return claimErr, nil
 }
 
 // holder returns EBLOCKED naming the active deployment of (service, env), if there is one.
@@ -129,51 +185,76 @@ func (db *DB) holder(ctx context.Context, tx *sql.Tx, service, env string) error
 // when it is zero. ECONFLICT when the stored owner is not d.Owner; ENOTFOUND when there is no
 // such deployment; EBLOCKED when d would become active while another deployment holds the pair.
 func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *strata.Event) error {
+	u, err := db.newUpdate(d)
+	if err != nil {
+		return err
+	}
+	if err := db.tx(ctx, func(tx *sql.Tx) error { return u.write(ctx, tx, e) }); err != nil {
+		return u.failed(err)
+	}
+	u.apply()
+	return nil
+}
+
+// update is a deployment's new state, its JSON columns encoded once, outside the transaction.
+type update struct {
+	db              *DB
+	d, n            *strata.Deployment // as the caller has it, and as it will be stored
+	config, outputs any
+}
+
+func (db *DB) newUpdate(d *strata.Deployment) (*update, error) {
 	if !knownState(d.State) {
-		return strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
+		return nil, strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
 	}
-	config, err := sqlrow.ToJSON(d.Config)
-	if err != nil {
-		return fmt.Errorf("update deployment %s: config: %w", d.ID, err)
+	u := &update{db: db, d: d}
+	var err error
+	if u.config, err = sqlrow.ToJSON(d.Config); err != nil {
+		return nil, fmt.Errorf("update deployment %s: config: %w", d.ID, err)
 	}
-	outputs, err := sqlrow.ToJSON(d.Outputs)
-	if err != nil {
-		return fmt.Errorf("update deployment %s: outputs: %w", d.ID, err)
+	if u.outputs, err = sqlrow.ToJSON(d.Outputs); err != nil {
+		return nil, fmt.Errorf("update deployment %s: outputs: %w", d.ID, err)
 	}
 	n := *d
 	if !strata.Active(n.State) {
 		n.Owner, n.PGID, n.LeaseUntil = strata.Owner{}, 0, time.Time{}
 		n.FinishedAt = db.orNow(n.FinishedAt)
 	}
-	err = db.tx(ctx, func(tx *sql.Tx) error {
-		var service, env string
-		err := db.queryRow(ctx, tx, `UPDATE deployments SET state = ?, attempt = ?, config = ?, config_hash = ?,
-			outputs = ?, health = ?, error = ?, owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
-			pgid = ?, lease_until = ?, started_at = ?, finished_at = ?
-			WHERE id = ? AND owner_id = ? RETURNING service, environment`,
-			n.State, n.Attempt, config, n.ConfigHash, outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
-			n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
-			n.ID, d.Owner.ID()).Scan(&service, &env)
-		if errors.Is(err, sql.ErrNoRows) {
-			return db.lost(ctx, tx, d.ID, d.Owner)
-		}
-		if isUnique(err) {
-			if err := db.holder(ctx, tx, d.Service, d.Environment); err != nil {
-				return err
-			}
-			return strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", d.Service, d.Environment)
-		}
-		if err != nil {
+	u.n = &n
+	return u, nil
+}
+
+// write runs the update in tx, compare-and-set on the stored owner.
+func (u *update) write(ctx context.Context, tx *sql.Tx, e *strata.Event) error {
+	db, d, n := u.db, u.d, u.n
+	var service, env string
+	err := db.queryRow(ctx, tx, `UPDATE deployments SET state = ?, attempt = ?, config = ?, config_hash = ?,
+		outputs = ?, health = ?, error = ?, owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
+		pgid = ?, lease_until = ?, started_at = ?, finished_at = ?
+		WHERE id = ? AND owner_id = ? RETURNING service, environment`,
+		n.State, n.Attempt, u.config, n.ConfigHash, u.outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
+		n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
+		n.ID, d.Owner.ID()).Scan(&service, &env)
+	if errors.Is(err, sql.ErrNoRows) {
+		return db.lost(ctx, tx, d.ID, d.Owner)
+	}
+	if isUnique(err) {
+		if err := db.holder(ctx, tx, d.Service, d.Environment); err != nil {
 			return err
 		}
-		return db.audit(ctx, tx, e, n.ID, service, env)
-	})
-	if err != nil {
-		return sqlrow.Wrap(err, "update deployment %s", d.ID)
+		return strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", d.Service, d.Environment)
 	}
-	*d = n
-	return nil
+	if err != nil {
+		return err
+	}
+	return db.audit(ctx, tx, e, n.ID, service, env)
 }
+
+// failed wraps the error of an update's transaction.
+func (u *update) failed(err error) error { return sqlrow.Wrap(err, "update deployment %s", u.d.ID) }
+
+// apply gives the caller's deployment what was stored, once it has committed.
+func (u *update) apply() { *u.d = *u.n }
 
 // lost explains why a compare-and-set on deployment id's owner matched nothing: ENOTFOUND,
 // or ECONFLICT naming who holds it now.

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 	}{
 		{"releases", testReleases},
 		{"deployments", testDeployments},
+		{"finishing one deployment and claiming the next", testFinishAndCreate},
 		{"leases", testLeases},
 		{"deployment filters", testDeploymentFilters},
 		{"deployments by version and the latest of each pair", testVersionAndLatest},
