@@ -45,6 +45,12 @@ type DeployRequest struct {
 	// verified says the caller has checked release's artifacts against its digest already
 	// (a promotion does, once per wave).
 	verified bool
+	// prev, when set, is the previous deployment of the caller's worker, succeeded but not
+	// recorded: it is recorded with this deployment's claim, or on its own when there is
+	// none. next, when set, receives this deployment when it succeeds, unrecorded, in turn
+	// (carry.go).
+	prev *finished
+	next **finished
 }
 
 var errLeaseLost = errors.New("lost its lease; another worker may take the deployment over")
@@ -53,6 +59,7 @@ var errLeaseLost = errors.New("lost its lease; another worker may take the deplo
 // A failed step or health check returns EFAILED (after the rollback policy ran); a closed
 // policy or a missing dependency returns EBLOCKED before anything runs.
 func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deployment, error) {
+	defer e.flush(ctx, &req.prev) // when no claim took it
 	svc, env, err := e.lookup(req.Service, req.Env)
 	if err != nil {
 		return nil, err
@@ -86,10 +93,10 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 		Actor: e.Actor, Config: rs.Redacted(), ConfigHash: configHash(rs),
 		Owner: e.Owner, LeaseUntil: now.Add(e.LeaseTTL), CreatedAt: now, StartedAt: now,
 	}
-	if err := e.claim(ctx, d, req.NoWait); err != nil {
+	if err := e.claim(ctx, d, req.NoWait, &req.prev); err != nil {
 		return nil, err
 	}
-	return e.execute(ctx, d, svc, rs, rel, req.verified)
+	return e.execute(ctx, d, svc, rs, rel, req.verified, req.next)
 }
 
 func (e *Engine) lookup(service, env string) (*strata.Service, *strata.Environment, error) {
@@ -201,8 +208,9 @@ func (e *Engine) resolve(svc *strata.Service, env, version string, f plan.Facts)
 }
 
 // claim records d and takes its (service, environment), waiting for a holder to finish
-// unless noWait. A holder whose process is gone is reported, not waited for.
-func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool) error {
+// unless noWait. A holder whose process is gone is reported, not waited for. *prev, when
+// there is one, is recorded with the first try.
+func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool, prev **finished) error {
 	announced := false
 	for {
 		action := "deploy"
@@ -210,7 +218,7 @@ func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool) e
 			action = "rollback"
 		}
 		ev := e.event(action, d.Service, d.Environment, "", map[string]any{"version": d.Version, "kind": d.Kind, "promotion": d.PromotionID, "rollback_of": d.RollbackOf})
-		err := e.Store.CreateDeployment(ctx, d, ev)
+		err := e.create(ctx, d, ev, prev)
 		if err == nil {
 			return nil
 		}
@@ -261,7 +269,9 @@ func (e *Engine) ownerAlive(d *strata.Deployment) bool {
 
 // execute runs one attempt of d: the deploy step, then the health check, then the rollback
 // policy on failure. d is recorded as running by its caller.
-func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release, verified bool) (*strata.Deployment, error) {
+//
+// With keep set, a success is not recorded but put in *keep for the caller to record.
+func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release, verified bool, keep **finished) (*strata.Deployment, error) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stopLease := e.keepLease(runCtx, d, cancel)
@@ -294,11 +304,15 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	d.FinishedAt = e.now()
 	if failure == "" {
 		d.State = strata.Succeeded
-		if err := e.Store.UpdateDeployment(context.WithoutCancel(ctx), d, e.event("deployment.succeeded", d.Service, d.Environment, d.ID, map[string]any{"version": d.Version, "attempt": d.Attempt})); err != nil {
-			return d, fmt.Errorf("record %s: %w", d.ID, err)
+		f := e.keep(d, start)
+		if keep != nil {
+			*keep = f
+			return d, nil
 		}
-		e.logf("✓ %s → %s: %s succeeded in %s", d.Service, d.Environment, d.Version, time.Since(start).Round(time.Millisecond))
-		return d, nil
+		var err error
+		f.err = &err
+		e.flush(ctx, &f)
+		return d, err
 	}
 	return e.fail(ctx, d, svc, secret.Redact(failure, secrets))
 }

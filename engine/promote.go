@@ -237,17 +237,28 @@ func (e *Engine) deployWave(ctx context.Context, p *strata.Promotion, wave []str
 	verified := e.verifyArtifacts(rel) == ""
 	out := make([]*strata.Deployment, len(wave))
 	errs := make([]error, len(wave))
-	sem := make(chan struct{}, max(1, e.Parallel))
+	// Workers take the wave's environments in order; each records the outcome of its last
+	// deployment with the claim of its next (carry.go).
+	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for i, env := range wave {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: env, Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified})
-		}()
+	for range min(max(1, e.Parallel), len(wave)) {
+		wg.Go(func() {
+			var prev *finished
+			for i := range jobs {
+				var next *finished
+				out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: wave[i], Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified, prev: prev, next: &next})
+				if next != nil {
+					next.err = &errs[i]
+				}
+				prev = next
+			}
+			e.flush(ctx, &prev)
+		})
 	}
+	for i := range wave {
+		jobs <- i
+	}
+	close(jobs)
 	wg.Wait()
 	var ds []*strata.Deployment
 	var failed []string

@@ -124,7 +124,7 @@ func (e *Engine) resumeOne(ctx context.Context, d *strata.Deployment) (*strata.D
 	if err := e.Store.UpdateDeployment(ctx, d, e.event("deployment.resume", d.Service, d.Environment, d.ID, map[string]any{"attempt": d.Attempt})); err != nil {
 		return d, fmt.Errorf("resume %s: %w", d.ID, err)
 	}
-	return e.execute(ctx, d, svc, rs, rel, false)
+	return e.execute(ctx, d, svc, rs, rel, false, nil)
 }
 
 // abandon marks a deployment that cannot run again (its service or release is gone) failed.
