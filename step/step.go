@@ -5,18 +5,13 @@
 //
 // It also answers the questions the engine asks about owners of a run: is that process still
 // alive on this host, and is anything left of a step's process group. It is Linux only: it
-// reads /proc.
+// reads /proc, and starts processes with syscall.ForkExec and pipe2.
 package step
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"sync"
-	"syscall"
 	"time"
 
 	strata "github.com/strata-dev/strata"
@@ -70,7 +65,8 @@ type Result struct {
 // the grace period) and returns an EFAILED *strata.Error; on cancellation the error wraps the
 // context's cause. Failing to start is an EFAILED error too. After the shell exits, output is
 // read for at most the grace period: a background process that keeps stdout open does not
-// hold Run, and is left running (a deploy step may start a daemon on purpose).
+// hold Run, and is left running (a deploy step may start a daemon on purpose); what it
+// writes later is read and dropped until it closes the pipe.
 func Run(ctx context.Context, s Spec) (Result, error) {
 	grace := s.Grace
 	if grace <= 0 {
@@ -80,154 +76,53 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	if name == "" {
 		name = "step"
 	}
-	cmd := exec.Command("/bin/sh", "-c", s.Command)
-	cmd.Dir = s.Dir
-	cmd.Env = s.Env
-	if cmd.Env == nil {
-		// exec.Cmd reads a nil Env as "inherit"; the caller's Spec says "complete".
-		cmd.Env = []string{}
-	}
-	var out *sink
-	if s.Output != nil {
-		out = &sink{w: s.Output}
-		cmd.Stdout = out // one shared writer: exec makes one pipe, so order is kept
-		cmd.Stderr = out
-	}
-	if null := devNull(); null != nil {
-		cmd.Stdin = null
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = grace
-
 	if err := ctx.Err(); err != nil {
 		return Result{}, &strata.Error{Code: strata.EFAILED, Message: fmt.Sprintf("%s step was not started", name), Err: context.Cause(ctx)}
 	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	p, err := spawn(s)
+	if err != nil {
 		return Result{}, &strata.Error{Code: strata.EFAILED, Message: fmt.Sprintf("%s step could not start", name), Err: err}
 	}
-	pid := cmd.Process.Pid
-	pgid := pid // Setpgid with Pgid 0 makes the shell the leader of a new group.
+	pgid := p.pid // Setpgid with Pgid 0 makes the shell the leader of a new group.
 
-	done := make(chan error, 1)
 	if s.Started != nil {
-		if err := s.Started(pid, pgid); err != nil {
-			go func() { done <- cmd.Wait() }()
+		if err := s.Started(p.pid, pgid); err != nil {
 			_ = KillGroup(pgid, grace)
-			<-done
+			p.reap()
+			p.awaitOutput(grace)
 			return Result{Duration: time.Since(start)}, err
 		}
 	}
-	go func() { done <- cmd.Wait() }()
 
-	var timeout <-chan time.Time
-	if s.Timeout > 0 {
-		t := time.NewTimer(s.Timeout - time.Since(start))
-		defer t.Stop()
-		timeout = t.C
+	// A timeout or a cancellation kills the group from a callback (stop.go), which ends
+	// this wait as it would end any other.
+	st := arm(ctx, s, start, pgid, grace, name)
+	p.reap()
+	if st.disarm() {
+		return finish(p, grace, start, name)
 	}
-
-	var stopErr error
-	var res Result
-	select {
-	case err := <-done:
-		res.Duration = time.Since(start)
-		res, err = finish(res, cmd, err, name)
-		if err == nil && out != nil && out.err != nil {
-			err = fmt.Errorf("%s step output: %w", name, out.err)
-		}
-		return res, err
-	case <-timeout:
-		res.TimedOut = true
-		stopErr = strata.Errorf(strata.EFAILED, "%s step timed out after %s; its process group was killed", name, strata.Duration(s.Timeout))
-	case <-ctx.Done():
-		stopErr = &strata.Error{Code: strata.EFAILED, Message: fmt.Sprintf("%s step was cancelled; its process group was killed", name), Err: context.Cause(ctx)}
-	}
-	if err := KillGroup(pgid, grace); err != nil {
-		stopErr = errors.Join(stopErr, fmt.Errorf("stop %s step: %w", name, err))
-	}
-	werr := <-done
-	res.Duration = time.Since(start)
-	res, _ = finish(res, cmd, werr, name)
-	return res, stopErr
+	<-st.done
+	p.awaitOutput(grace)
+	return Result{ExitCode: p.exitCode(), Duration: time.Since(start), TimedOut: st.timedOut}, st.err
 }
 
-// finish turns what cmd.Wait returned into a Result. A non-zero exit and output that a
-// background process held open past the grace period are not errors.
-func finish(res Result, cmd *exec.Cmd, err error, name string) (Result, error) {
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil, errors.Is(err, exec.ErrWaitDelay), errors.As(err, &exitErr):
-	default:
-		// The exit status is still known; the error is in copying the output.
-		if cmd.ProcessState == nil {
-			return res, fmt.Errorf("wait for %s step: %w", name, err)
-		}
-		res.ExitCode = exitCode(cmd)
-		return res, fmt.Errorf("%s step output: %w", name, err)
+// finish waits for the output of a shell that exited by itself and says how it ended. A
+// non-zero exit and output that a background process held open past the grace period are
+// not errors; failing to read the output or to write it to Spec.Output is.
+func finish(p *process, grace time.Duration, start time.Time, name string) (Result, error) {
+	complete := p.awaitOutput(grace)
+	res := Result{Duration: time.Since(start), ExitCode: p.exitCode()}
+	if p.waitErr != nil {
+		return res, fmt.Errorf("wait for %s step: %w", name, p.waitErr)
 	}
-	res.ExitCode = exitCode(cmd)
+	if complete && p.readErr != nil {
+		return res, fmt.Errorf("%s step output: %w", name, p.readErr)
+	}
+	if p.out != nil {
+		if err := p.out.close(); err != nil {
+			return res, fmt.Errorf("%s step output: %w", name, err)
+		}
+	}
 	return res, nil
 }
-
-func exitCode(cmd *exec.Cmd) int {
-	ps := cmd.ProcessState
-	if ps == nil {
-		return -1
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
-}
-
-// sink passes output on and remembers the first error instead of returning it: if the
-// writer fails (a full disk, a closed terminal) the step must not block on a full pipe.
-type sink struct {
-	w   io.Writer
-	err error
-}
-
-// ReadFrom copies a step's output pipe to the writer with a pooled buffer: os/exec's own
-// copy allocates 32 KiB for every process, which made the garbage collector a tenth of a
-// large promotion's work.
-func (s *sink) ReadFrom(r io.Reader) (int64, error) {
-	buf := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(buf)
-	var n int64
-	for {
-		m, err := r.Read(*buf)
-		if m > 0 {
-			s.Write((*buf)[:m])
-			n += int64(m)
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-}
-
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-func (s *sink) Write(p []byte) (int, error) {
-	if s.err == nil {
-		if _, err := s.w.Write(p); err != nil {
-			s.err = err
-		}
-	}
-	return len(p), nil
-}
-
-// devNull is /dev/null, opened once and given to every step as its stdin: left nil, os/exec
-// opens and closes it for each process it starts. Nil when it cannot be opened (exec then
-// opens it itself, and says why it cannot).
-var devNull = sync.OnceValue(func() *os.File {
-	f, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil
-	}
-	return f
-})
