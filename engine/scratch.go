@@ -28,7 +28,7 @@ func (e *Engine) writeScratch(d *strata.Deployment, cfg []byte) (cfgPath, outPat
 	dir := e.serviceScratch(d.Service, false)
 	for try := 0; ; try++ {
 		cfgPath, outPath = filepath.Join(dir, d.Environment+".config.json"), filepath.Join(dir, d.Environment+".outputs")
-		err = os.WriteFile(cfgPath, cfg, 0o600)
+		err = rewrite(cfgPath, cfg)
 		if errors.Is(err, fs.ErrNotExist) && try == 0 {
 			dir = e.serviceScratch(d.Service, true)
 			continue
@@ -107,4 +107,31 @@ func ownedPrivateDir(path string) bool {
 	}
 	st, ok := info.Sys().(*syscall.Stat_t)
 	return ok && int(st.Uid) == os.Getuid()
+}
+
+// rewrite replaces the content of the file at path (made, mode 0600, when absent) with b.
+// It overwrites in place and cuts what is left after b, rather than truncating first: on a
+// tmpfs, truncating frees the file's page and the write allocates it again, which made
+// writing the config the dearest part of a deployment after the store and the fork.
+func rewrite(path string, b []byte) error {
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	for off := 0; off < len(b); {
+		n, err := syscall.Pwrite(fd, b[off:], int64(off))
+		if err != nil {
+			syscall.Close(fd)
+			return &fs.PathError{Op: "write", Path: path, Err: err}
+		}
+		off += n
+	}
+	if err := syscall.Ftruncate(fd, int64(len(b))); err != nil {
+		syscall.Close(fd)
+		return &fs.PathError{Op: "truncate", Path: path, Err: err}
+	}
+	if err := syscall.Close(fd); err != nil {
+		return &fs.PathError{Op: "close", Path: path, Err: err}
+	}
+	return nil
 }
