@@ -41,6 +41,8 @@ type app struct {
 	now     func() time.Time
 	project *strata.Project
 	store   strata.Store
+	// batched holds progress lines back when stderr is not a terminal (progress.go).
+	batched *batchedWriter
 }
 
 // run parses args, runs the command and returns the exit status. It never panics on input:
@@ -50,6 +52,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer a.close()
 	defer func() {
 		if r := recover(); r != nil {
+			a.flushProgress()
 			fmt.Fprintf(stderr, "strata: internal error: %v\n", r)
 			code = 1
 		}
@@ -60,6 +63,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	a.flushProgress()
 	if err == nil {
 		return 0
 	}
@@ -310,6 +314,7 @@ func (a *app) rememberChecked(p *strata.Project) {
 func (a *app) stateDir() string { return filepath.Join(a.dir, ".strata") }
 
 func (a *app) close() {
+	a.flushProgress()
 	if a.store != nil {
 		a.store.Close()
 		a.store = nil

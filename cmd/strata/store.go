@@ -90,7 +90,7 @@ func (a *app) engine(ctx context.Context) (*engine.Engine, error) {
 		return (&secret.Loader{Project: p}).LoadService(service, env)
 	}
 	if !a.json() {
-		e.Log = a.stderr
+		e.Log = a.progress()
 	}
 	a.reportInterrupted(ctx, e)
 	return e, nil

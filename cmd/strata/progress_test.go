@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a bytes.Buffer safe for the flushing timer's goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestProgressLinesHeldBackAreWrittenSoonAndInOrder(t *testing.T) {
+	var out lockedBuffer
+	b := &batchedWriter{w: &out}
+	b.Write([]byte("▸ one\n"))
+	b.Write([]byte("✓ one\n"))
+	if got := out.String(); got != "" {
+		t.Fatalf("written at once: %q; want the lines held back", got)
+	}
+	deadline := time.Now().Add(10 * progressEvery)
+	for out.String() == "" && time.Now().Before(deadline) {
+		time.Sleep(progressEvery / 4)
+	}
+	if got := out.String(); got != "▸ one\n✓ one\n" {
+		t.Fatalf("after a while: %q; want both lines, in order", got)
+	}
+	b.Write([]byte("▸ two\n"))
+	b.Flush()
+	if got := out.String(); !strings.HasSuffix(got, "✓ one\n▸ two\n") {
+		t.Fatalf("after Flush: %q; want the third line too", got)
+	}
+}
+
+func TestALargeBatchIsWrittenWithoutWaiting(t *testing.T) {
+	var out lockedBuffer
+	b := &batchedWriter{w: &out}
+	line := strings.Repeat("x", 1023) + "\n"
+	for range 64 {
+		b.Write([]byte(line))
+	}
+	if got := len(out.String()); got != 64*1024 {
+		t.Fatalf("%d bytes written at once, want the 64 KiB held", got)
+	}
+}
