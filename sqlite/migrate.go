@@ -21,24 +21,25 @@ var migrations embed.FS
 const header = "SQLite format 3\x00"
 
 // check refuses, before anything writes to it, a file that is not a Strata store or that a
-// newer Strata wrote. An absent or empty file is a new store. It reads the header itself and
-// the schema through a read-only connection, so a refused file is left as it was.
-func check(name, abs string) error {
+// newer Strata wrote, and returns the schema version of one it accepts (0 for a new store:
+// an absent or empty file). It reads the header itself and the schema through a read-only
+// connection, so a refused file is left as it was.
+func check(name, abs string) (int, error) {
 	f, err := os.Open(abs)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", name, err)
+		return 0, fmt.Errorf("open store %s: %w", name, err)
 	}
 	buf := make([]byte, len(header))
 	n, err := io.ReadFull(f, buf)
 	f.Close()
 	if n == 0 && (err == io.EOF || err == nil) {
-		return nil
+		return 0, nil
 	}
 	if !bytes.Equal(buf[:n], []byte(header)) {
-		return notStore(name)
+		return 0, notStore(name)
 	}
 
 	// A file without a write-ahead log holds everything in itself: read it as immutable, so
@@ -50,7 +51,7 @@ func check(name, abs string) error {
 	}
 	ro, err := sql.Open("sqlite", dsn(abs, query))
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", name, err)
+		return 0, fmt.Errorf("open store %s: %w", name, err)
 	}
 	defer ro.Close()
 	ro.SetMaxOpenConns(1)
@@ -61,22 +62,22 @@ func check(name, abs string) error {
 		count(*) FILTER (WHERE name = 'schema_version')
 		FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).Scan(&tables, &marker, &versions)
 	if err != nil {
-		return &strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("%s is not a Strata store", name), Err: err}
+		return 0, &strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("%s is not a Strata store", name), Err: err}
 	}
 	if tables == 0 {
-		return nil
+		return 0, nil
 	}
 	if marker == 0 || versions == 0 {
-		return notStore(name)
+		return 0, notStore(name)
 	}
 	var v int
 	if err := ro.QueryRow(`SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return fmt.Errorf("open store %s: read schema version: %w", name, err)
+		return 0, fmt.Errorf("open store %s: read schema version: %w", name, err)
 	}
 	if v > strata.SchemaVersion {
-		return newer(name, v)
+		return 0, newer(name, v)
 	}
-	return nil
+	return v, nil
 }
 
 func notStore(name string) error {

@@ -59,7 +59,8 @@ func Open(path string, now func() time.Time) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if err := check(path, abs); err != nil {
+	version, err := check(path, abs)
+	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
@@ -75,9 +76,13 @@ func Open(path string, now func() time.Time) (*DB, error) {
 	db.write.SetMaxIdleConns(1)
 	db.write.SetConnMaxLifetime(0)
 	db.write.SetConnMaxIdleTime(0)
-	if err := retryBusy(func() error { return db.migrate(context.Background()) }); err != nil {
-		db.write.Close()
-		return nil, err
+	// A store at this binary's schema needs no migration: the loop below would take the
+	// write lock once per migration only to find each applied, on every command.
+	if version < strata.SchemaVersion {
+		if err := retryBusy(func() error { return db.migrate(context.Background()) }); err != nil {
+			db.write.Close()
+			return nil, err
+		}
 	}
 
 	db.read, err = sql.Open("sqlite", dsn(abs, "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"))
