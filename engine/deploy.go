@@ -480,37 +480,23 @@ func secretValues(rs *layer.Resolved) []string {
 // errLeaseLost: the step's process group is killed (the worker fences itself) before anyone
 // else may take the deployment over.
 func (e *Engine) keepLease(ctx context.Context, d *strata.Deployment, cancel context.CancelCauseFunc) (stop func()) {
-	done := make(chan struct{})
-	stopped := make(chan struct{})
 	// Read d once, here: the step's callbacks write *d (UpdateDeployment) while this runs.
 	id, owner, until := d.ID, d.Owner, d.LeaseUntil
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(e.LeaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			next := e.now().Add(e.LeaseTTL)
-			err := e.Store.RenewLease(ctx, id, owner, next)
-			switch {
-			case err == nil:
-				until = next
-			case strata.ErrorCode(err) == strata.ECONFLICT || !e.now().Before(until.Add(-e.LeaseTTL/6)):
-				cancel(errLeaseLost)
-				return
-			}
+	return every(e.LeaseTTL/3, func() bool {
+		if ctx.Err() != nil {
+			return false
 		}
-	}()
-	return func() {
-		close(done)
-		<-stopped
-	}
+		next := e.now().Add(e.LeaseTTL)
+		err := e.Store.RenewLease(ctx, id, owner, next)
+		switch {
+		case err == nil:
+			until = next
+		case strata.ErrorCode(err) == strata.ECONFLICT || !e.now().Before(until.Add(-e.LeaseTTL/6)):
+			cancel(errLeaseLost)
+			return false
+		}
+		return true
+	})
 }
 
 // redactOutputs masks secret values in what a step wrote to $STRATA_OUTPUTS: outputs are

@@ -16,24 +16,38 @@ func (e *Engine) progress(what, stepName string) (stop func()) {
 		return func() {}
 	}
 	start := time.Now()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(progressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				e.logf("… %s: %s step running for %s", what, stepName, time.Since(start).Round(time.Second))
-			}
+	return every(progressEvery, func() bool {
+		e.logf("… %s: %s step running for %s", what, stepName, time.Since(start).Round(time.Second))
+		return true
+	})
+}
+
+// every calls fn each period until fn returns false or stop is called; stop waits for a
+// call under way, so none runs after it. It waits on a timer, not in a goroutine of its own:
+// most deployments' steps end before the first call, and a goroutine apiece (with its
+// ticker and wake-ups) was a measurable part of a promotion through hundreds of them.
+func every(period time.Duration, fn func() bool) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	mu.Lock()
+	defer mu.Unlock()
+	var t *time.Timer
+	t = time.AfterFunc(period, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
+		if fn() {
+			t.Reset(period)
+		} else {
+			stopped = true
+		}
+	})
 	return func() {
-		close(done)
-		wg.Wait()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		t.Stop()
 	}
 }
