@@ -224,20 +224,19 @@ func (db *DB) newUpdate(d *strata.Deployment) (*update, error) {
 	return u, nil
 }
 
-// write runs the update in tx, compare-and-set on the stored owner.
+// write runs the update in tx, compare-and-set on the stored owner. The event takes its
+// service and environment from the stored row when it does not name them.
 func (u *update) write(ctx context.Context, tx *sql.Tx, e *strata.Event) error {
 	db, d, n := u.db, u.d, u.n
-	var service, env string
-	err := db.queryRow(ctx, tx, `UPDATE deployments SET state = ?, attempt = ?, config = ?, config_hash = ?,
+	// No RETURNING: SQLite gathers returned rows in a temporary table, which made this the
+	// dearest statement of a deployment.
+	res, err := db.exec(ctx, tx, `UPDATE deployments SET state = ?, attempt = ?, config = ?, config_hash = ?,
 		outputs = ?, health = ?, error = ?, owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
 		pgid = ?, lease_until = ?, started_at = ?, finished_at = ?
-		WHERE id = ? AND owner_id = ? RETURNING service, environment`,
+		WHERE id = ? AND owner_id = ?`,
 		n.State, n.Attempt, u.config, n.ConfigHash, u.outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
 		n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
-		n.ID, d.Owner.ID()).Scan(&service, &env)
-	if errors.Is(err, sql.ErrNoRows) {
-		return db.lost(ctx, tx, d.ID, d.Owner)
-	}
+		n.ID, d.Owner.ID())
 	if isUnique(err) {
 		if err := db.holder(ctx, tx, d.Service, d.Environment); err != nil {
 			return err
@@ -246,6 +245,17 @@ func (u *update) write(ctx context.Context, tx *sql.Tx, e *strata.Event) error {
 	}
 	if err != nil {
 		return err
+	}
+	if rows, err := res.RowsAffected(); err != nil {
+		return err
+	} else if rows == 0 {
+		return db.lost(ctx, tx, d.ID, d.Owner)
+	}
+	var service, env string
+	if e != nil && (e.Service == "" || e.Environment == "") {
+		if err := db.queryRow(ctx, tx, `SELECT service, environment FROM deployments WHERE id = ?`, n.ID).Scan(&service, &env); err != nil {
+			return err
+		}
 	}
 	return db.audit(ctx, tx, e, n.ID, service, env)
 }
