@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -445,7 +447,14 @@ func (e *Engine) stepEnv(d *strata.Deployment, rel *strata.Release, rs *layer.Re
 
 // readOutputs parses the KEY=value lines a step appended to its outputs file.
 func readOutputs(path string) map[string]string {
-	b, err := os.ReadFile(path)
+	// Most steps write no outputs: one open that fails, without os.File's bookkeeping.
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), path)
+	b, err := io.ReadAll(f)
+	f.Close()
 	if err != nil {
 		return nil
 	}
