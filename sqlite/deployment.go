@@ -84,8 +84,22 @@ func (db *DB) newClaim(d *strata.Deployment) (*claim, error) {
 	return c, nil
 }
 
-// insert writes the claim in tx. On success it fills the claim's deployment (ID, CreatedAt).
+// insert writes the claim in tx, with its event. On success it fills the claim's
+// deployment (ID, CreatedAt).
 func (c *claim) insert(ctx context.Context, tx *sql.Tx, e *strata.Event) error {
+	n, err := c.row(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := c.db.audit(ctx, tx, e, n.ID, n.Service, n.Environment); err != nil {
+		return err
+	}
+	*c.d = n
+	return nil
+}
+
+// row inserts the claim's row in tx and returns the deployment as stored.
+func (c *claim) row(ctx context.Context, tx *sql.Tx) (strata.Deployment, error) {
 	db := c.db
 	n := *c.d
 	if n.ID == "" {
@@ -100,23 +114,16 @@ func (c *claim) insert(ctx context.Context, tx *sql.Tx, e *strata.Event) error {
 		sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID())
 	if isUnique(err) {
 		if strings.Contains(err.Error(), "deployments.id") {
-			return strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
+			return n, strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
 		}
 		// The partial unique index on active deployments is the claim: the INSERT
 		// fails, rather than a SELECT before it, so a claim costs one statement.
 		if err := db.holder(ctx, tx, n.Service, n.Environment); err != nil {
-			return err
+			return n, err
 		}
-		return strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", n.Service, n.Environment)
+		return n, strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", n.Service, n.Environment)
 	}
-	if err != nil {
-		return err
-	}
-	if err := db.audit(ctx, tx, e, n.ID, n.Service, n.Environment); err != nil {
-		return err
-	}
-	*c.d = n
-	return nil
+	return n, err
 }
 
 // done wraps the error of a claim's transaction.
@@ -133,25 +140,34 @@ func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, done
 		return nil, err
 	}
 	c, cerr := db.newClaim(next)
+	var claimed strata.Deployment
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		claimErr = cerr
-		if err := u.write(ctx, tx, doneEvent); err != nil {
+		finish, err := u.row(ctx, tx, doneEvent)
+		if err != nil {
 			return err
 		}
 		if cerr != nil {
-			return nil
+			return db.auditAll(ctx, tx, finish)
 		}
-		err := c.insert(ctx, tx, nextEvent)
+		claimed, err = c.row(ctx, tx)
 		if code := strata.ErrorCode(err); code == strata.EBLOCKED || code == strata.ECONFLICT {
 			claimErr = c.done(err)
-			return nil
+			return db.auditAll(ctx, tx, finish)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		// Both events in one statement.
+		return db.auditAll(ctx, tx, finish, audited{nextEvent, claimed.ID, claimed.Service, claimed.Environment})
 	})
 	if err != nil {
 		return nil, u.failed(err)
 	}
 	u.apply()
+	if claimErr == nil {
+		*next = claimed
+	}
 	return claimErr, nil
 }
 
@@ -224,9 +240,18 @@ func (db *DB) newUpdate(d *strata.Deployment) (*update, error) {
 	return u, nil
 }
 
-// write runs the update in tx, compare-and-set on the stored owner. The event takes its
-// service and environment from the stored row when it does not name them.
+// write runs the update in tx, compare-and-set on the stored owner, with its event.
 func (u *update) write(ctx context.Context, tx *sql.Tx, e *strata.Event) error {
+	a, err := u.row(ctx, tx, e)
+	if err != nil {
+		return err
+	}
+	return u.db.auditAll(ctx, tx, a)
+}
+
+// row runs the update in tx and returns its event, ready to append: the event takes its
+// service and environment from the stored row when it does not name them.
+func (u *update) row(ctx context.Context, tx *sql.Tx, e *strata.Event) (audited, error) {
 	db, d, n := u.db, u.d, u.n
 	// No RETURNING: SQLite gathers returned rows in a temporary table, which made this the
 	// dearest statement of a deployment.
@@ -239,25 +264,25 @@ func (u *update) write(ctx context.Context, tx *sql.Tx, e *strata.Event) error {
 		n.ID, d.Owner.ID())
 	if isUnique(err) {
 		if err := db.holder(ctx, tx, d.Service, d.Environment); err != nil {
-			return err
+			return audited{}, err
 		}
-		return strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", d.Service, d.Environment)
+		return audited{}, strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", d.Service, d.Environment)
 	}
 	if err != nil {
-		return err
+		return audited{}, err
 	}
 	if rows, err := res.RowsAffected(); err != nil {
-		return err
+		return audited{}, err
 	} else if rows == 0 {
-		return db.lost(ctx, tx, d.ID, d.Owner)
+		return audited{}, db.lost(ctx, tx, d.ID, d.Owner)
 	}
-	var service, env string
+	a := audited{e: e, subject: n.ID}
 	if e != nil && (e.Service == "" || e.Environment == "") {
-		if err := db.queryRow(ctx, tx, `SELECT service, environment FROM deployments WHERE id = ?`, n.ID).Scan(&service, &env); err != nil {
-			return err
+		if err := db.queryRow(ctx, tx, `SELECT service, environment FROM deployments WHERE id = ?`, n.ID).Scan(&a.service, &a.env); err != nil {
+			return audited{}, err
 		}
 	}
-	return db.audit(ctx, tx, e, n.ID, service, env)
+	return a, nil
 }
 
 // failed wraps the error of an update's transaction.

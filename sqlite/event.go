@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -13,22 +14,41 @@ import (
 // Service and Environment from the record the change is about when the caller left them
 // empty. Callers run it in the transaction of the change it records.
 func (db *DB) audit(ctx context.Context, tx *sql.Tx, e *strata.Event, subject, service, env string) error {
-	if e == nil {
+	return db.auditAll(ctx, tx, audited{e, subject, service, env})
+}
+
+// audited is an event to append and the record it is about.
+type audited struct {
+	e                     *strata.Event
+	subject, service, env string
+}
+
+// auditAll appends the events of as (nil ones skipped) in order, with one INSERT: a worker
+// that ends one deployment and starts the next appends two.
+func (db *DB) auditAll(ctx context.Context, tx *sql.Tx, as ...audited) error {
+	var evs []*strata.Event
+	for _, a := range as {
+		e := a.e
+		if e == nil {
+			continue
+		}
+		if e.Subject == "" {
+			e.Subject = a.subject
+		}
+		if e.Service == "" {
+			e.Service = a.service
+		}
+		if e.Environment == "" {
+			e.Environment = a.env
+		}
+		evs = append(evs, e)
+	}
+	if len(evs) == 0 {
 		return nil
 	}
-	if e.Subject == "" {
-		e.Subject = subject
-	}
-	if e.Service == "" {
-		e.Service = service
-	}
-	if e.Environment == "" {
-		e.Environment = env
-	}
-	var detail any
-	if len(e.Detail) > 0 {
-		detail = []byte(e.Detail)
-	}
+	q := `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(evs)), ", ")
+	args := make([]any, 0, 10*len(evs))
 	// The head this process appended last is trusted without reading it: every writer holds
 	// the write lock (BEGIN IMMEDIATE) while it appends, and seq is the primary key, so when
 	// another process appended since, the INSERT of the next seq fails and the head is read.
@@ -43,21 +63,29 @@ func (db *DB) audit(ctx context.Context, tx *sql.Tx, e *strata.Event, subject, s
 				return fmt.Errorf("append event: %w", err)
 			}
 		}
-		e.Seq = seq + 1
-		e.At = db.clock()
-		e.Prev = prev
-		e.Hash = e.ComputeHash(prev)
-		_, err := db.exec(ctx, tx, `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Seq, sqlrow.Nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
+		args = args[:0]
+		at := db.clock()
+		for _, e := range evs {
+			seq++
+			e.Seq, e.At, e.Prev = seq, at, prev
+			e.Hash = e.ComputeHash(prev)
+			prev = e.Hash
+			var detail any
+			if len(e.Detail) > 0 {
+				detail = []byte(e.Detail)
+			}
+			args = append(args, e.Seq, sqlrow.Nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
+		}
+		_, err := db.exec(ctx, tx, q, args...)
 		if known && isUnique(err) {
 			continue // another process appended: read the head
 		}
+		last := evs[len(evs)-1]
 		if err != nil {
 			db.head = nil
-			return fmt.Errorf("append event %s: %w", e.Action, err)
+			return fmt.Errorf("append event %s: %w", last.Action, err)
 		}
-		db.head = &eventHead{seq: e.Seq, hash: e.Hash}
+		db.head = &eventHead{seq: last.Seq, hash: last.Hash}
 		return nil
 	}
 }
