@@ -1,7 +1,7 @@
 // Command deploy measures one `strata promote` deploying a no-op release to 200 environments
 // against xargs running the same 200 no-op commands with the same concurrency (issue 3,
-// point 11). Each run gets a fresh estate; strata and xargs take turns going first, so both
-// see the same load. It prints every run and the medians; bench/README.md keeps the figures.
+// point 11). Each run gets a fresh estate; xargs runs before and after strata, so both see
+// the same load. It prints every run and the medians; bench/README.md keeps the figures.
 //
 //	go run ./bench/deploy [-envs 200] [-parallel 8] [-runs 5] [-strata PATH]
 //
@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/strata-dev/strata/bench/harness"
@@ -65,6 +66,7 @@ func run(o options, w io.Writer) (*result, error) {
 	}
 	fmt.Fprintf(w, "deploy: %d environments, --parallel %d, %d run(s), %d CPU(s), load %s\n", o.envs, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
 	res := &result{}
+	var perFirst, perAgain []float64
 	for i := range o.runs {
 		dir := filepath.Join(work, fmt.Sprintf("run-%d", i))
 		if err := harness.WriteEstate(dir, o.envs, 0); err != nil {
@@ -73,9 +75,14 @@ func run(o options, w io.Writer) (*result, error) {
 		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {
 			return nil, err
 		}
-		promote := func() (harness.Sample, error) { return harness.Promote(bin, dir, "1", o.parallel, o.envs) }
-		xargs := func() (harness.Sample, error) { return harness.XargsTrue(dir, o.envs, o.parallel) }
-		first, x, err := harness.InTurn(i, promote, xargs)
+		// xargs runs before and after the two promotions and the baseline is the mean of
+		// the two, so that a machine that speeds up or slows down during a run (other
+		// virtual machines sharing its cores) moves both sides alike.
+		before, err := harness.XargsTrue(dir, o.envs, o.parallel)
+		if err != nil {
+			return nil, err
+		}
+		first, err := harness.Promote(bin, dir, "1", o.parallel, o.envs)
 		if err != nil {
 			return nil, err
 		}
@@ -88,14 +95,36 @@ func run(o options, w io.Writer) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
+		after, err := harness.XargsTrue(dir, o.envs, o.parallel)
+		if err != nil {
+			return nil, err
+		}
+		x := harness.Sample{Wall: (before.Wall + after.Wall) / 2, CPU: (before.CPU + after.CPU) / 2}
 		res.First, res.Again, res.Xargs = append(res.First, first), append(res.Again, again), append(res.Xargs, x)
-		fmt.Fprintf(w, "run %d: strata %s, strata again %s, xargs %s\n", i+1, first, again, x)
+		perFirst, perAgain = append(perFirst, ratio(first.Wall, x.Wall)), append(perAgain, ratio(again.Wall, x.Wall))
+		fmt.Fprintf(w, "run %d: strata %s, strata again %s, xargs %s (%s before, %s after): ratios %.2f, %.2f\n",
+			i+1, first, again, x, before.Wall.Round(time.Millisecond), after.Wall.Round(time.Millisecond), perFirst[i], perAgain[i])
 	}
 	mf, ma, mx := harness.Median(res.First), harness.Median(res.Again), harness.Median(res.Xargs)
 	fmt.Fprintf(w, "median: strata %s, strata again %s, xargs %s\n", mf, ma, mx)
 	fmt.Fprintf(w, "ratio (wall): strata/xargs %.2f, strata again/xargs %.2f\n", ratio(mf.Wall, mx.Wall), ratio(ma.Wall, mx.Wall))
+	fmt.Fprintf(w, "ratio (wall), median of the runs' own ratios: %.2f, again %.2f\n", median(perFirst), median(perAgain))
+	fmt.Fprintf(w, "ratio (cpu): strata/xargs %.2f, strata again/xargs %.2f\n", ratio(mf.CPU, mx.CPU), ratio(ma.CPU, mx.CPU))
 	fmt.Fprintf(w, "per environment beyond xargs: %s, again %s\n", harness.PerEnv(mf.Wall-mx.Wall, o.envs), harness.PerEnv(ma.Wall-mx.Wall, o.envs))
 	return res, nil
+}
+
+// median returns the median of xs, sorting xs in place.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	if n := len(xs); n%2 == 1 {
+		return xs[n/2]
+	} else {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
 }
 
 func ratio(a, b time.Duration) float64 {
