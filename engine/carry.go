@@ -14,6 +14,10 @@ import (
 // deployment of a no-op step cost. The outcome is still committed before it is announced,
 // and before the promotion goes on; a crash before that commit leaves the deployment
 // running with a dead owner, which resume runs again, as a crash just after the step would.
+// Its lease is not renewed while it waits, which is only while the worker prepares its next
+// deployment (or finds it has none): milliseconds against a lease of many seconds. A worker
+// that runs out of environments records its last outcome at once, not at the end of the
+// wave, for the same reason.
 
 // finished is a deployment that succeeded and whose outcome is not recorded yet.
 type finished struct {
