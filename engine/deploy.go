@@ -284,6 +284,17 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	e.logf("▸ %s → %s: deploy %s (%s, attempt %d)", d.Service, d.Environment, d.Version, d.ID, d.Attempt)
 
 	failure, err := e.runDeploy(runCtx, d, svc, rs, rel, verified, sink, secrets, label)
+	// The health check runs under the lease too: one that outlasts it (a timeout of
+	// minutes) must not let another worker take the deployment over meanwhile.
+	if err == nil && failure == "" && svc.Health != nil && runCtx.Err() == nil {
+		ok, detail := e.checkHealth(runCtx, svc, rs, d, sink, secrets, label)
+		if ok {
+			d.Health = strata.Healthy
+		} else {
+			d.Health = strata.Unhealthy
+			failure = "health check failed: " + detail
+		}
+	}
 	stopLease()
 	if cause := context.Cause(runCtx); errors.Is(cause, errLeaseLost) {
 		sink.Close()
@@ -292,15 +303,6 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	if err != nil {
 		sink.Close()
 		return d, err
-	}
-	if failure == "" && svc.Health != nil {
-		ok, detail := e.checkHealth(runCtx, svc, rs, d, sink, secrets, label)
-		if ok {
-			d.Health = strata.Healthy
-		} else {
-			d.Health = strata.Unhealthy
-			failure = "health check failed: " + detail
-		}
 	}
 	sink.Close()
 	d.FinishedAt = e.now()
