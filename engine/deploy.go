@@ -352,18 +352,33 @@ func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Ser
 	return d, strata.Errorf(strata.EFAILED, "%s; rolled back to %s (%s)", msg, prev.Version, rb.ID)
 }
 
-// lastGood is the newest healthy deployment of another version in d's pair.
+// lastGood is the newest healthy deployment of another version in d's pair, made in the
+// environment as it is now: a deployment made in an earlier short-lived environment of the
+// same name (stale) ran somewhere else. The pair's succeeded history is read newest first, a
+// page at a time, each page eight times the last (the filter has no cursor, so a page reads
+// the earlier ones again); the first page usually holds the answer, and reading stops at the
+// first stale deployment, since every older one is stale too.
 func (e *Engine) lastGood(ctx context.Context, d *strata.Deployment) *strata.Deployment {
-	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: d.Service, Environment: d.Environment, States: []string{strata.Succeeded}})
-	if err != nil {
-		return nil
-	}
-	for _, x := range ds {
-		if x.ID != d.ID && x.Version != d.Version && x.Health != strata.Unhealthy {
-			return x
+	f := strata.DeploymentFilter{Service: d.Service, Environment: d.Environment, States: []string{strata.Succeeded}}
+	seen := 0
+	for f.Limit = 8; ; f.Limit *= 8 {
+		ds, err := e.Store.Deployments(ctx, f)
+		if err != nil {
+			return nil
 		}
+		for _, x := range ds[min(seen, len(ds)):] {
+			if e.stale(x) {
+				return nil
+			}
+			if x.ID != d.ID && x.Version != d.Version && x.Health != strata.Unhealthy {
+				return x
+			}
+		}
+		if len(ds) < f.Limit {
+			return nil
+		}
+		seen = len(ds)
 	}
-	return nil
 }
 
 // runDeploy runs the deploy step. It returns a failure sentence when the step failed, or an
