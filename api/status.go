@@ -33,23 +33,23 @@ type Cell struct {
 	Expires   *time.Time `json:"expires,omitempty"`
 }
 
-// NewStatus builds the matrix of e's project from its store.
+// NewStatus builds the matrix of e's project from its store. It reads what the matrix shows
+// and no more: what runs in each pair and each pair's newest deployment (one row a pair
+// each, however long the history), and the active deployments, to show those whose process
+// is gone as interrupted.
 func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 	cur, err := e.Current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	all, err := e.Store.Deployments(ctx, strata.DeploymentFilter{})
+	newest, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Latest: true})
 	if err != nil {
 		return nil, err
 	}
-	MarkInterrupted(ctx, e, all)
+	MarkInterrupted(ctx, e, newest)
 	latest := map[plan.Pair]*strata.Deployment{}
-	for _, d := range all {
-		k := plan.Pair{Service: d.Service, Environment: d.Environment}
-		if latest[k] == nil {
-			latest[k] = d
-		}
+	for _, d := range newest {
+		latest[plan.Pair{Service: d.Service, Environment: d.Environment}] = d
 	}
 	doc := &Status{Cells: []Cell{}}
 	for _, env := range e.Project.Environments {
