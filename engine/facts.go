@@ -12,7 +12,15 @@ import (
 // Each command reads only the facts it judges by. Facts (every succeeded deployment ever
 // made) is left to the views that show when each version ran healthy where: a promotion that
 // read it cost O(whole history) before it deployed anything, and a stage of n environments
-// whose deployments each read it cost O(n²).
+// whose deployments each read it cost O(n²). A view that judges a waiting promotion's gates
+// reads PromotionFacts, as the promotion itself does.
+
+// PromotionFacts gathers what the gates of a promotion of service@version read, and no more
+// (promotionFacts): judged on them, a promotion's gates are those Facts would give, at the
+// cost of that release's history rather than of every deployment ever made.
+func (e *Engine) PromotionFacts(ctx context.Context, service, version string) (plan.Facts, error) {
+	return e.promotionFacts(ctx, service, version)
+}
 
 // promotionFacts gathers what the gates of a promotion of service@version read (plan.Gates
 // and plan.NextStage): when that version first ran healthy in each environment, what runs of

@@ -175,7 +175,7 @@ func (s *Server) judge(c *call, p *strata.Promotion) (*engine.PromotionResult, e
 	if p.State != strata.Waiting {
 		return res, nil
 	}
-	f, err := c.eng.Facts(ctx)
+	f, err := c.eng.PromotionFacts(ctx, p.Service, p.Version)
 	if err != nil {
 		return nil, err
 	}

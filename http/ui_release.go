@@ -95,18 +95,15 @@ func (u *ui) release(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	view := releaseView{Release: rel, CSRF: v.session.csrf}
-	ds, err := v.engine.Store.Deployments(ctx, strata.DeploymentFilter{Service: service})
+	// The newest deployment of the service in each environment, one row each however long
+	// the history: where it is of this version, the release runs or ran last there.
+	ds, err := v.engine.Store.Deployments(ctx, strata.DeploymentFilter{Service: service, Latest: true})
 	if err != nil {
 		u.fail(w, r, v, err)
 		return
 	}
-	seen := map[string]bool{}
-	for _, d := range ds { // newest first: the first of each environment is what it holds now
-		if seen[d.Environment] || !v.covers(d.Environment) {
-			continue
-		}
-		seen[d.Environment] = true
-		if d.Version == version {
+	for _, d := range ds {
+		if d.Version == version && v.covers(d.Environment) {
 			view.Runs = append(view.Runs, runRow{Env: d.Environment, State: d.State, Health: d.Health, DeploymentID: d.ID, FinishedAt: d.FinishedAt})
 		}
 	}
@@ -115,7 +112,7 @@ func (u *ui) release(w http.ResponseWriter, r *http.Request, v *visit) {
 		u.fail(w, r, v, err)
 		return
 	}
-	var facts *plan.Facts
+	var facts *plan.Facts // what the gates of a promotion of this release read, read once
 	for _, p := range ps {
 		if !v.seesStage(p.Stage) {
 			continue
@@ -123,7 +120,7 @@ func (u *ui) release(w http.ResponseWriter, r *http.Request, v *visit) {
 		pv := promotionView{P: p}
 		if p.State == strata.Waiting {
 			if facts == nil {
-				f, err := v.engine.Facts(ctx)
+				f, err := v.engine.PromotionFacts(ctx, service, version)
 				if err != nil {
 					u.fail(w, r, v, err)
 					return
