@@ -123,8 +123,8 @@ func (e *Engine) event(action, service, env, subject string, detail any) *strata
 
 // Facts gathers what the gates of every promotion depend on: what runs in every pair, when
 // each version first ran healthy in each, and the freezes. It reads every succeeded
-// deployment ever made, so only views that show every version's history call it; a
-// promotion reads its own release's (promotionFacts).
+// deployment ever made: nothing that runs often calls it (a promotion reads its own
+// release's, PromotionFacts); the tests judge the narrow reads against it.
 func (e *Engine) Facts(ctx context.Context) (plan.Facts, error) {
 	f := e.noFacts()
 	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Succeeded}})
