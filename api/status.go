@@ -36,7 +36,8 @@ type Cell struct {
 // NewStatus builds the matrix of e's project from its store. It reads what the matrix shows
 // and no more: what runs in each pair and each pair's newest deployment (one row a pair
 // each, however long the history), and the active deployments, to show those whose process
-// is gone as interrupted.
+// is gone as interrupted. A short-lived environment made again under an old name shows
+// nothing deployed until something is deployed in it, as Current says.
 func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 	cur, err := e.Current(ctx)
 	if err != nil {
@@ -59,13 +60,21 @@ func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 			if d := cur[k]; d != nil {
 				c.Version, c.Health, c.DeployedAt = d.Version, d.Health, TimePtr(d.FinishedAt)
 			}
-			if d := latest[k]; d != nil {
+			if d := latest[k]; d != nil && !Earlier(env, d) {
 				c.State, c.Latest = d.State, d.ID
 			}
 			doc.Cells = append(doc.Cells, c)
 		}
 	}
 	return doc, nil
+}
+
+// Earlier reports whether d was made in an earlier short-lived environment of env's name,
+// before env was made: it is not of env, and no view of what is in env shows it. The newest
+// deployment of a pair is earlier only when all of them are, so a view that reads the
+// newest and drops it when earlier shows what skipping the earlier ones first would.
+func Earlier(env *strata.Environment, d *strata.Deployment) bool {
+	return env != nil && env.Ephemeral && d.CreatedAt.Before(env.Created)
 }
 
 // WriteText prints the matrix: a row per environment, a column per service.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,7 +34,8 @@ func (s *countingStore) Deployments(ctx context.Context, f strata.DeploymentFilt
 	return ds, err
 }
 
-// statusEstate has three environments (and a short-lived one a test makes) and two services.
+// statusEstate has three environments (and the short-lived ones a test makes) and two
+// services.
 const statusEstate = `project: status
 environments:
   dev: {}
@@ -47,7 +49,12 @@ services:
 `
 
 // wholeHistoryStatus is the matrix as NewStatus built it from every deployment ever made:
-// the newest of each pair, of any state, with those whose process is gone marked interrupted.
+// the newest of each pair, of any state, with those whose process is gone marked interrupted,
+// except that deployments made before a short-lived environment was made are skipped. The
+// whole-history code did not skip them, and showed a short-lived environment made again
+// under an old name with the earlier one's newest deployments (their state, and links to
+// them) while Current said nothing ran there; skipping them is the stale rule the engine
+// judges by.
 func wholeHistoryStatus(t *testing.T, e *engine.Engine) *api.Status {
 	t.Helper()
 	cur, err := e.Current(t.Context())
@@ -57,6 +64,9 @@ func wholeHistoryStatus(t *testing.T, e *engine.Engine) *api.Status {
 	api.MarkInterrupted(t.Context(), e, all)
 	latest := map[plan.Pair]*strata.Deployment{}
 	for _, d := range all {
+		if en := e.Project.Environment(d.Environment); en != nil && en.Ephemeral && d.CreatedAt.Before(en.Created) {
+			continue
+		}
 		if k := (plan.Pair{Service: d.Service, Environment: d.Environment}); latest[k] == nil {
 			latest[k] = d
 		}
@@ -95,8 +105,11 @@ func TestStatusReadsWhatItShowsAndShowsWhatTheWholeHistoryShows(t *testing.T) {
 	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 
 	// A short-lived environment made at t0+500m, where deployments from before are of an
-	// earlier environment of that name.
+	// earlier environment of that name; and one made again after every deployment of the
+	// history, where all of them are.
+	late := t0.Add(10000 * time.Minute)
 	must(t, store.CreateEnvironment(ctx, &strata.EphemeralEnv{Name: "pr-1", Like: "stg", CreatedBy: "tester", CreatedAt: t0.Add(500 * time.Minute)}, nil))
+	must(t, store.CreateEnvironment(ctx, &strata.EphemeralEnv{Name: "pr-2", Like: "stg", CreatedBy: "tester", CreatedAt: late.Add(time.Minute)}, nil))
 	engineNow := func() *engine.Engine {
 		p, _, err := config.Load(dir)
 		must(t, err)
@@ -120,7 +133,7 @@ func TestStatusReadsWhatItShowsAndShowsWhatTheWholeHistoryShows(t *testing.T) {
 		n++
 	}
 	for round := range 30 {
-		for j, env := range []string{"dev", "stg", "prod", "pr-1"} {
+		for j, env := range []string{"dev", "stg", "prod", "pr-1", "pr-2"} {
 			for _, svc := range []string{"db", "api", "gone"} {
 				if svc == "api" && env == "prod" {
 					continue
@@ -147,13 +160,14 @@ func TestStatusReadsWhatItShowsAndShowsWhatTheWholeHistoryShows(t *testing.T) {
 	// interrupted), one of this live process (shown running), and one whose process is gone
 	// but that is not its pair's newest (shown nowhere).
 	gone := strata.Owner{Host: "gone.example", PID: 1}
-	late := t0.Add(10000 * time.Minute)
 	record(&strata.Deployment{Service: "db", Environment: "prod", Version: "z", State: strata.Running,
 		Owner: gone, LeaseUntil: t0, CreatedAt: late, StartedAt: late})
 	record(&strata.Deployment{Service: "api", Environment: "stg", Version: "z", State: strata.Running,
 		Owner: e.Owner, LeaseUntil: late.Add(time.Hour), CreatedAt: late, StartedAt: late})
 	record(&strata.Deployment{Service: "db", Environment: "dev", Version: "y", State: strata.Running,
 		Owner: gone, LeaseUntil: t0, CreatedAt: t0, StartedAt: t0})
+	// The earlier pr-2's last deployment failed: shown, it would read "- (failed)".
+	record(&strata.Deployment{Service: "api", Environment: "pr-2", Version: "z", State: strata.Failed, CreatedAt: late})
 
 	want := wholeHistoryStatus(t, e)
 	counting := &countingStore{Store: store}
@@ -187,8 +201,25 @@ func TestStatusReadsWhatItShowsAndShowsWhatTheWholeHistoryShows(t *testing.T) {
 		}
 	})
 
+	t.Run("a short-lived environment made again shows nothing deployed", func(t *testing.T) {
+		for _, c := range got.Cells {
+			if c.Environment == "pr-2" && (c.State != "" || c.Latest != "" || c.Version != "" || c.DeployedAt != nil) {
+				t.Errorf("%s in pr-2 shows %+v, want nothing: its deployments are of the earlier pr-2", c.Service, c)
+			}
+		}
+		var row string
+		for line := range strings.Lines(textOf(func(w io.Writer) { got.WriteText(w, late) })) {
+			if strings.HasPrefix(line, "pr-2 ") {
+				row = line
+			}
+		}
+		if f := strings.Fields(row); len(f) != 4 || f[2] != "-" || f[3] != "-" { // pr-2 (short-lived) db api
+			t.Errorf("the text's pr-2 row is %q, want a dash for each service", row)
+		}
+	})
+
 	t.Run("it reads a few rows a pair, not the history", func(t *testing.T) {
-		pairs := 4 * 3 // environments x services, the gone one included
+		pairs := 5 * 3 // environments x services, the gone one included
 		if counting.rows > 3*pairs {
 			t.Errorf("status read %d deployments of a history of %d; want at most %d (a few a pair)", counting.rows, n, 3*pairs)
 		}
