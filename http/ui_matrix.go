@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/api"
 )
 
 // matrixView is the environment x service matrix as the page shows it.
@@ -65,9 +66,9 @@ func (u *ui) matrix(w http.ResponseWriter, r *http.Request, v *visit) {
 	u.render(w, r, v, http.StatusOK, "matrix", "Environments", m)
 }
 
-// buildMatrix gathers the matrix from one read of the deployments, newest first: the
-// first succeeded deployment of a pair is what runs there, the first of any state is its
-// newest.
+// buildMatrix gathers the matrix from the snapshot of each pair's newest deployment and
+// newest succeeded one (what runs there), and the active deployments, to show those whose
+// process is gone as interrupted.
 func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, query string) (*matrixView, error) {
 	p := v.engine.Project
 	m := &matrixView{Services: p.ServiceNames(), Group: group, Query: query, Total: len(p.Environments)}
@@ -260,10 +261,10 @@ func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSn
 	for _, s := range services {
 		k := pairKey{s.Name, env.Name}
 		latest, cur := snap.latest[k], snap.current[k]
-		if env.Ephemeral && latest != nil && latest.CreatedAt.Before(env.Created) {
+		if latest != nil && api.Earlier(env, latest) {
 			latest = nil
 		}
-		if env.Ephemeral && cur != nil && cur.CreatedAt.Before(env.Created) {
+		if cur != nil && api.Earlier(env, cur) {
 			cur = nil
 		}
 		if latest == nil {

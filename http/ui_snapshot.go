@@ -21,6 +21,12 @@ type matrixSnapshot struct {
 	latest  map[pairKey]*strata.Deployment
 }
 
+// pairReadCost is how many pairs' share of a read of every pair a read of one pair costs:
+// on SQLite, 0.2 ms against 0.73 s for 50,000 pairs (about 13). readSnapshot reads every
+// pair's newest succeeded deployment at once when reading the unsettled ones one at a time
+// would cost more.
+const pairReadCost = 16
+
 // snapshotTTL bounds how long a snapshot is used even when no event was appended.
 const snapshotTTL = time.Minute
 
@@ -28,7 +34,9 @@ const snapshotTTL = time.Minute
 // event was appended since the last read: every change of a deployment's state (created,
 // ended, resumed, taken over) appends one, naming its service and environment, in the same
 // transaction. A few new events refresh only the pairs they name; many, or a snapshot
-// older than snapshotTTL, read everything again.
+// older than snapshotTTL, read every pair again (readSnapshot). The snapshot holds what
+// the store says; the matrix drops what belongs to an earlier short-lived environment as
+// it renders, since which environment is current is the visit's project's to say.
 func (u *ui) snapshot(ctx context.Context, st strata.Store) (*matrixSnapshot, error) {
 	last, err := st.Events(ctx, strata.EventFilter{Limit: 1})
 	if err != nil {
@@ -51,21 +59,55 @@ func (u *ui) snapshot(ctx context.Context, st strata.Store) (*matrixSnapshot, er
 			return s, nil
 		}
 	}
-	ds, err := st.Deployments(ctx, strata.DeploymentFilter{})
+	s, err := readSnapshot(ctx, st, seq)
 	if err != nil {
-		return nil, fmt.Errorf("read deployments: %w", err)
-	}
-	s := &matrixSnapshot{seq: seq, read: time.Now(), current: map[pairKey]*strata.Deployment{}, latest: map[pairKey]*strata.Deployment{}}
-	for _, d := range ds { // newest first
-		k := pairKey{d.Service, d.Environment}
-		if s.latest[k] == nil {
-			s.latest[k] = d
-		}
-		if d.State == strata.Succeeded && s.current[k] == nil {
-			s.current[k] = d
-		}
+		return nil, err
 	}
 	u.snap = s
+	return s, nil
+}
+
+// readSnapshot reads the snapshot of every pair, one row a pair however long the history:
+// its newest deployment, which is also what runs there when it succeeded, and for the
+// pairs whose newest did not succeed (unsettled) the newest that did. Those are few in an
+// estate that mostly works, and are read a pair at a time; when many are, in one more read
+// of every pair.
+func readSnapshot(ctx context.Context, st strata.Store, seq int64) (*matrixSnapshot, error) {
+	latest, err := st.Deployments(ctx, strata.DeploymentFilter{Latest: true})
+	if err != nil {
+		return nil, fmt.Errorf("read the newest deployment of each pair: %w", err)
+	}
+	s := &matrixSnapshot{seq: seq, read: time.Now(), current: map[pairKey]*strata.Deployment{}, latest: map[pairKey]*strata.Deployment{}}
+	var unsettled []pairKey
+	for _, d := range latest {
+		k := pairKey{d.Service, d.Environment}
+		s.latest[k] = d
+		if d.State == strata.Succeeded {
+			s.current[k] = d
+		} else {
+			unsettled = append(unsettled, k)
+		}
+	}
+	succeeded := []string{strata.Succeeded}
+	if len(unsettled)*pairReadCost > len(latest) {
+		ds, err := st.Deployments(ctx, strata.DeploymentFilter{States: succeeded, Latest: true})
+		if err != nil {
+			return nil, fmt.Errorf("read what runs in each pair: %w", err)
+		}
+		for _, d := range ds {
+			s.current[pairKey{d.Service, d.Environment}] = d
+		}
+		return s, nil
+	}
+	for _, k := range unsettled {
+		ds, err := st.Deployments(ctx, strata.DeploymentFilter{Service: k.service, Environment: k.env, States: succeeded, Limit: 1})
+		if err != nil {
+			return nil, fmt.Errorf("read what runs of %s in %s: %w", k.service, k.env, err)
+		}
+		if len(ds) > 0 {
+			s.current[k] = ds[0]
+		}
+	}
 	return s, nil
 }
 
