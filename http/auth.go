@@ -15,24 +15,37 @@ type tokenKey struct{}
 
 // authenticate finds the request's token: "Authorization: Bearer TOKEN", else the
 // dashboard's session cookie. No token, a malformed header, an unknown or a revoked token
-// are all EUNAUTHORIZED (401), with one message that does not say which.
+// are all EUNAUTHORIZED (401), with one message that does not say which. A bearer token from
+// an address that has failed too often is refused (429) without being looked up, unless
+// this server has seen it authenticate (authLimiter); a session's hash came from this
+// server, not the client, so it is not limited.
 func (s *Server) authenticate(r *http.Request) (*strata.Token, error) {
-	var hash string
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, secret, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 			return nil, strata.Errorf(strata.EUNAUTHORIZED, "the Authorization header must be \"Bearer TOKEN\"")
 		}
-		hash = strata.HashToken(strings.TrimSpace(secret))
-	} else if s.sessionHash != nil {
-		if h, ok := s.sessionHash(r); ok {
-			hash = h
+		hash := strata.HashToken(strings.TrimSpace(secret))
+		at, err := s.limit.admit(r, hash)
+		if err != nil {
+			return nil, err
+		}
+		t, err := lookupToken(r.Context(), s.store.TokenByHash, hash)
+		at.done(err)
+		return t, err
+	}
+	if s.sessionHash != nil {
+		if hash, ok := s.sessionHash(r); ok {
+			return lookupToken(r.Context(), s.store.TokenByHash, hash)
 		}
 	}
-	if hash == "" {
-		return nil, strata.Errorf(strata.EUNAUTHORIZED, "no token: send \"Authorization: Bearer TOKEN\" (`strata token create` makes one where the store is)")
-	}
-	t, err := s.store.TokenByHash(r.Context(), hash)
+	return nil, strata.Errorf(strata.EUNAUTHORIZED, "no token: send \"Authorization: Bearer TOKEN\" (`strata token create` makes one where the store is)")
+}
+
+// lookupToken finds the valid token whose secret hashes to hash with find (the store's
+// TokenByHash). An unknown or revoked token is EUNAUTHORIZED; other errors are the store's.
+func lookupToken(ctx context.Context, find func(context.Context, string) (*strata.Token, error), hash string) (*strata.Token, error) {
+	t, err := find(ctx, hash)
 	if strata.ErrorCode(err) == strata.ENOTFOUND {
 		return nil, strata.Errorf(strata.EUNAUTHORIZED, "unknown or revoked token")
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/strata-dev/strata"
 )
@@ -31,7 +32,8 @@ const (
 //	conflict      409 Conflict
 //	blocked       409 Conflict (Strata-Exit: 3 tells it from a conflict)
 //	unauthorized  401 Unauthorized (no or bad token); 403 Forbidden (a role or environment
-//	              the token does not cover)
+//	              the token does not cover); 429 Too Many Requests (too many bad tokens
+//	              from the client's address, see authLimiter)
 //	failed        422 Unprocessable Entity (a deployment or check ran and failed)
 //	internal      500 Internal Server Error (the message is generic; the text is logged)
 func Status(code string) int {
@@ -65,11 +67,26 @@ func deny(format string, args ...any) error {
 	return forbidden{strata.Errorf(strata.EUNAUTHORIZED, format, args...)}
 }
 
-// httpStatus is the status of err: Status of its code, 403 for a forbidden error.
+// throttled is an EUNAUTHORIZED error for a client address that has failed to authenticate
+// too often: 429 Too Many Requests, with Retry-After. The token was not looked up.
+type throttled struct {
+	err   *strata.Error
+	retry time.Duration
+}
+
+func (t throttled) Error() string { return t.err.Error() }
+func (t throttled) Unwrap() error { return t.err }
+
+// httpStatus is the status of err: Status of its code, 403 for a forbidden error, 429 for a
+// throttled one.
 func httpStatus(err error) int {
 	var f forbidden
 	if errors.As(err, &f) {
 		return http.StatusForbidden
+	}
+	var t throttled
+	if errors.As(err, &t) {
+		return http.StatusTooManyRequests
 	}
 	return Status(strata.ErrorCode(err))
 }
@@ -97,6 +114,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, d
 	h.Set(ErrorCodeHeader, code)
 	if code == strata.EUNAUTHORIZED && httpStatus(err) == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="strata"`)
+	}
+	var t throttled
+	if errors.As(err, &t) {
+		h.Set("Retry-After", strconv.Itoa(retryAfter(t.retry)))
 	}
 	if doc != nil {
 		h.Set(ErrorHeader, url.QueryEscape(publicMessage(err)))

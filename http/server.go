@@ -38,6 +38,12 @@ type Config struct {
 	WebhookSecret string
 	// WebhookRetry is the first backoff between webhook tries (doubling); 0 means 1 second.
 	WebhookRetry time.Duration
+	// AuthFailures is how fast one client address may fail to authenticate (a bearer token
+	// or the login form's token that is unknown or revoked) before its further attempts are
+	// answered 429 without a look-up; the zero value means DefaultAuthFailures. The address
+	// is the connection's: there is no trusted-proxy setting, so behind a reverse proxy every
+	// client shares the proxy's.
+	AuthFailures RateLimit
 }
 
 // Server serves the API, the dashboard and /metrics, and runs the scheduler.
@@ -55,6 +61,8 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	notify  *notifier
+	// limit counts failed authentication per client address, for the API and the login form.
+	limit *authLimiter
 
 	// sessionHash, when set (by the dashboard), returns the token hash a request's session
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
@@ -88,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		metrics: newMetrics(),
 	}
 	s.cur.Store(e.Project)
+	s.limit = newAuthLimiter(cfg.AuthFailures, s.now, s.log)
 	s.notify = newNotifier(e.Project.Notify, cfg.WebhookSecret, cfg.WebhookRetry, s.log)
 	s.engine.OnPromotion = s.onPromotion
 	s.engine.OnStep = s.metrics.stepDone

@@ -103,10 +103,20 @@ func (x *apiEstate) newEngine(st strata.Store) *engine.Engine {
 // means a scheduler that does not tick during the test.
 func (x *apiEstate) serve(e *engine.Engine, tick time.Duration) (*strhttp.Server, string) {
 	x.t.Helper()
+	return x.serveWith(e, tick, nil)
+}
+
+// serveWith is serve with the configuration changed by edit first (nil changes nothing).
+func (x *apiEstate) serveWith(e *engine.Engine, tick time.Duration, edit func(*strhttp.Config)) (*strhttp.Server, string) {
+	x.t.Helper()
 	if tick == 0 {
 		tick = time.Hour
 	}
-	s, err := strhttp.New(strhttp.Config{Engine: e, Tick: tick, Logger: slog.New(slog.NewTextHandler(x.log, nil)), WebhookRetry: 10 * time.Millisecond, WebhookSecret: "hook-secret"})
+	cfg := strhttp.Config{Engine: e, Tick: tick, Logger: slog.New(slog.NewTextHandler(x.log, nil)), WebhookRetry: 10 * time.Millisecond, WebhookSecret: "hook-secret"}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := strhttp.New(cfg)
 	if err != nil {
 		x.t.Fatal(err)
 	}

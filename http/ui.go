@@ -39,8 +39,11 @@ type ui struct {
 	// tokens finds the valid token with a hash (ENOTFOUND when there is none or it was
 	// revoked); it is asked on every request, so a revoked token ends its sessions at once.
 	tokens func(ctx context.Context, hash string) (*strata.Token, error)
-	log    *slog.Logger
-	now    func() time.Time
+	// limit is the server's count of failed authentication per client address, which the
+	// login form shares with the API; nil limits nothing.
+	limit *authLimiter
+	log   *slog.Logger
+	now   func() time.Time
 	// bg outlives requests: an approval that opened the last gate runs its deployments
 	// under it, after the page that asked for it has been answered.
 	bg       context.Context
@@ -70,6 +73,7 @@ func (s *Server) registerUI(mux *http.ServeMux) {
 		return
 	}
 	u.project = s.cur.Load
+	u.limit = s.limit
 	u.routes(mux)
 	s.sessionHash = u.sessionHash
 }

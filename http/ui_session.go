@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -154,7 +156,9 @@ func (u *ui) showLogin(w http.ResponseWriter, r *http.Request, status int, msg s
 	u.render(w, r, nil, status, "login", "Log in", loginView{CSRF: csrf, Next: safeNext(r.FormValue("next")), Error: msg})
 }
 
-// login checks a pasted token and starts a session for it.
+// login checks a pasted token and starts a session for it. A failure counts against the
+// client's address as a bad API token does; an address that has failed too often is shown
+// a message and 429 without its token being looked up (authLimiter).
 func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w)
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -170,8 +174,17 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hash := strata.HashToken(secret)
-	tok, err := u.tokens(r.Context(), hash)
-	if strata.ErrorCode(err) == strata.ENOTFOUND {
+	at, err := u.limit.admit(r, hash)
+	var t throttled
+	if errors.As(err, &t) {
+		secs := retryAfter(t.retry)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		u.showLogin(w, r, http.StatusTooManyRequests, "Too many failed logins from your address. Wait "+seconds(secs)+" and try again.")
+		return
+	}
+	tok, err := lookupToken(r.Context(), u.tokens, hash)
+	at.done(err)
+	if strata.ErrorCode(err) == strata.EUNAUTHORIZED {
 		u.log.Info("dashboard login refused", "remote", r.RemoteAddr)
 		u.showLogin(w, r, http.StatusUnauthorized, "That token is unknown or was revoked.")
 		return
