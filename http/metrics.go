@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -65,6 +66,17 @@ type metrics struct {
 	leaseRenewals uint64
 	requests      map[int]uint64
 	ticks         uint64
+
+	// store is what the deployments in the store came to at the last scrape that read them,
+	// and the audit log's newest event then. Every change of a deployment's state or times
+	// appends an event in its own transaction, so while the newest event is the same, so are
+	// these figures, and a scrape reads one event instead of every deployment ever made.
+	store struct {
+		seq     int64
+		read    bool
+		byState map[string]int
+		took    histogram
+	}
 }
 
 func newMetrics() *metrics {
@@ -105,24 +117,13 @@ func (m *metrics) tick() {
 // serveMetrics writes the metrics in the Prometheus text exposition format (0.0.4).
 func (s *Server) serveMetrics(c *call) (any, error) {
 	ctx := c.r.Context()
-	ds, err := s.store.Deployments(ctx, strata.DeploymentFilter{})
+	byState, took, err := s.deploymentFigures(ctx)
 	if err != nil {
 		return nil, err
 	}
 	waiting, err := s.store.Promotions(ctx, strata.PromotionFilter{States: []string{strata.Waiting}})
 	if err != nil {
 		return nil, err
-	}
-	byState := map[string]int{}
-	for _, st := range []string{strata.Pending, strata.Running, strata.Succeeded, strata.Failed, strata.RolledBack, strata.Interrupted} {
-		byState[st] = 0
-	}
-	var took histogram
-	for _, d := range ds {
-		byState[d.State]++
-		if !d.FinishedAt.IsZero() && !d.StartedAt.IsZero() {
-			took.observe(d.FinishedAt.Sub(d.StartedAt).Seconds())
-		}
 	}
 	var b bytes.Buffer
 	b.WriteString("# HELP strata_deployments Deployments in the store by state.\n# TYPE strata_deployments gauge\n")
@@ -157,4 +158,50 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	w.Write(b.Bytes())
 	c.wrote = true
 	return nil, nil
+}
+
+// deploymentFigures counts the store's deployments by state and gathers how long the
+// finished ones took, reading them again only when the audit log has moved since the last
+// time (metrics.store).
+func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogram, error) {
+	// The newest event first: a change committed after it is read below, and makes the next
+	// scrape read again.
+	last, err := s.store.Events(ctx, strata.EventFilter{Limit: 1})
+	if err != nil {
+		return nil, histogram{}, err
+	}
+	var seq int64
+	if len(last) > 0 {
+		seq = last[0].Seq
+	}
+	m := s.metrics
+	m.mu.Lock()
+	if m.store.read && m.store.seq == seq {
+		byState, took := maps.Clone(m.store.byState), m.store.took
+		took.counts = slices.Clone(took.counts)
+		m.mu.Unlock()
+		return byState, took, nil
+	}
+	m.mu.Unlock()
+	ds, err := s.store.Deployments(ctx, strata.DeploymentFilter{})
+	if err != nil {
+		return nil, histogram{}, err
+	}
+	byState := map[string]int{}
+	for _, st := range []string{strata.Pending, strata.Running, strata.Succeeded, strata.Failed, strata.RolledBack, strata.Interrupted} {
+		byState[st] = 0
+	}
+	var took histogram
+	for _, d := range ds {
+		byState[d.State]++
+		if !d.FinishedAt.IsZero() && !d.StartedAt.IsZero() {
+			took.observe(d.FinishedAt.Sub(d.StartedAt).Seconds())
+		}
+	}
+	m.mu.Lock()
+	kept := took
+	kept.counts = slices.Clone(took.counts)
+	m.store.seq, m.store.read, m.store.byState, m.store.took = seq, true, maps.Clone(byState), kept
+	m.mu.Unlock()
+	return byState, took, nil
 }
