@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -183,14 +182,11 @@ func (l *authLimiter) giveBack(a *attempt, now time.Time) {
 	}
 }
 
-// clientAddr is the address r's failures count against: the connection's IP. The server has
-// no trusted-proxy setting, so X-Forwarded-For and the like are not read (any client could
-// write them). An IPv6 address counts by its /64, which one host commonly holds whole.
+// clientAddr is the address r's failures count against: the client's IP (client), which is
+// the connection's unless it comes from a trusted proxy. An IPv6 address counts by its /64,
+// which one host commonly holds whole.
 func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host := client(r)
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
 		return host

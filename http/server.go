@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,9 +42,15 @@ type Config struct {
 	// AuthFailures is how fast one client address may fail to authenticate (a bearer token
 	// or the login form's token that is unknown or revoked) before its further attempts are
 	// answered 429 without a look-up; the zero value means DefaultAuthFailures. The address
-	// is the connection's: there is no trusted-proxy setting, so behind a reverse proxy every
-	// client shares the proxy's.
+	// is the client's, as TrustedProxies resolves it.
 	AuthFailures RateLimit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed. A request whose
+	// connection comes from inside one of them is from the rightmost address of its
+	// X-Forwarded-For that is not inside one (the leftmost when all are; the proxy's own when
+	// the header is missing or malformed). That address is what failed authentication counts
+	// against and what the logs show. Empty, every request is from its connection's address
+	// and the header is ignored, since any client could write it.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the API, the dashboard and /metrics, and runs the scheduler.
@@ -86,6 +93,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SchedulerActor == "" {
 		cfg.SchedulerActor = "scheduler"
 	}
+	proxies, err := normalizeProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	cfg.TrustedProxies = proxies
 	e := *cfg.Engine
 	e.Log = nil
 	s := &Server{
@@ -208,12 +220,14 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // request log can name the principal without seeing the token.
 type principalKey struct{}
 
-// logRequests logs every request: method, path (never the query, which could hold anything
-// a client put there), status, duration and principal. Tokens never reach the log.
+// logRequests resolves each request's client address (withClient) and logs the request:
+// method, path (never the query, which could hold anything a client put there), status,
+// duration, principal and client address. Tokens never reach the log.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		name := new(string)
+		r = s.withClient(r)
 		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, name))
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
@@ -223,6 +237,6 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		took := time.Since(start)
 		s.metrics.request(sw.status)
 		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"duration_ms", float64(took.Microseconds())/1000, "principal", *name)
+			"duration_ms", float64(took.Microseconds())/1000, "principal", *name, "remote", client(r))
 	})
 }

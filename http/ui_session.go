@@ -185,7 +185,7 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 	tok, err := lookupToken(r.Context(), u.tokens, hash)
 	at.done(err)
 	if strata.ErrorCode(err) == strata.EUNAUTHORIZED {
-		u.log.Info("dashboard login refused", "remote", r.RemoteAddr)
+		u.log.Info("dashboard login refused", "remote", client(r))
 		u.showLogin(w, r, http.StatusUnauthorized, "That token is unknown or was revoked.")
 		return
 	}
