@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 func (a *app) serveCommand() *cobra.Command {
 	var listen string
 	var tick time.Duration
+	var proxies []string
 	c := &cobra.Command{
-		Use:   "serve [--listen ADDR]",
+		Use:   "serve [--listen ADDR] [--trusted-proxy CIDR]...",
 		Short: "Serve the HTTP API and web dashboard, and run the scheduler (default 127.0.0.1:7480)",
 		Long: `serve runs Strata as a server for the project in DIR and its store: the JSON API that
 every command has a route in (docs/api.md; the CLI uses it with --server and --token), the
@@ -28,11 +30,19 @@ opened (a window opened, a soak ended) and chains auto stages after them, and de
 expired short-lived environments. Several servers may share one store: each piece of work
 runs once. Webhooks (notify: in strata.yaml) are signed with $STRATA_WEBHOOK_SECRET.
 
+Behind a reverse proxy, name it with --trusted-proxy (repeatable): a request from a trusted
+proxy is from the client its X-Forwarded-For names, which is the address failed
+authentication is limited by and the logs show. Without it, X-Forwarded-For is ignored.
+
 Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tick <= 0 {
 				return strata.Errorf(strata.EINVALID, "--tick %s: want a positive duration such as 5s", tick)
+			}
+			trusted, err := parseTrustedProxies(proxies)
+			if err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			e, err := a.engine(ctx)
@@ -45,7 +55,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			}
 			s, err := strhttp.New(strhttp.Config{
 				Engine: e, Logger: slog.New(handler), Tick: tick, SchedulerActor: "scheduler",
-				WebhookSecret: os.Getenv("STRATA_WEBHOOK_SECRET"),
+				WebhookSecret: os.Getenv("STRATA_WEBHOOK_SECRET"), TrustedProxies: trusted,
 			})
 			if err != nil {
 				return err
@@ -60,5 +70,25 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:7480", "address to listen on (host:port; port 0 picks a free one)")
 	c.Flags().DurationVar(&tick, "tick", 5*time.Second, "how often the scheduler looks for work")
+	c.Flags().StringArrayVar(&proxies, "trusted-proxy", nil, "a reverse proxy whose X-Forwarded-For is believed: a `CIDR` or one IP (repeatable)")
 	return c
+}
+
+// parseTrustedProxies reads --trusted-proxy values: each a CIDR, or an IP that stands for
+// itself alone (/32 or /128).
+func parseTrustedProxies(values []string) ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, v := range values {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			ps = append(ps, p)
+			continue
+		}
+		if ip, err := netip.ParseAddr(v); err == nil {
+			ip = ip.WithZone("")
+			ps = append(ps, netip.PrefixFrom(ip, ip.BitLen()))
+			continue
+		}
+		return nil, strata.Errorf(strata.EINVALID, "--trusted-proxy %q: want a CIDR such as 10.0.0.0/8 or fd00::/8, or one IP address such as 192.0.2.10", v)
+	}
+	return ps, nil
 }
