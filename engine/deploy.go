@@ -326,8 +326,9 @@ func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Ser
 	ctx = context.WithoutCancel(ctx)
 	d.Error = failure
 	var prev *strata.Deployment
+	var lookErr error // why the rollback policy could not be applied, when it could not
 	if svc.Rollback == "previous" && d.Kind != KindRollback {
-		prev = e.lastGood(ctx, d)
+		prev, lookErr = e.lastGood(ctx, d)
 	}
 	d.State = strata.Failed
 	if prev != nil {
@@ -339,7 +340,10 @@ func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Ser
 	e.logf("✗ %s → %s: %s %s: %s", d.Service, d.Environment, d.Version, d.State, failure)
 	msg := fmt.Sprintf("%s@%s failed in %s (%s): %s", d.Service, d.Version, d.Environment, d.ID, failure)
 	if prev == nil {
-		if svc.Rollback == "previous" && d.Kind != KindRollback {
+		switch {
+		case lookErr != nil:
+			msg += "; not rolled back: " + lookErr.Error()
+		case svc.Rollback == "previous" && d.Kind != KindRollback:
 			msg += "; no earlier good release there to roll back to"
 		}
 		return d, strata.Errorf(strata.EFAILED, "%s", msg)
@@ -358,24 +362,24 @@ func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Ser
 // page at a time, each page eight times the last (the filter has no cursor, so a page reads
 // the earlier ones again); the first page usually holds the answer, and reading stops at the
 // first stale deployment, since every older one is stale too.
-func (e *Engine) lastGood(ctx context.Context, d *strata.Deployment) *strata.Deployment {
+func (e *Engine) lastGood(ctx context.Context, d *strata.Deployment) (*strata.Deployment, error) {
 	f := strata.DeploymentFilter{Service: d.Service, Environment: d.Environment, States: []string{strata.Succeeded}}
 	seen := 0
 	for f.Limit = 8; ; f.Limit *= 8 {
 		ds, err := e.Store.Deployments(ctx, f)
 		if err != nil {
-			return nil
+			return nil, fmt.Errorf("find the last good release of %s in %s: %w", d.Service, d.Environment, err)
 		}
 		for _, x := range ds[min(seen, len(ds)):] {
 			if e.stale(x) {
-				return nil
+				return nil, nil
 			}
 			if x.ID != d.ID && x.Version != d.Version && x.Health != strata.Unhealthy {
-				return x
+				return x, nil
 			}
 		}
 		if len(ds) < f.Limit {
-			return nil
+			return nil, nil
 		}
 		seen = len(ds)
 	}

@@ -192,7 +192,10 @@ func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (
 		if cur == nil {
 			return nil, strata.Errorf(strata.EINVALID, "%s has never run successfully in %s; there is nothing to roll back to", service, env)
 		}
-		prev := e.lastGood(ctx, cur)
+		prev, err := e.lastGood(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
 		if prev == nil {
 			return nil, strata.Errorf(strata.EINVALID, "%s in %s runs %s and has no earlier good release; name one with --to", service, env, cur.Version)
 		}
