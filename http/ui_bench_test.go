@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,24 +161,25 @@ func BenchmarkMatrixFirst(b *testing.B) {
 	}
 }
 
-// TestMatrixAtScale checks the benchmark's claim in an ordinary test run: the median of a
-// few renders of 1,000 environments x 50 services, each after a deployment ended, is under
-// 200 ms.
+// TestMatrixAtScale checks what makes the matrix fast at 1,000 environments x 50 services
+// (BenchmarkMatrix measures how fast): once the server has its snapshot, a page after a
+// deployment ended reads the deployments of the pair that changed, not the 50,000. Time is
+// for the benchmark: a timed test fails on a busy machine rather than on slow code.
 func TestMatrixAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a store with 50,000 deployments")
 	}
 	x := bigEstate(t, 1000, 50)
+	counting := &countingStore{Store: x.store}
+	x.engine.Store = counting
+	x.start(t)
 	renderMatrix(t, x.h, x.session, "/")
-	var took []time.Duration
-	for range 5 {
+	for i := range 5 {
 		x.change(t)
-		start := time.Now()
+		before := counting.read()
 		renderMatrix(t, x.h, x.session, "/?group=region")
-		took = append(took, time.Since(start))
-	}
-	slices.Sort(took)
-	if med := took[len(took)/2]; med > 200*time.Millisecond {
-		t.Fatalf("median render %v (all %v), want under 200ms", med, took)
+		if read := counting.read() - before; read > 10 {
+			t.Fatalf("page %d after a deployment ended read %d deployments; want those of the one pair that changed", i+1, read)
+		}
 	}
 }
