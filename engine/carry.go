@@ -10,7 +10,7 @@ import (
 
 // A promotion's worker deploys one environment after another. The outcome of a deployment
 // that succeeded is recorded together with the claim of the worker's next one
-// (Store.FinishAndCreate): one commit where there were two, which was most of what a
+// (Store.FinishAndCreate): one commit where there were two, the largest part of what a
 // deployment of a no-op step cost. The outcome is still committed before it is announced,
 // and before the promotion goes on; a crash before that commit leaves the deployment
 // running with a dead owner, which resume runs again, as a crash just after the step would.
