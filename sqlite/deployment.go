@@ -156,7 +156,7 @@ func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, done
 			return db.auditAll(ctx, tx, finish)
 		}
 		if err != nil {
-			return err
+			return c.done(err) // it fails both: say which part failed
 		}
 		// Both events in one statement.
 		return db.auditAll(ctx, tx, finish, audited{nextEvent, claimed.ID, claimed.Service, claimed.Environment})
