@@ -33,15 +33,6 @@ func isActiveSet(states []string) bool {
 	return true
 }
 
-// knownState reports whether s is a deployment state.
-func knownState(s string) bool {
-	switch s {
-	case strata.Pending, strata.Running, strata.Succeeded, strata.Failed, strata.RolledBack, strata.Interrupted:
-		return true
-	}
-	return false
-}
-
 // CreateDeployment records d (state pending when empty) with its owner and lease, giving it
 // an ID ("d-...") and CreatedAt when they are empty, and claims its (service, environment).
 // EBLOCKED, naming the holder's id, when another deployment of the pair is active; the
@@ -58,29 +49,17 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 // claim is a deployment being created: its row's JSON columns encoded once, outside the
 // transaction.
 type claim struct {
-	db              *DB
-	d               *strata.Deployment
-	config, outputs any
+	db   *DB
+	d    *strata.Deployment
+	cols sqlrow.Columns
 }
 
 func (db *DB) newClaim(d *strata.Deployment) (*claim, error) {
-	if d.Service == "" || d.Environment == "" {
-		return nil, strata.Errorf(strata.EINVALID, "a deployment needs a service and an environment")
+	cols, err := sqlrow.NewDeployment(d)
+	if err != nil {
+		return nil, err
 	}
-	if d.State == "" {
-		d.State = strata.Pending
-	}
-	if !knownState(d.State) {
-		return nil, strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
-	}
-	c := &claim{db: db, d: d}
-	var err error
-	if c.config, err = sqlrow.ToJSON(d.Config); err != nil {
-		return nil, fmt.Errorf("create deployment of %s to %s: config: %w", d.Service, d.Environment, err)
-	}
-	if c.outputs, err = sqlrow.ToJSON(d.Outputs); err != nil {
-		return nil, fmt.Errorf("create deployment of %s to %s: outputs: %w", d.Service, d.Environment, err)
-	}
+	c := &claim{db: db, d: d, cols: cols}
 	return c, nil
 }
 
@@ -109,7 +88,7 @@ func (c *claim) row(ctx context.Context, tx *sql.Tx) (strata.Deployment, error) 
 	_, err := db.exec(ctx, tx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
-		n.RollbackOf, n.Actor, c.config, n.ConfigHash, c.outputs, n.Health, n.Error,
+		n.RollbackOf, n.Actor, c.cols.Config, n.ConfigHash, c.cols.Outputs, n.Health, n.Error,
 		n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
 		sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID())
 	if isUnique(err) {
@@ -214,30 +193,17 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 
 // update is a deployment's new state, its JSON columns encoded once, outside the transaction.
 type update struct {
-	db              *DB
-	d, n            *strata.Deployment // as the caller has it, and as it will be stored
-	config, outputs any
+	db   *DB
+	d, n *strata.Deployment // as the caller has it, and as it will be stored
+	cols sqlrow.Columns
 }
 
 func (db *DB) newUpdate(d *strata.Deployment) (*update, error) {
-	if !knownState(d.State) {
-		return nil, strata.Errorf(strata.EINVALID, "unknown deployment state %q", d.State)
+	n, cols, err := sqlrow.UpdatedDeployment(d, db.orNow)
+	if err != nil {
+		return nil, err
 	}
-	u := &update{db: db, d: d}
-	var err error
-	if u.config, err = sqlrow.ToJSON(d.Config); err != nil {
-		return nil, fmt.Errorf("update deployment %s: config: %w", d.ID, err)
-	}
-	if u.outputs, err = sqlrow.ToJSON(d.Outputs); err != nil {
-		return nil, fmt.Errorf("update deployment %s: outputs: %w", d.ID, err)
-	}
-	n := *d
-	if !strata.Active(n.State) {
-		n.Owner, n.PGID, n.LeaseUntil = strata.Owner{}, 0, time.Time{}
-		n.FinishedAt = db.orNow(n.FinishedAt)
-	}
-	u.n = &n
-	return u, nil
+	return &update{db: db, d: d, n: n, cols: cols}, nil
 }
 
 // write runs the update in tx, compare-and-set on the stored owner, with its event.
@@ -259,7 +225,7 @@ func (u *update) row(ctx context.Context, tx *sql.Tx, e *strata.Event) (audited,
 		outputs = ?, health = ?, error = ?, owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
 		pgid = ?, lease_until = ?, started_at = ?, finished_at = ?
 		WHERE id = ? AND owner_id = ?`,
-		n.State, n.Attempt, u.config, n.ConfigHash, u.outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
+		n.State, n.Attempt, u.cols.Config, n.ConfigHash, u.cols.Outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
 		n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
 		n.ID, d.Owner.ID())
 	if isUnique(err) {
