@@ -67,6 +67,15 @@ type Environment struct {
 	Created time.Time
 }
 
+// Predates reports whether d was made in an earlier short-lived environment of env's name,
+// before env was made: it is not of env, and nothing that shows what is in env counts it.
+// A nil env (one the project no longer has) predates nothing. The newest deployment of a
+// pair predates env only when all of them do, so reading the newest and dropping it when it
+// predates env is the same as skipping those first.
+func (env *Environment) Predates(d *Deployment) bool {
+	return env != nil && env.Ephemeral && d.CreatedAt.Before(env.Created)
+}
+
 // Policy holds an environment's deployment rules. Nil fields are unset, so that extends can
 // tell "not said" from "said zero".
 type Policy struct {

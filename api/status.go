@@ -60,21 +60,13 @@ func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 			if d := cur[k]; d != nil {
 				c.Version, c.Health, c.DeployedAt = d.Version, d.Health, TimePtr(d.FinishedAt)
 			}
-			if d := latest[k]; d != nil && !Earlier(env, d) {
+			if d := latest[k]; d != nil && !env.Predates(d) {
 				c.State, c.Latest = d.State, d.ID
 			}
 			doc.Cells = append(doc.Cells, c)
 		}
 	}
 	return doc, nil
-}
-
-// Earlier reports whether d was made in an earlier short-lived environment of env's name,
-// before env was made: it is not of env, and no view of what is in env shows it. The newest
-// deployment of a pair is earlier only when all of them are, so a view that reads the
-// newest and drops it when earlier shows what skipping the earlier ones first would.
-func Earlier(env *strata.Environment, d *strata.Deployment) bool {
-	return env != nil && env.Ephemeral && d.CreatedAt.Before(env.Created)
 }
 
 // WriteText prints the matrix: a row per environment, a column per service.

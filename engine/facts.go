@@ -122,12 +122,9 @@ func (e *Engine) addHealthy(f plan.Facts, ds []*strata.Deployment) {
 }
 
 // stale reports whether d was made in an earlier short-lived environment of the same name
-// as one the project has now: a deployment from before the environment was made is not what
-// runs there. The newest deployment of a pair is stale only when all of them are, so taking
-// the newest and then dropping it when stale is the same as skipping stale ones first.
+// as one the project has now (Environment.Predates).
 func (e *Engine) stale(d *strata.Deployment) bool {
-	en := e.Project.Environment(d.Environment)
-	return en != nil && en.Ephemeral && d.CreatedAt.Before(en.Created)
+	return e.Project.Environment(d.Environment).Predates(d)
 }
 
 // noFacts returns facts at the engine's clock that hold nothing yet.

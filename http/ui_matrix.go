@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
 )
 
 // matrixView is the environment x service matrix as the page shows it.
@@ -261,10 +260,10 @@ func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSn
 	for _, s := range services {
 		k := pairKey{s.Name, env.Name}
 		latest, cur := snap.latest[k], snap.current[k]
-		if latest != nil && api.Earlier(env, latest) {
+		if latest != nil && env.Predates(latest) {
 			latest = nil
 		}
-		if cur != nil && api.Earlier(env, cur) {
+		if cur != nil && env.Predates(cur) {
 			cur = nil
 		}
 		if latest == nil {

@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	"fmt"
-	"github.com/strata-dev/strata/api"
 	"net/http"
 	"net/url"
 	"slices"
@@ -105,7 +104,7 @@ func (u *ui) release(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	for _, d := range ds {
 		// A short-lived environment made again since does not run what ran in the earlier one.
-		if d.Version == version && v.covers(d.Environment) && !api.Earlier(v.engine.Project.Environment(d.Environment), d) {
+		if d.Version == version && v.covers(d.Environment) && !v.engine.Project.Environment(d.Environment).Predates(d) {
 			view.Runs = append(view.Runs, runRow{Env: d.Environment, State: d.State, Health: d.Health, DeploymentID: d.ID, FinishedAt: d.FinishedAt})
 		}
 	}
