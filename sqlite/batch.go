@@ -106,7 +106,7 @@ func (db *DB) commitBatch(batch []*job) {
 // rolled everything back, when any job's work or the transaction itself failed. A job whose
 // context has ended is skipped (it did nothing) and told so.
 func (db *DB) runAll(batch []*job) ([]error, bool) {
-	tx, err := db.begin(context.Background())
+	tx, err := db.write.BeginTx(context.Background(), nil)
 	if err != nil {
 		return nil, false
 	}
@@ -133,7 +133,7 @@ func (db *DB) runOne(j *job) error {
 	if err := j.ctx.Err(); err != nil {
 		return err
 	}
-	tx, err := db.begin(j.ctx)
+	tx, err := db.write.BeginTx(j.ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -146,11 +146,6 @@ func (db *DB) runOne(j *job) error {
 		return err
 	}
 	return nil
-}
-
-// begin starts a write transaction.
-func (db *DB) begin(ctx context.Context) (*sql.Tx, error) {
-	return db.write.BeginTx(ctx, nil)
 }
 
 // rollback undoes tx, and with it the audit head it may have moved.

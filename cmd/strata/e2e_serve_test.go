@@ -47,20 +47,7 @@ func TestServeRefusesATrustedProxyThatIsNotACIDROrAnIP(t *testing.T) {
 
 func TestServeBelievesTheForwardedForOfATrustedProxy(t *testing.T) {
 	e := newEstate(t, servedEstate)
-	b := e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h",
-		"--trusted-proxy", "127.0.0.1", "--trusted-proxy", "fd00::/8")
-	var url string
-	waitFor(t, 15*time.Second, "strata serve to listen", func() bool {
-		if b.ended() {
-			t.Fatalf("strata serve ended:\n%s", b.wait(t, time.Second))
-		}
-		log, _ := os.ReadFile(b.stderr)
-		if m := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).Find(log); m != nil {
-			url = string(m)
-		}
-		return url != ""
-	})
-	t.Cleanup(func() { b.cmd.Process.Signal(os.Interrupt) })
+	url, b := serveWith(t, e, "--trusted-proxy", "127.0.0.1", "--trusted-proxy", "fd00::/8")
 
 	cases := []struct{ name, path, forwarded, want string }{
 		{"a request through the trusted proxy is the forwarded client's", "/api/v1/status", "198.51.100.4, 127.0.0.1", "198.51.100.4"},

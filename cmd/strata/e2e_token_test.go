@@ -218,7 +218,15 @@ pipeline:
 // serve starts `strata serve` on a free port of the estate and returns its URL.
 func serve(t *testing.T, e *estate) string {
 	t.Helper()
-	b := e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h")
+	url, _ := serveWith(t, e)
+	return url
+}
+
+// serveWith starts `strata serve` with the extra flags on a free port of the estate and
+// returns its URL and the running process (whose stderr holds the server's log).
+func serveWith(t *testing.T, e *estate, flags ...string) (string, *background) {
+	t.Helper()
+	b := e.start(append([]string{"serve", "--listen", "127.0.0.1:0", "--tick", "1h"}, flags...)...)
 	var url string
 	waitFor(t, 15*time.Second, "strata serve to listen", func() bool {
 		if b.ended() {
@@ -231,7 +239,7 @@ func serve(t *testing.T, e *estate) string {
 		return url != ""
 	})
 	t.Cleanup(func() { b.cmd.Process.Signal(os.Interrupt) })
-	return url
+	return url, b
 }
 
 // as returns the estate running commands on the server at url with token.
