@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
+	"github.com/strata-dev/strata/internal/syncbuf"
 )
 
 // forwarding is a transport that sends X-Forwarded-For as a proxy in front of the server
@@ -45,7 +46,7 @@ func forwardedBy(c *http.Client, values ...string) *http.Client {
 
 // serveOn serves a server for e with cfg's trusted proxies on a fresh port of ip (skipping
 // the test where ip cannot be listened on), logging into logs.
-func serveOn(t *testing.T, ip string, e *engine.Engine, logs *syncBuffer, proxies ...string) string {
+func serveOn(t *testing.T, ip string, e *engine.Engine, logs *syncbuf.Buffer, proxies ...string) string {
 	t.Helper()
 	cfg := strhttp.Config{Engine: e, Tick: time.Hour, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	for _, p := range proxies {
@@ -68,7 +69,7 @@ func serveOn(t *testing.T, ip string, e *engine.Engine, logs *syncBuffer, proxie
 }
 
 // loggedRemote returns the client address the request log shows for the request of path.
-func loggedRemote(t *testing.T, logs *syncBuffer, path string) string {
+func loggedRemote(t *testing.T, logs *syncbuf.Buffer, path string) string {
 	t.Helper()
 	m := regexp.MustCompile(`msg=request .*path=` + regexp.QuoteMeta(path) + ` .*remote=(\S+)`).FindStringSubmatch(logs.String())
 	if m == nil {
@@ -82,7 +83,7 @@ func loggedRemote(t *testing.T, logs *syncBuffer, path string) string {
 // each to be from.
 func TestTheClientAddressIsTheConnectionsUnlessATrustedProxyForwardsIt(t *testing.T) {
 	x := newAPIEstate(t, apiYAML)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	trusted := []string{"127.0.0.1/32", "10.0.0.0/8", "::ffff:172.16.0.0/108", "::1/128"}
 	base := serveOn(t, "127.0.0.1", x.engine, logs, trusted...)
 	plain := serveOn(t, "127.0.0.1", x.engine, logs)
@@ -145,7 +146,7 @@ func TestFailedAuthCountsPerForwardedClient(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
 	e := *x.engine
 	e.Now = clock.now
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	base := serveOn(t, "127.0.0.1", &e, logs, "127.0.0.1/32")
 	proxy := clientFrom(t, "127.0.0.1", base)
 	stranger := clientFrom(t, "127.0.0.2", base)
@@ -204,7 +205,7 @@ func TestFailedAuthCountsPerForwardedClient(t *testing.T) {
 // client a trusted proxy forwarded, not the proxy.
 func TestARefusedLoginLogsTheForwardedClient(t *testing.T) {
 	x := newUIEstate(t, uiYAML)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	b := x.browser(t)
 	b.url = serveOn(t, "127.0.0.1", x.engine, logs, "127.0.0.1/32")
 	b.c = forwardedBy(b.c, "198.51.100.7")

@@ -1,11 +1,9 @@
 package http_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/strata-dev/strata"
@@ -70,22 +68,4 @@ func makeTokens(tb testing.TB, st strata.Store, tokens []testToken) map[string]s
 		secrets[tk.name] = secret
 	}
 	return secrets
-}
-
-// syncBuffer is a log sink that tests read while the server writes from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
+	"github.com/strata-dev/strata/internal/syncbuf"
 )
 
 // apiYAML is a small estate: dev and staging land by themselves, prod waits for one
@@ -64,7 +65,7 @@ type apiEstate struct {
 	// secret is DB_PASSWORD's random value: no response or log line may hold it.
 	secret string
 	tokens map[string]string // principal -> token
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 }
 
 // apiTokens are the principals of the tests: one of each role, and tokens scoped to dev.
@@ -83,7 +84,7 @@ func newAPIEstate(t *testing.T, yaml string) *apiEstate {
 	dir := writeProject(t, yaml)
 	st := openStore(t, dir)
 	random, _ := strata.NewTokenSecret() // random letters and digits
-	x := &apiEstate{t: t, dir: dir, store: st, secret: "pw" + random[len("strata_"):len("strata_")+24], log: &syncBuffer{}}
+	x := &apiEstate{t: t, dir: dir, store: st, secret: "pw" + random[len("strata_"):len("strata_")+24], log: &syncbuf.Buffer{}}
 	x.engine = x.newEngine(st)
 	x.tokens = makeTokens(t, st, apiTokens)
 	x.server, x.url = x.serve(x.engine, 0)

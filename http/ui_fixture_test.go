@@ -15,6 +15,7 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
+	"github.com/strata-dev/strata/internal/syncbuf"
 )
 
 // uiYAML is a small estate: two auto stages, then prod behind one approval. The deploy
@@ -61,7 +62,7 @@ type uiEstate struct {
 	// secret is the random value of DB_PASSWORD; no page may show it.
 	secret string
 	tokens map[string]string // principal -> token
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 // newUIEstate writes the estate, opens its store, makes one token of each role (plus a
@@ -71,7 +72,7 @@ func newUIEstate(t *testing.T, yaml string) *uiEstate {
 	dir := writeProject(t, yaml)
 	p := loadProject(t, dir)
 	st := openStore(t, dir)
-	x := &uiEstate{store: st, secret: "pw-" + randomHex(12), logs: &syncBuffer{}}
+	x := &uiEstate{store: st, secret: "pw-" + randomHex(12), logs: &syncbuf.Buffer{}}
 	e := engine.New(p, st, "setup")
 	e.Secrets = func(env string) (map[string]string, error) { return map[string]string{"DB_PASSWORD": x.secret}, nil }
 	x.engine = e

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	strata "github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/syncbuf"
 	"github.com/strata-dev/strata/step"
 )
 
@@ -200,7 +201,7 @@ func TestStoppingAStepKillsGrandchildrenToo(t *testing.T) {
 			if tt.cancel > 0 {
 				time.AfterFunc(tt.cancel, cancel)
 			}
-			var out syncBuffer
+			var out syncbuf.Buffer
 			var pgid int
 			start := time.Now()
 			res, err := step.Run(ctx, step.Spec{
@@ -236,7 +237,7 @@ func TestStoppingAStepKillsGrandchildrenToo(t *testing.T) {
 }
 
 func TestABackgroundProcessHoldingTheOutputDoesNotHangRun(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	var pgid int
 	start := time.Now()
 	res, err := step.Run(context.Background(), step.Spec{

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	strata "github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/syncbuf"
 	"github.com/strata-dev/strata/step"
 )
 
@@ -23,7 +24,7 @@ func TestAStepDoesNotInheritTheOutputOfAnotherRunningStep(t *testing.T) {
 	// step's shell must not hold it, and holds its own pipe only as stdout and stderr.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var first syncBuffer
+	var first syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		_, err := step.Run(ctx, step.Spec{Command: "readlink /proc/$$/fd/1; sleep 100", Env: testEnv, Grace: time.Second, Output: &first})
@@ -84,7 +85,7 @@ func TestConcurrentStepsDoNotHoldEachOthersOutputOpen(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				var out syncBuffer
+				var out syncbuf.Buffer
 				start := time.Now()
 				res, err := step.Run(context.Background(), step.Spec{Command: command, Env: testEnv, Grace: 5 * time.Second, Output: &out})
 				took := time.Since(start)
@@ -170,7 +171,7 @@ func TestRunWithoutOutputDoesNotWaitForBackgroundProcesses(t *testing.T) {
 }
 
 func TestOutputWrittenAfterTheGracePeriodIsDropped(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	var pgid int
 	_, err := step.Run(context.Background(), step.Spec{
 		Command: "(sleep 0.5; echo late) & echo started",
@@ -213,7 +214,7 @@ func TestRunReapsTheShellHoweverItEnds(t *testing.T) {
 				Env:     testEnv,
 				Timeout: tt.timeout,
 				Grace:   200 * time.Millisecond,
-				Output:  &syncBuffer{},
+				Output:  &syncbuf.Buffer{},
 				Started: func(p, _ int) error { pid = p; return tt.started },
 			})
 			t.Cleanup(func() { _ = step.KillGroup(pid, time.Second) })

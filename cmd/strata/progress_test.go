@@ -1,33 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/internal/syncbuf"
 )
 
-// lockedBuffer is a bytes.Buffer safe for the flushing timer's goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestProgressLinesHeldBackAreWrittenSoonAndInOrder(t *testing.T) {
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	b := &batchedWriter{w: &out}
 	b.Write([]byte("▸ one\n"))
 	b.Write([]byte("✓ one\n"))
@@ -49,7 +31,7 @@ func TestProgressLinesHeldBackAreWrittenSoonAndInOrder(t *testing.T) {
 }
 
 func TestALargeBatchIsWrittenWithoutWaiting(t *testing.T) {
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	b := &batchedWriter{w: &out}
 	line := strings.Repeat("x", 1023) + "\n"
 	for range 64 {
