@@ -4,8 +4,8 @@ import (
 	"slices"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
 	"github.com/strata-dev/strata/config"
+	"github.com/strata-dev/strata/report"
 )
 
 // cloneProject returns a copy of p whose environment list can change without touching
@@ -27,13 +27,13 @@ func (s *Server) changeProject(fn func(p *strata.Project)) {
 
 // validate is `validate`: the summary of the project the server runs.
 func (s *Server) validate(c *call) (any, error) {
-	return api.NewValidation(c.p, nil), nil
+	return report.NewValidation(c.p, nil), nil
 }
 
 // createEnv is `env create`: a short-lived environment like a declared one. The token must
 // cover both the environment it is like and the new one (its labels may differ).
 func (s *Server) createEnv(c *call) (any, error) {
-	var req api.EnvCreateRequest
+	var req report.EnvCreateRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Server) createEnv(c *call) (any, error) {
 	}
 	e := *c.eng
 	e.Project = cloneProject(c.p)
-	doc, err := api.CreateEnv(c.work(), &e, req)
+	doc, err := report.CreateEnv(c.work(), &e, req)
 	if err != nil {
 		return doc, err
 	}
@@ -73,7 +73,7 @@ func (s *Server) destroyEnv(c *call) (any, error) {
 	}
 	e := *c.eng
 	e.Project = cloneProject(c.p)
-	doc, err := api.DestroyEnv(c.work(), &e, name)
+	doc, err := report.DestroyEnv(c.work(), &e, name)
 	if doc != nil && doc.Forgotten {
 		s.forget(name)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 // logPoll is how often a followed deployment's new output is read from the store.
@@ -35,7 +35,7 @@ func (s *Server) logs(c *call) (any, error) {
 		s.followLogs(c, d, after)
 		return nil, nil
 	}
-	return api.NewLogs(c.r.Context(), s.store, d.ID, after)
+	return report.NewLogs(c.r.Context(), s.store, d.ID, after)
 }
 
 // followLogs streams a deployment's output as server-sent events until it ends or the

@@ -5,21 +5,21 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/report"
 )
 
-// The read routes. Their documents are package api's, as `strata -o json` prints them; a
+// The read routes. Their documents are package report's, as `strata -o json` prints them; a
 // token scoped to some environments sees only those (lists are filtered, a named one it
 // does not cover is 403).
 
 // unknownEnv is the error for an environment the project does not have.
 func unknownEnv(p *strata.Project, name string) error {
 	if name == "" {
-		return strata.Errorf(strata.EINVALID, "an environment is required; environments: %s", api.KnownList(p.EnvironmentNames()))
+		return strata.Errorf(strata.EINVALID, "an environment is required; environments: %s", report.KnownList(p.EnvironmentNames()))
 	}
-	return api.Unknown("environment", name, p.EnvironmentNames())
+	return report.Unknown("environment", name, p.EnvironmentNames())
 }
 
 func (s *Server) healthz(c *call) (any, error) {
@@ -30,8 +30,8 @@ func (s *Server) healthz(c *call) (any, error) {
 }
 
 func (s *Server) environments(c *call) (any, error) {
-	docs := api.NewEnvironments(c.p)
-	return slices.DeleteFunc(docs, func(d api.Environment) bool { return !c.covered(d.Name) }), nil
+	docs := report.NewEnvironments(c.p)
+	return slices.DeleteFunc(docs, func(d report.Environment) bool { return !c.covered(d.Name) }), nil
 }
 
 func (s *Server) config(c *call) (any, error) {
@@ -43,7 +43,7 @@ func (s *Server) config(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.NewConfig(c.p, c.r.PathValue("service"), env, explain)
+	return report.NewConfig(c.p, c.r.PathValue("service"), env, explain)
 }
 
 func (s *Server) diff(c *call) (any, error) {
@@ -51,16 +51,16 @@ func (s *Server) diff(c *call) (any, error) {
 	if err := c.allow(strata.ActRead, a, b); err != nil {
 		return nil, err
 	}
-	return api.NewDiff(c.p, a, b, func() (map[plan.Pair]*strata.Deployment, error) { return c.eng.Current(c.r.Context()) })
+	return report.NewDiff(c.p, a, b, func() (map[plan.Pair]*strata.Deployment, error) { return c.eng.Current(c.r.Context()) })
 }
 
 // status is the environment x service matrix of the environments the token covers.
 func (s *Server) status(c *call) (any, error) {
-	doc, err := api.NewStatus(c.r.Context(), c.eng)
+	doc, err := report.NewStatus(c.r.Context(), c.eng)
 	if err != nil {
 		return nil, err
 	}
-	doc.Cells = slices.DeleteFunc(doc.Cells, func(x api.Cell) bool { return !c.covered(x.Environment) })
+	doc.Cells = slices.DeleteFunc(doc.Cells, func(x report.Cell) bool { return !c.covered(x.Environment) })
 	return doc, nil
 }
 
@@ -70,7 +70,7 @@ func (s *Server) history(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := api.HistoryQuery{Service: c.q("service"), Environment: c.q("env")}
+	q := report.HistoryQuery{Service: c.q("service"), Environment: c.q("env")}
 	if q.Environment != "" {
 		if err := c.allow(strata.ActRead, q.Environment); err != nil {
 			return nil, err
@@ -79,11 +79,11 @@ func (s *Server) history(c *call) (any, error) {
 	if coversAll(c.tok) {
 		q.Limit = int(limit)
 	}
-	ds, err := api.NewHistory(c.r.Context(), c.eng, q)
+	ds, err := report.NewHistory(c.r.Context(), c.eng, q)
 	if err != nil {
 		return nil, err
 	}
-	ds = slices.DeleteFunc(ds, func(d api.Deployment) bool { return !c.covered(d.Environment) })
+	ds = slices.DeleteFunc(ds, func(d report.Deployment) bool { return !c.covered(d.Environment) })
 	if limit > 0 && len(ds) > int(limit) {
 		ds = ds[:limit]
 	}
@@ -107,8 +107,8 @@ func (s *Server) deployment(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	api.MarkInterrupted(c.r.Context(), c.eng, []*strata.Deployment{d})
-	return api.NewDeployment(d), nil
+	report.MarkInterrupted(c.r.Context(), c.eng, []*strata.Deployment{d})
+	return report.NewDeployment(d), nil
 }
 
 // promotions lists promotions, newest first; a scoped token sees those whose stage has an
@@ -153,7 +153,7 @@ func (s *Server) promotion(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.NewPromotion(res), nil
+	return report.NewPromotion(res), nil
 }
 
 // judge returns p with its gates as they stand now and the deployments it ran, changing
@@ -198,7 +198,7 @@ func (s *Server) audit(c *call) (any, error) {
 		if err := c.allow(strata.ActAdmin); err != nil {
 			return nil, err
 		}
-		return api.VerifyStore(ctx, s.store)
+		return report.VerifyStore(ctx, s.store)
 	}
 	limit, err := c.intParam("limit")
 	if err != nil {
@@ -213,7 +213,7 @@ func (s *Server) audit(c *call) (any, error) {
 	if coversAll(c.tok) {
 		f.Limit = int(limit)
 	}
-	events, err := api.Audit(ctx, s.store, c.eng.Project, f)
+	events, err := report.Audit(ctx, s.store, c.eng.Project, f)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func (s *Server) drift(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	doc, err := api.NewDrift(c.r.Context(), c.eng, env)
+	doc, err := report.NewDrift(c.r.Context(), c.eng, env)
 	if doc == nil || coversAll(c.tok) {
 		return doc, err
 	}

@@ -4,45 +4,45 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
-// The routes that change something. Each runs package api's operation (what the CLI runs
+// The routes that change something. Each runs package report's operation (what the CLI runs
 // locally) on the request's engine, whose actor is the token's name, once the token is
 // known to cover every environment the change touches. Changes run in a context a client
 // hanging up does not cancel.
 
 func (s *Server) release(c *call) (any, error) {
-	var req api.ReleaseRequest
+	var req report.ReleaseRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	if err := api.NeedService(c.p, req.Service); err != nil {
+	if err := report.NeedService(c.p, req.Service); err != nil {
 		return nil, err
 	}
-	return api.CutRelease(c.work(), c.eng, req)
+	return report.CutRelease(c.work(), c.eng, req)
 }
 
 func (s *Server) deploy(c *call) (any, error) {
-	var req api.DeployRequest
+	var req report.DeployRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
 	if err := c.allow(strata.ActDeploy, req.Env); err != nil {
 		return nil, err
 	}
-	return api.Deploy(c.work(), c.eng, req)
+	return report.Deploy(c.work(), c.eng, req)
 }
 
 func (s *Server) rollback(c *call) (any, error) {
-	var req api.RollbackRequest
+	var req report.RollbackRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
 	if err := c.allow(strata.ActDeploy, req.Env); err != nil {
 		return nil, err
 	}
-	return api.Rollback(c.work(), c.eng, req)
+	return report.Rollback(c.work(), c.eng, req)
 }
 
 // stageEnvs returns the environments of a stage (none for an unknown one).
@@ -54,7 +54,7 @@ func (c *call) stageEnvs(stage string) []string {
 }
 
 func (s *Server) promote(c *call) (any, error) {
-	var req api.PromoteRequest
+	var req report.PromoteRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
@@ -72,11 +72,11 @@ func (s *Server) promote(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	return api.Promote(c.work(), c.eng, req)
+	return report.Promote(c.work(), c.eng, req)
 }
 
 func (s *Server) plan(c *call) (any, error) {
-	var req api.PromoteRequest
+	var req report.PromoteRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (s *Server) plan(c *call) (any, error) {
 	if err := c.allow(strata.ActRead, c.stageEnvs(pl.Promotion.Stage)...); err != nil {
 		return nil, err
 	}
-	return api.Plan(c.r.Context(), c.eng, req.Engine())
+	return report.Plan(c.r.Context(), c.eng, req.Engine())
 }
 
 // decodeOptional reads a body that may be absent.
@@ -113,7 +113,7 @@ func (c *call) decidable(id string) error {
 }
 
 func (s *Server) approve(c *call) (any, error) {
-	var req api.ApproveRequest
+	var req report.ApproveRequest
 	if err := c.decodeOptional(&req); err != nil {
 		return nil, err
 	}
@@ -121,11 +121,11 @@ func (s *Server) approve(c *call) (any, error) {
 	if err := c.decidable(id); err != nil {
 		return nil, err
 	}
-	return api.Approve(c.work(), c.eng, id, req)
+	return report.Approve(c.work(), c.eng, id, req)
 }
 
 func (s *Server) reject(c *call) (any, error) {
-	var req api.RejectRequest
+	var req report.RejectRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
@@ -133,18 +133,18 @@ func (s *Server) reject(c *call) (any, error) {
 	if err := c.decidable(id); err != nil {
 		return nil, err
 	}
-	return api.Reject(c.work(), c.eng, id, req)
+	return report.Reject(c.work(), c.eng, id, req)
 }
 
 func (s *Server) freeze(c *call) (any, error) {
-	var req api.FreezeRequest
+	var req report.FreezeRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
 	if err := c.allow(strata.ActAdmin, req.Env); err != nil {
 		return nil, err
 	}
-	return api.Freeze(c.work(), c.eng, req.Env, req.Reason)
+	return report.Freeze(c.work(), c.eng, req.Env, req.Reason)
 }
 
 func (s *Server) unfreeze(c *call) (any, error) {
@@ -152,9 +152,9 @@ func (s *Server) unfreeze(c *call) (any, error) {
 	if err := c.allow(strata.ActAdmin, env); err != nil {
 		return nil, err
 	}
-	return api.Unfreeze(c.work(), c.eng, env)
+	return report.Unfreeze(c.work(), c.eng, env)
 }
 
 func (s *Server) resume(c *call) (any, error) {
-	return api.ResumeAll(c.work(), c.eng)
+	return report.ResumeAll(c.work(), c.eng)
 }

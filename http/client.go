@@ -15,12 +15,12 @@ import (
 	"syscall"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 // Client runs the CLI's commands against a `strata serve`: each method sends one API
 // request and returns the same document, and an error with the same code, as the command's
-// operation in package api returns locally. The server's project and store are the ones it
+// operation in package report returns locally. The server's project and store are the ones it
 // was started on; the principal is the token's name.
 type Client struct {
 	// URL is the server's base URL ("http://127.0.0.1:7480").
@@ -239,15 +239,15 @@ func result[T any](doc *T, ok bool, err error) (*T, error) {
 }
 
 // Validate returns the summary of the server's project.
-func (c *Client) Validate(ctx context.Context) (*api.Validation, error) {
-	var doc api.Validation
+func (c *Client) Validate(ctx context.Context) (*report.Validation, error) {
+	var doc report.Validation
 	ok, err := c.do(ctx, "GET", "/api/v1/validate", nil, nil, &doc)
 	return result(&doc, ok, err)
 }
 
 // Environments returns `env list`.
-func (c *Client) Environments(ctx context.Context) ([]api.Environment, error) {
-	var doc []api.Environment
+func (c *Client) Environments(ctx context.Context) ([]report.Environment, error) {
+	var doc []report.Environment
 	_, err := c.do(ctx, "GET", "/api/v1/environments", nil, nil, &doc)
 	if err != nil {
 		return nil, err
@@ -256,83 +256,83 @@ func (c *Client) Environments(ctx context.Context) ([]api.Environment, error) {
 }
 
 // Config returns a service's resolved config in an environment.
-func (c *Client) Config(ctx context.Context, service, env string, explain bool) (*api.Config, error) {
+func (c *Client) Config(ctx context.Context, service, env string, explain bool) (*report.Config, error) {
 	q := url.Values{"env": {env}}
 	if explain {
 		q.Set("explain", "1")
 	}
-	var doc api.Config
+	var doc report.Config
 	ok, err := c.do(ctx, "GET", "/api/v1/config/"+p(service), q, nil, &doc)
 	return result(&doc, ok, err)
 }
 
 // Diff compares two environments.
-func (c *Client) Diff(ctx context.Context, a, b string) (*api.Diff, error) {
-	var doc api.Diff
+func (c *Client) Diff(ctx context.Context, a, b string) (*report.Diff, error) {
+	var doc report.Diff
 	ok, err := c.do(ctx, "GET", "/api/v1/diff", url.Values{"a": {a}, "b": {b}}, nil, &doc)
 	return result(&doc, ok, err)
 }
 
 // Release builds and records a release on the server.
-func (c *Client) Release(ctx context.Context, req api.ReleaseRequest) (*api.Release, error) {
-	var doc api.Release
+func (c *Client) Release(ctx context.Context, req report.ReleaseRequest) (*report.Release, error) {
+	var doc report.Release
 	ok, err := c.do(ctx, "POST", "/api/v1/releases", nil, req, &doc)
 	return result(&doc, ok, err)
 }
 
 // Deploy deploys one release to one environment.
-func (c *Client) Deploy(ctx context.Context, req api.DeployRequest) (*api.Deployment, error) {
-	var doc api.Deployment
+func (c *Client) Deploy(ctx context.Context, req report.DeployRequest) (*report.Deployment, error) {
+	var doc report.Deployment
 	ok, err := c.do(ctx, "POST", "/api/v1/deployments", nil, req, &doc)
 	return result(&doc, ok, err)
 }
 
 // Rollback redeploys the previous good release (or req.To).
-func (c *Client) Rollback(ctx context.Context, req api.RollbackRequest) (*api.Deployment, error) {
-	var doc api.Deployment
+func (c *Client) Rollback(ctx context.Context, req report.RollbackRequest) (*report.Deployment, error) {
+	var doc report.Deployment
 	ok, err := c.do(ctx, "POST", "/api/v1/rollbacks", nil, req, &doc)
 	return result(&doc, ok, err)
 }
 
 // Promote asks to move a release into a stage.
-func (c *Client) Promote(ctx context.Context, req api.PromoteRequest) (*api.Promotion, error) {
-	var doc api.Promotion
+func (c *Client) Promote(ctx context.Context, req report.PromoteRequest) (*report.Promotion, error) {
+	var doc report.Promotion
 	ok, err := c.do(ctx, "POST", "/api/v1/promotions", nil, req, &doc)
 	return result(&doc, ok, err)
 }
 
 // Plan says what a promotion would do, changing nothing. The server's plan route takes no
 // "parallel".
-func (c *Client) Plan(ctx context.Context, req api.PromoteRequest) (*api.Promotion, error) {
+func (c *Client) Plan(ctx context.Context, req report.PromoteRequest) (*report.Promotion, error) {
 	req.Parallel = 0
-	var doc api.Promotion
+	var doc report.Promotion
 	ok, err := c.do(ctx, "POST", "/api/v1/plan", nil, req, &doc)
 	return result(&doc, ok, err)
 }
 
 // Approve approves a waiting promotion as the token's principal.
-func (c *Client) Approve(ctx context.Context, id string, req api.ApproveRequest) (*api.Promotion, error) {
-	var doc api.Promotion
+func (c *Client) Approve(ctx context.Context, id string, req report.ApproveRequest) (*report.Promotion, error) {
+	var doc report.Promotion
 	ok, err := c.do(ctx, "POST", "/api/v1/promotions/"+p(id)+"/approve", nil, req, &doc)
 	return result(&doc, ok, err)
 }
 
 // Reject rejects a waiting promotion.
-func (c *Client) Reject(ctx context.Context, id string, req api.RejectRequest) (*api.Promotion, error) {
-	var doc api.Promotion
+func (c *Client) Reject(ctx context.Context, id string, req report.RejectRequest) (*report.Promotion, error) {
+	var doc report.Promotion
 	ok, err := c.do(ctx, "POST", "/api/v1/promotions/"+p(id)+"/reject", nil, req, &doc)
 	return result(&doc, ok, err)
 }
 
 // Status returns the environment x service matrix.
-func (c *Client) Status(ctx context.Context) (*api.Status, error) {
-	var doc api.Status
+func (c *Client) Status(ctx context.Context) (*report.Status, error) {
+	var doc report.Status
 	ok, err := c.do(ctx, "GET", "/api/v1/status", nil, nil, &doc)
 	return result(&doc, ok, err)
 }
 
 // History returns the deployments q selects, newest first.
-func (c *Client) History(ctx context.Context, q api.HistoryQuery) ([]api.Deployment, error) {
+func (c *Client) History(ctx context.Context, q report.HistoryQuery) ([]report.Deployment, error) {
 	v := url.Values{}
 	if q.Service != "" {
 		v.Set("service", q.Service)
@@ -343,7 +343,7 @@ func (c *Client) History(ctx context.Context, q api.HistoryQuery) ([]api.Deploym
 	if q.Limit != 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
-	var doc []api.Deployment
+	var doc []report.Deployment
 	if _, err := c.do(ctx, "GET", "/api/v1/deployments", v, nil, &doc); err != nil {
 		return nil, err
 	}
@@ -351,30 +351,30 @@ func (c *Client) History(ctx context.Context, q api.HistoryQuery) ([]api.Deploym
 }
 
 // Logs returns a deployment's state and its output after the chunk numbered after.
-func (c *Client) Logs(ctx context.Context, id string, after int64) (*api.Logs, error) {
-	var doc api.Logs
+func (c *Client) Logs(ctx context.Context, id string, after int64) (*report.Logs, error) {
+	var doc report.Logs
 	q := url.Values{"after": {strconv.FormatInt(after, 10)}}
 	ok, err := c.do(ctx, "GET", "/api/v1/deployments/"+p(id)+"/logs", q, nil, &doc)
 	return result(&doc, ok, err)
 }
 
 // Resume runs interrupted deployments and promotions whose gates opened, on the server.
-func (c *Client) Resume(ctx context.Context) (*api.Resume, error) {
-	var doc api.Resume
+func (c *Client) Resume(ctx context.Context) (*report.Resume, error) {
+	var doc report.Resume
 	ok, err := c.do(ctx, "POST", "/api/v1/resume", nil, struct{}{}, &doc)
 	return result(&doc, ok, err)
 }
 
 // Freeze closes an environment to deployments.
-func (c *Client) Freeze(ctx context.Context, req api.FreezeRequest) (*strata.Freeze, error) {
+func (c *Client) Freeze(ctx context.Context, req report.FreezeRequest) (*strata.Freeze, error) {
 	var doc strata.Freeze
 	ok, err := c.do(ctx, "POST", "/api/v1/freezes", nil, req, &doc)
 	return result(&doc, ok, err)
 }
 
 // Unfreeze reopens a frozen environment.
-func (c *Client) Unfreeze(ctx context.Context, env string) (*api.Unfrozen, error) {
-	var doc api.Unfrozen
+func (c *Client) Unfreeze(ctx context.Context, env string) (*report.Unfrozen, error) {
+	var doc report.Unfrozen
 	ok, err := c.do(ctx, "DELETE", "/api/v1/freezes/"+p(env), nil, nil, &doc)
 	return result(&doc, ok, err)
 }
@@ -406,33 +406,33 @@ func (c *Client) Audit(ctx context.Context, f strata.EventFilter) ([]*strata.Eve
 }
 
 // Verify recomputes the audit log's hash chain on the server.
-func (c *Client) Verify(ctx context.Context) (*api.Verification, error) {
-	var doc api.Verification
+func (c *Client) Verify(ctx context.Context) (*report.Verification, error) {
+	var doc report.Verification
 	ok, err := c.do(ctx, "GET", "/api/v1/audit", url.Values{"verify": {"1"}}, nil, &doc)
 	return result(&doc, ok, err)
 }
 
 // Drift reports config and version drift (in env only, when it is not "").
-func (c *Client) Drift(ctx context.Context, env string) (*api.Drift, error) {
+func (c *Client) Drift(ctx context.Context, env string) (*report.Drift, error) {
 	v := url.Values{}
 	if env != "" {
 		v.Set("env", env)
 	}
-	var doc api.Drift
+	var doc report.Drift
 	ok, err := c.do(ctx, "GET", "/api/v1/drift", v, nil, &doc)
 	return result(&doc, ok, err)
 }
 
 // CreateEnv makes a short-lived environment.
-func (c *Client) CreateEnv(ctx context.Context, req api.EnvCreateRequest) (*api.Ephemeral, error) {
-	var doc api.Ephemeral
+func (c *Client) CreateEnv(ctx context.Context, req report.EnvCreateRequest) (*report.Ephemeral, error) {
+	var doc report.Ephemeral
 	ok, err := c.do(ctx, "POST", "/api/v1/environments", nil, req, &doc)
 	return result(&doc, ok, err)
 }
 
 // DestroyEnv runs a short-lived environment's destroy steps and forgets it.
-func (c *Client) DestroyEnv(ctx context.Context, name string) (*api.Destroyed, error) {
-	var doc api.Destroyed
+func (c *Client) DestroyEnv(ctx context.Context, name string) (*report.Destroyed, error) {
+	var doc report.Destroyed
 	ok, err := c.do(ctx, "DELETE", "/api/v1/environments/"+p(name), nil, nil, &doc)
 	return result(&doc, ok, err)
 }

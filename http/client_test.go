@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
 	strhttp "github.com/strata-dev/strata/http"
+	"github.com/strata-dev/strata/report"
 )
 
 // answer is a canned server response.
@@ -73,7 +73,7 @@ func TestClientMapsResponsesToTheCLIsErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen http.Request
 			c := serveAnswer(t, tc.answer, &seen)
-			doc, err := c.Approve(context.Background(), "p1", api.ApproveRequest{})
+			doc, err := c.Approve(context.Background(), "p1", report.ApproveRequest{})
 			if got := strata.ErrorCode(err); got != tc.wantCode {
 				t.Fatalf("code %q, want %q (err %v)", got, tc.wantCode, err)
 			}
@@ -104,7 +104,7 @@ func TestClientSendsQueriesAndKeepsNumbersAsWritten(t *testing.T) {
 		t.Errorf("asked %s, want %s", got, want)
 	}
 	for k, want := range map[string]string{"SIZE": "3", "RATIO": "0.25", "BIG": "12345678901234567890"} {
-		if got := api.FormatValue(doc.Values[k]); got != want {
+		if got := report.FormatValue(doc.Values[k]); got != want {
 			t.Errorf("%s prints %q, want %q", k, got, want)
 		}
 	}

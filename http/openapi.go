@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 // queryParams lists each route's query parameters and what they mean.
@@ -22,15 +22,15 @@ var queryParams = map[string][][2]string{
 
 // requestBodies gives the body type of each route that takes one.
 var requestBodies = map[string]any{
-	"POST /api/v1/releases":                api.ReleaseRequest{},
-	"POST /api/v1/deployments":             api.DeployRequest{},
-	"POST /api/v1/rollbacks":               api.RollbackRequest{},
-	"POST /api/v1/promotions":              api.PromoteRequest{},
-	"POST /api/v1/plan":                    api.PromoteRequest{},
-	"POST /api/v1/promotions/{id}/approve": api.ApproveRequest{},
-	"POST /api/v1/promotions/{id}/reject":  api.RejectRequest{},
-	"POST /api/v1/freezes":                 api.FreezeRequest{},
-	"POST /api/v1/environments":            api.EnvCreateRequest{},
+	"POST /api/v1/releases":                report.ReleaseRequest{},
+	"POST /api/v1/deployments":             report.DeployRequest{},
+	"POST /api/v1/rollbacks":               report.RollbackRequest{},
+	"POST /api/v1/promotions":              report.PromoteRequest{},
+	"POST /api/v1/plan":                    report.PromoteRequest{},
+	"POST /api/v1/promotions/{id}/approve": report.ApproveRequest{},
+	"POST /api/v1/promotions/{id}/reject":  report.RejectRequest{},
+	"POST /api/v1/freezes":                 report.FreezeRequest{},
+	"POST /api/v1/environments":            report.EnvCreateRequest{},
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)

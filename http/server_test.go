@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
 	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/report"
 )
 
 // TestErrorsMapToStatusesAndExitCodes: each error code has its HTTP status and the exit
@@ -85,7 +85,7 @@ func TestErrorsMapToStatusesAndExitCodes(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("bob's approval: status %d: %s", r.status, r.body)
 		}
-		var doc api.Promotion
+		var doc report.Promotion
 		if err := json.Unmarshal([]byte(r.body), &doc); err != nil {
 			t.Fatal(err)
 		}
@@ -318,7 +318,7 @@ func TestInternalErrorsStayInTheLog(t *testing.T) {
 	}
 }
 
-// TestDocumentsAreTheCLIs: the API returns package api's documents, as `-o json` prints them.
+// TestDocumentsAreTheCLIs: the API returns package report's documents, as `-o json` prints them.
 func TestDocumentsAreTheCLIs(t *testing.T) {
 	x := newAPIEstate(t, apiYAML)
 	id := x.shipToProd("1.0.0", "alice")
@@ -333,11 +333,11 @@ func TestDocumentsAreTheCLIs(t *testing.T) {
 		return string(b) + "\n"
 	}
 	cases := []struct{ path, want string }{
-		{"/api/v1/status", want(api.NewStatus(ctx, e))},
-		{"/api/v1/environments", want(api.NewEnvironments(e.Project), nil)},
-		{"/api/v1/config/api?env=prod-eu&explain=1", want(api.NewConfig(e.Project, "api", "prod-eu", true))},
-		{"/api/v1/deployments", want(api.NewHistory(ctx, e, api.HistoryQuery{}))},
-		{"/api/v1/audit?env=dev", want(api.Audit(ctx, x.store, e.Project, strata.EventFilter{Environment: "dev"}))},
+		{"/api/v1/status", want(report.NewStatus(ctx, e))},
+		{"/api/v1/environments", want(report.NewEnvironments(e.Project), nil)},
+		{"/api/v1/config/api?env=prod-eu&explain=1", want(report.NewConfig(e.Project, "api", "prod-eu", true))},
+		{"/api/v1/deployments", want(report.NewHistory(ctx, e, report.HistoryQuery{}))},
+		{"/api/v1/audit?env=dev", want(report.Audit(ctx, x.store, e.Project, strata.EventFilter{Environment: "dev"}))},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {

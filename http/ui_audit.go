@@ -6,8 +6,8 @@ import (
 	"strconv"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/report"
 )
 
 // auditView is the audit log page: the events a filter selects and, for admins, whether
@@ -16,7 +16,7 @@ type auditView struct {
 	Events []*strata.Event
 	Filter strata.EventFilter
 	// Chain is the hash chain's verification; nil unless the visitor is an admin.
-	Chain  *api.Verification
+	Chain  *report.Verification
 	Scoped bool
 }
 
@@ -46,7 +46,7 @@ func (u *ui) audit(w http.ResponseWriter, r *http.Request, v *visit) {
 			u.fail(w, r, v, err)
 			return
 		}
-		view.Chain, _ = api.Verify(all) // a broken chain is shown, not an error of the page
+		view.Chain, _ = report.Verify(all) // a broken chain is shown, not an error of the page
 	}
 	u.render(w, r, v, http.StatusOK, "audit", "Audit log", view)
 }
@@ -56,7 +56,7 @@ func (u *ui) audit(w http.ResponseWriter, r *http.Request, v *visit) {
 type diffView struct {
 	Envs []string
 	A, B string
-	Diff *api.Diff
+	Diff *report.Diff
 }
 
 // diff compares any two environments the visitor reaches (?a=&b=): the version each
@@ -79,7 +79,7 @@ func (u *ui) diff(w http.ResponseWriter, r *http.Request, v *visit) {
 			return
 		}
 	}
-	d, err := api.NewDiff(p, view.A, view.B, func() (map[plan.Pair]*strata.Deployment, error) { return v.engine.Current(r.Context()) })
+	d, err := report.NewDiff(p, view.A, view.B, func() (map[plan.Pair]*strata.Deployment, error) { return v.engine.Current(r.Context()) })
 	if err != nil {
 		u.fail(w, r, v, err)
 		return

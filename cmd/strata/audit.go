@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) auditCommand() *cobra.Command {
@@ -22,7 +22,7 @@ func (a *app) auditCommand() *cobra.Command {
 				var hash string
 				if expect != "" {
 					var err error
-					if seq, hash, err = api.ParseAnchor(expect); err != nil {
+					if seq, hash, err = report.ParseAnchor(expect); err != nil {
 						return err
 					}
 				}
@@ -32,7 +32,7 @@ func (a *app) auditCommand() *cobra.Command {
 					if aerr != nil {
 						return aerr
 					}
-					if err = api.CheckAnchor(doc, events, seq, hash); err != nil {
+					if err = report.CheckAnchor(doc, events, seq, hash); err != nil {
 						doc.OK, doc.Reason = false, err.Error()
 						doc.BrokenAt = &seq
 					}
@@ -43,7 +43,7 @@ func (a *app) auditCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(events, func(w io.Writer) { api.WriteEvents(w, events) })
+			return a.print(events, func(w io.Writer) { report.WriteEvents(w, events) })
 		},
 	}
 	c.Flags().BoolVar(&verify, "verify", false, "recompute the hash chain and name the first broken event (exit 1)")

@@ -7,36 +7,36 @@ import (
 	"os"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/report"
 )
 
 // backend is where commands run: here, on the project and store (local), or on a `strata
 // serve` (*strhttp.Client). Both return the same documents and errors, so every command
 // renders one way.
 type backend interface {
-	Validate(ctx context.Context) (*api.Validation, error)
-	Environments(ctx context.Context) ([]api.Environment, error)
-	Config(ctx context.Context, service, env string, explain bool) (*api.Config, error)
-	Diff(ctx context.Context, a, b string) (*api.Diff, error)
-	Release(ctx context.Context, req api.ReleaseRequest) (*api.Release, error)
-	Deploy(ctx context.Context, req api.DeployRequest) (*api.Deployment, error)
-	Rollback(ctx context.Context, req api.RollbackRequest) (*api.Deployment, error)
-	Promote(ctx context.Context, req api.PromoteRequest) (*api.Promotion, error)
-	Plan(ctx context.Context, req api.PromoteRequest) (*api.Promotion, error)
-	Approve(ctx context.Context, id string, req api.ApproveRequest) (*api.Promotion, error)
-	Reject(ctx context.Context, id string, req api.RejectRequest) (*api.Promotion, error)
-	Status(ctx context.Context) (*api.Status, error)
-	History(ctx context.Context, q api.HistoryQuery) ([]api.Deployment, error)
-	Logs(ctx context.Context, id string, after int64) (*api.Logs, error)
-	Resume(ctx context.Context) (*api.Resume, error)
-	Freeze(ctx context.Context, req api.FreezeRequest) (*strata.Freeze, error)
-	Unfreeze(ctx context.Context, env string) (*api.Unfrozen, error)
+	Validate(ctx context.Context) (*report.Validation, error)
+	Environments(ctx context.Context) ([]report.Environment, error)
+	Config(ctx context.Context, service, env string, explain bool) (*report.Config, error)
+	Diff(ctx context.Context, a, b string) (*report.Diff, error)
+	Release(ctx context.Context, req report.ReleaseRequest) (*report.Release, error)
+	Deploy(ctx context.Context, req report.DeployRequest) (*report.Deployment, error)
+	Rollback(ctx context.Context, req report.RollbackRequest) (*report.Deployment, error)
+	Promote(ctx context.Context, req report.PromoteRequest) (*report.Promotion, error)
+	Plan(ctx context.Context, req report.PromoteRequest) (*report.Promotion, error)
+	Approve(ctx context.Context, id string, req report.ApproveRequest) (*report.Promotion, error)
+	Reject(ctx context.Context, id string, req report.RejectRequest) (*report.Promotion, error)
+	Status(ctx context.Context) (*report.Status, error)
+	History(ctx context.Context, q report.HistoryQuery) ([]report.Deployment, error)
+	Logs(ctx context.Context, id string, after int64) (*report.Logs, error)
+	Resume(ctx context.Context) (*report.Resume, error)
+	Freeze(ctx context.Context, req report.FreezeRequest) (*strata.Freeze, error)
+	Unfreeze(ctx context.Context, env string) (*report.Unfrozen, error)
 	Audit(ctx context.Context, f strata.EventFilter) ([]*strata.Event, error)
-	Verify(ctx context.Context) (*api.Verification, error)
-	Drift(ctx context.Context, env string) (*api.Drift, error)
-	CreateEnv(ctx context.Context, req api.EnvCreateRequest) (*api.Ephemeral, error)
-	DestroyEnv(ctx context.Context, name string) (*api.Destroyed, error)
+	Verify(ctx context.Context) (*report.Verification, error)
+	Drift(ctx context.Context, env string) (*report.Drift, error)
+	CreateEnv(ctx context.Context, req report.EnvCreateRequest) (*report.Ephemeral, error)
+	DestroyEnv(ctx context.Context, name string) (*report.Destroyed, error)
 }
 
 // show prints a command's document. When the command failed but still has a document (a
@@ -67,7 +67,7 @@ func showAlways[D any](a *app, doc *D, err error, text func(w io.Writer)) error 
 // local runs commands on the project in -C DIR and its store.
 type local struct{ a *app }
 
-func (l local) Validate(ctx context.Context) (*api.Validation, error) {
+func (l local) Validate(ctx context.Context) (*report.Validation, error) {
 	l.a.fullCheck = true // validate always checks everything
 	p, problems, err := l.a.check()
 	if err != nil {
@@ -76,31 +76,31 @@ func (l local) Validate(ctx context.Context) (*api.Validation, error) {
 		}
 		return nil, err
 	}
-	return api.NewValidation(p, problems), nil
+	return report.NewValidation(p, problems), nil
 }
 
-func (l local) Environments(ctx context.Context) ([]api.Environment, error) {
+func (l local) Environments(ctx context.Context) ([]report.Environment, error) {
 	p, err := l.a.projectWithEphemeral(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewEnvironments(p), nil
+	return report.NewEnvironments(p), nil
 }
 
-func (l local) Config(ctx context.Context, service, env string, explain bool) (*api.Config, error) {
+func (l local) Config(ctx context.Context, service, env string, explain bool) (*report.Config, error) {
 	p, err := l.a.projectWithEphemeral(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewConfig(p, service, env, explain)
+	return report.NewConfig(p, service, env, explain)
 }
 
-func (l local) Diff(ctx context.Context, a, b string) (*api.Diff, error) {
+func (l local) Diff(ctx context.Context, a, b string) (*report.Diff, error) {
 	p, err := l.a.projectWithEphemeral(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewDiff(p, a, b, func() (map[plan.Pair]*strata.Deployment, error) { return l.current(ctx) })
+	return report.NewDiff(p, a, b, func() (map[plan.Pair]*strata.Deployment, error) { return l.current(ctx) })
 }
 
 // current returns what runs in each (service, environment); with no store on disk yet,
@@ -118,108 +118,108 @@ func (l local) current(ctx context.Context) (map[plan.Pair]*strata.Deployment, e
 	return e.Current(ctx)
 }
 
-func (l local) Release(ctx context.Context, req api.ReleaseRequest) (*api.Release, error) {
+func (l local) Release(ctx context.Context, req report.ReleaseRequest) (*report.Release, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.CutRelease(ctx, e, req)
+	return report.CutRelease(ctx, e, req)
 }
 
-func (l local) Deploy(ctx context.Context, req api.DeployRequest) (*api.Deployment, error) {
+func (l local) Deploy(ctx context.Context, req report.DeployRequest) (*report.Deployment, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.Deploy(ctx, e, req)
+	return report.Deploy(ctx, e, req)
 }
 
-func (l local) Rollback(ctx context.Context, req api.RollbackRequest) (*api.Deployment, error) {
+func (l local) Rollback(ctx context.Context, req report.RollbackRequest) (*report.Deployment, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.Rollback(ctx, e, req)
+	return report.Rollback(ctx, e, req)
 }
 
-func (l local) Promote(ctx context.Context, req api.PromoteRequest) (*api.Promotion, error) {
+func (l local) Promote(ctx context.Context, req report.PromoteRequest) (*report.Promotion, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.Promote(ctx, e, req)
+	return report.Promote(ctx, e, req)
 }
 
-func (l local) Plan(ctx context.Context, req api.PromoteRequest) (*api.Promotion, error) {
+func (l local) Plan(ctx context.Context, req report.PromoteRequest) (*report.Promotion, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.Plan(ctx, e, req.Engine())
+	return report.Plan(ctx, e, req.Engine())
 }
 
-func (l local) Approve(ctx context.Context, id string, req api.ApproveRequest) (*api.Promotion, error) {
+func (l local) Approve(ctx context.Context, id string, req report.ApproveRequest) (*report.Promotion, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.Approve(ctx, e, id, req)
+	return report.Approve(ctx, e, id, req)
 }
 
-func (l local) Reject(ctx context.Context, id string, req api.RejectRequest) (*api.Promotion, error) {
+func (l local) Reject(ctx context.Context, id string, req report.RejectRequest) (*report.Promotion, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.Reject(ctx, e, id, req)
+	return report.Reject(ctx, e, id, req)
 }
 
-func (l local) Status(ctx context.Context) (*api.Status, error) {
+func (l local) Status(ctx context.Context) (*report.Status, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewStatus(ctx, e)
+	return report.NewStatus(ctx, e)
 }
 
-func (l local) History(ctx context.Context, q api.HistoryQuery) ([]api.Deployment, error) {
+func (l local) History(ctx context.Context, q report.HistoryQuery) ([]report.Deployment, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewHistory(ctx, e, q)
+	return report.NewHistory(ctx, e, q)
 }
 
-func (l local) Logs(ctx context.Context, id string, after int64) (*api.Logs, error) {
+func (l local) Logs(ctx context.Context, id string, after int64) (*report.Logs, error) {
 	s, err := l.a.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewLogs(ctx, s, id, after)
+	return report.NewLogs(ctx, s, id, after)
 }
 
-func (l local) Resume(ctx context.Context) (*api.Resume, error) {
+func (l local) Resume(ctx context.Context) (*report.Resume, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.ResumeAll(ctx, e)
+	return report.ResumeAll(ctx, e)
 }
 
-func (l local) Freeze(ctx context.Context, req api.FreezeRequest) (*strata.Freeze, error) {
+func (l local) Freeze(ctx context.Context, req report.FreezeRequest) (*strata.Freeze, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.Freeze(ctx, e, req.Env, req.Reason)
+	return report.Freeze(ctx, e, req.Env, req.Reason)
 }
 
-func (l local) Unfreeze(ctx context.Context, env string) (*api.Unfrozen, error) {
+func (l local) Unfreeze(ctx context.Context, env string) (*report.Unfrozen, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.Unfreeze(ctx, e, env)
+	return report.Unfreeze(ctx, e, env)
 }
 
 func (l local) Audit(ctx context.Context, f strata.EventFilter) ([]*strata.Event, error) {
@@ -231,37 +231,37 @@ func (l local) Audit(ctx context.Context, f strata.EventFilter) ([]*strata.Event
 	if f.Environment != "" {
 		p, _ = l.a.loadProject() // without a readable project, promotion events are not matched to stages
 	}
-	return api.Audit(ctx, s, p, f)
+	return report.Audit(ctx, s, p, f)
 }
 
-func (l local) Verify(ctx context.Context) (*api.Verification, error) {
+func (l local) Verify(ctx context.Context) (*report.Verification, error) {
 	s, err := l.a.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.VerifyStore(ctx, s)
+	return report.VerifyStore(ctx, s)
 }
 
-func (l local) Drift(ctx context.Context, env string) (*api.Drift, error) {
+func (l local) Drift(ctx context.Context, env string) (*report.Drift, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewDrift(ctx, e, env)
+	return report.NewDrift(ctx, e, env)
 }
 
-func (l local) CreateEnv(ctx context.Context, req api.EnvCreateRequest) (*api.Ephemeral, error) {
+func (l local) CreateEnv(ctx context.Context, req report.EnvCreateRequest) (*report.Ephemeral, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateEnv(ctx, e, req)
+	return report.CreateEnv(ctx, e, req)
 }
 
-func (l local) DestroyEnv(ctx context.Context, name string) (*api.Destroyed, error) {
+func (l local) DestroyEnv(ctx context.Context, name string) (*report.Destroyed, error) {
 	e, err := l.a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.DestroyEnv(ctx, e, name)
+	return report.DestroyEnv(ctx, e, name)
 }

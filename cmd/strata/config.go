@@ -2,7 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) configCommand() *cobra.Command {
@@ -23,4 +23,4 @@ func (a *app) configCommand() *cobra.Command {
 }
 
 // splitRef reads SERVICE[@VERSION].
-func splitRef(ref string) (service, version string) { return api.SplitRef(ref) }
+func splitRef(ref string) (service, version string) { return report.SplitRef(ref) }

@@ -15,10 +15,10 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/examples"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/report"
 	"github.com/strata-dev/strata/secret"
 )
 
@@ -87,7 +87,7 @@ func (a *app) runDemo(ctx context.Context, keep string, hold time.Duration) erro
 		say("\n== alice asks to promote %s@%s to prod", svc.Name, version)
 		res, err := alice.Promote(ctx, engine.PromoteRequest{Service: svc.Name, Version: version, To: "prod"})
 		if res != nil && !a.json() {
-			api.NewPromotion(res).WriteText(a.stdout)
+			report.NewPromotion(res).WriteText(a.stdout)
 		}
 		if strata.ErrorCode(err) == strata.EBLOCKED && res != nil {
 			say("\n== bob approves %s; the promotion runs wave by wave", res.Promotion.ID)
@@ -116,9 +116,9 @@ func (a *app) runDemo(ctx context.Context, keep string, hold time.Duration) erro
 		}
 	}
 	if a.json() {
-		var docs []*api.Promotion
+		var docs []*report.Promotion
 		for _, r := range results {
-			docs = append(docs, api.NewPromotion(r))
+			docs = append(docs, report.NewPromotion(r))
 		}
 		return a.writeJSON(map[string]any{"dir": dir, "promotions": docs})
 	}

@@ -2,11 +2,11 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) deployCommand() *cobra.Command {
-	var req api.DeployRequest
+	var req report.DeployRequest
 	c := &cobra.Command{
 		Use:   "deploy SERVICE[@VERSION] --env ENV",
 		Short: "Deploy one release to one environment (its policy still applies)",
@@ -23,7 +23,7 @@ func (a *app) deployCommand() *cobra.Command {
 }
 
 func (a *app) rollbackCommand() *cobra.Command {
-	var req api.RollbackRequest
+	var req report.RollbackRequest
 	c := &cobra.Command{
 		Use:   "rollback SERVICE --env ENV [--to VERSION]",
 		Short: "Redeploy the previous good release (or --to VERSION)",

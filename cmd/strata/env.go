@@ -4,7 +4,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) envCommand() *cobra.Command {
@@ -21,11 +21,11 @@ func (a *app) envCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(docs, func(w io.Writer) { api.WriteEnvironments(w, docs, a.now()) })
+			return a.print(docs, func(w io.Writer) { report.WriteEnvironments(w, docs, a.now()) })
 		},
 	})
 	c.AddCommand(a.envCreateCommand(), a.envDestroyCommand())
 	return c
 }
 
-func dash(s string) string { return api.Dash(s) }
+func dash(s string) string { return report.Dash(s) }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) envCreateCommand() *cobra.Command {
@@ -16,17 +16,17 @@ func (a *app) envCreateCommand() *cobra.Command {
 		Short: "Make a short-lived environment like a declared one (config, labels, policy inherited)",
 		Args:  exactArgs(1, "one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := api.EnvCreateRequest{Name: args[0], Like: like, TTL: ttl}
+			req := report.EnvCreateRequest{Name: args[0], Like: like, TTL: ttl}
 			if like == "" {
 				return strata.Errorf(strata.EINVALID, "--like is required: name the declared environment to copy, e.g. --like staging")
 			}
 			if ttl != "" {
-				if _, err := api.ParseTTL(ttl); err != nil {
+				if _, err := report.ParseTTL(ttl); err != nil {
 					return err
 				}
 			}
 			var err error
-			if req.Labels, err = api.ParseLabels(labels); err != nil {
+			if req.Labels, err = report.ParseLabels(labels); err != nil {
 				return err
 			}
 			doc, err := a.backend().CreateEnv(cmd.Context(), req)

@@ -4,11 +4,11 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) freezeCommand() *cobra.Command {
-	var req api.FreezeRequest
+	var req report.FreezeRequest
 	c := &cobra.Command{
 		Use:   "freeze ENV --reason R",
 		Short: "Close an environment to deployments until unfreeze",
@@ -16,7 +16,7 @@ func (a *app) freezeCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Env = args[0]
 			doc, err := a.backend().Freeze(cmd.Context(), req)
-			return show(a, doc, err, func(w io.Writer) { api.WriteFreeze(w, doc) })
+			return show(a, doc, err, func(w io.Writer) { report.WriteFreeze(w, doc) })
 		},
 	}
 	c.Flags().StringVar(&req.Reason, "reason", "", "why (required)")

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) logsCommand() *cobra.Command {
@@ -18,7 +18,7 @@ func (a *app) logsCommand() *cobra.Command {
 		Args:  exactArgs(1, "one DEPLOYMENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			all := &api.Logs{Chunks: []strata.LogChunk{}}
+			all := &report.Logs{Chunks: []strata.LogChunk{}}
 			var after int64
 			for {
 				doc, err := a.backend().Logs(ctx, args[0], after)

@@ -2,11 +2,11 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) planCommand() *cobra.Command {
-	var req api.PromoteRequest
+	var req report.PromoteRequest
 	c := &cobra.Command{
 		Use:   "plan SERVICE[@VERSION] [--to STAGE]",
 		Short: "Show what a promotion would do and which gates hold, changing nothing",

@@ -3,11 +3,11 @@ package main
 import (
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) promoteCommand() *cobra.Command {
-	var req api.PromoteRequest
+	var req report.PromoteRequest
 	c := &cobra.Command{
 		Use:   "promote SERVICE[@VERSION] [--to STAGE]",
 		Short: "Ask to move a release into the next (or named) stage; it runs when every gate holds",
@@ -42,7 +42,7 @@ func checkParallel(n int) error {
 }
 
 func (a *app) approveCommand() *cobra.Command {
-	var req api.ApproveRequest
+	var req report.ApproveRequest
 	c := &cobra.Command{
 		Use:   "approve ID",
 		Short: "Approve a waiting promotion; it runs here when that opens its last gate",
@@ -60,7 +60,7 @@ func (a *app) approveCommand() *cobra.Command {
 }
 
 func (a *app) rejectCommand() *cobra.Command {
-	var req api.RejectRequest
+	var req report.RejectRequest
 	c := &cobra.Command{
 		Use:   "reject ID --reason R",
 		Short: "Reject a waiting promotion",

@@ -2,11 +2,11 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) releaseCommand() *cobra.Command {
-	var req api.ReleaseRequest
+	var req report.ReleaseRequest
 	c := &cobra.Command{
 		Use:   "release SERVICE [--version V]",
 		Short: "Build a service once, store its artifacts, record the release, land it in the auto stages",

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) statusCommand() *cobra.Command {
@@ -27,7 +27,7 @@ func (a *app) status(ctx context.Context) error {
 }
 
 func (a *app) historyCommand() *cobra.Command {
-	var q api.HistoryQuery
+	var q report.HistoryQuery
 	c := &cobra.Command{
 		Use:   "history [SERVICE] [--env ENV]",
 		Short: "Deployments, newest first",
@@ -45,7 +45,7 @@ func (a *app) historyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(docs, func(w io.Writer) { api.WriteHistory(w, docs, a.now()) })
+			return a.print(docs, func(w io.Writer) { report.WriteHistory(w, docs, a.now()) })
 		},
 	}
 	c.Flags().StringVar(&q.Environment, "env", "", "only this environment")

@@ -1,4 +1,4 @@
-// Package api holds the documents Strata's commands produce — the JSON of `strata -o json`
+// Package report holds the documents Strata's commands produce — the JSON of `strata -o json`
 // and of the HTTP API, which are the same documents — with the builders that make them from
 // the project, the engine and the store, and the text renderers that print them. The CLI
 // renders a document the same way whether it was built here in-process or came back from a
@@ -8,7 +8,7 @@
 // the known ones) and return *strata.Error values. A builder that returns both a document
 // and an error (a promotion that waits on a gate, a deployment that failed) means: print the
 // document, then exit with the error's status.
-package api
+package report
 
 import (
 	"strings"

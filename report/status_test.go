@@ -1,4 +1,4 @@
-package api_test
+package report_test
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
 	"github.com/strata-dev/strata/config"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/report"
 	"github.com/strata-dev/strata/sqlite"
 )
 
@@ -55,13 +55,13 @@ services:
 // under an old name with the earlier one's newest deployments (their state, and links to
 // them) while Current said nothing ran there; skipping them is the stale rule the engine
 // judges by.
-func wholeHistoryStatus(t *testing.T, e *engine.Engine) *api.Status {
+func wholeHistoryStatus(t *testing.T, e *engine.Engine) *report.Status {
 	t.Helper()
 	cur, err := e.Current(t.Context())
 	must(t, err)
 	all, err := e.Store.Deployments(t.Context(), strata.DeploymentFilter{})
 	must(t, err)
-	api.MarkInterrupted(t.Context(), e, all)
+	report.MarkInterrupted(t.Context(), e, all)
 	latest := map[plan.Pair]*strata.Deployment{}
 	for _, d := range all {
 		if en := e.Project.Environment(d.Environment); en != nil && en.Ephemeral && d.CreatedAt.Before(en.Created) {
@@ -71,13 +71,13 @@ func wholeHistoryStatus(t *testing.T, e *engine.Engine) *api.Status {
 			latest[k] = d
 		}
 	}
-	doc := &api.Status{Cells: []api.Cell{}}
+	doc := &report.Status{Cells: []report.Cell{}}
 	for _, env := range e.Project.Environments {
 		for _, s := range e.Project.Services {
 			k := plan.Pair{Service: s.Name, Environment: env.Name}
-			c := api.Cell{Service: s.Name, Environment: env.Name, Ephemeral: env.Ephemeral, Expires: api.TimePtr(env.Expires)}
+			c := report.Cell{Service: s.Name, Environment: env.Name, Ephemeral: env.Ephemeral, Expires: report.TimePtr(env.Expires)}
 			if d := cur[k]; d != nil {
-				c.Version, c.Health, c.DeployedAt = d.Version, d.Health, api.TimePtr(d.FinishedAt)
+				c.Version, c.Health, c.DeployedAt = d.Version, d.Health, report.TimePtr(d.FinishedAt)
 			}
 			if d := latest[k]; d != nil {
 				c.State, c.Latest = d.State, d.ID
@@ -172,7 +172,7 @@ func TestStatusReadsWhatItShowsAndShowsWhatTheWholeHistoryShows(t *testing.T) {
 	want := wholeHistoryStatus(t, e)
 	counting := &countingStore{Store: store}
 	e.Store = counting
-	got, err := api.NewStatus(ctx, e)
+	got, err := report.NewStatus(ctx, e)
 	must(t, err)
 
 	t.Run("the document is the one the whole history gives", func(t *testing.T) {

@@ -1,4 +1,4 @@
-package api_test
+package report_test
 
 import (
 	"bytes"
@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/api"
 	"github.com/strata-dev/strata/config"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/report"
 )
 
 // roundTrip encodes doc as the server does and decodes it as the client does.
@@ -40,7 +40,7 @@ func TestADocumentPrintsTheSameAfterTheTripThroughTheServer(t *testing.T) {
 	at := now.Add(-90 * time.Minute)
 	d := &strata.Deployment{ID: "d-1", Service: "api", Environment: "prod", Version: "1.2", State: strata.Succeeded, Attempt: 2,
 		Outputs: map[string]string{"URL": "http://x", "A": "1"}, StartedAt: at, FinishedAt: at.Add(time.Minute)}
-	promo := api.NewPromotion(&engine.PromotionResult{
+	promo := report.NewPromotion(&engine.PromotionResult{
 		Promotion:   &strata.Promotion{ID: "p-1", Service: "api", Version: "1.2", Stage: "staging", State: strata.Succeeded, Requester: "ann"},
 		Gates:       []plan.Gate{{Name: "approvals", OK: true, Detail: "no approvals required"}},
 		Waves:       [][]string{{"staging"}},
@@ -51,25 +51,25 @@ func TestADocumentPrintsTheSameAfterTheTripThroughTheServer(t *testing.T) {
 			Waves:     [][]string{{"prod-a"}, {"prod-b"}},
 		},
 	})
-	promo.Environments = []api.EnvPlan{{Name: "prod-a", Wave: 1, Current: "1.1", Changes: []api.Change{{Key: "SIZE", From: int64(1), To: 3.5}}}}
+	promo.Environments = []report.EnvPlan{{Name: "prod-a", Wave: 1, Current: "1.1", Changes: []report.Change{{Key: "SIZE", From: int64(1), To: 3.5}}}}
 	expires := now.Add(5 * time.Hour)
 	for _, tc := range []struct {
 		name string
 		text func(t *testing.T) (before, after string)
 	}{
 		{"a deployment with outputs", func(t *testing.T) (string, string) {
-			doc := api.NewDeployment(d)
+			doc := report.NewDeployment(d)
 			return textOf(doc.WriteText), textOf(roundTrip(t, doc).WriteText)
 		}},
 		{"a promotion that chained into a waiting one, with a plan", func(t *testing.T) (string, string) {
 			return textOf(promo.WriteText), textOf(roundTrip(t, promo).WriteText)
 		}},
 		{"a release", func(t *testing.T) (string, string) {
-			doc := &api.Release{ID: "r-1", Service: "api", Version: "1.2", Digest: "sha256:ab", Promotions: []*api.Promotion{promo}}
+			doc := &report.Release{ID: "r-1", Service: "api", Version: "1.2", Digest: "sha256:ab", Promotions: []*report.Promotion{promo}}
 			return textOf(doc.WriteText), textOf(roundTrip(t, doc).WriteText)
 		}},
 		{"the status matrix with a short-lived environment", func(t *testing.T) (string, string) {
-			doc := &api.Status{Cells: []api.Cell{
+			doc := &report.Status{Cells: []report.Cell{
 				{Service: "api", Environment: "dev", Version: "1.2", State: strata.Succeeded, DeployedAt: &at},
 				{Service: "db", Environment: "dev", Version: "1.0", State: strata.Failed, DeployedAt: &at},
 				{Service: "api", Environment: "pr-1", Ephemeral: true, Expires: &expires},
@@ -78,26 +78,26 @@ func TestADocumentPrintsTheSameAfterTheTripThroughTheServer(t *testing.T) {
 			return textOf(func(w io.Writer) { doc.WriteText(w, now) }), textOf(func(w io.Writer) { roundTrip(t, doc).WriteText(w, now) })
 		}},
 		{"config with numbers and a trail", func(t *testing.T) (string, string) {
-			doc := &api.Config{Service: "api", Environment: "prod", Values: map[string]any{"SIZE": int64(3), "RATIO": 0.25, "ON": true, "NAME": "x"},
+			doc := &report.Config{Service: "api", Environment: "prod", Values: map[string]any{"SIZE": int64(3), "RATIO": 0.25, "ON": true, "NAME": "x"},
 				Sources: map[string]string{"SIZE": "strata.yaml:3:4"},
-				Trail:   map[string][]api.TrailStep{"SIZE": {{Layer: "schema default", Value: int64(1), Source: "strata.yaml:1:1"}, {Layer: "overrides.prod", Value: int64(3)}}}}
+				Trail:   map[string][]report.TrailStep{"SIZE": {{Layer: "schema default", Value: int64(1), Source: "strata.yaml:1:1"}, {Layer: "overrides.prod", Value: int64(3)}}}}
 			return textOf(doc.WriteText), textOf(roundTrip(t, doc).WriteText)
 		}},
 		{"a diff", func(t *testing.T) (string, string) {
-			doc := &api.Diff{A: "dev", B: "prod", Differences: []api.Difference{{"api", "version", "version", "1.2", nil}, {"api", "config", "SIZE", int64(1), int64(3)}}}
+			doc := &report.Diff{A: "dev", B: "prod", Differences: []report.Difference{{"api", "version", "version", "1.2", nil}, {"api", "config", "SIZE", int64(1), int64(3)}}}
 			return textOf(doc.WriteText), textOf(roundTrip(t, doc).WriteText)
 		}},
 		{"what resume did", func(t *testing.T) (string, string) {
-			doc := &api.Resume{Resumed: []api.Deployment{*api.NewDeployment(d)}, Promotions: []*api.Promotion{promo}, Destroyed: []engine.DestroyedEnv{{Name: "pr-1", Services: []string{"api", "db"}}}}
+			doc := &report.Resume{Resumed: []report.Deployment{*report.NewDeployment(d)}, Promotions: []*report.Promotion{promo}, Destroyed: []engine.DestroyedEnv{{Name: "pr-1", Services: []string{"api", "db"}}}}
 			return textOf(doc.WriteText), textOf(roundTrip(t, doc).WriteText)
 		}},
 		{"a validation with dependencies", func(t *testing.T) (string, string) {
-			doc := &api.Validation{OK: true, Project: "p", File: "strata.yaml", Environments: []string{"dev"}, Services: []string{"db", "api"},
-				DependsOn: map[string][]string{"api": {"db"}}, Stages: []api.Stage{{Name: "dev", Environments: []string{"dev"}, Waves: [][]string{{"dev"}}, Auto: true}}}
+			doc := &report.Validation{OK: true, Project: "p", File: "strata.yaml", Environments: []string{"dev"}, Services: []string{"db", "api"},
+				DependsOn: map[string][]string{"api": {"db"}}, Stages: []report.Stage{{Name: "dev", Environments: []string{"dev"}, Waves: [][]string{{"dev"}}, Auto: true}}}
 			return textOf(doc.WriteText), textOf(roundTrip(t, doc).WriteText)
 		}},
 		{"a short-lived environment", func(t *testing.T) (string, string) {
-			doc := api.NewEphemeral(&strata.EphemeralEnv{Name: "pr-1", Like: "dev", Labels: map[string]string{"owner": "ann"}, Expires: expires})
+			doc := report.NewEphemeral(&strata.EphemeralEnv{Name: "pr-1", Like: "dev", Labels: map[string]string{"owner": "ann"}, Expires: expires})
 			return textOf(func(w io.Writer) { doc.WriteText(w, now) }), textOf(func(w io.Writer) { roundTrip(t, doc).WriteText(w, now) })
 		}},
 	} {
@@ -146,7 +146,7 @@ func TestVerifyNamesTheFirstBrokenEvent(t *testing.T) {
 		{"a relinked event is named", func(es []*strata.Event) []*strata.Event { es[3].Prev = "x"; return es }, 4, "does not link"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := api.Verify(tc.tamper(chain(5)))
+			v, err := report.Verify(tc.tamper(chain(5)))
 			if tc.broken == 0 {
 				if err != nil || !v.OK || v.BrokenAt != nil {
 					t.Fatalf("got %+v, %v; want ok", v, err)
@@ -179,14 +179,14 @@ func TestBadInputIsRefusedWithWhatWouldBeRight(t *testing.T) {
 		code string
 		says string
 	}{
-		{"config without an environment asks for --env", second(api.NewConfig(p, "app", "", false)), strata.EINVALID, "--env is required; environments: dev, prod"},
-		{"config of an unknown service names the known ones", second(api.NewConfig(p, "nope", "dev", false)), strata.ENOTFOUND, `unknown service "nope"; known: app`},
-		{"diff of an unknown environment names the known ones", second(api.NewDiff(p, "dev", "qa", nil)), strata.ENOTFOUND, `unknown environment "qa"; known: dev, prod`},
-		{"a ttl that is not a duration", second(api.ParseTTL("soon")), strata.EINVALID, `want a positive duration such as "24h"`},
-		{"a negative ttl", second(api.ParseTTL("-1h")), strata.EINVALID, "positive"},
-		{"zero days", second(api.ParseTTL("0d")), strata.EINVALID, "positive"},
-		{"a label without =", second(api.ParseLabels([]string{"owner"})), strata.EINVALID, "want k=v"},
-		{"a label without a key", second(api.ParseLabels([]string{"=x"})), strata.EINVALID, "want k=v"},
+		{"config without an environment asks for --env", second(report.NewConfig(p, "app", "", false)), strata.EINVALID, "--env is required; environments: dev, prod"},
+		{"config of an unknown service names the known ones", second(report.NewConfig(p, "nope", "dev", false)), strata.ENOTFOUND, `unknown service "nope"; known: app`},
+		{"diff of an unknown environment names the known ones", second(report.NewDiff(p, "dev", "qa", nil)), strata.ENOTFOUND, `unknown environment "qa"; known: dev, prod`},
+		{"a ttl that is not a duration", second(report.ParseTTL("soon")), strata.EINVALID, `want a positive duration such as "24h"`},
+		{"a negative ttl", second(report.ParseTTL("-1h")), strata.EINVALID, "positive"},
+		{"zero days", second(report.ParseTTL("0d")), strata.EINVALID, "positive"},
+		{"a label without =", second(report.ParseLabels([]string{"owner"})), strata.EINVALID, "want k=v"},
+		{"a label without a key", second(report.ParseLabels([]string{"=x"})), strata.EINVALID, "want k=v"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := strata.ErrorCode(tc.err); got != tc.code {
@@ -197,10 +197,10 @@ func TestBadInputIsRefusedWithWhatWouldBeRight(t *testing.T) {
 			}
 		})
 	}
-	if d, err := api.ParseTTL("7d"); err != nil || d != 7*24*time.Hour {
+	if d, err := report.ParseTTL("7d"); err != nil || d != 7*24*time.Hour {
 		t.Errorf("7d = %v, %v", d, err)
 	}
-	if cfg, err := api.NewConfig(p, "app", "prod", true); err != nil || cfg.Trail == nil {
+	if cfg, err := report.NewConfig(p, "app", "prod", true); err != nil || cfg.Trail == nil {
 		t.Errorf("config --explain = %+v, %v; want a trail", cfg, err)
 	}
 }
