@@ -2,9 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -172,103 +169,6 @@ func windowList(ws []strata.Window) string {
 	return strings.Join(s, ", ")
 }
 
-// resolve computes the config a deployment gets: dependencies' outputs and the
-// environment's own secrets included.
-func (e *Engine) resolve(svc *strata.Service, env, version string, f plan.Facts) (*layer.Resolved, error) {
-	rt := &layer.Runtime{Version: version, Outputs: map[string]map[string]string{}, Secrets: map[string]string{}}
-	for _, dep := range svc.DependsOn {
-		if d := f.Current[plan.Pair{Service: dep, Environment: env}]; d != nil {
-			rt.Outputs[dep] = d.Outputs
-		}
-	}
-	load := e.Secrets
-	if e.ServiceSecrets != nil {
-		load = func(env string) (map[string]string, error) { return e.ServiceSecrets(e.Project, svc.Name, env) }
-	}
-	if load != nil {
-		s, err := load(env)
-		if err != nil {
-			return nil, err
-		}
-		// A service sees only the secrets its own schema declares.
-		for _, k := range svc.Schema {
-			if v, ok := s[k.Name]; ok && k.Secret {
-				rt.Secrets[k.Name] = v
-			}
-		}
-		for _, k := range svc.Schema {
-			if _, ok := rt.Secrets[k.Name]; k.Secret && k.From == "" && !ok {
-				return nil, strata.Errorf(strata.EINVALID, "%s in %s needs the secret %s, which is not set; run `strata secret set %s %s`", svc.Name, env, k.Name, env, k.Name)
-			}
-		}
-	}
-	rs, err := layer.Resolve(e.Project, svc.Name, env, rt)
-	if err != nil {
-		return nil, fmt.Errorf("resolve %s config in %s: %w", svc.Name, env, err)
-	}
-	return rs, nil
-}
-
-// claim records d and takes its (service, environment), waiting for a holder to finish
-// unless noWait. A holder whose process is gone is reported, not waited for. *prev, when
-// there is one, is recorded with the first try.
-func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool, prev **finished) error {
-	announced := false
-	for {
-		action := "deploy"
-		if d.Kind == KindRollback {
-			action = "rollback"
-		}
-		ev := e.event(action, d.Service, d.Environment, "", map[string]any{"version": d.Version, "kind": d.Kind, "promotion": d.PromotionID, "rollback_of": d.RollbackOf})
-		err := e.create(ctx, d, ev, prev)
-		if err == nil {
-			return nil
-		}
-		if strata.ErrorCode(err) != strata.EBLOCKED {
-			return fmt.Errorf("start deployment of %s@%s to %s: %w", d.Service, d.Version, d.Environment, err)
-		}
-		d.ID = ""
-		holder := e.holder(ctx, d.Service, d.Environment)
-		if holder != nil && !e.ownerAlive(holder) {
-			return strata.Errorf(strata.EBLOCKED, "%s (%s@%s to %s) was interrupted: its process is gone; `strata resume` runs it again", holder.ID, holder.Service, holder.Version, holder.Environment)
-		}
-		if noWait {
-			return err
-		}
-		if !announced && holder != nil {
-			e.logf("… %s → %s: waiting for %s (%s@%s, attempt %d) to finish", d.Service, d.Environment, holder.ID, holder.Service, holder.Version, holder.Attempt)
-			announced = true
-		}
-		select {
-		case <-ctx.Done():
-			return strata.Errorf(strata.EBLOCKED, "gave up waiting for %s to finish: %v", d.Environment, context.Cause(ctx))
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-func (e *Engine) holder(ctx context.Context, service, env string) *strata.Deployment {
-	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: service, Environment: env, States: []string{strata.Pending, strata.Running, strata.Interrupted}, Limit: 1})
-	if err != nil || len(ds) == 0 {
-		return nil
-	}
-	return ds[0]
-}
-
-// ownerAlive reports whether an active deployment's owner still runs it: on this host, its
-// process (same pid and start time) lives; elsewhere, its lease has not lapsed.
-func (e *Engine) ownerAlive(d *strata.Deployment) bool {
-	// An interrupted deployment's owner is whoever took it over to resume it: judged like
-	// any owner, or a second resume would take it from a live first one and run it twice.
-	if d.Owner.Host == "" {
-		return false
-	}
-	if d.Owner.Host == e.Owner.Host {
-		return step.Alive(d.Owner)
-	}
-	return e.now().Before(d.LeaseUntil)
-}
-
 // execute runs one attempt of d: the deploy step, then the health check, then the rollback
 // policy on failure. d is recorded as running by its caller.
 //
@@ -319,70 +219,6 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 		return d, err
 	}
 	return e.fail(ctx, d, svc, secret.Redact(failure, secrets))
-}
-
-// fail records a failed attempt and applies the rollback policy.
-func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Service, failure string) (*strata.Deployment, error) {
-	ctx = context.WithoutCancel(ctx)
-	d.Error = failure
-	var prev *strata.Deployment
-	var lookErr error // why the rollback policy could not be applied, when it could not
-	if svc.Rollback == "previous" && d.Kind != KindRollback {
-		prev, lookErr = e.lastGood(ctx, d)
-	}
-	d.State = strata.Failed
-	if prev != nil {
-		d.State = strata.RolledBack
-	}
-	if err := e.Store.UpdateDeployment(ctx, d, e.event("deployment."+d.State, d.Service, d.Environment, d.ID, map[string]any{"version": d.Version, "attempt": d.Attempt, "error": failure})); err != nil {
-		return d, fmt.Errorf("record %s: %w", d.ID, err)
-	}
-	e.logf("✗ %s → %s: %s %s: %s", d.Service, d.Environment, d.Version, d.State, failure)
-	msg := fmt.Sprintf("%s@%s failed in %s (%s): %s", d.Service, d.Version, d.Environment, d.ID, failure)
-	if prev == nil {
-		switch {
-		case lookErr != nil:
-			msg += "; not rolled back: " + lookErr.Error()
-		case svc.Rollback == "previous" && d.Kind != KindRollback:
-			msg += "; no earlier good release there to roll back to"
-		}
-		return d, strata.Errorf(strata.EFAILED, "%s", msg)
-	}
-	e.logf("↺ %s → %s: rolling back to %s", d.Service, d.Environment, prev.Version)
-	rb, err := e.Deploy(ctx, DeployRequest{Service: d.Service, Version: prev.Version, Env: d.Environment, Kind: KindRollback, RollbackOf: d.ID, SkipPolicy: true, PromotionID: d.PromotionID})
-	if err != nil {
-		return d, strata.Errorf(strata.EFAILED, "%s; the rollback to %s failed too: %v", msg, prev.Version, err)
-	}
-	return d, strata.Errorf(strata.EFAILED, "%s; rolled back to %s (%s)", msg, prev.Version, rb.ID)
-}
-
-// lastGood is the newest healthy deployment of another version in d's pair, made in the
-// environment as it is now: a deployment made in an earlier short-lived environment of the
-// same name (stale) ran somewhere else. The pair's succeeded history is read newest first, a
-// page at a time, each page eight times the last (the filter has no cursor, so a page reads
-// the earlier ones again); the first page usually holds the answer, and reading stops at the
-// first stale deployment, since every older one is stale too.
-func (e *Engine) lastGood(ctx context.Context, d *strata.Deployment) (*strata.Deployment, error) {
-	f := strata.DeploymentFilter{Service: d.Service, Environment: d.Environment, States: []string{strata.Succeeded}}
-	seen := 0
-	for f.Limit = 8; ; f.Limit *= 8 {
-		ds, err := e.Store.Deployments(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("find the last good release of %s in %s: %w", d.Service, d.Environment, err)
-		}
-		for _, x := range ds[min(seen, len(ds)):] {
-			if e.stale(x) {
-				return nil, nil
-			}
-			if x.ID != d.ID && x.Version != d.Version && x.Health != strata.Unhealthy {
-				return x, nil
-			}
-		}
-		if len(ds) < f.Limit {
-			return nil, nil
-		}
-		seen = len(ds)
-	}
 }
 
 // runDeploy runs the deploy step. It returns a failure sentence when the step failed, or an
@@ -490,61 +326,6 @@ func readOutputs(path string) map[string]string {
 		return nil
 	}
 	return out
-}
-
-func secretValues(rs *layer.Resolved) []string {
-	var out []string
-	for k, isSecret := range rs.Secret {
-		if !isSecret {
-			continue
-		}
-		if s, ok := rs.Values[k].(string); ok && s != "" && s != secret.Mask {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// keepLease renews d's lease every third of the TTL until stopped. When the store says
-// another owner holds it, or renewals fail until the lease lapses, it cancels ctx with
-// errLeaseLost: the step's process group is killed (the worker fences itself) before anyone
-// else may take the deployment over.
-func (e *Engine) keepLease(ctx context.Context, d *strata.Deployment, cancel context.CancelCauseFunc) (stop func()) {
-	// Read d once, here: the step's callbacks write *d (UpdateDeployment) while this runs.
-	id, owner, until := d.ID, d.Owner, d.LeaseUntil
-	return every(e.LeaseTTL/3, func() bool {
-		if ctx.Err() != nil {
-			return false
-		}
-		next := e.now().Add(e.LeaseTTL)
-		err := e.Store.RenewLease(ctx, id, owner, next)
-		switch {
-		case err == nil:
-			until = next
-		case strata.ErrorCode(err) == strata.ECONFLICT || !e.now().Before(until.Add(-e.LeaseTTL/6)):
-			cancel(errLeaseLost)
-			return false
-		}
-		return true
-	})
-}
-
-// redactOutputs masks secret values in what a step wrote to $STRATA_OUTPUTS: outputs are
-// stored, printed and shown by the API, and a dependent service gets its own secrets from
-// its own environment's store, never through another service's outputs.
-func redactOutputs(out map[string]string, secrets []string) map[string]string {
-	for k, v := range out {
-		out[k] = secret.Redact(v, secrets)
-	}
-	return out
-}
-
-// configHash fingerprints the config a deployment used, secrets masked: the fingerprint is
-// stored, and a hash over secret values could be guessed offline for a weak secret.
-func configHash(rs *layer.Resolved) string {
-	b, _ := json.Marshal(rs.Redacted())
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // recordGroupAfter is how long a deploy step runs before its process group is recorded in

@@ -177,29 +177,3 @@ func processesOf(id string) []int {
 	}
 	return out
 }
-
-// Rollback redeploys the previous good release of service in env (or toVersion) as a
-// deployment of kind rollback. Rollbacks skip approvals and windows: they undo a change.
-func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (*strata.Deployment, error) {
-	if _, _, err := e.lookup(service, env); err != nil {
-		return nil, err
-	}
-	if toVersion == "" {
-		cur, err := e.running(ctx, service, env)
-		if err != nil {
-			return nil, err
-		}
-		if cur == nil {
-			return nil, strata.Errorf(strata.EINVALID, "%s has never run successfully in %s; there is nothing to roll back to", service, env)
-		}
-		prev, err := e.lastGood(ctx, cur)
-		if err != nil {
-			return nil, err
-		}
-		if prev == nil {
-			return nil, strata.Errorf(strata.EINVALID, "%s in %s runs %s and has no earlier good release; name one with --to", service, env, cur.Version)
-		}
-		toVersion = prev.Version
-	}
-	return e.Deploy(ctx, DeployRequest{Service: service, Version: toVersion, Env: env, Kind: KindRollback, SkipPolicy: true})
-}

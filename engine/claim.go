@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/step"
+)
+
+// claim records d and takes its (service, environment), waiting for a holder to finish
+// unless noWait. A holder whose process is gone is reported, not waited for. *prev, when
+// there is one, is recorded with the first try.
+func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool, prev **finished) error {
+	announced := false
+	for {
+		action := "deploy"
+		if d.Kind == KindRollback {
+			action = "rollback"
+		}
+		ev := e.event(action, d.Service, d.Environment, "", map[string]any{"version": d.Version, "kind": d.Kind, "promotion": d.PromotionID, "rollback_of": d.RollbackOf})
+		err := e.create(ctx, d, ev, prev)
+		if err == nil {
+			return nil
+		}
+		if strata.ErrorCode(err) != strata.EBLOCKED {
+			return fmt.Errorf("start deployment of %s@%s to %s: %w", d.Service, d.Version, d.Environment, err)
+		}
+		d.ID = ""
+		holder := e.holder(ctx, d.Service, d.Environment)
+		if holder != nil && !e.ownerAlive(holder) {
+			return strata.Errorf(strata.EBLOCKED, "%s (%s@%s to %s) was interrupted: its process is gone; `strata resume` runs it again", holder.ID, holder.Service, holder.Version, holder.Environment)
+		}
+		if noWait {
+			return err
+		}
+		if !announced && holder != nil {
+			e.logf("… %s → %s: waiting for %s (%s@%s, attempt %d) to finish", d.Service, d.Environment, holder.ID, holder.Service, holder.Version, holder.Attempt)
+			announced = true
+		}
+		select {
+		case <-ctx.Done():
+			return strata.Errorf(strata.EBLOCKED, "gave up waiting for %s to finish: %v", d.Environment, context.Cause(ctx))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (e *Engine) holder(ctx context.Context, service, env string) *strata.Deployment {
+	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: service, Environment: env, States: []string{strata.Pending, strata.Running, strata.Interrupted}, Limit: 1})
+	if err != nil || len(ds) == 0 {
+		return nil
+	}
+	return ds[0]
+}
+
+// ownerAlive reports whether an active deployment's owner still runs it: on this host, its
+// process (same pid and start time) lives; elsewhere, its lease has not lapsed.
+func (e *Engine) ownerAlive(d *strata.Deployment) bool {
+	// An interrupted deployment's owner is whoever took it over to resume it: judged like
+	// any owner, or a second resume would take it from a live first one and run it twice.
+	if d.Owner.Host == "" {
+		return false
+	}
+	if d.Owner.Host == e.Owner.Host {
+		return step.Alive(d.Owner)
+	}
+	return e.now().Before(d.LeaseUntil)
+}

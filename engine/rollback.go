@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/strata-dev/strata"
+)
+
+// fail records a failed attempt and applies the rollback policy.
+func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Service, failure string) (*strata.Deployment, error) {
+	ctx = context.WithoutCancel(ctx)
+	d.Error = failure
+	var prev *strata.Deployment
+	var lookErr error // why the rollback policy could not be applied, when it could not
+	if svc.Rollback == "previous" && d.Kind != KindRollback {
+		prev, lookErr = e.lastGood(ctx, d)
+	}
+	d.State = strata.Failed
+	if prev != nil {
+		d.State = strata.RolledBack
+	}
+	if err := e.Store.UpdateDeployment(ctx, d, e.event("deployment."+d.State, d.Service, d.Environment, d.ID, map[string]any{"version": d.Version, "attempt": d.Attempt, "error": failure})); err != nil {
+		return d, fmt.Errorf("record %s: %w", d.ID, err)
+	}
+	e.logf("✗ %s → %s: %s %s: %s", d.Service, d.Environment, d.Version, d.State, failure)
+	msg := fmt.Sprintf("%s@%s failed in %s (%s): %s", d.Service, d.Version, d.Environment, d.ID, failure)
+	if prev == nil {
+		switch {
+		case lookErr != nil:
+			msg += "; not rolled back: " + lookErr.Error()
+		case svc.Rollback == "previous" && d.Kind != KindRollback:
+			msg += "; no earlier good release there to roll back to"
+		}
+		return d, strata.Errorf(strata.EFAILED, "%s", msg)
+	}
+	e.logf("↺ %s → %s: rolling back to %s", d.Service, d.Environment, prev.Version)
+	rb, err := e.Deploy(ctx, DeployRequest{Service: d.Service, Version: prev.Version, Env: d.Environment, Kind: KindRollback, RollbackOf: d.ID, SkipPolicy: true, PromotionID: d.PromotionID})
+	if err != nil {
+		return d, strata.Errorf(strata.EFAILED, "%s; the rollback to %s failed too: %v", msg, prev.Version, err)
+	}
+	return d, strata.Errorf(strata.EFAILED, "%s; rolled back to %s (%s)", msg, prev.Version, rb.ID)
+}
+
+// lastGood is the newest healthy deployment of another version in d's pair, made in the
+// environment as it is now: a deployment made in an earlier short-lived environment of the
+// same name (stale) ran somewhere else. The pair's succeeded history is read newest first, a
+// page at a time, each page eight times the last (the filter has no cursor, so a page reads
+// the earlier ones again); the first page usually holds the answer, and reading stops at the
+// first stale deployment, since every older one is stale too.
+func (e *Engine) lastGood(ctx context.Context, d *strata.Deployment) (*strata.Deployment, error) {
+	f := strata.DeploymentFilter{Service: d.Service, Environment: d.Environment, States: []string{strata.Succeeded}}
+	seen := 0
+	for f.Limit = 8; ; f.Limit *= 8 {
+		ds, err := e.Store.Deployments(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("find the last good release of %s in %s: %w", d.Service, d.Environment, err)
+		}
+		for _, x := range ds[min(seen, len(ds)):] {
+			if e.stale(x) {
+				return nil, nil
+			}
+			if x.ID != d.ID && x.Version != d.Version && x.Health != strata.Unhealthy {
+				return x, nil
+			}
+		}
+		if len(ds) < f.Limit {
+			return nil, nil
+		}
+		seen = len(ds)
+	}
+}
+
+// Rollback redeploys the previous good release of service in env (or toVersion) as a
+// deployment of kind rollback. Rollbacks skip approvals and windows: they undo a change.
+func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (*strata.Deployment, error) {
+	if _, _, err := e.lookup(service, env); err != nil {
+		return nil, err
+	}
+	if toVersion == "" {
+		cur, err := e.running(ctx, service, env)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			return nil, strata.Errorf(strata.EINVALID, "%s has never run successfully in %s; there is nothing to roll back to", service, env)
+		}
+		prev, err := e.lastGood(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		if prev == nil {
+			return nil, strata.Errorf(strata.EINVALID, "%s in %s runs %s and has no earlier good release; name one with --to", service, env, cur.Version)
+		}
+		toVersion = prev.Version
+	}
+	return e.Deploy(ctx, DeployRequest{Service: service, Version: toVersion, Env: env, Kind: KindRollback, SkipPolicy: true})
+}
