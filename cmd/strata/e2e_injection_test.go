@@ -1,0 +1,156 @@
+package main_test
+
+// End-to-end tests of issue 10, point 1: a value interpolated into a step command is data,
+// never shell code, wherever it was set (strata.yaml, `env create --label`, the HTTP API).
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// injectionEstate interpolates a config value and a label into every kind of step command.
+// Each value, as the file sets it, would make a pwned-* file in the scratch directory if a
+// shell parsed it. deploy writes what it got, quoted and unquoted; the health command passes
+// only when the interpolated value equals the one in $NOTE byte for byte; observe and destroy
+// write what they got too.
+const injectionEstate = `project: shop
+environments:
+  dev:
+    labels: {tier: dev, team: "$(touch @SCRATCH@/pwned-file-label)"}
+    config:
+      NOTE: "` + "`touch @SCRATCH@/pwned-file-config`" + `; touch @SCRATCH@/pwned-file-semicolon"
+services:
+  api:
+    build: printf '%s' "${release.version}" > "$STRATA_ARTIFACTS/version"
+    deploy: |
+      # the team's label isn't quoted below, on purpose
+      printf '%s\n' "${config.NOTE}" '${env.labels.team}' ${env.labels.team} > "@SCRATCH@/deploy-$STRATA_ENV"
+    health: {command: 'test "${config.NOTE}" = "$NOTE"', timeout: 10s}
+    observe: printf '%s' "${release.version}"; printf '%s' "${env.labels.team}" > "@SCRATCH@/observe-$STRATA_ENV"
+    destroy: printf '%s' "${env.labels.team}" > "@SCRATCH@/destroy-$STRATA_ENV"
+    config:
+      NOTE: {type: string}
+`
+
+// pwned lists the marker files a value that ran as code made.
+func (e *estate) pwned() []string {
+	e.t.Helper()
+	m, err := filepath.Glob(e.path("pwned-*"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+// wantSteps checks what the deploy, observe and destroy steps of env got, given team, the
+// environment's team label.
+func (e *estate) wantDeployed(env, team string) {
+	e.t.Helper()
+	note := strings.ReplaceAll("`touch @SCRATCH@/pwned-file-config`; touch @SCRATCH@/pwned-file-semicolon", "@SCRATCH@", e.scratch)
+	want := note + "\n" + team + "\n" + strings.Join(strings.Fields(team), "\n") + "\n"
+	if got := e.read("deploy-" + env); got != want {
+		e.t.Errorf("the deploy step in %s printed\n%q\nwant\n%q", env, got, want)
+	}
+}
+
+func TestInterpolatedValuesNeverRunAsShellCode(t *testing.T) {
+	e := newEstate(t, injectionEstate)
+	fileTeam := "$(touch " + e.scratch + "/pwned-file-label)"
+	e.release("api", "--version", "1")
+
+	t.Run("values from strata.yaml reach deploy, health and observe as data", func(t *testing.T) {
+		e := e.with(t)
+		e.deploy(0, "api@1", "--env", "dev")
+		e.wantDeployed("dev", fileTeam)
+		r := e.must(0, "drift", "-o", "json")
+		if strings.Contains(r.stdout, `"kind":"version"`) {
+			t.Errorf("observe reported another version than 1:\n%s", r)
+		}
+		if got := e.read("observe-dev"); got != fileTeam {
+			t.Errorf("the observe step got %q, want %q", got, fileTeam)
+		}
+		if p := e.pwned(); len(p) > 0 {
+			t.Errorf("values ran as code: %v", p)
+		}
+	})
+
+	t.Run("a label given to env create reaches deploy and destroy as data", func(t *testing.T) {
+		e := e.with(t)
+		team := "`touch " + e.scratch + "/pwned-cli-backtick`$(touch " + e.scratch + "/pwned-cli-dollar)'\"; touch " + e.scratch + "/pwned-cli-semicolon"
+		e.must(0, "env", "create", "pr-1", "--like", "dev", "--label", "team="+team)
+		e.deploy(0, "api@1", "--env", "pr-1")
+		e.wantDeployed("pr-1", team)
+		e.must(0, "env", "destroy", "pr-1")
+		if got := e.read("destroy-pr-1"); got != team {
+			t.Errorf("the destroy step got %q, want %q", got, team)
+		}
+		if p := e.pwned(); len(p) > 0 {
+			t.Errorf("a label ran as code: %v", p)
+		}
+	})
+
+	t.Run("a label a scoped deployer plants over the API reaches the server's steps as data", func(t *testing.T) {
+		e := e.with(t)
+		bot := createToken(t, e, "dev-bot", "--role", "deployer", "--envs", "tier=dev").Token
+		url := serve(t, e)
+		remote := e.as(url, bot)
+
+		team := "$(touch " + e.scratch + "/pwned-api-cli)"
+		remote.must(0, "env", "create", "pr-2", "--like", "dev", "--label", "team="+team)
+		remote.deploy(0, "api@1", "--env", "pr-2")
+		e.wantDeployed("pr-2", team)
+
+		// The same through a plain HTTP request, as any client of the API could send it.
+		team = "x\n`touch " + e.scratch + "/pwned-api-raw`\ny"
+		body, _ := json.Marshal(map[string]any{"name": "pr-3", "like": "dev", "labels": map[string]string{"team": team}})
+		req, err := http.NewRequest("POST", url+"/api/v1/environments", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+bot)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("POST /api/v1/environments: %s", resp.Status)
+		}
+		remote.deploy(0, "api@1", "--env", "pr-3")
+		e.wantDeployed("pr-3", team)
+		remote.must(0, "env", "destroy", "pr-3")
+		if got := e.read("destroy-pr-3"); got != team {
+			t.Errorf("the destroy step got %q, want %q", got, team)
+		}
+		if p := e.pwned(); len(p) > 0 {
+			t.Errorf("a label sent over the API ran as code on the server: %v", p)
+		}
+	})
+}
+
+func TestACommandThatCannotCarryAValueIsRefusedByValidate(t *testing.T) {
+	e := newEstate(t, `project: shop
+environments:
+  dev: {}
+services:
+  api:
+    deploy: |
+      cat <<'EOF' > "$STRATA_ARTIFACTS/env"
+      ${env.name}
+      EOF
+`)
+	r := e.must(2, "validate")
+	want := "strata.yaml:6:5: deploy: ${env.name}: the shell expands nothing in a here-document whose delimiter is quoted (<<'EOF')"
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr should contain %s\n%s", want, r)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, ".strata")); err == nil {
+		t.Errorf("validate left a .strata directory behind")
+	}
+}
