@@ -6,6 +6,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -153,4 +154,61 @@ services:
 	if _, err := os.Stat(filepath.Join(e.dir, ".strata")); err == nil {
 		t.Errorf("validate left a .strata directory behind")
 	}
+}
+
+// TestHostileFilesCannotExhaustTheMachine is issue 10, point 5: each file ends `strata
+// validate` with exit 2 and an error that says where, without hanging, growing without
+// bound, or printing a file that is not Strata's.
+func TestHostileFilesCannotExhaustTheMachine(t *testing.T) {
+	var doubling strings.Builder
+	doubling.WriteString("project: shop\nenvironments:\n  dev:\n    config:\n      K0: \"xxxxxxxxxxxxxxxx\"\n")
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&doubling, "      K%d: \"${config.K%d}${config.K%d}\"\n", i, i-1, i-1)
+	}
+	doubling.WriteString("services:\n  api: {deploy: \"true\"}\n")
+	cases := []struct {
+		name  string
+		yaml  string
+		want  string
+		never string
+	}{
+		{"forty keys that each double the one before stop at the cap, naming the key",
+			doubling.String(), "strata.yaml:18:12: config K13: the value would be longer than 64 KiB once interpolated", ""},
+		{"an include of every file on the machine is refused at once",
+			"project: shop\ninclude: \"/**/*\"\n", `strata.yaml:2:10: include "/**/*" is an absolute path`, ""},
+		{"an include of the password file does not print it",
+			"project: shop\ninclude: ../../../../etc/passwd\n", `strata.yaml:2:10: include "../../../../etc/passwd" leaves the project directory`, "root:"},
+		{"a 10 kB environment name gets the name rule",
+			"project: shop\nenvironments:\n  " + strings.Repeat("x", 10000) + ": {}\n",
+			"strata.yaml:3:3: environment name \"xxxx", "YAML syntax error"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEstate(t, c.yaml)
+			r := e.must(2, "validate")
+			if !strings.Contains(r.stderr, c.want) {
+				t.Errorf("stderr should contain %s\n%.2000s", c.want, r)
+			}
+			if c.never != "" && strings.Contains(r.stderr+r.stdout, c.never) {
+				t.Errorf("the output holds %q:\n%.2000s", c.never, r)
+			}
+		})
+	}
+	t.Run("a strata.yaml over 8 MiB is refused before it is read", func(t *testing.T) {
+		e := newEstate(t, "")
+		if err := os.Truncate(filepath.Join(e.dir, "strata.yaml"), 8<<20+1); err != nil {
+			t.Fatal(err)
+		}
+		r := e.must(2, "validate")
+		if want := "strata.yaml: it is 8.0 MiB, more than the 8 MiB a configuration file may have"; !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr should contain %s\n%s", want, r)
+		}
+	})
+	t.Run("a 10 kB name given to env create gets the name rule", func(t *testing.T) {
+		e := newEstate(t, injectionEstate)
+		r := e.must(2, "env", "create", strings.Repeat("y", 10000), "--like", "dev")
+		if want := "environment name \"yyyy"; !strings.Contains(r.stderr, want) || len(r.stderr) > 2000 {
+			t.Errorf("stderr should contain %s and not the whole name\n%.2000s", want, r)
+		}
+	})
 }
