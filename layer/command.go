@@ -130,7 +130,12 @@ func (c *ctx) command(s string, pos strata.Pos, what label) (Command, bool) {
 			names[ref] = name
 			cmd.Env = append(cmd.Env, name+"="+val)
 		}
-		text, why := lx.reference(name)
+		text, why, arith := lx.reference(name)
+		if why == "" && arith && c.rt != nil && !isInteger(rv.text()) {
+			// Checked once values are known (at deploy time): at config time a value may
+			// still be a placeholder.
+			why = "inside $((...)) or ((...)) the shell evaluates a value as arithmetic (and bash runs commands in it), so it must be a whole number, and this one is not; compute outside the expression, or check the value first"
+		}
 		if why != "" {
 			c.fail(pos, "", prefix(what), "${", ref, "}: ", why)
 			ok = false
@@ -144,4 +149,19 @@ func (c *ctx) command(s string, pos strata.Pos, what label) (Command, bool) {
 	b.WriteString(s[last:])
 	cmd.Text = b.String()
 	return cmd, true
+}
+
+// isInteger reports whether s is a whole number in decimal, optionally signed: all that an
+// interpolation inside shell arithmetic may be.
+func isInteger(s string) bool {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	if s == "" || len(s) > 19 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

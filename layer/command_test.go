@@ -17,8 +17,25 @@ import (
 // directory and returns what it printed, and whether it made the file "pwned" there.
 func runCommand(t *testing.T, cmd layer.Command) (string, bool) {
 	t.Helper()
+	return runWith(t, "/bin/sh", cmd)
+}
+
+// shells are the shells a step's /bin/sh may be: dash on Debian, bash on others.
+func shells(t *testing.T) []string {
+	out := []string{"/bin/sh"}
+	if bash, err := exec.LookPath("bash"); err == nil {
+		out = append(out, bash)
+	} else {
+		t.Log("no bash here: the commands run under /bin/sh only")
+	}
+	return out
+}
+
+// runWith runs cmd with the shell at path, as runCommand does.
+func runWith(t *testing.T, shell string, cmd layer.Command) (string, bool) {
+	t.Helper()
 	dir := t.TempDir()
-	sh := exec.Command("/bin/sh", "-c", cmd.Text)
+	sh := exec.Command(shell, "-c", cmd.Text)
 	sh.Dir = dir
 	sh.Env = append([]string{"PATH=" + os.Getenv("PATH")}, cmd.Env...)
 	var out bytes.Buffer
@@ -65,27 +82,69 @@ func TestACommandReceivesEveryValueByteForByteAndRunsNone(t *testing.T) {
 			func(v string) string { return strings.TrimRight(v, "\n") }},
 		{"after a literal $${", `printf '%s' "$${PATH+set}:${config.VALUE}"`, func(v string) string { return "set:" + v }},
 	}
-	for _, f := range forms {
-		for _, v := range hostile {
-			t.Run(f.name+"/"+v, func(t *testing.T) {
-				p := interpEstate(t, v)
+	for _, shell := range shells(t) {
+		for _, f := range forms {
+			for _, v := range hostile {
+				t.Run(filepath.Base(shell)+"/"+f.name+"/"+v, func(t *testing.T) {
+					p := interpEstate(t, v)
+					r, err := layer.Resolve(p, "api", "prod-eu", nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					cmd, err := layer.ExpandCommand(p, r, f.text, at(70), &layer.Runtime{Version: "1.0"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, pwned := runWith(t, shell, cmd)
+					if want := f.want(v); got != want {
+						t.Errorf("printed %q, want %q (command %q)", got, want, cmd.Text)
+					}
+					if pwned {
+						t.Errorf("the value ran as code (command %q)", cmd.Text)
+					}
+					if strings.Contains(cmd.Text, "pwned") {
+						t.Errorf("the value is in the command's text: %q", cmd.Text)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestArithmeticTakesOnlyWholeNumbers(t *testing.T) {
+	cases := []struct{ name, text, value, want, err string }{
+		{"a number in $((...)) is computed", `echo $(( ${config.VALUE} + 1 ))`, "8080", "8081\n", ""},
+		{"a negative number in ((...)) is computed", `if (( ${config.VALUE} < 0 )); then echo neg; fi`, "-3", "neg\n", ""},
+		{"an array index that runs a command is refused", `echo $(( ${config.VALUE} ))`, "a[$(touch pwned)]", "",
+			"${config.VALUE}: inside $((...)) or ((...)) the shell evaluates a value as arithmetic"},
+		{"an expression inside double quotes is refused", `echo "$(( 1 + ${config.VALUE} ))"`, "1+1", "", "must be a whole number"},
+		{"an expression in a bash arithmetic command is refused", `(( x = ${config.VALUE} ))`, "a[$(touch pwned)]", "", "must be a whole number"},
+		{"after the expression a value is text again", `echo $((1+1)) "${config.VALUE}"`, "a[$(touch pwned)]", "2 a[$(touch pwned)]\n", ""},
+	}
+	for _, shell := range shells(t) {
+		for _, c := range cases {
+			if strings.Contains(c.text, "((") && !strings.Contains(c.text, "$((") && !strings.HasSuffix(shell, "bash") && c.err == "" {
+				continue // ((...)) is bash's
+			}
+			t.Run(filepath.Base(shell)+"/"+c.name, func(t *testing.T) {
+				p := interpEstate(t, c.value)
 				r, err := layer.Resolve(p, "api", "prod-eu", nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				cmd, err := layer.ExpandCommand(p, r, f.text, at(70), &layer.Runtime{Version: "1.0"})
+				cmd, err := layer.ExpandCommand(p, r, c.text, at(70), &layer.Runtime{Version: "1"})
+				if c.err != "" {
+					if strata.ErrorCode(err) != strata.EINVALID || !strings.Contains(err.Error(), c.err) {
+						t.Errorf("err = %v\nwant an invalid error containing %s", err, c.err)
+					}
+					return
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, pwned := runCommand(t, cmd)
-				if want := f.want(v); got != want {
-					t.Errorf("printed %q, want %q (command %q)", got, want, cmd.Text)
-				}
-				if pwned {
-					t.Errorf("the value ran as code (command %q)", cmd.Text)
-				}
-				if strings.Contains(cmd.Text, "pwned") {
-					t.Errorf("the value is in the command's text: %q", cmd.Text)
+				got, pwned := runWith(t, shell, cmd)
+				if got != c.want || pwned {
+					t.Errorf("printed %q (pwned: %v), want %q and no file (command %q)", got, pwned, c.want, cmd.Text)
 				}
 			})
 		}

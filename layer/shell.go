@@ -14,6 +14,11 @@ type shellLexer struct {
 	esc  bool // the previous byte was a backslash that quotes this one
 	word bool // in lexNormal: inside a word, where '#' starts no comment
 	lt   int  // '<' seen in a row, in lexNormal
+	// arith counts the open parentheses of an arithmetic expansion or command ($((...)),
+	// ((...))), where the shell evaluates a variable's value as an expression: bash runs a
+	// command substitution in an array index there. 0 outside.
+	arith int
+	prev  [2]byte // the two bytes before this one, latest last
 
 	// The here-document delimiter being read after "<<".
 	delim       strings.Builder
@@ -54,6 +59,17 @@ func (l *shellLexer) feed(s string) {
 }
 
 func (l *shellLexer) byte(c byte) {
+	if (l.st == lexNormal || l.st == lexDouble) && !l.esc {
+		switch {
+		case l.arith > 0 && c == '(':
+			l.arith++
+		case l.arith > 0 && c == ')':
+			l.arith--
+		case c == '(' && l.prev[1] == '(' && (l.prev[0] == '$' || l.st == lexNormal):
+			l.arith = 2
+		}
+	}
+	l.prev[0], l.prev[1] = l.prev[1], c
 	switch l.st {
 	case lexNormal:
 		l.normal(c)
@@ -191,30 +207,32 @@ func (l *shellLexer) bodyByte(c byte) {
 }
 
 // reference returns how to refer to the variable name at the current point so that the
-// shell reads its value as the text there, or "" and a reason when no reference can. The
-// lexer then moves past it.
-func (l *shellLexer) reference(name string) (string, string) {
+// shell reads its value as the text there, or "" and a reason when no reference can, and
+// whether the shell evaluates the value as arithmetic there. The lexer then moves past it.
+func (l *shellLexer) reference(name string) (text, why string, arith bool) {
 	ref := "${" + name + "}"
+	l.prev = [2]byte{'}', '}'}
+	arith = l.arith > 0
 	switch l.st {
 	case lexSingle:
 		// Close the quotes, expand inside double quotes (one word, no splitting), reopen.
-		return `'"` + ref + `"'`, ""
+		return `'"` + ref + `"'`, "", false
 	case lexDelim:
-		return "", "an interpolation cannot be part of a here-document's delimiter; write the delimiter out"
+		return "", "an interpolation cannot be part of a here-document's delimiter; write the delimiter out", false
 	case lexBody:
 		if l.pending[0].quoted {
 			return "", "the shell expands nothing in a here-document whose delimiter is quoted (<<'" +
-				l.pending[0].delim + "'), so an interpolation there would stay as written; leave the delimiter unquoted"
+				l.pending[0].delim + "'), so an interpolation there would stay as written; leave the delimiter unquoted", false
 		}
 		l.lineRef = true
 		l.line.WriteString(ref)
-		return ref, ""
+		return ref, "", false
 	case lexNormal:
 		if l.lt == 2 {
-			return "", "an interpolation cannot be a here-document's delimiter; write the delimiter out"
+			return "", "an interpolation cannot be a here-document's delimiter; write the delimiter out", false
 		}
 		l.esc, l.lt = false, 0
 		l.word = true
 	}
-	return ref, ""
+	return ref, "", arith
 }
