@@ -119,6 +119,7 @@ func TestArithmeticTakesOnlyWholeNumbers(t *testing.T) {
 			"${config.VALUE}: inside $((...)) or ((...)) the shell evaluates a value as arithmetic"},
 		{"an expression inside double quotes is refused", `echo "$(( 1 + ${config.VALUE} ))"`, "1+1", "", "must be a whole number"},
 		{"an expression in a bash arithmetic command is refused", `(( x = ${config.VALUE} ))`, "a[$(touch pwned)]", "", "must be a whole number"},
+		{"a shift in an expression starts no here-document", "echo $((1<<2))\necho '${config.VALUE}'", "x", "4\nx\n", ""},
 		{"after the expression a value is text again", `echo $((1+1)) "${config.VALUE}"`, "a[$(touch pwned)]", "2 a[$(touch pwned)]\n", ""},
 	}
 	for _, shell := range shells(t) {

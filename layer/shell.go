@@ -109,7 +109,7 @@ func (l *shellLexer) normal(c byte) {
 	if l.lt > 0 && c != '<' {
 		n := l.lt
 		l.lt = 0
-		if n == 2 { // "<<" starts a here-document; "<<<" (bash) and "<" do not
+		if n == 2 && l.arith == 0 { // "<<" starts a here-document; "<<<" (bash), "<" and a shift do not
 			l.st, l.delimQuoted, l.delimQ, l.delimBegun = lexDelim, false, 0, false
 			l.delim.Reset()
 			l.delimStrip = c == '-'
