@@ -80,6 +80,17 @@ func TestInterpolatedValuesNeverRunAsShellCode(t *testing.T) {
 		}
 	})
 
+	t.Run("config --explain still shows the value as it is", func(t *testing.T) {
+		e := e.with(t)
+		r := e.must(0, "config", "api", "--env", "dev", "--explain", "-o", "json")
+		var doc struct{ Values map[string]any }
+		jsonDoc(t, r, &doc)
+		want := strings.ReplaceAll("`touch @SCRATCH@/pwned-file-config`; touch @SCRATCH@/pwned-file-semicolon", "@SCRATCH@", e.scratch)
+		if got := doc.Values["NOTE"]; got != want {
+			t.Errorf("NOTE = %q, want %q", got, want)
+		}
+	})
+
 	t.Run("a label given to env create reaches deploy and destroy as data", func(t *testing.T) {
 		e := e.with(t)
 		team := "`touch " + e.scratch + "/pwned-cli-backtick`$(touch " + e.scratch + "/pwned-cli-dollar)'\"; touch " + e.scratch + "/pwned-cli-semicolon"
