@@ -29,8 +29,8 @@ func (l *loader) decodeServices(src *source, n *yaml.Node) {
 	pairs, _ := l.mapping(src, n, "services", "services: {api: {deploy: ./deploy/api.sh}}")
 	for _, p := range pairs {
 		at := src.pos(p.k)
-		if !nameRE.MatchString(p.key) {
-			l.errorf(at, "service name %q is not valid; %s (e.g. api)", p.key, nameRule)
+		if msg := badName("service", p.key, "api"); msg != "" {
+			l.errorf(at, "%s", msg)
 		}
 		if prev, dup := l.svcs[p.key]; dup {
 			l.errorf(at, "service %q is defined twice: here and at %s; rename or remove one", p.key, prev.Pos)

@@ -251,11 +251,11 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if len(secrets) > 0 {
 		defer os.WriteFile(cfgPath, nil, 0o600)
 	}
-	cmd, err := layer.Expand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos, &layer.Runtime{Version: d.Version})
+	cmd, err := layer.ExpandCommand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos, &layer.Runtime{Version: d.Version})
 	if err != nil {
 		return "", err
 	}
-	env := e.stepEnv(d, rel, rs, cfgPath, outPath)
+	env := append(e.stepEnv(d, rel, rs, cfgPath, outPath), cmd.Env...)
 	timeout := svc.Deploy.Timeout
 	if timeout == 0 {
 		timeout = 30 * time.Minute
@@ -264,7 +264,7 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	stop := e.progress(d.Service+" → "+d.Environment, "deploy")
 	pgid := recordGroupLater(ctx, e.Store, d)
 	res, err := e.runStep(ctx, step.Spec{
-		Name: "deploy", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out,
+		Name: "deploy", Command: cmd.Text, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out,
 		Started: func(pid, group int) error {
 			pgid.start(group)
 			return nil

@@ -222,16 +222,18 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 		return "", fmt.Errorf("the config does not resolve")
 	}
 	rs = withoutSecrets(rs)
-	text := ob.Run
+	rt := &layer.Runtime{Version: d.Version}
 	if ob.HTTP != "" {
-		text = ob.HTTP
+		target, err := layer.Expand(e.Project, rs, ob.HTTP, ob.Pos, rt)
+		if err != nil {
+			return "", err
+		}
+		return observeHTTP(ctx, target, timeout)
 	}
-	target, err := layer.Expand(e.Project, rs, text, ob.Pos, &layer.Runtime{Version: d.Version})
+	// The command gets its values through variables, so that the shell never parses one.
+	target, err := layer.ExpandCommand(e.Project, rs, ob.Run, ob.Pos, rt)
 	if err != nil {
 		return "", err
-	}
-	if ob.HTTP != "" {
-		return observeHTTP(ctx, target, timeout)
 	}
 	rel, err := e.Store.Release(ctx, d.Service, d.Version)
 	if err != nil {
@@ -248,9 +250,9 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return "", err
 	}
-	env := e.stepEnv(d, rel, rs, cfgPath, os.DevNull)
+	env := append(e.stepEnv(d, rel, rs, cfgPath, os.DevNull), target.Env...)
 	// stdout is the version; stderr goes to a file, for the error.
-	cmd := "{ " + target + "\n} 2>" + shellQuote(errPath)
+	cmd := "{ " + target.Text + "\n} 2>" + shellQuote(errPath)
 	var stdout bytes.Buffer
 	res, err := e.runStep(ctx, step.Spec{Name: "observe", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: &stdout, Grace: time.Second})
 	if err != nil {

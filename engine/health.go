@@ -19,11 +19,16 @@ import (
 func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer.Resolved, d *strata.Deployment, sink *logSink, secrets []string, label string) (bool, string) {
 	h := svc.Health
 	rt := &layer.Runtime{Version: d.Version}
-	target, pos := h.HTTP, h.Pos
-	if target == "" {
-		target = h.Command
+	// A URL is no shell code: its values are pasted. A command gets them through
+	// variables (layer.Command), so that the shell never parses one.
+	var target string
+	var cmd layer.Command
+	var err error
+	if h.HTTP != "" {
+		target, err = layer.Expand(e.Project, rs, h.HTTP, h.Pos, rt)
+	} else {
+		cmd, err = layer.ExpandCommand(e.Project, rs, h.Command, h.Pos, rt)
 	}
-	target, err := layer.Expand(e.Project, rs, target, pos, rt)
 	if err != nil {
 		return false, err.Error()
 	}
@@ -37,6 +42,7 @@ func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer
 	deadline := time.Now().Add(timeout)
 	env := append(append([]string{}, e.BaseEnv...), rs.Environ()...)
 	env = append(env, "STRATA_ENV="+d.Environment, "STRATA_SERVICE="+d.Service, "STRATA_VERSION="+d.Version, "STRATA_DEPLOYMENT="+d.ID)
+	env = append(env, cmd.Env...)
 	var last string
 	for try := 1; ; try++ {
 		left := time.Until(deadline)
@@ -45,7 +51,7 @@ func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer
 			last = probeHTTP(ctx, target, per)
 		} else {
 			out := e.stepOutput(label, "health", sink, secrets...)
-			res, err := e.runStep(ctx, step.Spec{Name: "health", Command: target, Dir: e.Project.Dir, Env: env, Timeout: per, Output: out, Grace: time.Second})
+			res, err := e.runStep(ctx, step.Spec{Name: "health", Command: cmd.Text, Dir: e.Project.Dir, Env: env, Timeout: per, Output: out, Grace: time.Second})
 			out.Flush()
 			switch {
 			case err != nil:

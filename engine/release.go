@@ -110,13 +110,14 @@ func (e *Engine) build(ctx context.Context, svc *strata.Service, version string)
 		if timeout == 0 {
 			timeout = 30 * time.Minute
 		}
-		cmd, err := layer.ExpandRelease(e.Project, svc.Name, svc.Build.Run, svc.Build.Pos, &layer.Runtime{Version: version})
+		cmd, err := layer.ExpandReleaseCommand(e.Project, svc.Name, svc.Build.Run, svc.Build.Pos, &layer.Runtime{Version: version})
 		if err != nil {
 			return "", "", err
 		}
+		env = append(env, cmd.Env...)
 		out := e.stepOutput(svc.Name, "build", nil)
 		stop := e.progress(svc.Name, "build")
-		res, err := e.runStep(ctx, step.Spec{Name: "build", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
+		res, err := e.runStep(ctx, step.Spec{Name: "build", Command: cmd.Text, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
 		stop()
 		out.Flush()
 		if err != nil {
