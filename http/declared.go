@@ -122,8 +122,8 @@ func (c *call) decodeRequest(req any) error {
 	return c.decode(req)
 }
 
-// encodeRequest returns the path, query and whether a body goes with req, a request of
-// the command whose route's path pattern is pattern: the client's half of decodeRequest.
+// encodeRequest returns the path and query of req, a request of the command whose route's
+// path pattern is pattern: the client's half of decodeRequest.
 func encodeRequest(pattern string, req any) (path string, query url.Values) {
 	v := reflect.ValueOf(req)
 	path = pattern
@@ -156,19 +156,26 @@ func encodeRequest(pattern string, req any) (path string, query url.Values) {
 // the same document, and an error with the same code, as cmd.Run returns locally; when the
 // server sent a document with its error (a promotion waiting on a gate), both come back.
 func Run[Req, Doc any](ctx context.Context, c *Client, cmd *command.Command[Req, Doc], req Req) (Doc, error) {
-	method := cmd.Method()
-	path, query := encodeRequest(cmd.Path(), req)
-	var body any
-	if method != "GET" && method != "DELETE" {
-		body = req
-	}
 	var doc Doc
-	ok, err := c.do(ctx, method, path, query, body, &doc)
+	ok, err := c.send(ctx, cmd, req, &doc)
 	if !ok {
 		var none Doc
 		return none, err
 	}
 	return doc, err
+}
+
+// send sends req, a request of the declared command d, and decodes the answer into doc
+// (see do).
+func (c *Client) send(ctx context.Context, d command.Decl, req, doc any) (ok bool, err error) {
+	info := d.Declared()
+	method := info.Method()
+	path, query := encodeRequest(info.Path(), req)
+	var body any
+	if method != "GET" && method != "DELETE" {
+		body = req
+	}
+	return c.do(ctx, method, path, query, body, doc)
 }
 
 // site is a declared command's view of one API request: the server's project and store,
