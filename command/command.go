@@ -53,10 +53,16 @@ type Info struct {
 }
 
 // Method is the HTTP method of the command's route.
-func (i *Info) Method() string { m, _, _ := strings.Cut(i.Route, " "); return m }
+func (i *Info) Method() string {
+	m, _, _ := strings.Cut(i.Route, " ")
+	return m
+}
 
 // Path is the path pattern of the command's route.
-func (i *Info) Path() string { _, p, _ := strings.Cut(i.Route, " "); return p }
+func (i *Info) Path() string {
+	_, p, _ := strings.Cut(i.Route, " ")
+	return p
+}
 
 // Command is one declared command: Req is its request, Doc the document it returns (what
 // `strata -o json` prints and the API's response body).
@@ -153,6 +159,7 @@ type Site interface {
 // EUNAUTHORIZED (exit status 4).
 type Denied struct{ Err *strata.Error }
 
+// Error is the message, which says what the principal lacks.
 func (d *Denied) Error() string { return d.Err.Error() }
 
 // Unwrap gives errors.As and strata.ErrorCode the *strata.Error inside.
