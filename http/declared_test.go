@@ -24,6 +24,19 @@ func queryTags(t reflect.Type) []string {
 	return out
 }
 
+// bodyFields returns the JSON names of the fields a request type sends in its body.
+func bodyFields(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Tag.Get("path") == "" && f.Tag.Get("query") == "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // openAPIOp returns the OpenAPI operation of a route, nil when the document has none.
 func openAPIOp(doc map[string]any, route string) map[string]any {
 	method, path, _ := strings.Cut(route, " ")
@@ -63,6 +76,16 @@ func TestEveryDeclaredCommandIsServedAndDescribed(t *testing.T) {
 			if got, want := queryParamsOf(op), queryTags(d.Request()); !slices.Equal(got, want) {
 				t.Errorf("query parameters %q, want %q", got, want)
 			}
+			var body []string
+			if rb, ok := op["requestBody"].(map[string]any); ok {
+				schema := rb["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+				for name := range schema["properties"].(map[string]any) {
+					body = append(body, name)
+				}
+			}
+			if got, want := body, bodyFields(d.Request()); !sameSet(got, want) {
+				t.Errorf("body fields %q, want %q", got, want)
+			}
 			path := info.Path()
 			for _, name := range []string{"{id}", "{env}", "{name}", "{service}"} {
 				path = strings.ReplaceAll(path, name, "nothing-here")
@@ -76,6 +99,14 @@ func TestEveryDeclaredCommandIsServedAndDescribed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameSet reports whether a and b hold the same names, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // echoRequest is the request of a command the tests declare: a value of each kind, in the
