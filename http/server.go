@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/engine"
 )
 
@@ -51,6 +52,10 @@ type Config struct {
 	// against and what the logs show. Empty, every request is from its connection's address
 	// and the header is ignored, since any client could write it.
 	TrustedProxies []netip.Prefix
+	// Commands are the declared commands the API serves, one route each; nil means
+	// command.All(). A declaration is all a command needs to be served, sent by Run and
+	// described in the OpenAPI document.
+	Commands []command.Decl
 }
 
 // Server serves the API, the dashboard and /metrics, and runs the scheduler.
@@ -70,6 +75,8 @@ type Server struct {
 	notify  *notifier
 	// limit counts failed authentication per client address, for the API and the login form.
 	limit *authLimiter
+	// commands are the declared commands the API serves (routes).
+	commands []command.Decl
 
 	// sessionHash, when set (by the dashboard), returns the token hash a request's session
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
@@ -115,7 +122,9 @@ func New(cfg Config) (*Server, error) {
 	// Lease renewals are counted on their way to the store.
 	s.engine.Store = countingStore{Store: e.Store, m: s.metrics}
 	s.mux = http.NewServeMux()
-	s.routes(s.mux)
+	if err := s.routes(s.mux); err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
 	s.registerUI(s.mux)
 	s.handler = s.logRequests(s.mux)
 	return s, nil

@@ -112,11 +112,11 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 	tw.Flush()
 }
 
-// HistoryQuery selects the deployments of `history`.
+// HistoryQuery selects the deployments of `history` (GET /api/v1/deployments).
 type HistoryQuery struct {
-	Service     string
-	Environment string
-	Limit       int
+	Service     string `query:"service" doc:"only this service"`
+	Environment string `query:"env" doc:"only this environment"`
+	Limit       int    `query:"limit" doc:"at most this many"`
 }
 
 // NewHistory returns the deployments q selects, newest first. Unknown names are ENOTFOUND.

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/config"
+	strhttp "github.com/strata-dev/strata/http"
 	"github.com/strata-dev/strata/layer"
 )
 
@@ -33,7 +34,7 @@ type app struct {
 	as       string
 	// server and token select remote mode (remote.go): commands run on a `strata serve`.
 	server, token string
-	client        backend
+	client        *strhttp.Client
 
 	// fullCheck makes check run every check even when an identical project passed before.
 	fullCheck bool

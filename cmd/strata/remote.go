@@ -8,14 +8,6 @@ import (
 	strhttp "github.com/strata-dev/strata/http"
 )
 
-// backend returns where commands run: the server given by --server, else here.
-func (a *app) backend() backend {
-	if a.client != nil {
-		return a.client
-	}
-	return local{a}
-}
-
 // localOnly are the commands that run where the project and store are, never on a server.
 var localOnly = map[string]bool{"init": true, "demo": true, "serve": true, "token": true, "secret": true}
 
