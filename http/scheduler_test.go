@@ -122,6 +122,43 @@ func TestTwoServersResumeAnInterruptedDeploymentOnce(t *testing.T) {
 	}
 }
 
+// TestTwoServersCarryOnAStrandedPromotionOnce: a running promotion whose owner is gone (its
+// lease lapsed before its first deployment) is taken over by exactly one of two servers,
+// which deploys each of its environments once; its gates are not judged again.
+func TestTwoServersCarryOnAStrandedPromotionOnce(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	ctx := t.Context()
+	if _, err := x.as("alice").Release(ctx, "api", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Minute)
+	p := &strata.Promotion{Service: "api", Version: "1.0.0", Stage: "prod", State: strata.Running, Requester: "alice",
+		Owner: strata.Owner{Host: "gone-host", PID: 4242, Start: 1}, LeaseUntil: past}
+	if err := x.store.CreatePromotion(ctx, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	x.twoServers(t)
+	waitFor(t, "the promotion succeeded", func() bool {
+		got, err := x.store.Promotion(ctx, p.ID)
+		return err == nil && got.State == strata.Succeeded
+	})
+	time.Sleep(100 * time.Millisecond) // a few more ticks of both
+	ds, err := x.store.Deployments(ctx, strata.DeploymentFilter{PromotionID: p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := map[string]int{}
+	for _, d := range ds {
+		envs[d.Environment]++
+	}
+	if len(ds) != 2 || envs["prod-us"] != 1 || envs["prod-eu"] != 1 {
+		t.Errorf("deployments of the promotion by environment: %v, want prod-us and prod-eu once each", envs)
+	}
+	if n := x.count("promotion.interrupted", p.ID); n != 1 {
+		t.Errorf("taken over %d times, want once", n)
+	}
+}
+
 // TestSchedulerTickWithNothingToDo: a tick with nothing to do changes nothing.
 func TestSchedulerTickWithNothingToDo(t *testing.T) {
 	x := newAPIEstate(t, apiYAML)
