@@ -1,12 +1,15 @@
 package engine_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/internal/syncbuf"
 )
 
 // strandEstate has one stage of three environments, one at a time. Deploy steps append the
@@ -187,4 +190,93 @@ func state(t *testing.T, w *world, id string) string {
 		t.Fatal(err)
 	}
 	return p.State
+}
+
+// fenceEstate deploys a, b, c one at a time; a step waits while the scratch file hold-ENV
+// exists, after touching at-ENV.
+const fenceEstate = `project: fence
+environments:
+  a: {}
+  b: {}
+  c: {}
+services:
+  api:
+    deploy: |
+      touch "@SCRATCH@/at-$STRATA_ENV"
+      while [ -e "@SCRATCH@/hold-$STRATA_ENV" ]; do sleep 0.02; done
+      echo "$STRATA_VERSION" >> "@SCRATCH@/api-$STRATA_ENV"
+pipeline:
+  - stage: prod
+    environments: [a, b, c]
+    waves: 1
+`
+
+func TestARunnerThatLosesItsPromotionStartsNoFurtherDeploymentAndLeavesItsOutcome(t *testing.T) {
+	w := newWorld(t, fenceEstate)
+	e := w.engine()
+	e.LeaseTTL = 300 * time.Millisecond
+	var log syncbuf.Buffer
+	e.Log = &log
+	if _, err := e.Release(t.Context(), "api", "1"); err != nil {
+		t.Fatal(err)
+	}
+	w.write("hold-a", "")
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Promote(t.Context(), engine.PromoteRequest{Service: "api", Version: "1", To: "prod"})
+		done <- err
+	}()
+	poll(t, "a's step to run", func() bool { return exists(w, "at-a") })
+	ps, err := w.store.Promotions(t.Context(), strata.PromotionFilter{States: []string{strata.Running}})
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("running promotions: %v, %v", ps, err)
+	}
+	p := ps[0]
+	if p.Owner != e.Owner {
+		t.Fatalf("the running promotion is owned by %+v, want the engine that runs it, %+v", p.Owner, e.Owner)
+	}
+	other := strata.Owner{Host: "elsewhere.example", PID: 7, Start: 7}
+	if err := w.store.TakeOverPromotion(t.Context(), p.ID, e.Owner, other, time.Now().Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the runner to notice it lost the promotion", func() bool { return strings.Contains(log.String(), "lost promotion "+p.ID) })
+	if err := os.Remove(filepath.Join(w.scratch, "hold-a")); err != nil {
+		t.Fatal(err)
+	}
+	err = <-done
+	if strata.ErrorCode(err) != strata.EFAILED || !strings.Contains(err.Error(), "lease") {
+		t.Fatalf("promote: %v; want it failed, saying it lost the lease", err)
+	}
+	got, err := w.store.Promotion(t.Context(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != strata.Running || got.Owner != other {
+		t.Errorf("the promotion is %s owned by %+v; want it left running to its new owner %+v", got.State, got.Owner, other)
+	}
+	for _, c := range []struct{ env, want string }{{"a", "1\n"}, {"b", ""}, {"c", ""}} {
+		if got := w.read("api-" + c.env); got != c.want {
+			t.Errorf("api-%s = %q, want %q: the deployment under way ends, no other starts", c.env, got, c.want)
+		}
+	}
+	ds, err := w.store.Deployments(t.Context(), strata.DeploymentFilter{PromotionID: p.ID})
+	if err != nil || len(ds) != 1 || ds[0].Environment != "a" || ds[0].State != strata.Succeeded {
+		t.Errorf("deployments of the promotion: %d (%v); want only a's, succeeded", len(ds), err)
+	}
+}
+
+// poll waits until cond holds, failing t after 10 seconds.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// exists reports whether the scratch file name exists.
+func exists(w *world, name string) bool {
+	_, err := os.Stat(filepath.Join(w.scratch, name))
+	return err == nil
 }

@@ -209,6 +209,11 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 	fence, lose := context.WithCancelCause(ctx)
 	defer lose(nil)
 	stopLease := e.keepPromotionLease(fence, p, lose)
+	defer context.AfterFunc(fence, func() {
+		if errors.Is(context.Cause(fence), errPromotionLeaseLost) {
+			e.logf("■ %s@%s → %s: this process lost promotion %s (another worker took it over); starting no further deployment", p.Service, p.Version, p.Stage, p.ID)
+		}
+	})()
 	e.logf("▶ %s@%s → %s (%s): %d environment(s) in %d wave(s)", p.Service, p.Version, p.Stage, p.ID, countEnvs(res.Waves), len(res.Waves))
 	var failure error
 	for i, wave := range res.Waves {
