@@ -143,8 +143,8 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 			// Its gates may have opened since (a dependency landed, a window opened): asking
 			// again runs it then, as approve or resume would.
 			res, err := e.Advance(ctx, p.ID)
-			if err == nil && res != nil && res.Promotion.State == strata.Running {
-				return res, e.runningError(res.Promotion) // another worker started it meanwhile
+			if err == nil && res != nil {
+				err = e.endedError(res.Promotion) // another worker may have run it meanwhile
 			}
 			return res, err
 		}
@@ -187,6 +187,22 @@ func (e *Engine) runningError(p *strata.Promotion) error {
 	}
 	return strata.Errorf(strata.EBLOCKED, "promotion %s of %s@%s to %s was interrupted: the process that ran it is gone; `strata resume` carries it on",
 		p.ID, p.Service, p.Version, p.Stage)
+}
+
+// endedError is the error that goes with a promotion another worker took out of waiting,
+// so that asking for it exits with its state's status: none when it succeeded; blocked
+// while it runs (runningError) or when it was rejected; failed when it failed.
+func (e *Engine) endedError(p *strata.Promotion) error {
+	switch p.State {
+	case strata.Succeeded:
+		return nil
+	case strata.Running:
+		return e.runningError(p)
+	case strata.Failed:
+		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s failed: %s", p.ID, p.Service, p.Version, p.Stage, p.Error)
+	default:
+		return strata.Errorf(strata.EBLOCKED, "promotion %s of %s@%s to %s is %s: %s", p.ID, p.Service, p.Version, p.Stage, p.State, p.Reason)
+	}
 }
 
 // waitingError names the closed gates of a waiting promotion and what would open them.
