@@ -44,6 +44,8 @@ pipeline:
 func TestAPromotionKilledAnywhereIsCarriedOnByResume(t *testing.T) {
 	for _, c := range []struct {
 		name string
+		// postgres runs the case on a PostgreSQL store rather than the SQLite file.
+		postgres bool
 		// blocker, when set, is an environment held by a deploy of version 1 from before the
 		// promotion until after the kill: the promotion waits to claim it.
 		blocker string
@@ -58,9 +60,15 @@ func TestAPromotionKilledAnywhereIsCarriedOnByResume(t *testing.T) {
 		{name: "killed between two deployments", blocker: "e07", parallel: "1", deployedBefore: 6},
 		{name: "killed during a deployment with others of its wave under way", killDuring: "e12", parallel: "3", deployedBefore: -1},
 		{name: "killed during its last deployment", killDuring: "e20", parallel: "1", deployedBefore: 19},
+		{name: "on PostgreSQL, killed before its first deployment", postgres: true, blocker: "e01", parallel: "1", deployedBefore: 0},
+		{name: "on PostgreSQL, killed during a deployment with others of its wave under way", postgres: true, killDuring: "e12", parallel: "3", deployedBefore: -1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEstate(t, strandYAML())
+			if c.postgres {
+				_, storeURL := pgSchema(t)
+				e.env = append(e.env, "STRATA_STORE="+storeURL)
+			}
 			t.Cleanup(func() { // end every step still waiting, whatever the test did
 				holds, _ := filepath.Glob(e.path("hold-*"))
 				for _, h := range holds {
