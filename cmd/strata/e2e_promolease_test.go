@@ -112,6 +112,9 @@ func TestAPromotionKilledAnywhereIsCarriedOnByResume(t *testing.T) {
 			if open.State != "running" || !strings.Contains(again.stderr, open.ID) || !strings.Contains(again.stderr, "strata resume") {
 				t.Errorf("promoting again before resume: want the interrupted promotion, running, and a pointer to resume\n%s", again)
 			}
+			if status := e.must(0, "status"); !strings.Contains(status.stderr, "promotion "+open.ID+" ") || !strings.Contains(status.stderr, "carries it on") {
+				t.Errorf("status should report the interrupted promotion %s on stderr:\n%s", open.ID, status)
+			}
 
 			if blocker != nil {
 				os.Remove(e.path("hold-" + c.blocker + "-1"))
@@ -163,8 +166,8 @@ func TestAPromotionKilledAnywhereIsCarriedOnByResume(t *testing.T) {
 				}
 				ids[f[0]] = f[2]
 			}
-			if r := e.must(0, "resume"); !strings.Contains(r.stdout, "nothing to resume") {
-				t.Errorf("a second resume should find nothing:\n%s", r)
+			if r := e.must(0, "resume"); !strings.Contains(r.stdout, "nothing to resume") || strings.Contains(r.stderr, "interrupted") {
+				t.Errorf("a second resume should find nothing, and report nothing interrupted:\n%s", r)
 			}
 		})
 	}
