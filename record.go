@@ -36,9 +36,9 @@ func Active(state string) bool {
 	return state == Pending || state == Running || state == Interrupted
 }
 
-// Owner is the process that runs a deployment. On the owner's own host a dead PID (or a PID
-// whose start time differs) means the deployment was interrupted at once; elsewhere an expired
-// lease does.
+// Owner is the process that runs a deployment or a promotion. On the owner's own host a dead
+// PID (or a PID whose start time differs) means the work was interrupted at once; elsewhere an
+// expired lease does.
 type Owner struct {
 	Host  string `json:"host"`
 	PID   int    `json:"pid"`
@@ -108,11 +108,17 @@ type Promotion struct {
 	Requester string     `json:"requester"`
 	Approvals []Approval `json:"approvals"`
 	// Override is set when an admin opened a closed window; Reason says why.
-	Override  bool      `json:"override,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Error     string    `json:"error,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Override bool   `json:"override,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Error    string `json:"error,omitempty"`
+	// Owner and LeaseUntil say which process runs a running promotion (deploys its waves and
+	// records its outcome), by the same rule as a deployment's: when the owner is gone,
+	// `resume` or the scheduler takes the promotion over and carries it on. Empty unless
+	// running.
+	Owner      Owner     `json:"-"`
+	LeaseUntil time.Time `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Approval is one principal's approval of a promotion.

@@ -7,7 +7,7 @@ import (
 
 // SchemaVersion is the store schema this binary reads and writes. A store from a newer
 // binary is refused untouched.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // Store keeps Strata's records. Every exported method owns its transaction; a method that
 // takes an *Event appends it to the audit log in the same transaction as the change it
@@ -54,19 +54,31 @@ type Store interface {
 	// Logs returns a deployment's chunks with Seq greater than after, in order.
 	Logs(ctx context.Context, id string, after int64) ([]LogChunk, error)
 
-	// CreatePromotion records p. When an open (waiting or running) promotion of the same
-	// service, version and stage exists, it fills p with that one and returns ECONFLICT.
+	// CreatePromotion records p; a running p is recorded with p.Owner and p.LeaseUntil as its
+	// owner and lease. When an open (waiting or running) promotion of the same service,
+	// version and stage exists, it fills p with that one and returns ECONFLICT.
 	CreatePromotion(ctx context.Context, p *Promotion, e *Event) error
-	// UpdatePromotion writes p's state, override, reason, error and times.
+	// UpdatePromotion writes p's state, override, reason, error and times, and its owner and
+	// lease while it stays running (they are cleared otherwise). ECONFLICT when the stored
+	// promotion is running and its owner is not p.Owner: the caller lost it (its lease lapsed
+	// and another worker took it over) and must stop. ENOTFOUND when there is none.
 	UpdatePromotion(ctx context.Context, p *Promotion, e *Event) error
 	// Approve adds principal's approval to a waiting promotion. ECONFLICT when that principal
 	// has approved it already or it is not waiting; ENOTFOUND when there is no such promotion.
 	Approve(ctx context.Context, id string, a Approval, e *Event) error
-	// ClaimPromotion moves a waiting promotion to running only if it is still waiting
-	// (compare and set), so that of several workers that found its gates open exactly one
-	// runs it. ECONFLICT when it is no longer waiting; ENOTFOUND when there is no such
-	// promotion.
-	ClaimPromotion(ctx context.Context, id string, e *Event) error
+	// ClaimPromotion moves a waiting promotion to running, owned by owner with a lease until
+	// until, only if it is still waiting (compare and set), so that of several workers that
+	// found its gates open exactly one runs it. ECONFLICT when it is no longer waiting;
+	// ENOTFOUND when there is no such promotion.
+	ClaimPromotion(ctx context.Context, id string, owner Owner, until time.Time, e *Event) error
+	// RenewPromotionLease extends a running promotion's lease. ECONFLICT when owner no longer
+	// holds it (another worker took it over, or it has ended); ENOTFOUND when there is none.
+	RenewPromotionLease(ctx context.Context, id string, owner Owner, until time.Time) error
+	// TakeOverPromotion makes to the owner of a running promotion whose current owner is from
+	// (compare and set), with a lease until until, so that of several workers that found its
+	// owner gone exactly one carries it on. ECONFLICT when someone else took it first or it is
+	// no longer running; EINVALID when to has no host; ENOTFOUND when there is none.
+	TakeOverPromotion(ctx context.Context, id string, from, to Owner, until time.Time, e *Event) error
 	// Promotion returns one promotion; ENOTFOUND when there is none.
 	Promotion(ctx context.Context, id string) (*Promotion, error)
 	// Promotions returns the promotions f selects, newest first.

@@ -50,6 +50,10 @@ type DeployRequest struct {
 	// (carry.go).
 	prev *finished
 	next **finished
+	// fence, when set, ends when the promotion this deployment belongs to is no longer this
+	// process's (its lease was lost): the deployment is then not claimed, so that it is not
+	// made twice, here and by whoever took the promotion over.
+	fence context.Context
 }
 
 var errLeaseLost = errors.New("lost its lease; another worker may take the deployment over")
@@ -92,7 +96,14 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 		Actor: e.Actor, Config: rs.Redacted(), ConfigHash: configHash(rs),
 		Owner: e.Owner, LeaseUntil: now.Add(e.LeaseTTL), CreatedAt: now, StartedAt: now,
 	}
-	if err := e.claim(ctx, d, req.NoWait, &req.prev); err != nil {
+	claimCtx := ctx
+	if req.fence != nil {
+		c, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		defer context.AfterFunc(req.fence, func() { cancel(context.Cause(req.fence)) })()
+		claimCtx = c
+	}
+	if err := e.claim(claimCtx, d, req.NoWait, &req.prev); err != nil {
 		return nil, err
 	}
 	return e.execute(ctx, d, svc, rs, rel, req.verified, req.next)

@@ -14,7 +14,7 @@ import (
 // promotionColumns reads a promotion and, in the same statement, its approvals in the order
 // they were given.
 const promotionColumns = `id, service, version, stage, state, requester, override, reason, error, created_at, updated_at,
-	(SELECT json_group_array(json_array(principal, at)) FROM
+	owner_host, owner_pid, owner_start, lease_until, (SELECT json_group_array(json_array(principal, at)) FROM
 		(SELECT principal, at FROM approvals WHERE promotion = promotions.id ORDER BY at, rowid))`
 
 // openStates is the SQL list of promotion states that are still open.
@@ -30,7 +30,7 @@ func promotionState(s string) bool {
 }
 
 // CreatePromotion records p (state waiting when empty) and its approvals, giving it an ID
-// ("p-...") and times. When an open (waiting or running) promotion of the same service,
+// ("p-...") and times; a running p is recorded with its owner and lease. When an open (waiting or running) promotion of the same service,
 // version and stage exists, it fills p with that one and returns ECONFLICT.
 func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strata.Event) error {
 	if p.Service == "" || p.Version == "" || p.Stage == "" {
@@ -57,10 +57,13 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		}
 		n.CreatedAt = db.orNow(n.CreatedAt)
 		n.UpdatedAt = n.CreatedAt
+		n.Owner, n.LeaseUntil = sqlrow.PromotionOwner(&n)
 		_, err := db.exec(ctx, tx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
-			reason, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			reason, error, created_at, updated_at, owner_id, owner_host, owner_pid, owner_start, lease_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, n.Service, n.Version, n.Stage, n.State, n.Requester, n.Override, n.Reason, n.Error,
-			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.UpdatedAt))
+			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.UpdatedAt),
+			n.Owner.ID(), n.Owner.Host, n.Owner.PID, n.Owner.Start, sqlrow.Nanos(n.LeaseUntil))
 		if isUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "a promotion of %s@%s to %s is open already", n.Service, n.Version, n.Stage)
 		}
@@ -99,21 +102,26 @@ func (db *DB) openPromotion(ctx context.Context, tx *sql.Tx, service, version, s
 	return p, err
 }
 
-// UpdatePromotion writes p's state, override, reason and error, and sets UpdatedAt.
-// ENOTFOUND when there is no such promotion; ECONFLICT when reopening it would make two
-// open promotions of one release to one stage.
+// UpdatePromotion writes p's state, override, reason and error, and sets UpdatedAt; its
+// owner and lease stay while it is running and are cleared otherwise. ENOTFOUND when there
+// is no such promotion; ECONFLICT when the stored promotion is running under another owner
+// than p.Owner (p's runner lost it), or when reopening it would make two open promotions of
+// one release to one stage.
 func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strata.Event) error {
 	if !promotionState(p.State) {
 		return strata.Errorf(strata.EINVALID, "unknown promotion state %q", p.State)
 	}
 	updated := db.clock()
+	owner, until := sqlrow.PromotionOwner(p)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var service string
-		err := db.queryRow(ctx, tx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?
-			WHERE id = ? RETURNING service`,
-			p.State, p.Override, p.Reason, p.Error, sqlrow.Nanos(updated), p.ID).Scan(&service)
+		err := db.queryRow(ctx, tx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?,
+			owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?, lease_until = ?
+			WHERE id = ? AND (state <> 'running' OR owner_id = ?) RETURNING service`,
+			p.State, p.Override, p.Reason, p.Error, sqlrow.Nanos(updated),
+			owner.ID(), owner.Host, owner.PID, owner.Start, sqlrow.Nanos(until), p.ID, p.Owner.ID()).Scan(&service)
 		if errors.Is(err, sql.ErrNoRows) {
-			return strata.Errorf(strata.ENOTFOUND, "no promotion %s", p.ID)
+			return db.promotionLost(ctx, tx, p.ID, p.Owner)
 		}
 		if isUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "another promotion of %s@%s to %s is open", p.Service, p.Version, p.Stage)
@@ -127,6 +135,7 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		return sqlrow.Wrap(err, "update promotion %s", p.ID)
 	}
 	p.UpdatedAt = updated
+	p.Owner, p.LeaseUntil = owner, until
 	return nil
 }
 
@@ -195,14 +204,15 @@ func (db *DB) Promotions(ctx context.Context, f strata.PromotionFilter) ([]*stra
 
 func scanPromotion(s scanner) (*strata.Promotion, error) {
 	var p strata.Promotion
-	var created, updated int64
+	var created, updated, lease int64
 	var approvals string
 	err := s.Scan(&p.ID, &p.Service, &p.Version, &p.Stage, &p.State, &p.Requester, &p.Override, &p.Reason,
-		&p.Error, &created, &updated, &approvals)
+		&p.Error, &created, &updated, &p.Owner.Host, &p.Owner.PID, &p.Owner.Start, &lease, &approvals)
 	if err != nil {
 		return nil, err
 	}
 	p.CreatedAt, p.UpdatedAt = sqlrow.FromNanos(created), sqlrow.FromNanos(updated)
+	p.LeaseUntil = sqlrow.FromNanos(lease)
 	var pairs [][2]json.RawMessage
 	if err := json.Unmarshal([]byte(approvals), &pairs); err != nil {
 		return nil, fmt.Errorf("promotion %s: approvals: %w", p.ID, err)

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"environments", testEnvironments},
 		{"tokens", testTokens},
 		{"promotion claims", testClaimPromotion},
+		{"promotion leases", testPromotionLeases},
 		{"concurrency", testConcurrency},
 	}
 	for _, g := range groups {
