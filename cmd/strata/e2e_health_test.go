@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -170,6 +171,93 @@ services:
 			}
 			if r := e.must(0, "logs", d.ID); !strings.Contains(r.stdout, "health: ok after 3 tries") {
 				t.Errorf("the stored log should say the check passed at the third try:\n%s", r)
+			}
+		})
+	}
+}
+
+// TestAFailedHealthCheckNamesWhatItLastObserved deploys against answers that are not the
+// deployed process's: the deployment's error, `history`, the audit event and `-o json` name
+// what the check saw, never a bare "context deadline exceeded".
+func TestAFailedHealthCheckNamesWhatItLastObserved(t *testing.T) {
+	// The server plays whoever holds the port: an older release, nothing at that path, a
+	// process that accepts and never answers.
+	hung := make(chan struct{})
+	t.Cleanup(func() { close(hung) })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/old":
+			w.Write([]byte("ok shop v1.0.0 (staging)\n"))
+		case "/hang":
+			select {
+			case <-hung:
+			case <-r.Context().Done():
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+
+	cases := []struct {
+		name   string
+		health string
+		want   string
+	}{
+		{"another release holding the port is told apart by the body", `{http: "` + srv.URL + `/old", contains: "v${release.version}", timeout: 1s, interval: 100ms}`, `body does not contain \"v1.1.0\" (it begins \"ok shop v1.0.0 (staging)\")`},
+		{"a path nothing serves names the status", `{http: "` + srv.URL + `/healthz", timeout: 1s, interval: 100ms}`, "/healthz: 404 Not Found"},
+		{"a status other than the one wanted names both", `{http: "` + srv.URL + `/old", status: 204, timeout: 1s, interval: 100ms}`, "/old: 200 OK (want 204 No Content)"},
+		{"a port nobody holds says the connection was refused", `{http: "` + closedURL + `/healthz", timeout: 1s, interval: 100ms}`, "connection refused"},
+		{"a server that never answers says how long it waited", `{http: "` + srv.URL + `/hang", timeout: 1s, interval: 100ms}`, "/hang: no answer within"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEstate(t, `project: health
+environments:
+  dev: {}
+services:
+  web:
+    deploy: "true"
+    rollback: none
+    health: `+c.health+`
+`)
+			e.release("web", "--version", "1.1.0")
+			r := e.must(1, "deploy", "web@1.1.0", "--env", "dev", "-o", "json")
+			var d struct {
+				ID, State, Health, Error string
+			}
+			jsonDoc(t, r, &d)
+			var hist []struct{ ID, Error string }
+			jsonDoc(t, e.must(0, "history", "web", "-o", "json"), &hist)
+			var events []struct {
+				Action, Subject string
+				Detail          json.RawMessage
+			}
+			jsonDoc(t, e.must(0, "audit", "-o", "json"), &events)
+			var audited string
+			for _, ev := range events {
+				if ev.Subject == d.ID && ev.Action == "deployment.failed" {
+					var detail struct{ Error string }
+					json.Unmarshal(ev.Detail, &detail)
+					audited = detail.Error
+				}
+			}
+			if len(hist) != 1 {
+				t.Fatalf("history lists %d deployments, want 1", len(hist))
+			}
+			for where, got := range map[string]string{"deploy -o json": d.Error, "history": hist[0].Error, "the audit event": audited, "stderr": r.stderr} {
+				if !strings.Contains(strings.ReplaceAll(got, `\"`, `"`), strings.ReplaceAll(c.want, `\"`, `"`)) {
+					t.Errorf("%s says %q, want it to contain %q", where, got, c.want)
+				}
+				if strings.Contains(got, "context deadline exceeded") {
+					t.Errorf("%s says %q, want what was observed rather than the deadline", where, got)
+				}
+			}
+			if d.State != "failed" || d.Health != "unhealthy" {
+				t.Errorf("got state %s health %s, want failed unhealthy", d.State, d.Health)
 			}
 		})
 	}
