@@ -32,13 +32,16 @@ type probe struct {
 	status       int // 0: any 2xx
 	env          []string
 	label        string
+	// secrets are redacted from what the check saw before it is quoted (quoting escapes
+	// them out of the redactor's sight).
+	secrets []string
 }
 
 // newProbe interpolates svc's health check for d with the config rs.
 func (e *Engine) newProbe(svc *strata.Service, rs *layer.Resolved, d *strata.Deployment) (*probe, error) {
 	h := svc.Health
 	rt := &layer.Runtime{Version: d.Version}
-	p := &probe{status: h.Status, label: d.Service + "/" + d.Environment}
+	p := &probe{status: h.Status, label: d.Service + "/" + d.Environment, secrets: secretValues(rs)}
 	var err error
 	if h.HTTP != "" {
 		if p.url, err = layer.Expand(e.Project, rs, h.HTTP, h.Pos, rt); err != nil {
@@ -167,7 +170,8 @@ func probeHTTP(ctx context.Context, p *probe, timeout time.Duration) (string, bo
 	case p.status == 0 && (resp.StatusCode < 200 || resp.StatusCode > 299):
 		return fmt.Sprintf("GET %s: %s", p.url, resp.Status), false
 	case p.contains != "" && !bytes.Contains(body, []byte(p.contains)):
-		return fmt.Sprintf("GET %s: body does not contain %q (it begins %s)", p.url, p.contains, excerpt(body)), false
+		return fmt.Sprintf("GET %s: body does not contain %q (it begins %s)", p.url, secret.Redact(p.contains, p.secrets),
+			excerpt(secret.Redact(string(body), p.secrets))), false
 	}
 	return "", false
 }
@@ -192,8 +196,8 @@ func timedOut(err error) bool {
 
 // excerpt quotes the start of a body for a message: one line, at most 60 bytes, escaped so
 // that no control character from the other end reaches a terminal.
-func excerpt(body []byte) string {
-	s := strings.TrimSpace(string(body))
+func excerpt(body string) string {
+	s := strings.TrimSpace(body)
 	if s == "" {
 		return "empty"
 	}

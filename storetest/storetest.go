@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"tokens", testTokens},
 		{"promotion claims", testClaimPromotion},
 		{"concurrency", testConcurrency},
+		{"health checks", testHealth},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
