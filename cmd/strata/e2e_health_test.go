@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // healthEstate's services deploy the version they were built as into a scratch file
@@ -260,5 +261,74 @@ services:
 				t.Errorf("got state %s health %s, want failed unhealthy", d.State, d.Health)
 			}
 		})
+	}
+}
+
+// TestServeWatchesHealthAfterTheDeployment: `serve --health-interval` checks what runs
+// again; a local `strata status` and `strata drift`, reading the store, see what it saw.
+func TestServeWatchesHealthAfterTheDeployment(t *testing.T) {
+	var answer atomic.Value
+	answer.Store("ok v1")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(answer.Load().(string)))
+	}))
+	t.Cleanup(srv.Close)
+	e := newEstate(t, `project: health
+environments:
+  dev: {}
+services:
+  web:
+    deploy: "true"
+    health: {http: "`+srv.URL+`/healthz", contains: "v${release.version}", timeout: 2s, interval: 50ms}
+`)
+	e.release("web", "--version", "1")
+	d := e.deploy(0, "web@1", "--env", "dev")
+	serveWith(t, e, "--health-interval", "200ms")
+
+	health := func() (string, string) {
+		var doc struct {
+			Cells []struct {
+				Service, Health string
+				HealthDetail    string `json:"health_detail"`
+			}
+		}
+		jsonDoc(t, e.must(0, "status", "-o", "json"), &doc)
+		for _, c := range doc.Cells {
+			if c.Service == "web" {
+				return c.Health, c.HealthDetail
+			}
+		}
+		return "", ""
+	}
+	if got, _ := health(); got != "healthy" {
+		t.Errorf("status health %q right after the deployment, want healthy", got)
+	}
+	answer.Store("ok v0")
+	waitFor(t, 20*time.Second, "status to show web unhealthy", func() bool { got, _ := health(); return got == "unhealthy" })
+	if _, detail := health(); !strings.Contains(detail, `body does not contain "v1" (it begins "ok v0")`) {
+		t.Errorf("status health_detail %q, want what the check saw", detail)
+	}
+	var drift struct {
+		Drift []struct{ Kind, Detail, Deployment string }
+	}
+	jsonDoc(t, e.must(1, "drift", "-o", "json"), &drift)
+	if len(drift.Drift) != 1 || drift.Drift[0].Kind != "health" || drift.Drift[0].Deployment != d.ID {
+		t.Errorf("drift %+v, want web's deployment as health drift", drift.Drift)
+	}
+	if r := e.must(0, "status"); !strings.Contains(r.stdout, "(unhealthy)") {
+		t.Errorf("status text does not mark web unhealthy:\n%s", r)
+	}
+	answer.Store("ok v1")
+	waitFor(t, 20*time.Second, "status to show web healthy again", func() bool { got, _ := health(); return got == "healthy" })
+	if ds := e.history("web"); len(ds) != 1 {
+		t.Errorf("history lists %d deployments, want the one (nothing is rolled back)", len(ds))
+	}
+}
+
+func TestServeRefusesANegativeHealthInterval(t *testing.T) {
+	e := newEstate(t, "project: health\nenvironments:\n  dev: {}\nservices:\n  web: {deploy: \"true\"}\n")
+	r := e.must(2, "serve", "--listen", "127.0.0.1:0", "--health-interval", "-1s")
+	if !strings.Contains(r.stderr, "--health-interval") || !strings.Contains(r.stderr, "0 to") {
+		t.Errorf("the refusal should name the flag and what would do:\n%s", r)
 	}
 }
