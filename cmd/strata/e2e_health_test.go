@@ -332,3 +332,31 @@ func TestServeRefusesANegativeHealthInterval(t *testing.T) {
 		t.Errorf("the refusal should name the flag and what would do:\n%s", r)
 	}
 }
+
+// TestAShortLivedEnvironmentIsNotMadeHealthyByTheOneItIsLike: pr-1, made like staging,
+// inherits staging's URL; its own server never started, and staging's answers there. With
+// contains naming the environment, the check tells them apart.
+func TestAShortLivedEnvironmentIsNotMadeHealthyByTheOneItIsLike(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok web v1 (staging)\n"))
+	}))
+	t.Cleanup(srv.Close)
+	e := newEstate(t, `project: health
+environments:
+  staging: {}
+services:
+  web:
+    deploy: "true"
+    rollback: none
+    health: {http: "`+srv.URL+`/healthz", contains: "v${release.version} (${env.name})", timeout: 1s, interval: 100ms}
+`)
+	e.release("web", "--version", "1")
+	if d := e.deploy(0, "web@1", "--env", "staging"); d.State != "succeeded" {
+		t.Fatalf("staging: %s, want succeeded", d.State)
+	}
+	e.must(0, "env", "create", "pr-1", "--like", "staging")
+	r := e.must(1, "deploy", "web@1", "--env", "pr-1")
+	if want := `body does not contain "v1 (pr-1)" (it begins "ok web v1 (staging)")`; !strings.Contains(r.stderr, want) {
+		t.Errorf("the failure should say staging answered:\n%s\nwant %s", r, want)
+	}
+}
