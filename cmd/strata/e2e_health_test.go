@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -358,5 +360,68 @@ services:
 	r := e.must(1, "deploy", "web@1", "--env", "pr-1")
 	if want := `body does not contain "v1 (pr-1)" (it begins "ok web v1 (staging)")`; !strings.Contains(r.stderr, want) {
 		t.Errorf("the failure should say staging answered:\n%s\nwant %s", r, want)
+	}
+}
+
+// TestTwoServersOnPostgresAnnounceEachHealthTransitionOnce: two `strata serve` processes on
+// one PostgreSQL store check the same deployment; each transition is recorded, and sent to
+// the webhook, once.
+func TestTwoServersOnPostgresAnnounceEachHealthTransitionOnce(t *testing.T) {
+	_, storeURL := pgSchema(t)
+	var answer atomic.Value
+	answer.Store("ok v1")
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(answer.Load().(string)))
+	}))
+	t.Cleanup(app.Close)
+	var mu sync.Mutex
+	var hooks []string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct{ Event, Environment, Deployment string }
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		hooks = append(hooks, m.Event+" "+m.Environment+" "+m.Deployment)
+		mu.Unlock()
+	}))
+	t.Cleanup(receiver.Close)
+	received := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(hooks)
+	}
+	e := newEstate(t, `project: health
+environments:
+  dev: {}
+services:
+  web:
+    deploy: "true"
+    health: {http: "`+app.URL+`/healthz", contains: "v${release.version}", timeout: 2s, interval: 50ms}
+notify:
+  - {url: "`+receiver.URL+`/hook", events: [unhealthy, recovered]}
+`)
+	e.env = append(e.env, "STRATA_STORE="+storeURL)
+	e.release("web", "--version", "1")
+	d := e.deploy(0, "web@1", "--env", "dev")
+	serveWith(t, e, "--health-interval", "200ms")
+	serveWith(t, e, "--health-interval", "200ms")
+
+	answer.Store("ok v0")
+	waitFor(t, 20*time.Second, "the unhealthy webhook", func() bool { return len(received()) >= 1 })
+	answer.Store("ok v1")
+	waitFor(t, 20*time.Second, "the recovered webhook", func() bool { return len(received()) >= 2 })
+	want := []string{"unhealthy dev " + d.ID, "recovered dev " + d.ID}
+	if got := received(); !slices.Equal(got, want) {
+		t.Errorf("webhooks %q, want %q: each transition once", got, want)
+	}
+	var events []struct{ Action, Subject string }
+	jsonDoc(t, e.must(0, "audit", "-o", "json"), &events)
+	var got []string
+	for _, ev := range events {
+		if strings.HasPrefix(ev.Action, "health.") {
+			got = append(got, ev.Action+" "+ev.Subject)
+		}
+	}
+	if want := []string{"health.unhealthy " + d.ID, "health.recovered " + d.ID}; !slices.Equal(got, want) {
+		t.Errorf("audit %q, want %q", got, want)
 	}
 }
