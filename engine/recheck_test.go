@@ -3,6 +3,8 @@ package engine_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -149,6 +151,27 @@ func TestRecheckingWhatRuns(t *testing.T) {
 		c := recheck(t, e, d)
 		if c.Health != strata.Unhealthy || strings.Contains(c.Detail, "t0ken") || !strings.Contains(c.Detail, "***") {
 			t.Errorf("got %s %q, want unhealthy with the token redacted", c.Health, c.Detail)
+		}
+	})
+
+	t.Run("contains is text to find, never a command", func(t *testing.T) {
+		// In strata.yaml: $${ is a literal ${; @SCRATCH@ is the scratch directory.
+		hostile := strings.Replace(strings.Replace(yaml, `contains: "v${release.version}"`, `contains: "${config.MARK}"`, 1),
+			"      PATH: {type: string, default: one}\n",
+			"      PATH: {type: string, default: one}\n      MARK: {type: string, default: '$(touch @SCRATCH@/a) `touch @SCRATCH@/b`; $${x}'}\n", 1)
+		w := newWorld(t, hostile)
+		mark := "$(touch " + w.scratch + "/a) `touch " + w.scratch + "/b`; ${x}"
+		e := w.engine()
+		e.Secrets = secrets
+		a.set("/one", 200, "ok "+mark+" ok")
+		d := w.ship(e, "api", "1", "dev")
+		if c := recheck(t, e, d); c.Health != strata.Healthy {
+			t.Errorf("got %s %q, want healthy: the body holds the text as it is", c.Health, c.Detail)
+		}
+		for _, f := range []string{"a", "b"} {
+			if _, err := os.Stat(filepath.Join(w.scratch, f)); err == nil {
+				t.Errorf("%s exists: contains ran as a command", f)
+			}
 		}
 	})
 
