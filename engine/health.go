@@ -72,7 +72,7 @@ func (e *Engine) try(ctx context.Context, p *probe, per time.Duration, out io.Wr
 	res, err := e.runStep(ctx, step.Spec{Name: "health", Command: p.command, Dir: e.Project.Dir, Env: p.env, Timeout: per, Output: out, Grace: time.Second})
 	switch {
 	case res.TimedOut:
-		return fmt.Sprintf("health command did not finish within %s", strata.Duration(per)), true
+		return fmt.Sprintf("health command did not finish within %s", strata.Duration(per.Round(10*time.Millisecond))), true
 	case err != nil:
 		return err.Error(), false
 	case res.ExitCode != 0:
@@ -180,7 +180,7 @@ func probeHTTP(ctx context.Context, p *probe, timeout time.Duration) (string, bo
 // the URL error around it, and a timeout says how long it waited.
 func describe(err error, timeout time.Duration) string {
 	if timedOut(err) {
-		return fmt.Sprintf("no answer within %s", strata.Duration(timeout))
+		return fmt.Sprintf("no answer within %s", strata.Duration(timeout.Round(10*time.Millisecond)))
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
