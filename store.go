@@ -7,7 +7,7 @@ import (
 
 // SchemaVersion is the store schema this binary reads and writes. A store from a newer
 // binary is refused untouched.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // Store keeps Strata's records. Every exported method owns its transaction; a method that
 // takes an *Event appends it to the audit log in the same transaction as the change it
@@ -115,6 +115,19 @@ type Store interface {
 	Tokens(ctx context.Context) ([]*Token, error)
 	// RevokeToken revokes the valid token called name. ENOTFOUND when there is none.
 	RevokeToken(ctx context.Context, name string, e *Event) error
+
+	// RecordHealth keeps c as the pair's newest health check, unless the store holds one
+	// that ran at or after c.CheckedAt: a slower replica's older result never overwrites a
+	// newer one. It reports changed when this write moved the health of c.Deployment from
+	// healthy to unhealthy or back (a deployment's first check changes it only when it is
+	// unhealthy: the deployment passed its check when it was made), and then, and only then,
+	// appends e in the same transaction; so of several servers that saw one transition, one
+	// is told it changed. It sets c.Since. EINVALID when c has no service, environment or
+	// deployment, or its Health is neither healthy nor unhealthy.
+	RecordHealth(ctx context.Context, c *HealthCheck, e *Event) (changed bool, err error)
+	// HealthChecks returns the newest health check of every pair, by environment and then
+	// service name.
+	HealthChecks(ctx context.Context) ([]*HealthCheck, error)
 }
 
 // DeploymentFilter selects deployments. Zero fields select everything.

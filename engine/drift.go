@@ -25,6 +25,7 @@ import (
 const (
 	DriftConfig  = "config"  // the files now resolve to another config than was deployed
 	DriftVersion = "version" // observe reports another version than was deployed
+	DriftHealth  = "health"  // its health check, run again after the deployment, fails
 )
 
 // DriftItem is one way a (service, environment) differs from what was last deployed there.
@@ -47,7 +48,9 @@ const observeTimeout = 10 * time.Second
 // the configuration the files resolve to differs from the one the deployment used, version
 // drift when the service's observe step reports a version other than the deployment's. An
 // observe that fails is version drift too ("could not observe: ..."). Secret values are not
-// read: keys that are secret now or were secret then are not compared.
+// read: keys that are secret now or were secret then are not compared. Health drift is a
+// deployment whose check, as `serve` last ran it after the deployment, fails (the store's
+// HealthChecks; drift does not run checks itself).
 //
 // Items come in project order (environments, then services). An unknown env is ENOTFOUND.
 func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
@@ -73,6 +76,16 @@ func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
 			}
 		}
 	}
+	checks, err := e.Store.HealthChecks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("drift: read health checks: %w", err)
+	}
+	unhealthy := map[string]*strata.HealthCheck{}
+	for _, c := range checks {
+		if c.Health == strata.Unhealthy {
+			unhealthy[c.Deployment] = c
+		}
+	}
 	scratch, err := os.MkdirTemp("", "strata-observe-")
 	if err != nil {
 		return nil, fmt.Errorf("drift: %w", err)
@@ -89,6 +102,10 @@ func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			results[i] = e.driftOf(ctx, j.svc, j.d, f, filepath.Join(scratch, fmt.Sprint(i)))
+			if c := unhealthy[j.d.ID]; c != nil && c.Environment == j.d.Environment && c.Service == j.d.Service {
+				results[i] = append(results[i], DriftItem{Service: j.svc.Name, Environment: j.d.Environment, Kind: DriftHealth,
+					Detail: fmt.Sprintf("unhealthy since %s: %s", c.Since.UTC().Format(time.RFC3339), c.Detail), Deployment: j.d.ID})
+			}
 		}()
 	}
 	wg.Wait()

@@ -56,6 +56,14 @@ type Config struct {
 	// command.All(). A declaration is all a command needs to be served, sent by Run and
 	// described in the OpenAPI document.
 	Commands []command.Decl
+	// HealthInterval is how often Serve checks again the health of what runs in every
+	// environment, each pair at its own point of the interval (docs/cli.md, serve
+	// --health-interval); 0 turns it off. HealthChecks bounds how many checks run at once
+	// (DefaultHealthChecks when 0). HealthAfter is the clock's wait between checks
+	// (time.After when nil), for tests.
+	HealthInterval time.Duration
+	HealthChecks   int
+	HealthAfter    func(time.Duration) <-chan time.Time
 }
 
 // Server serves the API, the dashboard and /metrics, and runs the scheduler.
@@ -77,6 +85,8 @@ type Server struct {
 	limit *authLimiter
 	// commands are the declared commands the API serves (routes).
 	commands []command.Decl
+	// health checks again what runs (healthwatch.go).
+	health *healthWatch
 
 	// sessionHash, when set (by the dashboard), returns the token hash a request's session
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
@@ -117,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 	s.cur.Store(e.Project)
 	s.limit = newAuthLimiter(cfg.AuthFailures, s.now, s.log)
 	s.notify = newNotifier(e.Project.Notify, cfg.WebhookSecret, cfg.WebhookRetry, s.log)
+	s.health = newHealthWatch(cfg)
 	s.engine.OnPromotion = s.onPromotion
 	s.engine.OnStep = s.metrics.stepDone
 	// Lease renewals are counted on their way to the store.
@@ -133,7 +144,8 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// Serve serves HTTP on ln and runs the scheduler every Tick until ctx ends, then shuts down
+// Serve serves HTTP on ln, runs the scheduler every Tick and checks health again every
+// HealthInterval until ctx ends, then shuts down
 // gracefully (requests in flight get 10 seconds; deployments they started finish in the
 // store's records as interrupted when cut short, and the next scheduler resumes them).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -146,7 +158,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
+		var wg sync.WaitGroup
+		if s.health.interval > 0 {
+			wg.Go(func() { s.watchHealth(ctx) })
+		}
 		s.runScheduler(ctx)
+		wg.Wait()
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"promotion claims", testClaimPromotion},
 		{"promotion leases", testPromotionLeases},
 		{"concurrency", testConcurrency},
+		{"health checks", testHealth},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -15,10 +15,10 @@ import (
 
 func (a *app) serveCommand() *cobra.Command {
 	var listen string
-	var tick time.Duration
+	var tick, healthEvery time.Duration
 	var proxies []string
 	c := &cobra.Command{
-		Use:   "serve [--listen ADDR] [--trusted-proxy CIDR]...",
+		Use:   "serve [--listen ADDR] [--trusted-proxy CIDR]... [--health-interval D]",
 		Short: "Serve the HTTP API and web dashboard, and run the scheduler (default 127.0.0.1:7480)",
 		Long: `serve runs Strata as a server for the project in DIR and its store: the JSON API that
 every command has a route in (docs/api.md; the CLI uses it with --server and --token), the
@@ -30,6 +30,12 @@ opened (a window opened, a soak ended) and chains auto stages after them, and de
 expired short-lived environments. Several servers may share one store: each piece of work
 runs once. Webhooks (notify: in strata.yaml) are signed with $STRATA_WEBHOOK_SECRET.
 
+Every --health-interval (default 1m; 0 turns it off) it runs again the health check of what
+runs in every environment, each pair at its own point of the interval and 16 at most at
+once. A deployment whose check now fails shows "unhealthy" in status, the dashboard,
+/metrics and drift, and webhooks hear "unhealthy" and then "recovered"; nothing is rolled
+back by it.
+
 Behind a reverse proxy, name it with --trusted-proxy (repeatable): a request from a trusted
 proxy is from the client its X-Forwarded-For names, which is the address failed
 authentication is limited by and the logs show. Without it, X-Forwarded-For is ignored.
@@ -39,6 +45,9 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tick <= 0 {
 				return strata.Errorf(strata.EINVALID, "--tick %s: want a positive duration such as 5s", tick)
+			}
+			if healthEvery < 0 {
+				return strata.Errorf(strata.EINVALID, "--health-interval %s: want a duration such as 1m, or 0 to check health only when deploying", healthEvery)
 			}
 			trusted, err := parseTrustedProxies(proxies)
 			if err != nil {
@@ -55,7 +64,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			}
 			s, err := strhttp.New(strhttp.Config{
 				Engine: e, Logger: slog.New(handler), Tick: tick, SchedulerActor: "scheduler",
-				WebhookSecret: os.Getenv("STRATA_WEBHOOK_SECRET"), TrustedProxies: trusted,
+				WebhookSecret: os.Getenv("STRATA_WEBHOOK_SECRET"), TrustedProxies: trusted, HealthInterval: healthEvery,
 			})
 			if err != nil {
 				return err
@@ -70,6 +79,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:7480", "address to listen on (host:port; port 0 picks a free one)")
 	c.Flags().DurationVar(&tick, "tick", 5*time.Second, "how often the scheduler looks for work")
+	c.Flags().DurationVar(&healthEvery, "health-interval", strhttp.DefaultHealthInterval, "how often to check again the health of what runs in every environment (0: off)")
 	c.Flags().StringArrayVar(&proxies, "trusted-proxy", nil, "a reverse proxy whose X-Forwarded-For is believed: a `CIDR` or one IP (repeatable)")
 	return c
 }
