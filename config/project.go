@@ -173,6 +173,10 @@ func (l *loader) decodeLabels(src *source, n *yaml.Node, where string) (map[stri
 			continue
 		}
 		if v, ok := l.scalar(src, p.v, "label "+p.key, "region: eu-west"); ok {
+			if err := strata.CheckLine("label "+p.key, v); err != nil {
+				l.errorf(src.pos(p.v), "%v", err)
+				continue
+			}
 			out[p.key] = v
 			at[p.key] = kat
 		}

@@ -93,7 +93,10 @@ rollback, drift detection and a tamper-evident audit log.`,
 				// Read here, not as the flag's default, so --help never prints a password.
 				a.storeURL = os.Getenv("STRATA_STORE")
 			}
-			return a.setupRemote(cmd)
+			if err := a.setupRemote(cmd); err != nil {
+				return err
+			}
+			return a.checkActor()
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -220,6 +223,22 @@ func (a *app) actor() string {
 		return u.Username
 	}
 	return "unknown"
+}
+
+// checkActor refuses a local principal that is not one line of printable characters: it
+// is written into the audit log and printed by every command that shows who did what. On a
+// server the principal is the token's name, which `token create` checked.
+func (a *app) checkActor() error {
+	if a.client != nil {
+		return nil
+	}
+	if err := strata.CheckLine("--as", a.as); err != nil {
+		return err
+	}
+	if a.as == "" {
+		return strata.CheckLine("STRATA_ACTOR", os.Getenv("STRATA_ACTOR"))
+	}
+	return nil
 }
 
 // loadProject loads and checks strata.yaml once; warnings go to stderr.
