@@ -25,9 +25,33 @@ func (s *Server) changeProject(fn func(p *strata.Project)) {
 	s.cur.Store(np)
 }
 
-// validate is `validate`: the summary of the project the server runs.
+// validate is `validate`: the summary of the project the server runs, as far as the token
+// covers it. A scoped token sees the environments it covers, and the stages that hold any
+// of them with only those; the document's scope names its selectors.
 func (s *Server) validate(c *call) (any, error) {
-	return report.NewValidation(c.p, nil), nil
+	doc := report.NewValidation(c.p, nil)
+	if coversAll(c.tok) {
+		return doc, nil
+	}
+	doc.Scope = c.tok.Selectors()
+	doc.Environments = slices.DeleteFunc(doc.Environments, func(name string) bool { return !c.covered(name) })
+	stages := []report.Stage{}
+	for _, st := range doc.Stages {
+		st.Environments = slices.DeleteFunc(slices.Clone(st.Environments), func(name string) bool { return !c.covered(name) })
+		if len(st.Environments) == 0 {
+			continue
+		}
+		waves := [][]string{}
+		for _, w := range st.Waves {
+			if w = slices.DeleteFunc(slices.Clone(w), func(name string) bool { return !c.covered(name) }); len(w) > 0 {
+				waves = append(waves, w)
+			}
+		}
+		st.Waves = waves
+		stages = append(stages, st)
+	}
+	doc.Stages = stages
+	return doc, nil
 }
 
 // createEnv is `env create`: a short-lived environment like a declared one. The token must

@@ -141,3 +141,18 @@ func (c *call) covered(env string) bool {
 // coversAll reports whether t covers every environment of the project: nothing needs
 // filtering for it.
 func coversAll(t *strata.Token) bool { return len(t.Envs) == 0 }
+
+// allowEstate checks the token may take action and covers every environment: what the
+// request reads or does concerns the whole estate and cannot be cut to a token's scope
+// (/metrics counts every deployment). A scoped token is refused with 403, audited, and told
+// what token would do.
+func (c *call) allowEstate(action, what string) error {
+	if err := c.allow(action); err != nil {
+		return err
+	}
+	if coversAll(c.tok) {
+		return nil
+	}
+	c.s.auditDenied(c.r.Context(), c.r, c.tok, action, "")
+	return deny("%s counts the whole estate; %s's token covers only %s. Use a token made without --envs (e.g. `strata token create prometheus --role viewer`)", what, c.tok.Name, coverage(c.tok))
+}
