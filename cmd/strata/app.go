@@ -33,7 +33,10 @@ type app struct {
 	as       string
 	// server and token select remote mode (remote.go): commands run on a `strata serve`.
 	server, token string
-	client        backend
+	// caCert is a PEM file of a CA whose server certificates the client trusts, besides the
+	// system's roots (--ca-cert, $STRATA_CA_CERT).
+	caCert string
+	client backend
 
 	// fullCheck makes check run every check even when an identical project passed before.
 	fullCheck bool
@@ -109,6 +112,7 @@ rollback, drift detection and a tamper-evident audit log.`,
 	f.StringVar(&a.as, "as", "", "acting principal for local commands (self-asserted) [$STRATA_ACTOR]")
 	f.StringVar(&a.server, "server", "", "URL of a strata serve to run commands on, e.g. http://127.0.0.1:7480 [$STRATA_SERVER]")
 	f.StringVar(&a.token, "token", "", "API token for --server, made by strata token create [$STRATA_TOKEN]")
+	f.StringVar(&a.caCert, "ca-cert", "", "PEM `FILE` of a CA whose certificates an https --server may use, besides the system's [$STRATA_CA_CERT]")
 
 	for _, c := range []*cobra.Command{
 		a.initCommand(), a.validateCommand(), a.envCommand(), a.configCommand(), a.diffCommand(),
