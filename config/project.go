@@ -45,6 +45,8 @@ func (l *loader) decodeTop(src *source, root *yaml.Node, stack []string) {
 				l.p.Name = name
 				if name == "" {
 					l.errorf(src.pos(p.k), "the project name is empty; write e.g. project: shop")
+				} else if err := strata.CheckLine("project", name); err != nil {
+					l.errorf(src.pos(p.v), "%v", err)
 				}
 			}
 		case "include":

@@ -97,6 +97,16 @@ func TestFreeTextWithControlCharactersIsRefused(t *testing.T) {
 			t.Errorf("stderr does not place the label and name the character:\n%s", r.stderr)
 		}
 	})
+	t.Run("a project name with an escape in strata.yaml is a problem at its place", func(t *testing.T) {
+		bad := newEstate(t, strings.Replace(servedEstate, "project: shop", `project: "sh\e]0;x\aop"`, 1))
+		r := bad.must(2, "validate")
+		if !strings.Contains(r.stderr, "strata.yaml:1:10: project: character 3 is U+001B") {
+			t.Errorf("stderr does not place the project name and name the character:\n%s", r.stderr)
+		}
+		if hasControl(r.stderr) {
+			t.Errorf("stderr holds the control character:\n%q", r.stderr)
+		}
+	})
 	t.Run("the same text without control characters is kept as written", func(t *testing.T) {
 		reason := "incident \"42\"\n\tsee $(id) `id` ${config.X} — 障害"
 		e.with(t).must(0, "freeze", "dev", "--reason", reason)
