@@ -187,7 +187,8 @@ func (s *Server) judge(c *call, p *strata.Promotion) (*engine.PromotionResult, e
 }
 
 // audit returns the audit log, or with verify=1 (admin) its verification. A scoped token
-// sees the events of the environments it covers and those of no environment.
+// sees the events of the environments it covers, the promotion-level events of the stages
+// that hold one, and the events of no environment and no stage.
 func (s *Server) audit(c *call) (any, error) {
 	verify, err := c.flag("verify")
 	if err != nil {
@@ -217,7 +218,7 @@ func (s *Server) audit(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return e.Environment != "" && !c.covered(e.Environment) })
+	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return !seesEvent(c.tok, c.p, e) })
 	if limit > 0 && len(events) > int(limit) {
 		events = events[len(events)-int(limit):]
 	}

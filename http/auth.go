@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/report"
 )
 
 // tokenKey holds the authenticated token in a request's context.
@@ -155,4 +156,33 @@ func (c *call) allowEstate(action, what string) error {
 	}
 	c.s.auditDenied(c.r.Context(), c.r, c.tok, action, "")
 	return deny("%s counts the whole estate; %s's token covers only %s. Use a token made without --envs (e.g. `strata token create prometheus --role viewer`)", what, c.tok.Name, coverage(c.tok))
+}
+
+// seesEvent reports whether t may see audit event e of project p (the API's audit and the
+// dashboard's alike): an event of an environment it covers; a promotion-level event, which
+// names a stage, when it covers an environment of that stage (as the promotions list); any
+// other event of no environment. An environment or stage p no longer has is seen only by a
+// token that covers every environment.
+func seesEvent(t *strata.Token, p *strata.Project, e *strata.Event) bool {
+	if coversAll(t) {
+		return true
+	}
+	if e.Environment != "" {
+		env := p.Environment(e.Environment)
+		return env != nil && t.Covers(env)
+	}
+	name := report.EventStage(e)
+	if name == "" {
+		return true
+	}
+	st := p.Stage(name)
+	if st == nil {
+		return false
+	}
+	for _, n := range st.Environments {
+		if env := p.Environment(n); env != nil && t.Covers(env) {
+			return true
+		}
+	}
+	return false
 }

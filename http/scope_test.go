@@ -2,6 +2,9 @@ package http_test
 
 import (
 	"encoding/json"
+	"html"
+	"net/http"
+	"net/http/cookiejar"
 	"reflect"
 	"strings"
 	"testing"
@@ -88,6 +91,75 @@ func TestAScopedTokenSeesOnlyItsScope(t *testing.T) {
 			evs, err := x.store.Events(t.Context(), strata.EventFilter{Action: "request.denied", Actor: tc.who})
 			if err != nil || len(evs) == 0 || !strings.Contains(string(evs[len(evs)-1].Detail), "/metrics") {
 				t.Errorf("no request.denied event for %s on /metrics (%v)", tc.who, err)
+			}
+		})
+	}
+}
+
+// TestAScopedTokenSeesThePromotionEventsOfItsStagesOnly: promotion-level audit events name
+// a stage, not an environment; a scoped token sees those of the stages that hold an
+// environment it covers (as the promotions list shows it those promotions), in the API and
+// on the dashboard alike, and every event of its environments.
+func TestAScopedTokenSeesThePromotionEventsOfItsStagesOnly(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	eu := makeTokens(t, x.store, []testToken{{"eu-viewer", strata.RoleViewer, []map[string]string{{"region": "eu"}}}})
+	x.tokens["eu-viewer"] = eu["eu-viewer"]
+	x.shipViaAPI("1.0.0", "alice") // auto to dev and staging, then waiting for prod
+
+	stagesSeen := func(who string) map[string]bool {
+		t.Helper()
+		r := x.do(who, "GET", "/api/v1/audit", nil)
+		var evs []*strata.Event
+		if err := json.Unmarshal([]byte(r.body), &evs); r.status != 200 || err != nil {
+			t.Fatalf("audit as %s: %d %v %s", who, r.status, err, r.body)
+		}
+		seen := map[string]bool{}
+		for _, e := range evs {
+			if st := report.EventStage(e); st != "" {
+				seen["stage "+st] = true
+			}
+			if e.Environment != "" {
+				seen["env "+e.Environment] = true
+			}
+		}
+		return seen
+	}
+	cases := []struct {
+		name, who string
+		want      []string
+		notWant   []string
+	}{
+		{"an unscoped viewer sees every stage's promotion events", "victor",
+			[]string{"stage dev", "stage staging", "stage prod", "env dev", "env staging"}, nil},
+		{"a token scoped to tier=dev sees only the dev stage's", "dave",
+			[]string{"stage dev", "env dev"}, []string{"stage staging", "stage prod", "env staging"}},
+		{"a token scoped to region=eu sees the prod stage's, where prod-eu is", "eu-viewer",
+			[]string{"stage prod"}, []string{"stage dev", "stage staging", "env dev", "env staging"}},
+	}
+	t.Run("the dashboard's audit page shows a token scoped to tier=dev only the dev stage's", func(t *testing.T) {
+		jar, _ := cookiejar.New(nil)
+		b := &browser{t: t, url: x.url, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		if res, _ := b.loginWith(x.tokens["dave"]); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login: %d", res.StatusCode)
+		}
+		_, page := b.get("/audit")
+		stage := func(name string) string { return html.EscapeString(`"stage":"` + name + `"`) }
+		if !strings.Contains(page, stage("dev")) || strings.Contains(page, stage("staging")) || strings.Contains(page, stage("prod")) {
+			t.Errorf("the page does not show only the dev stage's events:\n%s", page)
+		}
+	})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := stagesSeen(tc.who)
+			for _, w := range tc.want {
+				if !seen[w] {
+					t.Errorf("no event of %s; saw %v", w, seen)
+				}
+			}
+			for _, w := range tc.notWant {
+				if seen[w] {
+					t.Errorf("an event of %s is shown; saw %v", w, seen)
+				}
 			}
 		})
 	}
