@@ -11,11 +11,11 @@ import (
 	strhttp "github.com/strata-dev/strata/http"
 )
 
-// hostile are strings that broke documents, terminals or readers when stored: a NUL (it
+// controlStrings are strings that broke documents, terminals or readers when stored: a NUL (it
 // made every later audit answer a 200 with an empty body), an escape sequence that clears a
 // terminal, a right-to-left override and a carriage return. (Bytes that are not UTF-8
 // cannot come through the API: JSON decoding reads them as U+FFFD.)
-var hostile = []struct{ name, s string }{
+var controlStrings = []struct{ name, s string }{
 	{"a NUL", "stop\x00here"},
 	{"an escape sequence", "ok\x1b[2J\x1b]0;owned\a"},
 	{"a right-to-left override", "fine\u202Eenif"},
@@ -54,7 +54,7 @@ func TestControlCharactersAreRefusedWhereTheyComeIn(t *testing.T) {
 		{"a release version", "alice", "POST", "/api/v1/releases", func(s string) any { return map[string]any{"service": "api", "version": s} }, "--version"},
 	}
 	for _, rq := range requests {
-		for _, h := range hostile {
+		for _, h := range controlStrings {
 			t.Run(rq.name+" with "+h.name+" is refused", func(t *testing.T) {
 				before := events()
 				r := x.do(rq.who, rq.method, rq.path, rq.body(h.s))

@@ -40,8 +40,8 @@ func serveTLS(t *testing.T, e *estate, certs testcert.Files) string {
 	return url
 }
 
-// withEnv returns the estate with extra environment variables.
-func (e *estate) withEnv(vars ...string) *estate {
+// plusEnv returns the estate with extra environment variables.
+func (e *estate) plusEnv(vars ...string) *estate {
 	c := *e
 	c.env = append(slices.Clone(e.env), vars...)
 	return &c
@@ -70,7 +70,7 @@ func TestServeSpeaksHTTPSAndTheCLITrustsItsCA(t *testing.T) {
 		}
 	})
 	t.Run("with STRATA_CA_CERT the CLI runs commands on it", func(t *testing.T) {
-		remote.withEnv("STRATA_CA_CERT="+certs.CA).with(t).must(0, "status")
+		remote.plusEnv("STRATA_CA_CERT="+certs.CA).with(t).must(0, "status")
 	})
 	t.Run("a CA file that is not a certificate is exit 2 naming --ca-cert", func(t *testing.T) {
 		r := remote.with(t).must(2, "--ca-cert", certs.Key, "status")
@@ -82,7 +82,7 @@ func TestServeSpeaksHTTPSAndTheCLITrustsItsCA(t *testing.T) {
 		}
 	})
 	t.Run("a CA file that does not exist is exit 2 naming --ca-cert", func(t *testing.T) {
-		r := remote.withEnv("STRATA_CA_CERT="+filepath.Join(t.TempDir(), "nope.pem")).with(t).must(2, "status")
+		r := remote.plusEnv("STRATA_CA_CERT="+filepath.Join(t.TempDir(), "nope.pem")).with(t).must(2, "status")
 		if !strings.Contains(r.stderr, "--ca-cert") || !strings.Contains(r.stderr, "no such file") {
 			t.Errorf("stderr does not name the flag and the problem:\n%s", r)
 		}
