@@ -188,3 +188,25 @@ pipeline:`, 1))
 		t.Errorf("another document: %d %s", r.status, r.body)
 	}
 }
+
+// TestTheDashboardRefusesAReasonWithControlCharacters: the reject form holds to the same
+// rule: the page says why, and the promotion still waits.
+func TestTheDashboardRefusesAReasonWithControlCharacters(t *testing.T) {
+	x := newUIEstate(t, uiYAML)
+	p := x.shipToProd(t)
+	b := x.login(t, "carol")
+	for _, c := range controlStrings {
+		t.Run("a reason with "+c.name+" is not taken", func(t *testing.T) {
+			b.t = t
+			b.post("/promotions/"+p.ID+"/reject", url.Values{"csrf": {b.csrf()}, "reason": {c.s}})
+			_, page := b.get("/releases/api/1.0.0")
+			if !strings.Contains(page, "Not rejected: --reason: character") {
+				t.Errorf("the page does not say why:\n%s", page)
+			}
+			got, err := x.store.Promotion(context.Background(), p.ID)
+			if err != nil || got.State != strata.Waiting {
+				t.Fatalf("promotion %+v (%v), want it still waiting", got, err)
+			}
+		})
+	}
+}
