@@ -1,8 +1,11 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -174,4 +177,51 @@ func TestAnAuditLogWrittenBeforeTheTextRuleStillReads(t *testing.T) {
 	t.Run("the chain still verifies", func(t *testing.T) {
 		e.with(t).must(0, "audit", "--verify")
 	})
+}
+
+// TestAReasonWithANULIsRefusedOnPostgres: PostgreSQL text cannot hold a NUL, so a freeze
+// reason with one, sent through the API of a server on a PostgreSQL store, was a 500 from
+// the database; it is a 400 naming --reason, nothing is written, and text that is only
+// unusual goes through PostgreSQL byte for byte.
+func TestAReasonWithANULIsRefusedOnPostgres(t *testing.T) {
+	c, storeURL := pgSchema(t)
+	e := newEstate(t, servedEstate)
+	e.env = append(e.env, "STRATA_STORE="+storeURL)
+	admin := createToken(t, e, "ops", "--role", "admin").Token
+	url := serve(t, e)
+	post := func(reason string) (int, string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"env": "dev", "reason": reason})
+		req, _ := http.NewRequest("POST", url+"/api/v1/freezes", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	events := pgCount(t, c, "events")
+	if status, body := post("stop\x00here"); status != 400 || !strings.Contains(body, "--reason") || !strings.Contains(body, "U+0000") {
+		t.Fatalf("freeze with a NUL: %d %s, want 400 naming --reason and U+0000", status, body)
+	}
+	if got := pgCount(t, c, "events"); got != events {
+		t.Errorf("%d events after the refusal, want %d", got, events)
+	}
+	if got := pgCount(t, c, "freezes"); got != 0 {
+		t.Errorf("%d freezes after the refusal, want none", got)
+	}
+	reason := "incident \"42\"\n\tsee $(id) — 障害 🚒"
+	if status, body := post(reason); status != 200 {
+		t.Fatalf("freeze with unusual text: %d %s", status, body)
+	}
+	var evs []struct {
+		Action string
+		Detail struct{ Reason string }
+	}
+	jsonDoc(t, e.must(0, "-o", "json", "audit", "--action", "freeze"), &evs)
+	if len(evs) != 1 || evs[0].Detail.Reason != reason {
+		t.Errorf("the audit log holds %+v, want one freeze with reason %q", evs, reason)
+	}
 }
