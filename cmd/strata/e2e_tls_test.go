@@ -171,3 +171,37 @@ func TestServeRefusesBadCertificateFiles(t *testing.T) {
 		}
 	})
 }
+
+func TestServeWarnsWhenPlainHTTPReachesOtherMachines(t *testing.T) {
+	e := newEstate(t, servedEstate)
+	certs := testcert.New(t)
+	cases := []struct {
+		name     string
+		flags    []string
+		wantWarn bool
+	}{
+		{"plain HTTP on every interface is warned about", []string{"--listen", "0.0.0.0:0"}, true},
+		{"plain HTTP on loopback is not", []string{"--listen", "127.0.0.1:0"}, false},
+		{"HTTPS on every interface is not", []string{"--listen", "0.0.0.0:0", "--tls-cert", certs.Cert, "--tls-key", certs.Key}, false},
+		{"plain HTTP behind a trusted proxy is not", []string{"--listen", "0.0.0.0:0", "--trusted-proxy", "10.0.0.1"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := e.with(t).start(append([]string{"serve", "--tick", "1h"}, tc.flags...)...)
+			var log string
+			waitFor(t, 15*time.Second, "strata serve to start", func() bool {
+				if b.ended() {
+					t.Fatalf("strata serve ended:\n%s", b.wait(t, time.Second))
+				}
+				out, _ := os.ReadFile(b.stderr)
+				log = string(out)
+				return strings.Contains(log, "strata: serving")
+			})
+			b.cmd.Process.Signal(os.Interrupt)
+			r := b.wait(t, 15*time.Second)
+			if got := strings.Contains(r.stderr, "warning:") && strings.Contains(r.stderr, "unencrypted"); got != tc.wantWarn {
+				t.Errorf("warned %v, want %v:\n%s", got, tc.wantWarn, r.stderr)
+			}
+		})
+	}
+}

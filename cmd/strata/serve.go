@@ -79,6 +79,9 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 				scheme = "https"
 			}
 			fmt.Fprintf(a.stderr, "strata: serving %s on %s://%s (dashboard /, API /api/v1/, scheduler every %s)\n", e.Project.Name, scheme, ln.Addr(), tick)
+			if tlsConfig == nil && len(trusted) == 0 && !loopback(ln.Addr()) {
+				fmt.Fprintf(a.stderr, "strata: warning: %s is reachable from other machines over plain HTTP: tokens and session cookies cross the network unencrypted; serve with --tls-cert and --tls-key, or behind a TLS proxy named with --trusted-proxy\n", ln.Addr())
+			}
 			return s.Serve(ctx, ln)
 		},
 	}
@@ -88,6 +91,12 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 	c.Flags().StringVar(&tlsKey, "tls-key", "", "the private key of --tls-cert: a PEM `FILE`")
 	c.Flags().StringArrayVar(&proxies, "trusted-proxy", nil, "a reverse proxy whose X-Forwarded-For is believed: a `CIDR` or one IP (repeatable)")
 	return c
+}
+
+// loopback reports whether addr is a loopback address, which only this machine reaches.
+func loopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // parseTrustedProxies reads --trusted-proxy values: each a CIDR, or an IP that stands for
