@@ -69,9 +69,6 @@ func ValidEphemeral(p *strata.Project, env *strata.EphemeralEnv) (*strata.Enviro
 		case !labelKeyRE.MatchString(k):
 			return nil, strata.Errorf(strata.EINVALID, "label key %q is not valid; use letters, digits, '-', '_', '.' and '/' (e.g. owner)", k)
 		}
-		if err := strata.CheckLine("--label "+k, env.Labels[k]); err != nil {
-			return nil, err
-		}
 	}
 	parent := p.Environment(env.Like)
 	if parent == nil || parent.Ephemeral {

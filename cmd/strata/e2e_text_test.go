@@ -143,6 +143,10 @@ func TestAnAuditLogWrittenBeforeTheTextRuleStillReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A short-lived environment made before the rule, with an escape in a label value.
+	if err := st.CreateEnvironment(context.Background(), &strata.EphemeralEnv{Name: "pr-old", Like: "dev", Labels: map[string]string{"owner": "eve\x1b[2J"}, CreatedBy: "eve"}, nil); err != nil {
+		t.Fatal(err)
+	}
 	st.Close()
 	viewer := createToken(t, e, "viewer", "--role", "viewer").Token
 	url := serve(t, e)
@@ -174,6 +178,24 @@ func TestAnAuditLogWrittenBeforeTheTextRuleStillReads(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a short-lived environment with such a label still loads", func(t *testing.T) {
+		r := e.with(t).must(0, "-o", "json", "env", "list")
+		var envs []struct {
+			Name   string
+			Labels map[string]string
+		}
+		jsonDoc(t, r, &envs)
+		found := false
+		for _, env := range envs {
+			found = found || (env.Name == "pr-old" && env.Labels["owner"] == "eve\x1b[2J")
+		}
+		if !found {
+			t.Errorf("env list lacks pr-old with its stored label:\n%s", r)
+		}
+		if strings.Contains(r.stderr, "left out") {
+			t.Errorf("pr-old was left out:\n%s", r.stderr)
+		}
+	})
 	t.Run("the chain still verifies", func(t *testing.T) {
 		e.with(t).must(0, "audit", "--verify")
 	})
