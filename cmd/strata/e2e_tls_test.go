@@ -48,10 +48,11 @@ func (e *estate) plusEnv(vars ...string) *estate {
 }
 
 func TestServeSpeaksHTTPSAndTheCLITrustsItsCA(t *testing.T) {
-	e := newEstate(t, servedEstate)
+	e := newEstate(t, strings.Replace(servedEstate, `deploy: "true"`, `deploy: "echo deployed $STRATA_VERSION to $STRATA_ENV"`, 1))
 	certs := testcert.New(t)
 	viewer := createToken(t, e, "viewer", "--role", "viewer").Token
 	devViewer := createToken(t, e, "dev-viewer", "--role", "viewer", "--envs", "tier=dev").Token
+	e.release("api", "--version", "1.0.0") // lands in dev by itself
 	url := serveTLS(t, e, certs)
 	remote := e.as(url, viewer)
 
@@ -67,6 +68,17 @@ func TestServeSpeaksHTTPSAndTheCLITrustsItsCA(t *testing.T) {
 		jsonDoc(t, r, &envs)
 		if len(envs) != 3 {
 			t.Errorf("env list over HTTPS: %+v, want 3 environments", envs)
+		}
+	})
+	t.Run("logs --follow streams over HTTPS", func(t *testing.T) {
+		ds := e.with(t).history("api", "--env", "dev")
+		if len(ds) == 0 {
+			t.Fatal("no deployment of api in dev")
+		}
+		r := remote.with(t).must(0, "--ca-cert", certs.CA, "logs", ds[0].ID, "--follow")
+		local := e.with(t).must(0, "logs", ds[0].ID)
+		if !strings.Contains(r.stdout, "deployed 1.0.0 to dev") || r.stdout != local.stdout {
+			t.Errorf("logs over HTTPS:\n%s\nlocally:\n%s", r.stdout, local.stdout)
 		}
 	})
 	t.Run("with STRATA_CA_CERT the CLI runs commands on it", func(t *testing.T) {
