@@ -148,6 +148,9 @@ type Site interface {
 	// whether it may see every one (a list needs no filtering). Locally both are true.
 	Covers(env string) bool
 	CoversAll() bool
+	// Scope names the selectors the principal is limited to ("tier=dev"); nil when it
+	// covers every environment.
+	Scope() []string
 	// Follow streams d's output after the chunk numbered after until d ends, when the site
 	// answers a client that can take a stream (a server's server-sent events), and reports
 	// whether it did; otherwise the command answers with the output stored now.

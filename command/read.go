@@ -39,7 +39,33 @@ func validate(ctx context.Context, x Site, _ None) (*report.Validation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return report.NewValidation(p, problems), nil
+	doc := report.NewValidation(p, problems)
+	if x.CoversAll() {
+		return doc, nil
+	}
+	// A scoped principal sees the environments it covers, and the stages that hold any of
+	// them with only those; the document's scope names its selectors.
+	doc.Scope = x.Scope()
+	keep := func(names []string) []string {
+		return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !x.Covers(n) })
+	}
+	doc.Environments = keep(doc.Environments)
+	stages := []report.Stage{}
+	for _, st := range doc.Stages {
+		if st.Environments = keep(st.Environments); len(st.Environments) == 0 {
+			continue
+		}
+		waves := [][]string{}
+		for _, w := range st.Waves {
+			if w = keep(w); len(w) > 0 {
+				waves = append(waves, w)
+			}
+		}
+		st.Waves = waves
+		stages = append(stages, st)
+	}
+	doc.Stages = stages
+	return doc, nil
 }
 
 // environments lists the environments the principal covers.
@@ -230,8 +256,9 @@ func judge(ctx context.Context, s strata.Store, e *engine.Engine, pr *strata.Pro
 }
 
 // audit returns the audit log, or with Verify its verification. A scoped principal sees
-// the events of the environments it covers and those of no environment; the limit applies
-// after that filter.
+// the events of the environments it covers, the promotion-level events of the stages that
+// hold one, and the events of no environment and no stage; the limit applies after that
+// filter.
 func audit(ctx context.Context, x Site, req report.AuditRequest) (*report.AuditLog, error) {
 	s, err := x.Store(ctx)
 	if err != nil {
@@ -249,14 +276,14 @@ func audit(ctx context.Context, x Site, req report.AuditRequest) (*report.AuditL
 		f.Limit = 0
 	}
 	var p *strata.Project
-	if f.Environment != "" {
+	if f.Environment != "" || !x.CoversAll() {
 		p, _ = x.Project(ctx) // without a readable project, promotion events are not matched to stages
 	}
 	events, err := report.Audit(ctx, s, p, f)
 	if err != nil {
 		return nil, err
 	}
-	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return e.Environment != "" && !x.Covers(e.Environment) })
+	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return !seesEvent(x, p, e) })
 	if req.Limit > 0 && len(events) > req.Limit {
 		events = events[len(events)-req.Limit:]
 	}
@@ -278,4 +305,20 @@ func drift(ctx context.Context, x Site, req report.DriftRequest) (*report.Drift,
 		return doc, nil
 	}
 	return doc, strata.Errorf(strata.EFAILED, "drift found: %d item(s)", len(doc.Drift))
+}
+
+// seesEvent reports whether x may see e: an event of an environment if x covers it, an
+// event of a stage (a promotion's) if x covers an environment of that stage, any other.
+func seesEvent(x Site, p *strata.Project, e *strata.Event) bool {
+	switch {
+	case x.CoversAll():
+		return true
+	case e.Environment != "":
+		return x.Covers(e.Environment)
+	}
+	stage := report.EventStage(e)
+	if stage == "" {
+		return true
+	}
+	return p != nil && p.Stage(stage) != nil && coversAny(x, p, stage)
 }

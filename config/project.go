@@ -63,6 +63,8 @@ func (l *loader) decodeTop(src *source, root *yaml.Node, stack []string) {
 				l.p.Name = name
 				if name == "" {
 					l.errorf(src.pos(p.k), "the project name is empty; write e.g. project: shop")
+				} else if err := strata.CheckLine("project", name); err != nil {
+					l.errorf(src.pos(p.v), "%v", err)
 				}
 			}
 		case "include":
@@ -191,6 +193,10 @@ func (l *loader) decodeLabels(src *source, n *yaml.Node, where string) (map[stri
 			continue
 		}
 		if v, ok := l.scalar(src, p.v, "label "+p.key, "region: eu-west"); ok {
+			if err := strata.CheckLine("label "+p.key, v); err != nil {
+				l.errorf(src.pos(p.v), "%v", err)
+				continue
+			}
 			out[p.key] = v
 			at[p.key] = kat
 		}

@@ -110,6 +110,9 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	if req.OverrideWindow && strings.TrimSpace(req.Reason) == "" {
 		return nil, strata.Errorf(strata.EINVALID, "--override-window needs --reason saying why (it is recorded in the audit log)")
 	}
+	if err := strata.CheckText("--reason", req.Reason); err != nil {
+		return nil, err
+	}
 	rel, st, f, err := e.target(ctx, req)
 	if err != nil {
 		return nil, err
@@ -394,6 +397,9 @@ func (e *Engine) Advance(ctx context.Context, id string) (*PromotionResult, erro
 func (e *Engine) Reject(ctx context.Context, id, reason string) (*strata.Promotion, error) {
 	if strings.TrimSpace(reason) == "" {
 		return nil, strata.Errorf(strata.EINVALID, "reject needs --reason saying why")
+	}
+	if err := strata.CheckText("--reason", reason); err != nil {
+		return nil, err
 	}
 	p, err := e.Store.Promotion(ctx, id)
 	if err != nil {

@@ -231,8 +231,8 @@ func (e *Engine) git(args ...string) (string, error) {
 }
 
 func checkVersion(v string) error {
-	if v == "" || len(v) > 128 || strings.ContainsAny(v, " \t\n/@\\") {
-		return strata.Errorf(strata.EINVALID, "--version %q: a version is 1 to 128 characters without spaces, '/', '\\' or '@' (e.g. 1.4.2 or 2026.11.23-1)", v)
+	if v == "" || len(v) > 128 || strings.ContainsAny(v, " \t\n/@\\") || strata.CheckLine("--version", v) != nil {
+		return strata.Errorf(strata.EINVALID, "--version %q: a version is 1 to 128 printable characters without spaces, '/', '\\' or '@' (e.g. 1.4.2 or 2026.11.23-1)", v)
 	}
 	return nil
 }

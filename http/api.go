@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -167,16 +168,38 @@ func jsonKind(t reflect.Type) string {
 	return t.String()
 }
 
-// writeJSON writes v as indented JSON, as the CLI prints it.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// encodeJSON returns v as indented JSON, as the CLI prints it.
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// writeJSON writes v as indented JSON, as the CLI prints it. The document is encoded whole
+// before the status line is written: a value that cannot be encoded is an internal error
+// (500, logged), never a 200 with an empty or cut-off body.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := encodeJSON(v)
+	if err != nil {
+		err = fmt.Errorf("%s %s: encode the answer: %w", r.Method, r.URL.Path, err)
+		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		h := w.Header()
+		h.Del(ErrorHeader)
+		h.Set(ExitHeader, strconv.Itoa(strata.ExitStatus(err)))
+		h.Set(ErrorCodeHeader, strata.EINTERNAL)
+		status = http.StatusInternalServerError
+		body, _ = encodeJSON(errorDoc{Error: errorBody{Code: strata.EINTERNAL, Message: internalMessage}})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if w.Header().Get(ExitHeader) == "" {
 		w.Header().Set(ExitHeader, "0")
 	}
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // a client that hung up: nothing to tell it
+	_, _ = w.Write(body) // a client that hung up: nothing to tell it
 }
 
 // handle adapts a route to an http.Handler: authentication, the role check, then the
@@ -211,7 +234,7 @@ func (s *Server) handle(rt route) http.Handler {
 			s.writeError(w, r, err, doc)
 			return
 		}
-		writeJSON(w, http.StatusOK, doc)
+		s.writeJSON(w, r, http.StatusOK, doc)
 	})
 }
 

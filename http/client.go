@@ -141,6 +141,8 @@ func (c *Client) errorOf(resp *http.Response, method, path, code string, data []
 	}
 	if msg == "" {
 		switch {
+		case resp.StatusCode == http.StatusBadRequest && bytes.Contains(data, []byte("HTTP request to an HTTPS server")):
+			msg = fmt.Sprintf("the server at %s speaks HTTPS; use an https:// URL", c.where())
 		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
 			msg = fmt.Sprintf("the server at %s has no route %s %s (is it an older strata?)", c.where(), method, path)
 		default:
@@ -190,6 +192,13 @@ func codeOfStatus(status int) string {
 func (c *Client) unreachable(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	// The server answered, but not as this URL expects: say what would fix it.
+	if why := untrusted(err); why != "" {
+		return &strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("the Strata server at %s is not trusted: %s", c.where(), why)}
+	}
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return &strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("the Strata server at %s speaks plain HTTP, not HTTPS; use an http:// URL, or serve with --tls-cert and --tls-key", c.where())}
 	}
 	why := "no answer"
 	var dns *net.DNSError

@@ -217,6 +217,14 @@ func (x site) AllowIn(ctx context.Context, p *strata.Project, action string, env
 func (x site) Covers(env string) bool { return x.c.covered(env) }
 func (x site) CoversAll() bool        { return coversAll(x.c.tok) }
 
+// Scope is the token's selectors, or nil when it covers every environment.
+func (x site) Scope() []string {
+	if coversAll(x.c.tok) {
+		return nil
+	}
+	return x.c.tok.Selectors()
+}
+
 // Follow answers with server-sent events (followLogs).
 func (x site) Follow(_ context.Context, d *strata.Deployment, after int64) bool {
 	x.c.wrote = true

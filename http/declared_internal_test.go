@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -43,15 +44,16 @@ func TestEveryDeclaredRequestSurvivesTheTrip(t *testing.T) {
 	for _, d := range command.All() {
 		info := d.Declared()
 		t.Run(info.Name+" arrives as it was sent", func(t *testing.T) {
+			s := &Server{log: slog.New(slog.DiscardHandler)}
 			mux := http.NewServeMux()
 			mux.HandleFunc(info.Route, func(w http.ResponseWriter, r *http.Request) {
 				req := reflect.New(d.Request())
 				c := &call{w: w, r: r}
 				if err := c.decodeRequest(req.Interface()); err != nil {
-					writeJSON(w, http.StatusBadRequest, errorDoc{Error: errorBody{Code: "invalid", Message: err.Error()}})
+					s.writeJSON(w, r, http.StatusBadRequest, errorDoc{Error: errorBody{Code: "invalid", Message: err.Error()}})
 					return
 				}
-				writeJSON(w, http.StatusOK, fmt.Sprintf("%#v", req.Elem().Interface()))
+				s.writeJSON(w, r, http.StatusOK, fmt.Sprintf("%#v", req.Elem().Interface()))
 			})
 			srv := httptest.NewServer(mux)
 			t.Cleanup(srv.Close)

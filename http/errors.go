@@ -114,10 +114,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, d
 	}
 	if doc != nil {
 		h.Set(ErrorHeader, url.QueryEscape(publicMessage(err)))
-		writeJSON(w, httpStatus(err), doc)
+		s.writeJSON(w, r, httpStatus(err), doc)
 		return
 	}
-	writeJSON(w, httpStatus(err), errorDoc{Error: errorBody{Code: code, Message: publicMessage(err)}})
+	s.writeJSON(w, r, httpStatus(err), errorDoc{Error: errorBody{Code: code, Message: publicMessage(err)}})
 }
 
 // errorDoc is the body of an error response.

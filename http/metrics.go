@@ -126,7 +126,11 @@ func (m *metrics) tick() {
 }
 
 // serveMetrics writes the metrics in the Prometheus text exposition format (0.0.4).
+// Its figures are the whole estate's, so it needs a token that covers every environment.
 func (s *Server) serveMetrics(c *call) (any, error) {
+	if err := c.allowEstate(strata.ActRead, "/metrics"); err != nil {
+		return nil, err
+	}
 	ctx := c.r.Context()
 	byState, took, unhealthy, err := s.deploymentFigures(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -45,12 +46,17 @@ type Config struct {
 	// answered 429 without a look-up; the zero value means DefaultAuthFailures. The address
 	// is the client's, as TrustedProxies resolves it.
 	AuthFailures RateLimit
+	// TLS, when set, makes Serve speak HTTPS with it (LoadTLS reads serve's --tls-cert and
+	// --tls-key). Over HTTPS, or behind a trusted proxy whose X-Forwarded-Proto is https, the
+	// session cookies are Secure and responses carry Strict-Transport-Security.
+	TLS *tls.Config
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed. A request whose
 	// connection comes from inside one of them is from the rightmost address of its
 	// X-Forwarded-For that is not inside one (the leftmost when all are; the proxy's own when
 	// the header is missing or malformed). That address is what failed authentication counts
-	// against and what the logs show. Empty, every request is from its connection's address
-	// and the header is ignored, since any client could write it.
+	// against and what the logs show. Their X-Forwarded-Proto says whether the client came
+	// over HTTPS. Empty, every request is from its connection's address and both headers are
+	// ignored, since any client could write them.
 	TrustedProxies []netip.Prefix
 	// Commands are the declared commands the API serves, one route each; nil means
 	// command.All(). A declaration is all a command needs to be served, sent by Run and
@@ -166,7 +172,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Wait()
 	}()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.cfg.TLS != nil {
+			srv.TLSConfig = s.cfg.TLS.Clone()
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		<-schedDone
@@ -246,15 +259,19 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // request log can name the principal without seeing the token.
 type principalKey struct{}
 
-// logRequests resolves each request's client address (withClient) and logs the request:
+// logRequests resolves each request's client address (withClient) and whether it came over
+// HTTPS (withHTTPS, which adds Strict-Transport-Security), and logs the request:
 // method, path (never the query, which could hold anything a client put there), status,
 // duration, principal and client address. Tokens never reach the log.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		name := new(string)
-		r = s.withClient(r)
+		r = withHTTPS(s.withClient(r), s.cfg.TrustedProxies)
 		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, name))
+		if isHTTPS(r) {
+			w.Header().Set("Strict-Transport-Security", hstsValue)
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {

@@ -94,7 +94,8 @@ func WriteEvents(w io.Writer, events []*strata.Event) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tSERVICE\tENVIRONMENT\tSUBJECT\tDETAIL")
 	for _, e := range events {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.UTC().Format(time.RFC3339), e.Actor, e.Action, Dash(e.Service), Dash(e.Environment), Dash(e.Subject), string(e.Detail))
+		// Printable: an event stored before the text rule may hold control characters.
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.UTC().Format(time.RFC3339), strata.Printable(e.Actor), e.Action, Dash(e.Service), Dash(e.Environment), Dash(e.Subject), strata.Printable(string(e.Detail)))
 	}
 	tw.Flush()
 }

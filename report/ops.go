@@ -125,7 +125,7 @@ func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.Even
 			stages[st.Name] = true
 		}
 		events = slices.DeleteFunc(events, func(e *strata.Event) bool {
-			return e.Environment != env && (e.Environment != "" || !stages[eventStage(e)])
+			return e.Environment != env && (e.Environment != "" || !stages[EventStage(e)])
 		})
 		if limit > 0 && len(events) > limit {
 			events = events[len(events)-limit:]
@@ -137,8 +137,10 @@ func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.Even
 	return events, nil
 }
 
-// eventStage is the stage an event's detail names, if any.
-func eventStage(e *strata.Event) string {
+// EventStage is the stage an event's detail names, if any: promotion-level events (promote,
+// approve, reject, override, a promotion's outcome) concern a stage, not one environment,
+// and whoever may see that stage's environments may see them.
+func EventStage(e *strata.Event) string {
 	var d struct {
 		Stage string `json:"stage"`
 	}

@@ -104,5 +104,8 @@ func (l local) Covers(string) bool { return true }
 
 func (l local) CoversAll() bool { return true }
 
+// Scope is nil: locally every environment is covered.
+func (l local) Scope() []string { return nil }
+
 // Follow does not stream: `logs --follow` asks again until the deployment ends.
 func (l local) Follow(context.Context, *strata.Deployment, int64) bool { return false }

@@ -41,6 +41,14 @@ func (a *app) setupRemote(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if a.caCert == "" {
+		a.caCert = os.Getenv("STRATA_CA_CERT")
+	}
+	if a.caCert != "" {
+		if err := c.TrustCA(a.caCert); err != nil {
+			return err
+		}
+	}
 	a.client = c
 	return nil
 }
