@@ -11,7 +11,9 @@ import (
 
 // healthEstate's services deploy the version they were built as into a scratch file
 // "mode-SERVICE"; a version named bad... is unhealthy. web is checked over HTTP against a
-// server the test runs, worker and cron by a command; cron's rollback policy is none.
+// server the test runs, worker and cron by a command; cron's rollback policy is none. The
+// 5s timeouts are what a healthy check may need on a busy machine (1s was missed); an
+// unhealthy one waits them out, in parallel with the other tests.
 const healthEstate = `project: health
 environments:
   dev: {}
@@ -20,17 +22,17 @@ services:
   web:
     build: echo "$STRATA_VERSION" > "$STRATA_ARTIFACTS/mode"
     deploy: cp "$STRATA_ARTIFACTS/mode" @SCRATCH@/mode-web
-    health: {http: "@URL@/web", timeout: 2s, interval: 100ms}
+    health: {http: "@URL@/web", timeout: 5s, interval: 100ms}
     rollback: previous
   worker:
     build: echo "$STRATA_VERSION" > "$STRATA_ARTIFACTS/mode"
     deploy: cp "$STRATA_ARTIFACTS/mode" @SCRATCH@/mode-worker
-    health: {command: "grep -q ^good @SCRATCH@/mode-worker", timeout: 2s, interval: 100ms}
+    health: {command: "grep -q ^good @SCRATCH@/mode-worker", timeout: 5s, interval: 100ms}
     rollback: previous
   cron:
     build: echo "$STRATA_VERSION" > "$STRATA_ARTIFACTS/mode"
     deploy: cp "$STRATA_ARTIFACTS/mode" @SCRATCH@/mode-cron
-    health: {command: "grep -q ^good @SCRATCH@/mode-cron", timeout: 1s, interval: 100ms}
+    health: {command: "grep -q ^good @SCRATCH@/mode-cron", timeout: 5s, interval: 100ms}
     rollback: none
 `
 

@@ -15,7 +15,8 @@ import (
 
 // govEstate is dev and staging (both auto), then two prod environments one wave at a time
 // behind an approval. api depends on db. Deploy steps append the version to the scratch file
-// "SERVICE-ENV"; api's health fails where the scratch file "sick-ENV" exists.
+// "SERVICE-ENV"; api's health fails where the scratch file "sick-ENV" exists (a healthy
+// check may need its 5s on a busy machine; 1s was missed).
 const govEstate = `project: gov
 environments:
   dev: {}
@@ -30,7 +31,7 @@ services:
     deploy: echo "$STRATA_VERSION" >> "@SCRATCH@/db-$STRATA_ENV"
   api:
     deploy: echo "$STRATA_VERSION" >> "@SCRATCH@/api-$STRATA_ENV"
-    health: {command: 'test ! -e "@SCRATCH@/sick-$STRATA_ENV"', timeout: 1s, interval: 100ms}
+    health: {command: 'test ! -e "@SCRATCH@/sick-$STRATA_ENV"', timeout: 5s, interval: 100ms}
     rollback: previous
     depends_on: [db]
     config:

@@ -93,7 +93,7 @@ func TestAServerDeploysToAShortLivedEnvironmentMadeAfterItStarted(t *testing.T) 
 	srv := e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h")
 	addr := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`)
 	url := ""
-	waitFor(t, 20*time.Second, "the server to listen", func() bool {
+	waitFor(t, 30*time.Second, "the server to listen", func() bool {
 		b, _ := os.ReadFile(srv.stderr)
 		if m := addr.FindSubmatch(b); m != nil {
 			url = "http://" + string(m[1])

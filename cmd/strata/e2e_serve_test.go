@@ -70,7 +70,7 @@ func TestServeBelievesTheForwardedForOfATrustedProxy(t *testing.T) {
 			}
 			line := regexp.MustCompile(`(?m)^.*msg=request .*path=` + regexp.QuoteMeta(c.path) + ` .*$`)
 			var got string
-			waitFor(t, 5*time.Second, "the request line", func() bool {
+			waitFor(t, 30*time.Second, "the request line", func() bool {
 				log, _ := os.ReadFile(b.stderr)
 				got = string(line.Find(log))
 				return got != ""

@@ -282,6 +282,7 @@ type deployment struct {
 	Kind        string            `json:"kind"`
 	Promotion   string            `json:"promotion"`
 	RollbackOf  string            `json:"rollback_of"`
+	Error       string            `json:"error"`
 	Outputs     map[string]string `json:"outputs"`
 	StartedAt   *time.Time        `json:"started_at"`
 	FinishedAt  *time.Time        `json:"finished_at"`

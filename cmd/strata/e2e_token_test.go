@@ -228,7 +228,7 @@ func serveWith(t *testing.T, e *estate, flags ...string) (string, *background) {
 	t.Helper()
 	b := e.start(append([]string{"serve", "--listen", "127.0.0.1:0", "--tick", "1h"}, flags...)...)
 	var url string
-	waitFor(t, 15*time.Second, "strata serve to listen", func() bool {
+	waitFor(t, 30*time.Second, "strata serve to listen", func() bool {
 		if b.ended() {
 			t.Fatalf("strata serve ended:\n%s", b.wait(t, time.Second))
 		}
