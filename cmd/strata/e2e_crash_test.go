@@ -43,6 +43,7 @@ echo "$STRATA_ATTEMPT" > $S/done
 `
 
 func TestAKilledDeployIsResumedAsTheSameDeploymentWithoutTwoCopiesRunning(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, crashEstate)
 	sleep, marker := e.markerSleep()
 	killMarked(t, marker)
@@ -152,6 +153,7 @@ pipeline:
 `
 
 func TestAReleaseKilledInItsFirstAutoStageLandsInTheNextOnceResumed(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, crashReleaseEstate)
 	sleep, marker := e.markerSleep()
 	killMarked(t, marker)
@@ -191,6 +193,7 @@ func TestAReleaseKilledInItsFirstAutoStageLandsInTheNextOnceResumed(t *testing.T
 }
 
 func TestResumeAlsoStopsWhatADeadStepStartedInANewSession(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Skip("no setsid")
 	}
@@ -244,6 +247,7 @@ func procField(pid string, n int) string {
 }
 
 func TestTwoResumesAtOnceRunTheInterruptedDeploymentOnce(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, crashEstate)
 	sleep, marker := e.markerSleep()
 	killMarked(t, marker)

@@ -46,6 +46,7 @@ type envListDoc struct {
 }
 
 func TestAShortLivedEnvironmentFromCreateToDestroy(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, envE2EEstate)
 	e.release("db", "--version", "1")
 	e.release("api", "--version", "2")
@@ -113,6 +114,7 @@ func TestAShortLivedEnvironmentFromCreateToDestroy(t *testing.T) {
 }
 
 func TestAFailedDestroyKeepsTheEnvironmentToRetry(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, strings.Replace(envE2EEstate, `destroy: echo "db $STRATA_ENV"`, `destroy: test -f "@SCRATCH@/ok" && echo "db $STRATA_ENV"`, 1))
 	e.release("db", "--version", "1")
 	e.must(0, "env", "create", "tmp", "--like", "prod")
@@ -134,6 +136,7 @@ func TestAFailedDestroyKeepsTheEnvironmentToRetry(t *testing.T) {
 }
 
 func TestResumeDestroysExpiredEnvironments(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, envE2EEstate)
 	e.release("db", "--version", "1")
 	var brief envCreateDoc
@@ -162,6 +165,7 @@ func TestResumeDestroysExpiredEnvironments(t *testing.T) {
 }
 
 func TestEnvCreateAndDestroyRefuseBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, envE2EEstate)
 	e.must(0, "env", "create", "taken", "--like", "staging")
 	tests := []struct {

@@ -59,8 +59,10 @@ func newHealthEstate(t *testing.T) *estate {
 }
 
 func TestAFailedHealthCheckRollsBackToTheLastGoodRelease(t *testing.T) {
+	t.Parallel()
 	for _, svc := range []string{"web", "worker"} {
 		t.Run("for a "+map[string]string{"web": "http", "worker": "command"}[svc]+" health check", func(t *testing.T) {
+			t.Parallel() // each has its own estate
 			e := newHealthEstate(t)
 			for _, v := range []string{"good1", "bad2", "good3"} {
 				e.release(svc, "--version", v)
@@ -109,6 +111,7 @@ func TestAFailedHealthCheckRollsBackToTheLastGoodRelease(t *testing.T) {
 }
 
 func TestAFailedHealthCheckWithRollbackNoneLeavesTheDeploymentFailed(t *testing.T) {
+	t.Parallel()
 	e := newHealthEstate(t)
 	e.release("cron", "--version", "good1")
 	e.release("cron", "--version", "bad2")
@@ -123,6 +126,7 @@ func TestAFailedHealthCheckWithRollbackNoneLeavesTheDeploymentFailed(t *testing.
 }
 
 func TestRollbackWithNothingToGoBackToIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newHealthEstate(t)
 	e.release("web", "--version", "good1")
 	r := e.must(2, "rollback", "web", "--env", "dev")
@@ -139,6 +143,7 @@ func TestRollbackWithNothingToGoBackToIsRefused(t *testing.T) {
 }
 
 func TestAHealthCheckIsRetriedUntilItPasses(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hits.Add(1) < 3 {

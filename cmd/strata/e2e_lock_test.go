@@ -22,6 +22,7 @@ services:
 `
 
 func TestOneDeploymentAtATimePerServiceAndEnvironment(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, lockEstate)
 	e.release("slow", "--version", "1")
 

@@ -123,6 +123,7 @@ func (e *estate) storeSum() string {
 func (e *estate) versions(name string) string { return strings.Join(strings.Fields(e.read(name)), " ") }
 
 func TestPromoteThroughGates(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, govEstate)
 	e.release("db", "--version", "1")
 	e.release("api", "--version", "1")
@@ -275,6 +276,7 @@ pipeline:
 `
 
 func TestFreezeBlocksPromotionsAndDeploysUntilUnfrozen(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, strings.Replace(policyEstate, "@POLICY@", "{}", 1))
 	e.release("api", "--version", "1")
 	e.must(2, "freeze", "prod")
@@ -317,6 +319,7 @@ func closedWindow() (spec string, opens time.Time) {
 }
 
 func TestAClosedWindowMakesPromotionsWaitUnlessOverriddenWithAReason(t *testing.T) {
+	t.Parallel()
 	spec, opens := closedWindow()
 	e := newEstate(t, strings.Replace(policyEstate, "@POLICY@", fmt.Sprintf("{windows: [%q]}", spec), 1))
 	e.release("api", "--version", "1")
@@ -354,6 +357,7 @@ func TestAClosedWindowMakesPromotionsWaitUnlessOverriddenWithAReason(t *testing.
 }
 
 func TestTwoConcurrentPromotionsOfOneReleaseToOneStageMakeOne(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, strings.Replace(policyEstate, "@POLICY@", "{approvals: 1}", 1))
 	e.release("api", "--version", "1")
 	a := e.start("promote", "api@1", "-o", "json")
@@ -377,6 +381,7 @@ func TestTwoConcurrentPromotionsOfOneReleaseToOneStageMakeOne(t *testing.T) {
 }
 
 func TestBadPromotionInputIsExit2(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, strings.Replace(policyEstate, "@POLICY@", "{approvals: 1}", 1))
 	e.release("api", "--version", "1")
 	for _, c := range []struct {

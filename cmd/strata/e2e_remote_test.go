@@ -131,6 +131,7 @@ func (tw *twins) normal(s string) string {
 }
 
 func TestEveryCommandPrintsTheSameOnAServerAsLocally(t *testing.T) {
+	t.Parallel()
 	tw := newTwins(t, govEstate)
 	run := func(name, who string, args ...string) {
 		t.Run(name, func(t *testing.T) {
@@ -207,6 +208,7 @@ func TestEveryCommandPrintsTheSameOnAServerAsLocally(t *testing.T) {
 }
 
 func TestRemoteModeRefusals(t *testing.T) {
+	t.Parallel()
 	tw := newTwins(t, govEstate)
 	_, ann := tw.as(t, "ann")
 	for _, tc := range []struct {
@@ -271,6 +273,7 @@ pipeline:
 `
 
 func TestLogsFollowOnAServerPrintsTheStepOutputUntilTheDeploymentEnds(t *testing.T) {
+	t.Parallel()
 	tw := newTwins(t, slowEstate)
 	_, ann := tw.as(t, "ann")
 	ann.must(0, "release", "app", "--version", "1.0")

@@ -57,6 +57,7 @@ func setSecret(t *testing.T, e *estate, env, key, value string) {
 }
 
 func TestADeploymentReadsOnlyTheSecretsItsServiceDeclares(t *testing.T) {
+	t.Parallel()
 	e, keys := newScopeEstate(t)
 	e.must(0, "secret", "keygen", "dev")
 	setSecret(t, e, "dev", "DB_PASS", "pw-12345")
@@ -88,6 +89,7 @@ func TestADeploymentReadsOnlyTheSecretsItsServiceDeclares(t *testing.T) {
 }
 
 func TestAServerDeploysToAShortLivedEnvironmentMadeAfterItStarted(t *testing.T) {
+	t.Parallel()
 	e, _ := newScopeEstate(t)
 	token := createToken(t, e, "ann", "--role", "admin").Token
 	srv := e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h")

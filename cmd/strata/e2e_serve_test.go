@@ -14,6 +14,7 @@ import (
 )
 
 func TestServeRefusesATrustedProxyThatIsNotACIDROrAnIP(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, servedEstate)
 	cases := []struct{ name, value string }{
 		{"a host name is refused", "proxy.example.com"},
@@ -46,6 +47,7 @@ func TestServeRefusesATrustedProxyThatIsNotACIDROrAnIP(t *testing.T) {
 }
 
 func TestServeBelievesTheForwardedForOfATrustedProxy(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, servedEstate)
 	url, b := serveWith(t, e, "--trusted-proxy", "127.0.0.1", "--trusted-proxy", "fd00::/8")
 

@@ -35,6 +35,7 @@ type statusCell struct {
 }
 
 func TestStatusHistoryAndDiffShowWhatRunsWhere(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, statusEstate)
 	e.release("api", "--version", "1")
 	e.release("api", "--version", "2")
@@ -153,6 +154,7 @@ func toString(v any) string {
 }
 
 func TestProgressGoesToStderrAndJSONModePrintsOneDocument(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, statusEstate)
 
 	t.Run("text mode names the service, environment, step and elapsed time", func(t *testing.T) {
@@ -235,6 +237,7 @@ func TestProgressGoesToStderrAndJSONModePrintsOneDocument(t *testing.T) {
 }
 
 func TestAFileThatIsNotAStrataStoreIsRefusedUntouched(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		content []byte
@@ -272,6 +275,7 @@ func TestAFileThatIsNotAStrataStoreIsRefusedUntouched(t *testing.T) {
 }
 
 func TestAStoreFromANewerStrataIsRefusedUntouched(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, statusEstate)
 	e.release("api", "--version", "1")
 	path := filepath.Join(e.dir, ".strata", "state.db")

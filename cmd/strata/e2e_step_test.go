@@ -19,6 +19,7 @@ services:
 `
 
 func TestAStepThatTimesOutHasItsWholeProcessGroupKilled(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, stepEstate)
 	sleep, marker := e.markerSleep()
 	killMarked(t, marker)
@@ -45,6 +46,7 @@ func stepEstateWith(e *estate) string { return strings.ReplaceAll(stepEstate, "@
 // the test writes only once that line has reached strata's stderr, so the line can only
 // have arrived while the step ran.
 func TestStepOutputIsStreamedLiveAndStored(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, stepEstate)
 	e.release("chatty", "--version", "1")
 
@@ -103,6 +105,7 @@ func TestStepOutputIsStreamedLiveAndStored(t *testing.T) {
 }
 
 func TestCtrlCStopsTheStepAndRecordsTheDeploymentFailed(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, `project: steps
 environments:
   dev: {}

@@ -60,6 +60,7 @@ func createToken(t *testing.T, e *estate, args ...string) created {
 }
 
 func TestTokenCreatePrintsTheTokenOnceAndKeepsOnlyItsHash(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, tokenEstate)
 	c := createToken(t, e, "ci", "--role", "deployer", "--envs", "tier=dev", "--envs", "tier=prod,region=eu-west")
 	if c.Name != "ci" || c.Role != "deployer" || !strings.HasPrefix(c.Token, "strata_") ||
@@ -102,6 +103,7 @@ func TestTokenCreatePrintsTheTokenOnceAndKeepsOnlyItsHash(t *testing.T) {
 }
 
 func TestTokenListAndRevoke(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, tokenEstate)
 	createToken(t, e, "ci", "--role", "viewer")
 	createToken(t, e, "alice", "--role", "approver", "--envs", "name=prod-eu")
@@ -145,6 +147,7 @@ func TestTokenListAndRevoke(t *testing.T) {
 }
 
 func TestTokenCommandsRefuseBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, tokenEstate)
 	createToken(t, e, "ci", "--role", "viewer")
 	tests := []struct {
@@ -250,6 +253,7 @@ func (e *estate) as(url, token string) *estate {
 }
 
 func TestTokensFromTheCLIAreWhoActsOnAServer(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, servedEstate)
 	ops := createToken(t, e, "ops", "--role", "admin").Token
 	devBot := createToken(t, e, "dev-bot", "--role", "deployer", "--envs", "tier=dev").Token

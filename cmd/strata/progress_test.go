@@ -9,6 +9,7 @@ import (
 )
 
 func TestProgressLinesHeldBackAreWrittenSoonAndInOrder(t *testing.T) {
+	t.Parallel()
 	var out syncbuf.Buffer
 	b := &batchedWriter{w: &out}
 	b.Write([]byte("▸ one\n"))
@@ -32,6 +33,7 @@ func TestProgressLinesHeldBackAreWrittenSoonAndInOrder(t *testing.T) {
 }
 
 func TestALargeBatchIsWrittenWithoutWaiting(t *testing.T) {
+	t.Parallel()
 	var out syncbuf.Buffer
 	b := &batchedWriter{w: &out}
 	line := strings.Repeat("x", 1023) + "\n"
