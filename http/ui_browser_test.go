@@ -122,6 +122,7 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 // environment in the matrix, opens the promotion alice asked for, approves it (a second
 // principal), and watches its deployment finish live.
 func TestDashboardInChromium(t *testing.T) {
+	t.Parallel() // its own store, server and browser; most of its time is waiting on Chromium
 	x := newUIEstate(t, browserYAML)
 	t.Cleanup(func() { os.WriteFile(filepath.Join(x.dir, "release"), nil, 0o644) }) // whatever happens
 	ctx := context.Background()
