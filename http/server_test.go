@@ -190,7 +190,7 @@ func TestLogsFollowLive(t *testing.T) {
 	x := newAPIEstate(t, yaml)
 	go x.do("alice", "POST", "/api/v1/releases", map[string]any{"service": "api", "version": "1.0.0"})
 	var dep string
-	for deadline := time.Now().Add(5 * time.Second); dep == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); dep == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		ds, _ := x.store.Deployments(context.Background(), strata.DeploymentFilter{Environment: "dev"})
 		if len(ds) > 0 && ds[0].State == strata.Running {
 			dep = ds[0].ID
