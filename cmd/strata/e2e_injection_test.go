@@ -60,6 +60,7 @@ func (e *estate) wantDeployed(env, team string) {
 }
 
 func TestInterpolatedValuesNeverRunAsShellCode(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, injectionEstate)
 	fileTeam := "$(touch " + e.scratch + "/pwned-file-label)"
 	e.release("api", "--version", "1")
@@ -147,6 +148,7 @@ func TestInterpolatedValuesNeverRunAsShellCode(t *testing.T) {
 }
 
 func TestACommandThatCannotCarryAValueIsRefusedByValidate(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, `project: shop
 environments:
   dev: {}
@@ -171,6 +173,7 @@ services:
 // validate` with exit 2 and an error that says where, without hanging, growing without
 // bound, or printing a file that is not Strata's.
 func TestHostileFilesCannotExhaustTheMachine(t *testing.T) {
+	t.Parallel()
 	var doubling strings.Builder
 	doubling.WriteString("project: shop\nenvironments:\n  dev:\n    config:\n      K0: \"xxxxxxxxxxxxxxxx\"\n")
 	for i := 1; i <= 40; i++ {
