@@ -238,8 +238,8 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	// the rest of the deployment on ext4 without a journal, which checks every recently
 	// deleted inode each time it allocates one (bench/README.md); they live in memory (a
 	// tmpfs) where the machine has one, so secrets in the config never reach a disk. The
-	// outputs file is made by the step that appends to it; what an earlier run left there
-	// is removed first.
+	// outputs file is made by the step that appends to it, and removed once read: a step
+	// may write a secret there. The directory goes when the process exits (scratch.go).
 	cfg, err := rs.JSON()
 	if err != nil {
 		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
@@ -248,9 +248,7 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if err != nil {
 		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
 	}
-	if len(secrets) > 0 {
-		defer os.WriteFile(cfgPath, nil, 0o600)
-	}
+	defer dropScratch(cfgPath, outPath, len(secrets) > 0)
 	cmd, err := layer.Expand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos, &layer.Runtime{Version: d.Version})
 	if err != nil {
 		return "", err
