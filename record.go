@@ -42,7 +42,7 @@ func Active(state string) bool {
 type Owner struct {
 	Host  string `json:"host"`
 	PID   int    `json:"pid"`
-	Start int64  `json:"start"` // process start time, in clock ticks since boot where known
+	Start int64  `json:"start"` // process start time as the host tells it (clock ticks since boot on Linux, µs since 1970 on macOS); 0 where unknown
 }
 
 // ID is the owner's identity as the store compares it.
