@@ -198,7 +198,7 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	stopLease()
 	if cause := context.Cause(runCtx); errors.Is(cause, errLeaseLost) {
 		sink.Close()
-		return d, strata.Errorf(strata.EFAILED, "%s %s@%s to %s: %v; this process stopped its steps", d.ID, d.Service, d.Version, d.Environment, errLeaseLost)
+		return d, strata.Errorf(strata.EFAILED, "%s %s@%s to %s: %w; this process stopped its steps", d.ID, d.Service, d.Version, d.Environment, errLeaseLost)
 	}
 	if err != nil {
 		sink.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -261,7 +262,7 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 		if b, _ := os.ReadFile(errPath); len(bytes.TrimSpace(b)) > 0 {
 			msg += ": " + lastLine(string(b))
 		}
-		return "", fmt.Errorf("%s", msg)
+		return "", errors.New(msg)
 	}
 	return strings.TrimSpace(stdout.String()), nil
 }
@@ -291,16 +292,16 @@ func observeHTTP(ctx context.Context, url string, timeout time.Duration) (string
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return "", fmt.Errorf("bad observe URL %q: %v", url, err)
+		return "", fmt.Errorf("bad observe URL %q: %w", url, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("GET %s: %v", url, err)
+		return "", fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return "", fmt.Errorf("GET %s: %v", url, err)
+		return "", fmt.Errorf("GET %s: %w", url, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
@@ -309,7 +310,7 @@ func observeHTTP(ctx context.Context, url string, timeout time.Duration) (string
 	if len(body) > 0 && body[0] == '{' {
 		var doc map[string]any
 		if err := json.Unmarshal(body, &doc); err != nil {
-			return "", fmt.Errorf("GET %s: the answer looks like JSON but does not parse: %v", url, err)
+			return "", fmt.Errorf("GET %s: the answer looks like JSON but does not parse: %w", url, err)
 		}
 		switch v := doc["version"].(type) {
 		case string:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -205,7 +206,7 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 	}
 	e.announce(p, promotionEvent(p, res.Deployments))
 	if failure != nil {
-		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s failed: %v", p.ID, p.Service, p.Version, p.Stage, failure)
+		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s failed: %w", p.ID, p.Service, p.Version, p.Stage, failure)
 	}
 	e.logf("✓ %s@%s → %s: succeeded", p.Service, p.Version, p.Stage)
 	idx := e.Project.StageIndex(st.Name)
@@ -261,19 +262,13 @@ func (e *Engine) deployWave(ctx context.Context, p *strata.Promotion, wave []str
 	close(jobs)
 	wg.Wait()
 	var ds []*strata.Deployment
-	var failed []string
 	for i := range wave {
 		if out[i] != nil {
 			ds = append(ds, out[i])
 		}
-		if errs[i] != nil {
-			failed = append(failed, errs[i].Error())
-		}
 	}
-	if len(failed) > 0 {
-		return ds, fmt.Errorf("%s", strings.Join(failed, "; "))
-	}
-	return ds, nil
+	// Joined, not flattened into text: each failure keeps its code and its chain.
+	return ds, errors.Join(errs...)
 }
 
 // Approve records principal's approval of a waiting promotion and runs it when that opened

@@ -37,7 +37,7 @@ func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Ser
 	e.logf("↺ %s → %s: rolling back to %s", d.Service, d.Environment, prev.Version)
 	rb, err := e.Deploy(ctx, DeployRequest{Service: d.Service, Version: prev.Version, Env: d.Environment, Kind: KindRollback, RollbackOf: d.ID, SkipPolicy: true, PromotionID: d.PromotionID})
 	if err != nil {
-		return d, strata.Errorf(strata.EFAILED, "%s; the rollback to %s failed too: %v", msg, prev.Version, err)
+		return d, strata.Errorf(strata.EFAILED, "%s; the rollback to %s failed too: %w", msg, prev.Version, err)
 	}
 	return d, strata.Errorf(strata.EFAILED, "%s; rolled back to %s (%s)", msg, prev.Version, rb.ID)
 }

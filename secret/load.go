@@ -125,7 +125,7 @@ func (l *Loader) outside(env string, k *strata.Key) (string, error) {
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return "", strata.Errorf(strata.EINVALID, "deploying to %s needs the secret %s from the file %s (from: %s at %s): %v", env, k.Name, path, k.From, k.Pos, pathError(err))
+			return "", strata.Errorf(strata.EINVALID, "deploying to %s needs the secret %s from the file %s (from: %s at %s): %w", env, k.Name, path, k.From, k.Pos, pathError(err))
 		}
 		val := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 		if val == "" {

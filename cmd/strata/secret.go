@@ -229,7 +229,7 @@ func isTerminal(f *os.File) bool {
 func (a *app) prompt(ctx context.Context, question string) (string, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
-		return "", strata.Errorf(strata.EINVALID, "no terminal to prompt on (%v); pipe the value on stdin", err)
+		return "", strata.Errorf(strata.EINVALID, "no terminal to prompt on (%w); pipe the value on stdin", err)
 	}
 	defer tty.Close()
 	stty := func(arg string) error {

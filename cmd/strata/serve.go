@@ -62,7 +62,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
-				return strata.Errorf(strata.EINVALID, "cannot listen on %s: %v; choose another address with --listen", listen, err)
+				return strata.Errorf(strata.EINVALID, "cannot listen on %s: %w; choose another address with --listen", listen, err)
 			}
 			fmt.Fprintf(a.stderr, "strata: serving %s on http://%s (dashboard /, API /api/v1/, scheduler every %s)\n", e.Project.Name, ln.Addr(), tick)
 			return s.Serve(ctx, ln)
