@@ -101,11 +101,11 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 func (e *Engine) lookup(service, env string) (*strata.Service, *strata.Environment, error) {
 	svc := e.Project.Service(service)
 	if svc == nil {
-		return nil, nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", service, strings.Join(e.Project.ServiceNames(), ", "))
+		return nil, nil, notFound("service", service, e.Project.ServiceNames())
 	}
 	en := e.Project.Environment(env)
 	if en == nil {
-		return nil, nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q; known: %s", env, strings.Join(e.Project.EnvironmentNames(), ", "))
+		return nil, nil, notFound("environment", env, e.Project.EnvironmentNames())
 	}
 	return svc, en, nil
 }

@@ -53,7 +53,7 @@ const observeTimeout = 10 * time.Second
 // Items come in project order (environments, then services). An unknown env is ENOTFOUND.
 func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
 	if env != "" && e.Project.Environment(env) == nil {
-		return nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q; known: %s", env, strings.Join(e.Project.EnvironmentNames(), ", "))
+		return nil, notFound("environment", env, e.Project.EnvironmentNames())
 	}
 	f, err := e.currentFacts(ctx, env)
 	if err != nil {

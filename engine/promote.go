@@ -53,7 +53,7 @@ func (r *PromotionResult) Last() *PromotionResult {
 func (e *Engine) target(ctx context.Context, req PromoteRequest) (*strata.Release, *strata.Stage, plan.Facts, error) {
 	var f plan.Facts
 	if e.Project.Service(req.Service) == nil {
-		return nil, nil, f, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", req.Service, strings.Join(e.Project.ServiceNames(), ", "))
+		return nil, nil, f, notFound("service", req.Service, e.Project.ServiceNames())
 	}
 	rel, err := e.findRelease(ctx, req.Service, req.Version)
 	if err != nil {
@@ -66,7 +66,7 @@ func (e *Engine) target(ctx context.Context, req PromoteRequest) (*strata.Releas
 			for _, s := range e.Project.Pipeline {
 				names = append(names, s.Name)
 			}
-			return nil, nil, f, strata.Errorf(strata.ENOTFOUND, "unknown stage %q; stages: %s", req.To, strings.Join(names, ", "))
+			return nil, nil, f, notFound("stage", req.To, names)
 		}
 	}
 	if f, err = e.promotionFacts(ctx, rel.Service, rel.Version); err != nil {
