@@ -27,7 +27,7 @@ services:
   app:
     deploy: |
       echo "$STRATA_OUTPUTS" > "@SCRATCH@/outputs-path"
-      if grep -q "$TOKEN" "$STRATA_CONFIG"; then touch "@SCRATCH@/config-held-it"; fi
+      if grep -qF -- "$TOKEN" "$STRATA_CONFIG"; then touch "@SCRATCH@/config-held-it"; fi
       echo "TOKEN=$TOKEN" >> "$STRATA_OUTPUTS"
       echo "PLAIN=$TOKEN" >> "$STRATA_OUTPUTS"
     config:
@@ -68,7 +68,8 @@ func filesHolding(t *testing.T, dir, s string) []string {
 func TestNoSecretAStepWasGivenOrWroteIsLeftOnDiskAfterTheDeployment(t *testing.T) {
 	e := newEstate(t, scratchSecretEstate)
 	root := scratchRoot(e)
-	token := randomValue(t, "scratch-token-")
+	// Shell syntax in the value must be passed on as text, never run.
+	token := randomValue(t, "scratch-token-") + "$(touch pwned);`touch pwned`"
 	e.env = append(e.env, "E2E_SCRATCH_TOKEN="+token)
 	e.release("app", "--version", "1")
 	d := e.deploy(0, "app@1", "--env", "dev")
@@ -83,6 +84,9 @@ func TestNoSecretAStepWasGivenOrWroteIsLeftOnDiskAfterTheDeployment(t *testing.T
 	}
 	if _, err := os.Stat(e.path("config-held-it")); err != nil {
 		t.Fatalf("the step's config file did not hold the secret: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "pwned")); err == nil {
+		t.Error("shell syntax in the secret was run")
 	}
 	for _, dir := range []string{root, e.dir} {
 		if got := filesHolding(t, dir, token); len(got) != 0 {
