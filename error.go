@@ -23,6 +23,10 @@ type Error struct {
 	Message string
 	// Err is the underlying cause, if any.
 	Err error
+
+	// wrapped holds what Errorf's %w verbs named, already part of Message, so that
+	// errors.Is and errors.As still find them.
+	wrapped error
 }
 
 // Error returns the message, followed by the cause when there is one.
@@ -36,12 +40,82 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns the cause: Err, else what Errorf's %w verbs named.
+func (e *Error) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
+	return e.wrapped
+}
 
-// Errorf returns an *Error with the given code and a formatted message.
+// Errorf returns an *Error with the given code and a formatted message. As with fmt.Errorf,
+// a %w verb wraps its error: the message reads the same as with %v, and errors.Is, errors.As
+// and IsTerminal see the wrapped error, so its code and its sentinel are not lost.
 func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	err := fmt.Errorf(format, args...)
+	e := &Error{Code: code, Message: err.Error()}
+	if errors.Unwrap(err) != nil || len(unwrapAll(err)) > 0 {
+		e.wrapped = err
+	}
+	return e
+}
+
+// unwrapAll returns the errors a multi-error (errors.Join, fmt.Errorf with several %w) holds.
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return nil
+}
+
+// Terminal marks err as final: trying the same thing again cannot succeed until someone
+// changes something (the configuration, the release, a decision), so a scheduler or an agent
+// that retries work must not retry it. The code, message and chain of err are kept, and so
+// is its exit status. Terminal(nil) is nil.
+func Terminal(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &terminalError{err: err}
+}
+
+// terminalError is what Terminal wraps an error in.
+type terminalError struct{ err error }
+
+func (t *terminalError) Error() string { return t.err.Error() }
+func (t *terminalError) Unwrap() error { return t.err }
+
+// IsTerminal reports whether err is final rather than worth retrying (kargo's
+// TerminalError, for the same reason: a retry loop needs to know when to stop). An error is
+// final when Terminal marked it or anything in its chain, or when its code (the first
+// *Error's, as ErrorCode reads it) is one only a person can fix: invalid, not_found or
+// unauthorized. Blocked (a gate may open), conflict (a holder may finish), failed (a step may
+// pass next time) and internal errors are worth retrying unless marked. Joined errors are
+// final only when every one of them is: retrying helps as long as one part may succeed.
+func IsTerminal(err error) bool {
+	coded := false
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		switch x := e.(type) {
+		case *terminalError:
+			return true
+		case *Error:
+			if !coded {
+				coded = true
+				if x.Code == EINVALID || x.Code == ENOTFOUND || x.Code == EUNAUTHORIZED {
+					return true
+				}
+			}
+		}
+		if parts := unwrapAll(e); parts != nil {
+			for _, p := range parts {
+				if !IsTerminal(p) {
+					return false
+				}
+			}
+			return len(parts) > 0
+		}
+	}
+	return false
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL for any other

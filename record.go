@@ -1,8 +1,6 @@
 package strata
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -42,7 +40,7 @@ func Active(state string) bool {
 type Owner struct {
 	Host  string `json:"host"`
 	PID   int    `json:"pid"`
-	Start int64  `json:"start"` // process start time, in clock ticks since boot where known
+	Start int64  `json:"start"` // process start time as the host tells it (clock ticks since boot on Linux, µs since 1970 on macOS); 0 where unknown
 }
 
 // ID is the owner's identity as the store compares it.
@@ -193,17 +191,6 @@ type Event struct {
 	Detail      json.RawMessage `json:"detail,omitempty"`
 	Prev        string          `json:"prev"`
 	Hash        string          `json:"hash"`
-}
-
-// ComputeHash returns the hash that chains e to the event before it: sha256 over the previous
-// hash and every field of e but Hash, in a fixed order. Stores call it when appending and
-// `audit --verify` calls it again to detect edits, removals and reorderings.
-func (e *Event) ComputeHash(prev string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%d\n%s\n%q\n%q\n%q\n%q\n%q\n", prev, e.Seq, e.At.UTC().Format(time.RFC3339Nano),
-		e.Actor, e.Action, e.Service, e.Environment, e.Subject)
-	h.Write(e.Detail)
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // EphemeralEnv is a short-lived environment made by `strata env create`: it lives in the

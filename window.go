@@ -34,7 +34,7 @@ func ParseWindow(spec string) (Window, error) {
 		return w, fmt.Errorf("deploy window %q has %d parts; %s", spec, len(fields), want)
 	}
 	if err := w.parseDays(fields[0]); err != nil {
-		return w, fmt.Errorf("deploy window %q: %v; %s", spec, err, want)
+		return w, fmt.Errorf("deploy window %q: %w; %s", spec, err, want)
 	}
 	from, to, ok := strings.Cut(fields[1], "-")
 	if !ok {
@@ -42,10 +42,10 @@ func ParseWindow(spec string) (Window, error) {
 	}
 	var err error
 	if w.Start, err = parseClock(from); err != nil {
-		return w, fmt.Errorf("deploy window %q: %v; %s", spec, err, want)
+		return w, fmt.Errorf("deploy window %q: %w; %s", spec, err, want)
 	}
 	if w.End, err = parseClock(to); err != nil {
-		return w, fmt.Errorf("deploy window %q: %v; %s", spec, err, want)
+		return w, fmt.Errorf("deploy window %q: %w; %s", spec, err, want)
 	}
 	if w.Start == w.End {
 		return w, fmt.Errorf("deploy window %q starts and ends at the same time; %s", spec, want)

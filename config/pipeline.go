@@ -294,14 +294,3 @@ func labelHint(sel map[string]string, values map[string]map[string]bool) string 
 	}
 	return strings.Join(hints, "; ")
 }
-
-// listSome lists names, eliding the middle of a long list.
-func listSome(names []string) string {
-	if len(names) == 0 {
-		return "(none)"
-	}
-	if len(names) > 10 {
-		return strings.Join(names[:8], ", ") + fmt.Sprintf(", ... (%d in all)", len(names))
-	}
-	return strings.Join(names, ", ")
-}

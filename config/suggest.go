@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	hint "github.com/strata-dev/strata/internal/suggest"
 )
 
 // nameRE is what environment, service and stage names look like: they become file names,
@@ -29,75 +31,20 @@ func badName(kind, name, example string) string {
 // keyRE is what config keys look like: each becomes an environment variable of the steps.
 var keyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// suggest returns the candidate closest to s by edit distance, or "" when none is close
-// enough to be a likely typo.
-func suggest(s string, candidates []string) string {
-	best, bestD := "", -1
-	limit := max(1, min(3, (len(s)+2)/3))
-	for _, c := range candidates {
-		if c == s {
-			continue
-		}
-		if strings.EqualFold(c, s) {
-			return c
-		}
-		d := distance(s, c)
-		if d <= limit && (bestD < 0 || d < bestD) {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
+// didYouMean returns "; did you mean "X"?" or "" (internal/suggest).
+func didYouMean(s string, candidates []string) string { return hint.DidYouMean(s, candidates) }
 
-// didYouMean returns "; did you mean "X"?" or "".
-func didYouMean(s string, candidates []string) string {
-	if m := suggest(s, candidates); m != "" {
-		return fmt.Sprintf("; did you mean %q?", m)
-	}
-	return ""
-}
+// listSome lists names, at most ten, then how many more (internal/suggest).
+func listSome(names []string) string { return hint.List(names) }
 
 // unknownKey says that key is not one of known, suggesting the closest and listing all.
 func unknownKey(key, where string, known []string) string {
 	sorted := slices.Sorted(slices.Values(known))
 	list := strings.Join(sorted, ", ")
-	if m := suggest(key, known); m != "" {
+	if m := hint.Closest(key, known); m != "" {
 		return fmt.Sprintf("unknown key %q in %s; did you mean %q? (known keys: %s)", key, where, m, list)
 	}
 	return fmt.Sprintf("unknown key %q in %s; known keys: %s", key, where, list)
-}
-
-// distance is the optimal string alignment distance: insertions, deletions, substitutions
-// and transpositions of neighbours each cost one.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		if a == b {
-			return 0
-		}
-		return max(len(ra), len(rb))
-	}
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 // quoted returns names as "a", "b", "c".

@@ -40,7 +40,7 @@ func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool, p
 		}
 		select {
 		case <-ctx.Done():
-			return strata.Errorf(strata.EBLOCKED, "gave up waiting for %s to finish: %v", d.Environment, context.Cause(ctx))
+			return strata.Errorf(strata.EBLOCKED, "gave up waiting for %s to finish: %w", d.Environment, context.Cause(ctx))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

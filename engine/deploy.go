@@ -112,11 +112,11 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 func (e *Engine) lookup(service, env string) (*strata.Service, *strata.Environment, error) {
 	svc := e.Project.Service(service)
 	if svc == nil {
-		return nil, nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", service, strings.Join(e.Project.ServiceNames(), ", "))
+		return nil, nil, notFound("service", service, e.Project.ServiceNames())
 	}
 	en := e.Project.Environment(env)
 	if en == nil {
-		return nil, nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q; known: %s", env, strings.Join(e.Project.EnvironmentNames(), ", "))
+		return nil, nil, notFound("environment", env, e.Project.EnvironmentNames())
 	}
 	return svc, en, nil
 }
@@ -209,7 +209,7 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	stopLease()
 	if cause := context.Cause(runCtx); errors.Is(cause, errLeaseLost) {
 		sink.Close()
-		return d, strata.Errorf(strata.EFAILED, "%s %s@%s to %s: %v; this process stopped its steps", d.ID, d.Service, d.Version, d.Environment, errLeaseLost)
+		return d, strata.Errorf(strata.EFAILED, "%s %s@%s to %s: %w; this process stopped its steps", d.ID, d.Service, d.Version, d.Environment, errLeaseLost)
 	}
 	if err != nil {
 		sink.Close()
@@ -249,8 +249,8 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	// the rest of the deployment on ext4 without a journal, which checks every recently
 	// deleted inode each time it allocates one (bench/README.md); they live in memory (a
 	// tmpfs) where the machine has one, so secrets in the config never reach a disk. The
-	// outputs file is made by the step that appends to it; what an earlier run left there
-	// is removed first.
+	// outputs file is made by the step that appends to it, and removed once read: a step
+	// may write a secret there. The directory goes when the process exits (scratch.go).
 	cfg, err := rs.JSON()
 	if err != nil {
 		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
@@ -259,9 +259,7 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if err != nil {
 		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
 	}
-	if len(secrets) > 0 {
-		defer os.WriteFile(cfgPath, nil, 0o600)
-	}
+	defer dropScratch(cfgPath, outPath, len(secrets) > 0)
 	cmd, err := layer.ExpandCommand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos, &layer.Runtime{Version: d.Version})
 	if err != nil {
 		return "", err

@@ -18,7 +18,7 @@ import (
 // Each destroy is audited ("destroy", or "destroy.failed" for the step that failed).
 func (e *Engine) Destroy(ctx context.Context, env string) ([]string, error) {
 	if e.Project.Environment(env) == nil {
-		return nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q", env)
+		return nil, notFound("environment", env, e.Project.EnvironmentNames())
 	}
 	f, err := e.currentFacts(ctx, env)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -55,7 +56,7 @@ const observeTimeout = 10 * time.Second
 // Items come in project order (environments, then services). An unknown env is ENOTFOUND.
 func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
 	if env != "" && e.Project.Environment(env) == nil {
-		return nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q; known: %s", env, strings.Join(e.Project.EnvironmentNames(), ", "))
+		return nil, notFound("environment", env, e.Project.EnvironmentNames())
 	}
 	f, err := e.currentFacts(ctx, env)
 	if err != nil {
@@ -280,7 +281,7 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 		if b, _ := os.ReadFile(errPath); len(bytes.TrimSpace(b)) > 0 {
 			msg += ": " + lastLine(string(b))
 		}
-		return "", fmt.Errorf("%s", msg)
+		return "", errors.New(msg)
 	}
 	return strings.TrimSpace(stdout.String()), nil
 }
@@ -310,16 +311,16 @@ func observeHTTP(ctx context.Context, url string, timeout time.Duration) (string
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return "", fmt.Errorf("bad observe URL %q: %v", url, err)
+		return "", fmt.Errorf("bad observe URL %q: %w", url, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("GET %s: %v", url, err)
+		return "", fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return "", fmt.Errorf("GET %s: %v", url, err)
+		return "", fmt.Errorf("GET %s: %w", url, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
@@ -328,7 +329,7 @@ func observeHTTP(ctx context.Context, url string, timeout time.Duration) (string
 	if len(body) > 0 && body[0] == '{' {
 		var doc map[string]any
 		if err := json.Unmarshal(body, &doc); err != nil {
-			return "", fmt.Errorf("GET %s: the answer looks like JSON but does not parse: %v", url, err)
+			return "", fmt.Errorf("GET %s: the answer looks like JSON but does not parse: %w", url, err)
 		}
 		switch v := doc["version"].(type) {
 		case string:

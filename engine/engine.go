@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-dev/strata/internal/suggest"
+
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/plan"
 	"github.com/strata-dev/strata/step"
@@ -110,6 +112,12 @@ func (e *Engine) now() time.Time {
 		return time.Now()
 	}
 	return e.Now()
+}
+
+// notFound is the ENOTFOUND error for an unknown name of some kind: the known names and the
+// likely one, worded as everywhere else (internal/suggest).
+func notFound(kind, name string, known []string) error {
+	return &strata.Error{Code: strata.ENOTFOUND, Message: suggest.Unknown(kind, name, known)}
 }
 
 // event builds an audit event for the acting principal.

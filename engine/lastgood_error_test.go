@@ -19,10 +19,12 @@ type lookupFailingStore struct {
 
 func (s *lookupFailingStore) Deployments(ctx context.Context, f strata.DeploymentFilter) ([]*strata.Deployment, error) {
 	if s.armed && f.Service != "" && f.Environment != "" && len(f.States) == 1 && f.States[0] == strata.Succeeded {
-		return nil, errors.New("disk on fire")
+		return nil, errDiskOnFire
 	}
 	return s.Store.Deployments(ctx, f)
 }
+
+var errDiskOnFire = errors.New("disk on fire")
 
 func TestAStoreErrorFindingTheLastGoodReleaseIsReportedNotTakenForNone(t *testing.T) {
 	w := newWorld(t, rollbackEstate)
@@ -38,6 +40,9 @@ func TestAStoreErrorFindingTheLastGoodReleaseIsReportedNotTakenForNone(t *testin
 	d, err := e.Deploy(t.Context(), engine.DeployRequest{Service: "api", Version: "2", Env: "staging"})
 	if strata.ErrorCode(err) != strata.EFAILED || !strings.Contains(err.Error(), "not rolled back") || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("deploy: %v; want the failure, and that it was not rolled back because the store failed", err)
+	}
+	if !errors.Is(err, errDiskOnFire) {
+		t.Errorf("the store's error is not in the chain of %v: its code and identity were lost", err)
 	}
 	if strings.Contains(err.Error(), "no earlier good release") {
 		t.Errorf("a store error was reported as there being no earlier good release: %v", err)

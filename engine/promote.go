@@ -53,7 +53,7 @@ func (r *PromotionResult) Last() *PromotionResult {
 func (e *Engine) target(ctx context.Context, req PromoteRequest) (*strata.Release, *strata.Stage, plan.Facts, error) {
 	var f plan.Facts
 	if e.Project.Service(req.Service) == nil {
-		return nil, nil, f, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", req.Service, strings.Join(e.Project.ServiceNames(), ", "))
+		return nil, nil, f, notFound("service", req.Service, e.Project.ServiceNames())
 	}
 	rel, err := e.findRelease(ctx, req.Service, req.Version)
 	if err != nil {
@@ -66,7 +66,7 @@ func (e *Engine) target(ctx context.Context, req PromoteRequest) (*strata.Releas
 			for _, s := range e.Project.Pipeline {
 				names = append(names, s.Name)
 			}
-			return nil, nil, f, strata.Errorf(strata.ENOTFOUND, "unknown stage %q; stages: %s", req.To, strings.Join(names, ", "))
+			return nil, nil, f, notFound("stage", req.To, names)
 		}
 	}
 	if f, err = e.promotionFacts(ctx, rel.Service, rel.Version); err != nil {
@@ -265,7 +265,7 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 	}
 	e.announce(p, promotionEvent(p, res.Deployments))
 	if failure != nil {
-		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s failed: %v", p.ID, p.Service, p.Version, p.Stage, failure)
+		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s failed: %w", p.ID, p.Service, p.Version, p.Stage, failure)
 	}
 	e.logf("✓ %s@%s → %s: succeeded", p.Service, p.Version, p.Stage)
 	idx := e.Project.StageIndex(st.Name)
@@ -322,19 +322,13 @@ func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wav
 	close(jobs)
 	wg.Wait()
 	var ds []*strata.Deployment
-	var failed []string
 	for i := range wave {
 		if out[i] != nil {
 			ds = append(ds, out[i])
 		}
-		if errs[i] != nil {
-			failed = append(failed, errs[i].Error())
-		}
 	}
-	if len(failed) > 0 {
-		return ds, fmt.Errorf("%s", strings.Join(failed, "; "))
-	}
-	return ds, nil
+	// Joined, not flattened into text: each failure keeps its code and its chain.
+	return ds, errors.Join(errs...)
 }
 
 // Approve records principal's approval of a waiting promotion and runs it when that opened

@@ -38,7 +38,7 @@ type ReleaseResult struct {
 func (e *Engine) Release(ctx context.Context, service, version string) (*ReleaseResult, error) {
 	svc := e.Project.Service(service)
 	if svc == nil {
-		return nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", service, strings.Join(e.Project.ServiceNames(), ", "))
+		return nil, notFound("service", service, e.Project.ServiceNames())
 	}
 	if version == "" {
 		version = e.defaultVersion()

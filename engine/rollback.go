@@ -28,16 +28,17 @@ func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Ser
 	if prev == nil {
 		switch {
 		case lookErr != nil:
-			msg += "; not rolled back: " + lookErr.Error()
+			// Wrapped, not flattened: the store's code stays readable behind EFAILED.
+			return d, &strata.Error{Code: strata.EFAILED, Message: msg + "; not rolled back", Err: lookErr}
 		case svc.Rollback == "previous" && d.Kind != KindRollback:
 			msg += "; no earlier good release there to roll back to"
 		}
-		return d, strata.Errorf(strata.EFAILED, "%s", msg)
+		return d, &strata.Error{Code: strata.EFAILED, Message: msg}
 	}
 	e.logf("↺ %s → %s: rolling back to %s", d.Service, d.Environment, prev.Version)
 	rb, err := e.Deploy(ctx, DeployRequest{Service: d.Service, Version: prev.Version, Env: d.Environment, Kind: KindRollback, RollbackOf: d.ID, SkipPolicy: true, PromotionID: d.PromotionID})
 	if err != nil {
-		return d, strata.Errorf(strata.EFAILED, "%s; the rollback to %s failed too: %v", msg, prev.Version, err)
+		return d, strata.Errorf(strata.EFAILED, "%s; the rollback to %s failed too: %w", msg, prev.Version, err)
 	}
 	return d, strata.Errorf(strata.EFAILED, "%s; rolled back to %s (%s)", msg, prev.Version, rb.ID)
 }

@@ -108,7 +108,7 @@ func (c *call) decode(v any) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return strata.Errorf(strata.EINVALID, "malformed JSON: the body ends in the middle of a value")
 	case errors.As(err, &syntax):
-		return strata.Errorf(strata.EINVALID, "malformed JSON at byte %d: %v", syntax.Offset, syntax)
+		return strata.Errorf(strata.EINVALID, "malformed JSON at byte %d: %w", syntax.Offset, syntax)
 	case errors.As(err, &typ):
 		if typ.Field == "" {
 			return strata.Errorf(strata.EINVALID, "request body is JSON %s; send an object with %s", typ.Value, fieldList(v))
@@ -118,7 +118,7 @@ func (c *call) decode(v any) error {
 		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
 		return strata.Errorf(strata.EINVALID, "unknown field %s; known fields: %s", field, fieldList(v))
 	}
-	return strata.Errorf(strata.EINVALID, "malformed JSON: %v", err)
+	return strata.Errorf(strata.EINVALID, "malformed JSON: %w", err)
 }
 
 // decodeOptional reads a body that may be absent.

@@ -75,7 +75,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return false, strata.Errorf(strata.EINVALID, "--server %s: %v", c.where(), err)
+		return false, strata.Errorf(strata.EINVALID, "--server %s: %w", c.where(), err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -95,12 +95,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return false, strata.Errorf(strata.EINTERNAL, "read the answer of %s to %s %s: %v", c.where(), method, path, err)
+		return false, strata.Errorf(strata.EINTERNAL, "read the answer of %s to %s %s: %w", c.where(), method, path, err)
 	}
 	code := resp.Header.Get(ErrorCodeHeader)
 	if code == "" && resp.StatusCode < 300 {
 		if err := decodeDoc(data, doc); err != nil {
-			return false, strata.Errorf(strata.EINTERNAL, "the server at %s answered %s %s with a document this strata cannot read: %v", c.where(), method, path, err)
+			return false, strata.Errorf(strata.EINTERNAL, "the server at %s answered %s %s with a document this strata cannot read: %w", c.where(), method, path, err)
 		}
 		return true, nil
 	}

@@ -13,20 +13,18 @@ package report
 import (
 	"strings"
 
+	"github.com/strata-dev/strata/internal/suggest"
+
 	"github.com/strata-dev/strata"
 )
 
-// KnownList formats names for "unknown X; known: a, b, c" messages.
-func KnownList(names []string) string {
-	if len(names) == 0 {
-		return "(none)"
-	}
-	return strings.Join(names, ", ")
-}
+// KnownList formats names for "unknown X; known: a, b, c" messages (internal/suggest).
+func KnownList(names []string) string { return suggest.List(names) }
 
-// Unknown returns the not-found error for a name of some kind, listing the known ones.
+// Unknown returns the not-found error for a name of some kind, listing the known ones and
+// naming the likely one (internal/suggest).
 func Unknown(kind, name string, known []string) error {
-	return strata.Errorf(strata.ENOTFOUND, "unknown %s %q; known: %s", kind, name, KnownList(known))
+	return &strata.Error{Code: strata.ENOTFOUND, Message: suggest.Unknown(kind, name, known)}
 }
 
 // NeedEnv checks that env (a required --env) names a known environment of p.

@@ -26,34 +26,22 @@ type Verification struct {
 	HeadHash string `json:"head_hash"`
 }
 
-// Verify recomputes every event's hash from the one before and names the first event whose
-// sequence, link or hash does not match: an edit, a removal or a reordering. The error is
-// EFAILED when the chain is broken (the document still says where).
+// Verify checks the audit log's hash chain (strata.VerifyChain) and returns the document of
+// `audit --verify`. The error is EFAILED when the chain is broken (the document still says
+// where).
 func Verify(events []*strata.Event) (*Verification, error) {
-	v := &Verification{OK: true, Events: len(events)}
-	prev := ""
-	for i, e := range events {
-		var why string
-		switch {
-		case e.Seq != int64(i+1):
-			why = fmt.Sprintf("event %d is in position %d: an event before it was removed or the log was reordered", e.Seq, i+1)
-		case e.Prev != prev:
-			why = fmt.Sprintf("event %d does not link to the event before it", e.Seq)
-		case e.ComputeHash(prev) != e.Hash:
-			why = fmt.Sprintf("event %d was changed after it was written", e.Seq)
-		}
-		if why != "" {
-			seq := e.Seq
-			if e.Seq != int64(i+1) {
-				seq = int64(i + 1)
-			}
-			v.OK, v.BrokenAt, v.Reason = false, &seq, why
-			return v, strata.Errorf(strata.EFAILED, "audit log is broken at event %d: %s", seq, why)
-		}
-		prev = e.Hash
-		v.HeadSeq, v.HeadHash = e.Seq, e.Hash
+	r, err := strata.VerifyChain(strata.EventSeq(events))
+	return verification(r), err
+}
+
+// verification is the document of a chain's result.
+func verification(r strata.ChainResult) *Verification {
+	v := &Verification{OK: r.OK(), Events: r.Events, Reason: r.Reason, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash}
+	if !r.OK() {
+		seq := r.BrokenAt
+		v.BrokenAt = &seq
 	}
-	return v, nil
+	return v
 }
 
 // ParseAnchor reads "SEQ:HASH", a head recorded from an earlier `audit --verify`.

@@ -55,7 +55,7 @@ func readFile(path, env string) (*File, error) {
 	}
 	var f File
 	if err := yaml.Unmarshal(b, &f); err != nil {
-		return nil, strata.Errorf(strata.EINVALID, "%s: not a Strata secrets file (%v); it is written by `strata secret`, not by hand", path, err)
+		return nil, strata.Errorf(strata.EINVALID, "%s: not a Strata secrets file (%w); it is written by `strata secret`, not by hand", path, err)
 	}
 	switch {
 	case f.Version != FileVersion:
@@ -64,7 +64,7 @@ func readFile(path, env string) (*File, error) {
 		return nil, strata.Errorf(strata.EINVALID, "%s: holds the secrets of environment %q, not %q; files never move between environments", path, f.Environment, env)
 	}
 	if _, err := parseRecipient(f.Recipient); err != nil {
-		return nil, strata.Errorf(strata.EINVALID, "%s: recipient %q is not an age recipient: %v", path, f.Recipient, err)
+		return nil, strata.Errorf(strata.EINVALID, "%s: recipient %q is not an age recipient: %w", path, f.Recipient, err)
 	}
 	if f.Values == nil {
 		f.Values = map[string]*Entry{}

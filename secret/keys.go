@@ -24,7 +24,7 @@ func KeyDir() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", strata.Errorf(strata.EINVALID, "no key directory: set STRATA_KEYS (or HOME): %v", err)
+		return "", strata.Errorf(strata.EINVALID, "no key directory: set STRATA_KEYS (or HOME): %w", err)
 	}
 	return filepath.Join(home, ".config", "strata", "keys"), nil
 }

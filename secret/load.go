@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/strata-dev/strata/internal/suggest"
+
 	"github.com/strata-dev/strata"
 )
 
@@ -40,7 +42,7 @@ func (l *Loader) Load(env string) (map[string]string, error) {
 func (l *Loader) LoadService(service, env string) (map[string]string, error) {
 	svc := l.Project.Service(service)
 	if svc == nil {
-		return nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", service, strings.Join(l.Project.ServiceNames(), ", "))
+		return nil, &strata.Error{Code: strata.ENOTFOUND, Message: suggest.Unknown("service", service, l.Project.ServiceNames())}
 	}
 	return l.load(env, []*strata.Service{svc})
 }
@@ -48,7 +50,7 @@ func (l *Loader) LoadService(service, env string) (map[string]string, error) {
 // load returns env's values of the secret keys that services declare.
 func (l *Loader) load(env string, services []*strata.Service) (map[string]string, error) {
 	if l.Project.Environment(env) == nil {
-		return nil, strata.Errorf(strata.ENOTFOUND, "unknown environment %q; known: %s", env, strings.Join(l.Project.EnvironmentNames(), ", "))
+		return nil, &strata.Error{Code: strata.ENOTFOUND, Message: suggest.Unknown("environment", env, l.Project.EnvironmentNames())}
 	}
 	stored, fromKeys := declared(services)
 	out := map[string]string{}
@@ -125,7 +127,7 @@ func (l *Loader) outside(env string, k *strata.Key) (string, error) {
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return "", strata.Errorf(strata.EINVALID, "deploying to %s needs the secret %s from the file %s (from: %s at %s): %v", env, k.Name, path, k.From, k.Pos, pathError(err))
+			return "", strata.Errorf(strata.EINVALID, "deploying to %s needs the secret %s from the file %s (from: %s at %s): %w", env, k.Name, path, k.From, k.Pos, pathError(err))
 		}
 		val := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 		if val == "" {

@@ -246,7 +246,7 @@ func (v *Vault) decryptAll(env string, f *File) (map[string]string, error) {
 	for _, k := range f.Keys() {
 		val, err := decrypt(id.id, f.Values[k].Ciphertext)
 		if err != nil {
-			return nil, strata.Errorf(strata.EINVALID, "secret %s of environment %s in %s does not open with the identity at %s: %v", k, env, v.FilePath(env), v.KeyPath(env), err)
+			return nil, strata.Errorf(strata.EINVALID, "secret %s of environment %s in %s does not open with the identity at %s: %w", k, env, v.FilePath(env), v.KeyPath(env), err)
 		}
 		out[k] = val
 	}
@@ -272,7 +272,7 @@ func (v *Vault) openIdentity(env string, f *File) (*identity, error) {
 		return nil, strata.Errorf(strata.EINVALID, "environment %s: no identity at %s to open its secrets (encrypted to %s); copy that environment's identity there, or point STRATA_KEYS at the directory that holds %s",
 			env, path, f.Recipient, filepath.Join(v.Project, env+".key"))
 	case err != nil:
-		return nil, strata.Errorf(strata.EINVALID, "environment %s: cannot read its identity at %s: %v", env, path, err)
+		return nil, strata.Errorf(strata.EINVALID, "environment %s: cannot read its identity at %s: %w", env, path, err)
 	}
 	return nil, v.mismatch(env, id, f)
 }

@@ -6,19 +6,16 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
 
-// process is a running step started with syscall.ForkExec rather than os/exec: os/exec
-// registers the output pipe and a pidfd with the netpoller, reads back a second pipe for
-// exec errors and starts bookkeeping goroutines, which with hundreds of short steps on a
-// small machine is CPU that the steps themselves do not get (BenchmarkRun compares the
-// two). Here the output is one blocking pipe read by one goroutine, and Run reaps the shell
-// with a blocking wait4.
+// process is a running step, however it was started (spawn_linux.go, spawn_portable.go).
 type process struct {
 	pid int
+	// wait waits for the shell to exit and returns its status; an exit status other than
+	// 0 is not an error.
+	wait func() (syscall.WaitStatus, error)
 
 	// status and waitErr are set by reap.
 	status  syscall.WaitStatus
@@ -31,96 +28,38 @@ type process struct {
 	readErr error
 }
 
-// spawn starts /bin/sh -c s.Command in a new process group, with stdin from /dev/null and
-// stdout and stderr both on the write end of one pipe, so that their order is kept (both on
-// /dev/null when s.Output is nil, so there is nothing to read).
-func spawn(s Spec) (*process, error) {
-	env, err := environ(s.Env)
-	if err != nil {
-		return nil, err
-	}
-	in, err := nullIn.get()
-	if err != nil {
-		return nil, err
-	}
-	files := []uintptr{uintptr(in), 0, 0}
-	var pipe [2]int
-	if s.Output == nil {
-		out, err := nullOut.get()
-		if err != nil {
-			return nil, err
-		}
-		files[1], files[2] = uintptr(out), uintptr(out)
-	} else {
-		// Both ends are close-on-exec, so a step started at the same moment on another
-		// goroutine does not inherit them: a write end kept open in another step's shell
-		// would hold this step's reader until that shell ended. ForkExec's dup2 onto the
-		// child's 1 and 2 clears the flag there, and only there.
-		if err := syscall.Pipe2(pipe[:], syscall.O_CLOEXEC); err != nil {
-			return nil, os.NewSyscallError("pipe2", err)
-		}
-		files[1], files[2] = uintptr(pipe[1]), uintptr(pipe[1])
-	}
-	pid, err := syscall.ForkExec("/bin/sh", []string{"/bin/sh", "-c", s.Command}, &syscall.ProcAttr{
-		Dir:   s.Dir,
-		Env:   env,
-		Files: files,
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	})
-	if s.Output != nil {
-		syscall.Close(pipe[1])
-	}
-	if err != nil {
-		if s.Output != nil {
-			syscall.Close(pipe[0])
-		}
-		return nil, startError(s.Dir, err)
-	}
-
-	p := &process{pid: pid}
-	if s.Output != nil {
-		p.out = &sink{w: s.Output}
-		p.copied = make(chan struct{})
-		go p.copy(pipe[0])
-	}
-	return p, nil
+// startCopy has the step's output read from r into Spec.Output by a goroutine of its own.
+func (p *process) startCopy(w io.Writer, r io.ReadCloser) {
+	p.out = &sink{w: w}
+	p.copied = make(chan struct{})
+	go p.copy(r)
 }
 
 // reap waits for the shell to exit. Run calls it on every path once spawn succeeded, so no
 // shell is left a zombie.
 func (p *process) reap() {
-	var err error
-	for {
-		_, err = syscall.Wait4(p.pid, &p.status, 0, nil)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		p.waitErr = os.NewSyscallError("wait4", err)
-	}
+	p.status, p.waitErr = p.wait()
 }
 
 // copy reads the output pipe into the sink until every writer has closed it, then closes
-// the read end. It is the only user of fd, so no other goroutine may close it.
-func (p *process) copy(fd int) {
+// the read end. It is the only user of r, so no other goroutine may close it.
+func (p *process) copy(r io.ReadCloser) {
 	defer close(p.copied)
-	defer syscall.Close(fd)
+	defer r.Close()
 	buf := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buf)
 	for {
-		n, err := syscall.Read(fd, *buf)
-		if err == syscall.EINTR {
-			continue
+		n, err := r.Read(*buf)
+		if n > 0 {
+			p.out.Write((*buf)[:n])
+		}
+		if err == io.EOF {
+			return
 		}
 		if err != nil {
-			p.readErr = os.NewSyscallError("read", err)
+			p.readErr = err
 			return
 		}
-		if n == 0 {
-			return
-		}
-		p.out.Write((*buf)[:n])
 	}
 }
 
@@ -250,31 +189,4 @@ func startError(dir string, err error) error {
 		}
 	}
 	return &os.PathError{Op: "fork/exec", Path: "/bin/sh", Err: err}
-}
-
-// lazyFD is /dev/null opened once for all steps, read-only for stdin and write-only for a
-// step whose output is discarded. It is opened on first use and only kept once opened, so
-// a failure (out of descriptors) is not remembered past the step it failed.
-type lazyFD struct {
-	mode int
-	fd   atomic.Int64 // the descriptor plus one; 0 until opened
-}
-
-var (
-	nullIn  = &lazyFD{mode: syscall.O_RDONLY}
-	nullOut = &lazyFD{mode: syscall.O_WRONLY}
-)
-
-func (l *lazyFD) get() (int, error) {
-	if fd := l.fd.Load(); fd > 0 {
-		return int(fd - 1), nil
-	}
-	fd, err := syscall.Open(os.DevNull, l.mode|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, &os.PathError{Op: "open", Path: os.DevNull, Err: err}
-	}
-	if !l.fd.CompareAndSwap(0, int64(fd)+1) {
-		syscall.Close(fd) // another step opened it first
-	}
-	return int(l.fd.Load() - 1), nil
 }

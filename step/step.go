@@ -4,8 +4,10 @@
 // or a later `resume` can stop everything the step started, not just the shell.
 //
 // It also answers the questions the engine asks about owners of a run: is that process still
-// alive on this host, and is anything left of a step's process group. It is Linux only: it
-// reads /proc, and starts processes with syscall.ForkExec and pipe2.
+// alive on this host, and is anything left of a step's process group. On Linux it reads /proc
+// and starts processes with syscall.ForkExec and pipe2 (spawn_linux.go, proc_linux.go); on
+// macOS and the BSDs it starts them with os/exec (spawn_portable.go) and asks the kernel with
+// kill and sysctl. Process groups, timeouts and killing the whole group work the same on all.
 package step
 
 import (

@@ -104,7 +104,7 @@ rollback, drift detection and a tamper-evident audit log.`,
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return strata.Errorf(strata.EINVALID, "%v (see `%s --help`)", err, c.CommandPath())
+		return strata.Errorf(strata.EINVALID, "%w (see `%s --help`)", err, c.CommandPath())
 	})
 	f := root.PersistentFlags()
 	f.StringVarP(&a.dir, "dir", "C", ".", "project directory holding strata.yaml")
@@ -150,7 +150,7 @@ func wrap(c *cobra.Command) {
 func (a *app) fail(err error) int {
 	var ce cmdError
 	if !errors.As(err, &ce) && strata.ErrorCode(err) == strata.EINTERNAL {
-		err = strata.Errorf(strata.EINVALID, "%v (see `strata --help`)", err)
+		err = strata.Errorf(strata.EINVALID, "%w (see `strata --help`)", err)
 	}
 	msg := err.Error()
 	var res *resultError

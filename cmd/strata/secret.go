@@ -13,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/strata-dev/strata/report"
+
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/secret"
@@ -84,7 +86,7 @@ func (a *app) vault(env string) (*strata.Project, *secret.Vault, error) {
 		return nil, nil, err
 	}
 	if p.Environment(env) == nil {
-		return nil, nil, unknown("environment", env, p.EnvironmentNames())
+		return nil, nil, report.Unknown("environment", env, p.EnvironmentNames())
 	}
 	keys, err := secret.KeyDir()
 	if err != nil {
@@ -229,7 +231,7 @@ func isTerminal(f *os.File) bool {
 func (a *app) prompt(ctx context.Context, question string) (string, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
-		return "", strata.Errorf(strata.EINVALID, "no terminal to prompt on (%v); pipe the value on stdin", err)
+		return "", strata.Errorf(strata.EINVALID, "no terminal to prompt on (%w); pipe the value on stdin", err)
 	}
 	defer tty.Close()
 	stty := func(arg string) error {

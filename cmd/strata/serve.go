@@ -81,7 +81,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
-				return strata.Errorf(strata.EINVALID, "cannot listen on %s: %v; choose another address with --listen", listen, err)
+				return strata.Errorf(strata.EINVALID, "cannot listen on %s: %w; choose another address with --listen", listen, err)
 			}
 			scheme := "http"
 			if tlsConfig != nil {

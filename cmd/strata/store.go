@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
@@ -66,6 +67,9 @@ func redactURL(u string) string {
 	return u
 }
 
+// clearScratch clears dead processes' scratch directories once a process.
+var clearScratch sync.Once
+
 // engine opens the project and store and returns an engine acting as the principal.
 func (a *app) engine(ctx context.Context) (*engine.Engine, error) {
 	p, err := a.loadProject()
@@ -83,6 +87,13 @@ func (a *app) engine(ctx context.Context) (*engine.Engine, error) {
 	if abs, err := filepath.Abs(a.stateDir()); err == nil {
 		e.StateDir = abs
 	}
+	// Scratch files of strata processes that died (killed, or the machine lost power) may
+	// hold secrets: the first engine of a process clears them.
+	clearScratch.Do(func() {
+		if err := engine.ClearScratch(e.StateDir); err != nil {
+			fmt.Fprintf(a.stderr, "strata: warning: %v\n", err)
+		}
+	})
 	// Each deployment reads its own environment's secrets, and that environment's identity
 	// only, and only the sources its service declares (secret.Loader); the key directory is
 	// looked up only when one is needed.

@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/command"
 )
 
@@ -25,17 +23,4 @@ func (a *app) validateCommand() *cobra.Command {
 			})
 		},
 	}
-}
-
-// knownList formats names for "unknown X; known: a, b, c" messages.
-func knownList(names []string) string {
-	if len(names) == 0 {
-		return "(none)"
-	}
-	return strings.Join(names, ", ")
-}
-
-// unknown returns the not-found error for a name of some kind, listing the known ones.
-func unknown(kind, name string, known []string) error {
-	return strata.Errorf(strata.ENOTFOUND, "unknown %s %q; known: %s", kind, name, knownList(known))
 }
