@@ -13,17 +13,35 @@ const SchemaVersion = 5
 // takes an *Event appends it to the audit log in the same transaction as the change it
 // records (nil means the change is not audited, e.g. a lease renewal). Methods return
 // *Error values with the codes their docs name; any other error is internal.
+//
+// It is made of one small interface per kind of record, so that code which needs one kind
+// (the log sink its logs, authentication its tokens) says so and is tested with just that.
 type Store interface {
+	ReleaseStore
+	DeploymentStore
+	LogStore
+	PromotionStore
+	FreezeStore
+	EventStore
+	EnvironmentStore
+	TokenStore
 	// Close releases the store.
 	Close() error
+}
 
+// ReleaseStore keeps releases.
+type ReleaseStore interface {
 	// CreateRelease records r. ECONFLICT when (service, version) exists already.
 	CreateRelease(ctx context.Context, r *Release, e *Event) error
 	// Release returns the release of service at version; ENOTFOUND when there is none.
 	Release(ctx context.Context, service, version string) (*Release, error)
 	// Releases returns a service's releases, newest first ("" for every service).
 	Releases(ctx context.Context, service string) ([]*Release, error)
+}
 
+// DeploymentStore keeps deployments, their claims on (service, environment) pairs and
+// their owners' leases.
+type DeploymentStore interface {
 	// CreateDeployment records d (state pending or running, with its owner and lease) and
 	// claims its (service, environment). EBLOCKED, naming the holder's id, when another
 	// deployment of the pair is active (pending, running or interrupted).
@@ -48,12 +66,18 @@ type Store interface {
 	Deployment(ctx context.Context, id string) (*Deployment, error)
 	// Deployments returns the deployments f selects, newest first.
 	Deployments(ctx context.Context, f DeploymentFilter) ([]*Deployment, error)
+}
 
+// LogStore keeps the (redacted) output of deployments' steps.
+type LogStore interface {
 	// AppendLog stores a chunk of a deployment's (redacted) step output.
 	AppendLog(ctx context.Context, id string, c LogChunk) error
 	// Logs returns a deployment's chunks with Seq greater than after, in order.
 	Logs(ctx context.Context, id string, after int64) ([]LogChunk, error)
+}
 
+// PromotionStore keeps promotions and their approvals.
+type PromotionStore interface {
 	// CreatePromotion records p. When an open (waiting or running) promotion of the same
 	// service, version and stage exists, it fills p with that one and returns ECONFLICT.
 	CreatePromotion(ctx context.Context, p *Promotion, e *Event) error
@@ -71,18 +95,27 @@ type Store interface {
 	Promotion(ctx context.Context, id string) (*Promotion, error)
 	// Promotions returns the promotions f selects, newest first.
 	Promotions(ctx context.Context, f PromotionFilter) ([]*Promotion, error)
+}
 
+// FreezeStore keeps which environments are frozen.
+type FreezeStore interface {
 	// SetFreeze freezes an environment (f != nil) or lifts its freeze (f == nil, ENOTFOUND
 	// when it was not frozen).
 	SetFreeze(ctx context.Context, env string, f *Freeze, e *Event) error
 	// Freezes returns every frozen environment.
 	Freezes(ctx context.Context) ([]*Freeze, error)
+}
 
+// EventStore reads the audit log, and appends to it what goes with no other change.
+type EventStore interface {
 	// Events returns audit events f selects, oldest first.
 	Events(ctx context.Context, f EventFilter) ([]*Event, error)
 	// AppendEvent records an event that goes with no other change (e.g. a denied request).
 	AppendEvent(ctx context.Context, e *Event) error
+}
 
+// EnvironmentStore keeps short-lived environments.
+type EnvironmentStore interface {
 	// CreateEnvironment records a short-lived environment (CreatedAt set to the clock when
 	// zero). ECONFLICT when one of that name exists already; EINVALID when it has no name or
 	// no Like.
@@ -91,7 +124,10 @@ type Store interface {
 	DeleteEnvironment(ctx context.Context, name string, e *Event) error
 	// Environments returns every short-lived environment, oldest first.
 	Environments(ctx context.Context) ([]*EphemeralEnv, error)
+}
 
+// TokenStore keeps API tokens (their hashes only).
+type TokenStore interface {
 	// CreateToken records an API token (CreatedAt set to the clock when zero); only its
 	// hash is kept. EINVALID when it has no valid name, role or hash; ECONFLICT when a valid
 	// (unrevoked) token has that name.

@@ -338,13 +338,13 @@ const recordGroupAfter = 200 * time.Millisecond
 // recordGroupAfter, so that `resume` can stop what is left of it after a crash.
 type groupRecorder struct {
 	ctx   context.Context
-	store strata.Store
+	store strata.DeploymentStore
 	d     *strata.Deployment
 	timer *time.Timer
 	done  chan struct{}
 }
 
-func recordGroupLater(ctx context.Context, s strata.Store, d *strata.Deployment) *groupRecorder {
+func recordGroupLater(ctx context.Context, s strata.DeploymentStore, d *strata.Deployment) *groupRecorder {
 	return &groupRecorder{ctx: ctx, store: s, d: d, done: make(chan struct{})}
 }
 

@@ -33,11 +33,12 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := db.pool.acquire(ctx)
+	pc, err := db.b.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer db.pool.release(c)
+	defer pc.Release()
+	c := pc.Conn()
 
 	var schema *string
 	if err := c.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
@@ -48,7 +49,6 @@ func (db *DB) migrate(ctx context.Context) error {
 			db.name, db.searchPath)
 	}
 	db.schema = *schema
-	db.auditKey = lockKey(db.schema, "audit")
 	if _, err := db.schemaVersion(ctx, c); err != nil {
 		return err
 	}

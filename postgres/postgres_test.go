@@ -136,6 +136,22 @@ func TestContractWithTheSameTimeEverywhere(t *testing.T) {
 	})
 }
 
+// The group commit runs a writer's work again, alone, when another writer of its batch
+// fails: every method's work must be safe to run twice, the audit lock taken again
+// included. With each rolled back once first, the whole contract still holds.
+func TestContractWithEveryWriterRunTwice(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) strata.Store {
+		_, u := schema(t)
+		db, err := postgres.Open(u, storetest.Ticking())
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.RehearseWriters()
+		return db
+	})
+}
+
 func TestOpenRefusesWhatIsNotAStrataStoreAndLeavesItUntouched(t *testing.T) {
 	tests := []struct {
 		name    string

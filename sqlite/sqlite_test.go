@@ -49,6 +49,20 @@ func TestContractWithTheSameTimeEverywhere(t *testing.T) {
 	})
 }
 
+// The group commit runs a writer's work again, alone, when another writer of its batch
+// fails: every method's work must be safe to run twice. With each rolled back once first,
+// the whole contract still holds.
+func TestContractWithEveryWriterRunTwice(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) strata.Store {
+		db, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"), storetest.Ticking())
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.RehearseWriters()
+		return db
+	})
+}
+
 func TestOpenCreatesTheDirectory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a dir?#%", ".strata", "state.db")
 	open(t, path)

@@ -1,10 +1,8 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/strata-dev/strata"
@@ -12,10 +10,10 @@ import (
 )
 
 // promotionColumns reads a promotion and, in the same statement, its approvals in the order
-// they were given.
-const promotionColumns = `id, service, version, stage, state, requester, override, reason, error, created_at, updated_at,
-	(SELECT json_group_array(json_array(principal, at)) FROM
-		(SELECT principal, at FROM approvals WHERE promotion = promotions.id ORDER BY at, rowid))`
+// they were given (the dialect's Approvals).
+func (db *DB) promotionColumns() string {
+	return `id, service, version, stage, state, requester, override, reason, error, created_at, updated_at, ` + db.d.Approvals
+}
 
 // openStates is the SQL list of promotion states that are still open.
 const openStates = `('waiting', 'running')`
@@ -31,7 +29,8 @@ func promotionState(s string) bool {
 
 // CreatePromotion records p (state waiting when empty) and its approvals, giving it an ID
 // ("p-...") and times. When an open (waiting or running) promotion of the same service,
-// version and stage exists, it fills p with that one and returns ECONFLICT.
+// version and stage exists, it fills p with that one and returns ECONFLICT; of concurrent
+// creators, one inserts and the others' inserts wait for it, do nothing, and read it.
 func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strata.Event) error {
 	if p.Service == "" || p.Version == "" || p.Stage == "" {
 		return strata.Errorf(strata.EINVALID, "a promotion needs a service, a version and a stage")
@@ -42,58 +41,63 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 	if !promotionState(p.State) {
 		return strata.Errorf(strata.EINVALID, "unknown promotion state %q", p.State)
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if open, err := db.openPromotion(ctx, tx, p.Service, p.Version, p.Stage); err != nil || open != nil {
-			if err != nil {
-				return err
-			}
-			*p = *open
-			return strata.Errorf(strata.ECONFLICT, "promotion %s of %s@%s to %s is open already (%s)",
-				open.ID, open.Service, open.Version, open.Stage, open.State)
-		}
-		n := *p
-		if n.ID == "" {
-			n.ID = sqlrow.NewID("p-")
-		}
-		n.CreatedAt = db.orNow(n.CreatedAt)
-		n.UpdatedAt = n.CreatedAt
-		_, err := db.exec(ctx, tx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
-			reason, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	n := *p
+	if n.ID == "" {
+		n.ID = sqlrow.NewID("p-")
+	}
+	n.CreatedAt = db.orNow(n.CreatedAt)
+	n.UpdatedAt = n.CreatedAt
+	n.Approvals = append([]strata.Approval(nil), n.Approvals...)
+	for i := range n.Approvals {
+		n.Approvals[i].At = db.orNow(n.Approvals[i].At)
+	}
+	var open *strata.Promotion
+	err := db.write(ctx, func(tx *txn) error {
+		open = nil
+		inserted, err := tx.Exec(ctx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
+			reason, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			n.ID, n.Service, n.Version, n.Stage, n.State, n.Requester, n.Override, n.Reason, n.Error,
 			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.UpdatedAt))
-		if isUnique(err) {
-			return strata.Errorf(strata.ECONFLICT, "a promotion of %s@%s to %s is open already", n.Service, n.Version, n.Stage)
-		}
 		if err != nil {
 			return err
 		}
-		n.Approvals = append([]strata.Approval(nil), n.Approvals...)
-		for i, a := range n.Approvals {
-			a.At = db.orNow(a.At)
-			n.Approvals[i] = a
-			_, err := db.exec(ctx, tx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`,
+		if inserted == 0 {
+			if open, err = db.openPromotion(ctx, tx, n.Service, n.Version, n.Stage); err != nil || open != nil {
+				if err != nil {
+					return err
+				}
+				return strata.Errorf(strata.ECONFLICT, "promotion %s of %s@%s to %s is open already (%s)",
+					open.ID, open.Service, open.Version, open.Stage, open.State)
+			}
+			return strata.Errorf(strata.ECONFLICT, "promotion %s exists already", n.ID)
+		}
+		for _, a := range n.Approvals {
+			_, err := tx.Exec(ctx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`,
 				n.ID, a.Principal, sqlrow.Nanos(a.At))
-			if isUnique(err) {
+			if db.d.IsUnique(err) {
 				return strata.Errorf(strata.EINVALID, "promotion %s: %s approves it twice", n.ID, a.Principal)
 			}
 			if err != nil {
 				return err
 			}
 		}
-		if err := db.audit(ctx, tx, e, n.ID, n.Service, ""); err != nil {
-			return err
-		}
-		*p = n
-		return nil
+		return tx.audit(ctx, e, n.ID, n.Service, "")
 	})
-	return sqlrow.Wrap(err, "create promotion of %s@%s to %s", p.Service, p.Version, p.Stage)
+	if open != nil {
+		*p = *open
+	}
+	if err != nil {
+		return sqlrow.Wrap(err, "create promotion of %s@%s to %s", n.Service, n.Version, n.Stage)
+	}
+	*p = n
+	return nil
 }
 
 // openPromotion returns the open promotion of (service, version, stage), nil when none is.
-func (db *DB) openPromotion(ctx context.Context, tx *sql.Tx, service, version, stage string) (*strata.Promotion, error) {
-	p, err := scanPromotion(db.queryRow(ctx, tx, `SELECT `+promotionColumns+` FROM promotions
+func (db *DB) openPromotion(ctx context.Context, q Querier, service, version, stage string) (*strata.Promotion, error) {
+	p, err := scanPromotion(q.QueryRow(ctx, `SELECT `+db.promotionColumns()+` FROM promotions
 		WHERE service = ? AND version = ? AND stage = ? AND state IN `+openStates+` LIMIT 1`, service, version, stage))
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return nil, nil
 	}
 	return p, err
@@ -107,21 +111,21 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		return strata.Errorf(strata.EINVALID, "unknown promotion state %q", p.State)
 	}
 	updated := db.clock()
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *txn) error {
 		var service string
-		err := db.queryRow(ctx, tx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?
+		err := tx.QueryRow(ctx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?
 			WHERE id = ? RETURNING service`,
 			p.State, p.Override, p.Reason, p.Error, sqlrow.Nanos(updated), p.ID).Scan(&service)
-		if errors.Is(err, sql.ErrNoRows) {
+		if noRows(err) {
 			return strata.Errorf(strata.ENOTFOUND, "no promotion %s", p.ID)
 		}
-		if isUnique(err) {
+		if db.d.IsUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "another promotion of %s@%s to %s is open", p.Service, p.Version, p.Stage)
 		}
 		if err != nil {
 			return err
 		}
-		return db.audit(ctx, tx, e, p.ID, service, "")
+		return tx.audit(ctx, e, p.ID, service, "")
 	})
 	if err != nil {
 		return sqlrow.Wrap(err, "update promotion %s", p.ID)
@@ -132,16 +136,17 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 
 // Approve adds principal's approval to a waiting promotion (a.At is the clock when zero).
 // ECONFLICT when that principal has approved it already or it is not waiting; ENOTFOUND
-// when there is no such promotion.
+// when there is no such promotion. The promotion's row stays locked until the approval is
+// committed, so it cannot start or end meanwhile.
 func (db *DB) Approve(ctx context.Context, id string, a strata.Approval, e *strata.Event) error {
 	if a.Principal == "" {
 		return strata.Errorf(strata.EINVALID, "approve promotion %s: no principal", id)
 	}
 	a.At = db.orNow(a.At)
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *txn) error {
 		var state, service string
-		err := db.queryRow(ctx, tx, `SELECT state, service FROM promotions WHERE id = ?`, id).Scan(&state, &service)
-		if errors.Is(err, sql.ErrNoRows) {
+		err := tx.QueryRow(ctx, `SELECT state, service FROM promotions WHERE id = ?`+db.d.ForUpdate, id).Scan(&state, &service)
+		if noRows(err) {
 			return strata.Errorf(strata.ENOTFOUND, "no promotion %s", id)
 		}
 		if err != nil {
@@ -150,25 +155,55 @@ func (db *DB) Approve(ctx context.Context, id string, a strata.Approval, e *stra
 		if state != strata.Waiting {
 			return strata.Errorf(strata.ECONFLICT, "promotion %s is %s, not waiting for approval", id, state)
 		}
-		_, err = db.exec(ctx, tx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)`, id, a.Principal, sqlrow.Nanos(a.At))
-		if isUnique(err) {
-			return strata.Errorf(strata.ECONFLICT, "%s has approved promotion %s already", a.Principal, id)
-		}
+		n, err := tx.Exec(ctx, `INSERT INTO approvals (promotion, principal, at) VALUES (?, ?, ?)
+			ON CONFLICT (promotion, principal) DO NOTHING`, id, a.Principal, sqlrow.Nanos(a.At))
 		if err != nil {
 			return err
 		}
-		if _, err := db.exec(ctx, tx, `UPDATE promotions SET updated_at = ? WHERE id = ?`, sqlrow.Nanos(a.At), id); err != nil {
+		if n == 0 {
+			return strata.Errorf(strata.ECONFLICT, "%s has approved promotion %s already", a.Principal, id)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE promotions SET updated_at = ? WHERE id = ?`, sqlrow.Nanos(a.At), id); err != nil {
 			return err
 		}
-		return db.audit(ctx, tx, e, id, service, "")
+		return tx.audit(ctx, e, id, service, "")
 	})
 	return sqlrow.Wrap(err, "approve promotion %s", id)
 }
 
+// ClaimPromotion moves a waiting promotion to running only if it is still waiting, in one
+// UPDATE ... WHERE state = 'waiting': of several servers whose schedulers found its gates
+// open at once, one runs it (the others' UPDATE no longer matches). ECONFLICT when it is no
+// longer waiting; ENOTFOUND when there is no such promotion.
+func (db *DB) ClaimPromotion(ctx context.Context, id string, e *strata.Event) error {
+	updated := db.clock()
+	err := db.write(ctx, func(tx *txn) error {
+		var service string
+		err := tx.QueryRow(ctx, `UPDATE promotions SET state = ?, updated_at = ? WHERE id = ? AND state = ?
+			RETURNING service`, strata.Running, sqlrow.Nanos(updated), id, strata.Waiting).Scan(&service)
+		if noRows(err) {
+			var state string
+			err := tx.QueryRow(ctx, `SELECT state FROM promotions WHERE id = ?`, id).Scan(&state)
+			if noRows(err) {
+				return strata.Errorf(strata.ENOTFOUND, "no promotion %s", id)
+			}
+			if err != nil {
+				return err
+			}
+			return strata.Errorf(strata.ECONFLICT, "promotion %s is %s, not waiting: another worker started it", id, state)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.audit(ctx, e, id, service, "")
+	})
+	return sqlrow.Wrap(err, "claim promotion %s", id)
+}
+
 // Promotion returns one promotion; ENOTFOUND when there is none.
 func (db *DB) Promotion(ctx context.Context, id string) (*strata.Promotion, error) {
-	p, err := scanPromotion(db.read.QueryRowContext(ctx, `SELECT `+promotionColumns+` FROM promotions WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	p, err := one(ctx, db, `SELECT `+db.promotionColumns()+` FROM promotions WHERE id = ?`, []any{id}, scanPromotion)
+	if noRows(err) {
 		return nil, strata.Errorf(strata.ENOTFOUND, "no promotion %s", id)
 	}
 	if err != nil {
@@ -184,13 +219,8 @@ func (db *DB) Promotions(ctx context.Context, f strata.PromotionFilter) ([]*stra
 	c.equal("version", f.Version)
 	c.equal("stage", f.Stage)
 	c.in("state", f.States)
-	q := `SELECT ` + promotionColumns + ` FROM promotions` + c.clause() + ` ORDER BY created_at DESC, rowid DESC`
-	args := c.args
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
-	}
-	return list(ctx, db, "list promotions", q, args, scanPromotion)
+	q := `SELECT ` + db.promotionColumns() + ` FROM promotions` + c.clause() + ` ORDER BY created_at DESC, ` + db.d.Order + ` DESC` + c.limit(f.Limit)
+	return list(ctx, db, "list promotions", q, c.args, scanPromotion)
 }
 
 func scanPromotion(s scanner) (*strata.Promotion, error) {
