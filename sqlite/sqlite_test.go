@@ -142,57 +142,10 @@ func TestOpenAcceptsAnEmptyFile(t *testing.T) {
 }
 
 func TestReopenKeepsEverything(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.db")
-	ctx := t.Context()
-	db, err := sqlite.Open(path, storetest.Ticking())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &strata.Release{Service: "api", Version: "1", Digest: "sha256:aa"}
-	d := &strata.Deployment{Service: "api", Environment: "prod", Version: "1", State: strata.Running,
-		Owner: strata.Owner{Host: "h", PID: 1, Start: 2}, Config: map[string]any{"PORT": int64(8080), "RATIO": 0.5}}
-	for _, err := range []error{
-		db.CreateRelease(ctx, r, &strata.Event{Actor: "a", Action: "release"}),
-		db.CreateDeployment(ctx, d, &strata.Event{Actor: "a", Action: "deploy"}),
-		db.AppendLog(ctx, d.ID, strata.LogChunk{Step: "deploy", Data: "hello"}),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	db = open(t, path)
-	if _, err := db.Release(ctx, "api", "1"); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.Deployment(ctx, d.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Config["PORT"] != int64(8080) || got.Config["RATIO"] != 0.5 {
-		t.Errorf("config = %#v, want PORT int64 8080 and RATIO 0.5", got.Config)
-	}
-	if err := db.CreateDeployment(ctx, &strata.Deployment{Service: "api", Environment: "prod", State: strata.Pending}, nil); strata.ErrorCode(err) != strata.EBLOCKED {
-		t.Errorf("a claim after reopening = %v, want EBLOCKED", err)
-	}
-	logs, err := db.Logs(ctx, d.ID, 0)
-	if err != nil || len(logs) != 1 || logs[0].Data != "hello" {
-		t.Errorf("logs = %+v, %v; want hello", logs, err)
-	}
-	evs, err := db.Events(ctx, strata.EventFilter{})
-	if err != nil || len(evs) != 2 {
-		t.Fatalf("events = %+v, %v; want 2", evs, err)
-	}
-	e := &strata.Event{Actor: "a", Action: "more"}
-	if err := db.AppendEvent(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	if e.Seq != 3 || e.Prev != evs[1].Hash {
-		t.Errorf("event after reopening has seq %d and prev %q, want 3 and %q", e.Seq, e.Prev, evs[1].Hash)
-	}
+	storetest.Reopen(t, func(t *testing.T) func() (strata.Store, error) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		return func() (strata.Store, error) { return sqlite.Open(path, storetest.Ticking()) }
+	})
 }
 
 func TestTheAuditLogCannotBeEditedInTheFile(t *testing.T) {
