@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
+	"github.com/strata-dev/strata/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -29,7 +30,7 @@ func lockKey(schema, what string) int64 {
 // migrate one after another; each re-reads the version inside its transaction, so a
 // migration runs once.
 func (db *DB) migrate(ctx context.Context) error {
-	ms, err := sqlrow.Migrations(migrations, "migrations")
+	ms, err := sqlstore.Migrations(migrations, "migrations")
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
+	"github.com/strata-dev/strata/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -94,7 +95,7 @@ func newer(name string, v int) error {
 // records it in schema_version. Processes that open a new store at once queue on the write
 // lock; each re-reads the version inside its transaction, so a migration runs only once.
 func migrate(ctx context.Context, write *sql.DB, path string, now func() time.Time) error {
-	ms, err := sqlrow.Migrations(migrations, "migrations")
+	ms, err := sqlstore.Migrations(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", path, err)
 	}
