@@ -66,6 +66,10 @@ type DeploymentStore interface {
 	Deployment(ctx context.Context, id string) (*Deployment, error)
 	// Deployments returns the deployments f selects, newest first.
 	Deployments(ctx context.Context, f DeploymentFilter) ([]*Deployment, error)
+	// TallyDeployments counts every deployment by state, and the finished ones (started and
+	// finished times set) by how long they took against bounds, in seconds, ascending. It
+	// reads counts, not deployments: what it costs does not grow with what it returns.
+	TallyDeployments(ctx context.Context, bounds []float64) (*DeploymentTally, error)
 }
 
 // LogStore keeps the (redacted) output of deployments' steps.
@@ -174,4 +178,17 @@ type EventFilter struct {
 	Actor       string
 	Action      string
 	Limit       int // the newest Limit events, still returned oldest first
+}
+
+// DeploymentTally is what TallyDeployments counted.
+type DeploymentTally struct {
+	// ByState counts deployments by state; a state no deployment is in is absent.
+	ByState map[string]int
+	// Took counts the finished deployments by duration, one count per bound (not
+	// cumulative): Took[i] those that took more than bounds[i-1] and at most bounds[i]
+	// seconds. Those longer than every bound are in Finished and Seconds only.
+	Took []int
+	// Finished is how many deployments finished; Seconds is how long they took in all.
+	Finished int
+	Seconds  float64
 }

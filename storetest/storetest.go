@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"leases", testLeases},
 		{"deployment filters", testDeploymentFilters},
 		{"deployments by version and the latest of each pair", testVersionAndLatest},
+		{"tallies of deployments", testTally},
 		{"logs", testLogs},
 		{"promotions", testPromotions},
 		{"freezes", testFreezes},
