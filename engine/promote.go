@@ -243,16 +243,12 @@ func (e *Engine) deployWave(ctx context.Context, p *strata.Promotion, wave []str
 	var wg sync.WaitGroup
 	for range min(max(1, e.Parallel), len(wave)) {
 		wg.Go(func() {
-			var prev *finished
+			h := e.newHandover()
 			for i := range jobs {
-				var next *finished
-				out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: wave[i], Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified, prev: prev, next: &next})
-				if next != nil {
-					next.err = &errs[i]
-				}
-				prev = next
+				out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: wave[i], Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified, handover: h})
+				h.reportTo(&errs[i])
 			}
-			e.flush(ctx, &prev)
+			h.flush(ctx)
 		})
 	}
 	for i := range wave {
