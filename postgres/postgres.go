@@ -59,7 +59,11 @@ func dialect(auditKey int64) sqlstore.Dialect {
 		ForUpdate:  " FOR UPDATE",
 		SkipLocked: " FOR UPDATE SKIP LOCKED",
 		// The key is a number this package computes, never a value from outside.
-		AuditLock:    "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(auditKey, 10) + ")",
+		AuditLock: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(auditKey, 10) + ")",
+		// The head this process appended last, read again only when another process's
+		// append makes the INSERT fail: a round trip saved on most writes.
+		TrustHead:    true,
+		Aborts:       true,
 		IsUnique:     isUnique,
 		IsForeignKey: isForeignKey,
 	}

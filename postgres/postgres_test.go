@@ -227,6 +227,13 @@ func TestReopenKeepsEverything(t *testing.T) {
 	})
 }
 
+func TestTwoProcessesTakingTurnsContinueOneAuditChain(t *testing.T) {
+	storetest.TakeTurns(t, func(t *testing.T) func() (strata.Store, error) {
+		_, u := schema(t)
+		return func() (strata.Store, error) { return postgres.Open(u, storetest.Ticking()) }
+	})
+}
+
 // exec runs q on c or fails t.
 func exec(t *testing.T, c *pgx.Conn, q string) {
 	t.Helper()

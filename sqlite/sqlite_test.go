@@ -148,6 +148,13 @@ func TestReopenKeepsEverything(t *testing.T) {
 	})
 }
 
+func TestTwoProcessesTakingTurnsContinueOneAuditChain(t *testing.T) {
+	storetest.TakeTurns(t, func(t *testing.T) func() (strata.Store, error) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		return func() (strata.Store, error) { return sqlite.Open(path, storetest.Ticking()) }
+	})
+}
+
 func TestTheAuditLogCannotBeEditedInTheFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	db := open(t, path)

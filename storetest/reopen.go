@@ -64,3 +64,43 @@ func Reopen(t *testing.T, open func(t *testing.T) func() (strata.Store, error)) 
 		t.Errorf("event after reopening has seq %d and prev %q, want 3 and %q", e.Seq, e.Prev, evs[1].Hash)
 	}
 }
+
+// TakeTurns checks that two handles on one database (two processes) that take turns
+// appending to the audit log each continue the chain where the other left it, whatever
+// either remembers of its own last append, and that a change audited with a stale memory
+// is written once. Open is as for Reopen.
+func TakeTurns(t *testing.T, open func(t *testing.T) func() (strata.Store, error)) {
+	ctx := ctx(t)
+	again := open(t)
+	var hs [2]strata.Store
+	for i := range hs {
+		s, err := again()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		hs[i] = s
+	}
+	var prev string
+	for i := range 6 {
+		s := hs[i%2]
+		// Every third turn is a change with its event, the rest events alone.
+		e := &strata.Event{Actor: "a", Action: "turn"}
+		var err error
+		if i%3 == 2 {
+			err = s.CreateRelease(ctx, &strata.Release{Service: "api", Version: string(rune('a' + i))}, e)
+		} else {
+			err = s.AppendEvent(ctx, e)
+		}
+		must(t, err)
+		if e.Seq != int64(i+1) || e.Prev != prev {
+			t.Fatalf("turn %d: event seq %d with prev %q, want %d with %q", i, e.Seq, e.Prev, i+1, prev)
+		}
+		prev = e.Hash
+	}
+	rs, err := hs[0].Releases(ctx, "api")
+	must(t, err)
+	if len(rs) != 2 {
+		t.Errorf("releases = %d, want the 2 made, each once", len(rs))
+	}
+}

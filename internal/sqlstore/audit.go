@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,6 +15,10 @@ type audited struct {
 	e                     *strata.Event
 	subject, service, env string
 }
+
+// errStaleHead says the head this process trusted was no longer the log's: the transaction
+// ended, and the writer runs again, reading the head.
+var errStaleHead = errors.New("another process appended to the audit log")
 
 // eventHead is the newest event of the audit log as a transaction or this process knows it.
 type eventHead struct {
@@ -95,7 +100,12 @@ func (tx *txn) auditAll(ctx context.Context, as ...audited) error {
 		}
 		_, err := tx.Exec(ctx, q, args...)
 		if trusted && db.d.IsUnique(err) {
-			head, trusted = nil, false // another process appended: read the head
+			// Another process appended: read the head, here or in the writer's next run.
+			db.head = nil
+			if db.d.Aborts {
+				return errStaleHead
+			}
+			head, trusted = nil, false
 			continue
 		}
 		last := evs[len(evs)-1]

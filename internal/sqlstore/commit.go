@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -157,8 +158,19 @@ func (db *DB) runAll(batch []*job) ([]error, bool) {
 	return results, true
 }
 
-// runOne runs one job in its own transaction.
+// runOne runs one job in its own transaction, again while it meets a trusted audit head
+// that another process has moved (a few times: the head is read on the next run).
 func (db *DB) runOne(j *job) error {
+	for range 3 {
+		if err := db.runOnce(j); !errors.Is(err, errStaleHead) {
+			return err
+		}
+	}
+	return db.runOnce(j)
+}
+
+// runOnce runs one job in its own transaction.
+func (db *DB) runOnce(j *job) error {
 	if err := j.ctx.Err(); err != nil {
 		return err
 	}

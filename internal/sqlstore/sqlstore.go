@@ -78,9 +78,13 @@ type Dialect struct {
 	// so that writers in other processes append one after another.
 	AuditLock string
 	// TrustHead says the head this process appended last may be used without reading it:
-	// true where a writer holds the whole database, a statement that fails leaves its
-	// transaction usable, and so the INSERT of a taken seq fails and the head is read.
+	// when another process appended since, the INSERT of the next seq fails on the primary
+	// key, and the head is read.
 	TrustHead bool
+	// Aborts says a statement that fails ends its transaction (PostgreSQL): a writer whose
+	// trusted head was taken then runs again, in a new transaction, rather than reading the
+	// head in the same one (SQLite, which undoes the failed statement alone).
+	Aborts bool
 	// IsUnique reports whether err violates a unique index or primary key.
 	IsUnique func(err error) bool
 	// IsForeignKey reports whether err violates a foreign key.
