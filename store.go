@@ -2,6 +2,7 @@ package strata
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -114,6 +115,12 @@ type FreezeStore interface {
 type EventStore interface {
 	// Events returns audit events f selects, oldest first.
 	Events(ctx context.Context, f EventFilter) ([]*Event, error)
+	// ScanEvents calls fn with each audit event f selects, oldest first (newest first when
+	// newestFirst; f.Limit then keeps the newest Limit too), holding one at a time: a reader
+	// of a long log (verifying the chain, filtering further) needs memory for what it keeps,
+	// not for the log. It stops, returning nil, when fn returns ErrStopScan, and returns any
+	// other error fn returns.
+	ScanEvents(ctx context.Context, f EventFilter, newestFirst bool, fn func(*Event) error) error
 	// AppendEvent records an event that goes with no other change (e.g. a denied request).
 	AppendEvent(ctx context.Context, e *Event) error
 }
@@ -175,10 +182,16 @@ type PromotionFilter struct {
 type EventFilter struct {
 	Service     string
 	Environment string
-	Actor       string
-	Action      string
-	Limit       int // the newest Limit events, still returned oldest first
+	// Unplaced, with Environment, also selects the events that name no environment (a
+	// promotion's, which name a stage in their detail; a release's).
+	Unplaced bool
+	Actor    string
+	Action   string
+	Limit    int // the newest Limit events, still returned oldest first
 }
+
+// ErrStopScan, returned by a scan's callback, ends the scan without an error.
+var ErrStopScan = errors.New("stop the scan")
 
 // DeploymentTally is what TallyDeployments counted.
 type DeploymentTally struct {

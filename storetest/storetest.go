@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"promotions", testPromotions},
 		{"freezes", testFreezes},
 		{"events", testEvents},
+		{"scanning events", testScanEvents},
 		{"environments", testEnvironments},
 		{"tokens", testTokens},
 		{"promotion claims", testClaimPromotion},

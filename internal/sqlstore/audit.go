@@ -133,14 +133,23 @@ func (db *DB) AppendEvent(ctx context.Context, e *strata.Event) error {
 // eventColumns are the columns scanEvent reads.
 const eventColumns = `seq, at, actor, action, service, environment, subject, detail, prev, hash`
 
-// eventsQuery is the query Events runs for f, and its arguments.
-func eventsQuery(f strata.EventFilter) (string, []any) {
+// eventsQuery is the query Events runs for f, and its arguments; newestFirst orders it so
+// for a scan.
+func eventsQuery(f strata.EventFilter, newestFirst bool) (string, []any) {
 	var c conds
 	c.equal("service", f.Service)
-	c.equal("environment", f.Environment)
+	if f.Environment != "" && f.Unplaced {
+		c.where = append(c.where, "environment IN (?, '')")
+		c.args = append(c.args, f.Environment)
+	} else {
+		c.equal("environment", f.Environment)
+	}
 	c.equal("actor", f.Actor)
 	c.equal("action", f.Action)
 	q := `SELECT ` + eventColumns + ` FROM events` + c.clause()
+	if newestFirst {
+		return q + ` ORDER BY seq DESC` + c.limit(f.Limit), c.args
+	}
 	if f.Limit > 0 {
 		q = `SELECT * FROM (` + q + ` ORDER BY seq DESC` + c.limit(f.Limit) + `) AS newest ORDER BY seq`
 	} else {
@@ -152,8 +161,25 @@ func eventsQuery(f strata.EventFilter) (string, []any) {
 // Events returns audit events f selects, oldest first; with f.Limit, the newest Limit of
 // them, still oldest first.
 func (db *DB) Events(ctx context.Context, f strata.EventFilter) ([]*strata.Event, error) {
-	q, args := eventsQuery(f)
+	q, args := eventsQuery(f, false)
 	return list(ctx, db, "list events", q, args, scanEvent)
+}
+
+// ScanEvents calls fn with each event f selects, oldest first (newest first when
+// newestFirst), one row at a time from the database. ErrStopScan from fn ends it early.
+func (db *DB) ScanEvents(ctx context.Context, f strata.EventFilter, newestFirst bool, fn func(*strata.Event) error) error {
+	q, args := eventsQuery(f, newestFirst)
+	err := each(ctx, db.b.Read(), q, args, func(s scanner) error {
+		e, err := scanEvent(s)
+		if err != nil {
+			return fmt.Errorf("scan events: %w", err)
+		}
+		return fn(e)
+	})
+	if errors.Is(err, strata.ErrStopScan) {
+		return nil
+	}
+	return err
 }
 
 func scanEvent(s scanner) (*strata.Event, error) {
