@@ -103,52 +103,13 @@ func withSearchPath(t *testing.T, u, schema string) string {
 func open(t *testing.T, u string) *postgres.DB {
 	t.Helper()
 	db, err := postgres.Open(u, storetest.Ticking())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return storetest.Opened(t, db, err)
 }
 
 func TestContract(t *testing.T) {
-	t.Parallel()
-	storetest.Run(t, func(t *testing.T) strata.Store {
+	storetest.RunEveryWay(t, func(t *testing.T, now func() time.Time) (strata.Store, error) {
 		_, u := schema(t)
-		db, err := postgres.Open(u, storetest.Ticking())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
-}
-
-func TestContractWithTheSameTimeEverywhere(t *testing.T) {
-	t.Parallel()
-	// A clock that stands still (or a coarse one) must not change the order of anything.
-	at := time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)
-	storetest.Run(t, func(t *testing.T) strata.Store {
-		_, u := schema(t)
-		db, err := postgres.Open(u, func() time.Time { return at })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
-}
-
-// The group commit runs a writer's work again, alone, when another writer of its batch
-// fails: every method's work must be safe to run twice, the audit lock taken again
-// included. With each rolled back once first, the whole contract still holds.
-func TestContractWithEveryWriterRunTwice(t *testing.T) {
-	t.Parallel()
-	storetest.Run(t, func(t *testing.T) strata.Store {
-		_, u := schema(t)
-		db, err := postgres.Open(u, storetest.Ticking())
-		if err != nil {
-			t.Fatal(err)
-		}
-		db.RehearseWriters()
-		return db
+		return postgres.Open(u, now)
 	})
 }
 

@@ -17,49 +17,16 @@ import (
 	"github.com/strata-dev/strata/storetest"
 )
 
+// open opens the store at path, closed when t ends.
 func open(t *testing.T, path string) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(path, storetest.Ticking())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return storetest.Opened(t, db, err)
 }
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) strata.Store {
-		db, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"), storetest.Ticking())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
-}
-
-func TestContractWithTheSameTimeEverywhere(t *testing.T) {
-	// A clock that stands still (or a coarse one) must not change the order of anything.
-	at := time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)
-	storetest.Run(t, func(t *testing.T) strata.Store {
-		db, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"), func() time.Time { return at })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
-}
-
-// The group commit runs a writer's work again, alone, when another writer of its batch
-// fails: every method's work must be safe to run twice. With each rolled back once first,
-// the whole contract still holds.
-func TestContractWithEveryWriterRunTwice(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) strata.Store {
-		db, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"), storetest.Ticking())
-		if err != nil {
-			t.Fatal(err)
-		}
-		db.RehearseWriters()
-		return db
+	storetest.RunEveryWay(t, func(t *testing.T, now func() time.Time) (strata.Store, error) {
+		return sqlite.Open(filepath.Join(t.TempDir(), "state.db"), now)
 	})
 }
 

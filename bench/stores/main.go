@@ -40,6 +40,7 @@ type options struct {
 	runs            int
 	work            string
 	keep            bool
+	only            string // "" for both stores, or "sqlite" or "postgres"
 }
 
 func main() {
@@ -52,6 +53,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 5, "runs; the medians are reported")
 	flag.StringVar(&o.work, "work", "", "directory for the estates (default: a new temporary one)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the estates (and schemas) afterwards")
+	flag.StringVar(&o.only, "only", "", "measure one store only (sqlite or postgres), with -against")
 	flag.Parse()
 	if _, err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/stores:", err)
@@ -84,6 +86,9 @@ func run(o options, w io.Writer) (*result, error) {
 	if o.envs < 1 || o.parallel < 1 || o.runs < 1 {
 		return nil, fmt.Errorf("-envs, -parallel and -runs must be 1 or more")
 	}
+	if o.only != "" && (o.against == "" || o.only != "sqlite" && o.only != "postgres") {
+		return nil, fmt.Errorf("-only wants sqlite or postgres, and -against")
+	}
 	work, cleanup, err := harness.WorkDir(o.work, o.keep)
 	if err != nil {
 		return nil, err
@@ -97,12 +102,16 @@ func run(o options, w io.Writer) (*result, error) {
 	if o.against != "" {
 		res.Cases = append(res.Cases, &case_{name: "sqlite (against)", bin: o.against}, &case_{name: "postgres (against)", bin: o.against, store: "pg"})
 	}
+	cases := res.Cases
+	if o.only != "" {
+		cases = slices.DeleteFunc(slices.Clone(cases), func(c *case_) bool { return (c.store == "") != (o.only == "sqlite") })
+	}
 	fmt.Fprintf(w, "stores: %d environments, --parallel %d, %d run(s), %d CPU(s), load %s\n", o.envs, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
 	for i := range o.runs {
 		// Each case in turn, starting one further along every run, so that none always
 		// meets the machine as another left it.
-		for k := range res.Cases {
-			c := res.Cases[(i+k)%len(res.Cases)]
+		for k := range cases {
+			c := cases[(i+k)%len(cases)]
 			first, again, err := promoteTwice(o, filepath.Join(work, fmt.Sprintf("run-%d-%d", i, k)), c)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", c.name, err)
@@ -110,12 +119,12 @@ func run(o options, w io.Writer) (*result, error) {
 			c.first, c.again = append(c.first, first), append(c.again, again)
 		}
 		fmt.Fprintf(w, "run %d:", i+1)
-		for _, c := range res.Cases {
+		for _, c := range cases {
 			fmt.Fprintf(w, " %s %s / %s;", c.name, c.first[i].Wall.Round(time.Millisecond), c.again[i].Wall.Round(time.Millisecond))
 		}
 		fmt.Fprintln(w)
 	}
-	for _, c := range res.Cases {
+	for _, c := range cases {
 		fmt.Fprintf(w, "median %s: %s, again %s\n", c.name, harness.Median(c.first), harness.Median(c.again))
 	}
 	ratios := func(label string, a, b *case_) {
@@ -123,11 +132,19 @@ func run(o options, w io.Writer) (*result, error) {
 			ratio(harness.Median(a.first).Wall, harness.Median(b.first).Wall), ratio(harness.Median(a.again).Wall, harness.Median(b.again).Wall),
 			perRun(a.first, b.first), perRun(a.again, b.again))
 	}
-	ratios("postgres/sqlite", res.Cases[1], res.Cases[0])
+	if o.only == "" {
+		ratios("postgres/sqlite", res.Cases[1], res.Cases[0])
+	}
 	if o.against != "" {
-		ratios("postgres/sqlite (against)", res.Cases[3], res.Cases[2])
-		ratios("sqlite: strata/against", res.Cases[0], res.Cases[2])
-		ratios("postgres: strata/against", res.Cases[1], res.Cases[3])
+		if o.only == "" {
+			ratios("postgres/sqlite (against)", res.Cases[3], res.Cases[2])
+		}
+		if o.only != "postgres" {
+			ratios("sqlite: strata/against", res.Cases[0], res.Cases[2])
+		}
+		if o.only != "sqlite" {
+			ratios("postgres: strata/against", res.Cases[1], res.Cases[3])
+		}
 	}
 	return res, nil
 }
