@@ -165,7 +165,15 @@ type Step struct {
 // Health says how to tell that a deployment works: an HTTP URL answering 2xx or a command
 // exiting 0, retried with backoff until Timeout.
 type Health struct {
-	HTTP     string
+	HTTP string
+	// Contains, when set, is text (interpolated, e.g. "v${release.version}") the answer's
+	// body must contain: whatever else holds the port (another environment's server, after
+	// this one failed to bind) answers too, and only the body tells the deployed process
+	// apart. ContainsPos says where it was written.
+	Contains    string
+	ContainsPos Pos
+	// Status is the HTTP status the check wants; 0 means any 2xx, or 200 with Contains.
+	Status   int
 	Command  string
 	Timeout  time.Duration
 	Interval time.Duration

@@ -36,9 +36,9 @@ func Active(state string) bool {
 	return state == Pending || state == Running || state == Interrupted
 }
 
-// Owner is the process that runs a deployment. On the owner's own host a dead PID (or a PID
-// whose start time differs) means the deployment was interrupted at once; elsewhere an expired
-// lease does.
+// Owner is the process that runs a deployment or a promotion. On the owner's own host a dead
+// PID (or a PID whose start time differs) means the work was interrupted at once; elsewhere an
+// expired lease does.
 type Owner struct {
 	Host  string `json:"host"`
 	PID   int    `json:"pid"`
@@ -85,11 +85,47 @@ type Deployment struct {
 	FinishedAt time.Time `json:"finished_at"`
 }
 
-// Health results.
+// Health results. HealthUnknown is what `status` shows for what runs where no check says
+// either: the service has no health check, or nothing has checked it.
 const (
-	Healthy   = "healthy"
-	Unhealthy = "unhealthy"
+	Healthy       = "healthy"
+	Unhealthy     = "unhealthy"
+	HealthUnknown = "unknown"
 )
+
+// HealthNow is the health of d, what runs in a pair, as status shows it: c's when c, the
+// pair's newest check after the deployment, checked d; else d's own check's when it was
+// made; else unknown (the service has no check).
+func HealthNow(d *Deployment, c *HealthCheck) string {
+	switch {
+	case d == nil:
+		return HealthUnknown
+	case c != nil && c.Deployment == d.ID && (c.Health == Healthy || c.Health == Unhealthy):
+		return c.Health
+	case d.Health == Healthy || d.Health == Unhealthy:
+		return d.Health
+	}
+	return HealthUnknown
+}
+
+// HealthCheck is what a check of what runs in a (service, environment) observed after the
+// deployment: `serve` checks again every --health-interval, since a deployment that passed
+// its check when it was made can stop passing it later. The store keeps the newest one of
+// each pair, so that every replica, and a local `strata status`, shows the same.
+type HealthCheck struct {
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	// Deployment is the deployment that was checked: what ran in the pair then.
+	Deployment string `json:"deployment"`
+	// Health is Healthy or Unhealthy.
+	Health string `json:"health"`
+	// Detail is what a failing check observed ("GET URL: 404 Not Found"); empty when healthy.
+	Detail string `json:"detail,omitempty"`
+	// CheckedAt is when the check ran; Since is when Deployment's health became Health
+	// (the store sets it).
+	CheckedAt time.Time `json:"checked_at"`
+	Since     time.Time `json:"since"`
+}
 
 // Promotion states.
 const (
@@ -108,11 +144,17 @@ type Promotion struct {
 	Requester string     `json:"requester"`
 	Approvals []Approval `json:"approvals"`
 	// Override is set when an admin opened a closed window; Reason says why.
-	Override  bool      `json:"override,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Error     string    `json:"error,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Override bool   `json:"override,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Error    string `json:"error,omitempty"`
+	// Owner and LeaseUntil say which process runs a running promotion (deploys its waves and
+	// records its outcome), by the same rule as a deployment's: when the owner is gone,
+	// `resume` or the scheduler takes the promotion over and carries it on. Empty unless
+	// running.
+	Owner      Owner     `json:"-"`
+	LeaseUntil time.Time `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Approval is one principal's approval of a promotion.

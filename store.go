@@ -8,7 +8,7 @@ import (
 
 // SchemaVersion is the store schema this binary reads and writes. A store from a newer
 // binary is refused untouched.
-const SchemaVersion = 5
+const SchemaVersion = 7
 
 // Store keeps Strata's records. Every exported method owns its transaction; a method that
 // takes an *Event appends it to the audit log in the same transaction as the change it
@@ -26,6 +26,7 @@ type Store interface {
 	EventStore
 	EnvironmentStore
 	TokenStore
+	HealthStore
 	// Close releases the store.
 	Close() error
 }
@@ -81,21 +82,34 @@ type LogStore interface {
 	Logs(ctx context.Context, id string, after int64) ([]LogChunk, error)
 }
 
-// PromotionStore keeps promotions and their approvals.
+// PromotionStore keeps promotions, their approvals, and the owners and leases of those
+// that run.
 type PromotionStore interface {
-	// CreatePromotion records p. When an open (waiting or running) promotion of the same
-	// service, version and stage exists, it fills p with that one and returns ECONFLICT.
+	// CreatePromotion records p; a running p is recorded with p.Owner and p.LeaseUntil as its
+	// owner and lease. When an open (waiting or running) promotion of the same service,
+	// version and stage exists, it fills p with that one and returns ECONFLICT.
 	CreatePromotion(ctx context.Context, p *Promotion, e *Event) error
-	// UpdatePromotion writes p's state, override, reason, error and times.
+	// UpdatePromotion writes p's state, override, reason, error and times, and its owner and
+	// lease while it stays running (they are cleared otherwise). ECONFLICT when the stored
+	// promotion is running and its owner is not p.Owner: the caller lost it (its lease lapsed
+	// and another worker took it over) and must stop. ENOTFOUND when there is none.
 	UpdatePromotion(ctx context.Context, p *Promotion, e *Event) error
 	// Approve adds principal's approval to a waiting promotion. ECONFLICT when that principal
 	// has approved it already or it is not waiting; ENOTFOUND when there is no such promotion.
 	Approve(ctx context.Context, id string, a Approval, e *Event) error
-	// ClaimPromotion moves a waiting promotion to running only if it is still waiting
-	// (compare and set), so that of several workers that found its gates open exactly one
-	// runs it. ECONFLICT when it is no longer waiting; ENOTFOUND when there is no such
-	// promotion.
-	ClaimPromotion(ctx context.Context, id string, e *Event) error
+	// ClaimPromotion moves a waiting promotion to running, owned by owner with a lease until
+	// until, only if it is still waiting (compare and set), so that of several workers that
+	// found its gates open exactly one runs it. ECONFLICT when it is no longer waiting;
+	// ENOTFOUND when there is no such promotion.
+	ClaimPromotion(ctx context.Context, id string, owner Owner, until time.Time, e *Event) error
+	// RenewPromotionLease extends a running promotion's lease. ECONFLICT when owner no longer
+	// holds it (another worker took it over, or it has ended); ENOTFOUND when there is none.
+	RenewPromotionLease(ctx context.Context, id string, owner Owner, until time.Time) error
+	// TakeOverPromotion makes to the owner of a running promotion whose current owner is from
+	// (compare and set), with a lease until until, so that of several workers that found its
+	// owner gone exactly one carries it on. ECONFLICT when someone else took it first or it is
+	// no longer running; EINVALID when to has no host; ENOTFOUND when there is none.
+	TakeOverPromotion(ctx context.Context, id string, from, to Owner, until time.Time, e *Event) error
 	// Promotion returns one promotion; ENOTFOUND when there is none.
 	Promotion(ctx context.Context, id string) (*Promotion, error)
 	// Promotions returns the promotions f selects, newest first.
@@ -150,6 +164,22 @@ type TokenStore interface {
 	Tokens(ctx context.Context) ([]*Token, error)
 	// RevokeToken revokes the valid token called name. ENOTFOUND when there is none.
 	RevokeToken(ctx context.Context, name string, e *Event) error
+}
+
+// HealthStore keeps the newest health check of each (service, environment) pair.
+type HealthStore interface {
+	// RecordHealth keeps c as the pair's newest health check, unless the store holds one
+	// that ran at or after c.CheckedAt: a slower replica's older result never overwrites a
+	// newer one. It reports changed when this write moved the health of c.Deployment from
+	// healthy to unhealthy or back (a deployment's first check changes it only when it is
+	// unhealthy: the deployment passed its check when it was made), and then, and only then,
+	// appends e in the same transaction; so of several servers that saw one transition, one
+	// is told it changed. It sets c.Since. EINVALID when c has no service, environment or
+	// deployment, or its Health is neither healthy nor unhealthy.
+	RecordHealth(ctx context.Context, c *HealthCheck, e *Event) (changed bool, err error)
+	// HealthChecks returns the newest health check of every pair, by environment and then
+	// service name.
+	HealthChecks(ctx context.Context) ([]*HealthCheck, error)
 }
 
 // DeploymentFilter selects deployments. Zero fields select everything.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Token is an API credential of `strata serve`: a principal (its Name, who acts in the
@@ -131,8 +132,8 @@ func ParseSelector(s string) (map[string]string, error) {
 			return nil, Errorf(EINVALID, "environment selector %q: %q has no '='; %s", s, part, selectorExample)
 		case k == "" || v == "":
 			return nil, Errorf(EINVALID, "environment selector %q: %q needs both a key and a value; %s", s, part, selectorExample)
-		case strings.Contains(v, "=") || strings.IndexFunc(k+v, badSelectorRune) >= 0:
-			return nil, Errorf(EINVALID, "environment selector %q: %q holds a space, a control character or a second '='; %s", s, part, selectorExample)
+		case strings.Contains(v, "=") || strings.IndexFunc(k+v, badSelectorRune) >= 0 || !utf8.ValidString(k+v):
+			return nil, Errorf(EINVALID, "environment selector %q: %q holds a space, a character that is not printable or a second '='; %s", s, part, selectorExample)
 		}
 		if old, dup := sel[k]; dup && old != v {
 			return nil, Errorf(EINVALID, "environment selector %q: %s is both %q and %q, which no environment can be; repeat --envs for either one", s, k, old, v)
@@ -142,8 +143,9 @@ func ParseSelector(s string) (map[string]string, error) {
 	return sel, nil
 }
 
-// badSelectorRune reports whether r may not appear in a selector's key or value.
-func badSelectorRune(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
+// badSelectorRune reports whether r may not appear in a selector's key or value: a space,
+// or anything CheckLine refuses (a control or invisible formatting character).
+func badSelectorRune(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }
 
 // FormatSelector writes sel as ParseSelector reads it, keys in order.
 func FormatSelector(sel map[string]string) string {

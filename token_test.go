@@ -139,6 +139,9 @@ func TestParseSelectorRejectsBadSelectorsWithAnExample(t *testing.T) {
 		{"a second '='", "tier=prod=eu", "second '='"},
 		{"a space inside a value", "tier=pr od", "space"},
 		{"a newline inside a key", "ti\ner=prod", "space"},
+		{"a right-to-left override inside a value", "tier=\u202Edorp", "not printable"},
+		{"an escape inside a value", "tier=prod\x1b[2J", "not printable"},
+		{"bytes that are not UTF-8", "tier=pr\xffod", "not printable"},
 		{"one key with two values", "tier=prod,tier=dev", "both"},
 	}
 	for _, tt := range tests {

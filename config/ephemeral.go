@@ -53,8 +53,8 @@ func AddEphemeral(p *strata.Project, env *strata.EphemeralEnv) error {
 // ValidEphemeral checks that env can be added to p (see AddEphemeral) and returns the
 // declared environment it is like.
 func ValidEphemeral(p *strata.Project, env *strata.EphemeralEnv) (*strata.Environment, error) {
-	if !nameRE.MatchString(env.Name) {
-		return nil, strata.Errorf(strata.EINVALID, "environment name %q is not valid; %s (e.g. pr-42)", env.Name, nameRule)
+	if msg := badName("environment", env.Name, "pr-42"); msg != "" {
+		return nil, strata.Errorf(strata.EINVALID, "%s", msg)
 	}
 	if have := p.Environment(env.Name); have != nil {
 		if have.Ephemeral {

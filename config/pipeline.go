@@ -68,8 +68,8 @@ func (l *loader) decodeStage(src *source, n *yaml.Node) {
 	}
 	if st.Name == "" {
 		l.errorf(at, "a pipeline stage has no name; add e.g. stage: prod")
-	} else if !nameRE.MatchString(st.Name) {
-		l.errorf(at, "stage name %q is not valid; %s (e.g. prod)", st.Name, nameRule)
+	} else if msg := badName("stage", st.Name, "prod"); msg != "" {
+		l.errorf(at, "%s", msg)
 	}
 	if !hasEnvs {
 		l.errorf(at, "%s has no environments; add e.g. environments: [staging] or environments: {tier: prod}", where)

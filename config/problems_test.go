@@ -82,6 +82,11 @@ func TestProblemsNameTheirPlace(t *testing.T) {
 		{"a config key that is no variable name is an error", strings.Replace(head, "    labels: {tier: dev}\n", "    config: {log-level: x}\n", 1), "strata.yaml:4:14", `config key "log-level" in config of environment "dev" is not a valid name`},
 		{"a null config value is an error", strings.Replace(head, "    labels: {tier: dev}\n", "    config:\n      PORT:\n", 1), "strata.yaml:5:12", "PORT has no value"},
 		{"a custom tag is an error", strings.Replace(head, "    labels: {tier: dev}\n", "    config: {BIG: !mine 1}\n", 1), "strata.yaml:4:19", "tag !mine"},
+		{"an empty health contains says why it would be useless", strings.Replace(head, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    health: {http: \"http://127.0.0.1:8080/\", contains: \"\"}\n", 1), "strata.yaml:8:56", `health contains of service "api" is empty`},
+		{"a health status that is no HTTP status gives an example", strings.Replace(head, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    health: {http: \"http://127.0.0.1:8080/\", status: 99}\n", 1), "strata.yaml:8:54", "status: 200"},
+		{"a health status that is no number says so", strings.Replace(head, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    health: {http: \"http://127.0.0.1:8080/\", status: ok}\n", 1), "strata.yaml:8:54", "status"},
+		{"contains on a command check is refused", strings.Replace(head, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    health: {command: \"true\", contains: ok}\n", 1), "strata.yaml:8:5", "only an http check reads"},
+		{"an unknown reference in health contains names it", strings.Replace(head, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    health: {http: \"http://127.0.0.1:8080/\", contains: \"v${release.verison}\"}\n", 1), "strata.yaml:8:56", "release.verison"},
 		{"a notify URL must be http", head + "notify: [\"ftp://x\"]\n", "strata.yaml:13:10", "is not an http(s) URL"},
 	}
 	for _, c := range cases {

@@ -3,7 +3,9 @@ package config
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/strata-dev/strata"
 	"go.yaml.in/yaml/v3"
@@ -25,13 +27,29 @@ func (l *loader) decodeTop(src *source, root *yaml.Node, stack []string) {
 		return
 	}
 	where := "the top level of " + src.name
+	known := topKeys
+	if !src.top {
+		known = includeKeys
+	}
+	// A file that is not a Strata file (a password file, a README) must not be printed back
+	// in the error: say what it is not, never what it holds.
+	if r := l.deref(src, root); r != nil && r.Kind != yaml.MappingNode && !isNull(r) {
+		what := "a single value"
+		if r.Kind == yaml.SequenceNode {
+			what = "a list"
+		}
+		l.errorf(src.pos(nil), "%s is not a Strata configuration file: its top level should be keys such as %s, found %s",
+			src.name, strings.Join(known, ", "), what)
+		return
+	}
 	pairs, ok := l.mapping(src, root, "the file", "project: shop")
 	if !ok {
 		return
 	}
-	known := topKeys
-	if !src.top {
-		known = includeKeys
+	if !src.top && len(pairs) > 0 && !slices.ContainsFunc(pairs, func(p pair) bool { return slices.Contains(topKeys, p.key) }) {
+		l.errorf(src.pos(nil), "included file %s is not a Strata configuration file: none of its %d top-level keys is one of %s; include only Strata files",
+			src.name, len(pairs), strings.Join(known, ", "))
+		return
 	}
 	for _, p := range pairs {
 		switch p.key {
@@ -45,6 +63,8 @@ func (l *loader) decodeTop(src *source, root *yaml.Node, stack []string) {
 				l.p.Name = name
 				if name == "" {
 					l.errorf(src.pos(p.k), "the project name is empty; write e.g. project: shop")
+				} else if err := strata.CheckLine("project", name); err != nil {
+					l.errorf(src.pos(p.v), "%v", err)
 				}
 			}
 		case "include":
@@ -123,8 +143,8 @@ func (l *loader) decodeEnvironments(src *source, n *yaml.Node) {
 	pairs, _ := l.mapping(src, n, "environments", "environments: {dev: {labels: {tier: dev}}}")
 	for _, p := range pairs {
 		at := src.pos(p.k)
-		if !nameRE.MatchString(p.key) {
-			l.errorf(at, "environment name %q is not valid; %s (e.g. prod-eu)", p.key, nameRule)
+		if msg := badName("environment", p.key, "prod-eu"); msg != "" {
+			l.errorf(at, "%s", msg)
 		}
 		if prev, dup := l.envs[p.key]; dup {
 			l.errorf(at, "environment %q is defined twice: here and at %s; rename or remove one", p.key, prev.Pos)
@@ -173,6 +193,10 @@ func (l *loader) decodeLabels(src *source, n *yaml.Node, where string) (map[stri
 			continue
 		}
 		if v, ok := l.scalar(src, p.v, "label "+p.key, "region: eu-west"); ok {
+			if err := strata.CheckLine("label "+p.key, v); err != nil {
+				l.errorf(src.pos(p.v), "%v", err)
+				continue
+			}
 			out[p.key] = v
 			at[p.key] = kat
 		}

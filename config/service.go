@@ -13,7 +13,7 @@ var (
 	serviceKeys = []string{"build", "deploy", "destroy", "observe", "health", "rollback", "depends_on", "config", "overrides"}
 	stepKeys    = []string{"run", "timeout"}
 	observeKeys = []string{"run", "http", "timeout"}
-	healthKeys  = []string{"http", "command", "timeout", "interval"}
+	healthKeys  = []string{"http", "contains", "status", "command", "timeout", "interval"}
 	schemaKeys  = []string{"type", "default", "enum", "secret", "from", "description"}
 	keyTypes    = []string{strata.TypeString, strata.TypeInteger, strata.TypeNumber, strata.TypeBoolean}
 	rollbacks   = []string{"previous", "none"}
@@ -29,8 +29,8 @@ func (l *loader) decodeServices(src *source, n *yaml.Node) {
 	pairs, _ := l.mapping(src, n, "services", "services: {api: {deploy: ./deploy/api.sh}}")
 	for _, p := range pairs {
 		at := src.pos(p.k)
-		if !nameRE.MatchString(p.key) {
-			l.errorf(at, "service name %q is not valid; %s (e.g. api)", p.key, nameRule)
+		if msg := badName("service", p.key, "api"); msg != "" {
+			l.errorf(at, "%s", msg)
 		}
 		if prev, dup := l.svcs[p.key]; dup {
 			l.errorf(at, "service %q is defined twice: here and at %s; rename or remove one", p.key, prev.Pos)
@@ -167,6 +167,23 @@ func (l *loader) decodeHealth(src *source, p pair, where string) *strata.Health 
 				h.Command = s
 				l.strs = append(l.strs, interp{s: s, at: src.pos(l.deref(src, hp.v)), what: "health command"})
 			}
+		case "contains":
+			if s, ok := l.scalar(src, hp.v, "contains", `contains: "v${release.version}"`); ok {
+				at := src.pos(l.deref(src, hp.v))
+				if s == "" {
+					l.errorf(at, "health contains of %s is empty, which every answer contains; remove it or write e.g. contains: \"v${release.version}\"", where)
+				}
+				h.Contains, h.ContainsPos = s, at
+				l.strs = append(l.strs, interp{s: s, at: at, what: "health contains"})
+			}
+		case "status":
+			if n, ok := l.integer(src, hp.v, "status", "status: 200"); ok {
+				if n < 100 || n > 599 {
+					l.errorf(src.pos(l.deref(src, hp.v)), "health status of %s is %d, which is no HTTP status; write e.g. status: 200", where, n)
+				} else {
+					h.Status = int(n)
+				}
+			}
 		case "timeout":
 			if d, ok := l.duration(src, hp.v, "timeout", "30s"); ok {
 				h.Timeout = d
@@ -185,6 +202,9 @@ func (l *loader) decodeHealth(src *source, p pair, where string) *strata.Health 
 		return nil
 	case h.HTTP != "" && h.Command != "":
 		l.errorf(h.Pos, "health of %s has both http and command; keep one", where)
+	}
+	if h.Command != "" && (h.Contains != "" || h.Status != 0) {
+		l.errorf(h.Pos, "health of %s has a command with contains or status, which only an http check reads; a command says healthy by exiting 0", where)
 	}
 	if h.Interval == 0 {
 		l.errorf(h.Pos, "health interval of %s is zero; write e.g. interval: 1s", where)

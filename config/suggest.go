@@ -11,7 +11,20 @@ import (
 // label values and parts of URLs.
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-_.]*[a-z0-9])?$`)
 
-const nameRule = "names are lower-case letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+// maxName bounds a name's length: a name becomes a directory name, a label value and a DNS
+// label in many estates, and 63 is what a DNS label may hold.
+const maxName = 63
+
+const nameRule = "names are lower-case letters, digits, '-', '_' and '.', starting and ending with a letter or digit, at most 63 characters"
+
+// badName returns the problem with name, a name of kind ("environment", "service", "stage"),
+// or "" when it follows the rule. example is a good name of that kind.
+func badName(kind, name, example string) string {
+	if len(name) <= maxName && nameRE.MatchString(name) {
+		return ""
+	}
+	return fmt.Sprintf("%s name %s is not valid; %s (e.g. %s)", kind, quoteShort(name), nameRule, example)
+}
 
 // keyRE is what config keys look like: each becomes an environment variable of the steps.
 var keyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

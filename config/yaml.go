@@ -41,6 +41,9 @@ type loader struct {
 	aliasWarned bool
 
 	sum hash.Hash // over every file read (Project.Digest)
+
+	read    int    // bytes of included files read so far
+	realDir string // the project directory with its links followed, once needed
 }
 
 func newLoader() *loader {
@@ -90,7 +93,7 @@ func (l *loader) parseYAML(src *source, data []byte) (root *yaml.Node, ok bool) 
 		if errors.Is(err, io.EOF) {
 			return nil, true
 		}
-		l.syntaxError(src, err)
+		l.syntaxError(src, err, data)
 		l.brokenTop = l.brokenTop || src.top
 		return nil, false
 	}
@@ -102,7 +105,7 @@ func (l *loader) parseYAML(src *source, data []byte) (root *yaml.Node, ok bool) 
 		}
 		l.errorf(src.pos(at), "a second YAML document; a Strata file holds one document (remove the \"---\" line)")
 	} else if !errors.Is(err, io.EOF) {
-		l.syntaxError(src, err)
+		l.syntaxError(src, err, data)
 		l.brokenTop = l.brokenTop || src.top
 		return nil, false
 	}
@@ -115,7 +118,7 @@ func (l *loader) parseYAML(src *source, data []byte) (root *yaml.Node, ok bool) 
 	return &doc, true
 }
 
-func (l *loader) syntaxError(src *source, err error) {
+func (l *loader) syntaxError(src *source, err error, data []byte) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	at := strata.Pos{File: src.name, Line: 1, Col: 1}
 	if m := lineRE.FindStringSubmatchIndex(msg); m != nil {
@@ -127,6 +130,17 @@ func (l *loader) syntaxError(src *source, err error) {
 	}
 	at.Line = max(at.Line, 1)
 	at.Col = max(at.Col, 1)
+	if k, ok := longKey(data, at.Line); ok {
+		// The YAML library refuses a key longer than 1024 characters with a message about
+		// syntax; the real problem is the key, most often a name.
+		at.Line, at.Col = k.line, k.col
+		if k.kind != "" {
+			l.errorf(at, "%s", badName(k.kind, k.key, k.example))
+		} else {
+			l.errorf(at, "the key %s is longer than the 1024 characters a YAML key may have; shorten it", quoteShort(k.key))
+		}
+		return
+	}
 	msg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(msg), "unmarshal errors:"))
 	l.errorf(at, "YAML syntax error: %s; fix the syntax here (indentation, quoting, a missing \":\")", msg)
 }
@@ -394,4 +408,52 @@ func safeDecode(n *yaml.Node, v any) (err error) {
 		}
 	}()
 	return n.Decode(v)
+}
+
+// overlong is a mapping key too long for the YAML library, and what it names.
+type overlong struct {
+	key, kind, example string
+	line, col          int
+}
+
+// longKey looks for a key longer than 1024 characters on the lines around line (where the
+// YAML library stopped), and says which kind of name it is from the section it is under.
+func longKey(data []byte, line int) (overlong, bool) {
+	lines := strings.Split(string(data), "\n")
+	for i := max(line-2, 0); i < min(line+1, len(lines)); i++ {
+		text := lines[i]
+		trimmed := strings.TrimLeft(text, " ")
+		indent := len(text) - len(trimmed)
+		key := trimmed
+		if q := key[:min(len(key), 1)]; q == `"` || q == "'" {
+			end := strings.Index(key[1:], q)
+			if end < 0 {
+				continue
+			}
+			key = key[1 : end+1]
+		} else if c := strings.Index(key, ":"); c >= 0 {
+			key = key[:c]
+		} else {
+			continue
+		}
+		if len(key) <= 1024 {
+			continue
+		}
+		k := overlong{key: key, line: i + 1, col: indent + 1}
+		for j := i - 1; j >= 0; j-- {
+			t := strings.TrimLeft(lines[j], " ")
+			if t == "" || strings.HasPrefix(t, "#") || len(lines[j])-len(t) >= indent {
+				continue
+			}
+			switch strings.TrimSpace(t) {
+			case "environments:":
+				k.kind, k.example = "environment", "prod-eu"
+			case "services:":
+				k.kind, k.example = "service", "api"
+			}
+			break
+		}
+		return k, true
+	}
+	return overlong{}, false
 }

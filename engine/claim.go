@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/step"
 )
 
 // claim records d and takes its (service, environment), waiting for a holder to finish
@@ -53,18 +52,4 @@ func (e *Engine) holder(ctx context.Context, service, env string) *strata.Deploy
 		return nil
 	}
 	return ds[0]
-}
-
-// ownerAlive reports whether an active deployment's owner still runs it: on this host, its
-// process (same pid and start time) lives; elsewhere, its lease has not lapsed.
-func (e *Engine) ownerAlive(d *strata.Deployment) bool {
-	// An interrupted deployment's owner is whoever took it over to resume it: judged like
-	// any owner, or a second resume would take it from a live first one and run it twice.
-	if d.Owner.Host == "" {
-		return false
-	}
-	if d.Owner.Host == e.Owner.Host {
-		return step.Alive(d.Owner)
-	}
-	return e.now().Before(d.LeaseUntil)
 }

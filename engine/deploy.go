@@ -48,6 +48,10 @@ type DeployRequest struct {
 	// is recorded with this one's claim, and this one's success waits for the next claim in
 	// turn (carry.go).
 	handover *handover
+	// fence, when set, ends when the promotion this deployment belongs to is no longer this
+	// process's (its lease was lost): the deployment is then not claimed, so that it is not
+	// made twice, here and by whoever took the promotion over.
+	fence context.Context
 }
 
 var errLeaseLost = errors.New("lost its lease; another worker may take the deployment over")
@@ -95,8 +99,15 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 		Actor: e.Actor, Config: rs.Redacted(), ConfigHash: configHash(rs),
 		Owner: e.Owner, LeaseUntil: now.Add(e.LeaseTTL), CreatedAt: now, StartedAt: now,
 	}
+	claimCtx := ctx
+	if req.fence != nil {
+		c, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		defer context.AfterFunc(req.fence, func() { cancel(context.Cause(req.fence)) })()
+		claimCtx = c
+	}
 	claiming = true
-	if err := e.claim(ctx, d, req.NoWait, req.handover); err != nil {
+	if err := e.claim(claimCtx, d, req.NoWait, req.handover); err != nil {
 		return nil, err
 	}
 	return e.execute(ctx, d, svc, rs, rel, req.verified, req.handover)
@@ -249,11 +260,11 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if len(secrets) > 0 {
 		defer os.WriteFile(cfgPath, nil, 0o600)
 	}
-	cmd, err := layer.Expand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos, &layer.Runtime{Version: d.Version})
+	cmd, err := layer.ExpandCommand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos, &layer.Runtime{Version: d.Version})
 	if err != nil {
 		return "", err
 	}
-	env := e.stepEnv(d, rel, rs, cfgPath, outPath)
+	env := append(e.stepEnv(d, rel, rs, cfgPath, outPath), cmd.Env...)
 	timeout := svc.Deploy.Timeout
 	if timeout == 0 {
 		timeout = 30 * time.Minute
@@ -262,7 +273,7 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	stop := e.progress(d.Service+" → "+d.Environment, "deploy")
 	pgid := recordGroupLater(ctx, e.Store, d)
 	res, err := e.runStep(ctx, step.Spec{
-		Name: "deploy", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out,
+		Name: "deploy", Command: cmd.Text, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out,
 		Started: func(pid, group int) error {
 			pgid.start(group)
 			return nil

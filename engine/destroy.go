@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/layer"
 	"github.com/strata-dev/strata/plan"
 	"github.com/strata-dev/strata/step"
 )
@@ -40,13 +41,17 @@ func (e *Engine) Destroy(ctx context.Context, env string) ([]string, error) {
 			return done, err
 		}
 		d := *cur
-		env := e.stepEnv(&d, rel, rs, "", "")
+		cmd, err := layer.ExpandCommand(e.Project, rs, svc.Destroy.Run, svc.Destroy.Pos, &layer.Runtime{Version: d.Version})
+		if err != nil {
+			return done, fmt.Errorf("destroy %s in %s: %w", svc.Name, d.Environment, err)
+		}
+		env := append(e.stepEnv(&d, rel, rs, "", ""), cmd.Env...)
 		out := e.stepOutput(svc.Name+"/"+d.Environment, "destroy", nil, secretValues(rs)...)
 		timeout := svc.Destroy.Timeout
 		if timeout == 0 {
 			timeout = 10 * time.Minute
 		}
-		res, err := e.runStep(ctx, step.Spec{Name: "destroy", Command: svc.Destroy.Run, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
+		res, err := e.runStep(ctx, step.Spec{Name: "destroy", Command: cmd.Text, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
 		out.Flush()
 		if err == nil && res.ExitCode != 0 {
 			err = strata.Errorf(strata.EFAILED, "destroy step exited with status %d", res.ExitCode)

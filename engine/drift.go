@@ -25,6 +25,7 @@ import (
 const (
 	DriftConfig  = "config"  // the files now resolve to another config than was deployed
 	DriftVersion = "version" // observe reports another version than was deployed
+	DriftHealth  = "health"  // its health check, run again after the deployment, fails
 )
 
 // DriftItem is one way a (service, environment) differs from what was last deployed there.
@@ -47,7 +48,9 @@ const observeTimeout = 10 * time.Second
 // the configuration the files resolve to differs from the one the deployment used, version
 // drift when the service's observe step reports a version other than the deployment's. An
 // observe that fails is version drift too ("could not observe: ..."). Secret values are not
-// read: keys that are secret now or were secret then are not compared.
+// read: keys that are secret now or were secret then are not compared. Health drift is a
+// deployment whose check, as `serve` last ran it after the deployment, fails (the store's
+// HealthChecks; drift does not run checks itself).
 //
 // Items come in project order (environments, then services). An unknown env is ENOTFOUND.
 func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
@@ -73,6 +76,16 @@ func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
 			}
 		}
 	}
+	checks, err := e.Store.HealthChecks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("drift: read health checks: %w", err)
+	}
+	unhealthy := map[string]*strata.HealthCheck{}
+	for _, c := range checks {
+		if c.Health == strata.Unhealthy {
+			unhealthy[c.Deployment] = c
+		}
+	}
 	scratch, err := os.MkdirTemp("", "strata-observe-")
 	if err != nil {
 		return nil, fmt.Errorf("drift: %w", err)
@@ -89,6 +102,10 @@ func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			results[i] = e.driftOf(ctx, j.svc, j.d, f, filepath.Join(scratch, fmt.Sprint(i)))
+			if c := unhealthy[j.d.ID]; c != nil && c.Environment == j.d.Environment && c.Service == j.d.Service {
+				results[i] = append(results[i], DriftItem{Service: j.svc.Name, Environment: j.d.Environment, Kind: DriftHealth,
+					Detail: fmt.Sprintf("unhealthy since %s: %s", c.Since.UTC().Format(time.RFC3339), c.Detail), Deployment: j.d.ID})
+			}
 		}()
 	}
 	wg.Wait()
@@ -222,16 +239,18 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 		return "", fmt.Errorf("the config does not resolve")
 	}
 	rs = withoutSecrets(rs)
-	text := ob.Run
+	rt := &layer.Runtime{Version: d.Version}
 	if ob.HTTP != "" {
-		text = ob.HTTP
+		target, err := layer.Expand(e.Project, rs, ob.HTTP, ob.Pos, rt)
+		if err != nil {
+			return "", err
+		}
+		return observeHTTP(ctx, target, timeout)
 	}
-	target, err := layer.Expand(e.Project, rs, text, ob.Pos, &layer.Runtime{Version: d.Version})
+	// The command gets its values through variables, so that the shell never parses one.
+	target, err := layer.ExpandCommand(e.Project, rs, ob.Run, ob.Pos, rt)
 	if err != nil {
 		return "", err
-	}
-	if ob.HTTP != "" {
-		return observeHTTP(ctx, target, timeout)
 	}
 	rel, err := e.Store.Release(ctx, d.Service, d.Version)
 	if err != nil {
@@ -248,9 +267,9 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return "", err
 	}
-	env := e.stepEnv(d, rel, rs, cfgPath, os.DevNull)
+	env := append(e.stepEnv(d, rel, rs, cfgPath, os.DevNull), target.Env...)
 	// stdout is the version; stderr goes to a file, for the error.
-	cmd := "{ " + target + "\n} 2>" + shellQuote(errPath)
+	cmd := "{ " + target.Text + "\n} 2>" + shellQuote(errPath)
 	var stdout bytes.Buffer
 	res, err := e.runStep(ctx, step.Spec{Name: "observe", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: &stdout, Grace: time.Second})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -37,6 +38,13 @@ func LoadEnvironments(ctx context.Context, p *strata.Project, s strata.Store) (s
 func (e *Engine) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv) error {
 	if _, err := config.ValidEphemeral(e.Project, env); err != nil {
 		return err
+	}
+	// Label values are held to the text rule when they are made; one stored before it still
+	// loads (LoadEnvironments), so that what runs there stays visible.
+	for _, k := range slices.Sorted(maps.Keys(env.Labels)) {
+		if err := strata.CheckLine("--label "+k, env.Labels[k]); err != nil {
+			return err
+		}
 	}
 	if env.CreatedBy == "" {
 		env.CreatedBy = e.Actor

@@ -2,28 +2,81 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/step"
 )
 
-// keepLease renews d's lease every third of the TTL until stopped. When the store says
-// another owner holds it, or renewals fail until the lease lapses, it cancels ctx with
-// errLeaseLost: the step's process group is killed (the worker fences itself) before anyone
-// else may take the deployment over.
+// Ownership is one rule for deployments and promotions alike (DESIGN.md section 7): the
+// running work records its owner (host, process id, process start time) and a lease the
+// owner renews. On the owner's own host a dead process means the work was interrupted at
+// once; elsewhere an expired lease does. An owner that cannot renew stops its own work (it
+// fences itself) before anyone else may take it over.
+
+// alive reports whether owner o, whose lease runs until until, still runs its work: on this
+// host, its process (same pid and start time) lives; elsewhere, its lease has not lapsed. No
+// owner (a row written before it had one) is gone.
+func (e *Engine) alive(o strata.Owner, until time.Time) bool {
+	if o.Host == "" {
+		return false
+	}
+	if o.Host == e.Owner.Host {
+		return step.Alive(o)
+	}
+	return e.now().Before(until)
+}
+
+// ownerAlive reports whether an active deployment's owner still runs it.
+func (e *Engine) ownerAlive(d *strata.Deployment) bool {
+	// An interrupted deployment's owner is whoever took it over to resume it: judged like
+	// any owner, or a second resume would take it from a live first one and run it twice.
+	return e.alive(d.Owner, d.LeaseUntil)
+}
+
+// promotionOwnerAlive reports whether a running promotion's owner still runs it.
+func (e *Engine) promotionOwnerAlive(p *strata.Promotion) bool {
+	return e.alive(p.Owner, p.LeaseUntil)
+}
+
+// keepLease renews d's lease every third of the TTL until stopped; see renewEvery.
 func (e *Engine) keepLease(ctx context.Context, d *strata.Deployment, cancel context.CancelCauseFunc) (stop func()) {
 	// Read d once, here: the step's callbacks write *d (UpdateDeployment) while this runs.
 	id, owner, until := d.ID, d.Owner, d.LeaseUntil
+	return e.renewEvery(ctx, until, cancel, errLeaseLost, func(next time.Time) error {
+		return e.Store.RenewLease(ctx, id, owner, next)
+	})
+}
+
+var errPromotionLeaseLost = errors.New("lost the promotion's lease; another worker may take the promotion over")
+
+// keepPromotionLease renews a running promotion's lease every third of the TTL until
+// stopped; see renewEvery. Losing it cancels the promotion's run, and with it the steps of
+// the deployments it is running.
+func (e *Engine) keepPromotionLease(ctx context.Context, p *strata.Promotion, cancel context.CancelCauseFunc) (stop func()) {
+	id, owner, until := p.ID, p.Owner, p.LeaseUntil
+	return e.renewEvery(ctx, until, cancel, errPromotionLeaseLost, func(next time.Time) error {
+		return e.Store.RenewPromotionLease(ctx, id, owner, next)
+	})
+}
+
+// renewEvery calls renew with a new lease end every third of the TTL until stopped. When the
+// store says another owner holds the work (ECONFLICT), or renewals fail until the lease
+// (which ran until until) is about to lapse, it cancels ctx with lost: the work stops (the
+// worker fences itself) before anyone else may take it over.
+func (e *Engine) renewEvery(ctx context.Context, until time.Time, cancel context.CancelCauseFunc, lost error, renew func(next time.Time) error) (stop func()) {
 	return every(e.LeaseTTL/3, func() bool {
 		if ctx.Err() != nil {
 			return false
 		}
 		next := e.now().Add(e.LeaseTTL)
-		err := e.Store.RenewLease(ctx, id, owner, next)
+		err := renew(next)
 		switch {
 		case err == nil:
 			until = next
 		case strata.ErrorCode(err) == strata.ECONFLICT || !e.now().Before(until.Add(-e.LeaseTTL/6)):
-			cancel(errLeaseLost)
+			cancel(lost)
 			return false
 		}
 		return true

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -109,6 +110,9 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	if req.OverrideWindow && strings.TrimSpace(req.Reason) == "" {
 		return nil, strata.Errorf(strata.EINVALID, "--override-window needs --reason saying why (it is recorded in the audit log)")
 	}
+	if err := strata.CheckText("--reason", req.Reason); err != nil {
+		return nil, err
+	}
 	rel, st, f, err := e.target(ctx, req)
 	if err != nil {
 		return nil, err
@@ -119,7 +123,9 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	gates := e.gates(p, st, f)
 	p.State = strata.Waiting
 	if plan.Open(gates) {
-		p.State = strata.Running
+		// Running from its first commit, so owned from it: should this process die before
+		// its first deployment, resume and the scheduler find it and carry it on.
+		p.State, p.Owner, p.LeaseUntil = strata.Running, e.Owner, now.Add(e.LeaseTTL)
 	}
 	action := "promote"
 	if req.Auto {
@@ -139,9 +145,14 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 		if p.State == strata.Waiting {
 			// Its gates may have opened since (a dependency landed, a window opened): asking
 			// again runs it then, as approve or resume would.
-			return e.Advance(ctx, p.ID)
+			res, err := e.Advance(ctx, p.ID)
+			if err == nil && res != nil {
+				err = e.endedError(res.Promotion) // another worker may have run it meanwhile
+			}
+			return res, err
 		}
-		return &PromotionResult{Promotion: p, Gates: e.gates(p, st, f), Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}, nil
+		res := &PromotionResult{Promotion: p, Gates: e.gates(p, st, f), Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}
+		return res, e.runningError(p)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("record promotion of %s@%s to %s: %w", p.Service, p.Version, p.Stage, err)
@@ -168,6 +179,35 @@ func (e *Engine) override(ctx context.Context, p *strata.Promotion, reason strin
 	return e.Advance(ctx, p.ID)
 }
 
+// runningError says why a promotion that is running already is not run again: it runs
+// once, by its owner, or, when its owner is gone, by whoever takes it over (resume, the
+// scheduler). Asking again is blocked either way: the exit status is 0 only for a promotion
+// that succeeded.
+func (e *Engine) runningError(p *strata.Promotion) error {
+	if e.promotionOwnerAlive(p) {
+		return strata.Errorf(strata.EBLOCKED, "promotion %s of %s@%s to %s is running already (process %d on %s); it runs once: wait for it to end",
+			p.ID, p.Service, p.Version, p.Stage, p.Owner.PID, p.Owner.Host)
+	}
+	return strata.Errorf(strata.EBLOCKED, "promotion %s of %s@%s to %s was interrupted: the process that ran it is gone; `strata resume` carries it on",
+		p.ID, p.Service, p.Version, p.Stage)
+}
+
+// endedError is the error that goes with a promotion another worker took out of waiting,
+// so that asking for it exits with its state's status: none when it succeeded; blocked
+// while it runs (runningError) or when it was rejected; failed when it failed.
+func (e *Engine) endedError(p *strata.Promotion) error {
+	switch p.State {
+	case strata.Succeeded:
+		return nil
+	case strata.Running:
+		return e.runningError(p)
+	case strata.Failed:
+		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s failed: %s", p.ID, p.Service, p.Version, p.Stage, p.Error)
+	default:
+		return strata.Errorf(strata.EBLOCKED, "promotion %s of %s@%s to %s is %s: %s", p.ID, p.Service, p.Version, p.Stage, p.State, p.Reason)
+	}
+}
+
 // waitingError names the closed gates of a waiting promotion and what would open them.
 func waitingError(r *PromotionResult) error {
 	var parts []string
@@ -179,12 +219,27 @@ func waitingError(r *PromotionResult) error {
 
 // run deploys a running promotion wave by wave; a failure halts the remaining waves. When
 // it succeeds and the next stage is auto, the release moves on by itself.
+//
+// p must be running and owned by this engine: its lease is renewed while it runs. When the
+// lease is lost (another worker took it over) no further deployment starts, those under way
+// end under their own leases, and the outcome is left to the new owner.
 func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage) error {
 	p := res.Promotion
-	e.logf("▶ %s@%s → %s (%s): %d environment(s) in %d wave(s)", p.Service, p.Version, p.Stage, p.ID, len(st.Environments), len(res.Waves))
+	fence, lose := context.WithCancelCause(ctx)
+	defer lose(nil)
+	stopLease := e.keepPromotionLease(fence, p, lose)
+	defer context.AfterFunc(fence, func() {
+		if errors.Is(context.Cause(fence), errPromotionLeaseLost) {
+			e.logf("■ %s@%s → %s: this process lost promotion %s (another worker took it over); starting no further deployment", p.Service, p.Version, p.Stage, p.ID)
+		}
+	})()
+	e.logf("▶ %s@%s → %s (%s): %d environment(s) in %d wave(s)", p.Service, p.Version, p.Stage, p.ID, countEnvs(res.Waves), len(res.Waves))
 	var failure error
 	for i, wave := range res.Waves {
-		ds, err := e.deployWave(ctx, p, wave)
+		if errors.Is(context.Cause(fence), errPromotionLeaseLost) {
+			break
+		}
+		ds, err := e.deployWave(ctx, fence, p, wave)
 		res.Deployments = append(res.Deployments, ds...)
 		if err != nil {
 			failure = err
@@ -193,6 +248,11 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 			}
 			break
 		}
+	}
+	stopLease()
+	if errors.Is(context.Cause(fence), errPromotionLeaseLost) {
+		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s: this process %v; it started no further deployment",
+			p.ID, p.Service, p.Version, p.Stage, errPromotionLeaseLost)
 	}
 	p.UpdatedAt = e.now()
 	p.State = strata.Succeeded
@@ -226,7 +286,8 @@ func countEnvs(waves [][]string) int {
 }
 
 // deployWave deploys one wave, at most Parallel at a time, and waits for all of them.
-func (e *Engine) deployWave(ctx context.Context, p *strata.Promotion, wave []string) ([]*strata.Deployment, error) {
+// fence ends when the promotion is no longer this process's; no deployment is claimed then.
+func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wave []string) ([]*strata.Deployment, error) {
 	rel, err := e.findRelease(ctx, p.Service, p.Version)
 	if err != nil {
 		return nil, err
@@ -245,7 +306,7 @@ func (e *Engine) deployWave(ctx context.Context, p *strata.Promotion, wave []str
 		wg.Go(func() {
 			h := e.newHandover()
 			for i := range jobs {
-				out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: wave[i], Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified, handover: h})
+				out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: wave[i], Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified, handover: h, fence: fence})
 				h.reportTo(&errs[i])
 			}
 			h.flush(ctx)
@@ -313,7 +374,8 @@ func (e *Engine) Advance(ctx context.Context, id string) (*PromotionResult, erro
 		return res, waitingError(res)
 	}
 	// Compare and set: of several workers that found the gates open, one runs it.
-	err = e.Store.ClaimPromotion(ctx, p.ID, e.event("promotion.running", p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage}))
+	until := e.now().Add(e.LeaseTTL)
+	err = e.Store.ClaimPromotion(ctx, p.ID, e.Owner, until, e.event("promotion.running", p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage}))
 	if strata.ErrorCode(err) == strata.ECONFLICT {
 		if now, err := e.Store.Promotion(ctx, id); err == nil {
 			res.Promotion = now
@@ -323,7 +385,7 @@ func (e *Engine) Advance(ctx context.Context, id string) (*PromotionResult, erro
 	if err != nil {
 		return nil, err
 	}
-	p.State, p.UpdatedAt = strata.Running, e.now()
+	p.State, p.UpdatedAt, p.Owner, p.LeaseUntil = strata.Running, e.now(), e.Owner, until
 	return res, e.run(ctx, res, st)
 }
 
@@ -331,6 +393,9 @@ func (e *Engine) Advance(ctx context.Context, id string) (*PromotionResult, erro
 func (e *Engine) Reject(ctx context.Context, id, reason string) (*strata.Promotion, error) {
 	if strings.TrimSpace(reason) == "" {
 		return nil, strata.Errorf(strata.EINVALID, "reject needs --reason saying why")
+	}
+	if err := strata.CheckText("--reason", reason); err != nil {
+		return nil, err
 	}
 	p, err := e.Store.Promotion(ctx, id)
 	if err != nil {

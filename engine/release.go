@@ -110,13 +110,14 @@ func (e *Engine) build(ctx context.Context, svc *strata.Service, version string)
 		if timeout == 0 {
 			timeout = 30 * time.Minute
 		}
-		cmd, err := layer.ExpandRelease(e.Project, svc.Name, svc.Build.Run, svc.Build.Pos, &layer.Runtime{Version: version})
+		cmd, err := layer.ExpandReleaseCommand(e.Project, svc.Name, svc.Build.Run, svc.Build.Pos, &layer.Runtime{Version: version})
 		if err != nil {
 			return "", "", err
 		}
+		env = append(env, cmd.Env...)
 		out := e.stepOutput(svc.Name, "build", nil)
 		stop := e.progress(svc.Name, "build")
-		res, err := e.runStep(ctx, step.Spec{Name: "build", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
+		res, err := e.runStep(ctx, step.Spec{Name: "build", Command: cmd.Text, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
 		stop()
 		out.Flush()
 		if err != nil {
@@ -230,8 +231,8 @@ func (e *Engine) git(args ...string) (string, error) {
 }
 
 func checkVersion(v string) error {
-	if v == "" || len(v) > 128 || strings.ContainsAny(v, " \t\n/@\\") {
-		return strata.Errorf(strata.EINVALID, "--version %q: a version is 1 to 128 characters without spaces, '/', '\\' or '@' (e.g. 1.4.2 or 2026.11.23-1)", v)
+	if v == "" || len(v) > 128 || strings.ContainsAny(v, " \t\n/@\\") || strata.CheckLine("--version", v) != nil {
+		return strata.Errorf(strata.EINVALID, "--version %q: a version is 1 to 128 printable characters without spaces, '/', '\\' or '@' (e.g. 1.4.2 or 2026.11.23-1)", v)
 	}
 	return nil
 }

@@ -40,8 +40,9 @@ func (e *Engine) Interrupted(ctx context.Context) ([]*strata.Deployment, error) 
 }
 
 // Resume takes over every interrupted deployment, stops what is left of its dead run's
-// steps, and runs it again as the next attempt (same id). Then it runs the waiting
-// promotions whose gates have opened, and destroys the short-lived environments whose time
+// steps, and runs it again as the next attempt (same id). Then it takes over every running
+// promotion whose owner is gone and carries it on (orphan.go), runs the waiting promotions
+// whose gates have opened, and destroys the short-lived environments whose time
 // to live has run out (DestroyExpired). Failures of single deployments are reported in the
 // result and in the returned error; Resume goes on with the rest.
 func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
@@ -60,7 +61,7 @@ func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 			errs = append(errs, err)
 		}
 	}
-	finished, err := e.finishPromotions(ctx, promotionsOf(ds))
+	finished, err := e.finishPromotions(ctx)
 	res.Promotions = append(res.Promotions, finished...)
 	if err != nil {
 		errs = append(errs, err)

@@ -29,6 +29,8 @@ type estate struct {
 	t     *testing.T
 	dir   string
 	steps map[string]map[string]string // service -> step kind -> command
+	// contains is each service's health.contains, as written (before interpolation).
+	contains map[string]string
 }
 
 func newEstate(t *testing.T) *estate {
@@ -47,9 +49,12 @@ func newEstate(t *testing.T) *estate {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	e := &estate{t: t, dir: dir, steps: map[string]map[string]string{}}
+	e := &estate{t: t, dir: dir, steps: map[string]map[string]string{}, contains: map[string]string{}}
 	for svc, keys := range doc.Services {
 		e.steps[svc] = map[string]string{}
+		if h, ok := keys["health"].(map[string]any); ok {
+			e.contains[svc], _ = h["contains"].(string)
+		}
 		for _, kind := range []string{"build", "deploy", "destroy", "observe", "health"} {
 			switch v := keys[kind].(type) {
 			case string:
@@ -93,6 +98,17 @@ func (e *estate) run(svc, kind string, vars map[string]string) (string, error) {
 	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	return string(out), err
+}
+
+// wantHealth returns what svc's health check wants the body to contain for version in env,
+// interpolated as Strata would.
+func (e *estate) wantHealth(svc, env, version string) string {
+	e.t.Helper()
+	c := e.contains[svc]
+	if c == "" {
+		e.t.Fatalf("service %s has no health.contains", svc)
+	}
+	return strings.NewReplacer("${service.name}", svc, "${release.version}", version, "${env.name}", env).Replace(c)
 }
 
 // outputs reads the KEY=value lines a step appended to its outputs file.
@@ -239,9 +255,9 @@ func TestShopStepsRunForReal(t *testing.T) {
 	webURL := outputs(t, web["STRATA_OUTPUTS"])["URL"]
 
 	t.Run("both answer their health check and report their version", func(t *testing.T) {
-		for _, u := range []string{apiURL, webURL} {
-			if got := get(t, u+"/healthz"); got != "ok" {
-				t.Errorf("%s/healthz = %q, want ok", u, got)
+		for svc, u := range map[string]string{"api": apiURL, "web": webURL} {
+			if got, want := get(t, u+"/healthz"), e.wantHealth(svc, "test", "1.0.0"); !strings.Contains(got, want) {
+				t.Errorf("%s/healthz = %q, want it to contain %q", u, got, want)
 			}
 			if got := get(t, u+"/version"); got != "1.0.0" {
 				t.Errorf("%s/version = %q, want 1.0.0", u, got)
@@ -294,8 +310,14 @@ func TestShopStepsRunForReal(t *testing.T) {
 		if !errors.As(err, &exit) || !strings.Contains(out, "address already in use") {
 			t.Errorf("deploy on a taken port: %v\n%s", err, out)
 		}
-		if _, err := os.Stat(filepath.Join(e.dir, ".run", "clash", "api.pid")); err == nil {
-			t.Error("a pid file was left for the process that died")
+		for _, f := range []string{"api.pid", "api.ready"} {
+			if _, err := os.Stat(filepath.Join(e.dir, ".run", "clash", f)); err == nil {
+				t.Errorf("%s was left for the process that died", f)
+			}
+		}
+		// What holds the port answers, but its answer is not the one clash's check wants.
+		if got, want := get(t, apiURL+"/healthz"), e.wantHealth("api", "clash", "1.0.1"); strings.Contains(got, want) {
+			t.Errorf("the other environment's api answers %q, which passes clash's check (%q)", got, want)
 		}
 	})
 	t.Run("destroy stops both and can run again", func(t *testing.T) {

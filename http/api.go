@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/engine"
 )
 
@@ -25,6 +27,9 @@ type route struct {
 	Action  string
 	Summary string
 	serve   func(c *call) (any, error)
+	// decl is the declared command the route serves (declared.go); nil for the routes only
+	// a server has.
+	decl command.Decl
 }
 
 // call is one authenticated API request.
@@ -116,6 +121,18 @@ func (c *call) decode(v any) error {
 	return strata.Errorf(strata.EINVALID, "malformed JSON: %v", err)
 }
 
+// decodeOptional reads a body that may be absent.
+func (c *call) decodeOptional(v any) error {
+	if c.r.ContentLength == 0 {
+		return nil
+	}
+	err := c.decode(v)
+	if err != nil && strings.HasPrefix(err.Error(), "request body is empty") {
+		return nil
+	}
+	return err
+}
+
 // fieldList names the JSON fields of the struct v points to.
 func fieldList(v any) string {
 	t := reflect.TypeOf(v)
@@ -151,16 +168,38 @@ func jsonKind(t reflect.Type) string {
 	return t.String()
 }
 
-// writeJSON writes v as indented JSON, as the CLI prints it.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// encodeJSON returns v as indented JSON, as the CLI prints it.
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// writeJSON writes v as indented JSON, as the CLI prints it. The document is encoded whole
+// before the status line is written: a value that cannot be encoded is an internal error
+// (500, logged), never a 200 with an empty or cut-off body.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := encodeJSON(v)
+	if err != nil {
+		err = fmt.Errorf("%s %s: encode the answer: %w", r.Method, r.URL.Path, err)
+		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		h := w.Header()
+		h.Del(ErrorHeader)
+		h.Set(ExitHeader, strconv.Itoa(strata.ExitStatus(err)))
+		h.Set(ErrorCodeHeader, strata.EINTERNAL)
+		status = http.StatusInternalServerError
+		body, _ = encodeJSON(errorDoc{Error: errorBody{Code: strata.EINTERNAL, Message: internalMessage}})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if w.Header().Get(ExitHeader) == "" {
 		w.Header().Set(ExitHeader, "0")
 	}
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // a client that hung up: nothing to tell it
+	_, _ = w.Write(body) // a client that hung up: nothing to tell it
 }
 
 // handle adapts a route to an http.Handler: authentication, the role check, then the
@@ -195,7 +234,7 @@ func (s *Server) handle(rt route) http.Handler {
 			s.writeError(w, r, err, doc)
 			return
 		}
-		writeJSON(w, http.StatusOK, doc)
+		s.writeJSON(w, r, http.StatusOK, doc)
 	})
 }
 
@@ -217,7 +256,7 @@ func isNil(v any) bool {
 		return true
 	}
 	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map:
+	case reflect.Pointer, reflect.Map, reflect.Slice:
 		return rv.IsNil()
 	}
 	return false
@@ -228,44 +267,50 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, strata.Errorf(strata.ENOTFOUND, "no API route %s %s; /api/v1/openapi.json lists them", r.Method, r.URL.Path), nil)
 }
 
-// routes registers every route on mux.
-func (s *Server) routes(mux *http.ServeMux) {
+// routes registers every route on mux: the server's own and one per declared command
+// (Config.Commands), each of which must be servable (checkDeclared) and have a route of its
+// own.
+func (s *Server) routes(mux *http.ServeMux) error {
+	s.commands = s.cfg.Commands
+	if s.commands == nil {
+		s.commands = command.All()
+	}
+	for _, d := range s.commands {
+		if err := checkDeclared(d); err != nil {
+			return err
+		}
+	}
 	for _, rt := range s.apiRoutes() {
-		mux.Handle(rt.Method+" "+rt.Path, s.handle(rt))
+		if err := handleRoute(mux, rt.Method+" "+rt.Path, s.handle(rt)); err != nil {
+			return err
+		}
 	}
 	mux.HandleFunc("/api/", s.notFound)
+	return nil
 }
 
-// apiRoutes is the API, in the order docs/api.md lists it.
+// handleRoute registers h on mux, turning the mux's panic on a pattern it cannot take (one
+// that another route already has, or that overlaps one) into an error.
+func handleRoute(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("route %s: %v", pattern, p)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
+}
+
+// apiRoutes is the API, in the order docs/api.md lists it: the routes only a server has,
+// then one per declared command.
 func (s *Server) apiRoutes() []route {
-	read, deploy, approve, admin := strata.ActRead, strata.ActDeploy, strata.ActApprove, strata.ActAdmin
-	return []route{
-		{"GET", "/healthz", "", "Liveness: 200 when the server runs and its store answers", s.healthz},
-		{"GET", "/metrics", read, "Prometheus metrics", s.serveMetrics},
-		{"GET", "/api/v1/openapi.json", read, "This API as an OpenAPI 3.1 document", s.openapi},
-		{"GET", "/api/v1/validate", read, "validate", s.validate},
-		{"GET", "/api/v1/environments", read, "env list", s.environments},
-		{"POST", "/api/v1/environments", deploy, "env create NAME --like ENV [--ttl D] [--label k=v]", s.createEnv},
-		{"DELETE", "/api/v1/environments/{name}", deploy, "env destroy NAME", s.destroyEnv},
-		{"GET", "/api/v1/config/{service}", read, "config SERVICE --env ENV [--explain]", s.config},
-		{"GET", "/api/v1/diff", read, "diff ENV_A ENV_B", s.diff},
-		{"GET", "/api/v1/status", read, "status", s.status},
-		{"GET", "/api/v1/deployments", read, "history [SERVICE] [--env ENV]", s.history},
-		{"GET", "/api/v1/deployments/{id}", read, "one deployment", s.deployment},
-		{"GET", "/api/v1/deployments/{id}/logs", read, "logs ID [--follow]", s.logs},
-		{"POST", "/api/v1/releases", deploy, "release SERVICE [--version V]", s.release},
-		{"POST", "/api/v1/deployments", deploy, "deploy SERVICE[@VERSION] --env ENV", s.deploy},
-		{"POST", "/api/v1/rollbacks", deploy, "rollback SERVICE --env ENV [--to VERSION]", s.rollback},
-		{"POST", "/api/v1/promotions", deploy, "promote SERVICE[@VERSION] [--to STAGE]", s.promote},
-		{"GET", "/api/v1/promotions", read, "promotions, newest first", s.promotions},
-		{"GET", "/api/v1/promotions/{id}", read, "one promotion with its gates", s.promotion},
-		{"POST", "/api/v1/plan", read, "plan SERVICE[@VERSION] [--to STAGE]", s.plan},
-		{"POST", "/api/v1/promotions/{id}/approve", approve, "approve ID", s.approve},
-		{"POST", "/api/v1/promotions/{id}/reject", approve, "reject ID --reason R", s.reject},
-		{"POST", "/api/v1/freezes", admin, "freeze ENV --reason R", s.freeze},
-		{"DELETE", "/api/v1/freezes/{env}", admin, "unfreeze ENV", s.unfreeze},
-		{"GET", "/api/v1/audit", read, "audit [--verify]", s.audit},
-		{"POST", "/api/v1/resume", admin, "resume", s.resume},
-		{"GET", "/api/v1/drift", read, "drift [--env ENV]", s.drift},
+	routes := []route{
+		{Method: "GET", Path: "/healthz", Summary: "Liveness: 200 when the server runs and its store answers", serve: s.healthz},
+		{Method: "GET", Path: "/metrics", Action: strata.ActRead, Summary: "Prometheus metrics", serve: s.serveMetrics},
+		{Method: "GET", Path: "/api/v1/openapi.json", Action: strata.ActRead, Summary: "This API as an OpenAPI 3.1 document", serve: s.openapi},
 	}
+	for _, d := range s.commands {
+		routes = append(routes, s.declaredRoute(d))
+	}
+	return routes
 }

@@ -7,39 +7,15 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/report"
 )
 
 // logPoll is how often a followed deployment's new output is read from the store.
 const logPoll = 250 * time.Millisecond
 
-// logs returns a deployment's stored (redacted) output after the chunk ?after=SEQ, as
-// `logs -o json` prints it. With ?follow=1 it streams server-sent events instead: one
-// "chunk" event per chunk (data: the chunk as JSON), then an "end" event with the
-// deployment's final state once it is no longer active.
-func (s *Server) logs(c *call) (any, error) {
-	d, err := c.readDeployment()
-	if err != nil {
-		return nil, err
-	}
-	after, err := c.intParam("after")
-	if err != nil {
-		return nil, err
-	}
-	follow, err := c.flag("follow")
-	if err != nil {
-		return nil, err
-	}
-	if follow {
-		c.wrote = true
-		s.followLogs(c, d, after)
-		return nil, nil
-	}
-	return report.NewLogs(c.r.Context(), s.store, d.ID, after)
-}
-
-// followLogs streams a deployment's output as server-sent events until it ends or the
-// client goes away. Each event's id is the chunk's sequence number, so a reconnecting
+// followLogs is GET /api/v1/deployments/{id}/logs?follow=1 (command.Logs at a server's
+// site): it streams a deployment's output as server-sent events until it ends or the
+// client goes away: one "chunk" event per chunk (data: the chunk as JSON), then an "end"
+// event with the deployment's final state once it is no longer active. Each event's id is the chunk's sequence number, so a reconnecting
 // EventSource resumes after it (Last-Event-ID).
 func (s *Server) followLogs(c *call, d *strata.Deployment, after int64) {
 	w, ctx := c.w, c.r.Context()

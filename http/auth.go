@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/report"
 )
 
 // tokenKey holds the authenticated token in a request's context.
@@ -141,3 +142,47 @@ func (c *call) covered(env string) bool {
 // coversAll reports whether t covers every environment of the project: nothing needs
 // filtering for it.
 func coversAll(t *strata.Token) bool { return len(t.Envs) == 0 }
+
+// allowEstate checks the token may take action and covers every environment: what the
+// request reads or does concerns the whole estate and cannot be cut to a token's scope
+// (/metrics counts every deployment). A scoped token is refused with 403, audited, and told
+// what token would do.
+func (c *call) allowEstate(action, what string) error {
+	if err := c.allow(action); err != nil {
+		return err
+	}
+	if coversAll(c.tok) {
+		return nil
+	}
+	c.s.auditDenied(c.r.Context(), c.r, c.tok, action, "")
+	return deny("%s counts the whole estate; %s's token covers only %s. Use a token made without --envs (e.g. `strata token create prometheus --role viewer`)", what, c.tok.Name, coverage(c.tok))
+}
+
+// seesEvent reports whether t may see audit event e of project p (the API's audit and the
+// dashboard's alike): an event of an environment it covers; a promotion-level event, which
+// names a stage, when it covers an environment of that stage (as the promotions list); any
+// other event of no environment. An environment or stage p no longer has is seen only by a
+// token that covers every environment.
+func seesEvent(t *strata.Token, p *strata.Project, e *strata.Event) bool {
+	if coversAll(t) {
+		return true
+	}
+	if e.Environment != "" {
+		env := p.Environment(e.Environment)
+		return env != nil && t.Covers(env)
+	}
+	name := report.EventStage(e)
+	if name == "" {
+		return true
+	}
+	st := p.Stage(name)
+	if st == nil {
+		return false
+	}
+	for _, n := range st.Environments {
+		if env := p.Environment(n); env != nil && t.Covers(env) {
+			return true
+		}
+	}
+	return false
+}

@@ -15,12 +15,11 @@ import (
 	"syscall"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/report"
 )
 
-// Client runs the CLI's commands against a `strata serve`: each method sends one API
-// request and returns the same document, and an error with the same code, as the command's
-// operation in package report returns locally. The server's project and store are the ones it
+// Client runs the CLI's commands against a `strata serve`: Run sends a declared command
+// (package command) as one API request and returns the same document, and an error with the
+// same code, as the command returns locally. The server's project and store are the ones it
 // was started on; the principal is the token's name.
 type Client struct {
 	// URL is the server's base URL ("http://127.0.0.1:7480").
@@ -142,6 +141,8 @@ func (c *Client) errorOf(resp *http.Response, method, path, code string, data []
 	}
 	if msg == "" {
 		switch {
+		case resp.StatusCode == http.StatusBadRequest && bytes.Contains(data, []byte("HTTP request to an HTTPS server")):
+			msg = fmt.Sprintf("the server at %s speaks HTTPS; use an https:// URL", c.where())
 		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
 			msg = fmt.Sprintf("the server at %s has no route %s %s (is it an older strata?)", c.where(), method, path)
 		default:
@@ -192,6 +193,13 @@ func (c *Client) unreachable(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	// The server answered, but not as this URL expects: say what would fix it.
+	if why := untrusted(err); why != "" {
+		return &strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("the Strata server at %s is not trusted: %s", c.where(), why)}
+	}
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return &strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("the Strata server at %s speaks plain HTTP, not HTTPS; use an http:// URL, or serve with --tls-cert and --tls-key", c.where())}
+	}
 	why := "no answer"
 	var dns *net.DNSError
 	var errno syscall.Errno
@@ -225,214 +233,4 @@ func decodeDoc(data []byte, doc any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	return dec.Decode(doc)
-}
-
-// p escapes a path segment.
-func p(s string) string { return url.PathEscape(s) }
-
-// result returns doc when the server sent one, with err.
-func result[T any](doc *T, ok bool, err error) (*T, error) {
-	if !ok {
-		return nil, err
-	}
-	return doc, err
-}
-
-// Validate returns the summary of the server's project.
-func (c *Client) Validate(ctx context.Context) (*report.Validation, error) {
-	var doc report.Validation
-	ok, err := c.do(ctx, "GET", "/api/v1/validate", nil, nil, &doc)
-	return result(&doc, ok, err)
-}
-
-// Environments returns `env list`.
-func (c *Client) Environments(ctx context.Context) ([]report.Environment, error) {
-	var doc []report.Environment
-	_, err := c.do(ctx, "GET", "/api/v1/environments", nil, nil, &doc)
-	if err != nil {
-		return nil, err
-	}
-	return doc, nil
-}
-
-// Config returns a service's resolved config in an environment.
-func (c *Client) Config(ctx context.Context, service, env string, explain bool) (*report.Config, error) {
-	q := url.Values{"env": {env}}
-	if explain {
-		q.Set("explain", "1")
-	}
-	var doc report.Config
-	ok, err := c.do(ctx, "GET", "/api/v1/config/"+p(service), q, nil, &doc)
-	return result(&doc, ok, err)
-}
-
-// Diff compares two environments.
-func (c *Client) Diff(ctx context.Context, a, b string) (*report.Diff, error) {
-	var doc report.Diff
-	ok, err := c.do(ctx, "GET", "/api/v1/diff", url.Values{"a": {a}, "b": {b}}, nil, &doc)
-	return result(&doc, ok, err)
-}
-
-// Release builds and records a release on the server.
-func (c *Client) Release(ctx context.Context, req report.ReleaseRequest) (*report.Release, error) {
-	var doc report.Release
-	ok, err := c.do(ctx, "POST", "/api/v1/releases", nil, req, &doc)
-	return result(&doc, ok, err)
-}
-
-// Deploy deploys one release to one environment.
-func (c *Client) Deploy(ctx context.Context, req report.DeployRequest) (*report.Deployment, error) {
-	var doc report.Deployment
-	ok, err := c.do(ctx, "POST", "/api/v1/deployments", nil, req, &doc)
-	return result(&doc, ok, err)
-}
-
-// Rollback redeploys the previous good release (or req.To).
-func (c *Client) Rollback(ctx context.Context, req report.RollbackRequest) (*report.Deployment, error) {
-	var doc report.Deployment
-	ok, err := c.do(ctx, "POST", "/api/v1/rollbacks", nil, req, &doc)
-	return result(&doc, ok, err)
-}
-
-// Promote asks to move a release into a stage.
-func (c *Client) Promote(ctx context.Context, req report.PromoteRequest) (*report.Promotion, error) {
-	var doc report.Promotion
-	ok, err := c.do(ctx, "POST", "/api/v1/promotions", nil, req, &doc)
-	return result(&doc, ok, err)
-}
-
-// Plan says what a promotion would do, changing nothing. The server's plan route takes no
-// "parallel".
-func (c *Client) Plan(ctx context.Context, req report.PromoteRequest) (*report.Promotion, error) {
-	req.Parallel = 0
-	var doc report.Promotion
-	ok, err := c.do(ctx, "POST", "/api/v1/plan", nil, req, &doc)
-	return result(&doc, ok, err)
-}
-
-// Approve approves a waiting promotion as the token's principal.
-func (c *Client) Approve(ctx context.Context, id string, req report.ApproveRequest) (*report.Promotion, error) {
-	var doc report.Promotion
-	ok, err := c.do(ctx, "POST", "/api/v1/promotions/"+p(id)+"/approve", nil, req, &doc)
-	return result(&doc, ok, err)
-}
-
-// Reject rejects a waiting promotion.
-func (c *Client) Reject(ctx context.Context, id string, req report.RejectRequest) (*report.Promotion, error) {
-	var doc report.Promotion
-	ok, err := c.do(ctx, "POST", "/api/v1/promotions/"+p(id)+"/reject", nil, req, &doc)
-	return result(&doc, ok, err)
-}
-
-// Status returns the environment x service matrix.
-func (c *Client) Status(ctx context.Context) (*report.Status, error) {
-	var doc report.Status
-	ok, err := c.do(ctx, "GET", "/api/v1/status", nil, nil, &doc)
-	return result(&doc, ok, err)
-}
-
-// History returns the deployments q selects, newest first.
-func (c *Client) History(ctx context.Context, q report.HistoryQuery) ([]report.Deployment, error) {
-	v := url.Values{}
-	if q.Service != "" {
-		v.Set("service", q.Service)
-	}
-	if q.Environment != "" {
-		v.Set("env", q.Environment)
-	}
-	if q.Limit != 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
-	var doc []report.Deployment
-	if _, err := c.do(ctx, "GET", "/api/v1/deployments", v, nil, &doc); err != nil {
-		return nil, err
-	}
-	return doc, nil
-}
-
-// Logs returns a deployment's state and its output after the chunk numbered after.
-func (c *Client) Logs(ctx context.Context, id string, after int64) (*report.Logs, error) {
-	var doc report.Logs
-	q := url.Values{"after": {strconv.FormatInt(after, 10)}}
-	ok, err := c.do(ctx, "GET", "/api/v1/deployments/"+p(id)+"/logs", q, nil, &doc)
-	return result(&doc, ok, err)
-}
-
-// Resume runs interrupted deployments and promotions whose gates opened, on the server.
-func (c *Client) Resume(ctx context.Context) (*report.Resume, error) {
-	var doc report.Resume
-	ok, err := c.do(ctx, "POST", "/api/v1/resume", nil, struct{}{}, &doc)
-	return result(&doc, ok, err)
-}
-
-// Freeze closes an environment to deployments.
-func (c *Client) Freeze(ctx context.Context, req report.FreezeRequest) (*strata.Freeze, error) {
-	var doc strata.Freeze
-	ok, err := c.do(ctx, "POST", "/api/v1/freezes", nil, req, &doc)
-	return result(&doc, ok, err)
-}
-
-// Unfreeze reopens a frozen environment.
-func (c *Client) Unfreeze(ctx context.Context, env string) (*report.Unfrozen, error) {
-	var doc report.Unfrozen
-	ok, err := c.do(ctx, "DELETE", "/api/v1/freezes/"+p(env), nil, nil, &doc)
-	return result(&doc, ok, err)
-}
-
-// Audit returns the audit events f selects, oldest first.
-func (c *Client) Audit(ctx context.Context, f strata.EventFilter) ([]*strata.Event, error) {
-	v := url.Values{}
-	for k, x := range map[string]string{"service": f.Service, "env": f.Environment, "actor": f.Actor, "action": f.Action} {
-		if x != "" {
-			v.Set(k, x)
-		}
-	}
-	if f.Limit != 0 {
-		v.Set("limit", strconv.Itoa(f.Limit))
-	}
-	doc := []*strata.Event{}
-	if _, err := c.do(ctx, "GET", "/api/v1/audit", v, nil, &doc); err != nil {
-		return nil, err
-	}
-	// The server indents its documents, details included; the store keeps them compact, as
-	// the text table prints them.
-	for _, e := range doc {
-		var b bytes.Buffer
-		if len(e.Detail) > 0 && json.Compact(&b, e.Detail) == nil {
-			e.Detail = b.Bytes()
-		}
-	}
-	return doc, nil
-}
-
-// Verify recomputes the audit log's hash chain on the server.
-func (c *Client) Verify(ctx context.Context) (*report.Verification, error) {
-	var doc report.Verification
-	ok, err := c.do(ctx, "GET", "/api/v1/audit", url.Values{"verify": {"1"}}, nil, &doc)
-	return result(&doc, ok, err)
-}
-
-// Drift reports config and version drift (in env only, when it is not "").
-func (c *Client) Drift(ctx context.Context, env string) (*report.Drift, error) {
-	v := url.Values{}
-	if env != "" {
-		v.Set("env", env)
-	}
-	var doc report.Drift
-	ok, err := c.do(ctx, "GET", "/api/v1/drift", v, nil, &doc)
-	return result(&doc, ok, err)
-}
-
-// CreateEnv makes a short-lived environment.
-func (c *Client) CreateEnv(ctx context.Context, req report.EnvCreateRequest) (*report.Ephemeral, error) {
-	var doc report.Ephemeral
-	ok, err := c.do(ctx, "POST", "/api/v1/environments", nil, req, &doc)
-	return result(&doc, ok, err)
-}
-
-// DestroyEnv runs a short-lived environment's destroy steps and forgets it.
-func (c *Client) DestroyEnv(ctx context.Context, name string) (*report.Destroyed, error) {
-	var doc report.Destroyed
-	ok, err := c.do(ctx, "DELETE", "/api/v1/environments/"+p(name), nil, nil, &doc)
-	return result(&doc, ok, err)
 }

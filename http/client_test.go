@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 	strhttp "github.com/strata-dev/strata/http"
 	"github.com/strata-dev/strata/report"
 )
@@ -73,7 +74,7 @@ func TestClientMapsResponsesToTheCLIsErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen http.Request
 			c := serveAnswer(t, tc.answer, &seen)
-			doc, err := c.Approve(context.Background(), "p1", report.ApproveRequest{})
+			doc, err := strhttp.Run(context.Background(), c, command.Approve, report.ApproveRequest{ID: "p1"})
 			if got := strata.ErrorCode(err); got != tc.wantCode {
 				t.Fatalf("code %q, want %q (err %v)", got, tc.wantCode, err)
 			}
@@ -96,7 +97,7 @@ func TestClientMapsResponsesToTheCLIsErrors(t *testing.T) {
 func TestClientSendsQueriesAndKeepsNumbersAsWritten(t *testing.T) {
 	var seen http.Request
 	c := serveAnswer(t, answer{200, nil, `{"service":"app","environment":"prod b","values":{"SIZE":3,"RATIO":0.25,"BIG":12345678901234567890},"sources":{}}`}, &seen)
-	doc, err := c.Config(context.Background(), "app", "prod b", true)
+	doc, err := strhttp.Run(context.Background(), c, command.Config, report.ConfigRequest{Service: "app", Env: "prod b", Explain: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestAnUnreachableServerIsOneClearLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Status(context.Background())
+	_, err = strhttp.Run(context.Background(), c, command.Status, command.None{})
 	want := "cannot reach the Strata server at http://" + addr + ": connection refused (is `strata serve` running?)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %q", err, want)
@@ -152,7 +153,7 @@ func TestAPasswordInTheServerURLIsNotShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Status(context.Background())
+	_, err = strhttp.Run(context.Background(), c, command.Status, command.None{})
 	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "ci:xxxxx@"+addr) {
 		t.Errorf("got %v, want the URL with its password hidden", err)
 	}

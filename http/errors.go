@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 )
 
 // Headers that carry the CLI's view of a response. Every API response has ExitHeader: the
@@ -55,17 +56,9 @@ func Status(code string) int {
 	}
 }
 
-// forbidden is an EUNAUTHORIZED error for a principal the server knows but whose role or
-// environments do not cover the request: 403 rather than 401.
-type forbidden struct{ err *strata.Error }
-
-func (f forbidden) Error() string { return f.err.Error() }
-func (f forbidden) Unwrap() error { return f.err }
-
-// deny returns a 403 error with a message saying what the token lacks.
-func deny(format string, args ...any) error {
-	return forbidden{strata.Errorf(strata.EUNAUTHORIZED, format, args...)}
-}
+// deny returns a 403 error (a *command.Denied, which declared commands return too) with a
+// message saying what the token lacks.
+func deny(format string, args ...any) error { return command.Deny(format, args...) }
 
 // throttled is an EUNAUTHORIZED error for a client address that has failed to authenticate
 // too often: 429 Too Many Requests, with Retry-After. The token was not looked up.
@@ -80,7 +73,7 @@ func (t throttled) Unwrap() error { return t.err }
 // httpStatus is the status of err: Status of its code, 403 for a forbidden error, 429 for a
 // throttled one.
 func httpStatus(err error) int {
-	var f forbidden
+	var f *command.Denied
 	if errors.As(err, &f) {
 		return http.StatusForbidden
 	}
@@ -121,10 +114,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, d
 	}
 	if doc != nil {
 		h.Set(ErrorHeader, url.QueryEscape(publicMessage(err)))
-		writeJSON(w, httpStatus(err), doc)
+		s.writeJSON(w, r, httpStatus(err), doc)
 		return
 	}
-	writeJSON(w, httpStatus(err), errorDoc{Error: errorBody{Code: code, Message: publicMessage(err)}})
+	s.writeJSON(w, r, httpStatus(err), errorDoc{Error: errorBody{Code: code, Message: publicMessage(err)}})
 }
 
 // errorDoc is the body of an error response.

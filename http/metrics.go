@@ -66,6 +66,8 @@ type metrics struct {
 	leaseRenewals uint64
 	requests      map[int]uint64
 	ticks         uint64
+	// checked counts the health checks this server ran after deployments, by result.
+	checked map[string]uint64
 
 	// store is what the deployments in the store came to at the last scrape that read them,
 	// and the audit log's newest event then. Every change of a deployment's state or times
@@ -76,11 +78,13 @@ type metrics struct {
 		read    bool
 		byState map[string]int
 		took    histogram
+		// unhealthy counts the pairs whose running deployment's health is unhealthy.
+		unhealthy int
 	}
 }
 
 func newMetrics() *metrics {
-	return &metrics{steps: map[string]*histogram{}, requests: map[int]uint64{}}
+	return &metrics{steps: map[string]*histogram{}, requests: map[int]uint64{}, checked: map[string]uint64{}}
 }
 
 // stepDone is the engine's step hook.
@@ -108,6 +112,13 @@ func (m *metrics) request(status int) {
 	m.mu.Unlock()
 }
 
+// healthChecked counts one health check run after a deployment.
+func (m *metrics) healthChecked(health string) {
+	m.mu.Lock()
+	m.checked[health]++
+	m.mu.Unlock()
+}
+
 func (m *metrics) tick() {
 	m.mu.Lock()
 	m.ticks++
@@ -115,9 +126,13 @@ func (m *metrics) tick() {
 }
 
 // serveMetrics writes the metrics in the Prometheus text exposition format (0.0.4).
+// Its figures are the whole estate's, so it needs a token that covers every environment.
 func (s *Server) serveMetrics(c *call) (any, error) {
+	if err := c.allowEstate(strata.ActRead, "/metrics"); err != nil {
+		return nil, err
+	}
 	ctx := c.r.Context()
-	byState, took, err := s.deploymentFigures(ctx)
+	byState, took, unhealthy, err := s.deploymentFigures(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +149,8 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	took.write(&b, "strata_deployment_duration_seconds", "")
 	b.WriteString("# HELP strata_promotions_waiting Promotions waiting on a gate.\n# TYPE strata_promotions_waiting gauge\n")
 	fmt.Fprintf(&b, "strata_promotions_waiting %d\n", len(waiting))
+	b.WriteString("# HELP strata_unhealthy_deployments Deployments that run and whose health check fails (checked again after the deployment by serve).\n# TYPE strata_unhealthy_deployments gauge\n")
+	fmt.Fprintf(&b, "strata_unhealthy_deployments %d\n", unhealthy)
 
 	m := s.metrics
 	m.mu.Lock()
@@ -145,6 +162,10 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	fmt.Fprintf(&b, "strata_lease_renewals_total %d\n", m.leaseRenewals)
 	b.WriteString("# HELP strata_scheduler_runs_total Scheduler passes this server made.\n# TYPE strata_scheduler_runs_total counter\n")
 	fmt.Fprintf(&b, "strata_scheduler_runs_total %d\n", m.ticks)
+	b.WriteString("# HELP strata_health_checks_total Health checks this server ran after deployments, by result.\n# TYPE strata_health_checks_total counter\n")
+	for _, h := range []string{strata.Healthy, strata.Unhealthy} {
+		fmt.Fprintf(&b, "strata_health_checks_total{health=%q} %d\n", h, m.checked[h])
+	}
 	b.WriteString("# HELP strata_http_requests_total HTTP requests this server answered, by status.\n# TYPE strata_http_requests_total counter\n")
 	for _, code := range slices.Sorted(maps.Keys(m.requests)) {
 		fmt.Fprintf(&b, "strata_http_requests_total{code=\"%d\"} %d\n", code, m.requests[code])
@@ -161,14 +182,16 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 }
 
 // deploymentFigures counts the store's deployments by state and how long the finished ones
-// took (Store.TallyDeployments), counting again only when the audit log has moved since the
-// last time (metrics.store).
-func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogram, error) {
+// took (Store.TallyDeployments), and counts the pairs whose running deployment is unhealthy
+// (strata.HealthNow of each pair's newest succeeded deployment, one row a pair), reading
+// again only when the audit log has moved since the last time (metrics.store): a health
+// check that changes a deployment's health appends an event too.
+func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogram, int, error) {
 	// The newest event first: a change committed after it is read below, and makes the next
 	// scrape read again.
 	last, err := s.store.Events(ctx, strata.EventFilter{Limit: 1})
 	if err != nil {
-		return nil, histogram{}, err
+		return nil, histogram{}, 0, err
 	}
 	var seq int64
 	if len(last) > 0 {
@@ -177,16 +200,34 @@ func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogr
 	m := s.metrics
 	m.mu.Lock()
 	if m.store.read && m.store.seq == seq {
-		byState, took := maps.Clone(m.store.byState), m.store.took
+		byState, took, unhealthy := maps.Clone(m.store.byState), m.store.took, m.store.unhealthy
 		took.counts = slices.Clone(took.counts)
 		m.mu.Unlock()
-		return byState, took, nil
+		return byState, took, unhealthy, nil
 	}
 	m.mu.Unlock()
 	// Counted by the store: what a scrape costs here does not grow with the history.
 	tally, err := s.store.TallyDeployments(ctx, durationBuckets)
 	if err != nil {
-		return nil, histogram{}, err
+		return nil, histogram{}, 0, err
+	}
+	running, err := s.store.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Succeeded}, Latest: true})
+	if err != nil {
+		return nil, histogram{}, 0, err
+	}
+	checks, err := s.store.HealthChecks(ctx)
+	if err != nil {
+		return nil, histogram{}, 0, err
+	}
+	checked := map[pairKey]*strata.HealthCheck{}
+	for _, c := range checks {
+		checked[pairKey{c.Service, c.Environment}] = c
+	}
+	unhealthy := 0
+	for _, d := range running {
+		if strata.HealthNow(d, checked[pairKey{d.Service, d.Environment}]) == strata.Unhealthy {
+			unhealthy++
+		}
 	}
 	byState := map[string]int{}
 	for _, st := range []string{strata.Pending, strata.Running, strata.Succeeded, strata.Failed, strata.RolledBack, strata.Interrupted} {
@@ -200,7 +241,7 @@ func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogr
 	m.mu.Lock()
 	kept := took
 	kept.counts = slices.Clone(took.counts)
-	m.store.seq, m.store.read, m.store.byState, m.store.took = seq, true, maps.Clone(byState), kept
+	m.store.seq, m.store.read, m.store.byState, m.store.took, m.store.unhealthy = seq, true, maps.Clone(byState), kept, unhealthy
 	m.mu.Unlock()
-	return byState, took, nil
+	return byState, took, unhealthy, nil
 }

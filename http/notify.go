@@ -26,6 +26,11 @@ const (
 	EventSucceeded  = "succeeded"
 	EventFailed     = "failed"
 	EventRolledBack = "rolled_back"
+	// EventUnhealthy and EventRecovered announce a deployment whose health check, run again
+	// by `serve` after the deployment, stopped passing or passes again. Nothing is rolled
+	// back by it.
+	EventUnhealthy = "unhealthy"
+	EventRecovered = "recovered"
 )
 
 // SignatureHeader carries "sha256=HEX": the HMAC-SHA256 of the body keyed with the
@@ -42,6 +47,12 @@ type Webhook struct {
 	Stage     string `json:"stage"`
 	State     string `json:"state"`
 	Text      string `json:"text"`
+	// Environment, Deployment, Health and Detail are set for the health events (unhealthy,
+	// recovered): the deployment checked, its health now, and what a failing check saw.
+	Environment string `json:"environment,omitempty"`
+	Deployment  string `json:"deployment,omitempty"`
+	Health      string `json:"health,omitempty"`
+	Detail      string `json:"detail,omitempty"`
 }
 
 // webhookTries is how many times a webhook is sent before it is given up (and logged).
@@ -79,6 +90,27 @@ func (n *notifier) promotion(p *strata.Promotion, event string) {
 	}
 	msg := Webhook{Event: event, Promotion: p.ID, Service: p.Service, Version: p.Version, Stage: p.Stage, State: p.State}
 	msg.Text = webhookText(p, event)
+	n.announce(msg)
+}
+
+// health announces that the deployment c checked, of version, became unhealthy or
+// recovered.
+func (n *notifier) health(c *strata.HealthCheck, version, event string) {
+	if n == nil || len(n.hooks) == 0 {
+		return
+	}
+	msg := Webhook{Event: event, Service: c.Service, Version: version, Environment: c.Environment, Deployment: c.Deployment,
+		Health: c.Health, Detail: c.Detail, State: strata.Succeeded}
+	msg.Text = fmt.Sprintf("%s@%s in %s passes its health check again (deployment %s)", c.Service, version, c.Environment, c.Deployment)
+	if event == EventUnhealthy {
+		msg.Text = fmt.Sprintf("%s@%s in %s is unhealthy: %s (deployment %s; not rolled back)", c.Service, version, c.Environment, c.Detail, c.Deployment)
+	}
+	n.announce(msg)
+}
+
+// announce sends msg to every hook that wants its event, in the background.
+func (n *notifier) announce(msg Webhook) {
+	event := msg.Event
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return

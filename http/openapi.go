@@ -6,36 +6,12 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/report"
 )
-
-// queryParams lists each route's query parameters and what they mean.
-var queryParams = map[string][][2]string{
-	"/api/v1/config/{service}":      {{"env", "the environment (required)"}, {"explain", "1 adds each value's trail of layers"}},
-	"/api/v1/diff":                  {{"a", "the first environment"}, {"b", "the second environment"}},
-	"/api/v1/deployments":           {{"service", "only this service"}, {"env", "only this environment"}, {"limit", "at most this many"}},
-	"/api/v1/deployments/{id}/logs": {{"after", "only chunks after this sequence number"}, {"follow", "1 streams server-sent events until the deployment ends"}},
-	"/api/v1/promotions":            {{"state", "only these states, comma-separated"}, {"service", "only this service"}},
-	"/api/v1/audit":                 {{"service", "only events about this service"}, {"env", "only events about this environment"}, {"actor", "only events by this principal"}, {"action", "only this action"}, {"limit", "only the newest N"}, {"verify", "1 recomputes the hash chain (admin)"}},
-	"/api/v1/drift":                 {{"env", "only this environment"}},
-}
-
-// requestBodies gives the body type of each route that takes one.
-var requestBodies = map[string]any{
-	"POST /api/v1/releases":                report.ReleaseRequest{},
-	"POST /api/v1/deployments":             report.DeployRequest{},
-	"POST /api/v1/rollbacks":               report.RollbackRequest{},
-	"POST /api/v1/promotions":              report.PromoteRequest{},
-	"POST /api/v1/plan":                    report.PromoteRequest{},
-	"POST /api/v1/promotions/{id}/approve": report.ApproveRequest{},
-	"POST /api/v1/promotions/{id}/reject":  report.RejectRequest{},
-	"POST /api/v1/freezes":                 report.FreezeRequest{},
-	"POST /api/v1/environments":            report.EnvCreateRequest{},
-}
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
 
-// openapi returns the API as an OpenAPI 3.1 document, built from the route table so that it
+// openapi returns the API as an OpenAPI 3.1 document, built from the route table (the
+// declared commands, their parameters and bodies read from their request types) so that it
 // cannot drift from what the server serves.
 func (s *Server) openapi(c *call) (any, error) {
 	return openAPIDoc(s.apiRoutes()), nil
@@ -63,15 +39,20 @@ func openAPIDoc(routes []route) map[string]any {
 		for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
 		}
-		for _, q := range queryParams[rt.Path] {
-			params = append(params, map[string]any{"name": q[0], "in": "query", "description": q[1], "schema": map[string]any{"type": "string"}})
+		if rt.decl != nil {
+			t := rt.decl.Request()
+			for _, f := range fieldsOf(t) {
+				if f.in == "query" {
+					params = append(params, map[string]any{"name": f.name, "in": "query", "description": f.doc, "schema": map[string]any{"type": "string"}})
+				}
+			}
+			if has, optional := bodyOf(t); has {
+				op["requestBody"] = map[string]any{"required": !optional,
+					"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(t)}}}
+			}
 		}
 		if params != nil {
 			op["parameters"] = params
-		}
-		if body, ok := requestBodies[rt.Method+" "+rt.Path]; ok {
-			op["requestBody"] = map[string]any{"required": rt.Path != "/api/v1/promotions/{id}/approve",
-				"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(body)}}}
 		}
 		if paths[rt.Path] == nil {
 			paths[rt.Path] = map[string]any{}
@@ -107,27 +88,31 @@ func operationID(rt route) string {
 	return id
 }
 
-// schemaOf describes a request struct's JSON fields.
-func schemaOf(v any) map[string]any {
-	t := reflect.TypeOf(v)
+// schemaOf describes the JSON body of request type t.
+func schemaOf(t reflect.Type) map[string]any {
 	props := map[string]any{}
 	var required []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
+	for _, f := range fieldsOf(t) {
+		if f.in != "body" {
 			continue
 		}
 		typ := "string"
-		switch f.Type.Kind() {
+		switch f.kind {
 		case reflect.Bool:
 			typ = "boolean"
-		case reflect.Int:
+		case reflect.Int, reflect.Int64:
 			typ = "integer"
 		}
-		props[name] = map[string]any{"type": typ}
-		if !strings.Contains(opts, "omitempty") {
-			required = append(required, name)
+		prop := map[string]any{"type": typ}
+		if f.kind == reflect.Map { // labels: string to string
+			prop = map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}
+		}
+		if f.doc != "" {
+			prop["description"] = f.doc
+		}
+		props[f.name] = prop
+		if f.required {
+			required = append(required, f.name)
 		}
 	}
 	out := map[string]any{"type": "object", "additionalProperties": false, "properties": props}

@@ -30,7 +30,7 @@ type routeCase struct {
 func routeCases(promo, dep string) []routeCase {
 	read, deploy, approve, admin := strata.ActRead, strata.ActDeploy, strata.ActApprove, strata.ActAdmin
 	return []routeCase{
-		{"GET", "/metrics", nil, read, false},
+		{"GET", "/metrics", nil, read, true}, // estate-wide counts: scoped tokens are refused
 		{"GET", "/api/v1/openapi.json", nil, read, false},
 		{"GET", "/api/v1/validate", nil, read, false},
 		{"GET", "/api/v1/environments", nil, read, false},

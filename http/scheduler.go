@@ -24,12 +24,13 @@ func (s *Server) runScheduler(ctx context.Context) {
 }
 
 // Tick makes one scheduler pass, as `strata resume` does: it resumes deployments whose
-// owner is gone (on this host a dead process, elsewhere a lapsed lease), carries on the
-// promotions they belonged to, starts waiting promotions whose gates opened (a window
-// opened, a soak ended, an approval came) and chains auto stages after them, and destroys
-// short-lived environments whose time ran out. Several servers on one store may tick at
-// once: taking a deployment over and starting a waiting promotion are compare-and-set in
-// the store, so each piece of work runs once.
+// owner is gone (on this host a dead process, elsewhere a lapsed lease), takes over and
+// carries on the running promotions whose owner is gone by the same rule (a `strata
+// promote` killed before its first deployment included), starts waiting promotions whose
+// gates opened (a window opened, a soak ended, an approval came) and chains auto stages
+// after them, and destroys short-lived environments whose time ran out. Several servers on
+// one store may tick at once: taking a deployment or a promotion over and starting a waiting
+// promotion are compare-and-set in the store, so each piece of work runs once.
 func (s *Server) Tick(ctx context.Context) {
 	s.tickMu.Lock()
 	defer s.tickMu.Unlock()

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,69 @@ func TestTwoServersResumeAnInterruptedDeploymentOnce(t *testing.T) {
 	}
 	if n := x.count("deployment.interrupted", d.ID); n != 1 {
 		t.Errorf("taken over %d times, want once", n)
+	}
+}
+
+// TestTwoServersCarryOnAStrandedPromotionOnce: a running promotion whose owner is gone (its
+// lease lapsed before its first deployment) is taken over by exactly one of two servers,
+// which deploys each of its environments once; its gates are not judged again.
+func TestTwoServersCarryOnAStrandedPromotionOnce(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	ctx := t.Context()
+	if _, err := x.as("alice").Release(ctx, "api", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Minute)
+	p := &strata.Promotion{Service: "api", Version: "1.0.0", Stage: "prod", State: strata.Running, Requester: "alice",
+		Owner: strata.Owner{Host: "gone-host", PID: 4242, Start: 1}, LeaseUntil: past}
+	if err := x.store.CreatePromotion(ctx, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	x.twoServers(t)
+	waitFor(t, "the promotion succeeded", func() bool {
+		got, err := x.store.Promotion(ctx, p.ID)
+		return err == nil && got.State == strata.Succeeded
+	})
+	time.Sleep(100 * time.Millisecond) // a few more ticks of both
+	ds, err := x.store.Deployments(ctx, strata.DeploymentFilter{PromotionID: p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := map[string]int{}
+	for _, d := range ds {
+		envs[d.Environment]++
+	}
+	if len(ds) != 2 || envs["prod-us"] != 1 || envs["prod-eu"] != 1 {
+		t.Errorf("deployments of the promotion by environment: %v, want prod-us and prod-eu once each", envs)
+	}
+	if n := x.count("promotion.interrupted", p.ID); n != 1 {
+		t.Errorf("taken over %d times, want once", n)
+	}
+}
+
+// TestPromotingAStrandedPromotionThroughTheAPIIsBlockedUntilTheSchedulerCarriesItOn: asking
+// again for a release whose promotion was stranded (its owner gone) answers 409 with that
+// promotion and a pointer to resume; the next tick carries it on.
+func TestPromotingAStrandedPromotionThroughTheAPIIsBlockedUntilTheSchedulerCarriesItOn(t *testing.T) {
+	x := newAPIEstate(t, apiYAML)
+	ctx := t.Context()
+	if _, err := x.as("alice").Release(ctx, "api", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	p := &strata.Promotion{Service: "api", Version: "1.0.0", Stage: "prod", State: strata.Running, Requester: "alice",
+		Owner: strata.Owner{Host: "gone-host", PID: 4242, Start: 1}, LeaseUntil: time.Now().Add(-time.Minute)}
+	if err := x.store.CreatePromotion(ctx, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := x.do("alice", "POST", "/api/v1/promotions", map[string]any{"service": "api", "version": "1.0.0", "to": "prod"})
+	msg, _ := url.QueryUnescape(r.header.Get("Strata-Error"))
+	if r.status != 409 || !strings.Contains(r.body, `"id": "`+p.ID+`"`) || !strings.Contains(r.body, `"state": "running"`) || !strings.Contains(msg, "strata resume") {
+		t.Fatalf("promote again: %d %s (%s); want 409 with %s running and a pointer to resume", r.status, r.body, msg, p.ID)
+	}
+	x.server.Tick(ctx)
+	got, err := x.store.Promotion(ctx, p.ID)
+	if err != nil || got.State != strata.Succeeded {
+		t.Fatalf("after a tick: %+v, %v; want %s succeeded", got, err, p.ID)
 	}
 }
 

@@ -8,6 +8,7 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/engine"
 )
 
@@ -44,13 +46,30 @@ type Config struct {
 	// answered 429 without a look-up; the zero value means DefaultAuthFailures. The address
 	// is the client's, as TrustedProxies resolves it.
 	AuthFailures RateLimit
+	// TLS, when set, makes Serve speak HTTPS with it (LoadTLS reads serve's --tls-cert and
+	// --tls-key). Over HTTPS, or behind a trusted proxy whose X-Forwarded-Proto is https, the
+	// session cookies are Secure and responses carry Strict-Transport-Security.
+	TLS *tls.Config
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed. A request whose
 	// connection comes from inside one of them is from the rightmost address of its
 	// X-Forwarded-For that is not inside one (the leftmost when all are; the proxy's own when
 	// the header is missing or malformed). That address is what failed authentication counts
-	// against and what the logs show. Empty, every request is from its connection's address
-	// and the header is ignored, since any client could write it.
+	// against and what the logs show. Their X-Forwarded-Proto says whether the client came
+	// over HTTPS. Empty, every request is from its connection's address and both headers are
+	// ignored, since any client could write them.
 	TrustedProxies []netip.Prefix
+	// Commands are the declared commands the API serves, one route each; nil means
+	// command.All(). A declaration is all a command needs to be served, sent by Run and
+	// described in the OpenAPI document.
+	Commands []command.Decl
+	// HealthInterval is how often Serve checks again the health of what runs in every
+	// environment, each pair at its own point of the interval (docs/cli.md, serve
+	// --health-interval); 0 turns it off. HealthChecks bounds how many checks run at once
+	// (DefaultHealthChecks when 0). HealthAfter is the clock's wait between checks
+	// (time.After when nil), for tests.
+	HealthInterval time.Duration
+	HealthChecks   int
+	HealthAfter    func(time.Duration) <-chan time.Time
 }
 
 // Server serves the API, the dashboard and /metrics, and runs the scheduler.
@@ -70,6 +89,10 @@ type Server struct {
 	notify  *notifier
 	// limit counts failed authentication per client address, for the API and the login form.
 	limit *authLimiter
+	// commands are the declared commands the API serves (routes).
+	commands []command.Decl
+	// health checks again what runs (healthwatch.go).
+	health *healthWatch
 
 	// sessionHash, when set (by the dashboard), returns the token hash a request's session
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
@@ -110,12 +133,15 @@ func New(cfg Config) (*Server, error) {
 	s.cur.Store(e.Project)
 	s.limit = newAuthLimiter(cfg.AuthFailures, s.now, s.log)
 	s.notify = newNotifier(e.Project.Notify, cfg.WebhookSecret, cfg.WebhookRetry, s.log)
+	s.health = newHealthWatch(cfg)
 	s.engine.OnPromotion = s.onPromotion
 	s.engine.OnStep = s.metrics.stepDone
 	// Lease renewals are counted on their way to the store.
 	s.engine.Store = countingStore{Store: e.Store, m: s.metrics}
 	s.mux = http.NewServeMux()
-	s.routes(s.mux)
+	if err := s.routes(s.mux); err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
 	s.registerUI(s.mux)
 	s.handler = s.logRequests(s.mux)
 	return s, nil
@@ -124,7 +150,8 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// Serve serves HTTP on ln and runs the scheduler every Tick until ctx ends, then shuts down
+// Serve serves HTTP on ln, runs the scheduler every Tick and checks health again every
+// HealthInterval until ctx ends, then shuts down
 // gracefully (requests in flight get 10 seconds; deployments they started finish in the
 // store's records as interrupted when cut short, and the next scheduler resumes them).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -137,10 +164,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
+		var wg sync.WaitGroup
+		if s.health.interval > 0 {
+			wg.Go(func() { s.watchHealth(ctx) })
+		}
 		s.runScheduler(ctx)
+		wg.Wait()
 	}()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.cfg.TLS != nil {
+			srv.TLSConfig = s.cfg.TLS.Clone()
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		<-schedDone
@@ -220,15 +259,19 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // request log can name the principal without seeing the token.
 type principalKey struct{}
 
-// logRequests resolves each request's client address (withClient) and logs the request:
+// logRequests resolves each request's client address (withClient) and whether it came over
+// HTTPS (withHTTPS, which adds Strict-Transport-Security), and logs the request:
 // method, path (never the query, which could hold anything a client put there), status,
 // duration, principal and client address. Tokens never reach the log.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		name := new(string)
-		r = s.withClient(r)
+		r = withHTTPS(s.withClient(r), s.cfg.TrustedProxies)
 		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, name))
+		if isHTTPS(r) {
+			w.Header().Set("Strict-Transport-Security", hstsValue)
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {

@@ -208,7 +208,7 @@ func (u *ui) page(h func(w http.ResponseWriter, r *http.Request, v *visit)) http
 		}
 		tok, err := u.tokens(r.Context(), sess.hash)
 		if strata.ErrorCode(err) == strata.ENOTFOUND {
-			u.sessions.end(w, sess)
+			u.sessions.end(w, r, sess)
 			u.toLogin(w, r)
 			return
 		}

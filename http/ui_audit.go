@@ -21,8 +21,7 @@ type auditView struct {
 }
 
 // audit shows the newest events (?service=, ?env=, ?actor=, ?action=, ?limit=). A token
-// scoped to some environments sees the events of those environments and of none, as in
-// the API.
+// scoped to some environments sees what seesEvent lets it, as in the API.
 func (u *ui) audit(w http.ResponseWriter, r *http.Request, v *visit) {
 	q := r.URL.Query()
 	f := strata.EventFilter{Service: q.Get("service"), Environment: q.Get("env"), Actor: q.Get("actor"), Action: q.Get("action"), Limit: 200}
@@ -36,7 +35,7 @@ func (u *ui) audit(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	view := auditView{Filter: f, Scoped: len(v.token.Envs) > 0}
 	if view.Scoped {
-		events = slices.DeleteFunc(events, func(e *strata.Event) bool { return e.Environment != "" && !v.covers(e.Environment) })
+		events = slices.DeleteFunc(events, func(e *strata.Event) bool { return !seesEvent(v.token, v.engine.Project, e) })
 	}
 	slices.Reverse(events) // newest first on the page
 	view.Events = events

@@ -270,18 +270,25 @@ func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSn
 			b.WriteString(`<td class="st-none">-</td>`)
 			continue
 		}
-		state, version, ago := latest.State, "", ""
+		state, version, ago, why := latest.State, "", "", ""
 		if gone[latest.ID] {
 			state = strata.Interrupted
 		}
 		if cur != nil {
 			version, ago = cur.Version, age(now, cur.FinishedAt)
-			if cur.Health == strata.Unhealthy && state == strata.Succeeded {
+			if strata.HealthNow(cur, snap.health[k]) == strata.Unhealthy && state == strata.Succeeded {
 				state = "unhealthy"
+				if c := snap.health[k]; c != nil && c.Deployment == cur.ID {
+					why = "unhealthy since " + c.Since.UTC().Format("2006-01-02 15:04:05Z") + ": " + c.Detail
+				}
 			}
 		}
 		b.WriteString(`<td class="st-`)
 		b.WriteString(html.EscapeString(state))
+		if why != "" {
+			b.WriteString(`" title="`)
+			b.WriteString(html.EscapeString(why))
+		}
 		b.WriteString(`"><a href="/deployments/`)
 		b.WriteString(url.PathEscape(latest.ID))
 		b.WriteString(`">`)

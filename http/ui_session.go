@@ -86,7 +86,7 @@ func (ss *sessions) start(w http.ResponseWriter, r *http.Request, hash string) *
 	ss.sweepLocked(now)
 	ss.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.id, Path: "/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(sessionMax / time.Second)})
+		Secure: isHTTPS(r), SameSite: http.SameSiteStrictMode, MaxAge: int(sessionMax / time.Second)})
 	return s
 }
 
@@ -112,11 +112,11 @@ func (ss *sessions) get(r *http.Request) *session {
 }
 
 // end forgets a session and clears its cookie.
-func (ss *sessions) end(w http.ResponseWriter, s *session) {
+func (ss *sessions) end(w http.ResponseWriter, r *http.Request, s *session) {
 	ss.mu.Lock()
 	delete(ss.m, s.id)
 	ss.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteStrictMode, MaxAge: -1})
 }
 
 // sweepLocked drops expired sessions so the map does not grow without bound.
@@ -152,7 +152,7 @@ func (u *ui) loginPage(w http.ResponseWriter, r *http.Request) {
 func (u *ui) showLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	csrf := randomToken()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: csrf, Path: "/login", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+		Secure: isHTTPS(r), SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	u.render(w, r, nil, status, "login", "Log in", loginView{CSRF: csrf, Next: safeNext(r.FormValue("next")), Error: msg})
 }
 
@@ -194,14 +194,14 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.sessions.start(w, r, hash)
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	u.log.Info("dashboard login", "principal", tok.Name, "role", tok.Role)
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 // logout ends the session.
 func (u *ui) logout(w http.ResponseWriter, r *http.Request, v *visit) {
-	u.sessions.end(w, v.session)
+	u.sessions.end(w, r, v.session)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

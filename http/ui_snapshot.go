@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -19,6 +20,22 @@ type matrixSnapshot struct {
 	read    time.Time
 	current map[pairKey]*strata.Deployment
 	latest  map[pairKey]*strata.Deployment
+	// health is each pair's newest health check after the deployment (HealthChecks); a
+	// check that changes a deployment's health appends a health.* event, which reads it again.
+	health map[pairKey]*strata.HealthCheck
+}
+
+// readHealth reads every pair's newest health check.
+func readHealth(ctx context.Context, st strata.Store) (map[pairKey]*strata.HealthCheck, error) {
+	cs, err := st.HealthChecks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read health checks: %w", err)
+	}
+	out := make(map[pairKey]*strata.HealthCheck, len(cs))
+	for _, c := range cs {
+		out[pairKey{c.Service, c.Environment}] = c
+	}
+	return out, nil
 }
 
 // pairReadCost is how many pairs' share of a read of every pair a read of one pair costs:
@@ -77,7 +94,11 @@ func readSnapshot(ctx context.Context, st strata.Store, seq int64) (*matrixSnaps
 	if err != nil {
 		return nil, fmt.Errorf("read the newest deployment of each pair: %w", err)
 	}
-	s := &matrixSnapshot{seq: seq, read: time.Now(), current: map[pairKey]*strata.Deployment{}, latest: map[pairKey]*strata.Deployment{}}
+	health, err := readHealth(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	s := &matrixSnapshot{seq: seq, read: time.Now(), current: map[pairKey]*strata.Deployment{}, latest: map[pairKey]*strata.Deployment{}, health: health}
 	var unsettled []pairKey
 	for _, d := range latest {
 		k := pairKey{d.Service, d.Environment}
@@ -121,7 +142,15 @@ func (u *ui) refresh(ctx context.Context, st strata.Store, old *matrixSnapshot, 
 	if len(events) == 0 || events[0].Seq != old.seq+1 {
 		return nil, fmt.Errorf("events after %d are not contiguous", old.seq)
 	}
-	s := &matrixSnapshot{seq: seq, read: old.read, current: maps.Clone(old.current), latest: maps.Clone(old.latest)}
+	s := &matrixSnapshot{seq: seq, read: old.read, current: maps.Clone(old.current), latest: maps.Clone(old.latest), health: old.health}
+	for _, e := range events {
+		if strings.HasPrefix(e.Action, "health.") {
+			if s.health, err = readHealth(ctx, st); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	done := map[pairKey]bool{}
 	for _, e := range events {
 		k := pairKey{e.Service, e.Environment}

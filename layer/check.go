@@ -11,16 +11,17 @@ import (
 
 // stepText is one interpolated string of a service: a step command or a URL.
 type stepText struct {
-	what string
-	text string
-	pos  strata.Pos
+	what  string
+	text  string
+	pos   strata.Pos
+	shell bool // a command for /bin/sh, which gets its values through variables
 }
 
 func stepTexts(s *strata.Service) []stepText {
 	var out []stepText
-	add := func(what, text string, pos strata.Pos) {
+	add := func(what, text string, pos strata.Pos, shell bool) {
 		if strings.IndexByte(text, '$') >= 0 {
-			out = append(out, stepText{what: what, text: text, pos: pos})
+			out = append(out, stepText{what: what, text: text, pos: pos, shell: shell})
 		}
 	}
 	for _, st := range []struct {
@@ -28,13 +29,13 @@ func stepTexts(s *strata.Service) []stepText {
 		step *strata.Step
 	}{{"deploy", s.Deploy}, {"destroy", s.Destroy}, {"observe", s.Observe}} {
 		if st.step != nil {
-			add(st.name, st.step.Run, st.step.Pos)
-			add(st.name+".http", st.step.HTTP, st.step.Pos)
+			add(st.name, st.step.Run, st.step.Pos, true)
+			add(st.name+".http", st.step.HTTP, st.step.Pos, false)
 		}
 	}
 	if h := s.Health; h != nil {
-		add("health.http", h.HTTP, h.Pos)
-		add("health.command", h.Command, h.Pos)
+		add("health.http", h.HTTP, h.Pos, false)
+		add("health.command", h.Command, h.Pos, true)
 	}
 	return out
 }
@@ -80,7 +81,7 @@ func Check(p *strata.Project) strata.Problems {
 	for _, s := range p.Services {
 		if b := s.Build; b != nil && strings.IndexByte(b.Run, '$') >= 0 {
 			c := &ctx{p: p, sv: r.svcs[s.Name]}
-			c.expand(b.Run, b.Pos, label{kind: "build"})
+			c.command(b.Run, b.Pos, label{kind: "build"})
 			collect(c.probs)
 		}
 		sv := r.svcs[s.Name]
@@ -94,7 +95,11 @@ func Check(p *strata.Project) strata.Problems {
 			}
 			c := &ctx{p: p, sv: sv, ev: ev, res: res}
 			for _, t := range texts {
-				c.expand(t.text, t.pos, label{kind: t.what})
+				if t.shell {
+					c.command(t.text, t.pos, label{kind: t.what})
+				} else {
+					c.expand(t.text, t.pos, label{kind: t.what})
+				}
 			}
 			collect(c.probs)
 		}

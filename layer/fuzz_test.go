@@ -1,6 +1,7 @@
 package layer_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/strata-dev/strata"
@@ -30,5 +31,39 @@ func FuzzInterpolation(f *testing.F) {
 			}
 		}
 		layer.Check(p)
+	})
+}
+
+// FuzzExpandCommand feeds arbitrary shell text to ExpandCommand: whatever the quoting,
+// here-documents or arithmetic, it returns a command or an invalid error, never a panic, and
+// the value it interpolates is never in the command's text.
+func FuzzExpandCommand(f *testing.F) {
+	for _, s := range []string{`echo "${config.V}"`, "cat <<EOF\n${config.V}\nEOF", "cat <<'E'\n${config.V}\nE", "echo '${env.name}'",
+		"# it's\n${config.V}", "$((${config.V}))", "((1<<${config.V}))", "cat <<-\"X\" <<Y\n\tX\n${config.V}\nY", "\\${config.V}", "<<${config.V}"} {
+		f.Add(s)
+	}
+	const value = "VALUE-$(touch pwned)-VALUE"
+	f.Fuzz(func(t *testing.T, text string) {
+		if strings.Contains(text, "VALUE-") {
+			return // the check below looks for the value's own text
+		}
+		p := estate{
+			envs:     []*strata.Environment{env("dev", "", map[string]string{"x": value}, vals("V", value, 10))},
+			services: []*strata.Service{service("api")},
+		}.project(t)
+		r, err := layer.Resolve(p, "api", "dev", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd, err := layer.ExpandCommand(p, r, text, at(1), &layer.Runtime{Version: "1"})
+		if err != nil {
+			if strata.ErrorCode(err) != strata.EINVALID {
+				t.Fatalf("err = %v", err)
+			}
+			return
+		}
+		if strings.Contains(cmd.Text, "VALUE-") {
+			t.Errorf("the value is in the command's text: %q", cmd.Text)
+		}
 	})
 }

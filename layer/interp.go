@@ -12,6 +12,12 @@ import (
 // for deploy time.
 const flagSecret uint8 = 16
 
+// MaxValueSize bounds a resolved value, in bytes. Interpolation can double a value with every
+// key that refers to another twice, so forty keys in a hostile file would ask for terabytes;
+// the bound stops that at the first key past it. It is also what a process environment
+// carries without complaint (Linux refuses one variable over 128 KiB).
+const MaxValueSize = 64 << 10
+
 const refHelp = "references are ${env.name}, ${env.labels.KEY}, ${service.name}, " +
 	"${release.version}, ${config.KEY} and ${outputs.SERVICE.KEY}; write $${ for a literal ${"
 
@@ -60,6 +66,10 @@ func (c *ctx) expand(s string, pos strata.Pos, what label) (refValue, uint8, boo
 		if b.Cap() == 0 {
 			b.Grow(len(s) + 16)
 		}
+		if rok && b.Len()+(j-last)+rv.size() > MaxValueSize {
+			c.tooLong(pos, what)
+			return refValue{s: s}, flags, false
+		}
 		b.WriteString(s[last:j])
 		if rok && rv.v != nil {
 			writeValue(&b, rv.v)
@@ -75,8 +85,30 @@ func (c *ctx) expand(s string, pos strata.Pos, what label) (refValue, uint8, boo
 	if b.Cap() == 0 {
 		return refValue{s: s}, flags, true
 	}
+	if b.Len()+len(s)-last > MaxValueSize {
+		c.tooLong(pos, what)
+		return refValue{s: s}, flags, false
+	}
 	b.WriteString(s[last:])
 	return refValue{s: b.String()}, flags, true
+}
+
+// tooLong records that what, written at pos, resolves to more than MaxValueSize bytes.
+func (c *ctx) tooLong(pos strata.Pos, what label) {
+	c.fail(pos, "", prefix(what), "the value would be longer than ", strconv.Itoa(MaxValueSize>>10),
+		" KiB once interpolated (", strconv.Itoa(MaxValueSize), " bytes is the most a value may have); ",
+		"shorten it, or refer to fewer or smaller values")
+}
+
+// size is the length of what rv stands for as text, or an upper bound for a number.
+func (rv refValue) size() int {
+	switch x := rv.v.(type) {
+	case nil:
+		return len(rv.s)
+	case string:
+		return len(x)
+	}
+	return 32
 }
 
 // label names the interpolated text in messages: kind "config" and name "PORT" read

@@ -105,25 +105,33 @@ func Expand(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Run
 	if strings.IndexByte(text, '$') < 0 {
 		return text, nil
 	}
-	if p == nil || r == nil {
-		return "", strata.Errorf(strata.EINVALID, "%s: expand %q: no project or resolved config", pos, text)
-	}
-	s, e, err := lookup(p, r.Service, r.Environment)
+	c, err := expandCtx(p, r, text, pos, rt)
 	if err != nil {
 		return "", err
-	}
-	c := &ctx{
-		p:   p,
-		sv:  &svcView{svc: s},
-		ev:  &envView{env: e, labels: labelsOf(p, e)},
-		rt:  rt,
-		res: r,
 	}
 	rv, _, ok := c.expand(text, pos, label{})
 	if !ok {
 		return "", render(c.probs).Err()
 	}
 	return rv.text(), nil
+}
+
+// expandCtx prepares the interpolation of text against r.
+func expandCtx(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Runtime) (*ctx, error) {
+	if p == nil || r == nil {
+		return nil, strata.Errorf(strata.EINVALID, "%s: expand %q: no project or resolved config", pos, text)
+	}
+	s, e, err := lookup(p, r.Service, r.Environment)
+	if err != nil {
+		return nil, err
+	}
+	return &ctx{
+		p:   p,
+		sv:  &svcView{svc: s},
+		ev:  &envView{env: e, labels: labelsOf(p, e)},
+		rt:  rt,
+		res: r,
+	}, nil
 }
 
 // ExpandRelease interpolates text that runs once per release, in no environment (a build
@@ -133,19 +141,27 @@ func ExpandRelease(p *strata.Project, service, text string, pos strata.Pos, rt *
 	if strings.IndexByte(text, '$') < 0 {
 		return text, nil
 	}
-	if p == nil {
-		return "", strata.Errorf(strata.EINVALID, "%s: expand %q: no project", pos, text)
+	c, err := releaseCtx(p, service, text, pos, rt)
+	if err != nil {
+		return "", err
 	}
-	s := p.Service(service)
-	if s == nil {
-		return "", strata.Errorf(strata.ENOTFOUND, "unknown service %q%s", service, knownNames(service, p.ServiceNames()))
-	}
-	c := &ctx{p: p, sv: &svcView{svc: s}, rt: rt}
 	rv, _, ok := c.expand(text, pos, label{})
 	if !ok {
 		return "", render(c.probs).Err()
 	}
 	return rv.text(), nil
+}
+
+// releaseCtx prepares the interpolation of text in no environment.
+func releaseCtx(p *strata.Project, service, text string, pos strata.Pos, rt *Runtime) (*ctx, error) {
+	if p == nil {
+		return nil, strata.Errorf(strata.EINVALID, "%s: expand %q: no project", pos, text)
+	}
+	s := p.Service(service)
+	if s == nil {
+		return nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q%s", service, knownNames(service, p.ServiceNames()))
+	}
+	return &ctx{p: p, sv: &svcView{svc: s}, rt: rt}, nil
 }
 
 // labelsOf returns e's labels resolved through extends (the config package resolves them;

@@ -2,6 +2,7 @@ package layer
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -325,6 +326,15 @@ func (c *ctx) finish(i int) uint8 {
 			}
 		}
 	}
+	if s, ok := v.(string); ok && st != stFailed && len(s) > MaxValueSize {
+		what := "config " + k + ": the value"
+		if it.fromSecret {
+			what = "config " + k + ": the secret value"
+		}
+		c.fail(it.pos, c.envOf(it), what, " is ", strconv.Itoa(len(s)), " bytes, more than the ",
+			strconv.Itoa(MaxValueSize>>10), " KiB a value may have; shorten it")
+		st = stFailed
+	}
 	if st != stFailed && st&stUnknown == 0 && it.key != nil {
 		fv, ok := c.fit(it, k, v)
 		if !ok {
@@ -336,4 +346,13 @@ func (c *ctx) finish(i int) uint8 {
 	c.stack = c.stack[:len(c.stack)-1]
 	it.state = st
 	return st
+}
+
+// envOf names the environment a problem with it lies in, when that is where its value came
+// from (a secret has no file position, so the environment says whose it is).
+func (c *ctx) envOf(it *item) string {
+	if it.fromSecret && c.ev != nil {
+		return c.ev.env.Name
+	}
+	return ""
 }

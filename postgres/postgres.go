@@ -57,6 +57,7 @@ func dialect(auditKey int64) sqlstore.Dialect {
 		Approvals: `(SELECT coalesce(json_agg(json_build_array(a.principal, a.at) ORDER BY a.at, a.n), '[]'::json)::text
 			FROM approvals a WHERE a.promotion = promotions.id)`,
 		ForUpdate:  " FOR UPDATE",
+		Bytewise:   ` COLLATE "C"`,
 		SkipLocked: " FOR UPDATE SKIP LOCKED",
 		// The key is a number this package computes, never a value from outside.
 		AuditLock: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(auditKey, 10) + ")",

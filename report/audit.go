@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -92,7 +94,48 @@ func WriteEvents(w io.Writer, events []*strata.Event) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tSERVICE\tENVIRONMENT\tSUBJECT\tDETAIL")
 	for _, e := range events {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.UTC().Format(time.RFC3339), e.Actor, e.Action, Dash(e.Service), Dash(e.Environment), Dash(e.Subject), string(e.Detail))
+		// Printable: an event stored before the text rule may hold control characters.
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.UTC().Format(time.RFC3339), strata.Printable(e.Actor), e.Action, Dash(e.Service), Dash(e.Environment), Dash(e.Subject), strata.Printable(string(e.Detail)))
 	}
 	tw.Flush()
+}
+
+// AuditLog is the document of GET /api/v1/audit: the events (`audit`), or the verification
+// of the whole chain (`audit --verify`). It is written and read as the one it holds, so the
+// JSON is what `strata audit -o json` prints either way.
+type AuditLog struct {
+	Events       []*strata.Event
+	Verification *Verification
+}
+
+// MarshalJSON writes the verification when there is one, else the events ([] when none).
+func (l *AuditLog) MarshalJSON() ([]byte, error) {
+	if l.Verification != nil {
+		return json.Marshal(l.Verification)
+	}
+	if l.Events == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal(l.Events)
+}
+
+// UnmarshalJSON reads a list of events or a verification. An event's detail is kept
+// compact, as the store keeps it and the text table prints it (a server indents its
+// documents, details included).
+func (l *AuditLog) UnmarshalJSON(data []byte) error {
+	*l = AuditLog{}
+	if b := bytes.TrimSpace(data); len(b) > 0 && b[0] != '[' {
+		l.Verification = &Verification{}
+		return json.Unmarshal(data, l.Verification)
+	}
+	if err := json.Unmarshal(data, &l.Events); err != nil {
+		return err
+	}
+	for _, e := range l.Events {
+		var b bytes.Buffer
+		if len(e.Detail) > 0 && json.Compact(&b, e.Detail) == nil {
+			e.Detail = b.Bytes()
+		}
+	}
+	return nil
 }

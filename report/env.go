@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -20,8 +21,16 @@ func Freeze(ctx context.Context, e *engine.Engine, env, reason string) (*strata.
 	if strings.TrimSpace(reason) == "" {
 		return nil, strata.Errorf(strata.EINVALID, "freeze needs --reason saying why (it is shown to whoever is blocked)")
 	}
+	if err := strata.CheckText("--reason", reason); err != nil {
+		return nil, err
+	}
 	f := &strata.Freeze{Environment: env, Reason: reason, Actor: e.Actor, At: now(e)}
-	ev := &strata.Event{Actor: e.Actor, Action: "freeze", Environment: env, Detail: []byte(fmt.Sprintf("{%q:%q}", "reason", reason))}
+	// JSON, not Go's %q: they differ on control characters and on invalid UTF-8.
+	detail, err := json.Marshal(map[string]string{"reason": reason})
+	if err != nil {
+		return nil, fmt.Errorf("freeze %s: %w", env, err)
+	}
+	ev := &strata.Event{Actor: e.Actor, Action: "freeze", Environment: env, Detail: detail}
 	if err := e.Store.SetFreeze(ctx, env, f, ev); err != nil {
 		return nil, err
 	}

@@ -113,10 +113,13 @@ func ResumeAll(ctx context.Context, e *engine.Engine) (*Resume, error) {
 func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.EventFilter) ([]*strata.Event, error) {
 	if f.Environment == "" || p == nil {
 		events, err := s.Events(ctx, f)
+		if err != nil {
+			return nil, err
+		}
 		if events == nil {
 			events = []*strata.Event{}
 		}
-		return events, err
+		return events, nil
 	}
 	// The store selects the environment's events and those that name none; of the latter,
 	// only the promotion-level ones of the environment's stages are kept, newest first
@@ -130,7 +133,7 @@ func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.Even
 	f.Unplaced, f.Limit = true, 0
 	events := []*strata.Event{}
 	err := s.ScanEvents(ctx, f, limit > 0, func(e *strata.Event) error {
-		if e.Environment == "" && !stages[eventStage(e)] {
+		if e.Environment == "" && !stages[EventStage(e)] {
 			return nil
 		}
 		events = append(events, e)
@@ -148,8 +151,10 @@ func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.Even
 	return events, nil
 }
 
-// eventStage is the stage an event's detail names, if any.
-func eventStage(e *strata.Event) string {
+// EventStage is the stage an event's detail names, if any: promotion-level events (promote,
+// approve, reject, override, a promotion's outcome) concern a stage, not one environment,
+// and whoever may see that stage's environments may see them.
+func EventStage(e *strata.Event) string {
 	var d struct {
 		Stage string `json:"stage"`
 	}

@@ -27,6 +27,9 @@ type Validation struct {
 	File string `json:"file"`
 	// DependsOn names, for each service that has any, the services it deploys after.
 	DependsOn map[string][]string `json:"depends_on,omitempty"`
+	// Scope, from a server, is the selectors of a token that covers only some environments:
+	// the environments and stages are those it covers. Empty means the whole project.
+	Scope []string `json:"scope,omitempty"`
 }
 
 // Stage is one stage of the pipeline in a Validation.
@@ -70,6 +73,9 @@ func count(n int, noun string) string {
 func (v *Validation) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "%s: ok: project %s, %s, %s, %s\n", v.File, v.Project, count(len(v.Environments), "environment"),
 		count(len(v.Services), "service"), count(len(v.Stages), "stage"))
+	if len(v.Scope) > 0 {
+		fmt.Fprintf(w, "scope: %s (only the environments this token covers are shown)\n", strings.Join(v.Scope, " or "))
+	}
 	fmt.Fprintf(w, "environments: %s\n", strings.Join(v.Environments, ", "))
 	var svcs []string
 	for _, s := range v.Services {

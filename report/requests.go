@@ -10,9 +10,13 @@ import (
 	"github.com/strata-dev/strata/engine"
 )
 
-// The bodies of the API's POST routes. The CLI sends them; the server decodes them with
-// unknown fields refused. Parallel, where present, bounds how many environments of a wave
-// deploy at once (0: the server's default).
+// The requests of the commands (package command declares which command takes which). A
+// field tagged `path:"NAME"` fills {NAME} in the route's path and one tagged `query:"NAME"`
+// is the query parameter NAME (its `doc` tag says what it means, for the OpenAPI document);
+// every other field with a JSON name is part of the JSON body, which the server decodes with
+// unknown fields refused. A body whose fields are all omitempty may be left out. Parallel,
+// where present, bounds how many environments of a wave deploy at once (0: the server's
+// default).
 
 // ReleaseRequest is the body of POST /api/v1/releases.
 type ReleaseRequest struct {
@@ -51,13 +55,15 @@ func (r PromoteRequest) Engine() engine.PromoteRequest {
 	return engine.PromoteRequest{Service: r.Service, Version: r.Version, To: r.To, OverrideWindow: r.OverrideWindow, Reason: r.Reason}
 }
 
-// ApproveRequest is the (optional) body of POST /api/v1/promotions/{id}/approve.
+// ApproveRequest is POST /api/v1/promotions/{id}/approve, whose body is optional.
 type ApproveRequest struct {
-	Parallel int `json:"parallel,omitempty"`
+	ID       string `json:"-" path:"id"`
+	Parallel int    `json:"parallel,omitempty"`
 }
 
-// RejectRequest is the body of POST /api/v1/promotions/{id}/reject.
+// RejectRequest is POST /api/v1/promotions/{id}/reject.
 type RejectRequest struct {
+	ID     string `json:"-" path:"id"`
 	Reason string `json:"reason"`
 }
 
@@ -74,6 +80,74 @@ type EnvCreateRequest struct {
 	Like   string            `json:"like"`
 	TTL    string            `json:"ttl,omitempty"`
 	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// EnvDestroyRequest is DELETE /api/v1/environments/{name}.
+type EnvDestroyRequest struct {
+	Name string `path:"name"`
+}
+
+// UnfreezeRequest is DELETE /api/v1/freezes/{env}.
+type UnfreezeRequest struct {
+	Env string `path:"env"`
+}
+
+// ConfigRequest is GET /api/v1/config/{service}: `config SERVICE --env ENV [--explain]`.
+type ConfigRequest struct {
+	Service string `path:"service"`
+	Env     string `query:"env" doc:"the environment (required)"`
+	Explain bool   `query:"explain" doc:"1 adds each value's trail of layers"`
+}
+
+// DiffRequest is GET /api/v1/diff: `diff A B`.
+type DiffRequest struct {
+	A string `query:"a" doc:"the first environment"`
+	B string `query:"b" doc:"the second environment"`
+}
+
+// DeploymentRequest is GET /api/v1/deployments/{id}: one deployment.
+type DeploymentRequest struct {
+	ID string `path:"id"`
+}
+
+// LogsRequest is GET /api/v1/deployments/{id}/logs: a deployment's output after the chunk
+// numbered After; Follow streams it (server-sent events) until the deployment ends.
+type LogsRequest struct {
+	ID     string `path:"id"`
+	After  int64  `query:"after" doc:"only chunks after this sequence number"`
+	Follow bool   `query:"follow" doc:"1 streams server-sent events until the deployment ends"`
+}
+
+// PromotionsQuery is GET /api/v1/promotions: promotions, newest first.
+type PromotionsQuery struct {
+	State   string `query:"state" doc:"only these states, comma-separated"`
+	Service string `query:"service" doc:"only this service"`
+}
+
+// PromotionRequest is GET /api/v1/promotions/{id}: one promotion, its gates judged now.
+type PromotionRequest struct {
+	ID string `path:"id"`
+}
+
+// AuditRequest is GET /api/v1/audit: the events it selects, or with Verify the
+// verification of the whole log's hash chain.
+type AuditRequest struct {
+	Service string `query:"service" doc:"only events about this service"`
+	Env     string `query:"env" doc:"only events about this environment"`
+	Actor   string `query:"actor" doc:"only events by this principal"`
+	Action  string `query:"action" doc:"only this action"`
+	Limit   int    `query:"limit" doc:"only the newest N"`
+	Verify  bool   `query:"verify" doc:"1 recomputes the hash chain (admin)"`
+}
+
+// Filter is the store's filter for r.
+func (r AuditRequest) Filter() strata.EventFilter {
+	return strata.EventFilter{Service: r.Service, Environment: r.Env, Actor: r.Actor, Action: r.Action, Limit: r.Limit}
+}
+
+// DriftRequest is GET /api/v1/drift: `drift [--env ENV]`.
+type DriftRequest struct {
+	Env string `query:"env" doc:"only this environment"`
 }
 
 // CreateEnv makes the short-lived environment req asks for, as e's actor.

@@ -21,13 +21,18 @@ type Status struct {
 // Cell is one (service, environment) of the status matrix: the version that runs there, the
 // state of the newest deployment, and when the running version was deployed.
 type Cell struct {
-	Service     string     `json:"service"`
-	Environment string     `json:"environment"`
-	Version     string     `json:"version"`
-	State       string     `json:"state"`
-	Health      string     `json:"health"`
-	DeployedAt  *time.Time `json:"deployed_at"`
-	Latest      string     `json:"latest_deployment,omitempty"`
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	Version     string `json:"version"`
+	State       string `json:"state"`
+	// Health is what runs there now: healthy, unhealthy or unknown (strata.HealthNow). A
+	// check `serve` ran after the deployment says, with what it observed when it failed
+	// (HealthDetail) and when it ran (HealthCheckedAt); else the deployment's own check.
+	Health          string     `json:"health"`
+	HealthDetail    string     `json:"health_detail,omitempty"`
+	HealthCheckedAt *time.Time `json:"health_checked_at,omitempty"`
+	DeployedAt      *time.Time `json:"deployed_at"`
+	Latest          string     `json:"latest_deployment,omitempty"`
 	// Ephemeral marks a short-lived environment; Expires is when it expires, if ever.
 	Ephemeral bool       `json:"ephemeral,omitempty"`
 	Expires   *time.Time `json:"expires,omitempty"`
@@ -36,8 +41,9 @@ type Cell struct {
 // NewStatus builds the matrix of e's project from its store. It reads what the matrix shows
 // and no more: what runs in each pair and each pair's newest deployment (one row a pair
 // each, however long the history), and the active deployments, to show those whose process
-// is gone as interrupted. A short-lived environment made again under an old name shows
-// nothing deployed until something is deployed in it, as Current says.
+// is gone as interrupted, and the health checks `serve` ran after the deployments (one row
+// a pair). A short-lived environment made again under an old name shows nothing deployed
+// until something is deployed in it, as Current says.
 func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 	cur, err := e.Current(ctx)
 	if err != nil {
@@ -46,6 +52,14 @@ func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 	newest, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Latest: true})
 	if err != nil {
 		return nil, err
+	}
+	checks, err := e.Store.HealthChecks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	checked := map[plan.Pair]*strata.HealthCheck{}
+	for _, c := range checks {
+		checked[plan.Pair{Service: c.Service, Environment: c.Environment}] = c
 	}
 	MarkInterrupted(ctx, e, newest)
 	latest := map[plan.Pair]*strata.Deployment{}
@@ -56,9 +70,12 @@ func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 	for _, env := range e.Project.Environments {
 		for _, s := range e.Project.Services {
 			k := plan.Pair{Service: s.Name, Environment: env.Name}
-			c := Cell{Service: s.Name, Environment: env.Name, Ephemeral: env.Ephemeral, Expires: TimePtr(env.Expires)}
+			c := Cell{Service: s.Name, Environment: env.Name, Health: strata.HealthUnknown, Ephemeral: env.Ephemeral, Expires: TimePtr(env.Expires)}
 			if d := cur[k]; d != nil {
-				c.Version, c.Health, c.DeployedAt = d.Version, d.Health, TimePtr(d.FinishedAt)
+				c.Version, c.Health, c.DeployedAt = d.Version, strata.HealthNow(d, checked[k]), TimePtr(d.FinishedAt)
+				if ch := checked[k]; ch != nil && ch.Deployment == d.ID {
+					c.HealthDetail, c.HealthCheckedAt = ch.Detail, TimePtr(ch.CheckedAt)
+				}
 			}
 			if d := latest[k]; d != nil && !env.Predates(d) {
 				c.State, c.Latest = d.State, d.ID
@@ -104,6 +121,8 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 			}
 			if c.State != strata.Succeeded {
 				text += " (" + c.State + ")"
+			} else if c.Health == strata.Unhealthy {
+				text += " (unhealthy)"
 			}
 			fmt.Fprintf(tw, "\t%s", text)
 		}
@@ -112,11 +131,11 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 	tw.Flush()
 }
 
-// HistoryQuery selects the deployments of `history`.
+// HistoryQuery selects the deployments of `history` (GET /api/v1/deployments).
 type HistoryQuery struct {
-	Service     string
-	Environment string
-	Limit       int
+	Service     string `query:"service" doc:"only this service"`
+	Environment string `query:"env" doc:"only this environment"`
+	Limit       int    `query:"limit" doc:"at most this many"`
 }
 
 // NewHistory returns the deployments q selects, newest first. Unknown names are ENOTFOUND.

@@ -75,9 +75,12 @@ func wholeHistoryStatus(t *testing.T, e *engine.Engine) *report.Status {
 	for _, env := range e.Project.Environments {
 		for _, s := range e.Project.Services {
 			k := plan.Pair{Service: s.Name, Environment: env.Name}
-			c := report.Cell{Service: s.Name, Environment: env.Name, Ephemeral: env.Ephemeral, Expires: report.TimePtr(env.Expires)}
+			c := report.Cell{Service: s.Name, Environment: env.Name, Health: strata.HealthUnknown, Ephemeral: env.Ephemeral, Expires: report.TimePtr(env.Expires)}
 			if d := cur[k]; d != nil {
-				c.Version, c.Health, c.DeployedAt = d.Version, d.Health, report.TimePtr(d.FinishedAt)
+				c.Version, c.DeployedAt = d.Version, report.TimePtr(d.FinishedAt)
+				if d.Health != "" {
+					c.Health = d.Health
+				}
 			}
 			if d := latest[k]; d != nil {
 				c.State, c.Latest = d.State, d.ID

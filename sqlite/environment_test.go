@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -20,34 +19,7 @@ func TestAStoreOfSchemaOneGainsShortLivedEnvironmentsWhenOpened(t *testing.T) {
 	}
 	db.Close()
 	// Make it a schema 1 store again, as a binary before short-lived environments left it.
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Drop every table later migrations made (schema 1's tables are listed here).
-	schema1 := map[string]bool{"strata_store": true, "schema_version": true, "releases": true, "deployments": true,
-		"logs": true, "promotions": true, "approvals": true, "freezes": true, "events": true}
-	rows, err := raw.Query(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var drop []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		if !schema1[name] {
-			drop = append(drop, `DROP TABLE `+name)
-		}
-	}
-	rows.Close()
-	for _, q := range append(drop, `DELETE FROM schema_version WHERE version > 1`, `PRAGMA wal_checkpoint(TRUNCATE)`) {
-		if _, err := raw.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	raw.Close()
+	downgrade(t, path, 1)
 
 	db, err = sqlite.Open(path, nil)
 	if err != nil {

@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"bytes"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,16 +22,7 @@ func TestAStoreOfSchemaTwoGainsTokensWhenOpened(t *testing.T) {
 	}
 	db.Close()
 	// Make it a schema 2 store again, as a binary before tokens left it.
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{`DROP TABLE tokens`, `DELETE FROM schema_version WHERE version > 2`, `PRAGMA wal_checkpoint(TRUNCATE)`} {
-		if _, err := raw.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	raw.Close()
+	downgrade(t, path, 2)
 
 	db, err = sqlite.Open(path, nil)
 	if err != nil {

@@ -19,23 +19,24 @@ func testClaimPromotion(t *testing.T, open func(t *testing.T) strata.Store) {
 	t.Run("a waiting promotion is claimed once and is then running", func(t *testing.T) {
 		s := open(t)
 		p := newWaiting(t, s)
-		must(t, s.ClaimPromotion(ctx(t), p.ID, &strata.Event{Actor: "scheduler", Action: "promotion.running"}))
+		must(t, s.ClaimPromotion(ctx(t), p.ID, owner(1), leaseEnd, &strata.Event{Actor: "scheduler", Action: "promotion.running"}))
 		got, err := s.Promotion(ctx(t), p.ID)
 		must(t, err)
-		if got.State != strata.Running {
-			t.Errorf("state = %q, want running", got.State)
+		if got.State != strata.Running || got.Owner != owner(1) || !sameTime(got.LeaseUntil, leaseEnd) {
+			t.Errorf("after the claim: %s owned by %+v until %v; want running owned by %+v until %v",
+				got.State, got.Owner, got.LeaseUntil, owner(1), leaseEnd)
 		}
-		wantCode(t, s.ClaimPromotion(ctx(t), p.ID, nil), strata.ECONFLICT)
+		wantCode(t, s.ClaimPromotion(ctx(t), p.ID, owner(2), leaseEnd, nil), strata.ECONFLICT)
 	})
 	t.Run("claiming an unknown promotion is not found", func(t *testing.T) {
 		s := open(t)
-		wantCode(t, s.ClaimPromotion(ctx(t), "p-nope", nil), strata.ENOTFOUND)
+		wantCode(t, s.ClaimPromotion(ctx(t), "p-nope", owner(1), leaseEnd, nil), strata.ENOTFOUND)
 	})
 	t.Run("a claim is audited with the change and a refused claim is not", func(t *testing.T) {
 		s := open(t)
 		p := newWaiting(t, s)
-		must(t, s.ClaimPromotion(ctx(t), p.ID, &strata.Event{Actor: "scheduler", Action: "promotion.running"}))
-		_ = s.ClaimPromotion(ctx(t), p.ID, &strata.Event{Actor: "scheduler", Action: "promotion.running"})
+		must(t, s.ClaimPromotion(ctx(t), p.ID, owner(1), leaseEnd, &strata.Event{Actor: "scheduler", Action: "promotion.running"}))
+		_ = s.ClaimPromotion(ctx(t), p.ID, owner(1), leaseEnd, &strata.Event{Actor: "scheduler", Action: "promotion.running"})
 		evs, err := s.Events(ctx(t), strata.EventFilter{Action: "promotion.running"})
 		must(t, err)
 		if len(evs) != 1 || evs[0].Subject != p.ID {
@@ -52,7 +53,7 @@ func testClaimPromotion(t *testing.T, open func(t *testing.T) strata.Store) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				codes[i] = strata.ErrorCode(s.ClaimPromotion(ctx(t), p.ID, &strata.Event{Actor: "scheduler", Action: "promotion.running"}))
+				codes[i] = strata.ErrorCode(s.ClaimPromotion(ctx(t), p.ID, owner(i), leaseEnd, &strata.Event{Actor: "scheduler", Action: "promotion.running"}))
 			}()
 		}
 		wg.Wait()

@@ -39,7 +39,9 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"environments", testEnvironments},
 		{"tokens", testTokens},
 		{"promotion claims", testClaimPromotion},
+		{"promotion leases", testPromotionLeases},
 		{"concurrency", testConcurrency},
+		{"health checks", testHealth},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/config"
+	strhttp "github.com/strata-dev/strata/http"
 	"github.com/strata-dev/strata/layer"
 )
 
@@ -33,7 +34,10 @@ type app struct {
 	as       string
 	// server and token select remote mode (remote.go): commands run on a `strata serve`.
 	server, token string
-	client        backend
+	// caCert is a PEM file of a CA whose server certificates the client trusts, besides the
+	// system's roots (--ca-cert, $STRATA_CA_CERT).
+	caCert string
+	client *strhttp.Client
 
 	// fullCheck makes check run every check even when an identical project passed before.
 	fullCheck bool
@@ -93,7 +97,10 @@ rollback, drift detection and a tamper-evident audit log.`,
 				// Read here, not as the flag's default, so --help never prints a password.
 				a.storeURL = os.Getenv("STRATA_STORE")
 			}
-			return a.setupRemote(cmd)
+			if err := a.setupRemote(cmd); err != nil {
+				return err
+			}
+			return a.checkActor()
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -106,6 +113,7 @@ rollback, drift detection and a tamper-evident audit log.`,
 	f.StringVar(&a.as, "as", "", "acting principal for local commands (self-asserted) [$STRATA_ACTOR]")
 	f.StringVar(&a.server, "server", "", "URL of a strata serve to run commands on, e.g. http://127.0.0.1:7480 [$STRATA_SERVER]")
 	f.StringVar(&a.token, "token", "", "API token for --server, made by strata token create [$STRATA_TOKEN]")
+	f.StringVar(&a.caCert, "ca-cert", "", "PEM `FILE` of a CA whose certificates an https --server may use, besides the system's [$STRATA_CA_CERT]")
 
 	for _, c := range []*cobra.Command{
 		a.initCommand(), a.validateCommand(), a.envCommand(), a.configCommand(), a.diffCommand(),
@@ -220,6 +228,22 @@ func (a *app) actor() string {
 		return u.Username
 	}
 	return "unknown"
+}
+
+// checkActor refuses a local principal that is not one line of printable characters: it
+// is written into the audit log and printed by every command that shows who did what. On a
+// server the principal is the token's name, which `token create` checked.
+func (a *app) checkActor() error {
+	if a.client != nil {
+		return nil
+	}
+	if err := strata.CheckLine("--as", a.as); err != nil {
+		return err
+	}
+	if a.as == "" {
+		return strata.CheckLine("STRATA_ACTOR", os.Getenv("STRATA_ACTOR"))
+	}
+	return nil
 }
 
 // loadProject loads and checks strata.yaml once; warnings go to stderr.

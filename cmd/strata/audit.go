@@ -4,14 +4,14 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) auditCommand() *cobra.Command {
 	var verify bool
 	var expect string
-	var f strata.EventFilter
+	var req report.AuditRequest
 	c := &cobra.Command{
 		Use:   "audit [--verify]",
 		Short: "The audit log; --verify recomputes the hash chain",
@@ -26,32 +26,37 @@ func (a *app) auditCommand() *cobra.Command {
 						return err
 					}
 				}
-				doc, err := a.backend().Verify(cmd.Context())
+				res, err := invoke(cmd.Context(), a, command.Audit, report.AuditRequest{Verify: true})
+				var doc *report.Verification
+				if res != nil {
+					doc = res.Verification
+				}
 				if err == nil && expect != "" {
-					events, aerr := a.backend().Audit(cmd.Context(), strata.EventFilter{})
+					all, aerr := invoke(cmd.Context(), a, command.Audit, report.AuditRequest{})
 					if aerr != nil {
 						return aerr
 					}
-					if err = report.CheckAnchor(doc, events, seq, hash); err != nil {
+					if err = report.CheckAnchor(doc, all.Events, seq, hash); err != nil {
 						doc.OK, doc.Reason = false, err.Error()
 						doc.BrokenAt = &seq
 					}
 				}
 				return show(a, doc, err, doc.WriteText)
 			}
-			events, err := a.backend().Audit(cmd.Context(), f)
+			res, err := invoke(cmd.Context(), a, command.Audit, req)
 			if err != nil {
 				return err
 			}
+			events := res.Events
 			return a.print(events, func(w io.Writer) { report.WriteEvents(w, events) })
 		},
 	}
 	c.Flags().BoolVar(&verify, "verify", false, "recompute the hash chain and name the first broken event (exit 1)")
 	c.Flags().StringVar(&expect, "expect", "", "with --verify: SEQ:HASH of a head recorded earlier; fails when events were cut from the end")
-	c.Flags().StringVar(&f.Service, "service", "", "only events about this service")
-	c.Flags().StringVar(&f.Environment, "env", "", "only events about this environment")
-	c.Flags().StringVar(&f.Actor, "actor", "", "only events by this principal")
-	c.Flags().StringVar(&f.Action, "action", "", "only events of this action")
-	c.Flags().IntVar(&f.Limit, "limit", 0, "only the newest N events")
+	c.Flags().StringVar(&req.Service, "service", "", "only events about this service")
+	c.Flags().StringVar(&req.Env, "env", "", "only events about this environment")
+	c.Flags().StringVar(&req.Actor, "actor", "", "only events by this principal")
+	c.Flags().StringVar(&req.Action, "action", "", "only events of this action")
+	c.Flags().IntVar(&req.Limit, "limit", 0, "only the newest N events")
 	return c
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
@@ -13,7 +14,7 @@ func (a *app) configCommand() *cobra.Command {
 		Short: "Show a service's resolved config in an environment; --explain adds each value's source",
 		Args:  exactArgs(1, "one SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc, err := a.backend().Config(cmd.Context(), args[0], env, explain)
+			doc, err := invoke(cmd.Context(), a, command.Config, report.ConfigRequest{Service: args[0], Env: env, Explain: explain})
 			return show(a, doc, err, doc.WriteText)
 		},
 	}

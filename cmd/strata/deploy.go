@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
@@ -13,7 +14,7 @@ func (a *app) deployCommand() *cobra.Command {
 		Args:  exactArgs(1, "one SERVICE[@VERSION]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Service, req.Version = splitRef(args[0])
-			doc, err := a.backend().Deploy(cmd.Context(), req)
+			doc, err := invoke(cmd.Context(), a, command.Deploy, req)
 			return show(a, doc, err, doc.WriteText)
 		},
 	}
@@ -30,7 +31,7 @@ func (a *app) rollbackCommand() *cobra.Command {
 		Args:  exactArgs(1, "one SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Service = args[0]
-			doc, err := a.backend().Rollback(cmd.Context(), req)
+			doc, err := invoke(cmd.Context(), a, command.Rollback, req)
 			return show(a, doc, err, doc.WriteText)
 		},
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata/command"
+	"github.com/strata-dev/strata/report"
 )
 
 func (a *app) driftCommand() *cobra.Command {
@@ -16,7 +18,7 @@ version other than the one deployed, or cannot report one. It exits 1 when it fi
 Secret values are not read, so secrets are not compared.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc, err := a.backend().Drift(cmd.Context(), env)
+			doc, err := invoke(cmd.Context(), a, command.Drift, report.DriftRequest{Env: env})
 			return showAlways(a, doc, err, doc.WriteText)
 		},
 	}

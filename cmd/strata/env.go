@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
@@ -17,7 +18,7 @@ func (a *app) envCommand() *cobra.Command {
 		Short: "Environments with labels, parent and policy, resolved through extends",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			docs, err := a.backend().Environments(cmd.Context())
+			docs, err := invoke(cmd.Context(), a, command.Environments, command.None{})
 			if err != nil {
 				return err
 			}

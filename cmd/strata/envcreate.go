@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
@@ -29,7 +30,7 @@ func (a *app) envCreateCommand() *cobra.Command {
 			if req.Labels, err = report.ParseLabels(labels); err != nil {
 				return err
 			}
-			doc, err := a.backend().CreateEnv(cmd.Context(), req)
+			doc, err := invoke(cmd.Context(), a, command.CreateEnv, req)
 			return show(a, doc, err, func(w io.Writer) { doc.WriteText(w, a.now()) })
 		},
 	}
@@ -45,7 +46,7 @@ func (a *app) envDestroyCommand() *cobra.Command {
 		Short: "Run the destroy steps of a short-lived environment (reverse dependency order) and forget it",
 		Args:  exactArgs(1, "one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc, err := a.backend().DestroyEnv(cmd.Context(), args[0])
+			doc, err := invoke(cmd.Context(), a, command.DestroyEnv, report.EnvDestroyRequest{Name: args[0]})
 			return show(a, doc, err, doc.WriteText)
 		},
 	}

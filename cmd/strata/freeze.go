@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
@@ -15,7 +16,7 @@ func (a *app) freezeCommand() *cobra.Command {
 		Args:  exactArgs(1, "one ENV"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Env = args[0]
-			doc, err := a.backend().Freeze(cmd.Context(), req)
+			doc, err := invoke(cmd.Context(), a, command.Freeze, req)
 			return show(a, doc, err, func(w io.Writer) { report.WriteFreeze(w, doc) })
 		},
 	}
@@ -29,7 +30,7 @@ func (a *app) unfreezeCommand() *cobra.Command {
 		Short: "Reopen a frozen environment",
 		Args:  exactArgs(1, "one ENV"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc, err := a.backend().Unfreeze(cmd.Context(), args[0])
+			doc, err := invoke(cmd.Context(), a, command.Unfreeze, report.UnfreezeRequest{Env: args[0]})
 			return show(a, doc, err, doc.WriteText)
 		},
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
@@ -21,7 +22,7 @@ func (a *app) logsCommand() *cobra.Command {
 			all := &report.Logs{Chunks: []strata.LogChunk{}}
 			var after int64
 			for {
-				doc, err := a.backend().Logs(ctx, args[0], after)
+				doc, err := invoke(ctx, a, command.Logs, report.LogsRequest{ID: args[0], After: after})
 				if err != nil {
 					return err
 				}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
@@ -13,7 +14,7 @@ func (a *app) planCommand() *cobra.Command {
 		Args:  exactArgs(1, "one SERVICE[@VERSION]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Service, req.Version = splitRef(args[0])
-			doc, err := a.backend().Plan(cmd.Context(), req)
+			doc, err := invoke(cmd.Context(), a, command.Plan, req)
 			return show(a, doc, err, doc.WriteText)
 		},
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
@@ -17,7 +18,7 @@ func (a *app) promoteCommand() *cobra.Command {
 				return err
 			}
 			req.Service, req.Version = splitRef(args[0])
-			doc, err := a.backend().Promote(cmd.Context(), req)
+			doc, err := invoke(cmd.Context(), a, command.Promote, req)
 			return showAlways(a, doc, err, doc.WriteText)
 		},
 	}
@@ -51,7 +52,7 @@ func (a *app) approveCommand() *cobra.Command {
 			if err := checkParallel(req.Parallel); err != nil {
 				return err
 			}
-			doc, err := a.backend().Approve(cmd.Context(), args[0], req)
+			doc, err := invoke(cmd.Context(), a, command.Approve, report.ApproveRequest{ID: args[0], Parallel: req.Parallel})
 			return showAlways(a, doc, err, doc.WriteText)
 		},
 	}
@@ -66,7 +67,7 @@ func (a *app) rejectCommand() *cobra.Command {
 		Short: "Reject a waiting promotion",
 		Args:  exactArgs(1, "one promotion ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc, err := a.backend().Reject(cmd.Context(), args[0], req)
+			doc, err := invoke(cmd.Context(), a, command.Reject, report.RejectRequest{ID: args[0], Reason: req.Reason})
 			return showAlways(a, doc, err, doc.WriteText)
 		},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
@@ -16,7 +17,7 @@ func (a *app) releaseCommand() *cobra.Command {
 				return err
 			}
 			req.Service = args[0]
-			doc, err := a.backend().Release(cmd.Context(), req)
+			doc, err := invoke(cmd.Context(), a, command.Release, req)
 			return show(a, doc, err, doc.WriteText)
 		},
 	}

@@ -8,14 +8,6 @@ import (
 	strhttp "github.com/strata-dev/strata/http"
 )
 
-// backend returns where commands run: the server given by --server, else here.
-func (a *app) backend() backend {
-	if a.client != nil {
-		return a.client
-	}
-	return local{a}
-}
-
 // localOnly are the commands that run where the project and store are, never on a server.
 var localOnly = map[string]bool{"init": true, "demo": true, "serve": true, "token": true, "secret": true}
 
@@ -48,6 +40,14 @@ func (a *app) setupRemote(cmd *cobra.Command) error {
 	c, err := strhttp.NewClient(a.server, a.token)
 	if err != nil {
 		return err
+	}
+	if a.caCert == "" {
+		a.caCert = os.Getenv("STRATA_CA_CERT")
+	}
+	if a.caCert != "" {
+		if err := c.TrustCA(a.caCert); err != nil {
+			return err
+		}
 	}
 	a.client = c
 	return nil

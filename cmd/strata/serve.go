@@ -15,10 +15,11 @@ import (
 
 func (a *app) serveCommand() *cobra.Command {
 	var listen string
-	var tick time.Duration
+	var tick, healthEvery time.Duration
 	var proxies []string
+	var tlsCert, tlsKey string
 	c := &cobra.Command{
-		Use:   "serve [--listen ADDR] [--trusted-proxy CIDR]...",
+		Use:   "serve [--listen ADDR] [--tls-cert FILE --tls-key FILE] [--trusted-proxy CIDR]... [--health-interval D]",
 		Short: "Serve the HTTP API and web dashboard, and run the scheduler (default 127.0.0.1:7480)",
 		Long: `serve runs Strata as a server for the project in DIR and its store: the JSON API that
 every command has a route in (docs/api.md; the CLI uses it with --server and --token), the
@@ -30,9 +31,20 @@ opened (a window opened, a soak ended) and chains auto stages after them, and de
 expired short-lived environments. Several servers may share one store: each piece of work
 runs once. Webhooks (notify: in strata.yaml) are signed with $STRATA_WEBHOOK_SECRET.
 
+Every --health-interval (default 1m; 0 turns it off) it runs again the health check of what
+runs in every environment, each pair at its own point of the interval and 16 at most at
+once. A deployment whose check now fails shows "unhealthy" in status, the dashboard,
+/metrics and drift, and webhooks hear "unhealthy" and then "recovered"; nothing is rolled
+back by it.
+
 Behind a reverse proxy, name it with --trusted-proxy (repeatable): a request from a trusted
 proxy is from the client its X-Forwarded-For names, which is the address failed
-authentication is limited by and the logs show. Without it, X-Forwarded-For is ignored.
+authentication is limited by and the logs show, and its X-Forwarded-Proto says whether the
+client used HTTPS. Without it, both headers are ignored.
+
+With --tls-cert and --tls-key (PEM files) it serves HTTPS. Over HTTPS, or behind a trusted
+proxy that says X-Forwarded-Proto: https, the dashboard's cookies are Secure and responses
+carry Strict-Transport-Security.
 
 Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 		Args: exactArgs(0, "no arguments"),
@@ -40,7 +52,14 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			if tick <= 0 {
 				return strata.Errorf(strata.EINVALID, "--tick %s: want a positive duration such as 5s", tick)
 			}
+			if healthEvery < 0 {
+				return strata.Errorf(strata.EINVALID, "--health-interval %s: want a duration such as 1m, or 0 to check health only when deploying", healthEvery)
+			}
 			trusted, err := parseTrustedProxies(proxies)
+			if err != nil {
+				return err
+			}
+			tlsConfig, err := strhttp.LoadTLS(tlsCert, tlsKey)
 			if err != nil {
 				return err
 			}
@@ -55,7 +74,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			}
 			s, err := strhttp.New(strhttp.Config{
 				Engine: e, Logger: slog.New(handler), Tick: tick, SchedulerActor: "scheduler",
-				WebhookSecret: os.Getenv("STRATA_WEBHOOK_SECRET"), TrustedProxies: trusted,
+				WebhookSecret: os.Getenv("STRATA_WEBHOOK_SECRET"), TrustedProxies: trusted, HealthInterval: healthEvery, TLS: tlsConfig,
 			})
 			if err != nil {
 				return err
@@ -64,14 +83,30 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			if err != nil {
 				return strata.Errorf(strata.EINVALID, "cannot listen on %s: %v; choose another address with --listen", listen, err)
 			}
-			fmt.Fprintf(a.stderr, "strata: serving %s on http://%s (dashboard /, API /api/v1/, scheduler every %s)\n", e.Project.Name, ln.Addr(), tick)
+			scheme := "http"
+			if tlsConfig != nil {
+				scheme = "https"
+			}
+			fmt.Fprintf(a.stderr, "strata: serving %s on %s://%s (dashboard /, API /api/v1/, scheduler every %s)\n", e.Project.Name, scheme, ln.Addr(), tick)
+			if tlsConfig == nil && len(trusted) == 0 && !loopback(ln.Addr()) {
+				fmt.Fprintf(a.stderr, "strata: warning: %s is reachable from other machines over plain HTTP: tokens and session cookies cross the network unencrypted; serve with --tls-cert and --tls-key, or behind a TLS proxy named with --trusted-proxy\n", ln.Addr())
+			}
 			return s.Serve(ctx, ln)
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:7480", "address to listen on (host:port; port 0 picks a free one)")
 	c.Flags().DurationVar(&tick, "tick", 5*time.Second, "how often the scheduler looks for work")
+	c.Flags().DurationVar(&healthEvery, "health-interval", strhttp.DefaultHealthInterval, "how often to check again the health of what runs in every environment (0: off)")
+	c.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate: a PEM `FILE` (the server's certificate, then intermediates); needs --tls-key")
+	c.Flags().StringVar(&tlsKey, "tls-key", "", "the private key of --tls-cert: a PEM `FILE`")
 	c.Flags().StringArrayVar(&proxies, "trusted-proxy", nil, "a reverse proxy whose X-Forwarded-For is believed: a `CIDR` or one IP (repeatable)")
 	return c
+}
+
+// loopback reports whether addr is a loopback address, which only this machine reaches.
+func loopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // parseTrustedProxies reads --trusted-proxy values: each a CIDR, or an IP that stands for

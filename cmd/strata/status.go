@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/report"
 )
 
@@ -22,7 +23,7 @@ func (a *app) statusCommand() *cobra.Command {
 
 // status prints the environment x service matrix.
 func (a *app) status(ctx context.Context) error {
-	doc, err := a.backend().Status(ctx)
+	doc, err := invoke(ctx, a, command.Status, command.None{})
 	return show(a, doc, err, func(w io.Writer) { doc.WriteText(w, a.now()) })
 }
 
@@ -41,7 +42,7 @@ func (a *app) historyCommand() *cobra.Command {
 			if len(args) == 1 {
 				q.Service = args[0]
 			}
-			docs, err := a.backend().History(cmd.Context(), q)
+			docs, err := invoke(cmd.Context(), a, command.History, q)
 			if err != nil {
 				return err
 			}

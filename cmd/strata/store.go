@@ -96,14 +96,18 @@ func (a *app) engine(ctx context.Context) (*engine.Engine, error) {
 	return e, nil
 }
 
-// reportInterrupted tells the user about deployments whose process is gone.
+// reportInterrupted tells the user about deployments and running promotions whose process
+// is gone.
 func (a *app) reportInterrupted(ctx context.Context, e *engine.Engine) {
-	ds, err := e.Interrupted(ctx)
-	if err != nil || len(ds) == 0 {
-		return
+	if ds, err := e.Interrupted(ctx); err == nil {
+		for _, d := range ds {
+			fmt.Fprintf(a.stderr, "strata: %s (%s@%s to %s, attempt %d) was interrupted; `strata resume` runs it again\n", d.ID, d.Service, d.Version, d.Environment, d.Attempt)
+		}
 	}
-	for _, d := range ds {
-		fmt.Fprintf(a.stderr, "strata: %s (%s@%s to %s, attempt %d) was interrupted; `strata resume` runs it again\n", d.ID, d.Service, d.Version, d.Environment, d.Attempt)
+	if ps, err := e.Stranded(ctx); err == nil {
+		for _, p := range ps {
+			fmt.Fprintf(a.stderr, "strata: promotion %s (%s@%s to %s) was interrupted; `strata resume` carries it on\n", p.ID, p.Service, p.Version, p.Stage)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/command"
 )
 
 func (a *app) validateCommand() *cobra.Command {
@@ -15,7 +16,7 @@ func (a *app) validateCommand() *cobra.Command {
 		Short: "Load and check everything; print a summary of environments, services and stages",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc, err := a.backend().Validate(cmd.Context())
+			doc, err := invoke(cmd.Context(), a, command.Validate, command.None{})
 			return show(a, doc, err, func(w io.Writer) {
 				for _, x := range doc.Warnings {
 					fmt.Fprintln(a.stderr, x)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -12,7 +13,8 @@ import (
 // promotionColumns reads a promotion and, in the same statement, its approvals in the order
 // they were given (the dialect's Approvals).
 func (db *DB) promotionColumns() string {
-	return `id, service, version, stage, state, requester, override, reason, error, created_at, updated_at, ` + db.d.Approvals
+	return `id, service, version, stage, state, requester, override, reason, error, created_at, updated_at,
+		owner_host, owner_pid, owner_start, lease_until, ` + db.d.Approvals
 }
 
 // openStates is the SQL list of promotion states that are still open.
@@ -28,7 +30,7 @@ func promotionState(s string) bool {
 }
 
 // CreatePromotion records p (state waiting when empty) and its approvals, giving it an ID
-// ("p-...") and times. When an open (waiting or running) promotion of the same service,
+// ("p-...") and times; a running p is recorded with its owner and lease. When an open (waiting or running) promotion of the same service,
 // version and stage exists, it fills p with that one and returns ECONFLICT; of concurrent
 // creators, one inserts and the others' inserts wait for it, do nothing, and read it.
 func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strata.Event) error {
@@ -47,6 +49,7 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 	}
 	n.CreatedAt = db.orNow(n.CreatedAt)
 	n.UpdatedAt = n.CreatedAt
+	n.Owner, n.LeaseUntil = sqlrow.PromotionOwner(&n)
 	n.Approvals = append([]strata.Approval(nil), n.Approvals...)
 	for i := range n.Approvals {
 		n.Approvals[i].At = db.orNow(n.Approvals[i].At)
@@ -55,9 +58,11 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 	err := db.write(ctx, func(tx *txn) error {
 		open = nil
 		inserted, err := tx.Exec(ctx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
-			reason, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			reason, error, created_at, updated_at, owner_id, owner_host, owner_pid, owner_start, lease_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			n.ID, n.Service, n.Version, n.Stage, n.State, n.Requester, n.Override, n.Reason, n.Error,
-			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.UpdatedAt))
+			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.UpdatedAt),
+			n.Owner.ID(), n.Owner.Host, n.Owner.PID, n.Owner.Start, sqlrow.Nanos(n.LeaseUntil))
 		if err != nil {
 			return err
 		}
@@ -103,21 +108,26 @@ func (db *DB) openPromotion(ctx context.Context, q Querier, service, version, st
 	return p, err
 }
 
-// UpdatePromotion writes p's state, override, reason and error, and sets UpdatedAt.
-// ENOTFOUND when there is no such promotion; ECONFLICT when reopening it would make two
-// open promotions of one release to one stage.
+// UpdatePromotion writes p's state, override, reason and error, and sets UpdatedAt; its
+// owner and lease stay while it is running and are cleared otherwise. ENOTFOUND when there
+// is no such promotion; ECONFLICT when the stored promotion is running under another owner
+// than p.Owner (p's runner lost it), or when reopening it would make two open promotions of
+// one release to one stage.
 func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strata.Event) error {
 	if !promotionState(p.State) {
 		return strata.Errorf(strata.EINVALID, "unknown promotion state %q", p.State)
 	}
 	updated := db.clock()
+	owner, until := sqlrow.PromotionOwner(p)
 	err := db.write(ctx, func(tx *txn) error {
 		var service string
-		err := tx.QueryRow(ctx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?
-			WHERE id = ? RETURNING service`,
-			p.State, p.Override, p.Reason, p.Error, sqlrow.Nanos(updated), p.ID).Scan(&service)
+		err := tx.QueryRow(ctx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?,
+			owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?, lease_until = ?
+			WHERE id = ? AND (state <> 'running' OR owner_id = ?) RETURNING service`,
+			p.State, p.Override, p.Reason, p.Error, sqlrow.Nanos(updated),
+			owner.ID(), owner.Host, owner.PID, owner.Start, sqlrow.Nanos(until), p.ID, p.Owner.ID()).Scan(&service)
 		if noRows(err) {
-			return strata.Errorf(strata.ENOTFOUND, "no promotion %s", p.ID)
+			return promotionLost(ctx, tx, p.ID, p.Owner)
 		}
 		if db.d.IsUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "another promotion of %s@%s to %s is open", p.Service, p.Version, p.Stage)
@@ -131,6 +141,7 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		return sqlrow.Wrap(err, "update promotion %s", p.ID)
 	}
 	p.UpdatedAt = updated
+	p.Owner, p.LeaseUntil = owner, until
 	return nil
 }
 
@@ -171,16 +182,19 @@ func (db *DB) Approve(ctx context.Context, id string, a strata.Approval, e *stra
 	return sqlrow.Wrap(err, "approve promotion %s", id)
 }
 
-// ClaimPromotion moves a waiting promotion to running only if it is still waiting, in one
-// UPDATE ... WHERE state = 'waiting': of several servers whose schedulers found its gates
-// open at once, one runs it (the others' UPDATE no longer matches). ECONFLICT when it is no
-// longer waiting; ENOTFOUND when there is no such promotion.
-func (db *DB) ClaimPromotion(ctx context.Context, id string, e *strata.Event) error {
+// ClaimPromotion moves a waiting promotion to running, owned by owner with a lease until
+// until, only if it is still waiting, in one UPDATE ... WHERE state = 'waiting': of several
+// servers whose schedulers found its gates open at once, one runs it (the others' UPDATE no
+// longer matches). ECONFLICT when it is no longer waiting; ENOTFOUND when there is no such
+// promotion.
+func (db *DB) ClaimPromotion(ctx context.Context, id string, owner strata.Owner, until time.Time, e *strata.Event) error {
 	updated := db.clock()
 	err := db.write(ctx, func(tx *txn) error {
 		var service string
-		err := tx.QueryRow(ctx, `UPDATE promotions SET state = ?, updated_at = ? WHERE id = ? AND state = ?
-			RETURNING service`, strata.Running, sqlrow.Nanos(updated), id, strata.Waiting).Scan(&service)
+		err := tx.QueryRow(ctx, `UPDATE promotions SET state = ?, updated_at = ?, owner_id = ?, owner_host = ?,
+			owner_pid = ?, owner_start = ?, lease_until = ? WHERE id = ? AND state = ? RETURNING service`,
+			strata.Running, sqlrow.Nanos(updated), owner.ID(), owner.Host, owner.PID, owner.Start, sqlrow.Nanos(until),
+			id, strata.Waiting).Scan(&service)
 		if noRows(err) {
 			var state string
 			err := tx.QueryRow(ctx, `SELECT state FROM promotions WHERE id = ?`, id).Scan(&state)
@@ -198,6 +212,60 @@ func (db *DB) ClaimPromotion(ctx context.Context, id string, e *strata.Event) er
 		return tx.audit(ctx, e, id, service, "")
 	})
 	return sqlrow.Wrap(err, "claim promotion %s", id)
+}
+
+// RenewPromotionLease extends a running promotion's lease to until. ECONFLICT when owner no
+// longer holds it (or it is not running); ENOTFOUND when there is no such promotion.
+func (db *DB) RenewPromotionLease(ctx context.Context, id string, owner strata.Owner, until time.Time) error {
+	err := db.write(ctx, func(tx *txn) error {
+		n, err := tx.Exec(ctx, `UPDATE promotions SET lease_until = ?
+			WHERE id = ? AND owner_id = ? AND owner_id <> '' AND state = 'running'`,
+			sqlrow.Nanos(until), id, owner.ID())
+		if err != nil || n == 1 {
+			return err
+		}
+		return promotionLost(ctx, tx, id, owner)
+	})
+	return sqlrow.Wrap(err, "renew lease of promotion %s", id)
+}
+
+// TakeOverPromotion makes to the owner of a running promotion whose current owner is from
+// (compare and set: of takers at once, the others' UPDATE no longer matches), with a lease
+// until until. ECONFLICT when someone else took it first or it is no longer running;
+// EINVALID when to has no host; ENOTFOUND when there is none.
+func (db *DB) TakeOverPromotion(ctx context.Context, id string, from, to strata.Owner, until time.Time, e *strata.Event) error {
+	if to.ID() == "" {
+		return strata.Errorf(strata.EINVALID, "take over promotion %s: the new owner has no host", id)
+	}
+	updated := db.clock()
+	err := db.write(ctx, func(tx *txn) error {
+		var service string
+		err := tx.QueryRow(ctx, `UPDATE promotions SET owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
+			lease_until = ?, updated_at = ? WHERE id = ? AND owner_id = ? AND state = 'running' RETURNING service`,
+			to.ID(), to.Host, to.PID, to.Start, sqlrow.Nanos(until), sqlrow.Nanos(updated), id, from.ID()).Scan(&service)
+		if noRows(err) {
+			return promotionLost(ctx, tx, id, from)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.audit(ctx, e, id, service, "")
+	})
+	return sqlrow.Wrap(err, "take over promotion %s", id)
+}
+
+// promotionLost explains why a write by owner to promotion id matched no row: ENOTFOUND, or
+// ECONFLICT naming who holds it now.
+func promotionLost(ctx context.Context, q Querier, id string, owner strata.Owner) error {
+	var state, holder string
+	err := q.QueryRow(ctx, `SELECT state, owner_id FROM promotions WHERE id = ?`, id).Scan(&state, &holder)
+	if noRows(err) {
+		return strata.Errorf(strata.ENOTFOUND, "no promotion %s", id)
+	}
+	if err != nil {
+		return err
+	}
+	return sqlrow.PromotionLost(id, state, holder, owner)
 }
 
 // Promotion returns one promotion; ENOTFOUND when there is none.
@@ -225,14 +293,15 @@ func (db *DB) Promotions(ctx context.Context, f strata.PromotionFilter) ([]*stra
 
 func scanPromotion(s scanner) (*strata.Promotion, error) {
 	var p strata.Promotion
-	var created, updated int64
+	var created, updated, lease int64
 	var approvals string
 	err := s.Scan(&p.ID, &p.Service, &p.Version, &p.Stage, &p.State, &p.Requester, &p.Override, &p.Reason,
-		&p.Error, &created, &updated, &approvals)
+		&p.Error, &created, &updated, &p.Owner.Host, &p.Owner.PID, &p.Owner.Start, &lease, &approvals)
 	if err != nil {
 		return nil, err
 	}
 	p.CreatedAt, p.UpdatedAt = sqlrow.FromNanos(created), sqlrow.FromNanos(updated)
+	p.LeaseUntil = sqlrow.FromNanos(lease)
 	var pairs [][2]json.RawMessage
 	if err := json.Unmarshal([]byte(approvals), &pairs); err != nil {
 		return nil, fmt.Errorf("promotion %s: approvals: %w", p.ID, err)

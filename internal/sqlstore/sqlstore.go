@@ -69,6 +69,9 @@ type Dialect struct {
 	// ForUpdate ends a SELECT that reads rows the transaction will change (" FOR UPDATE"),
 	// where the database locks rows; "" where a writer holds the whole database.
 	ForUpdate string
+	// Bytewise follows a column in ORDER BY to compare its text byte by byte
+	// (` COLLATE "C"`), where the database's default collation would not.
+	Bytewise string
 	// SkipLocked ends a SELECT that claims rows concurrent claimers should pass over.
 	SkipLocked string
 	// ActiveIndex follows "FROM deployments" in a query of the active deployments, to name

@@ -9,6 +9,7 @@
 //	SHOP_ENV           the environment's name
 //	PORT               the loopback port to listen on
 //	STRATA_VERSION     the release's version, served on /version
+//	SHOP_READY         (optional) a file the process writes its pid to once it listens
 //	API_URL            (web) where the api answers
 //	DB_URL             (api) where the migrations left the database
 //	CURRENCY, REGION   shown on the page
@@ -23,6 +24,7 @@ import (
 	"html/template"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -68,11 +70,36 @@ func main() {
 		defer cancel()
 		srv.Shutdown(shutdown)
 	}()
+	// Listen before saying so: the deploy script waits for the ready file, so that a port
+	// another process holds fails the deployment instead of letting that process answer
+	// the health check.
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		log.Fatalf("shop: %v", err)
+	}
 	log.Printf("shop %s %s (%s) listening on %s", s.Role, s.Version, s.Env, srv.Addr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if ready := os.Getenv("SHOP_READY"); ready != "" {
+		if err := writeReady(ready); err != nil {
+			log.Fatalf("shop: %v", err)
+		}
+	}
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatalf("shop: %v", err)
 	}
 	log.Printf("shop %s stopped", s.Role)
+}
+
+// writeReady writes the process id to file whole (a temporary file renamed over it), so that
+// the deploy script never reads half of it.
+func writeReady(file string) error {
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	return nil
 }
 
 func envOr(name, fallback string) string {
@@ -84,8 +111,10 @@ func envOr(name, fallback string) string {
 
 func (s settings) routes() http.Handler {
 	mux := http.NewServeMux()
+	// The health answer names the role, version and environment, so that a check can tell
+	// this process from another that holds the same port (strata.yaml: health.contains).
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok")
+		fmt.Fprintf(w, "ok %s v%s (%s)\n", s.Role, s.Version, s.Env)
 	})
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, s.Version)

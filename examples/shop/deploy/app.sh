@@ -27,19 +27,35 @@ detach=
 if command -v setsid >/dev/null 2>&1; then
 	detach=setsid
 fi
-SHOP_ROLE="$STRATA_SERVICE" SHOP_ENV="$STRATA_ENV" nohup sh -c 'echo $$ >"$1" && shift && exec "$@"' \
+# The app writes its pid to $ready_file once it listens: until then, whatever answers on
+# the port is not this release.
+ready=$ready_file
+rm -f "$ready"
+SHOP_ROLE="$STRATA_SERVICE" SHOP_ENV="$STRATA_ENV" SHOP_READY="$ready" nohup sh -c 'echo $$ >"$1" && shift && exec "$@"' \
 	sh "$pid_file" $detach "$bin" </dev/null >>"$log_file" 2>&1 &
 pid=$!
 
-# A port already taken, or a bad flag, ends the process at once: say so here, with its log,
-# rather than leave it to the health check's timeout.
-sleep 0.2
-if ! alive "$pid"; then
-	echo "$STRATA_SERVICE exited as it started; the end of $log_file:" >&2
-	tail -n 20 "$log_file" >&2
-	rm -f "$pid_file"
-	exit 1
-fi
+# Wait until the app listens, or ends: a port already taken, or a bad flag, ends it, and
+# then say so here, with its log, rather than leave it to the health check (which another
+# environment's server on that port could pass). Give up after 30 seconds.
+i=0
+while [ "$(cat "$ready" 2>/dev/null)" != "$pid" ]; do
+	if ! alive "$pid"; then
+		echo "$STRATA_SERVICE exited as it started; the end of $log_file:" >&2
+		tail -n 20 "$log_file" >&2
+		rm -f "$pid_file" "$ready"
+		exit 1
+	fi
+	i=$((i + 1))
+	if [ "$i" -ge 300 ]; then
+		echo "$STRATA_SERVICE (pid $pid) did not listen on port $PORT within 30s; stopping it. The end of $log_file:" >&2
+		tail -n 20 "$log_file" >&2
+		stop_instance
+		rm -f "$ready"
+		exit 1
+	fi
+	sleep 0.1
+done
 echo "started $STRATA_SERVICE $STRATA_VERSION in $STRATA_ENV (pid $pid) on http://127.0.0.1:$PORT"
 
 # Dependents read this: web's API_URL is ${outputs.api.URL}.

@@ -4,10 +4,12 @@
 #   $STRATA_SERVICE/shop   the copy of the release's binary that runs
 #   $STRATA_SERVICE.pid    the process id of the running instance
 #   $STRATA_SERVICE.log    what the instance printed
+#   $STRATA_SERVICE.ready  the instance's process id, written by it once it listens
 
 run_dir=".run/$STRATA_ENV"
 pid_file="$run_dir/$STRATA_SERVICE.pid"
 log_file="$run_dir/$STRATA_SERVICE.log"
+ready_file="$run_dir/$STRATA_SERVICE.ready"
 bin="$PWD/$run_dir/$STRATA_SERVICE/shop"
 
 # alive PID: true while PID is a live process. A zombie holds no port and waits only to be
@@ -51,5 +53,5 @@ stop_instance() {
 			sleep 0.1
 		done
 	fi
-	rm -f "$pid_file"
+	rm -f "$pid_file" "$ready_file"
 }

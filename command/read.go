@@ -1,0 +1,324 @@
+package command
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/report"
+)
+
+// The commands that read. Their documents are package report's; a principal who covers
+// only some environments sees only those (lists are filtered, a named one it does not
+// cover is refused).
+
+// onEngine runs op on the site's engine.
+func onEngine[Doc any](ctx context.Context, x Site, op func(e *engine.Engine) (Doc, error)) (Doc, error) {
+	e, err := x.Engine(ctx)
+	if err != nil {
+		var none Doc
+		return none, err
+	}
+	return op(e)
+}
+
+// allowIfNamed checks action on env when the request names one.
+func allowIfNamed(ctx context.Context, x Site, action, env string) error {
+	if env == "" {
+		return nil
+	}
+	return x.Allow(ctx, action, env)
+}
+
+// validate checks everything and summarizes the project.
+func validate(ctx context.Context, x Site, _ None) (*report.Validation, error) {
+	p, problems, err := x.Check(ctx)
+	if err != nil {
+		return nil, err
+	}
+	doc := report.NewValidation(p, problems)
+	if x.CoversAll() {
+		return doc, nil
+	}
+	// A scoped principal sees the environments it covers, and the stages that hold any of
+	// them with only those; the document's scope names its selectors.
+	doc.Scope = x.Scope()
+	keep := func(names []string) []string {
+		return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !x.Covers(n) })
+	}
+	doc.Environments = keep(doc.Environments)
+	stages := []report.Stage{}
+	for _, st := range doc.Stages {
+		if st.Environments = keep(st.Environments); len(st.Environments) == 0 {
+			continue
+		}
+		waves := [][]string{}
+		for _, w := range st.Waves {
+			if w = keep(w); len(w) > 0 {
+				waves = append(waves, w)
+			}
+		}
+		st.Waves = waves
+		stages = append(stages, st)
+	}
+	doc.Stages = stages
+	return doc, nil
+}
+
+// environments lists the environments the principal covers.
+func environments(ctx context.Context, x Site, _ None) ([]report.Environment, error) {
+	p, err := x.Project(ctx)
+	if err != nil {
+		return nil, err
+	}
+	docs := report.NewEnvironments(p)
+	return slices.DeleteFunc(docs, func(d report.Environment) bool { return !x.Covers(d.Name) }), nil
+}
+
+func config(ctx context.Context, x Site, req report.ConfigRequest) (*report.Config, error) {
+	p, err := x.Project(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return report.NewConfig(p, req.Service, req.Env, req.Explain)
+}
+
+func diff(ctx context.Context, x Site, req report.DiffRequest) (*report.Diff, error) {
+	p, err := x.Project(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return report.NewDiff(p, req.A, req.B, func() (map[plan.Pair]*strata.Deployment, error) { return x.Deployed(ctx) })
+}
+
+// status is the environment x service matrix of the environments the principal covers.
+func status(ctx context.Context, x Site, _ None) (*report.Status, error) {
+	e, err := x.Engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := report.NewStatus(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	doc.Cells = slices.DeleteFunc(doc.Cells, func(c report.Cell) bool { return !x.Covers(c.Environment) })
+	return doc, nil
+}
+
+// history lists deployments, newest first, of the environments the principal covers. The
+// limit applies after that filter.
+func history(ctx context.Context, x Site, q report.HistoryQuery) ([]report.Deployment, error) {
+	e, err := x.Engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if !x.CoversAll() {
+		q.Limit = 0
+	}
+	ds, err := report.NewHistory(ctx, e, q)
+	if err != nil {
+		return nil, err
+	}
+	ds = slices.DeleteFunc(ds, func(d report.Deployment) bool { return !x.Covers(d.Environment) })
+	if limit > 0 && len(ds) > limit {
+		ds = ds[:limit]
+	}
+	return ds, nil
+}
+
+// readDeployment returns a deployment the principal may read.
+func readDeployment(ctx context.Context, x Site, id string) (*strata.Deployment, error) {
+	s, err := x.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.Deployment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.Allow(ctx, read, d.Environment); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// deployment returns one deployment, marked interrupted when its owner is gone.
+func deployment(ctx context.Context, x Site, req report.DeploymentRequest) (*report.Deployment, error) {
+	d, err := readDeployment(ctx, x, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	e, err := x.Engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	report.MarkInterrupted(ctx, e, []*strata.Deployment{d})
+	return report.NewDeployment(d), nil
+}
+
+// stageEnvs returns the environments of a stage of p (none for an unknown one).
+func stageEnvs(p *strata.Project, stage string) []string {
+	if st := p.Stage(stage); st != nil {
+		return st.Environments
+	}
+	return nil
+}
+
+// coversAny reports whether the principal covers some environment of the stage (one who
+// covers every environment covers every stage, even one gone from strata.yaml).
+func coversAny(x Site, p *strata.Project, stage string) bool {
+	return x.CoversAll() || slices.ContainsFunc(stageEnvs(p, stage), x.Covers)
+}
+
+// promotions lists promotions, newest first; a scoped principal sees those whose stage has
+// an environment it covers.
+func promotions(ctx context.Context, x Site, q report.PromotionsQuery) ([]*strata.Promotion, error) {
+	s, err := x.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := x.Project(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f := strata.PromotionFilter{Service: q.Service}
+	if q.State != "" {
+		f.States = strings.Split(q.State, ",")
+	}
+	ps, err := s.Promotions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := []*strata.Promotion{}
+	for _, pr := range ps {
+		if coversAny(x, p, pr.Stage) {
+			out = append(out, pr)
+		}
+	}
+	return out, nil
+}
+
+// promotion returns one promotion judged now: its gates and what would open them.
+func promotion(ctx context.Context, x Site, req report.PromotionRequest) (*report.Promotion, error) {
+	s, err := x.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := x.Engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := s.Promotion(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !coversAny(x, e.Project, pr.Stage) {
+		return nil, Deny("%s's token covers no environment of stage %s", e.Actor, pr.Stage)
+	}
+	res, err := judge(ctx, s, e, pr)
+	if err != nil {
+		return nil, err
+	}
+	return report.NewPromotion(res), nil
+}
+
+// judge returns pr with its gates as they stand now and the deployments it ran, changing
+// nothing (engine.Advance would run it when they hold).
+func judge(ctx context.Context, s strata.Store, e *engine.Engine, pr *strata.Promotion) (*engine.PromotionResult, error) {
+	res := &engine.PromotionResult{Promotion: pr, Gates: []plan.Gate{}, Waves: [][]string{}}
+	ds, err := s.Deployments(ctx, strata.DeploymentFilter{PromotionID: pr.ID})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(ds) // oldest first, as they ran
+	res.Deployments = ds
+	st := e.Project.Stage(pr.Stage)
+	if st == nil {
+		return res, nil
+	}
+	res.Waves = plan.Waves(st)
+	if pr.State != strata.Waiting {
+		return res, nil
+	}
+	f, err := e.PromotionFacts(ctx, pr.Service, pr.Version)
+	if err != nil {
+		return nil, err
+	}
+	res.Gates = plan.Gates(e.Project, plan.Request{
+		ID: pr.ID, Service: pr.Service, Version: pr.Version, Stage: st, Requester: pr.Requester,
+		Approvals: pr.Approvals, Override: pr.Override, OverrideBy: pr.Requester, Reason: pr.Reason,
+	}, f)
+	return res, nil
+}
+
+// audit returns the audit log, or with Verify its verification. A scoped principal sees
+// the events of the environments it covers, the promotion-level events of the stages that
+// hold one, and the events of no environment and no stage; the limit applies after that
+// filter.
+func audit(ctx context.Context, x Site, req report.AuditRequest) (*report.AuditLog, error) {
+	s, err := x.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Verify {
+		v, err := report.VerifyStore(ctx, s)
+		if v == nil {
+			return nil, err
+		}
+		return &report.AuditLog{Verification: v}, err
+	}
+	f := req.Filter()
+	if !x.CoversAll() {
+		f.Limit = 0
+	}
+	var p *strata.Project
+	if f.Environment != "" || !x.CoversAll() {
+		p, _ = x.Project(ctx) // without a readable project, promotion events are not matched to stages
+	}
+	events, err := report.Audit(ctx, s, p, f)
+	if err != nil {
+		return nil, err
+	}
+	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return !seesEvent(x, p, e) })
+	if req.Limit > 0 && len(events) > req.Limit {
+		events = events[len(events)-req.Limit:]
+	}
+	return &report.AuditLog{Events: events}, nil
+}
+
+// drift reports config and version drift in the environments the principal covers.
+func drift(ctx context.Context, x Site, req report.DriftRequest) (*report.Drift, error) {
+	e, err := x.Engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := report.NewDrift(ctx, e, req.Env)
+	if doc == nil || x.CoversAll() {
+		return doc, err
+	}
+	doc.Drift = slices.DeleteFunc(doc.Drift, func(it engine.DriftItem) bool { return !x.Covers(it.Environment) })
+	if len(doc.Drift) == 0 {
+		return doc, nil
+	}
+	return doc, strata.Errorf(strata.EFAILED, "drift found: %d item(s)", len(doc.Drift))
+}
+
+// seesEvent reports whether x may see e: an event of an environment if x covers it, an
+// event of a stage (a promotion's) if x covers an environment of that stage, any other.
+func seesEvent(x Site, p *strata.Project, e *strata.Event) bool {
+	switch {
+	case x.CoversAll():
+		return true
+	case e.Environment != "":
+		return x.Covers(e.Environment)
+	}
+	stage := report.EventStage(e)
+	if stage == "" {
+		return true
+	}
+	return p != nil && p.Stage(stage) != nil && coversAny(x, p, stage)
+}
