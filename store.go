@@ -71,6 +71,7 @@ type DeploymentStore interface {
 	// TallyDeployments counts every deployment by state, and the finished ones (started and
 	// finished times set) by how long they took against bounds, in seconds, ascending. It
 	// reads counts, not deployments: what it costs does not grow with what it returns.
+	// EINVALID when bounds are not in ascending order.
 	TallyDeployments(ctx context.Context, bounds []float64) (*DeploymentTally, error)
 }
 
