@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/config"
@@ -100,4 +101,15 @@ func (w *world) ship(e *engine.Engine, service, version, env string) *strata.Dep
 		w.t.Fatalf("deploy %s@%s to %s: %v", service, version, env, err)
 	}
 	return d
+}
+
+// waitUntil polls cond until it holds, failing t after a minute: a bound for a hung test, not
+// a measure of speed.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+	}
 }

@@ -10,15 +10,18 @@ import (
 	"github.com/strata-dev/strata/plan"
 )
 
-// rollbackEstate has one service that rolls back to the previous good release; its health
-// check fails for a version whose scratch file "sick-VERSION" exists.
+// rollbackEstate has one service that rolls back to the previous good release; its deploy
+// step fails for a version whose scratch file "sick-VERSION" exists. These tests are about
+// which release is the last good one, not about health checks: a failing deploy step starts
+// the rollback policy as a failing health check does, without a health timeout that a busy
+// machine can miss (a 300ms one did: a healthy release was rolled back). Health failures
+// have their tests in waves_test.go and cmd/strata/e2e_health_test.go.
 const rollbackEstate = `project: rollback
 environments:
   staging: {}
 services:
   api:
-    deploy: "true"
-    health: {command: 'test ! -e "@SCRATCH@/sick-$STRATA_VERSION"', timeout: 300ms, interval: 100ms}
+    deploy: 'test ! -e "@SCRATCH@/sick-$STRATA_VERSION"'
     rollback: previous
 `
 

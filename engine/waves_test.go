@@ -12,7 +12,8 @@ import (
 
 // wavesEstate has dev, then four prod environments in a stage whose waves a test chooses.
 // The deploy step appends the version to "api-ENV" and the environment to "order"; health
-// fails where the scratch file "sick-VERSION-ENV" exists.
+// fails where the scratch file "sick-VERSION-ENV" exists. A healthy check may need its 5s on
+// a busy machine, with a wave's checks running at once (1s was missed).
 const wavesEstate = `project: waves
 environments:
   dev: {}
@@ -25,7 +26,7 @@ services:
     deploy: |
       echo "$STRATA_VERSION" >> "@SCRATCH@/api-$STRATA_ENV"
       echo "$STRATA_ENV" >> "@SCRATCH@/order"
-    health: {command: 'test ! -e "@SCRATCH@/sick-$STRATA_VERSION-$STRATA_ENV"', timeout: 1s, interval: 100ms}
+    health: {command: 'test ! -e "@SCRATCH@/sick-$STRATA_VERSION-$STRATA_ENV"', timeout: 5s, interval: 100ms}
     rollback: previous
 pipeline:
   - stage: dev

@@ -21,10 +21,11 @@ func (x *apiEstate) twoServers(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or 10 seconds pass.
+// waitFor polls cond until it holds, failing t after 30 seconds (the bound of a hung test,
+// not a measure of speed: a busy machine may take seconds to run a step).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {
 			return
 		}

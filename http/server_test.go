@@ -183,14 +183,19 @@ func TestSecretsNeverLeave(t *testing.T) {
 }
 
 // TestLogsFollowLive: ?follow=1 streams a running deployment's output as server-sent
-// events as it is written, then an "end" event with the final state.
+// events as it is written, then an "end" event with the final state. The step runs until
+// the test has got its first line through the stream and writes the file "go".
 func TestLogsFollowLive(t *testing.T) {
-	secretLine := `DB_PASSWORD: {type: string, secret: true}`
-	yaml := strings.Replace(apiYAML, secretLine, secretLine+"\n    overrides:\n      dev: {SLEEP: \"1\"}", 1)
+	yaml := strings.Replace(apiYAML, "sleep ${config.SLEEP}", "while [ ! -e go ]; do sleep 0.05; done", 1)
+	if yaml == apiYAML {
+		t.Fatal("apiYAML's deploy step no longer sleeps ${config.SLEEP}: hold it some other way")
+	}
 	x := newAPIEstate(t, yaml)
+	gate := filepath.Join(x.dir, "go")
+	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) }) // whatever happens
 	go x.do("alice", "POST", "/api/v1/releases", map[string]any{"service": "api", "version": "1.0.0"})
 	var dep string
-	for deadline := time.Now().Add(5 * time.Second); dep == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); dep == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		ds, _ := x.store.Deployments(context.Background(), strata.DeploymentFilter{Environment: "dev"})
 		if len(ds) > 0 && ds[0].State == strata.Running {
 			dep = ds[0].ID
@@ -199,7 +204,11 @@ func TestLogsFollowLive(t *testing.T) {
 	if dep == "" {
 		t.Fatal("no running deployment in dev")
 	}
-	req, _ := http.NewRequest("GET", x.url+"/api/v1/deployments/"+dep+"/logs?follow=1", nil)
+	// A stream that never brought the line would hold the step, and the test, for ever: a
+	// minute bounds it.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", x.url+"/api/v1/deployments/"+dep+"/logs?follow=1", nil)
 	req.Header.Set("Authorization", "Bearer "+x.tokens["victor"])
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -225,6 +234,9 @@ func TestLogsFollowLive(t *testing.T) {
 				t.Fatal(err)
 			}
 			text.WriteString(c.Data)
+			if strings.Contains(text.String(), "deploying api 1.0.0 to dev") {
+				os.WriteFile(gate, nil, 0o644) // the line came while the step ran: let it end
+			}
 		case strings.HasPrefix(line, "data: ") && event == "end":
 			if !strings.Contains(line, `"state":"succeeded"`) {
 				t.Errorf("end event %s, want state succeeded", line)

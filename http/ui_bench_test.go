@@ -166,6 +166,7 @@ func BenchmarkMatrixFirst(b *testing.B) {
 // deployment ended reads the deployments of the pair that changed, not the 50,000. Time is
 // for the benchmark: a timed test fails on a busy machine rather than on slow code.
 func TestMatrixAtScale(t *testing.T) {
+	t.Parallel() // its own store and server; most of its time is filling the store
 	if testing.Short() {
 		t.Skip("fills a store with 50,000 deployments")
 	}

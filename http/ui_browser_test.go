@@ -15,7 +15,8 @@ import (
 )
 
 // browserYAML is the estate the browser walks through: prod waits for one approval, and
-// api's deploy step takes a few seconds in prod so that its page can be watched live.
+// api's deploy step in prod runs until the test writes the file "release" in the project
+// directory, so that its page can be watched live however slow the machine is.
 const browserYAML = `project: shop
 environments:
   dev:
@@ -25,7 +26,7 @@ environments:
   prod-us:
     labels: {tier: prod, region: us-east}
     policy: {approvals: 1}
-    config: {SLEEP: "3"}
+    config: {HOLD: "yes"}
   prod-eu:
     extends: prod-us
     labels: {region: eu-west, residency: eu}
@@ -34,9 +35,9 @@ environments:
     labels: {region: ap-south}
 services:
   api:
-    deploy: "echo starting $STRATA_SERVICE in $STRATA_ENV; sleep ${config.SLEEP}; echo finished $STRATA_ENV"
+    deploy: "echo starting $STRATA_SERVICE in $STRATA_ENV; while [ ${config.HOLD} = yes ] && [ ! -e release ]; do sleep 0.05; done; echo finished $STRATA_ENV"
     config:
-      SLEEP: {type: string, default: "0"}
+      HOLD: {type: string, default: "no"}
   web:
     deploy: "echo web up in $STRATA_ENV"
   worker:
@@ -88,6 +89,27 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return strings.TrimSpace(s)
 }
 
+// waitText waits until the text of the first element sel matches holds, and fails the test
+// with the last text read when it does not within a minute (a bound for a hung page, not a
+// measure of speed): pages change after a swap or a poll, so a read at once may see the
+// page before.
+func waitText(t *testing.T, ctx context.Context, sel, what string, holds func(string) bool) {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		got = text(t, ctx, sel)
+		if holds(got) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s reads %q", what, sel, got)
+		}
+	}
+}
+
+// is returns a condition for waitText: the text is want.
+func is(want string) func(string) bool { return func(s string) bool { return s == want } }
+
 // do runs browser steps and fails the test, saying what it was doing, when one fails.
 func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
@@ -100,7 +122,9 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 // environment in the matrix, opens the promotion alice asked for, approves it (a second
 // principal), and watches its deployment finish live.
 func TestDashboardInChromium(t *testing.T) {
+	t.Parallel() // its own store, server and browser; most of its time is waiting on Chromium
 	x := newUIEstate(t, browserYAML)
+	t.Cleanup(func() { os.WriteFile(filepath.Join(x.dir, "release"), nil, 0o644) }) // whatever happens
 	ctx := context.Background()
 	alice := x.as("alice")
 	for _, s := range []string{"api", "web", "worker"} {
@@ -120,34 +144,30 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.Click(chromedp.ID("login")),
 		chromedp.WaitVisible(chromedp.ID("principal")),
 	)
-	if got := text(t, b, "#principal"); got != "bob" {
-		t.Fatalf("logged in as %q", got)
-	}
+	waitText(t, b, "#principal", "logged in as bob", is("bob"))
 
 	do(t, b, "find prod-eu in the matrix",
 		chromedp.SendKeys(chromedp.ID("q"), "prod-eu"),
 		chromedp.WaitNotPresent(chromedp.CSS(`tr[data-env="dev"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-env="prod-eu"]`)),
 	)
-	if got := text(t, b, "#count"); got != "1 of 5 environments" {
-		t.Fatalf("count %q", got)
-	}
+	// Each key typed may swap the matrix (prod- shows three rows without dev): wait for the
+	// swap of the whole name.
+	waitText(t, b, "#count", "prod-eu alone is shown", is("1 of 5 environments"))
 
 	do(t, b, "open the waiting promotion",
 		chromedp.Click(chromedp.CSS("a.promo")),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-gate="approvals"]`)),
 	)
-	if got := text(t, b, `tr[data-gate="approvals"]`); !strings.Contains(got, "closed") || !strings.Contains(got, "0 of 1") {
-		t.Fatalf("approvals gate %q", got)
-	}
+	waitText(t, b, `tr[data-gate="approvals"]`, "the approvals gate is closed at 0 of 1", func(s string) bool {
+		return strings.Contains(s, "closed") && strings.Contains(s, "0 of 1")
+	})
 
 	do(t, b, "approve it",
 		chromedp.Click(chromedp.ID("approve-"+p.ID)),
 		chromedp.WaitVisible(chromedp.ID("flash")),
 	)
-	if got := text(t, b, "#flash"); !strings.Contains(got, "Approved "+p.ID) {
-		t.Fatalf("flash %q", got)
-	}
+	waitText(t, b, "#flash", "the approval is confirmed", func(s string) bool { return strings.Contains(s, "Approved "+p.ID) })
 	ds, err := x.store.Deployments(ctx, strata.DeploymentFilter{PromotionID: p.ID, Environment: "prod-us"})
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("deployments of the promotion in prod-us: %v, %d", err, len(ds))
@@ -158,10 +178,14 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("state")),
 	)
 	if got := text(t, b, "#state"); got != strata.Running {
-		t.Fatalf("the deployment is %q when its page opens, want running (the step sleeps 3s)", got)
+		t.Fatalf("the deployment is %q when its page opens, want running (the step waits for the test)", got)
 	}
+	waitText(t, b, "#log", "the step's first line is shown live", func(s string) bool { return strings.Contains(s, "starting api in prod-us") })
 	if got := text(t, b, "#log"); strings.Contains(got, "finished") {
-		t.Fatalf("the step finished before the page opened: %q", got)
+		t.Fatalf("the step finished before it was let go: %q", got)
+	}
+	if err := os.WriteFile(filepath.Join(x.dir, "release"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	do(t, b, "watch it finish",
 		chromedp.Poll[chromedp.Void](`document.querySelector("#state") && document.querySelector("#state").textContent === "succeeded"`,

@@ -56,6 +56,7 @@ pipeline:
 // uiEstate is a real server on 127.0.0.1 over a real SQLite store, with the tokens the
 // tests log in with.
 type uiEstate struct {
+	dir    string // the project directory, where steps run
 	srv    *httptest.Server
 	engine *engine.Engine
 	store  strata.Store
@@ -72,7 +73,7 @@ func newUIEstate(t *testing.T, yaml string) *uiEstate {
 	dir := writeProject(t, yaml)
 	p := loadProject(t, dir)
 	st := openStore(t, dir)
-	x := &uiEstate{store: st, secret: "pw-" + randomHex(12), logs: &syncbuf.Buffer{}}
+	x := &uiEstate{dir: dir, store: st, secret: "pw-" + randomHex(12), logs: &syncbuf.Buffer{}}
 	e := engine.New(p, st, "setup")
 	e.Secrets = func(env string) (map[string]string, error) { return map[string]string{"DB_PASSWORD": x.secret}, nil }
 	x.engine = e

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,24 +24,50 @@ import (
 // skips these tests where no server can be had.
 const defaultServer = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
-// server returns the URL of the test server, failing t when it cannot be reached.
-func server(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("STRATA_TEST_POSTGRES")
-	if u == "off" {
-		t.Skip("STRATA_TEST_POSTGRES=off: PostgreSQL store tests skipped")
+// TestMain runs up to 4 parallel tests at once unless -test.parallel says otherwise: the
+// contract's groups run in parallel, and most of their time is the server's (a connection,
+// a schema and its migrations for each case), which overlaps; go test's default of
+// GOMAXPROCS ran two at a time on a 2-core machine.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", "4")
 	}
+	os.Exit(m.Run())
+}
+
+// reachable is whether the test server answered, asked once for all tests (a connection
+// costs the server a process: 100ms on a busy machine).
+var reachable = sync.OnceValues(func() (string, error) {
+	u := os.Getenv("STRATA_TEST_POSTGRES")
 	if u == "" {
 		u = defaultServer
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	if u == "off" {
+		return u, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, u)
+	if err != nil {
+		return u, err
+	}
+	return u, c.Close(ctx)
+})
+
+// server returns the URL of the test server, failing t when it cannot be reached.
+func server(t *testing.T) string {
+	t.Helper()
+	u, err := reachable()
+	if u == "off" {
+		t.Skip("STRATA_TEST_POSTGRES=off: PostgreSQL store tests skipped")
+	}
 	if err != nil {
 		t.Fatalf("the PostgreSQL store tests need a server: %v\n"+
 			"start one (see .ci/run), point STRATA_TEST_POSTGRES at one, or set STRATA_TEST_POSTGRES=off to skip them", err)
 	}
-	c.Close(ctx)
 	return u
 }
 
@@ -55,7 +83,7 @@ func admin(t *testing.T) *pgx.Conn {
 }
 
 // schema creates an empty schema, dropped when t ends, and returns its name and the URL of
-// the test server with that schema as its search_path.
+// the test server with that schema as its search_path. One connection does both.
 func schema(t *testing.T) (name, u string) {
 	t.Helper()
 	base := server(t)
@@ -66,23 +94,17 @@ func schema(t *testing.T) (name, u string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close(context.Background())
-	if _, err := c.Exec(t.Context(), `CREATE SCHEMA `+name); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
 		defer c.Close(ctx)
 		if _, err := c.Exec(ctx, `DROP SCHEMA `+name+` CASCADE`); err != nil {
 			t.Errorf("drop schema %s: %v", name, err)
 		}
 	})
+	if _, err := c.Exec(t.Context(), `CREATE SCHEMA `+name); err != nil {
+		t.Fatal(err)
+	}
 	return name, withSearchPath(t, base, name)
 }
 

@@ -173,7 +173,7 @@ func startZombie(t *testing.T) int {
 	}
 	t.Cleanup(func() { _ = cmd.Wait() })
 	pid := cmd.Process.Pid
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		if err == nil && strings.Contains(string(b), ") Z ") {
 			return pid

@@ -69,40 +69,50 @@ func targetOf(fds map[string][]string, fd string) string {
 
 func TestConcurrentStepsDoNotHoldEachOthersOutputOpen(t *testing.T) {
 	// Quick steps start while slow ones do. Were a quick step's write end inherited by a
-	// slow step's shell, the quick step's output would not end until the slow one did.
-	// The slow steps sleep well past what a quick step may take even on a busy machine, so
-	// that only an inherited pipe, not a slow scheduler, makes a quick step wait that long.
-	const slow, quick = "sleep 4", "echo quick"
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	var wg sync.WaitGroup
-	errs := make(chan error, 1000)
-	for i := range 8 {
-		command := quick
-		if i%2 == 0 {
-			command = slow
+	// slow step's shell, the quick step's output would not end until the slow one did: with
+	// a grace period of an hour, its Run would not return. The slow steps run until every
+	// quick one has returned (a minute at most: the bound of a hung test, not a measure of
+	// speed), so only an inherited pipe, not a slow scheduler, keeps a quick one waiting.
+	gate := filepath.Join(t.TempDir(), "go")
+	slow, quick := `while [ ! -e "`+gate+`" ]; do sleep 0.05; done`, "echo quick"
+	release := sync.OnceFunc(func() {
+		if err := os.WriteFile(gate, nil, 0o644); err != nil {
+			t.Error(err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				var out syncbuf.Buffer
-				start := time.Now()
-				res, err := step.Run(context.Background(), step.Spec{Command: command, Env: testEnv, Grace: 5 * time.Second, Output: &out})
-				took := time.Since(start)
-				switch {
-				case err != nil:
-					errs <- err
-				case res.ExitCode != 0:
-					errs <- fmt.Errorf("%s: exit %d", command, res.ExitCode)
-				case command == quick && took > 2*time.Second:
-					errs <- fmt.Errorf("%s took %s", command, took)
-				case command == quick && out.String() != "quick\n":
-					errs <- fmt.Errorf("%s wrote %q", command, out.String())
-				}
-			}
-		}()
+	})
+	t.Cleanup(release)
+	errs := make(chan error, 1000)
+	run := func(command string) {
+		var out syncbuf.Buffer
+		res, err := step.Run(context.Background(), step.Spec{Command: command, Env: testEnv, Grace: time.Hour, Output: &out})
+		switch {
+		case err != nil:
+			errs <- err
+		case res.ExitCode != 0:
+			errs <- fmt.Errorf("%s: exit %d", command, res.ExitCode)
+		case command == quick && out.String() != "quick\n":
+			errs <- fmt.Errorf("%s wrote %q", command, out.String())
+		}
 	}
-	wg.Wait()
+	var slows, quicks sync.WaitGroup
+	for range 4 {
+		slows.Go(func() { run(slow) })
+		quicks.Go(func() {
+			for range 25 {
+				run(quick)
+			}
+		})
+	}
+	quickDone := make(chan struct{})
+	go func() { quicks.Wait(); close(quickDone) }()
+	select {
+	case <-quickDone:
+	case <-time.After(time.Minute):
+		t.Errorf("quick steps had not returned after a minute while slow ones ran: a slow step's shell holds a quick one's output open")
+	}
+	release()
+	slows.Wait()
+	<-quickDone
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -153,28 +163,24 @@ func TestRunSaysWhyAStepCouldNotStart(t *testing.T) {
 }
 
 func TestRunWithoutOutputDoesNotWaitForBackgroundProcesses(t *testing.T) {
-	var pgid int
-	start := time.Now()
-	res, err := step.Run(context.Background(), step.Spec{
-		Command: "sleep 100 & echo discarded; echo discarded too >&2",
+	// With a grace period of an hour, a Run that waited to read would not return.
+	res, err := runBounded(t, context.Background(), step.Spec{
+		Command: "sleep 100000 & echo discarded; echo discarded too >&2",
 		Env:     testEnv,
-		Grace:   5 * time.Second,
-		Started: func(_, g int) error { pgid = g; return nil },
+		Grace:   time.Hour,
 	})
-	t.Cleanup(func() { _ = step.KillGroup(pgid, time.Second) })
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("Run: exit %d, %v", res.ExitCode, err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Run took %s; with nothing to read it need not wait", d)
 	}
 }
 
 func TestOutputWrittenAfterTheGracePeriodIsDropped(t *testing.T) {
+	// The background process writes its line once the test has got Run's answer.
+	gate := filepath.Join(t.TempDir(), "go")
 	var out syncbuf.Buffer
 	var pgid int
-	_, err := step.Run(context.Background(), step.Spec{
-		Command: "(sleep 0.5; echo late) & echo started",
+	_, err := runBounded(t, context.Background(), step.Spec{
+		Command: `(while [ ! -e "` + gate + `" ]; do sleep 0.05; done; echo late) & echo started`,
 		Env:     testEnv,
 		Grace:   100 * time.Millisecond,
 		Output:  &out,
@@ -182,6 +188,9 @@ func TestOutputWrittenAfterTheGracePeriodIsDropped(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	// The background process writes and exits; its line must not reach the caller's
 	// writer, which Run has given back.
@@ -226,8 +235,10 @@ func TestRunReapsTheShellHoweverItEnds(t *testing.T) {
 	}
 }
 
+// waitFor polls cond and reports whether it came to hold within a minute (the bound of a
+// hung test: a busy machine may take any time to get there).
 func waitFor(cond func() bool) bool {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if cond() {
 			return true
 		}

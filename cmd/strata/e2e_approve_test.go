@@ -6,6 +6,7 @@ import (
 )
 
 func TestApprovingTwiceAsTheSamePrincipalIsExit2AndChangesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, strings.Replace(policyEstate, "@POLICY@", "{approvals: 2}", 1))
 	e.release("api", "--version", "1")
 	p := e.promote(3, "promote", "api@1", "--as", "alice")

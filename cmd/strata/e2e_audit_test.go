@@ -81,6 +81,7 @@ func audited(t *testing.T) *estate {
 }
 
 func TestEveryMutatingActionIsAuditedWithItsActor(t *testing.T) {
+	t.Parallel()
 	e := audited(t)
 	all := e.events()
 	byAction := map[string][]string{}
@@ -154,6 +155,7 @@ func TestEveryMutatingActionIsAuditedWithItsActor(t *testing.T) {
 }
 
 func TestVerifyNamesTheFirstBrokenEventAfterTampering(t *testing.T) {
+	t.Parallel()
 	orig := audited(t)
 	var k int64
 	for _, ev := range orig.events() {
@@ -239,6 +241,7 @@ func copyStore(t *testing.T, from, to *estate) *sql.DB {
 // A hash chain cannot show that events were cut from its end; a head recorded earlier
 // (audit --verify prints it) can.
 func TestARecordedHeadDetectsEventsCutFromTheEnd(t *testing.T) {
+	t.Parallel()
 	orig := audited(t)
 	var v verifyDoc
 	jsonDoc(t, orig.must(0, "audit", "--verify", "-o", "json"), &v)

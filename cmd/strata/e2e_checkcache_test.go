@@ -21,6 +21,7 @@ pipeline:
 // A clean check is remembered under the project's digest, so a big estate is not checked in
 // full by every command; any change to the files must bring every check back.
 func TestARememberedCheckNeverHidesAProblemInAChangedFile(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, cacheEstate)
 	e.must(0, "release", "app", "--version", "1") // makes .strata
 	e.must(0, "env", "list")

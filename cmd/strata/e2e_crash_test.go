@@ -1,11 +1,15 @@
 package main_test
 
 import (
+	"database/sql"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 )
 
 const crashEstate = `project: crash
@@ -39,6 +43,7 @@ echo "$STRATA_ATTEMPT" > $S/done
 `
 
 func TestAKilledDeployIsResumedAsTheSameDeploymentWithoutTwoCopiesRunning(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, crashEstate)
 	sleep, marker := e.markerSleep()
 	killMarked(t, marker)
@@ -46,12 +51,12 @@ func TestAKilledDeployIsResumedAsTheSameDeploymentWithoutTwoCopiesRunning(t *tes
 	e.release("api", "--version", "1")
 
 	dead := e.start("deploy", "api@1", "--env", "prod")
-	waitFor(t, 10*time.Second, "attempt 1 of the step to run", func() bool { return e.read("running") == "1\n" })
-	time.Sleep(200 * time.Millisecond) // let strata record the step's process group
+	waitFor(t, 30*time.Second, "attempt 1 of the step to run", func() bool { return e.read("running") == "1\n" })
+	waitFor(t, 30*time.Second, "strata to record the step's process group", e.stepGroupRecorded)
 	if err := dead.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	dead.wait(t, 10*time.Second)
+	dead.wait(t, 30*time.Second)
 	id := strings.Fields(e.read("attempts"))[0]
 	if len(processesWith(marker)) == 0 {
 		t.Fatalf("attempt 1's step died with strata; the test needs it alive to prove resume stops it")
@@ -148,16 +153,17 @@ pipeline:
 `
 
 func TestAReleaseKilledInItsFirstAutoStageLandsInTheNextOnceResumed(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, crashReleaseEstate)
 	sleep, marker := e.markerSleep()
 	killMarked(t, marker)
 	e.write("strata.yaml", strings.NewReplacer("@SCRATCH@", e.scratch, "@SLEEP@", sleep).Replace(crashReleaseEstate))
 
 	dead := e.start("release", "api", "--version", "1")
-	waitFor(t, 10*time.Second, "the dev deploy to run", func() bool { return e.read("runs") == "dev 1\n" })
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 30*time.Second, "the dev deploy to run", func() bool { return e.read("runs") == "dev 1\n" })
+	waitFor(t, 30*time.Second, "strata to record the step's process group", e.stepGroupRecorded)
 	dead.cmd.Process.Kill()
-	dead.wait(t, 10*time.Second)
+	dead.wait(t, 30*time.Second)
 
 	r := e.must(0, "resume", "-o", "json")
 	var doc struct {
@@ -187,6 +193,7 @@ func TestAReleaseKilledInItsFirstAutoStageLandsInTheNextOnceResumed(t *testing.T
 }
 
 func TestResumeAlsoStopsWhatADeadStepStartedInANewSession(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Skip("no setsid")
 	}
@@ -203,13 +210,13 @@ echo "$STRATA_ATTEMPT" > @SCRATCH@/done
 `))
 	e.release("api", "--version", "1")
 	dead := e.start("deploy", "api@1", "--env", "prod")
-	waitFor(t, 10*time.Second, "the step and its escapee to run", func() bool {
+	waitFor(t, 30*time.Second, "the step and its escapee to run", func() bool {
 		pid := strings.TrimSpace(e.read("escapee"))
 		return pid != "" && procField(pid, 5) == pid
 	})
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 30*time.Second, "strata to record the step's process group", e.stepGroupRecorded)
 	dead.cmd.Process.Kill()
-	dead.wait(t, 10*time.Second)
+	dead.wait(t, 30*time.Second)
 	pid := strings.TrimSpace(e.read("escapee"))
 	if procField(pid, 5) != pid {
 		t.Fatalf("the escapee %s should run in a process group of its own", pid)
@@ -240,6 +247,7 @@ func procField(pid string, n int) string {
 }
 
 func TestTwoResumesAtOnceRunTheInterruptedDeploymentOnce(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, crashEstate)
 	sleep, marker := e.markerSleep()
 	killMarked(t, marker)
@@ -247,10 +255,10 @@ func TestTwoResumesAtOnceRunTheInterruptedDeploymentOnce(t *testing.T) {
 	e.release("api", "--version", "1")
 
 	dead := e.start("deploy", "api@1", "--env", "prod")
-	waitFor(t, 10*time.Second, "attempt 1 of the step to run", func() bool { return e.read("running") == "1\n" })
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 30*time.Second, "attempt 1 of the step to run", func() bool { return e.read("running") == "1\n" })
+	waitFor(t, 30*time.Second, "strata to record the step's process group", e.stepGroupRecorded)
 	dead.cmd.Process.Kill()
-	dead.wait(t, 10*time.Second)
+	dead.wait(t, 30*time.Second)
 
 	a := e.start("resume")
 	b := e.start("resume")
@@ -268,4 +276,22 @@ func TestTwoResumesAtOnceRunTheInterruptedDeploymentOnce(t *testing.T) {
 	if ds := e.history(); len(ds) != 1 || ds[0].Attempt != 2 || ds[0].State != "succeeded" {
 		t.Errorf("history: got %+v, want one deployment, attempt 2, succeeded", ds)
 	}
+}
+
+// stepGroupRecorded reports whether the store holds the process group of a running
+// deployment's step, which strata records once the step has run a moment (engine's
+// recordGroupAfter): what resume stops after a crash. It reads the SQLite file as any
+// reader may while strata writes it.
+func (e *estate) stepGroupRecorded() bool {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, ".strata", "state.db")+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM deployments WHERE state = 'running' AND pgid > 0`).Scan(&n); err != nil {
+		e.t.Fatalf("read the store: %v", err)
+	}
+	return n > 0
 }

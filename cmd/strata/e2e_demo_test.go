@@ -18,6 +18,7 @@ import (
 // checks what a user is promised: every service at the same version in every environment,
 // the URLs to open, and no process or port left behind when it ends.
 func TestTheDemoDeploysTheShopEverywhereAndStopsWhatItStarted(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("the demo waits out the shop's 15s soak")
 	}

@@ -53,6 +53,7 @@ func stepEnv(t *testing.T, path string) map[string]string {
 }
 
 func TestADeployStepSeesEverythingSectionFourPromises(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, deployEstate)
 	db := e.release("db", "--version", "1")
 	api := e.release("api", "--version", "2.0")
@@ -111,6 +112,7 @@ func TestADeployStepSeesEverythingSectionFourPromises(t *testing.T) {
 }
 
 func TestADependencysOutputsReachItsDependentsInThatEnvironmentOnly(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, deployEstate)
 	e.release("db", "--version", "1")
 	e.release("api", "--version", "1")
@@ -127,6 +129,7 @@ func TestADependencysOutputsReachItsDependentsInThatEnvironmentOnly(t *testing.T
 }
 
 func TestADeployIsBlockedWhenADependencyIsNotDeployedThere(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, deployEstate)
 	e.release("db", "--version", "1")
 	e.release("api", "--version", "1")
@@ -144,6 +147,7 @@ func TestADeployIsBlockedWhenADependencyIsNotDeployedThere(t *testing.T) {
 }
 
 func TestUnknownNamesAreRefusedWithTheKnownOnes(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, deployEstate)
 	e.release("db", "--version", "1")
 	e.release("db", "--version", "2")

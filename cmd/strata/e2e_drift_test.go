@@ -32,6 +32,7 @@ type driftDoc struct {
 }
 
 func TestDriftFromTheCommandLine(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, driftE2EEstate)
 	e.release("api", "--version", "1.0")
 	e.deploy(0, "api", "--env", "dev")
@@ -90,6 +91,7 @@ func TestDriftFromTheCommandLine(t *testing.T) {
 }
 
 func TestDriftRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, driftE2EEstate)
 	for _, args := range [][]string{
 		{"drift", "--env", "prdo"},

@@ -46,6 +46,7 @@ type envListDoc struct {
 }
 
 func TestAShortLivedEnvironmentFromCreateToDestroy(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, envE2EEstate)
 	e.release("db", "--version", "1")
 	e.release("api", "--version", "2")
@@ -113,6 +114,7 @@ func TestAShortLivedEnvironmentFromCreateToDestroy(t *testing.T) {
 }
 
 func TestAFailedDestroyKeepsTheEnvironmentToRetry(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, strings.Replace(envE2EEstate, `destroy: echo "db $STRATA_ENV"`, `destroy: test -f "@SCRATCH@/ok" && echo "db $STRATA_ENV"`, 1))
 	e.release("db", "--version", "1")
 	e.must(0, "env", "create", "tmp", "--like", "prod")
@@ -134,12 +136,17 @@ func TestAFailedDestroyKeepsTheEnvironmentToRetry(t *testing.T) {
 }
 
 func TestResumeDestroysExpiredEnvironments(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, envE2EEstate)
 	e.release("db", "--version", "1")
-	e.must(0, "env", "create", "brief", "--like", "staging", "--ttl", "1s")
+	var brief envCreateDoc
+	jsonDoc(t, e.must(0, "env", "create", "brief", "--like", "staging", "--ttl", "1s", "-o", "json"), &brief)
 	e.must(0, "env", "create", "lasting", "--like", "staging", "--ttl", "1h")
 	e.deploy(0, "db", "--env", "brief")
-	time.Sleep(2 * time.Second)
+	if brief.Expires == nil {
+		t.Fatalf("env create printed no expiry: %+v", brief)
+	}
+	waitFor(t, 30*time.Second, "brief's time to live to run out", func() bool { return !time.Now().Before(*brief.Expires) })
 	r := e.must(0, "status")
 	if !strings.Contains(r.stdout, "brief (expired)") {
 		t.Errorf("status: want brief marked expired\n%s", r)
@@ -158,6 +165,7 @@ func TestResumeDestroysExpiredEnvironments(t *testing.T) {
 }
 
 func TestEnvCreateAndDestroyRefuseBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, envE2EEstate)
 	e.must(0, "env", "create", "taken", "--like", "staging")
 	tests := []struct {

@@ -25,6 +25,7 @@ func shopEstate(t *testing.T) *estate {
 var position = regexp.MustCompile(`^strata\.yaml:\d+:\d+$`)
 
 func TestTheReadOnlyCommandsOnTheShop(t *testing.T) {
+	t.Parallel()
 	e := shopEstate(t)
 
 	t.Run("validate summarises the estate, its stages and waves", func(t *testing.T) {
@@ -149,6 +150,7 @@ func TestTheReadOnlyCommandsOnTheShop(t *testing.T) {
 }
 
 func TestABrokenEstateReportsEveryProblemAtOnceWithExitStatus2(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		yaml string
@@ -244,6 +246,7 @@ pipeline:
 }
 
 func TestAnEnvironmentInNoStageIsAWarningNotAFailure(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, "project: shop\nenvironments:\n  dev: {}\n  lonely: {}\nservices:\n  api: {deploy: \"true\"}\npipeline:\n  - stage: dev\n    environments: [dev]\n")
 	r := e.must(0, "validate")
 	if !strings.Contains(r.stderr, `strata.yaml:4:3: warning: environment "lonely" is in no pipeline stage`) {
@@ -252,6 +255,7 @@ func TestAnEnvironmentInNoStageIsAWarningNotAFailure(t *testing.T) {
 }
 
 func TestInitWritesAStarterThatValidates(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, "")
 	if err := os.Remove(filepath.Join(e.dir, "strata.yaml")); err != nil {
 		t.Fatal(err)

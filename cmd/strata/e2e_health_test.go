@@ -15,7 +15,9 @@ import (
 
 // healthEstate's services deploy the version they were built as into a scratch file
 // "mode-SERVICE"; a version named bad... is unhealthy. web is checked over HTTP against a
-// server the test runs, worker and cron by a command; cron's rollback policy is none.
+// server the test runs, worker and cron by a command; cron's rollback policy is none. The
+// 5s timeouts are what a healthy check may need on a busy machine (1s was missed); an
+// unhealthy one waits them out, in parallel with the other tests.
 const healthEstate = `project: health
 environments:
   dev: {}
@@ -24,17 +26,17 @@ services:
   web:
     build: echo "$STRATA_VERSION" > "$STRATA_ARTIFACTS/mode"
     deploy: cp "$STRATA_ARTIFACTS/mode" @SCRATCH@/mode-web
-    health: {http: "@URL@/web", timeout: 2s, interval: 100ms}
+    health: {http: "@URL@/web", timeout: 5s, interval: 100ms}
     rollback: previous
   worker:
     build: echo "$STRATA_VERSION" > "$STRATA_ARTIFACTS/mode"
     deploy: cp "$STRATA_ARTIFACTS/mode" @SCRATCH@/mode-worker
-    health: {command: "grep -q ^good @SCRATCH@/mode-worker", timeout: 2s, interval: 100ms}
+    health: {command: "grep -q ^good @SCRATCH@/mode-worker", timeout: 5s, interval: 100ms}
     rollback: previous
   cron:
     build: echo "$STRATA_VERSION" > "$STRATA_ARTIFACTS/mode"
     deploy: cp "$STRATA_ARTIFACTS/mode" @SCRATCH@/mode-cron
-    health: {command: "grep -q ^good @SCRATCH@/mode-cron", timeout: 1s, interval: 100ms}
+    health: {command: "grep -q ^good @SCRATCH@/mode-cron", timeout: 5s, interval: 100ms}
     rollback: none
 `
 
@@ -61,8 +63,10 @@ func newHealthEstate(t *testing.T) *estate {
 }
 
 func TestAFailedHealthCheckRollsBackToTheLastGoodRelease(t *testing.T) {
+	t.Parallel()
 	for _, svc := range []string{"web", "worker"} {
 		t.Run("for a "+map[string]string{"web": "http", "worker": "command"}[svc]+" health check", func(t *testing.T) {
+			t.Parallel() // each has its own estate
 			e := newHealthEstate(t)
 			for _, v := range []string{"good1", "bad2", "good3"} {
 				e.release(svc, "--version", v)
@@ -111,6 +115,7 @@ func TestAFailedHealthCheckRollsBackToTheLastGoodRelease(t *testing.T) {
 }
 
 func TestAFailedHealthCheckWithRollbackNoneLeavesTheDeploymentFailed(t *testing.T) {
+	t.Parallel()
 	e := newHealthEstate(t)
 	e.release("cron", "--version", "good1")
 	e.release("cron", "--version", "bad2")
@@ -125,6 +130,7 @@ func TestAFailedHealthCheckWithRollbackNoneLeavesTheDeploymentFailed(t *testing.
 }
 
 func TestRollbackWithNothingToGoBackToIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newHealthEstate(t)
 	e.release("web", "--version", "good1")
 	r := e.must(2, "rollback", "web", "--env", "dev")
@@ -141,6 +147,7 @@ func TestRollbackWithNothingToGoBackToIsRefused(t *testing.T) {
 }
 
 func TestAHealthCheckIsRetriedUntilItPasses(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hits.Add(1) < 3 {

@@ -60,6 +60,7 @@ func (e *estate) wantDeployed(env, team string) {
 }
 
 func TestInterpolatedValuesNeverRunAsShellCode(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, injectionEstate)
 	fileTeam := "$(touch " + e.scratch + "/pwned-file-label)"
 	e.release("api", "--version", "1")
@@ -118,21 +119,29 @@ func TestInterpolatedValuesNeverRunAsShellCode(t *testing.T) {
 		e.wantDeployed("pr-2", team)
 
 		// The same through a plain HTTP request, as any client of the API could send it.
-		team = "x\n`touch " + e.scratch + "/pwned-api-raw`\ny"
-		body, _ := json.Marshal(map[string]any{"name": "pr-3", "like": "dev", "labels": map[string]string{"team": team}})
-		req, err := http.NewRequest("POST", url+"/api/v1/environments", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
+		// A label value is one printable line (strata.CheckLine): a newline is refused
+		// before anything is made; backticks, quotes and $ are data.
+		create := func(name, team string) int {
+			body, _ := json.Marshal(map[string]any{"name": name, "like": "dev", "labels": map[string]string{"team": team}})
+			req, err := http.NewRequest("POST", url+"/api/v1/environments", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+bot)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
 		}
-		req.Header.Set("Authorization", "Bearer "+bot)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		if got := create("pr-4", "x\n`touch "+e.scratch+"/pwned-api-newline`\ny"); got != http.StatusBadRequest {
+			t.Errorf("POST /api/v1/environments with a newline in a label: %d, want 400", got)
 		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("POST /api/v1/environments: %s", resp.Status)
+		team = "x `touch " + e.scratch + "/pwned-api-raw` '\"; y"
+		if got := create("pr-3", team); got/100 != 2 {
+			t.Fatalf("POST /api/v1/environments: %d", got)
 		}
 		remote.deploy(0, "api@1", "--env", "pr-3")
 		e.wantDeployed("pr-3", team)
@@ -147,6 +156,7 @@ func TestInterpolatedValuesNeverRunAsShellCode(t *testing.T) {
 }
 
 func TestACommandThatCannotCarryAValueIsRefusedByValidate(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, `project: shop
 environments:
   dev: {}
@@ -171,6 +181,7 @@ services:
 // validate` with exit 2 and an error that says where, without hanging, growing without
 // bound, or printing a file that is not Strata's.
 func TestHostileFilesCannotExhaustTheMachine(t *testing.T) {
+	t.Parallel()
 	var doubling strings.Builder
 	doubling.WriteString("project: shop\nenvironments:\n  dev:\n    config:\n      K0: \"xxxxxxxxxxxxxxxx\"\n")
 	for i := 1; i <= 40; i++ {

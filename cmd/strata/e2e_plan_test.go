@@ -28,6 +28,7 @@ pipeline:
 `
 
 func TestPlanShowsTheConfigOfServicesThatReadTheirDependenciesOutputs(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, outputsEstate)
 	e.release("db", "--version", "1")
 	e.release("api", "--version", "1")

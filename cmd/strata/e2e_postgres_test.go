@@ -77,6 +77,7 @@ func pgCount(t *testing.T, c *pgx.Conn, table string) int {
 }
 
 func TestPostgresStoreReleaseDeployPromoteApproveAndAudit(t *testing.T) {
+	t.Parallel()
 	c, storeURL := pgSchema(t)
 	e := newEstate(t, govEstate)
 	e.env = append(e.env, "STRATA_STORE="+storeURL)
@@ -140,6 +141,7 @@ func TestPostgresStoreReleaseDeployPromoteApproveAndAudit(t *testing.T) {
 }
 
 func TestPostgresStoreHoldsAPairAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	_, storeURL := pgSchema(t)
 	e := newEstate(t, `project: lock
 environments:
@@ -170,6 +172,7 @@ services:
 }
 
 func TestPostgresStoreURLsNeverShowThePassword(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, "project: p\nenvironments:\n  dev: {}\nservices:\n  api: {deploy: 'true'}\n")
 	tests := []struct {
 		name string

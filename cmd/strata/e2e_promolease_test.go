@@ -42,6 +42,7 @@ pipeline:
 // included, then runs `strata resume`: every environment ends on the new version, with one
 // succeeded deployment of the promotion each.
 func TestAPromotionKilledAnywhereIsCarriedOnByResume(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		// postgres runs the case on a PostgreSQL store rather than the SQLite file.

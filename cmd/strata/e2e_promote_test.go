@@ -15,7 +15,8 @@ import (
 
 // govEstate is dev and staging (both auto), then two prod environments one wave at a time
 // behind an approval. api depends on db. Deploy steps append the version to the scratch file
-// "SERVICE-ENV"; api's health fails where the scratch file "sick-ENV" exists.
+// "SERVICE-ENV"; api's health fails where the scratch file "sick-ENV" exists (a healthy
+// check may need its 5s on a busy machine; 1s was missed).
 const govEstate = `project: gov
 environments:
   dev: {}
@@ -30,7 +31,7 @@ services:
     deploy: echo "$STRATA_VERSION" >> "@SCRATCH@/db-$STRATA_ENV"
   api:
     deploy: echo "$STRATA_VERSION" >> "@SCRATCH@/api-$STRATA_ENV"
-    health: {command: 'test ! -e "@SCRATCH@/sick-$STRATA_ENV"', timeout: 1s, interval: 100ms}
+    health: {command: 'test ! -e "@SCRATCH@/sick-$STRATA_ENV"', timeout: 5s, interval: 100ms}
     rollback: previous
     depends_on: [db]
     config:
@@ -122,6 +123,7 @@ func (e *estate) storeSum() string {
 func (e *estate) versions(name string) string { return strings.Join(strings.Fields(e.read(name)), " ") }
 
 func TestPromoteThroughGates(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, govEstate)
 	e.release("db", "--version", "1")
 	e.release("api", "--version", "1")
@@ -274,6 +276,7 @@ pipeline:
 `
 
 func TestFreezeBlocksPromotionsAndDeploysUntilUnfrozen(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, strings.Replace(policyEstate, "@POLICY@", "{}", 1))
 	e.release("api", "--version", "1")
 	e.must(2, "freeze", "prod")
@@ -316,6 +319,7 @@ func closedWindow() (spec string, opens time.Time) {
 }
 
 func TestAClosedWindowMakesPromotionsWaitUnlessOverriddenWithAReason(t *testing.T) {
+	t.Parallel()
 	spec, opens := closedWindow()
 	e := newEstate(t, strings.Replace(policyEstate, "@POLICY@", fmt.Sprintf("{windows: [%q]}", spec), 1))
 	e.release("api", "--version", "1")
@@ -353,6 +357,7 @@ func TestAClosedWindowMakesPromotionsWaitUnlessOverriddenWithAReason(t *testing.
 }
 
 func TestTwoConcurrentPromotionsOfOneReleaseToOneStageMakeOne(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, strings.Replace(policyEstate, "@POLICY@", "{approvals: 1}", 1))
 	e.release("api", "--version", "1")
 	a := e.start("promote", "api@1", "-o", "json")
@@ -376,6 +381,7 @@ func TestTwoConcurrentPromotionsOfOneReleaseToOneStageMakeOne(t *testing.T) {
 }
 
 func TestBadPromotionInputIsExit2(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, strings.Replace(policyEstate, "@POLICY@", "{approvals: 1}", 1))
 	e.release("api", "--version", "1")
 	for _, c := range []struct {

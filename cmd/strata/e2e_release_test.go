@@ -35,6 +35,7 @@ pipeline:
 `
 
 func TestReleaseBuildsOnceAndEveryEnvironmentGetsTheSameBytes(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, releaseEstate)
 	os.WriteFile(e.path("content"), []byte("v1 bytes\n"), 0o644)
 
@@ -64,6 +65,7 @@ func TestReleaseBuildsOnceAndEveryEnvironmentGetsTheSameBytes(t *testing.T) {
 }
 
 func TestReleaseArtifactsAreContentAddressed(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, releaseEstate)
 	os.WriteFile(e.path("content"), []byte("same\n"), 0o644)
 
@@ -105,6 +107,7 @@ func TestReleaseArtifactsAreContentAddressed(t *testing.T) {
 }
 
 func TestAFailingBuildRecordsNoRelease(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, releaseEstate)
 	r := e.must(1, "release", "broken", "--version", "1")
 	if !strings.Contains(r.stderr, "compiling") {
@@ -132,6 +135,7 @@ func TestAFailingBuildRecordsNoRelease(t *testing.T) {
 }
 
 func TestAReleaseLandsInTheAutoStagesInOrder(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, releaseEstate)
 	os.WriteFile(e.path("content"), []byte("x\n"), 0o644)
 	rel := e.release("app", "--version", "7")
@@ -157,6 +161,7 @@ func TestAReleaseLandsInTheAutoStagesInOrder(t *testing.T) {
 }
 
 func TestTheDefaultVersion(t *testing.T) {
+	t.Parallel()
 	t.Run("is git describe in a git repository", func(t *testing.T) {
 		if _, err := exec.LookPath("git"); err != nil {
 			t.Skip("no git")
@@ -199,6 +204,7 @@ func TestTheDefaultVersion(t *testing.T) {
 }
 
 func TestAReleaseUnhealthyInDevNeverLandsInStaging(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, `project: rel
 environments:
   dev: {}
@@ -226,6 +232,7 @@ pipeline:
 }
 
 func TestArtifactsChangedAfterTheBuildAreNeverDeployed(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, releaseEstate)
 	os.WriteFile(e.path("content"), []byte("built bytes\n"), 0o644)
 	rel := e.release("app", "--version", "1")

@@ -35,7 +35,7 @@ func newTwins(t *testing.T, yaml string) *twins {
 	}
 	srv := tw.remote.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h")
 	addr := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`)
-	waitFor(t, 20*time.Second, "the server to listen", func() bool {
+	waitFor(t, 30*time.Second, "the server to listen", func() bool {
 		b, _ := os.ReadFile(srv.stderr)
 		if m := addr.FindSubmatch(b); m != nil {
 			tw.url = "http://" + string(m[1])
@@ -131,6 +131,7 @@ func (tw *twins) normal(s string) string {
 }
 
 func TestEveryCommandPrintsTheSameOnAServerAsLocally(t *testing.T) {
+	t.Parallel()
 	tw := newTwins(t, govEstate)
 	run := func(name, who string, args ...string) {
 		t.Run(name, func(t *testing.T) {
@@ -207,6 +208,7 @@ func TestEveryCommandPrintsTheSameOnAServerAsLocally(t *testing.T) {
 }
 
 func TestRemoteModeRefusals(t *testing.T) {
+	t.Parallel()
 	tw := newTwins(t, govEstate)
 	_, ann := tw.as(t, "ann")
 	for _, tc := range []struct {
@@ -271,12 +273,13 @@ pipeline:
 `
 
 func TestLogsFollowOnAServerPrintsTheStepOutputUntilTheDeploymentEnds(t *testing.T) {
+	t.Parallel()
 	tw := newTwins(t, slowEstate)
 	_, ann := tw.as(t, "ann")
 	ann.must(0, "release", "app", "--version", "1.0")
 	deploy := ann.start("deploy", "app@1.0", "--env", "dev")
 	var id string
-	waitFor(t, 20*time.Second, "the deployment to run", func() bool {
+	waitFor(t, 30*time.Second, "the deployment to run", func() bool {
 		for _, d := range ann.history("app") {
 			if d.State == "running" {
 				id = d.ID
@@ -286,7 +289,7 @@ func TestLogsFollowOnAServerPrintsTheStepOutputUntilTheDeploymentEnds(t *testing
 		return false
 	})
 	follow := ann.start("logs", "--follow", id)
-	waitFor(t, 20*time.Second, "the first line to be followed", func() bool {
+	waitFor(t, 30*time.Second, "the first line to be followed", func() bool {
 		b, _ := os.ReadFile(follow.stdout)
 		return strings.Contains(string(b), "first line")
 	})
@@ -296,10 +299,10 @@ func TestLogsFollowOnAServerPrintsTheStepOutputUntilTheDeploymentEnds(t *testing
 	if err := os.WriteFile(tw.remote.path("go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := deploy.wait(t, 20*time.Second); r.code != 0 {
+	if r := deploy.wait(t, 30*time.Second); r.code != 0 {
 		t.Fatalf("deploy:\n%s", r)
 	}
-	r := follow.wait(t, 20*time.Second)
+	r := follow.wait(t, 30*time.Second)
 	if r.code != 0 || r.stdout != "first line\nsecond line\n" || r.stderr != id+" succeeded\n" {
 		t.Errorf("want both lines and the end state:\n%s", r)
 	}

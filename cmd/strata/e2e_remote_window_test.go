@@ -21,6 +21,7 @@ pipeline:
 // TestDeployWindowsReadBackThroughAServer: env list of environments with deploy windows
 // prints the same through a server as locally (the windows make the trip as text).
 func TestDeployWindowsReadBackThroughAServer(t *testing.T) {
+	t.Parallel()
 	tw := newTwins(t, windowEstate)
 	tw.same(t, "ann", "env", "list")
 	tw.same(t, "ann", "-o", "json", "env", "list")

@@ -57,6 +57,7 @@ func setSecret(t *testing.T, e *estate, env, key, value string) {
 }
 
 func TestADeploymentReadsOnlyTheSecretsItsServiceDeclares(t *testing.T) {
+	t.Parallel()
 	e, keys := newScopeEstate(t)
 	e.must(0, "secret", "keygen", "dev")
 	setSecret(t, e, "dev", "DB_PASS", "pw-12345")
@@ -88,12 +89,13 @@ func TestADeploymentReadsOnlyTheSecretsItsServiceDeclares(t *testing.T) {
 }
 
 func TestAServerDeploysToAShortLivedEnvironmentMadeAfterItStarted(t *testing.T) {
+	t.Parallel()
 	e, _ := newScopeEstate(t)
 	token := createToken(t, e, "ann", "--role", "admin").Token
 	srv := e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h")
 	addr := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`)
 	url := ""
-	waitFor(t, 20*time.Second, "the server to listen", func() bool {
+	waitFor(t, 30*time.Second, "the server to listen", func() bool {
 		b, _ := os.ReadFile(srv.stderr)
 		if m := addr.FindSubmatch(b); m != nil {
 			url = "http://" + string(m[1])

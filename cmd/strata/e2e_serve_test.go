@@ -14,6 +14,7 @@ import (
 )
 
 func TestServeRefusesATrustedProxyThatIsNotACIDROrAnIP(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, servedEstate)
 	cases := []struct{ name, value string }{
 		{"a host name is refused", "proxy.example.com"},
@@ -46,6 +47,7 @@ func TestServeRefusesATrustedProxyThatIsNotACIDROrAnIP(t *testing.T) {
 }
 
 func TestServeBelievesTheForwardedForOfATrustedProxy(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, servedEstate)
 	url, b := serveWith(t, e, "--trusted-proxy", "127.0.0.1", "--trusted-proxy", "fd00::/8")
 
@@ -70,7 +72,7 @@ func TestServeBelievesTheForwardedForOfATrustedProxy(t *testing.T) {
 			}
 			line := regexp.MustCompile(`(?m)^.*msg=request .*path=` + regexp.QuoteMeta(c.path) + ` .*$`)
 			var got string
-			waitFor(t, 5*time.Second, "the request line", func() bool {
+			waitFor(t, 30*time.Second, "the request line", func() bool {
 				log, _ := os.ReadFile(b.stderr)
 				got = string(line.Find(log))
 				return got != ""

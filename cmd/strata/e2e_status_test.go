@@ -35,6 +35,7 @@ type statusCell struct {
 }
 
 func TestStatusHistoryAndDiffShowWhatRunsWhere(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, statusEstate)
 	e.release("api", "--version", "1")
 	e.release("api", "--version", "2")
@@ -153,6 +154,7 @@ func toString(v any) string {
 }
 
 func TestProgressGoesToStderrAndJSONModePrintsOneDocument(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, statusEstate)
 
 	t.Run("text mode names the service, environment, step and elapsed time", func(t *testing.T) {
@@ -174,11 +176,25 @@ func TestProgressGoesToStderrAndJSONModePrintsOneDocument(t *testing.T) {
 
 	t.Run("a silent step's progress repeats with the time it has run", func(t *testing.T) {
 		e := e.with(t)
-		e.write("strata.yaml", statusEstate+"  quiet:\n    deploy: sleep 5.5\n")
+		// The step prints nothing and runs until the test has seen the repeated line (every
+		// 5s), so the line cannot miss the step however slow the machine is.
+		e.write("strata.yaml", statusEstate+"  quiet:\n    deploy: 'while [ ! -e \""+e.path("go")+"\" ]; do sleep 0.05; done'\n")
+		t.Cleanup(func() { os.WriteFile(e.path("go"), nil, 0o644) })
 		e.release("quiet", "--version", "1")
-		r := e.must(0, "deploy", "quiet@1", "--env", "staging")
-		if !regexp.MustCompile(`(?m)quiet.*staging.*deploy.*\b5s\b`).MatchString(r.stderr) {
-			t.Errorf("while the step ran, progress should name the service, environment, step and elapsed time (5s):\n%s", r)
+		b := e.start("deploy", "quiet@1", "--env", "staging")
+		repeat := regexp.MustCompile(`(?m)quiet.*staging.*deploy.*\b\d+s\b`)
+		waitFor(t, 60*time.Second, "a progress line while the silent step runs", func() bool {
+			out, _ := os.ReadFile(b.stderr)
+			return repeat.Match(out) || b.ended()
+		})
+		if b.ended() {
+			t.Fatalf("the deploy ended while its step waits for the test:\n%s", b.wait(t, time.Second))
+		}
+		if err := os.WriteFile(e.path("go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := b.wait(t, 60*time.Second); r.code != 0 || !repeat.MatchString(r.stderr) {
+			t.Errorf("while the step ran, progress should name the service, environment, step and elapsed time:\n%s", r)
 		}
 	})
 
@@ -221,6 +237,7 @@ func TestProgressGoesToStderrAndJSONModePrintsOneDocument(t *testing.T) {
 }
 
 func TestAFileThatIsNotAStrataStoreIsRefusedUntouched(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		content []byte
@@ -258,6 +275,7 @@ func TestAFileThatIsNotAStrataStoreIsRefusedUntouched(t *testing.T) {
 }
 
 func TestAStoreFromANewerStrataIsRefusedUntouched(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, statusEstate)
 	e.release("api", "--version", "1")
 	path := filepath.Join(e.dir, ".strata", "state.db")

@@ -3,15 +3,23 @@ package main_test
 // End-to-end tests of issue 3 (releases and deployments): they build the strata binary once,
 // write real estates into temporary directories, and run the binary as a user would, in
 // separate processes, against the real SQLite store. Steps are real shell commands.
+//
+// Every top-level test calls t.Parallel first: each has its own estate (directory, SQLite
+// store, scratch directory, key directory), serves on 127.0.0.1:0 and marks its processes,
+// so tests never see each other, and most of their time is spent waiting on processes.
+// A test waits on conditions (waitFor, a file a step writes, a line of output), never on
+// time.Sleep, and asserts no duration: a busy machine must not fail it.
 
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +29,16 @@ import (
 // strataBin is the binary TestMain builds.
 var strataBin string
 
+// parallelTests is how many parallel tests run at once unless -test.parallel says otherwise.
+// The e2e tests mostly wait (on steps that sleep, health checks, soak times, servers), so
+// GOMAXPROCS of them, go test's default, would leave a 2-core machine idle most of the time.
+func parallelTests() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if !flagGiven("test.parallel") {
+		flag.Set("test.parallel", strconv.Itoa(parallelTests()))
+	}
 	dir, err := os.MkdirTemp("", "strata-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -38,6 +55,13 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// flagGiven reports whether the command line set the flag name.
+func flagGiven(name string) bool {
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // estate is a project directory written by a test, with a scratch directory beside it for
@@ -61,7 +85,9 @@ func newEstate(t *testing.T, yaml string) *estate {
 		}
 	}
 	e.write("strata.yaml", strings.ReplaceAll(yaml, "@SCRATCH@", e.scratch))
-	e.env = append(os.Environ(), "STRATA_ACTOR=e2e-tester", "STRATA_STORE=")
+	// Secret keys default to the user's config directory: give each estate its own, so that
+	// parallel tests (and the user's own keys) never meet. A test that sets STRATA_KEYS wins.
+	e.env = append(os.Environ(), "STRATA_ACTOR=e2e-tester", "STRATA_STORE=", "XDG_CONFIG_HOME="+filepath.Join(root, "config"))
 	return e
 }
 
@@ -282,6 +308,7 @@ type deployment struct {
 	Kind        string            `json:"kind"`
 	Promotion   string            `json:"promotion"`
 	RollbackOf  string            `json:"rollback_of"`
+	Error       string            `json:"error"`
 	Outputs     map[string]string `json:"outputs"`
 	StartedAt   *time.Time        `json:"started_at"`
 	FinishedAt  *time.Time        `json:"finished_at"`

@@ -35,6 +35,7 @@ func hasControl(s string) bool {
 // characters with exit status 2 and a message naming the flag, and writes nothing; the
 // same text without them is accepted.
 func TestFreeTextWithControlCharactersIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, servedEstate)
 	e.must(0, "release", "api", "--version", "1.0.0")
 	r := e.run("-o", "json", "promote", "api@1.0.0", "--to", "prod")
@@ -129,6 +130,7 @@ func TestFreeTextWithControlCharactersIsRefused(t *testing.T) {
 // that is not JSON, an actor with an escape sequence) still give one JSON document with
 // -o json, locally and on a server; the text table shows them escaped; the chain verifies.
 func TestAnAuditLogWrittenBeforeTheTextRuleStillReads(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, servedEstate)
 	e.must(0, "freeze", "dev", "--reason", "first")
 	st, err := sqlite.Open(filepath.Join(e.dir, ".strata", "state.db"), nil)
@@ -206,6 +208,7 @@ func TestAnAuditLogWrittenBeforeTheTextRuleStillReads(t *testing.T) {
 // the database; it is a 400 naming --reason, nothing is written, and text that is only
 // unusual goes through PostgreSQL byte for byte.
 func TestAReasonWithANULIsRefusedOnPostgres(t *testing.T) {
+	t.Parallel()
 	c, storeURL := pgSchema(t)
 	e := newEstate(t, servedEstate)
 	e.env = append(e.env, "STRATA_STORE="+storeURL)

@@ -48,6 +48,7 @@ func (e *estate) plusEnv(vars ...string) *estate {
 }
 
 func TestServeSpeaksHTTPSAndTheCLITrustsItsCA(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, strings.Replace(servedEstate, `deploy: "true"`, `deploy: "echo deployed $STRATA_VERSION to $STRATA_ENV"`, 1))
 	certs := testcert.New(t)
 	viewer := createToken(t, e, "viewer", "--role", "viewer").Token
@@ -144,6 +145,7 @@ func TestServeSpeaksHTTPSAndTheCLITrustsItsCA(t *testing.T) {
 }
 
 func TestServeRefusesBadCertificateFiles(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, servedEstate)
 	certs := testcert.New(t)
 	garbage := filepath.Join(t.TempDir(), "garbage.pem")
@@ -185,6 +187,7 @@ func TestServeRefusesBadCertificateFiles(t *testing.T) {
 }
 
 func TestServeWarnsWhenPlainHTTPReachesOtherMachines(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, servedEstate)
 	certs := testcert.New(t)
 	cases := []struct {

@@ -60,6 +60,7 @@ func createToken(t *testing.T, e *estate, args ...string) created {
 }
 
 func TestTokenCreatePrintsTheTokenOnceAndKeepsOnlyItsHash(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, tokenEstate)
 	c := createToken(t, e, "ci", "--role", "deployer", "--envs", "tier=dev", "--envs", "tier=prod,region=eu-west")
 	if c.Name != "ci" || c.Role != "deployer" || !strings.HasPrefix(c.Token, "strata_") ||
@@ -102,6 +103,7 @@ func TestTokenCreatePrintsTheTokenOnceAndKeepsOnlyItsHash(t *testing.T) {
 }
 
 func TestTokenListAndRevoke(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, tokenEstate)
 	createToken(t, e, "ci", "--role", "viewer")
 	createToken(t, e, "alice", "--role", "approver", "--envs", "name=prod-eu")
@@ -145,6 +147,7 @@ func TestTokenListAndRevoke(t *testing.T) {
 }
 
 func TestTokenCommandsRefuseBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, tokenEstate)
 	createToken(t, e, "ci", "--role", "viewer")
 	tests := []struct {
@@ -228,7 +231,7 @@ func serveWith(t *testing.T, e *estate, flags ...string) (string, *background) {
 	t.Helper()
 	b := e.start(append([]string{"serve", "--listen", "127.0.0.1:0", "--tick", "1h"}, flags...)...)
 	var url string
-	waitFor(t, 15*time.Second, "strata serve to listen", func() bool {
+	waitFor(t, 30*time.Second, "strata serve to listen", func() bool {
 		if b.ended() {
 			t.Fatalf("strata serve ended:\n%s", b.wait(t, time.Second))
 		}
@@ -250,6 +253,7 @@ func (e *estate) as(url, token string) *estate {
 }
 
 func TestTokensFromTheCLIAreWhoActsOnAServer(t *testing.T) {
+	t.Parallel()
 	e := newEstate(t, servedEstate)
 	ops := createToken(t, e, "ops", "--role", "admin").Token
 	devBot := createToken(t, e, "dev-bot", "--role", "deployer", "--envs", "tier=dev").Token

@@ -9,6 +9,7 @@ import (
 )
 
 func TestProgressLinesHeldBackAreWrittenSoonAndInOrder(t *testing.T) {
+	t.Parallel()
 	var out syncbuf.Buffer
 	b := &batchedWriter{w: &out}
 	b.Write([]byte("▸ one\n"))
@@ -16,7 +17,8 @@ func TestProgressLinesHeldBackAreWrittenSoonAndInOrder(t *testing.T) {
 	if got := out.String(); got != "" {
 		t.Fatalf("written at once: %q; want the lines held back", got)
 	}
-	deadline := time.Now().Add(10 * progressEvery)
+	// Soon is progressEvery; a minute bounds a hung test on a machine too busy for soon.
+	deadline := time.Now().Add(time.Minute)
 	for out.String() == "" && time.Now().Before(deadline) {
 		time.Sleep(progressEvery / 4)
 	}
@@ -31,6 +33,7 @@ func TestProgressLinesHeldBackAreWrittenSoonAndInOrder(t *testing.T) {
 }
 
 func TestALargeBatchIsWrittenWithoutWaiting(t *testing.T) {
+	t.Parallel()
 	var out syncbuf.Buffer
 	b := &batchedWriter{w: &out}
 	line := strings.Repeat("x", 1023) + "\n"

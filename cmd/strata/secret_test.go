@@ -133,6 +133,7 @@ func sha(s string) string {
 }
 
 func TestSecretValuesReachTheStepButNeverTheTerminalOrTheStore(t *testing.T) {
+	t.Parallel()
 	c := newSecretCase(t)
 	pwDev, pwProd := randomValue(t, "pwdev-"), randomValue(t, "pwprod-")
 	token, tls := randomValue(t, "tok-"), randomValue(t, "tls-")
@@ -213,6 +214,7 @@ func TestSecretValuesReachTheStepButNeverTheTerminalOrTheStore(t *testing.T) {
 }
 
 func TestAMissingSecretBlocksTheDeployBeforeAnyStepRuns(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		setup    func(c *secretCase)
@@ -246,6 +248,7 @@ func TestAMissingSecretBlocksTheDeployBeforeAnyStepRuns(t *testing.T) {
 }
 
 func TestADevDeployNeverNeedsProdsIdentity(t *testing.T) {
+	t.Parallel()
 	c := newSecretCase(t)
 	c.write("tls.key", "tls\n")
 	c.env = append(c.env, "E2E_CI_TOKEN=token")
@@ -268,6 +271,7 @@ func TestADevDeployNeverNeedsProdsIdentity(t *testing.T) {
 }
 
 func TestAWrongIdentityIsRefusedBeforeAnythingIsWritten(t *testing.T) {
+	t.Parallel()
 	c := newSecretCase(t)
 	c.write("tls.key", "tls\n")
 	c.env = append(c.env, "E2E_CI_TOKEN=token")
@@ -296,6 +300,7 @@ func TestAWrongIdentityIsRefusedBeforeAnythingIsWritten(t *testing.T) {
 }
 
 func TestTheSecretCommands(t *testing.T) {
+	t.Parallel()
 	c := newSecretCase(t)
 	c.write("tls.key", "tls\n")
 	c.env = append(c.env, "E2E_CI_TOKEN=token")
