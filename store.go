@@ -2,6 +2,7 @@ package strata
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -13,17 +14,36 @@ const SchemaVersion = 7
 // takes an *Event appends it to the audit log in the same transaction as the change it
 // records (nil means the change is not audited, e.g. a lease renewal). Methods return
 // *Error values with the codes their docs name; any other error is internal.
+//
+// It is made of one small interface per kind of record, so that code which needs one kind
+// (the log sink its logs, authentication its tokens) says so and is tested with just that.
 type Store interface {
+	ReleaseStore
+	DeploymentStore
+	LogStore
+	PromotionStore
+	FreezeStore
+	EventStore
+	EnvironmentStore
+	TokenStore
+	HealthStore
 	// Close releases the store.
 	Close() error
+}
 
+// ReleaseStore keeps releases.
+type ReleaseStore interface {
 	// CreateRelease records r. ECONFLICT when (service, version) exists already.
 	CreateRelease(ctx context.Context, r *Release, e *Event) error
 	// Release returns the release of service at version; ENOTFOUND when there is none.
 	Release(ctx context.Context, service, version string) (*Release, error)
 	// Releases returns a service's releases, newest first ("" for every service).
 	Releases(ctx context.Context, service string) ([]*Release, error)
+}
 
+// DeploymentStore keeps deployments, their claims on (service, environment) pairs and
+// their owners' leases.
+type DeploymentStore interface {
 	// CreateDeployment records d (state pending or running, with its owner and lease) and
 	// claims its (service, environment). EBLOCKED, naming the holder's id, when another
 	// deployment of the pair is active (pending, running or interrupted).
@@ -48,12 +68,24 @@ type Store interface {
 	Deployment(ctx context.Context, id string) (*Deployment, error)
 	// Deployments returns the deployments f selects, newest first.
 	Deployments(ctx context.Context, f DeploymentFilter) ([]*Deployment, error)
+	// TallyDeployments counts every deployment by state, and the finished ones (started and
+	// finished times set) by how long they took against bounds, in seconds, ascending. It
+	// reads counts, not deployments: what it costs does not grow with what it returns.
+	// EINVALID when bounds are not in ascending order.
+	TallyDeployments(ctx context.Context, bounds []float64) (*DeploymentTally, error)
+}
 
+// LogStore keeps the (redacted) output of deployments' steps.
+type LogStore interface {
 	// AppendLog stores a chunk of a deployment's (redacted) step output.
 	AppendLog(ctx context.Context, id string, c LogChunk) error
 	// Logs returns a deployment's chunks with Seq greater than after, in order.
 	Logs(ctx context.Context, id string, after int64) ([]LogChunk, error)
+}
 
+// PromotionStore keeps promotions, their approvals, and the owners and leases of those
+// that run.
+type PromotionStore interface {
 	// CreatePromotion records p; a running p is recorded with p.Owner and p.LeaseUntil as its
 	// owner and lease. When an open (waiting or running) promotion of the same service,
 	// version and stage exists, it fills p with that one and returns ECONFLICT.
@@ -83,18 +115,33 @@ type Store interface {
 	Promotion(ctx context.Context, id string) (*Promotion, error)
 	// Promotions returns the promotions f selects, newest first.
 	Promotions(ctx context.Context, f PromotionFilter) ([]*Promotion, error)
+}
 
+// FreezeStore keeps which environments are frozen.
+type FreezeStore interface {
 	// SetFreeze freezes an environment (f != nil) or lifts its freeze (f == nil, ENOTFOUND
 	// when it was not frozen).
 	SetFreeze(ctx context.Context, env string, f *Freeze, e *Event) error
 	// Freezes returns every frozen environment.
 	Freezes(ctx context.Context) ([]*Freeze, error)
+}
 
+// EventStore reads the audit log, and appends to it what goes with no other change.
+type EventStore interface {
 	// Events returns audit events f selects, oldest first.
 	Events(ctx context.Context, f EventFilter) ([]*Event, error)
+	// ScanEvents calls fn with each audit event f selects, oldest first (newest first when
+	// newestFirst; f.Limit then keeps the newest Limit too), holding one at a time: a reader
+	// of a long log (verifying the chain, filtering further) needs memory for what it keeps,
+	// not for the log. It stops, returning nil, when fn returns ErrStopScan, and returns any
+	// other error fn returns.
+	ScanEvents(ctx context.Context, f EventFilter, newestFirst bool, fn func(*Event) error) error
 	// AppendEvent records an event that goes with no other change (e.g. a denied request).
 	AppendEvent(ctx context.Context, e *Event) error
+}
 
+// EnvironmentStore keeps short-lived environments.
+type EnvironmentStore interface {
 	// CreateEnvironment records a short-lived environment (CreatedAt set to the clock when
 	// zero). ECONFLICT when one of that name exists already; EINVALID when it has no name or
 	// no Like.
@@ -103,7 +150,10 @@ type Store interface {
 	DeleteEnvironment(ctx context.Context, name string, e *Event) error
 	// Environments returns every short-lived environment, oldest first.
 	Environments(ctx context.Context) ([]*EphemeralEnv, error)
+}
 
+// TokenStore keeps API tokens (their hashes only).
+type TokenStore interface {
 	// CreateToken records an API token (CreatedAt set to the clock when zero); only its
 	// hash is kept. EINVALID when it has no valid name, role or hash; ECONFLICT when a valid
 	// (unrevoked) token has that name.
@@ -115,7 +165,10 @@ type Store interface {
 	Tokens(ctx context.Context) ([]*Token, error)
 	// RevokeToken revokes the valid token called name. ENOTFOUND when there is none.
 	RevokeToken(ctx context.Context, name string, e *Event) error
+}
 
+// HealthStore keeps the newest health check of each (service, environment) pair.
+type HealthStore interface {
 	// RecordHealth keeps c as the pair's newest health check, unless the store holds one
 	// that ran at or after c.CheckedAt: a slower replica's older result never overwrites a
 	// newer one. It reports changed when this write moved the health of c.Deployment from
@@ -160,7 +213,26 @@ type PromotionFilter struct {
 type EventFilter struct {
 	Service     string
 	Environment string
-	Actor       string
-	Action      string
-	Limit       int // the newest Limit events, still returned oldest first
+	// Unplaced, with Environment, also selects the events that name no environment (a
+	// promotion's, which name a stage in their detail; a release's).
+	Unplaced bool
+	Actor    string
+	Action   string
+	Limit    int // the newest Limit events, still returned oldest first
+}
+
+// ErrStopScan, returned by a scan's callback, ends the scan without an error.
+var ErrStopScan = errors.New("stop the scan")
+
+// DeploymentTally is what TallyDeployments counted.
+type DeploymentTally struct {
+	// ByState counts deployments by state; a state no deployment is in is absent.
+	ByState map[string]int
+	// Took counts the finished deployments by duration, one count per bound (not
+	// cumulative): Took[i] those that took more than bounds[i-1] and at most bounds[i]
+	// seconds. Those longer than every bound are in Finished and Seconds only.
+	Took []int
+	// Finished is how many deployments finished; Seconds is how long they took in all.
+	Finished int
+	Seconds  float64
 }

@@ -1,9 +1,11 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/strata-dev/strata"
@@ -84,5 +86,53 @@ func TestAWorkersLastSuccessIsRecordedWhenItsNextClaimIsRefused(t *testing.T) {
 	order, _ := os.ReadFile(w.scratch + "/order")
 	if got := strings.Fields(string(order)); len(got) == 0 || got[0] != "e1" {
 		t.Fatalf("steps ran in %v; want e1 first", got)
+	}
+}
+
+// handoverCounter counts the store's writes of deployments.
+type handoverCounter struct {
+	strata.Store
+	mu                      sync.Mutex
+	creates, updates, pairs int
+}
+
+func (s *handoverCounter) CreateDeployment(ctx context.Context, d *strata.Deployment, e *strata.Event) error {
+	s.mu.Lock()
+	s.creates++
+	s.mu.Unlock()
+	return s.Store.CreateDeployment(ctx, d, e)
+}
+
+func (s *handoverCounter) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *strata.Event) error {
+	s.mu.Lock()
+	s.updates++
+	s.mu.Unlock()
+	return s.Store.UpdateDeployment(ctx, d, e)
+}
+
+func (s *handoverCounter) FinishAndCreate(ctx context.Context, done *strata.Deployment, doneEvent *strata.Event, next *strata.Deployment, nextEvent *strata.Event) (error, error) {
+	s.mu.Lock()
+	s.pairs++
+	s.mu.Unlock()
+	return s.Store.FinishAndCreate(ctx, done, doneEvent, next, nextEvent)
+}
+
+// The handover's whole point: one worker through five environments writes its first claim
+// alone, each later claim with the outcome before it, and its last outcome alone.
+func TestAWorkerRecordsEachSuccessWithItsNextClaim(t *testing.T) {
+	w := newWorld(t, carryEstate)
+	e := w.engine()
+	e.Parallel = 1
+	if _, err := e.Release(t.Context(), "api", "1"); err != nil {
+		t.Fatal(err)
+	}
+	counter := &handoverCounter{Store: e.Store}
+	e.Store = counter
+	if _, err := e.Promote(t.Context(), engine.PromoteRequest{Service: "api", Version: "1", To: "all"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprintf("%d claims alone, %d outcomes alone, %d together", counter.creates, counter.updates, counter.pairs),
+		"1 claims alone, 1 outcomes alone, 4 together"; got != want {
+		t.Errorf("the worker wrote %s; want %s", got, want)
 	}
 }

@@ -9,9 +9,9 @@ import (
 )
 
 // claim records d and takes its (service, environment), waiting for a holder to finish
-// unless noWait. A holder whose process is gone is reported, not waited for. *prev, when
-// there is one, is recorded with the first try.
-func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool, prev **finished) error {
+// unless noWait. A holder whose process is gone is reported, not waited for. The outcome
+// waiting in h, when there is one, is recorded with the first try.
+func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool, h *handover) error {
 	announced := false
 	for {
 		action := "deploy"
@@ -19,7 +19,7 @@ func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool, p
 			action = "rollback"
 		}
 		ev := e.event(action, d.Service, d.Environment, "", map[string]any{"version": d.Version, "kind": d.Kind, "promotion": d.PromotionID, "rollback_of": d.RollbackOf})
-		err := e.create(ctx, d, ev, prev)
+		err := h.create(ctx, e, d, ev)
 		if err == nil {
 			return nil
 		}

@@ -44,12 +44,10 @@ type DeployRequest struct {
 	// verified says the caller has checked release's artifacts against its digest already
 	// (a promotion does, once per wave).
 	verified bool
-	// prev, when set, is the previous deployment of the caller's worker, succeeded but not
-	// recorded: it is recorded with this deployment's claim, or on its own when there is
-	// none. next, when set, receives this deployment when it succeeds, unrecorded, in turn
-	// (carry.go).
-	prev *finished
-	next **finished
+	// handover, when set, is the caller's worker's: the outcome of its previous deployment
+	// is recorded with this one's claim, and this one's success waits for the next claim in
+	// turn (carry.go).
+	handover *handover
 	// fence, when set, ends when the promotion this deployment belongs to is no longer this
 	// process's (its lease was lost): the deployment is then not claimed, so that it is not
 	// made twice, here and by whoever took the promotion over.
@@ -62,7 +60,12 @@ var errLeaseLost = errors.New("lost its lease; another worker may take the deplo
 // A failed step or health check returns EFAILED (after the rollback policy ran); a closed
 // policy or a missing dependency returns EBLOCKED before anything runs.
 func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deployment, error) {
-	defer e.flush(ctx, &req.prev) // when no claim took it
+	claiming := false
+	defer func() {
+		if !claiming {
+			req.handover.flush(ctx) // no claim took the previous outcome
+		}
+	}()
 	svc, env, err := e.lookup(req.Service, req.Env)
 	if err != nil {
 		return nil, err
@@ -103,10 +106,11 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 		defer context.AfterFunc(req.fence, func() { cancel(context.Cause(req.fence)) })()
 		claimCtx = c
 	}
-	if err := e.claim(claimCtx, d, req.NoWait, &req.prev); err != nil {
+	claiming = true
+	if err := e.claim(claimCtx, d, req.NoWait, req.handover); err != nil {
 		return nil, err
 	}
-	return e.execute(ctx, d, svc, rs, rel, req.verified, req.next)
+	return e.execute(ctx, d, svc, rs, rel, req.verified, req.handover)
 }
 
 func (e *Engine) lookup(service, env string) (*strata.Service, *strata.Environment, error) {
@@ -183,8 +187,8 @@ func windowList(ws []strata.Window) string {
 // execute runs one attempt of d: the deploy step, then the health check, then the rollback
 // policy on failure. d is recorded as running by its caller.
 //
-// With keep set, a success is not recorded but put in *keep for the caller to record.
-func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release, verified bool, keep **finished) (*strata.Deployment, error) {
+// With h set, a success is not recorded but waits in h for the worker's next claim.
+func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release, verified bool, h *handover) (*strata.Deployment, error) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stopLease := e.keepLease(runCtx, d, cancel)
@@ -219,14 +223,8 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	d.FinishedAt = e.now()
 	if failure == "" {
 		d.State = strata.Succeeded
-		f := e.keep(d, start)
-		if keep != nil {
-			*keep = f
-			return d, nil
-		}
 		var err error
-		f.err = &err
-		e.flush(ctx, &f)
+		h.succeeded(ctx, e, d, start, &err)
 		return d, err
 	}
 	return e.fail(ctx, d, svc, secret.Redact(failure, secrets))
@@ -347,13 +345,13 @@ const recordGroupAfter = 200 * time.Millisecond
 // recordGroupAfter, so that `resume` can stop what is left of it after a crash.
 type groupRecorder struct {
 	ctx   context.Context
-	store strata.Store
+	store strata.DeploymentStore
 	d     *strata.Deployment
 	timer *time.Timer
 	done  chan struct{}
 }
 
-func recordGroupLater(ctx context.Context, s strata.Store, d *strata.Deployment) *groupRecorder {
+func recordGroupLater(ctx context.Context, s strata.DeploymentStore, d *strata.Deployment) *groupRecorder {
 	return &groupRecorder{ctx: ctx, store: s, d: d, done: make(chan struct{})}
 }
 

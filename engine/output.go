@@ -64,7 +64,7 @@ func (l *linePrefixer) Write(p []byte) (int, error) {
 // flushEvery, and always at Close, so a chatty step does not cost a transaction per line.
 type logSink struct {
 	ctx     context.Context
-	store   strata.Store
+	store   strata.LogStore
 	id      string
 	attempt int
 	step    string
@@ -77,7 +77,7 @@ type logSink struct {
 
 const flushEvery = 250 * time.Millisecond
 
-func newLogSink(ctx context.Context, s strata.Store, id string, attempt int) *logSink {
+func newLogSink(ctx context.Context, s strata.LogStore, id string, attempt int) *logSink {
 	return &logSink{ctx: context.WithoutCancel(ctx), store: s, id: id, attempt: attempt}
 }
 

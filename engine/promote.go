@@ -304,16 +304,12 @@ func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wav
 	var wg sync.WaitGroup
 	for range min(max(1, e.Parallel), len(wave)) {
 		wg.Go(func() {
-			var prev *finished
+			h := e.newHandover()
 			for i := range jobs {
-				var next *finished
-				out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: wave[i], Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified, prev: prev, next: &next, fence: fence})
-				if next != nil {
-					next.err = &errs[i]
-				}
-				prev = next
+				out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: wave[i], Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified, handover: h, fence: fence})
+				h.reportTo(&errs[i])
 			}
-			e.flush(ctx, &prev)
+			h.flush(ctx)
 		})
 	}
 	for i := range wave {

@@ -181,10 +181,11 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	return nil, nil
 }
 
-// deploymentFigures counts the store's deployments by state, gathers how long the finished
-// ones took, and counts the running deployments that are unhealthy (strata.HealthNow),
-// reading them again only when the audit log has moved since the last time (metrics.store):
-// a health check that changes a deployment's health appends an event too.
+// deploymentFigures counts the store's deployments by state and how long the finished ones
+// took (Store.TallyDeployments), and counts the pairs whose running deployment is unhealthy
+// (strata.HealthNow of each pair's newest succeeded deployment, one row a pair), reading
+// again only when the audit log has moved since the last time (metrics.store): a health
+// check that changes a deployment's health appends an event too.
 func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogram, int, error) {
 	// The newest event first: a change committed after it is read below, and makes the next
 	// scrape read again.
@@ -205,7 +206,12 @@ func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogr
 		return byState, took, unhealthy, nil
 	}
 	m.mu.Unlock()
-	ds, err := s.store.Deployments(ctx, strata.DeploymentFilter{})
+	// Counted by the store: what a scrape costs here does not grow with the history.
+	tally, err := s.store.TallyDeployments(ctx, durationBuckets)
+	if err != nil {
+		return nil, histogram{}, 0, err
+	}
+	running, err := s.store.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Succeeded}, Latest: true})
 	if err != nil {
 		return nil, histogram{}, 0, err
 	}
@@ -217,24 +223,20 @@ func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogr
 	for _, c := range checks {
 		checked[pairKey{c.Service, c.Environment}] = c
 	}
-	seen := map[pairKey]bool{}
 	unhealthy := 0
+	for _, d := range running {
+		if strata.HealthNow(d, checked[pairKey{d.Service, d.Environment}]) == strata.Unhealthy {
+			unhealthy++
+		}
+	}
 	byState := map[string]int{}
 	for _, st := range []string{strata.Pending, strata.Running, strata.Succeeded, strata.Failed, strata.RolledBack, strata.Interrupted} {
 		byState[st] = 0
 	}
-	var took histogram
-	for _, d := range ds { // newest first: the first succeeded of a pair runs there
-		byState[d.State]++
-		if k := (pairKey{d.Service, d.Environment}); d.State == strata.Succeeded && !seen[k] {
-			seen[k] = true
-			if strata.HealthNow(d, checked[k]) == strata.Unhealthy {
-				unhealthy++
-			}
-		}
-		if !d.FinishedAt.IsZero() && !d.StartedAt.IsZero() {
-			took.observe(d.FinishedAt.Sub(d.StartedAt).Seconds())
-		}
+	maps.Copy(byState, tally.ByState)
+	took := histogram{counts: make([]uint64, len(durationBuckets)), sum: tally.Seconds, n: uint64(tally.Finished)}
+	for i, n := range tally.Took {
+		took.counts[i] = uint64(n)
 	}
 	m.mu.Lock()
 	kept := took

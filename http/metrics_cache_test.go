@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,9 +16,21 @@ import (
 	strhttp "github.com/strata-dev/strata/http"
 )
 
-// A scrape reads every deployment only when the store changed since the one before (the
-// audit log's newest event moved), and always reports what the store holds.
-func TestMetricsReadTheDeploymentsAgainOnlyWhenTheStoreChanged(t *testing.T) {
+// tallyCounter counts the store's tallies, and (countingStore) the deployments read.
+type tallyCounter struct {
+	countingStore
+	tallies atomic.Int64
+}
+
+func (s *tallyCounter) TallyDeployments(ctx context.Context, bounds []float64) (*strata.DeploymentTally, error) {
+	s.tallies.Add(1)
+	return s.Store.TallyDeployments(ctx, bounds)
+}
+
+// A scrape reads no history (the store counts the deployments; the unhealthy figure reads
+// one deployment a pair), counts again only when the store changed since the one before
+// (the audit log's newest event moved), and always reports what the store holds.
+func TestMetricsCountTheDeploymentsAgainOnlyWhenTheStoreChanged(t *testing.T) {
 	dir := writeProject(t, matrixYAML(0))
 	p := loadProject(t, dir)
 	st := openStore(t, dir)
@@ -39,7 +52,7 @@ func TestMetricsReadTheDeploymentsAgainOnlyWhenTheStoreChanged(t *testing.T) {
 			running = d
 		}
 	}
-	counting := &countingStore{Store: st}
+	counting := &tallyCounter{countingStore: countingStore{Store: st}}
 	e := engine.New(p, counting, "tester")
 	srv, err := strhttp.New(strhttp.Config{Engine: e, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -48,9 +61,9 @@ func TestMetricsReadTheDeploymentsAgainOnlyWhenTheStoreChanged(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	token := makeTokens(t, st, []testToken{{"victor", strata.RoleViewer, nil}})["victor"]
-	scrape := func() (string, int) {
+	scrape := func() (string, int64) {
 		t.Helper()
-		before := counting.read()
+		before, tallies := counting.read(), counting.tallies.Load()
 		req, _ := http.NewRequest("GET", ts.URL+"/metrics", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
@@ -62,16 +75,21 @@ func TestMetricsReadTheDeploymentsAgainOnlyWhenTheStoreChanged(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("/metrics: %d %s", resp.StatusCode, b)
 		}
-		return string(b), counting.read() - before
+		// The unhealthy figure reads what runs in each pair: at most one deployment a pair
+		// (three here), however long the history.
+		if read := counting.read() - before; read > 3 || tallies == counting.tallies.Load() && read != 0 {
+			t.Errorf("a scrape read %d deployments, want at most one a pair, and none when it counted nothing", read)
+		}
+		return string(b), counting.tallies.Load() - tallies
 	}
 
-	first, read := scrape()
-	if read != 3 || !strings.Contains(first, `strata_deployments{state="succeeded"} 2`) || !strings.Contains(first, `strata_deployments{state="running"} 1`) {
-		t.Fatalf("the first scrape read %d deployments and says:\n%s", read, first)
+	first, tallied := scrape()
+	if tallied != 1 || !strings.Contains(first, `strata_deployments{state="succeeded"} 2`) || !strings.Contains(first, `strata_deployments{state="running"} 1`) {
+		t.Fatalf("the first scrape counted %d times and says:\n%s", tallied, first)
 	}
-	again, read := scrape()
-	if read != 0 {
-		t.Errorf("a scrape of an unchanged store read %d deployments, want none", read)
+	again, tallied := scrape()
+	if tallied != 0 {
+		t.Errorf("a scrape of an unchanged store counted %d times, want none", tallied)
 	}
 	if !strings.Contains(again, `strata_deployments{state="succeeded"} 2`) || !strings.Contains(again, `strata_deployment_duration_seconds_count 2`) {
 		t.Errorf("the second scrape says:\n%s", again)
@@ -80,9 +98,9 @@ func TestMetricsReadTheDeploymentsAgainOnlyWhenTheStoreChanged(t *testing.T) {
 	if err := st.UpdateDeployment(ctx, running, ev("deployment.failed")); err != nil {
 		t.Fatal(err)
 	}
-	after, read := scrape()
-	if read != 3 || !strings.Contains(after, `strata_deployments{state="failed"} 1`) || !strings.Contains(after, `strata_deployments{state="running"} 0`) ||
+	after, tallied := scrape()
+	if tallied != 1 || !strings.Contains(after, `strata_deployments{state="failed"} 1`) || !strings.Contains(after, `strata_deployments{state="running"} 0`) ||
 		!strings.Contains(after, `strata_deployment_duration_seconds_count 3`) {
-		t.Errorf("after a deployment failed, the scrape read %d deployments and says:\n%s", read, after)
+		t.Errorf("after a deployment failed, the scrape counted %d times and says:\n%s", tallied, after)
 	}
 }

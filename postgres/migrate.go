@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
+	"github.com/strata-dev/strata/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -29,15 +30,16 @@ func lockKey(schema, what string) int64 {
 // migrate one after another; each re-reads the version inside its transaction, so a
 // migration runs once.
 func (db *DB) migrate(ctx context.Context) error {
-	ms, err := sqlrow.Migrations(migrations, "migrations")
+	ms, err := sqlstore.Migrations(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	c, err := db.pool.acquire(ctx)
+	pc, err := db.b.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer db.pool.release(c)
+	defer pc.Release()
+	c := pc.Conn()
 
 	var schema *string
 	if err := c.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
@@ -48,7 +50,6 @@ func (db *DB) migrate(ctx context.Context) error {
 			db.name, db.searchPath)
 	}
 	db.schema = *schema
-	db.auditKey = lockKey(db.schema, "audit")
 	if _, err := db.schemaVersion(ctx, c); err != nil {
 		return err
 	}

@@ -111,28 +111,42 @@ func ResumeAll(ctx context.Context, e *engine.Engine) (*Resume, error) {
 // outcome) of every stage that holds the environment, as p's pipeline says: they carry a
 // stage, not one environment, and they are what let the environment's deployments happen.
 func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.EventFilter) ([]*strata.Event, error) {
-	env, limit := f.Environment, f.Limit
-	if env != "" && p != nil {
-		f.Environment, f.Limit = "", 0
+	if f.Environment == "" || p == nil {
+		events, err := s.Events(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		if events == nil {
+			events = []*strata.Event{}
+		}
+		return events, nil
 	}
-	events, err := s.Events(ctx, f)
+	// The store selects the environment's events and those that name none; of the latter,
+	// only the promotion-level ones of the environment's stages are kept, newest first
+	// when a limit says how many, so that neither the log nor the other environments'
+	// events are held.
+	stages := map[string]bool{}
+	for _, st := range p.StagesOf(f.Environment) {
+		stages[st.Name] = true
+	}
+	limit := f.Limit
+	f.Unplaced, f.Limit = true, 0
+	events := []*strata.Event{}
+	err := s.ScanEvents(ctx, f, limit > 0, func(e *strata.Event) error {
+		if e.Environment == "" && !stages[EventStage(e)] {
+			return nil
+		}
+		events = append(events, e)
+		if limit > 0 && len(events) == limit {
+			return strata.ErrStopScan
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if env != "" && p != nil {
-		stages := map[string]bool{}
-		for _, st := range p.StagesOf(env) {
-			stages[st.Name] = true
-		}
-		events = slices.DeleteFunc(events, func(e *strata.Event) bool {
-			return e.Environment != env && (e.Environment != "" || !stages[EventStage(e)])
-		})
-		if limit > 0 && len(events) > limit {
-			events = events[len(events)-limit:]
-		}
-	}
-	if events == nil {
-		events = []*strata.Event{}
+	if limit > 0 {
+		slices.Reverse(events)
 	}
 	return events, nil
 }

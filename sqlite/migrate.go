@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
+	"github.com/strata-dev/strata/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -92,22 +94,22 @@ func newer(name string, v int) error {
 // migrate applies every migration the store lacks, each in its own transaction that also
 // records it in schema_version. Processes that open a new store at once queue on the write
 // lock; each re-reads the version inside its transaction, so a migration runs only once.
-func (db *DB) migrate(ctx context.Context) error {
-	ms, err := sqlrow.Migrations(migrations, "migrations")
+func migrate(ctx context.Context, write *sql.DB, path string, now func() time.Time) error {
+	ms, err := sqlstore.Migrations(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", db.path, err)
+		return fmt.Errorf("open store %s: %w", path, err)
 	}
 	for _, m := range ms {
 		if m.Version > strata.SchemaVersion {
 			break
 		}
-		err := db.tx(ctx, func(tx *sql.Tx) error {
+		err := inTx(ctx, write, func(tx *sql.Tx) error {
 			v, err := schemaVersion(ctx, tx)
 			if err != nil {
 				return err
 			}
 			if v > strata.SchemaVersion {
-				return newer(db.path, v)
+				return newer(path, v)
 			}
 			if v >= m.Version {
 				return nil
@@ -120,21 +122,21 @@ func (db *DB) migrate(ctx context.Context) error {
 					return err
 				}
 				if tables > 0 {
-					return notStore(db.path)
+					return notStore(path)
 				}
 			}
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("apply migration %s: %w", m.Name, err)
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
-				m.Version, sqlrow.Nanos(db.now()))
+				m.Version, sqlrow.Nanos(now()))
 			return err
 		})
 		if err != nil {
 			if strata.ErrorCode(err) == strata.EINVALID {
 				return err
 			}
-			return fmt.Errorf("open store %s: %w", db.path, err)
+			return fmt.Errorf("open store %s: %w", path, err)
 		}
 	}
 	return nil
@@ -150,4 +152,17 @@ func schemaVersion(ctx context.Context, tx *sql.Tx) (int, error) {
 	var v int
 	err = tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
 	return v, err
+}
+
+// inTx runs fn in a transaction of db and commits when fn returns nil.
+func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }

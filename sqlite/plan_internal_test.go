@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlstore"
 )
 
 // The listings that run on every command, or for every deployment, must find their rows
@@ -27,8 +28,8 @@ func TestDeploymentListingsUseAnIndex(t *testing.T) {
 		{"a promotion's", strata.DeploymentFilter{PromotionID: "p-1"}, "deployments_promotion"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q, args := deploymentsQuery(tc.filter)
-			rows, err := db.read.Query("EXPLAIN QUERY PLAN "+q, args...)
+			q, args := sqlstore.DeploymentsQuery(dialect, tc.filter)
+			rows, err := db.b.read.Query("EXPLAIN QUERY PLAN "+q, args...)
 			if err != nil {
 				t.Fatal(err)
 			}

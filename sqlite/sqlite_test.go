@@ -17,35 +17,16 @@ import (
 	"github.com/strata-dev/strata/storetest"
 )
 
+// open opens the store at path, closed when t ends.
 func open(t *testing.T, path string) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(path, storetest.Ticking())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return storetest.Opened(t, db, err)
 }
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) strata.Store {
-		db, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"), storetest.Ticking())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
-}
-
-func TestContractWithTheSameTimeEverywhere(t *testing.T) {
-	// A clock that stands still (or a coarse one) must not change the order of anything.
-	at := time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)
-	storetest.Run(t, func(t *testing.T) strata.Store {
-		db, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"), func() time.Time { return at })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
+	storetest.RunEveryWay(t, func(t *testing.T, now func() time.Time) (strata.Store, error) {
+		return sqlite.Open(filepath.Join(t.TempDir(), "state.db"), now)
 	})
 }
 
@@ -128,57 +109,17 @@ func TestOpenAcceptsAnEmptyFile(t *testing.T) {
 }
 
 func TestReopenKeepsEverything(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.db")
-	ctx := t.Context()
-	db, err := sqlite.Open(path, storetest.Ticking())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &strata.Release{Service: "api", Version: "1", Digest: "sha256:aa"}
-	d := &strata.Deployment{Service: "api", Environment: "prod", Version: "1", State: strata.Running,
-		Owner: strata.Owner{Host: "h", PID: 1, Start: 2}, Config: map[string]any{"PORT": int64(8080), "RATIO": 0.5}}
-	for _, err := range []error{
-		db.CreateRelease(ctx, r, &strata.Event{Actor: "a", Action: "release"}),
-		db.CreateDeployment(ctx, d, &strata.Event{Actor: "a", Action: "deploy"}),
-		db.AppendLog(ctx, d.ID, strata.LogChunk{Step: "deploy", Data: "hello"}),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Reopen(t, func(t *testing.T) func() (strata.Store, error) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		return func() (strata.Store, error) { return sqlite.Open(path, storetest.Ticking()) }
+	})
+}
 
-	db = open(t, path)
-	if _, err := db.Release(ctx, "api", "1"); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.Deployment(ctx, d.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Config["PORT"] != int64(8080) || got.Config["RATIO"] != 0.5 {
-		t.Errorf("config = %#v, want PORT int64 8080 and RATIO 0.5", got.Config)
-	}
-	if err := db.CreateDeployment(ctx, &strata.Deployment{Service: "api", Environment: "prod", State: strata.Pending}, nil); strata.ErrorCode(err) != strata.EBLOCKED {
-		t.Errorf("a claim after reopening = %v, want EBLOCKED", err)
-	}
-	logs, err := db.Logs(ctx, d.ID, 0)
-	if err != nil || len(logs) != 1 || logs[0].Data != "hello" {
-		t.Errorf("logs = %+v, %v; want hello", logs, err)
-	}
-	evs, err := db.Events(ctx, strata.EventFilter{})
-	if err != nil || len(evs) != 2 {
-		t.Fatalf("events = %+v, %v; want 2", evs, err)
-	}
-	e := &strata.Event{Actor: "a", Action: "more"}
-	if err := db.AppendEvent(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	if e.Seq != 3 || e.Prev != evs[1].Hash {
-		t.Errorf("event after reopening has seq %d and prev %q, want 3 and %q", e.Seq, e.Prev, evs[1].Hash)
-	}
+func TestTwoProcessesTakingTurnsContinueOneAuditChain(t *testing.T) {
+	storetest.TakeTurns(t, func(t *testing.T) func() (strata.Store, error) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		return func() (strata.Store, error) { return sqlite.Open(path, storetest.Ticking()) }
+	})
 }
 
 func TestTheAuditLogCannotBeEditedInTheFile(t *testing.T) {

@@ -30,10 +30,12 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"leases", testLeases},
 		{"deployment filters", testDeploymentFilters},
 		{"deployments by version and the latest of each pair", testVersionAndLatest},
+		{"tallies of deployments", testTally},
 		{"logs", testLogs},
 		{"promotions", testPromotions},
 		{"freezes", testFreezes},
 		{"events", testEvents},
+		{"scanning events", testScanEvents},
 		{"environments", testEnvironments},
 		{"tokens", testTokens},
 		{"promotion claims", testClaimPromotion},
@@ -142,4 +144,53 @@ func at[T any](xs []T, is ...int) []T {
 // store keeps).
 func sameTime(a, b time.Time) bool {
 	return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond))
+}
+
+// RunEveryWay runs the contract three ways, in parallel: on a clock that ticks a millisecond
+// a call (Ticking), on one that stands still (a coarse clock must not change the order of
+// anything), and with every writer's work run and rolled back once before it runs for real,
+// as the group commit does when another writer of its batch fails (so each method's work
+// must be safe to run twice). Open opens a new, empty store on the clock now.
+func RunEveryWay(t *testing.T, open func(t *testing.T, now func() time.Time) (strata.Store, error)) {
+	at := time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)
+	ways := []struct {
+		name     string
+		now      func() func() time.Time
+		rehearse bool
+	}{
+		{"on a ticking clock", Ticking, false},
+		{"with the same time everywhere", func() func() time.Time { return func() time.Time { return at } }, false},
+		{"with every writer run twice", Ticking, true},
+	}
+	for _, w := range ways {
+		t.Run(w.name, func(t *testing.T) {
+			t.Parallel()
+			Run(t, func(t *testing.T) strata.Store {
+				s, err := open(t, w.now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if w.rehearse {
+					r, ok := s.(interface{ RehearseWriters() })
+					if !ok {
+						s.Close()
+						t.Skip("the store cannot rehearse its writers")
+					}
+					r.RehearseWriters()
+				}
+				return s
+			})
+		})
+	}
+}
+
+// Opened returns s, a store just opened, closing it when t ends; or fails t with err, the
+// open's error.
+func Opened[S interface{ Close() error }](t testing.TB, s S, err error) S {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

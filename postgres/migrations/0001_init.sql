@@ -29,7 +29,6 @@ CREATE TABLE releases (
 	created_at bigint NOT NULL,
 	UNIQUE (service, version)
 );
-CREATE INDEX releases_created ON releases (service, created_at);
 
 CREATE TABLE deployments (
 	n            bigserial UNIQUE,
@@ -59,13 +58,6 @@ CREATE TABLE deployments (
 	started_at   bigint NOT NULL DEFAULT 0,
 	finished_at  bigint NOT NULL DEFAULT 0
 );
--- At most one active deployment per (service, environment), whatever the code above does.
-CREATE UNIQUE INDEX deployments_claim ON deployments (service, environment)
-	WHERE state IN ('pending', 'running', 'interrupted');
-CREATE INDEX deployments_pair ON deployments (service, environment, created_at);
-CREATE INDEX deployments_created ON deployments (created_at);
-CREATE INDEX deployments_promotion ON deployments (promotion_id) WHERE promotion_id <> '';
-CREATE INDEX deployments_state ON deployments (state);
 -- Active deployments by lease, for reclaiming those whose owner stopped renewing.
 CREATE INDEX deployments_lease ON deployments (lease_until)
 	WHERE state IN ('pending', 'running', 'interrupted');
@@ -78,7 +70,6 @@ CREATE TABLE logs (
 	at         bigint NOT NULL,
 	data       text NOT NULL
 );
-CREATE INDEX logs_deployment ON logs (deployment, seq);
 
 CREATE TABLE promotions (
 	n          bigserial UNIQUE,
@@ -94,10 +85,6 @@ CREATE TABLE promotions (
 	created_at bigint NOT NULL,
 	updated_at bigint NOT NULL
 );
--- At most one open promotion per (service, version, stage).
-CREATE UNIQUE INDEX promotions_open ON promotions (service, version, stage)
-	WHERE state IN ('waiting', 'running');
-CREATE INDEX promotions_created ON promotions (created_at);
 
 CREATE TABLE approvals (
 	n         bigserial,
@@ -126,8 +113,6 @@ CREATE TABLE events (
 	prev        text NOT NULL,
 	hash        text NOT NULL
 );
-CREATE INDEX events_service ON events (service, seq);
-CREATE INDEX events_environment ON events (environment, seq);
 
 -- The audit log is append-only: no statement may edit, remove or truncate an event.
 CREATE FUNCTION strata_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -141,3 +126,5 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 	FOR EACH ROW EXECUTE FUNCTION strata_events_append_only();
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
 	FOR EACH STATEMENT EXECUTE FUNCTION strata_events_append_only();
+
+-- The indexes, the same on every database, follow from internal/sqlstore/migrations/0001_indexes.sql.

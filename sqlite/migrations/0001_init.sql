@@ -24,7 +24,6 @@ CREATE TABLE releases (
 	created_at INTEGER NOT NULL,
 	UNIQUE (service, version)
 );
-CREATE INDEX releases_created ON releases (service, created_at);
 
 CREATE TABLE deployments (
 	id           TEXT PRIMARY KEY,
@@ -53,13 +52,6 @@ CREATE TABLE deployments (
 	started_at   INTEGER NOT NULL DEFAULT 0,
 	finished_at  INTEGER NOT NULL DEFAULT 0
 );
--- At most one active deployment per (service, environment), whatever the code above does.
-CREATE UNIQUE INDEX deployments_claim ON deployments (service, environment)
-	WHERE state IN ('pending', 'running', 'interrupted');
-CREATE INDEX deployments_pair ON deployments (service, environment, created_at);
-CREATE INDEX deployments_created ON deployments (created_at);
-CREATE INDEX deployments_promotion ON deployments (promotion_id) WHERE promotion_id <> '';
-CREATE INDEX deployments_state ON deployments (state);
 
 CREATE TABLE logs (
 	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -69,7 +61,6 @@ CREATE TABLE logs (
 	at         INTEGER NOT NULL,
 	data       TEXT NOT NULL
 );
-CREATE INDEX logs_deployment ON logs (deployment, seq);
 
 CREATE TABLE promotions (
 	id         TEXT PRIMARY KEY,
@@ -84,10 +75,6 @@ CREATE TABLE promotions (
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL
 );
--- At most one open promotion per (service, version, stage).
-CREATE UNIQUE INDEX promotions_open ON promotions (service, version, stage)
-	WHERE state IN ('waiting', 'running');
-CREATE INDEX promotions_created ON promotions (created_at);
 
 CREATE TABLE approvals (
 	promotion TEXT NOT NULL REFERENCES promotions (id),
@@ -115,8 +102,6 @@ CREATE TABLE events (
 	prev        TEXT NOT NULL,
 	hash        TEXT NOT NULL
 );
-CREATE INDEX events_service ON events (service, seq);
-CREATE INDEX events_environment ON events (environment, seq);
 
 -- The audit log is append-only: no statement may edit or remove an event.
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -127,3 +112,5 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN
 	SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
+
+-- The indexes, the same on every database, follow from internal/sqlstore/migrations/0001_indexes.sql.

@@ -1,13 +1,10 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -32,20 +29,24 @@ func (db *DB) CreateToken(ctx context.Context, t *strata.Token, e *strata.Event)
 		}
 		envs = string(b)
 	}
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO tokens (name, role, envs, hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			n.Name, n.Role, envs, n.Hash, n.CreatedBy, sqlrow.Nanos(n.CreatedAt))
-		if isUnique(err, "tokens_valid_name") {
-			return strata.Errorf(strata.ECONFLICT, "a token named %q exists already; revoke it first or pick another name", n.Name)
-		}
-		if isUnique(err) {
-			// The hash is unique too: a secret made twice is a broken random source, not a user error.
-			return fmt.Errorf("a token with this secret exists already: %w", err)
-		}
+	err := db.write(ctx, func(tx *txn) error {
+		rows, err := tx.Exec(ctx, `INSERT INTO tokens (name, role, envs, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, n.Name, n.Role, envs, n.Hash, n.CreatedBy, sqlrow.Nanos(n.CreatedAt))
 		if err != nil {
 			return err
 		}
-		return db.audit(ctx, tx, e, n.Name, "", "")
+		if rows == 1 {
+			return tx.audit(ctx, e, n.Name, "", "")
+		}
+		var valid int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE name = ? AND revoked_at = 0`, n.Name).Scan(&valid); err != nil {
+			return err
+		}
+		if valid > 0 {
+			return strata.Errorf(strata.ECONFLICT, "a token named %q exists already; revoke it first or pick another name", n.Name)
+		}
+		// The hash is unique too: a secret made twice is a broken random source, not a user error.
+		return fmt.Errorf("a token with this secret exists already")
 	})
 	if err != nil {
 		return sqlrow.Wrap(err, "create token %s", n.Name)
@@ -57,8 +58,8 @@ func (db *DB) CreateToken(ctx context.Context, t *strata.Token, e *strata.Event)
 // TokenByHash returns the valid token whose secret hashes to hash. ENOTFOUND when there is
 // none (a revoked token is not found).
 func (db *DB) TokenByHash(ctx context.Context, hash string) (*strata.Token, error) {
-	t, err := one(ctx, db, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1 AND revoked_at = 0`, []any{hash}, scanToken)
-	if errors.Is(err, pgx.ErrNoRows) {
+	t, err := one(ctx, db, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ? AND revoked_at = 0`, []any{hash}, scanToken)
+	if noRows(err) {
 		return nil, strata.Errorf(strata.ENOTFOUND, "no valid token has that secret")
 	}
 	if err != nil {
@@ -75,15 +76,16 @@ func (db *DB) Tokens(ctx context.Context) ([]*strata.Token, error) {
 // RevokeToken revokes the valid token called name at once: TokenByHash no longer finds it.
 // ENOTFOUND when no valid token has that name.
 func (db *DB) RevokeToken(ctx context.Context, name string, e *strata.Event) error {
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at = 0`, sqlrow.Nanos(db.clock()), name)
+	revoked := sqlrow.Nanos(db.clock())
+	err := db.write(ctx, func(tx *txn) error {
+		n, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0`, revoked, name)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if n == 0 {
 			return strata.Errorf(strata.ENOTFOUND, "no valid token is named %q", name)
 		}
-		return db.audit(ctx, tx, e, name, "", "")
+		return tx.audit(ctx, e, name, "", "")
 	})
 	return sqlrow.Wrap(err, "revoke token %s", name)
 }
@@ -96,10 +98,8 @@ func scanToken(s scanner) (*strata.Token, error) {
 	if err := s.Scan(&t.Name, &t.Role, &envs, &t.Hash, &t.CreatedBy, &created, &revoked); err != nil {
 		return nil, err
 	}
-	if envs != nil && *envs != "" {
-		if err := json.Unmarshal([]byte(*envs), &t.Envs); err != nil {
-			return nil, fmt.Errorf("environments of token %s: %w", t.Name, err)
-		}
+	if err := fromJSON(envs, &t.Envs); err != nil {
+		return nil, fmt.Errorf("environments of token %s: %w", t.Name, err)
 	}
 	t.CreatedAt, t.RevokedAt = sqlrow.FromNanos(created), sqlrow.FromNanos(revoked)
 	return &t, nil

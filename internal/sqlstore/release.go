@@ -1,11 +1,8 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -19,44 +16,43 @@ func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Ev
 	if r.Service == "" || r.Version == "" {
 		return strata.Errorf(strata.EINVALID, "a release needs a service and a version")
 	}
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		rel := *r
-		if rel.ID == "" {
-			rel.ID = sqlrow.NewID("r-")
+	rel := *r
+	if rel.ID == "" {
+		rel.ID = sqlrow.NewID("r-")
+	}
+	rel.CreatedAt = db.orNow(rel.CreatedAt)
+	err := db.write(ctx, func(tx *txn) error {
+		n, err := tx.Exec(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, sqlrow.Nanos(rel.CreatedAt))
+		if err != nil {
+			return err
 		}
-		rel.CreatedAt = db.orNow(rel.CreatedAt)
-		var id string
-		err := tx.QueryRow(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (service, version) DO NOTHING RETURNING id`,
-			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, sqlrow.Nanos(rel.CreatedAt)).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// ON CONFLICT waited for a concurrent creator to commit: its release is visible now.
-			err := tx.QueryRow(ctx, `SELECT id FROM releases WHERE service = $1 AND version = $2`, r.Service, r.Version).Scan(&id)
+		if n == 0 {
+			// The insert waited for a concurrent creator to commit: its release is visible now.
+			var id string
+			err := tx.QueryRow(ctx, `SELECT id FROM releases WHERE service = ? AND version = ?`, r.Service, r.Version).Scan(&id)
+			if noRows(err) {
+				return strata.Errorf(strata.ECONFLICT, "release %s exists already", rel.ID)
+			}
 			if err != nil {
 				return err
 			}
 			return strata.Errorf(strata.ECONFLICT, "release %s@%s exists already (%s)", r.Service, r.Version, id)
 		}
-		if isUnique(err) {
-			return strata.Errorf(strata.ECONFLICT, "release %s exists already", rel.ID)
-		}
-		if err != nil {
-			return err
-		}
-		if err := db.audit(ctx, tx, e, rel.ID, rel.Service, ""); err != nil {
-			return err
-		}
-		*r = rel
-		return nil
+		return tx.audit(ctx, e, rel.ID, rel.Service, "")
 	})
-	return sqlrow.Wrap(err, "create release %s@%s", r.Service, r.Version)
+	if err != nil {
+		return sqlrow.Wrap(err, "create release %s@%s", r.Service, r.Version)
+	}
+	*r = rel
+	return nil
 }
 
 // Release returns the release of service at version; ENOTFOUND when there is none.
 func (db *DB) Release(ctx context.Context, service, version string) (*strata.Release, error) {
-	r, err := one(ctx, db, `SELECT `+releaseColumns+` FROM releases WHERE service = $1 AND version = $2`,
+	r, err := one(ctx, db, `SELECT `+releaseColumns+` FROM releases WHERE service = ? AND version = ?`,
 		[]any{service, version}, scanRelease)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if noRows(err) {
 		return nil, strata.Errorf(strata.ENOTFOUND, "no release %s@%s", service, version)
 	}
 	if err != nil {
@@ -69,7 +65,7 @@ func (db *DB) Release(ctx context.Context, service, version string) (*strata.Rel
 func (db *DB) Releases(ctx context.Context, service string) ([]*strata.Release, error) {
 	var c conds
 	c.equal("service", service)
-	q := `SELECT ` + releaseColumns + ` FROM releases` + c.clause() + ` ORDER BY created_at DESC, n DESC`
+	q := `SELECT ` + releaseColumns + ` FROM releases` + c.clause() + ` ORDER BY created_at DESC, ` + db.d.Order + ` DESC`
 	return list(ctx, db, "list releases", q, c.args, scanRelease)
 }
 

@@ -1,10 +1,8 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -18,29 +16,29 @@ func (db *DB) SetFreeze(ctx context.Context, env string, f *strata.Freeze, e *st
 		return strata.Errorf(strata.EINVALID, "freeze: no environment named")
 	}
 	if f == nil {
-		err := db.tx(ctx, func(tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, `DELETE FROM freezes WHERE environment = $1`, env)
+		err := db.write(ctx, func(tx *txn) error {
+			n, err := tx.Exec(ctx, `DELETE FROM freezes WHERE environment = ?`, env)
 			if err != nil {
 				return err
 			}
-			if tag.RowsAffected() == 0 {
+			if n == 0 {
 				return strata.Errorf(strata.ENOTFOUND, "%s is not frozen", env)
 			}
-			return db.audit(ctx, tx, e, env, "", env)
+			return tx.audit(ctx, e, env, "", env)
 		})
 		return sqlrow.Wrap(err, "unfreeze %s", env)
 	}
 	n := *f
 	n.Environment = env
 	n.At = db.orNow(n.At)
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO freezes (environment, reason, actor, at) VALUES ($1, $2, $3, $4)
+	err := db.write(ctx, func(tx *txn) error {
+		_, err := tx.Exec(ctx, `INSERT INTO freezes (environment, reason, actor, at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (environment) DO UPDATE SET reason = excluded.reason, actor = excluded.actor, at = excluded.at`,
 			n.Environment, n.Reason, n.Actor, sqlrow.Nanos(n.At))
 		if err != nil {
 			return err
 		}
-		return db.audit(ctx, tx, e, env, "", env)
+		return tx.audit(ctx, e, env, "", env)
 	})
 	if err != nil {
 		return sqlrow.Wrap(err, "freeze %s", env)
@@ -67,10 +65,11 @@ func (db *DB) Freezes(ctx context.Context) ([]*strata.Freeze, error) {
 // (LogChunk.Seq) and stamps it with its clock when c.At is zero. ENOTFOUND when there is no
 // such deployment.
 func (db *DB) AppendLog(ctx context.Context, id string, c strata.LogChunk) error {
-	err := db.withConn(ctx, func(conn *pgx.Conn) error {
-		_, err := conn.Exec(ctx, `INSERT INTO logs (deployment, attempt, step, at, data) VALUES ($1, $2, $3, $4, $5)`,
-			id, c.Attempt, c.Step, sqlrow.Nanos(db.orNow(c.At)), c.Data)
-		if isForeignKey(err) {
+	at := db.orNow(c.At)
+	err := db.write(ctx, func(tx *txn) error {
+		_, err := tx.Exec(ctx, `INSERT INTO logs (deployment, attempt, step, at, data) VALUES (?, ?, ?, ?, ?)`,
+			id, c.Attempt, c.Step, sqlrow.Nanos(at), c.Data)
+		if db.d.IsForeignKey(err) {
 			return strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)
 		}
 		return err
@@ -82,11 +81,11 @@ func (db *DB) AppendLog(ctx context.Context, id string, c strata.LogChunk) error
 // with no output (or none) has no chunks.
 func (db *DB) Logs(ctx context.Context, id string, after int64) ([]strata.LogChunk, error) {
 	var out []strata.LogChunk
-	err := db.query(ctx, `SELECT seq, attempt, step, at, data FROM logs WHERE deployment = $1 AND seq > $2 ORDER BY seq`,
-		[]any{id, after}, func(rows pgx.Rows) error {
+	err := each(ctx, db.b.Read(), `SELECT seq, attempt, step, at, data FROM logs WHERE deployment = ? AND seq > ? ORDER BY seq`,
+		[]any{id, after}, func(s scanner) error {
 			var c strata.LogChunk
 			var at int64
-			if err := rows.Scan(&c.Seq, &c.Attempt, &c.Step, &at, &c.Data); err != nil {
+			if err := s.Scan(&c.Seq, &c.Attempt, &c.Step, &at, &c.Data); err != nil {
 				return err
 			}
 			c.At = sqlrow.FromNanos(at)

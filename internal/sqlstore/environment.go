@@ -1,10 +1,9 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -26,17 +25,17 @@ func (db *DB) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv, e
 	if err != nil {
 		return fmt.Errorf("create environment %s: %w", n.Name, err)
 	}
-	err = db.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO environments (name, like_env, labels, expires, created_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING`,
+	err = db.write(ctx, func(tx *txn) error {
+		rows, err := tx.Exec(ctx, `INSERT INTO environments (name, like_env, labels, expires, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
 			n.Name, n.Like, labels, sqlrow.Nanos(n.Expires), n.CreatedBy, sqlrow.Nanos(n.CreatedAt))
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if rows == 0 {
 			return strata.Errorf(strata.ECONFLICT, "environment %q exists already", n.Name)
 		}
-		return db.audit(ctx, tx, e, n.Name, "", n.Name)
+		return tx.audit(ctx, e, n.Name, "", n.Name)
 	})
 	if err != nil {
 		return sqlrow.Wrap(err, "create environment %s", n.Name)
@@ -47,15 +46,15 @@ func (db *DB) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv, e
 
 // DeleteEnvironment forgets a short-lived environment. ENOTFOUND when there is none.
 func (db *DB) DeleteEnvironment(ctx context.Context, name string, e *strata.Event) error {
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM environments WHERE name = $1`, name)
+	err := db.write(ctx, func(tx *txn) error {
+		n, err := tx.Exec(ctx, `DELETE FROM environments WHERE name = ?`, name)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if n == 0 {
 			return strata.Errorf(strata.ENOTFOUND, "there is no short-lived environment %q", name)
 		}
-		return db.audit(ctx, tx, e, name, "", name)
+		return tx.audit(ctx, e, name, "", name)
 	})
 	return sqlrow.Wrap(err, "delete environment %s", name)
 }
@@ -63,7 +62,7 @@ func (db *DB) DeleteEnvironment(ctx context.Context, name string, e *strata.Even
 // Environments returns every short-lived environment, oldest first.
 func (db *DB) Environments(ctx context.Context) ([]*strata.EphemeralEnv, error) {
 	return list(ctx, db, "list environments", `SELECT name, like_env, labels, expires, created_by, created_at
-		FROM environments ORDER BY created_at, n`, nil, func(s scanner) (*strata.EphemeralEnv, error) {
+		FROM environments ORDER BY created_at, `+db.d.Order, nil, func(s scanner) (*strata.EphemeralEnv, error) {
 		var env strata.EphemeralEnv
 		var labels *string
 		var expires, created int64
@@ -76,4 +75,12 @@ func (db *DB) Environments(ctx context.Context) ([]*strata.EphemeralEnv, error) 
 		env.Expires, env.CreatedAt = sqlrow.FromNanos(expires), sqlrow.FromNanos(created)
 		return &env, nil
 	})
+}
+
+// fromJSON decodes a nullable JSON text column into v; NULL leaves v as it is.
+func fromJSON(s *string, v any) error {
+	if s == nil || *s == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(*s), v)
 }

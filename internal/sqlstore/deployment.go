@@ -1,12 +1,10 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -19,6 +17,10 @@ const deploymentColumns = `id, service, environment, version, release_id, state,
 
 // activeStates is the SQL list of states that hold a (service, environment).
 const activeStates = `('pending', 'running', 'interrupted')`
+
+// errHeld says an update lost a (service, environment) to another deployment; the caller
+// names the holder once the failed transaction has ended.
+var errHeld = errors.New("the pair is held")
 
 // isActiveSet reports whether states are exactly the active states, in any order.
 func isActiveSet(states []string) bool {
@@ -36,21 +38,34 @@ func isActiveSet(states []string) bool {
 // CreateDeployment records d (state pending when empty) with its owner and lease, giving it
 // an ID ("d-...") and CreatedAt when they are empty, and claims its (service, environment).
 // EBLOCKED, naming the holder's id, when another deployment of the pair is active; the
-// check and the insert are one transaction, so two processes cannot both claim a pair.
+// claim and the insert are one statement, backed by a partial unique index, so two
+// processes cannot both claim a pair.
 func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *strata.Event) error {
 	c, err := db.newClaim(d)
 	if err != nil {
 		return err
 	}
-	err = db.tx(ctx, func(tx *sql.Tx) error { return c.insert(ctx, tx, e) })
-	return c.done(err)
+	var n strata.Deployment
+	err = db.write(ctx, func(tx *txn) error {
+		var err error
+		if n, err = c.row(ctx, tx); err != nil {
+			return err
+		}
+		return tx.audit(ctx, e, n.ID, n.Service, n.Environment)
+	})
+	if err != nil {
+		return c.failed(err)
+	}
+	*d = n
+	return nil
 }
 
-// claim is a deployment being created: its row's JSON columns encoded once, outside the
-// transaction.
+// claim is a deployment being created: its id, times and JSON columns settled once,
+// outside the transaction, so that work run twice writes (and audits) the same row.
 type claim struct {
 	db   *DB
 	d    *strata.Deployment
+	n    strata.Deployment // as it will be stored
 	cols sqlrow.Columns
 }
 
@@ -59,60 +74,52 @@ func (db *DB) newClaim(d *strata.Deployment) (*claim, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &claim{db: db, d: d, cols: cols}
+	c := &claim{db: db, d: d, n: *d, cols: cols}
+	if c.n.ID == "" {
+		c.n.ID = sqlrow.NewID("d-")
+	}
+	c.n.CreatedAt = db.orNow(c.n.CreatedAt)
 	return c, nil
 }
 
-// insert writes the claim in tx, with its event. On success it fills the claim's
-// deployment (ID, CreatedAt).
-func (c *claim) insert(ctx context.Context, tx *sql.Tx, e *strata.Event) error {
-	n, err := c.row(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if err := c.db.audit(ctx, tx, e, n.ID, n.Service, n.Environment); err != nil {
-		return err
-	}
-	*c.d = n
-	return nil
-}
-
-// row inserts the claim's row in tx and returns the deployment as stored.
-func (c *claim) row(ctx context.Context, tx *sql.Tx) (strata.Deployment, error) {
-	db := c.db
-	n := *c.d
-	if n.ID == "" {
-		n.ID = sqlrow.NewID("d-")
-	}
-	n.CreatedAt = db.orNow(n.CreatedAt)
-	_, err := db.exec(ctx, tx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+// row inserts the claim's row in tx and returns the deployment as stored. A claim refused
+// (EBLOCKED naming the holder, ECONFLICT for a taken id) leaves tx usable: the insert does
+// nothing on a conflict rather than failing, so the transaction goes on to read the winner
+// (whose commit the insert waited for) and name it.
+func (c *claim) row(ctx context.Context, tx *txn) (strata.Deployment, error) {
+	n := c.n
+	rows, err := tx.Exec(ctx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
 		n.RollbackOf, n.Actor, c.cols.Config, n.ConfigHash, c.cols.Outputs, n.Health, n.Error,
 		n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
 		sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID())
-	if isUnique(err) {
-		if strings.Contains(err.Error(), "deployments.id") {
-			return n, strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
-		}
-		// The partial unique index on active deployments is the claim: the INSERT
-		// fails, rather than a SELECT before it, so a claim costs one statement.
-		if err := db.holder(ctx, tx, n.Service, n.Environment); err != nil {
+	if err != nil || rows == 1 {
+		return n, err
+	}
+	if strata.Active(n.State) {
+		if err := holder(ctx, tx, n.Service, n.Environment); err != nil {
 			return n, err
 		}
-		return n, strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", n.Service, n.Environment)
 	}
-	return n, err
+	var one int
+	if err := tx.QueryRow(ctx, `SELECT 1 FROM deployments WHERE id = ?`, n.ID).Scan(&one); err == nil {
+		return n, strata.Errorf(strata.ECONFLICT, "deployment %s exists already", n.ID)
+	} else if !noRows(err) {
+		return n, err
+	}
+	// The holder ended between our insert and this look: still, we lost the race.
+	return n, strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", n.Service, n.Environment)
 }
 
-// done wraps the error of a claim's transaction.
-func (c *claim) done(err error) error {
+// failed wraps the error of a claim's transaction.
+func (c *claim) failed(err error) error {
 	return sqlrow.Wrap(err, "create deployment of %s to %s", c.d.Service, c.d.Environment)
 }
 
-// FinishAndCreate writes done's update and next's claim in one transaction. A claim that
-// fails on the pair's unique index leaves the transaction usable (SQLite undoes the failed
-// statement alone), so done's update commits; any other failure of the claim fails both.
+// FinishAndCreate writes done's update and next's claim in one transaction. A refused
+// claim leaves the transaction usable (claim.row), so done's update commits; any other
+// failure of the claim fails both.
 func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, doneEvent *strata.Event, next *strata.Deployment, nextEvent *strata.Event) (claimErr, err error) {
 	u, err := db.newUpdate(done)
 	if err != nil {
@@ -120,28 +127,28 @@ func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, done
 	}
 	c, cerr := db.newClaim(next)
 	var claimed strata.Deployment
-	err = db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(tx *txn) error {
 		claimErr = cerr
 		finish, err := u.row(ctx, tx, doneEvent)
 		if err != nil {
 			return err
 		}
 		if cerr != nil {
-			return db.auditAll(ctx, tx, finish)
+			return tx.auditAll(ctx, finish)
 		}
 		claimed, err = c.row(ctx, tx)
 		if code := strata.ErrorCode(err); code == strata.EBLOCKED || code == strata.ECONFLICT {
-			claimErr = c.done(err)
-			return db.auditAll(ctx, tx, finish)
+			claimErr = c.failed(err)
+			return tx.auditAll(ctx, finish)
 		}
 		if err != nil {
-			return c.done(err) // it fails both: say which part failed
+			return c.failed(err) // it fails both: say which part failed
 		}
 		// Both events in one statement.
-		return db.auditAll(ctx, tx, finish, audited{nextEvent, claimed.ID, claimed.Service, claimed.Environment})
+		return tx.auditAll(ctx, finish, audited{nextEvent, claimed.ID, claimed.Service, claimed.Environment})
 	})
 	if err != nil {
-		return nil, u.failed(err)
+		return nil, u.failed(ctx, err)
 	}
 	u.apply()
 	if claimErr == nil {
@@ -151,13 +158,13 @@ func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, done
 }
 
 // holder returns EBLOCKED naming the active deployment of (service, env), if there is one.
-func (db *DB) holder(ctx context.Context, tx *sql.Tx, service, env string) error {
+func holder(ctx context.Context, q Querier, service, env string) error {
 	var id, version, owner string
 	var created, started int64
-	err := db.queryRow(ctx, tx, `SELECT id, version, owner_id, created_at, started_at FROM deployments
+	err := q.QueryRow(ctx, `SELECT id, version, owner_id, created_at, started_at FROM deployments
 		WHERE service = ? AND environment = ? AND state IN `+activeStates+` LIMIT 1`, service, env).
 		Scan(&id, &version, &owner, &created, &started)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return nil
 	}
 	if err != nil {
@@ -184,8 +191,15 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 	if err != nil {
 		return err
 	}
-	if err := db.tx(ctx, func(tx *sql.Tx) error { return u.write(ctx, tx, e) }); err != nil {
-		return u.failed(err)
+	err = db.write(ctx, func(tx *txn) error {
+		a, err := u.row(ctx, tx, e)
+		if err != nil {
+			return err
+		}
+		return tx.auditAll(ctx, a)
+	})
+	if err != nil {
+		return u.failed(ctx, err)
 	}
 	u.apply()
 	return nil
@@ -206,63 +220,62 @@ func (db *DB) newUpdate(d *strata.Deployment) (*update, error) {
 	return &update{db: db, d: d, n: n, cols: cols}, nil
 }
 
-// write runs the update in tx, compare-and-set on the stored owner, with its event.
-func (u *update) write(ctx context.Context, tx *sql.Tx, e *strata.Event) error {
-	a, err := u.row(ctx, tx, e)
-	if err != nil {
-		return err
-	}
-	return u.db.auditAll(ctx, tx, a)
-}
-
-// row runs the update in tx and returns its event, ready to append: the event takes its
-// service and environment from the stored row when it does not name them.
-func (u *update) row(ctx context.Context, tx *sql.Tx, e *strata.Event) (audited, error) {
-	db, d, n := u.db, u.d, u.n
+// row runs the update in tx, compare-and-set on the stored owner, and returns its event,
+// ready to append: the event takes its service and environment from the stored row when it
+// does not name them. errHeld when d would become active while another deployment holds
+// the pair.
+func (u *update) row(ctx context.Context, tx *txn, e *strata.Event) (audited, error) {
+	d, n := u.d, u.n
 	// No RETURNING: SQLite gathers returned rows in a temporary table, which made this the
-	// dearest statement of a deployment.
-	res, err := db.exec(ctx, tx, `UPDATE deployments SET state = ?, attempt = ?, config = ?, config_hash = ?,
+	// dearest statement of a deployment; the engine's events name their pair anyway.
+	rows, err := tx.Exec(ctx, `UPDATE deployments SET state = ?, attempt = ?, config = ?, config_hash = ?,
 		outputs = ?, health = ?, error = ?, owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
 		pgid = ?, lease_until = ?, started_at = ?, finished_at = ?
 		WHERE id = ? AND owner_id = ?`,
 		n.State, n.Attempt, u.cols.Config, n.ConfigHash, u.cols.Outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
 		n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
 		n.ID, d.Owner.ID())
-	if isUnique(err) {
-		if err := db.holder(ctx, tx, d.Service, d.Environment); err != nil {
-			return audited{}, err
-		}
-		return audited{}, strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", d.Service, d.Environment)
+	if u.db.d.IsUnique(err) {
+		return audited{}, errHeld
 	}
 	if err != nil {
 		return audited{}, err
 	}
-	if rows, err := res.RowsAffected(); err != nil {
-		return audited{}, err
-	} else if rows == 0 {
-		return audited{}, db.lost(ctx, tx, d.ID, d.Owner)
+	if rows == 0 {
+		return audited{}, lost(ctx, tx, d.ID, d.Owner)
 	}
 	a := audited{e: e, subject: n.ID}
 	if e != nil && (e.Service == "" || e.Environment == "") {
-		if err := db.queryRow(ctx, tx, `SELECT service, environment FROM deployments WHERE id = ?`, n.ID).Scan(&a.service, &a.env); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT service, environment FROM deployments WHERE id = ?`, n.ID).Scan(&a.service, &a.env); err != nil {
 			return audited{}, err
 		}
 	}
 	return a, nil
 }
 
-// failed wraps the error of an update's transaction.
-func (u *update) failed(err error) error { return sqlrow.Wrap(err, "update deployment %s", u.d.ID) }
+// failed explains and wraps the error of an update's transaction: a pair lost to another
+// deployment is read, naming it, once the transaction has ended (a failed statement may
+// have ended it).
+func (u *update) failed(ctx context.Context, err error) error {
+	if errors.Is(err, errHeld) {
+		err = holder(ctx, u.db.b.Read(), u.d.Service, u.d.Environment)
+		if err == nil {
+			// The holder ended between our update and this look: still, we lost the race.
+			err = strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", u.d.Service, u.d.Environment)
+		}
+	}
+	return sqlrow.Wrap(err, "update deployment %s", u.d.ID)
+}
 
 // apply gives the caller's deployment what was stored, once it has committed.
 func (u *update) apply() { *u.d = *u.n }
 
 // lost explains why a compare-and-set on deployment id's owner matched nothing: ENOTFOUND,
 // or ECONFLICT naming who holds it now.
-func (db *DB) lost(ctx context.Context, tx *sql.Tx, id string, owner strata.Owner) error {
+func lost(ctx context.Context, q Querier, id string, owner strata.Owner) error {
 	var now, state string
-	err := db.queryRow(ctx, tx, `SELECT owner_id, state FROM deployments WHERE id = ?`, id).Scan(&now, &state)
-	if errors.Is(err, sql.ErrNoRows) {
+	err := q.QueryRow(ctx, `SELECT owner_id, state FROM deployments WHERE id = ?`, id).Scan(&now, &state)
+	if noRows(err) {
 		return strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)
 	}
 	if err != nil {
@@ -284,53 +297,107 @@ func (db *DB) lost(ctx context.Context, tx *sql.Tx, id string, owner strata.Owne
 // RenewLease extends an active deployment's lease to until. ECONFLICT when owner no longer
 // holds it (or it has ended); ENOTFOUND when there is no such deployment.
 func (db *DB) RenewLease(ctx context.Context, id string, owner strata.Owner, until time.Time) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := db.exec(ctx, tx, `UPDATE deployments SET lease_until = ?
+	err := db.write(ctx, func(tx *txn) error {
+		n, err := tx.Exec(ctx, `UPDATE deployments SET lease_until = ?
 			WHERE id = ? AND owner_id = ? AND owner_id <> '' AND state IN `+activeStates,
 			sqlrow.Nanos(until), id, owner.ID())
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
+		if err != nil || n == 1 {
 			return err
 		}
 		if owner.ID() == "" {
 			return strata.Errorf(strata.ECONFLICT, "renew lease of deployment %s: no owner given", id)
 		}
-		return db.lost(ctx, tx, id, owner)
+		return lost(ctx, tx, id, owner)
 	})
 	return sqlrow.Wrap(err, "renew lease of deployment %s", id)
 }
 
 // TakeOver makes to the owner of an active deployment whose current owner is from (compare
 // and set), marking it interrupted with a lease until until and no process group. The
-// attempt is kept: the engine counts attempts. ECONFLICT when someone else took it first or
-// it has ended; ENOTFOUND when there is no such deployment.
+// attempt is kept: the engine counts attempts. Of concurrent takers the first to update the
+// row wins; the others' UPDATE no longer matches from, and they get ECONFLICT. ECONFLICT
+// also when it has ended; ENOTFOUND when there is no such deployment.
 func (db *DB) TakeOver(ctx context.Context, id string, from, to strata.Owner, until time.Time, e *strata.Event) error {
 	if to.ID() == "" {
 		return strata.Errorf(strata.EINVALID, "take over deployment %s: the new owner has no host", id)
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *txn) error {
 		var service, env string
-		err := db.queryRow(ctx, tx, `UPDATE deployments SET state = 'interrupted', owner_id = ?, owner_host = ?,
+		err := tx.QueryRow(ctx, `UPDATE deployments SET state = 'interrupted', owner_id = ?, owner_host = ?,
 			owner_pid = ?, owner_start = ?, pgid = 0, lease_until = ?
 			WHERE id = ? AND owner_id = ? AND state IN `+activeStates+` RETURNING service, environment`,
 			to.ID(), to.Host, to.PID, to.Start, sqlrow.Nanos(until), id, from.ID()).Scan(&service, &env)
-		if errors.Is(err, sql.ErrNoRows) {
-			return db.lost(ctx, tx, id, from)
+		if noRows(err) {
+			return lost(ctx, tx, id, from)
 		}
 		if err != nil {
 			return err
 		}
-		return db.audit(ctx, tx, e, id, service, env)
+		return tx.audit(ctx, e, id, service, env)
 	})
 	return sqlrow.Wrap(err, "take over deployment %s", id)
 }
 
+// ReclaimLapsed takes over, for to, up to limit active deployments whose lease ended before
+// now (oldest lease first), marking each interrupted with a lease until until, as TakeOver
+// does, and auditing each with event(d) when event is not nil. It is how agents on many
+// machines share out the deployments of owners that stopped renewing: where rows are locked
+// one by one they are claimed skipping locked ones, so reclaimers running at once each take
+// different deployments rather than queueing on the same ones. Deployments to already owns
+// are left alone.
+//
+// It returns the deployments taken as they were before, so that the caller knows each
+// previous owner and process group (to stop what is left of them) and resumes each as its
+// next attempt. EINVALID when to has no host.
+func (db *DB) ReclaimLapsed(ctx context.Context, to strata.Owner, now, until time.Time, limit int,
+	event func(d *strata.Deployment) *strata.Event) ([]*strata.Deployment, error) {
+	if to.ID() == "" {
+		return nil, strata.Errorf(strata.EINVALID, "reclaim lapsed deployments: the new owner has no host")
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	var taken []*strata.Deployment
+	err := db.write(ctx, func(tx *txn) error {
+		taken = nil
+		err := each(ctx, tx, `SELECT `+deploymentColumns+` FROM deployments
+			WHERE state IN `+activeStates+` AND lease_until < ? AND owner_id <> ?
+			ORDER BY lease_until, `+db.d.Order+` LIMIT ?`+db.d.SkipLocked, []any{sqlrow.Nanos(now), to.ID(), limit},
+			func(s scanner) error {
+				d, err := scanDeployment(s)
+				if err == nil {
+					taken = append(taken, d)
+				}
+				return err
+			})
+		if err != nil {
+			return err
+		}
+		for _, d := range taken {
+			_, err := tx.Exec(ctx, `UPDATE deployments SET state = 'interrupted', owner_id = ?, owner_host = ?,
+				owner_pid = ?, owner_start = ?, pgid = 0, lease_until = ? WHERE id = ?`,
+				to.ID(), to.Host, to.PID, to.Start, sqlrow.Nanos(until), d.ID)
+			if err != nil {
+				return err
+			}
+			if event != nil {
+				if err := tx.audit(ctx, event(d), d.ID, d.Service, d.Environment); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, sqlrow.Wrap(err, "reclaim lapsed deployments")
+	}
+	return taken, nil
+}
+
 // Deployment returns one deployment; ENOTFOUND when there is none.
 func (db *DB) Deployment(ctx context.Context, id string) (*strata.Deployment, error) {
-	d, err := scanDeployment(db.read.QueryRowContext(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	d, err := one(ctx, db, `SELECT `+deploymentColumns+` FROM deployments WHERE id = ?`, []any{id}, scanDeployment)
+	if noRows(err) {
 		return nil, strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)
 	}
 	if err != nil {
@@ -344,12 +411,13 @@ func (db *DB) Deployment(ctx context.Context, id string) (*strata.Deployment, er
 // index back from its newest entry to the first row the other fields select: a row or a
 // few per pair, where ranking the whole history (a window function) read every row of it.
 func (db *DB) Deployments(ctx context.Context, f strata.DeploymentFilter) ([]*strata.Deployment, error) {
-	q, args := deploymentsQuery(f)
+	q, args := DeploymentsQuery(db.d, f)
 	return list(ctx, db, "list deployments", q, args, scanDeployment)
 }
 
-// deploymentsQuery is the query Deployments runs for f, and its arguments.
-func deploymentsQuery(f strata.DeploymentFilter) (string, []any) {
+// DeploymentsQuery is the query Deployments runs for f in dialect d, and its arguments:
+// exported for the adapters' tests that ask their database how it would run it.
+func DeploymentsQuery(d Dialect, f strata.DeploymentFilter) (string, []any) {
 	var c conds
 	c.equal("service", f.Service)
 	c.equal("environment", f.Environment)
@@ -364,9 +432,9 @@ func deploymentsQuery(f strata.DeploymentFilter) (string, []any) {
 	if isActiveSet(f.States) {
 		// The active deployments are a handful in a history of any size: the partial index
 		// deployments_claim holds just them, and is used when the query names the states as
-		// it does (without statistics the planner would rather walk the history in order).
+		// it does.
 		c.where = append(c.where, "state IN "+activeStates)
-		from += ` INDEXED BY deployments_claim`
+		from += d.ActiveIndex
 	} else {
 		c.in("state", f.States)
 	}
@@ -378,12 +446,12 @@ func deploymentsQuery(f strata.DeploymentFilter) (string, []any) {
 		pairs.equal("environment", f.Environment)
 		// Unqualified columns in the correlated subquery are its own table's.
 		c.where = append(c.where, "service = p.service", "environment = p.environment")
-		q = `SELECT ` + deploymentColumns + ` FROM deployments WHERE rowid IN (
-			SELECT (SELECT rowid FROM deployments` + c.clause() + ` ORDER BY created_at DESC, rowid DESC LIMIT 1)
+		q = `SELECT ` + deploymentColumns + ` FROM deployments WHERE ` + d.Order + ` IN (
+			SELECT (SELECT ` + d.Order + ` FROM deployments` + c.clause() + ` ORDER BY created_at DESC, ` + d.Order + ` DESC LIMIT 1)
 			FROM (SELECT DISTINCT service, environment FROM deployments` + pairs.clause() + `) AS p)`
 		args = append(c.args, pairs.args...)
 	}
-	q += ` ORDER BY created_at DESC, rowid DESC`
+	q += ` ORDER BY created_at DESC, ` + d.Order + ` DESC`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
@@ -404,7 +472,7 @@ func scanDeployment(s scanner) (*strata.Deployment, error) {
 	if d.Config, err = sqlrow.ConfigFromJSON(config); err != nil {
 		return nil, fmt.Errorf("deployment %s: config: %w", d.ID, err)
 	}
-	if d.Outputs, err = outputsFromJSON(outputs); err != nil {
+	if err := fromJSON(outputs, &d.Outputs); err != nil {
 		return nil, fmt.Errorf("deployment %s: outputs: %w", d.ID, err)
 	}
 	d.LeaseUntil, d.CreatedAt = sqlrow.FromNanos(lease), sqlrow.FromNanos(created)
