@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"iter"
 	"slices"
 
 	"github.com/strata-dev/strata"
@@ -166,11 +167,27 @@ func EventStage(e *strata.Event) string {
 
 // VerifyStore verifies the whole audit log of s (see Verify).
 func VerifyStore(ctx context.Context, s strata.Store) (*Verification, error) {
-	events, err := s.Events(ctx, strata.EventFilter{})
+	r, err := strata.VerifyChain(scanEvents(ctx, s))
 	if err != nil {
 		return nil, err
 	}
-	return Verify(events)
+	return verification(r), nil
+}
+
+// scanEvents streams the whole audit log, oldest first, one event at a time: verifying
+// the chain holds one event in memory, not the log.
+func scanEvents(ctx context.Context, s strata.Store) iter.Seq2[*strata.Event, error] {
+	return func(yield func(*strata.Event, error) bool) {
+		err := s.ScanEvents(ctx, strata.EventFilter{}, false, func(e *strata.Event) error {
+			if !yield(e, nil) {
+				return strata.ErrStopScan
+			}
+			return nil
+		})
+		if err != nil {
+			yield(nil, err)
+		}
+	}
 }
 
 // NewLogs returns a deployment's state and its output after the chunk numbered after.
