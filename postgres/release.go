@@ -11,7 +11,7 @@ import (
 	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
-const releaseColumns = `id, service, version, digest, git_commit, created_by, created_at`
+const releaseColumns = `id, service, version, digest, git_commit, created_by, created_at, recipe, bundle`
 
 // CreateRelease records r, giving it an ID ("r-...") and CreatedAt when they are empty.
 // ECONFLICT when (service, version) exists already.
@@ -26,9 +26,9 @@ func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Ev
 		}
 		rel.CreatedAt = db.orNow(rel.CreatedAt)
 		var id string
-		err := tx.QueryRow(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		err := tx.QueryRow(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (service, version) DO NOTHING RETURNING id`,
-			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, sqlrow.Nanos(rel.CreatedAt)).Scan(&id)
+			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, sqlrow.Nanos(rel.CreatedAt), rel.Recipe, rel.Bundle).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// ON CONFLICT waited for a concurrent creator to commit: its release is visible now.
 			err := tx.QueryRow(ctx, `SELECT id FROM releases WHERE service = $1 AND version = $2`, r.Service, r.Version).Scan(&id)
@@ -76,7 +76,7 @@ func (db *DB) Releases(ctx context.Context, service string) ([]*strata.Release, 
 func scanRelease(s scanner) (*strata.Release, error) {
 	var r strata.Release
 	var at int64
-	if err := s.Scan(&r.ID, &r.Service, &r.Version, &r.Digest, &r.Commit, &r.CreatedBy, &at); err != nil {
+	if err := s.Scan(&r.ID, &r.Service, &r.Version, &r.Digest, &r.Commit, &r.CreatedBy, &at, &r.Recipe, &r.Bundle); err != nil {
 		return nil, err
 	}
 	r.CreatedAt = sqlrow.FromNanos(at)

@@ -10,7 +10,7 @@ import (
 	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
-const releaseColumns = `id, service, version, digest, git_commit, created_by, created_at`
+const releaseColumns = `id, service, version, digest, git_commit, created_by, created_at, recipe, bundle`
 
 // CreateRelease records r, giving it an ID ("r-...") and CreatedAt when they are empty.
 // ECONFLICT when (service, version) exists already.
@@ -32,8 +32,8 @@ func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Ev
 			rel.ID = sqlrow.NewID("r-")
 		}
 		rel.CreatedAt = db.orNow(rel.CreatedAt)
-		_, err = db.exec(ctx, tx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, sqlrow.Nanos(rel.CreatedAt))
+		_, err = db.exec(ctx, tx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, sqlrow.Nanos(rel.CreatedAt), rel.Recipe, rel.Bundle)
 		if isUnique(err) {
 			return strata.Errorf(strata.ECONFLICT, "release %s@%s exists already", r.Service, r.Version)
 		}
@@ -76,7 +76,7 @@ type scanner interface{ Scan(dest ...any) error }
 func scanRelease(s scanner) (*strata.Release, error) {
 	var r strata.Release
 	var at int64
-	if err := s.Scan(&r.ID, &r.Service, &r.Version, &r.Digest, &r.Commit, &r.CreatedBy, &at); err != nil {
+	if err := s.Scan(&r.ID, &r.Service, &r.Version, &r.Digest, &r.Commit, &r.CreatedBy, &at, &r.Recipe, &r.Bundle); err != nil {
 		return nil, err
 	}
 	r.CreatedAt = sqlrow.FromNanos(at)
