@@ -187,7 +187,7 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	// The health check runs under the lease too: one that outlasts it (a timeout of
 	// minutes) must not let another worker take the deployment over meanwhile.
 	if err == nil && failure == "" && svc.Health != nil && runCtx.Err() == nil {
-		ok, detail := e.checkHealth(runCtx, svc, rs, d, sink, secrets, label)
+		ok, detail := e.checkHealth(runCtx, svc, rs, d, rel, sink, secrets, label)
 		if ok {
 			d.Health = strata.Healthy
 		} else {
@@ -255,6 +255,8 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if err != nil {
 		return "", err
 	}
+	// The release's copy of the step's files runs, not what the project holds now.
+	cmd.Text = e.recipeCommand(rel, cmd.Text)
 	env := append(e.stepEnv(d, rel, rs, cfgPath, outPath), cmd.Env...)
 	timeout := svc.Deploy.Timeout
 	if timeout == 0 {
@@ -299,6 +301,7 @@ func (e *Engine) stepEnv(d *strata.Deployment, rel *strata.Release, rs *layer.Re
 		"STRATA_ARTIFACTS="+e.artifactDir(rel),
 		"STRATA_DEPLOYMENT="+d.ID, "STRATA_ATTEMPT="+strconv.Itoa(d.Attempt),
 		"STRATA_CONFIG="+cfgPath, "STRATA_OUTPUTS="+outPath,
+		"STRATA_BUNDLE="+rel.Bundle, "STRATA_RECIPE="+e.recipePath(rel),
 	)
 }
 

@@ -16,7 +16,7 @@ import (
 // checkHealth probes the service's health check until it passes or its timeout runs out,
 // waiting Interval between tries and backing off to at most 5s. It returns whether the check
 // passed and, when not, the last failure.
-func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer.Resolved, d *strata.Deployment, sink *logSink, secrets []string, label string) (bool, string) {
+func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer.Resolved, d *strata.Deployment, rel *strata.Release, sink *logSink, secrets []string, label string) (bool, string) {
 	h := svc.Health
 	rt := &layer.Runtime{Version: d.Version}
 	// A URL is no shell code: its values are pasted. A command gets them through
@@ -28,6 +28,7 @@ func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer
 		target, err = layer.Expand(e.Project, rs, h.HTTP, h.Pos, rt)
 	} else {
 		cmd, err = layer.ExpandCommand(e.Project, rs, h.Command, h.Pos, rt)
+		cmd.Text = e.recipeCommand(rel, cmd.Text)
 	}
 	if err != nil {
 		return false, err.Error()
@@ -41,7 +42,7 @@ func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer
 	}
 	deadline := time.Now().Add(timeout)
 	env := append(append([]string{}, e.BaseEnv...), rs.Environ()...)
-	env = append(env, "STRATA_ENV="+d.Environment, "STRATA_SERVICE="+d.Service, "STRATA_VERSION="+d.Version, "STRATA_DEPLOYMENT="+d.ID)
+	env = append(env, "STRATA_ENV="+d.Environment, "STRATA_SERVICE="+d.Service, "STRATA_VERSION="+d.Version, "STRATA_DEPLOYMENT="+d.ID, "STRATA_RECIPE="+e.recipePath(rel))
 	env = append(env, cmd.Env...)
 	var last string
 	for try := 1; ; try++ {

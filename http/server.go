@@ -56,6 +56,9 @@ type Config struct {
 	// command.All(). A declaration is all a command needs to be served, sent by Run and
 	// described in the OpenAPI document.
 	Commands []command.Decl
+	// MaxUpload caps an uploaded bundle's bytes (POST /api/v1/bundles); 0 means
+	// engine.MaxUpload (1 GiB).
+	MaxUpload int64
 }
 
 // Server serves the API, the dashboard and /metrics, and runs the scheduler.

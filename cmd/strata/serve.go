@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
 )
 
@@ -17,6 +18,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var listen string
 	var tick time.Duration
 	var proxies []string
+	var maxUpload int64
 	c := &cobra.Command{
 		Use:   "serve [--listen ADDR] [--trusted-proxy CIDR]...",
 		Short: "Serve the HTTP API and web dashboard, and run the scheduler (default 127.0.0.1:7480)",
@@ -40,6 +42,9 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			if tick <= 0 {
 				return strata.Errorf(strata.EINVALID, "--tick %s: want a positive duration such as 5s", tick)
 			}
+			if maxUpload <= 0 {
+				return strata.Errorf(strata.EINVALID, "--max-upload %d: want a positive number of MiB such as 1024", maxUpload)
+			}
 			trusted, err := parseTrustedProxies(proxies)
 			if err != nil {
 				return err
@@ -56,6 +61,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			s, err := strhttp.New(strhttp.Config{
 				Engine: e, Logger: slog.New(handler), Tick: tick, SchedulerActor: "scheduler",
 				WebhookSecret: os.Getenv("STRATA_WEBHOOK_SECRET"), TrustedProxies: trusted,
+				MaxUpload: maxUpload << 20,
 			})
 			if err != nil {
 				return err
@@ -70,6 +76,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:7480", "address to listen on (host:port; port 0 picks a free one)")
 	c.Flags().DurationVar(&tick, "tick", 5*time.Second, "how often the scheduler looks for work")
+	c.Flags().Int64Var(&maxUpload, "max-upload", engine.MaxUpload>>20, "the largest release bundle (release --artifact) a client may upload, in MiB")
 	c.Flags().StringArrayVar(&proxies, "trusted-proxy", nil, "a reverse proxy whose X-Forwarded-For is believed: a `CIDR` or one IP (repeatable)")
 	return c
 }
