@@ -284,14 +284,16 @@ func (e *Engine) StoreUpload(r io.Reader, want string, limit int64) error {
 	if got := bundleDigest(ad, rd); got != want {
 		return strata.Errorf(strata.EINVALID, "the bundle's content has digest %s, not the %s it was sent as; nothing was stored: upload it again", short(got), short(want))
 	}
-	if _, err := commitDir(arts, filepath.Join(e.StateDir, "artifacts")); err != nil {
-		return fmt.Errorf("store upload: %w", err)
-	}
+	keep := []struct{ tree, root string }{{arts, "artifacts"}}
 	if rd != "" {
-		if err := os.MkdirAll(filepath.Join(e.StateDir, "recipes"), 0o755); err != nil {
+		keep = append(keep, struct{ tree, root string }{recipe, "recipes"})
+	}
+	for _, k := range keep {
+		root := filepath.Join(e.StateDir, k.root)
+		if err := os.MkdirAll(root, 0o755); err != nil {
 			return fmt.Errorf("store upload: %w", err)
 		}
-		if _, err := commitDir(recipe, filepath.Join(e.StateDir, "recipes")); err != nil {
+		if _, err := commitDir(k.tree, root); err != nil {
 			return fmt.Errorf("store upload: %w", err)
 		}
 	}
