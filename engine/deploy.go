@@ -82,6 +82,17 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 	if err != nil {
 		return nil, err
 	}
+	if req.Kind == KindRollback {
+		// Back to the release as it ran there: its kept config, secrets resolved afresh.
+		kept, from, err := e.keptConfig(ctx, svc.Name, env.Name, rel.Version)
+		if err != nil {
+			return nil, err
+		}
+		if kept != nil {
+			rs = reuseKept(rs, kept)
+			e.logf("  %s/%s | rollback uses the config %s ran with", svc.Name, env.Name, from)
+		}
+	}
 	if req.Kind == "" {
 		req.Kind = KindDeploy
 	}

@@ -346,3 +346,61 @@ func entries(t *testing.T, dir string) string {
 	}
 	return strings.Join(names, " ")
 }
+
+const keptConfigEstate = `project: kept
+environments:
+  prod: {config: {GREETING: hello, WORKERS: 2}}
+services:
+  web:
+    deploy: echo "$STRATA_VERSION $GREETING $WORKERS $(cat "$STRATA_CONFIG" | tr -d '\n')" >> @SCRATCH@/runs; test "$PASSWORD" = "$(cat @SCRATCH@/want-password)"
+    config:
+      GREETING: {type: string}
+      WORKERS: {type: integer}
+      PASSWORD: {type: string, secret: true}
+`
+
+func TestARollbackReusesTheConfigOfTheDeploymentItReturnsTo(t *testing.T) {
+	e := newEstate(t, keptConfigEstate)
+	e.env = append(e.env, "STRATA_KEYS="+filepath.Join(t.TempDir(), "keys"))
+	e.must(0, "secret", "keygen", "prod")
+	password := func(v string) {
+		setSecret(t, e, "prod", "PASSWORD", v)
+		os.WriteFile(e.path("want-password"), []byte(v), 0o600)
+	}
+	password("first-secret-1")
+	e.release("web", "--version", "1")
+	e.deploy(0, "web@1", "--env", "prod")
+
+	// Today's files and secrets differ from what 1 ran with.
+	yaml := mustRead(t, filepath.Join(e.dir, "strata.yaml"))
+	e.write("strata.yaml", strings.Replace(yaml, "{GREETING: hello, WORKERS: 2}", "{GREETING: bonjour, WORKERS: 8}", 1))
+	password("rotated-secret-2")
+	e.release("web", "--version", "2")
+	before := e.runCount()
+	e.deploy(0, "web@2", "--env", "prod")
+	r := e.must(0, "rollback", "web", "--env", "prod", "-o", "json")
+	var d deployment
+	jsonDoc(t, r, &d)
+
+	runs := e.runsSince(before)
+	if len(runs) != 2 {
+		t.Fatalf("want the deploy of 2 and the rollback to 1, got %q", runs)
+	}
+	cases := []struct {
+		name      string
+		got, want bool
+	}{
+		{"the deploy of 2 uses today's config", strings.HasPrefix(runs[0], "2 bonjour 8 "), true},
+		{"the rollback to 1 uses the config 1 ran with", strings.HasPrefix(runs[1], "1 hello 2 "), true},
+		{"an integer stays an integer in $STRATA_CONFIG", strings.Contains(runs[1], `"WORKERS":2,`) || strings.Contains(runs[1], `"WORKERS":2}`), true},
+		{"the rollback succeeded with today's secret, resolved afresh", d.State == "succeeded" && d.Version == "1", true},
+		{"the kept config never holds the secret", strings.Contains(r.stdout, "rotated-secret-2") || strings.Contains(r.stdout, "first-secret-1"), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.got != c.want {
+				t.Errorf("got %v, want %v; runs %q; rollback %s", c.got, c.want, runs, r)
+			}
+		})
+	}
+}
