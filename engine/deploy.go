@@ -89,8 +89,9 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 			return nil, err
 		}
 		if kept != nil {
+			old := rs
 			rs = reuseKept(rs, kept)
-			e.logf("  %s/%s | rollback uses the config %s ran with", svc.Name, env.Name, from)
+			e.logf("  %s/%s | rollback uses the config %s ran with%s", svc.Name, env.Name, from, differingKeys(old, rs))
 		}
 	}
 	if req.Kind == "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/layer"
@@ -38,6 +39,21 @@ func reuseKept(rs *layer.Resolved, kept map[string]any) *layer.Resolved {
 	}
 	slices.Sort(out.Keys)
 	return &out
+}
+
+// differingKeys says which keys of today's config the kept one changes, for the log: names
+// only, since a value may be long (secrets are never among them).
+func differingKeys(today, used *layer.Resolved) string {
+	var keys []string
+	for _, k := range used.Keys {
+		if fmt.Sprint(today.Values[k]) != fmt.Sprint(used.Values[k]) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return " (the same as today's)"
+	}
+	return fmt.Sprintf(" (today's differs in %s)", strings.Join(keys, ", "))
 }
 
 // keptValue turns a value read back from the store (JSON: every number a float64) into
