@@ -311,12 +311,17 @@ func (e *Engine) uploaded(bundle string) (digest, recipe string, err error) {
 	if err != nil {
 		return "", "", strata.Errorf(strata.ENOTFOUND, "no uploaded bundle %s; upload it first (strata release --artifact with --server does)", short(bundle))
 	}
-	if _, err := fmt.Sscanf(string(data), "artifacts %s\nrecipe %s\n", &digest, &recipe); err != nil {
-		// An empty recipe leaves the second field out.
-		if _, err := fmt.Sscanf(string(data), "artifacts %s\n", &digest); err != nil {
-			return "", "", fmt.Errorf("read uploaded bundle %s: %w", short(bundle), err)
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		switch k {
+		case "artifacts":
+			digest = v
+		case "recipe":
+			recipe = v
 		}
-		recipe = ""
+	}
+	if digest == "" {
+		return "", "", fmt.Errorf("read uploaded bundle %s: no artifacts digest in its record", short(bundle))
 	}
 	rel := &strata.Release{Service: "uploaded", Version: short(bundle), Digest: digest, Recipe: recipe}
 	if why := e.verifyArtifacts(rel); why != "" {
