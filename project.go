@@ -141,6 +141,12 @@ type Service struct {
 	// environments that extend it). OverridePos says where each environment's block starts.
 	Overrides   map[string]map[string]Value
 	OverridePos map[string]Pos
+	// Bundle lists the paths or globs (relative to the project directory) of the files a
+	// release copies for its steps; empty means the default: each step command's first
+	// word that is a relative path, with the directory it is in. BundlePos says where each
+	// entry was written.
+	Bundle    []string
+	BundlePos []Pos
 }
 
 // Key returns the schema entry for name, or nil.

@@ -9,10 +9,16 @@ import (
 // Release is an immutable, content-addressed build of one service: built once, deployed
 // everywhere. (Service, Version) is unique; Digest is the sha256 of its artifacts.
 type Release struct {
-	ID        string    `json:"id"`
-	Service   string    `json:"service"`
-	Version   string    `json:"version"`
-	Digest    string    `json:"digest"`
+	ID      string `json:"id"`
+	Service string `json:"service"`
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
+	// Recipe is the digest of the files the service's steps use (its scripts), copied at
+	// release time, so that editing a script later changes nothing about how this release
+	// deploys or rolls back. Empty for releases recorded before bundles.
+	Recipe string `json:"recipe,omitempty"`
+	// Bundle is the one digest that names the whole recipe: artifacts and step files.
+	Bundle    string    `json:"bundle,omitempty"`
 	Commit    string    `json:"commit,omitempty"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`

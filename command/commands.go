@@ -98,7 +98,7 @@ var Logs = &Command[report.LogsRequest, *report.Logs]{
 
 // Release is `release`: build once, record the release, land it in the auto stages.
 var Release = &Command[report.ReleaseRequest, *report.Release]{
-	Info: Info{Name: "release", Route: "POST /api/v1/releases", Action: deploy, Summary: "release SERVICE [--version V]"},
+	Info: Info{Name: "release", Route: "POST /api/v1/releases", Action: deploy, Summary: "release SERVICE [--version V] [--artifact PATH]..."},
 	Run:  release,
 }
 

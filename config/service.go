@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	serviceKeys = []string{"build", "deploy", "destroy", "observe", "health", "rollback", "depends_on", "config", "overrides"}
+	serviceKeys = []string{"build", "deploy", "destroy", "observe", "health", "rollback", "depends_on", "config", "overrides", "bundle"}
 	stepKeys    = []string{"run", "timeout"}
 	observeKeys = []string{"run", "http", "timeout"}
 	healthKeys  = []string{"http", "contains", "status", "command", "timeout", "interval"}
@@ -68,6 +68,8 @@ func (l *loader) decodeService(src *source, svc *strata.Service, n *yaml.Node) {
 			}
 		case "depends_on":
 			l.decodeDependsOn(src, svc, p.v)
+		case "bundle":
+			l.decodeBundle(src, svc, p.v)
 		case "config":
 			l.decodeSchema(src, svc, p.v, "config schema of "+where)
 		case "overrides":

@@ -13,7 +13,7 @@ func (e *Engine) artifactDir(rel *strata.Release) string {
 	return filepath.Join(e.StateDir, "artifacts", strings.TrimPrefix(rel.Digest, "sha256:"))
 }
 
-// verifyArtifacts hashes a release's artifacts again before a deployment uses them, so that
+// verifyArtifacts hashes a release's artifacts, and its recipe, again before a deployment uses them, so that
 // every environment gets the bytes the release was built with: artifact files are
 // read-only, but a step running as root, or one that made them writable, could still change
 // them. It returns why they cannot be used, or "".
@@ -26,5 +26,5 @@ func (e *Engine) verifyArtifacts(rel *strata.Release) string {
 	if got != rel.Digest {
 		return fmt.Sprintf("the artifacts of %s@%s in %s were changed after the build (digest %s, recorded %s); release it again under a new version", rel.Service, rel.Version, dir, short(got), short(rel.Digest))
 	}
-	return ""
+	return e.verifyRecipe(rel)
 }

@@ -89,6 +89,18 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 	if err != nil {
 		return nil, err
 	}
+	if req.Kind == KindRollback {
+		// Back to the release as it ran there: its kept config, secrets resolved afresh.
+		kept, from, err := e.keptConfig(ctx, svc.Name, env.Name, rel.Version)
+		if err != nil {
+			return nil, err
+		}
+		if kept != nil {
+			old := rs
+			rs = reuseKept(rs, kept)
+			e.logf("  %s/%s | rollback uses the config %s ran with%s", svc.Name, env.Name, from, differingKeys(old, rs))
+		}
+	}
 	if req.Kind == "" {
 		req.Kind = KindDeploy
 	}
@@ -202,7 +214,7 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	// The health check runs under the lease too: one that outlasts it (a timeout of
 	// minutes) must not let another worker take the deployment over meanwhile.
 	if err == nil && failure == "" && svc.Health != nil && runCtx.Err() == nil {
-		ok, detail := e.checkHealth(runCtx, svc, rs, d, sink, secrets, label)
+		ok, detail := e.checkHealth(runCtx, svc, rs, d, rel, sink, secrets, label)
 		if ok {
 			d.Health = strata.Healthy
 		} else {
@@ -262,6 +274,8 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if err != nil {
 		return "", err
 	}
+	// The release's copy of the step's files runs, not what the project holds now.
+	cmd.Text = e.recipeCommand(rel, cmd.Text)
 	env := append(e.stepEnv(d, rel, rs, cfgPath, outPath), cmd.Env...)
 	timeout := svc.Deploy.Timeout
 	if timeout == 0 {
@@ -306,6 +320,7 @@ func (e *Engine) stepEnv(d *strata.Deployment, rel *strata.Release, rs *layer.Re
 		"STRATA_ARTIFACTS="+e.artifactDir(rel),
 		"STRATA_DEPLOYMENT="+d.ID, "STRATA_ATTEMPT="+strconv.Itoa(d.Attempt),
 		"STRATA_CONFIG="+cfgPath, "STRATA_OUTPUTS="+outPath,
+		"STRATA_BUNDLE="+rel.Bundle, "STRATA_RECIPE="+e.recipePath(rel),
 	)
 }
 

@@ -37,8 +37,9 @@ type probe struct {
 	secrets []string
 }
 
-// newProbe interpolates svc's health check for d with the config rs.
-func (e *Engine) newProbe(svc *strata.Service, rs *layer.Resolved, d *strata.Deployment) (*probe, error) {
+// newProbe interpolates svc's health check for d with the config rs; a command check runs
+// rel's recipe (the scripts released with it), not today's files.
+func (e *Engine) newProbe(svc *strata.Service, rs *layer.Resolved, d *strata.Deployment, rel *strata.Release) (*probe, error) {
 	h := svc.Health
 	rt := &layer.Runtime{Version: d.Version}
 	p := &probe{status: h.Status, label: d.Service + "/" + d.Environment, secrets: secretValues(rs)}
@@ -55,7 +56,7 @@ func (e *Engine) newProbe(svc *strata.Service, rs *layer.Resolved, d *strata.Dep
 		if cmd, err = layer.ExpandCommand(e.Project, rs, h.Command, h.Pos, rt); err != nil {
 			return nil, err
 		}
-		p.command, cmdEnv = cmd.Text, cmd.Env
+		p.command, cmdEnv = e.recipeCommand(rel, cmd.Text), cmd.Env
 	}
 	if h.Contains != "" {
 		if p.contains, err = layer.Expand(e.Project, rs, h.Contains, h.ContainsPos, rt); err != nil {
@@ -66,7 +67,7 @@ func (e *Engine) newProbe(svc *strata.Service, rs *layer.Resolved, d *strata.Dep
 		}
 	}
 	p.env = append(append([]string{}, e.BaseEnv...), rs.Environ()...)
-	p.env = append(p.env, "STRATA_ENV="+d.Environment, "STRATA_SERVICE="+d.Service, "STRATA_VERSION="+d.Version, "STRATA_DEPLOYMENT="+d.ID)
+	p.env = append(p.env, "STRATA_ENV="+d.Environment, "STRATA_SERVICE="+d.Service, "STRATA_VERSION="+d.Version, "STRATA_DEPLOYMENT="+d.ID, "STRATA_RECIPE="+e.recipePath(rel))
 	// The interpolated values come last, so that no inherited variable of their name wins.
 	p.env = append(p.env, cmdEnv...)
 	return p, nil
@@ -94,9 +95,9 @@ func (e *Engine) try(ctx context.Context, p *probe, per time.Duration, out io.Wr
 // waiting Interval between tries and backing off to at most 5s. It returns whether the check
 // passed and, when not, the last thing the check observed (an answer rather than the try
 // the deadline cut short, when there was one).
-func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer.Resolved, d *strata.Deployment, sink *logSink, secrets []string, label string) (bool, string) {
+func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer.Resolved, d *strata.Deployment, rel *strata.Release, sink *logSink, secrets []string, label string) (bool, string) {
 	h := svc.Health
-	p, err := e.newProbe(svc, rs, d)
+	p, err := e.newProbe(svc, rs, d, rel)
 	if err != nil {
 		return false, secret.Redact(err.Error(), secrets)
 	}

@@ -46,7 +46,11 @@ func (e *Engine) Recheck(ctx context.Context, d *strata.Deployment, running map[
 	}
 	rs = deployedConfig(rs, d.Config)
 	secrets := secretValues(rs)
-	p, err := e.newProbe(svc, rs, d)
+	rel, err := e.findRelease(ctx, d.Service, d.Version)
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.newProbe(svc, rs, d, rel)
 	if err != nil {
 		return nil, err
 	}

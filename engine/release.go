@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -36,6 +35,30 @@ type ReleaseResult struct {
 // before is healthy. An existing version with other bytes is refused (ECONFLICT); with the
 // same bytes it is reused.
 func (e *Engine) Release(ctx context.Context, service, version string) (*ReleaseResult, error) {
+	return e.ReleaseFrom(ctx, ReleaseSpec{Service: service, Version: version})
+}
+
+// ReleaseSpec says what a release is made from. With neither Artifacts nor Bundle, the
+// service's build step makes the artifacts and the recipe is copied from the project.
+type ReleaseSpec struct {
+	Service, Version string
+	// Artifacts are files or directories built elsewhere (by CI), recorded as the release's
+	// artifacts instead of running build: a file lands at the top of the artifact
+	// directory under its own name, a directory's contents are copied as they are.
+	Artifacts []string
+	// Bundle is the digest of a bundle uploaded beforehand (StoreUpload): its artifacts
+	// and recipe become the release's, built and copied where the client is.
+	Bundle string
+}
+
+// ReleaseFrom makes a release as spec says, records it, then lands it in every leading auto
+// stage in order, each only once the one before is healthy. An existing version with other
+// bytes (artifacts or recipe) is refused (ECONFLICT); with the same bytes it is reused.
+func (e *Engine) ReleaseFrom(ctx context.Context, spec ReleaseSpec) (*ReleaseResult, error) {
+	service, version := spec.Service, spec.Version
+	if len(spec.Artifacts) > 0 && spec.Bundle != "" {
+		return nil, strata.Errorf(strata.EINVALID, "--artifact and an uploaded bundle both given; give one")
+	}
 	svc := e.Project.Service(service)
 	if svc == nil {
 		return nil, notFound("service", service, e.Project.ServiceNames())
@@ -46,21 +69,46 @@ func (e *Engine) Release(ctx context.Context, service, version string) (*Release
 	if err := checkVersion(version); err != nil {
 		return nil, err
 	}
-	digest, dir, err := e.build(ctx, svc, version)
+	var digest, recipe, dir string
+	var err error
+	switch {
+	case spec.Bundle != "":
+		digest, recipe, err = e.uploaded(spec.Bundle)
+		dir = "the uploaded bundle " + short(spec.Bundle)
+	case len(spec.Artifacts) > 0:
+		digest, dir, err = e.storeArtifacts(svc, spec.Artifacts)
+		if err == nil {
+			recipe, err = e.storeRecipe(svc)
+		}
+	default:
+		// The recipe is checked before the build runs, so a bad bundle entry wastes no build.
+		if _, err = e.recipeFileList(svc); err == nil {
+			digest, dir, err = e.build(ctx, svc, version)
+		}
+		if err == nil {
+			recipe, err = e.storeRecipe(svc)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
+	bundle := bundleDigest(digest, recipe)
 	res := &ReleaseResult{}
 	old, err := e.Store.Release(ctx, service, version)
 	switch {
 	case err == nil && old.Digest != digest:
 		return nil, strata.Errorf(strata.ECONFLICT, "%s@%s exists already with digest %s, and this build gave %s; releases are immutable: choose another --version", service, version, short(old.Digest), short(digest))
+	case err == nil && old.Bundle != "" && old.Bundle != bundle:
+		return nil, strata.Errorf(strata.ECONFLICT, "%s@%s exists already with other step files (recipe %s, now %s): a release keeps the scripts it was made with; choose another --version to release the edit", service, version, short(old.Recipe), short(recipe))
 	case err == nil:
 		res.Release, res.Reused = old, true
 		e.logf("%s@%s exists with the same bytes (%s); reusing it", service, version, short(digest))
 	case strata.ErrorCode(err) == strata.ENOTFOUND:
-		r := &strata.Release{Service: service, Version: version, Digest: digest, Commit: e.gitCommit(), CreatedBy: e.Actor, CreatedAt: e.now()}
-		if err := e.Store.CreateRelease(ctx, r, e.event("release", service, "", "", map[string]string{"version": version, "digest": digest, "commit": r.Commit})); err != nil {
+		r := &strata.Release{Service: service, Version: version, Digest: digest, Recipe: recipe, Bundle: bundle, Commit: e.gitCommit(), CreatedBy: e.Actor, CreatedAt: e.now()}
+		if spec.Bundle != "" {
+			r.Commit = "" // the server's checkout says nothing of where the client built it
+		}
+		if err := e.Store.CreateRelease(ctx, r, e.event("release", service, "", "", map[string]string{"version": version, "digest": digest, "bundle": bundle, "commit": r.Commit})); err != nil {
 			return nil, fmt.Errorf("record release %s@%s: %w", service, version, err)
 		}
 		res.Release = r
@@ -128,23 +176,11 @@ func (e *Engine) build(ctx context.Context, svc *strata.Service, version string)
 		}
 		e.logf("✓ %s: built in %s", svc.Name, time.Since(start).Round(time.Millisecond))
 	}
-	digest, err = digestDir(tmp)
+	digest, err = commitDir(tmp, root)
 	if err != nil {
-		return "", "", fmt.Errorf("digest %s artifacts: %w", svc.Name, err)
-	}
-	dir = filepath.Join(root, strings.TrimPrefix(digest, "sha256:"))
-	if _, err := os.Stat(dir); err == nil {
-		return digest, dir, nil
-	}
-	if err := readOnly(tmp); err != nil {
 		return "", "", fmt.Errorf("store %s artifacts: %w", svc.Name, err)
 	}
-	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, fs.ErrExist) {
-		if _, statErr := os.Stat(dir); statErr != nil {
-			return "", "", fmt.Errorf("store %s artifacts: %w", svc.Name, err)
-		}
-	}
-	return digest, dir, nil
+	return digest, filepath.Join(root, strings.TrimPrefix(digest, "sha256:")), nil
 }
 
 // digestDir hashes every file's relative path, mode and bytes, in path order.

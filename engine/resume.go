@@ -118,6 +118,10 @@ func (e *Engine) resumeOne(ctx context.Context, d *strata.Deployment) (*strata.D
 	if err != nil {
 		return d, e.abandon(ctx, d, err)
 	}
+	if d.Kind == KindRollback {
+		// A rollback resumes with the config it took from the deployment it returns to.
+		rs = reuseKept(rs, d.Config)
+	}
 	d.Owner, d.LeaseUntil = e.Owner, until
 	d.Attempt++
 	d.State, d.PGID, d.Error, d.Health = strata.Running, 0, "", ""

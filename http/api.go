@@ -308,6 +308,7 @@ func (s *Server) apiRoutes() []route {
 		{Method: "GET", Path: "/healthz", Summary: "Liveness: 200 when the server runs and its store answers", serve: s.healthz},
 		{Method: "GET", Path: "/metrics", Action: strata.ActRead, Summary: "Prometheus metrics", serve: s.serveMetrics},
 		{Method: "GET", Path: "/api/v1/openapi.json", Action: strata.ActRead, Summary: "This API as an OpenAPI 3.1 document", serve: s.openapi},
+		{Method: "POST", Path: "/api/v1/bundles", Action: strata.ActDeploy, Summary: "Upload a release's bundle (a tar stream of artifacts/ and recipe/) under its digest", serve: s.uploadBundle},
 	}
 	for _, d := range s.commands {
 		routes = append(routes, s.declaredRoute(d))

@@ -62,7 +62,10 @@ const maxResponse = 256 << 20
 // a *strata.Error with the server's code and message.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, doc any) (ok bool, err error) {
 	var rd io.Reader
-	if body != nil {
+	ctype := "application/json"
+	if r, stream := body.(io.Reader); stream {
+		rd, ctype = r, "application/x-tar"
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return false, fmt.Errorf("encode %s %s: %w", method, path, err)
@@ -79,7 +82,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ctype)
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)

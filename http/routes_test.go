@@ -32,6 +32,7 @@ func routeCases(promo, dep string) []routeCase {
 	return []routeCase{
 		{"GET", "/metrics", nil, read, true}, // estate-wide counts: scoped tokens are refused
 		{"GET", "/api/v1/openapi.json", nil, read, false},
+		{"POST", "/api/v1/bundles?digest=sha256:" + strings.Repeat("0", 64), nil, deploy, false},
 		{"GET", "/api/v1/validate", nil, read, false},
 		{"GET", "/api/v1/environments", nil, read, false},
 		{"POST", "/api/v1/environments", map[string]any{"name": "pr-1", "like": "staging", "ttl": "1h"}, deploy, true},

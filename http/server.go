@@ -70,6 +70,9 @@ type Config struct {
 	HealthInterval time.Duration
 	HealthChecks   int
 	HealthAfter    func(time.Duration) <-chan time.Time
+	// MaxUpload caps an uploaded bundle's bytes (POST /api/v1/bundles); 0 means
+	// engine.MaxUpload (1 GiB).
+	MaxUpload int64
 }
 
 // Server serves the API, the dashboard and /metrics, and runs the scheduler.

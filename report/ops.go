@@ -44,7 +44,7 @@ func CutRelease(ctx context.Context, e *engine.Engine, req ReleaseRequest) (*Rel
 	if err := parallel(e, req.Parallel); err != nil {
 		return nil, err
 	}
-	res, err := e.Release(ctx, req.Service, req.Version)
+	res, err := e.ReleaseFrom(ctx, engine.ReleaseSpec{Service: req.Service, Version: req.Version, Artifacts: req.Artifacts, Bundle: req.Bundle})
 	if res == nil {
 		return nil, err
 	}

@@ -199,6 +199,8 @@ func (p *Promotion) WriteText(w io.Writer) {
 // Release is the document of `release`: the release, and the deployments and promotions
 // that landed it in the auto stages.
 type Release struct {
+	// Bundle is the one digest over the release's artifacts and recipe (step files).
+	Bundle      string       `json:"bundle,omitempty"`
 	Commit      string       `json:"commit"`
 	CreatedAt   time.Time    `json:"created_at"`
 	CreatedBy   string       `json:"created_by"`
@@ -206,16 +208,18 @@ type Release struct {
 	Digest      string       `json:"digest"`
 	ID          string       `json:"id"`
 	Promotions  []*Promotion `json:"promotions"`
-	Reused      bool         `json:"reused"`
-	Service     string       `json:"service"`
-	Version     string       `json:"version"`
+	// Recipe is the digest of the step files the release copied ("" when it uses none).
+	Recipe  string `json:"recipe,omitempty"`
+	Reused  bool   `json:"reused"`
+	Service string `json:"service"`
+	Version string `json:"version"`
 }
 
 // NewRelease returns the document of a release result.
 func NewRelease(res *engine.ReleaseResult) *Release {
 	r := res.Release
 	doc := &Release{
-		ID: r.ID, Service: r.Service, Version: r.Version, Digest: r.Digest, Commit: r.Commit,
+		ID: r.ID, Service: r.Service, Version: r.Version, Digest: r.Digest, Commit: r.Commit, Bundle: r.Bundle, Recipe: r.Recipe,
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, Reused: res.Reused,
 		Deployments: NewDeployments(res.Deployments),
 	}

@@ -23,6 +23,13 @@ type ReleaseRequest struct {
 	Service  string `json:"service"`
 	Version  string `json:"version,omitempty"`
 	Parallel int    `json:"parallel,omitempty"`
+	// Bundle names a bundle uploaded beforehand (POST /api/v1/bundles): the release records
+	// its artifacts and recipe instead of running build.
+	Bundle string `json:"bundle,omitempty"`
+	// Artifacts are local files or directories built elsewhere (release --artifact), used
+	// instead of running build. They never travel to a server, which must not read paths
+	// of its own machine on a client's word: a remote client uploads a bundle instead.
+	Artifacts []string `json:"-"`
 }
 
 // DeployRequest is the body of POST /api/v1/deployments.

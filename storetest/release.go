@@ -27,6 +27,24 @@ func testReleases(t *testing.T, open func(t *testing.T) strata.Store) {
 		}
 	})
 
+	t.Run("a release's recipe and bundle digests read back, alone and in the list", func(t *testing.T) {
+		s := open(t)
+		r := &strata.Release{Service: "api", Version: "1", Digest: "sha256:aa", Recipe: "sha256:bb", Bundle: "sha256:cc"}
+		must(t, s.CreateRelease(ctx(t), r, nil))
+		one, err := s.Release(ctx(t), "api", "1")
+		must(t, err)
+		all, err := s.Releases(ctx(t), "api")
+		must(t, err)
+		if len(all) != 1 {
+			t.Fatalf("listed %d releases, want 1", len(all))
+		}
+		for _, got := range []*strata.Release{one, all[0]} {
+			if got.Recipe != "sha256:bb" || got.Bundle != "sha256:cc" {
+				t.Errorf("read back recipe %q bundle %q, want sha256:bb and sha256:cc", got.Recipe, got.Bundle)
+			}
+		}
+	})
+
 	t.Run("an id the caller chose is kept", func(t *testing.T) {
 		s := open(t)
 		r := &strata.Release{ID: "r-chosen", Service: "api", Version: "1", Digest: "sha256:aa"}

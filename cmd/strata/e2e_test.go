@@ -320,6 +320,8 @@ type releaseDoc struct {
 	Service     string       `json:"service"`
 	Version     string       `json:"version"`
 	Digest      string       `json:"digest"`
+	Bundle      string       `json:"bundle"`
+	Recipe      string       `json:"recipe"`
 	Commit      string       `json:"commit"`
 	Reused      bool         `json:"reused"`
 	Deployments []deployment `json:"deployments"`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
 )
 
@@ -18,8 +19,9 @@ func (a *app) serveCommand() *cobra.Command {
 	var tick, healthEvery time.Duration
 	var proxies []string
 	var tlsCert, tlsKey string
+	var maxUpload int64
 	c := &cobra.Command{
-		Use:   "serve [--listen ADDR] [--tls-cert FILE --tls-key FILE] [--trusted-proxy CIDR]... [--health-interval D]",
+		Use:   "serve [--listen ADDR] [--tls-cert FILE --tls-key FILE] [--trusted-proxy CIDR]... [--health-interval D] [--max-upload MIB]",
 		Short: "Serve the HTTP API and web dashboard, and run the scheduler (default 127.0.0.1:7480)",
 		Long: `serve runs Strata as a server for the project in DIR and its store: the JSON API that
 every command has a route in (docs/api.md; the CLI uses it with --server and --token), the
@@ -55,6 +57,9 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			if healthEvery < 0 {
 				return strata.Errorf(strata.EINVALID, "--health-interval %s: want a duration such as 1m, or 0 to check health only when deploying", healthEvery)
 			}
+			if maxUpload <= 0 {
+				return strata.Errorf(strata.EINVALID, "--max-upload %d: want a positive number of MiB such as 1024", maxUpload)
+			}
 			trusted, err := parseTrustedProxies(proxies)
 			if err != nil {
 				return err
@@ -75,6 +80,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			s, err := strhttp.New(strhttp.Config{
 				Engine: e, Logger: slog.New(handler), Tick: tick, SchedulerActor: "scheduler",
 				WebhookSecret: os.Getenv("STRATA_WEBHOOK_SECRET"), TrustedProxies: trusted, HealthInterval: healthEvery, TLS: tlsConfig,
+				MaxUpload: maxUpload << 20,
 			})
 			if err != nil {
 				return err
@@ -99,6 +105,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 	c.Flags().DurationVar(&healthEvery, "health-interval", strhttp.DefaultHealthInterval, "how often to check again the health of what runs in every environment (0: off)")
 	c.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate: a PEM `FILE` (the server's certificate, then intermediates); needs --tls-key")
 	c.Flags().StringVar(&tlsKey, "tls-key", "", "the private key of --tls-cert: a PEM `FILE`")
+	c.Flags().Int64Var(&maxUpload, "max-upload", engine.MaxUpload>>20, "the largest release bundle (release --artifact) a client may upload, in MiB")
 	c.Flags().StringArrayVar(&proxies, "trusted-proxy", nil, "a reverse proxy whose X-Forwarded-For is believed: a `CIDR` or one IP (repeatable)")
 	return c
 }

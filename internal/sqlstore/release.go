@@ -8,7 +8,7 @@ import (
 	"github.com/strata-dev/strata/internal/sqlrow"
 )
 
-const releaseColumns = `id, service, version, digest, git_commit, created_by, created_at`
+const releaseColumns = `id, service, version, digest, git_commit, created_by, created_at, recipe, bundle`
 
 // CreateRelease records r, giving it an ID ("r-...") and CreatedAt when they are empty.
 // ECONFLICT when (service, version) exists already.
@@ -22,8 +22,8 @@ func (db *DB) CreateRelease(ctx context.Context, r *strata.Release, e *strata.Ev
 	}
 	rel.CreatedAt = db.orNow(rel.CreatedAt)
 	err := db.write(ctx, func(tx *txn) error {
-		n, err := tx.Exec(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, sqlrow.Nanos(rel.CreatedAt))
+		n, err := tx.Exec(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			rel.ID, rel.Service, rel.Version, rel.Digest, rel.Commit, rel.CreatedBy, sqlrow.Nanos(rel.CreatedAt), rel.Recipe, rel.Bundle)
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (db *DB) Releases(ctx context.Context, service string) ([]*strata.Release, 
 func scanRelease(s scanner) (*strata.Release, error) {
 	var r strata.Release
 	var at int64
-	if err := s.Scan(&r.ID, &r.Service, &r.Version, &r.Digest, &r.Commit, &r.CreatedBy, &at); err != nil {
+	if err := s.Scan(&r.ID, &r.Service, &r.Version, &r.Digest, &r.Commit, &r.CreatedBy, &at, &r.Recipe, &r.Bundle); err != nil {
 		return nil, err
 	}
 	r.CreatedAt = sqlrow.FromNanos(at)

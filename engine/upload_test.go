@@ -1,0 +1,129 @@
+package engine_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+)
+
+type tarEntry struct {
+	name, body string
+	kind       byte
+}
+
+func tarOf(t *testing.T, entries ...tarEntry) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		kind := e.kind
+		if kind == 0 {
+			kind = tar.TypeReg
+		}
+		hdr := &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: kind}
+		if kind == tar.TypeSymlink {
+			hdr.Size, hdr.Linkname = 0, "/etc/passwd"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if kind == tar.TypeReg {
+			tw.Write([]byte(e.body))
+		}
+	}
+	tw.Close()
+	return &buf
+}
+
+// bundleOf makes a real bundle of the artifact files and returns its digest and stream.
+func bundleOf(t *testing.T, files map[string]string) (string, *bytes.Buffer) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
+	}
+	b, err := engine.NewBundle(dir, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var buf bytes.Buffer
+	if _, err := b.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return b.Digest, &buf
+}
+
+func TestAnUploadIsKeptOnlyWhenItIsWhatItClaims(t *testing.T) {
+	good, goodTar := bundleOf(t, map[string]string{"app": "bytes"})
+	zero := "sha256:" + strings.Repeat("0", 64)
+	cases := []struct {
+		name   string
+		digest string
+		body   *bytes.Buffer
+		limit  int64
+		want   string // a fragment of the error, "" for success
+	}{
+		{"a bundle that matches its digest is kept", good, bytes.NewBuffer(goodTar.Bytes()), 0, ""},
+		{"content that gives another digest is refused", zero, tarOf(t, tarEntry{name: "artifacts/app", body: "bytes"}), 0, "not the sha256:000000000000 it was sent as"},
+		{"a path that climbs out is refused", zero, tarOf(t, tarEntry{name: "artifacts/../../evil", body: "x"}), 0, "not a regular file under artifacts/ or recipe/"},
+		{"an absolute path is refused", zero, tarOf(t, tarEntry{name: "/etc/evil", body: "x"}), 0, "not a regular file under artifacts/ or recipe/"},
+		{"a link is refused", zero, tarOf(t, tarEntry{name: "artifacts/passwd", kind: tar.TypeSymlink}), 0, "not a regular file"},
+		{"a file outside the two trees is refused", zero, tarOf(t, tarEntry{name: "other/x", body: "x"}), 0, "not a regular file under artifacts/ or recipe/"},
+		{"the same file twice is refused", zero, tarOf(t, tarEntry{name: "artifacts/a", body: "1"}, tarEntry{name: "artifacts/a", body: "2"}), 0, "twice"},
+		{"a stream over the cap is refused naming it", zero, tarOf(t, tarEntry{name: "artifacts/big", body: strings.Repeat("x", 4096)}), 1024, "larger than the server's cap"},
+		{"what is not tar is refused", zero, bytes.NewBufferString(strings.Repeat("not a tar stream ", 64)), 0, "not a valid tar stream"},
+		{"a digest that is not one is refused", "sha256:../../x", tarOf(t), 0, "want sha256: and 64 hex digits"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			state := t.TempDir()
+			e := &engine.Engine{StateDir: state}
+			err := e.StoreUpload(c.body, c.digest, c.limit)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want the bundle kept", err)
+				}
+				if _, err := os.Stat(filepath.Join(state, "uploads", strings.TrimPrefix(c.digest, "sha256:"))); err != nil {
+					t.Errorf("the bundle's record is missing: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error saying %q", err, c.want)
+			}
+			if got := strata.ErrorCode(err); got != strata.EINVALID {
+				t.Errorf("code %q, want %q", got, strata.EINVALID)
+			}
+			for _, dir := range []string{"artifacts", "recipes"} {
+				if es, _ := os.ReadDir(filepath.Join(state, dir)); len(es) != 0 {
+					t.Errorf("a refused upload left %d entries in %s", len(es), dir)
+				}
+			}
+			if es, _ := os.ReadDir(filepath.Join(state, "uploads")); len(es) != 0 {
+				t.Errorf("a refused upload left %d entries in uploads", len(es))
+			}
+		})
+	}
+}
+
+func TestAnUploadedBundleWithoutScriptsBecomesARelease(t *testing.T) {
+	e := newWorld(t, "project: up\nenvironments:\n  dev: {}\nservices:\n  web:\n    deploy: \"true\"\n").engine()
+	digest, body := bundleOf(t, map[string]string{"app": "bytes"})
+	if err := e.StoreUpload(body, digest, 0); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.ReleaseFrom(t.Context(), engine.ReleaseSpec{Service: "web", Version: "1", Bundle: digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Release; got.Bundle != digest || got.Recipe != "" || !strings.HasPrefix(got.Digest, "sha256:") {
+		t.Errorf("release %+v, want bundle %s, no recipe and an artifact digest", got, digest)
+	}
+}
