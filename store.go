@@ -27,6 +27,10 @@ type Store interface {
 	EnvironmentStore
 	TokenStore
 	HealthStore
+	// StoredSchema returns the newest migration the store's database holds: SchemaVersion
+	// once this binary opened it, unless a newer binary migrated it further since (a
+	// server that shares PostgreSQL with an upgraded one is then not ready).
+	StoredSchema(ctx context.Context) (int, error)
 	// Close releases the store.
 	Close() error
 }

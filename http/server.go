@@ -102,6 +102,8 @@ type Server struct {
 	sessionHash func(r *http.Request) (hash string, ok bool)
 
 	tickMu sync.Mutex // one scheduler pass at a time in this process
+	// scheduling is set while Serve's scheduler runs (GET /readyz reads it).
+	scheduling atomic.Bool
 }
 
 // New returns a server for cfg.Engine's project and store. It wires the engine's hooks to
@@ -171,7 +173,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if s.health.interval > 0 {
 			wg.Go(func() { s.watchHealth(ctx) })
 		}
+		s.scheduling.Store(true)
 		s.runScheduler(ctx)
+		s.scheduling.Store(false)
 		wg.Wait()
 	}()
 	errc := make(chan error, 1)
