@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	a.flushProgress()
+	a.deliverWebhooks(ctx)
 	if err == nil {
 		a.endSummary(0, "")
 		return 0
