@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
 )
 
 // A source is where an environment keeps a secret outside Strata's own age files, named in
