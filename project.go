@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -172,6 +173,24 @@ type Service struct {
 	// entry was written.
 	Bundle    []string
 	BundlePos []Pos
+	// Runbooks are the service's operational tasks (services.NAME.runbooks), by name.
+	Runbooks map[string]*Runbook
+}
+
+// Runbook is an operational task of a service (restart, reindex, rotate a key) that `strata
+// run` runs in one environment, with that environment's config and secrets, through the
+// environment's freeze and the approvals its policy asks, audited like a deployment.
+type Runbook struct {
+	Name string
+	// Step is the command and its timeout (0 means 30 minutes).
+	Step
+	// Approvals is how many principals other than the requester must approve a run.
+	Approvals int
+}
+
+// RunbookNames lists the service's runbooks by name.
+func (s *Service) RunbookNames() []string {
+	return slices.Sorted(maps.Keys(s.Runbooks))
 }
 
 // Key returns the schema entry for name, or nil.

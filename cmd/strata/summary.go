@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/capbuf"
 )
 
 // A summary is what --summary FILE appends to FILE when a command ends: the command, its
@@ -30,7 +30,7 @@ type summary struct {
 	file    *os.File
 	command string
 	omit    bool
-	out     cappedBuffer
+	out     capbuf.Buffer
 }
 
 // startSummary opens --summary's file for appending, before the command runs, so that a
@@ -60,7 +60,7 @@ func (a *app) startSummary(cmd *cobra.Command, args []string) error {
 		words = append(words, "--"+f.Name, f.Value.String())
 	})
 	a.summary = &summary{file: f, command: strings.Join(words, " "), omit: cmd.Annotations[omitOutput] != ""}
-	a.summary.out.max = summaryCap
+	a.summary.out.Max = summaryCap
 	a.stdout = io.MultiWriter(a.stdout, &a.summary.out)
 	return nil
 }
@@ -86,7 +86,7 @@ func (a *app) endSummary(code int, msg string) {
 		b.WriteString("Output not kept: it holds a credential.\n\n")
 	case s.out.Len() > 0:
 		out := s.out.String()
-		if s.out.cut {
+		if s.out.Cut {
 			out += "\n… (cut: more than 32 KiB)"
 		}
 		b.WriteString(fenced(out))
@@ -128,22 +128,6 @@ func fenced(text string) string {
 	}
 	fence := strings.Repeat("`", max(3, longest+1))
 	return fence + "text\n" + strings.TrimRight(text, "\n") + "\n" + fence + "\n\n"
-}
-
-// cappedBuffer keeps the first max bytes written to it and says whether it cut the rest.
-type cappedBuffer struct {
-	bytes.Buffer
-	max int
-	cut bool
-}
-
-func (c *cappedBuffer) Write(p []byte) (int, error) {
-	if room := c.max - c.Len(); room < len(p) {
-		c.cut = true
-		c.Buffer.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	return c.Buffer.Write(p)
 }
 
 // pathCause is err without the *os.PathError's operation and path, which the message
