@@ -57,6 +57,9 @@ func (b *backend) bind(q string) string {
 }
 
 // writeTx is a transaction of the pool.
+
+var _ sqlstore.Pipeliner = (*writeTx)(nil)
+
 type writeTx struct {
 	b  *backend
 	tx pgx.Tx
@@ -73,6 +76,26 @@ func (t *writeTx) QueryRow(ctx context.Context, q string, args ...any) sqlstore.
 
 func (t *writeTx) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
 	return t.tx.Query(ctx, t.b.bind(q), args...)
+}
+
+// ExecAll sends stmts as one batch: one round trip, where Exec takes one each. The server
+// skips what follows a statement that fails, and the transaction is then aborted.
+func (t *writeTx) ExecAll(ctx context.Context, stmts []sqlstore.Stmt) ([]int64, error) {
+	var b pgx.Batch
+	for _, s := range stmts {
+		b.Queue(t.b.bind(s.Q), s.Args...)
+	}
+	br := t.tx.SendBatch(ctx, &b)
+	rows := make([]int64, 0, len(stmts))
+	for range stmts {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return rows, err
+		}
+		rows = append(rows, tag.RowsAffected())
+	}
+	return rows, br.Close()
 }
 
 func (t *writeTx) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }

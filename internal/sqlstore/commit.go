@@ -159,10 +159,11 @@ func (db *DB) runAll(batch []*job) ([]error, bool) {
 }
 
 // runOne runs one job in its own transaction, again while it meets a trusted audit head
-// that another process has moved (a few times: the head is read on the next run).
+// that another process has moved (a few times: the head is read on the next run) or its
+// pipeline diverged (once: the next run is careful, pipeline.go).
 func (db *DB) runOne(j *job) error {
 	for range 3 {
-		if err := db.runOnce(j); !errors.Is(err, errStaleHead) {
+		if err := db.runOnce(j); !errors.Is(err, errStaleHead) && !errors.Is(err, errDiverged) {
 			return err
 		}
 	}
