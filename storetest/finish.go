@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/strata-dev/strata"
@@ -154,6 +156,92 @@ func testFinishAndCreateWith(t *testing.T, open func(t *testing.T) strata.Store,
 		must(t, err)
 		if len(evs) != 1 || evs[0].Action != "deployment.failed" {
 			t.Fatalf("events = %+v; want the finish alone", evs)
+		}
+	})
+
+	t.Run("many workers handing over at once, some refused, each write only what stood", func(t *testing.T) {
+		// Writers that arrive together may share a transaction (and, on a server, one round
+		// trip): one whose claim is refused or whose lease was lost must not take the
+		// others' writes, nor leave its own events, with it.
+		s := open(t)
+		const workers = 24 // the first half all succeed; in the second, some are refused
+		held := create(t, s, deployment("web", "held", 99))
+		type worker struct {
+			done, next *strata.Deployment
+			err        error
+		}
+		// fate says what becomes of worker i: 0 all goes well, 1 its claim is refused, 2 its
+		// finish is refused.
+		fate := func(i int) int {
+			if i < workers/2 {
+				return 0
+			}
+			return i % 4 % 3
+		}
+		ws := make([]*worker, workers)
+		for i := range ws {
+			w := &worker{done: create(t, s, deployment("api", fmt.Sprint("from-", i), i))}
+			w.done.State = strata.Succeeded
+			w.next = deployment("api", fmt.Sprint("to-", i), i)
+			switch fate(i) {
+			case 1: // its next pair is held
+				w.next = deployment("web", "held", i)
+			case 2: // another owner took its deployment
+				w.done.Owner = owner(50 + i)
+			}
+			ws[i] = w
+		}
+		before, err := s.Events(ctx(t), strata.EventFilter{})
+		must(t, err)
+		for _, half := range [][]*worker{ws[:workers/2], ws[workers/2:]} {
+			var wg sync.WaitGroup
+			for _, w := range half {
+				wg.Go(func() {
+					w.err = s.FinishAndCreate(ctx(t), w.done, ev("deployment.succeeded", w.done), w.next, ev("deploy", w.next))
+				})
+			}
+			wg.Wait()
+		}
+		want := len(before)
+		for i, w := range ws {
+			var refused *strata.ClaimError
+			switch fate(i) {
+			case 1:
+				if !errors.As(w.err, &refused) || strata.ErrorCode(w.err) != strata.EBLOCKED || !strings.Contains(w.err.Error(), held.ID) {
+					t.Errorf("worker %d: err = %v, want a claim refused, naming %s", i, w.err, held.ID)
+				}
+				want++
+			case 2:
+				if strata.ErrorCode(w.err) != strata.ECONFLICT || errors.As(w.err, &refused) {
+					t.Errorf("worker %d: err = %v, want the finish's own conflict", i, w.err)
+				}
+			default:
+				if w.err != nil {
+					t.Errorf("worker %d: %v", i, w.err)
+				}
+				want += 2
+			}
+			got, err := s.Deployment(ctx(t), w.done.ID)
+			must(t, err)
+			if wantState := map[bool]string{true: strata.Running, false: strata.Succeeded}[fate(i) == 2]; got.State != wantState {
+				t.Errorf("worker %d: its deployment reads back %s, want %s", i, got.State, wantState)
+			}
+		}
+		evs, err := s.Events(ctx(t), strata.EventFilter{})
+		must(t, err)
+		verify(t, evs)
+		if len(evs) != want {
+			t.Fatalf("%d events, want %d: one per finish that stood and one per claim made", len(evs), want)
+		}
+		for _, e := range evs[len(before):] {
+			if e.Action == "deploy" && e.Service == "web" {
+				t.Fatalf("a refused claim was audited: %+v", e)
+			}
+		}
+		active, err := s.Deployments(ctx(t), strata.DeploymentFilter{Service: "api", States: []string{strata.Pending, strata.Running, strata.Interrupted}})
+		must(t, err)
+		if len(active) != workers/8 /* the lost ones */ +workers/2+workers/4 /* the claims */ {
+			t.Fatalf("%d active api deployments: %s", len(active), ids(active))
 		}
 	})
 

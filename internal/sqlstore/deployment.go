@@ -46,16 +46,19 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 		return err
 	}
 	var n strata.Deployment
-	err = db.write(ctx, pipelined(func(tx *txn) error {
-		n = c.n
-		return tx.pipeline(ctx, []Stmt{c.stmt()}, c.audited(e))
-	}, func(tx *txn) error {
-		var err error
-		if n, err = c.row(ctx, tx); err != nil {
-			return err
-		}
-		return tx.auditAll(ctx, c.audited(e))
-	}))
+	err = db.writePlanned(ctx, &planned{
+		plan: func() ([]Stmt, []audited) {
+			n = c.n
+			return []Stmt{c.stmt()}, []audited{c.audited(e)}
+		},
+		careful: func(tx *txn) error {
+			var err error
+			if n, err = c.row(ctx, tx); err != nil {
+				return err
+			}
+			return tx.auditAll(ctx, c.audited(e))
+		},
+	})
 	if err != nil {
 		return c.failed(err)
 	}
@@ -150,9 +153,9 @@ func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, done
 	}
 	var claimErr error
 	var claimed strata.Deployment
-	quick := func(tx *txn) error {
+	plan := func() ([]Stmt, []audited) {
 		claimErr, claimed = nil, c.n
-		return tx.pipeline(ctx, []Stmt{u.stmt(), c.stmt()}, u.audited(doneEvent), c.audited(nextEvent))
+		return []Stmt{u.stmt(), c.stmt()}, []audited{u.audited(doneEvent), c.audited(nextEvent)}
 	}
 	careful := func(tx *txn) error {
 		claimErr = nil
@@ -171,11 +174,12 @@ func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, done
 		// Both events in one statement.
 		return tx.auditAll(ctx, finish, c.audited(nextEvent))
 	}
-	work := careful
 	if u.named(doneEvent) {
-		work = pipelined(quick, careful)
+		err = db.writePlanned(ctx, &planned{plan: plan, careful: careful})
+	} else {
+		err = db.write(ctx, careful)
 	}
-	if err := db.write(ctx, work); err != nil {
+	if err != nil {
 		return u.failed(ctx, err)
 	}
 	u.apply()
@@ -220,7 +224,7 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 	if err != nil {
 		return err
 	}
-	work := func(tx *txn) error {
+	careful := func(tx *txn) error {
 		a, err := u.row(ctx, tx, e)
 		if err != nil {
 			return err
@@ -228,11 +232,13 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 		return tx.auditAll(ctx, a)
 	}
 	if u.named(e) {
-		work = pipelined(func(tx *txn) error {
-			return tx.pipeline(ctx, []Stmt{u.stmt()}, u.audited(e))
-		}, work)
+		err = db.writePlanned(ctx, &planned{careful: careful, plan: func() ([]Stmt, []audited) {
+			return []Stmt{u.stmt()}, []audited{u.audited(e)}
+		}})
+	} else {
+		err = db.write(ctx, careful)
 	}
-	if err := db.write(ctx, work); err != nil {
+	if err != nil {
 		return u.failed(ctx, err)
 	}
 	u.apply()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/strata-dev/strata"
 )
 
 // Pipelines. On a server every statement is a round trip, and a deployment's writes are
@@ -95,18 +97,90 @@ func (tx *txn) pipeline(ctx context.Context, stmts []Stmt, as ...audited) error 
 	return tx.auditAll(ctx, as...)
 }
 
-// pipelined returns a writer's work that runs quick (a pipeline) until it diverges, and
-// careful, in a new transaction, from then on: in every later run of the same work.
-func pipelined(quick, careful func(tx *txn) error) func(tx *txn) error {
-	diverged := false
-	return func(tx *txn) error {
-		if diverged {
-			return careful(tx)
-		}
-		err := quick(tx)
-		if errors.Is(err, errDiverged) {
-			diverged = true
-		}
-		return err
+// planned is a writer's work that has a quick way: statements that must each change one
+// row, and events to append after them, which the group commit may send together with
+// other writers' (pipeAll). From the first run in which the quick way diverges, the work
+// runs the careful way.
+type planned struct {
+	// plan returns the quick way's statements and events, having reset whatever the work
+	// reports to its caller as the quick way would leave it.
+	plan func() ([]Stmt, []audited)
+	// careful is the work done statement by statement.
+	careful  func(tx *txn) error
+	diverged bool
+}
+
+// run runs the work alone in tx: quick until it diverges, careful from then on.
+func (p *planned) run(ctx context.Context, tx *txn) error {
+	if p.diverged {
+		return p.careful(tx)
 	}
+	stmts, as := p.plan()
+	err := tx.pipeline(ctx, stmts, as...)
+	if errors.Is(err, errDiverged) {
+		p.diverged = true
+	}
+	return err
+}
+
+// writePlanned runs p as write runs a writer's work.
+func (db *DB) writePlanned(ctx context.Context, p *planned) error {
+	return db.submit(&job{ctx: ctx, fn: func(tx *txn) error { return p.run(ctx, tx) }, planned: p})
+}
+
+// pipeAll runs the quick way of every job of batch in tx, all of them in one round trip
+// where each job's is one: their statements in order, then the audit lock, then each job's
+// events, chained. It reports false when it cannot (a job without a quick way, or whose
+// quick way diverged before; an audit head to read first), having sent nothing, and
+// errDiverged when a statement changed no row or any failed: the caller rolls back and runs
+// each job alone, where the one that diverged finds out again and goes the careful way.
+func (db *DB) pipeAll(tx *txn, batch []*job) (bool, error) {
+	head, trusted := tx.knownHead()
+	if head == nil {
+		return false, nil
+	}
+	for _, j := range batch {
+		if j.planned == nil || j.planned.diverged || j.ctx.Err() != nil {
+			return false, nil
+		}
+	}
+	var stmts []Stmt
+	own := make([]int, len(batch)) // statements of each job, which must change one row
+	var evs [][]*strata.Event
+	for i, j := range batch {
+		s, as := j.planned.plan()
+		stmts = append(stmts, s...)
+		own[i] = len(s)
+		if e := events(as); len(e) > 0 {
+			evs = append(evs, e)
+		}
+	}
+	checked := len(stmts)
+	locking := len(evs) > 0 && db.d.AuditLock != "" && !tx.locked
+	if locking {
+		stmts = append(stmts, Stmt{Q: db.d.AuditLock})
+	}
+	next := head
+	for _, e := range evs {
+		var s Stmt
+		s, next = tx.appendStmt(e, next)
+		stmts = append(stmts, s)
+	}
+	rows, err := tx.execAll(context.Background(), stmts)
+	for i := 0; i < checked && i < len(rows); i++ {
+		if rows[i] != 1 {
+			return true, errDiverged
+		}
+	}
+	if err != nil {
+		if trusted && len(rows) > checked && db.d.IsUnique(err) {
+			db.head = nil // another process appended: read the head next time
+		}
+		return true, errDiverged
+	}
+	if locking {
+		tx.locked = true
+	}
+	tx.head = next
+	return true, nil
 }
