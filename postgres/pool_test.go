@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/postgres"
 )
 
@@ -85,7 +86,7 @@ func (p *schemaPool) take(ctx context.Context, base string) (*lent, error) {
 	var b [6]byte
 	rand.Read(b[:])
 	name := "strata_test_pool_" + hex.EncodeToString(b[:])
-	p.all = append(p.all, name)
+	p.all = append(p.all, name, name+"_seed")
 	p.mu.Unlock()
 
 	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+name); err != nil {
@@ -103,31 +104,71 @@ func (p *schemaPool) take(ctx context.Context, base string) (*lent, error) {
 	return &lent{name: name, empty: empty}, nil
 }
 
-// emptying returns the statement that empties schema name: it deletes the rows of every
-// table but the two that say the schema is a store and which migrations it has (so a table
-// a later migration adds is emptied too), and restarts every sequence, so the next test
-// sees what a store just made holds. The deletes run as a replica would apply them, with
-// triggers off: the audit log refuses DELETE and TRUNCATE to everyone else, and foreign
-// keys need no order when every row goes. DELETE, not TRUNCATE: a truncate makes new files
-// for each table and index, which costs more than the rows a test leaves.
+// emptying returns the statement that puts schema name back as its migrations left it,
+// read now, just after they ran: it deletes the rows of every table but the two that say
+// the schema is a store and which migrations it has (so a table a later migration adds is
+// emptied too), puts back the rows a migration wrote (webhook_cursor's, say: kept in a
+// schema beside it, name_seed), and sets every sequence where it was. The deletes run as a
+// replica would apply them, with triggers off: the audit log refuses DELETE and TRUNCATE to
+// everyone else, and foreign keys need no order when every row goes. DELETE, not TRUNCATE:
+// a truncate makes new files for each table and index, which costs more than the rows a
+// test leaves.
 func emptying(ctx context.Context, admin *pgxpool.Pool, name string) (string, error) {
-	rows, err := admin.Query(ctx, `SELECT 'DELETE FROM ' || quote_ident(schemaname) || '.' || quote_ident(tablename)
-		FROM pg_tables WHERE schemaname = $1 AND tablename NOT IN ('strata_store', 'schema_version')
-		UNION ALL
-		SELECT 'SELECT setval(' || quote_literal(quote_ident(schemaname) || '.' || quote_ident(sequencename)) || ', 1, false)'
-		FROM pg_sequences WHERE schemaname = $1`, name)
+	rows, err := admin.Query(ctx, `SELECT quote_ident(tablename) FROM pg_tables
+		WHERE schemaname = $1 AND tablename NOT IN ('strata_store', 'schema_version') ORDER BY 1`, name)
 	if err != nil {
 		return "", fmt.Errorf("list the tables of %s: %w", name, err)
 	}
-	stmts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return "", fmt.Errorf("list the tables of %s: %w", name, err)
 	}
-	if len(stmts) == 0 {
+	if len(tables) == 0 {
 		return "", fmt.Errorf("schema %s holds no tables: the store was not migrated", name)
 	}
-	return "BEGIN; SET LOCAL session_replication_role = replica; " + strings.Join(stmts, "; ") + "; COMMIT", nil
+	seed := name + "_seed"
+	stmts := []string{"BEGIN", "SET LOCAL session_replication_role = replica"}
+	var restore []string
+	for _, table := range tables {
+		stmts = append(stmts, "DELETE FROM "+name+"."+table)
+		var seeded bool
+		if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+name+`.`+table+`)`).Scan(&seeded); err != nil {
+			return "", err
+		}
+		if !seeded {
+			continue
+		}
+		if len(restore) == 0 {
+			if _, err := admin.Exec(ctx, `CREATE SCHEMA `+seed); err != nil {
+				return "", err
+			}
+		}
+		if _, err := admin.Exec(ctx, `CREATE TABLE `+seed+`.`+table+` AS TABLE `+name+`.`+table); err != nil {
+			return "", err
+		}
+		restore = append(restore, "INSERT INTO "+name+"."+table+" SELECT * FROM "+seed+"."+table)
+	}
+	stmts = append(stmts, restore...)
+	rows, err = admin.Query(ctx, `SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), coalesce(last_value, 1), last_value IS NOT NULL
+		FROM pg_sequences WHERE schemaname = $1`, name)
+	if err != nil {
+		return "", fmt.Errorf("list the sequences of %s: %w", name, err)
+	}
+	var seq string
+	var last int64
+	var called bool
+	_, err = pgx.ForEachRow(rows, []any{&seq, &last, &called}, func() error {
+		stmts = append(stmts, fmt.Sprintf("SELECT setval(%s, %d, %t)", quoteLiteral(seq), last, called))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("list the sequences of %s: %w", name, err)
+	}
+	return strings.Join(append(stmts, "COMMIT"), "; "), nil
 }
+
+// quoteLiteral returns s as an SQL string literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // giveBack empties s and makes it free, or drops it when it cannot be emptied (a server
 // where the tests' user may not set session_replication_role, say).
@@ -175,4 +216,72 @@ func (p *schemaPool) drain() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// TestALentSchemaIsGivenBackAsANewStoreWouldBe proves the pool's emptying: a schema a test
+// wrote to (deployments, events, queued webhooks: the cursor a migration seeded moves) reads,
+// once given back, as a schema just made and migrated does, table by table and sequence by
+// sequence, but for the times the two were made.
+func TestALentSchemaIsGivenBackAsANewStoreWouldBe(t *testing.T) {
+	base := server(t)
+	s, err := stores.take(t.Context(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := open(t, withSearchPath(t, base, s.name))
+	d := &strata.Deployment{Service: "api", Environment: "dev", Version: "1", State: strata.Running,
+		Owner: strata.Owner{Host: "h", PID: 1, Start: 1}}
+	if err := db.CreateDeployment(t.Context(), d, &strata.Event{Actor: "a", Action: "deploy"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.QueueWebhooks(t.Context(), []string{"deploy"}, time.Time{}, func(*strata.Event) (string, []string) {
+		return "deploy", []string{"hook"}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	c := admin(t)
+	if dump(t, c, s.name) == dump(t, c, fresh(t)) {
+		t.Fatal("the lent schema reads as a new one before it was given back: this test proves nothing")
+	}
+	if err := stores.giveBack(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := state(t, c, s.name), state(t, c, fresh(t)); got != want {
+		t.Fatalf("the schema given back holds\n%s\na new store holds\n%s", got, want)
+	}
+}
+
+// fresh returns the name of a schema just made and migrated.
+func fresh(t *testing.T) string {
+	t.Helper()
+	name, u := schema(t)
+	open(t, u).Close()
+	return name
+}
+
+// state is dump without the times a store was made and migrated, and with its sequences.
+func state(t *testing.T, c *pgx.Conn, schema string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, line := range strings.Split(dump(t, c, schema), "\n") {
+		if !strings.HasPrefix(line, "strata_store:") && !strings.HasPrefix(line, "schema_version:") {
+			b.WriteString(line + "\n")
+		}
+	}
+	var versions int
+	if err := c.QueryRow(t.Context(), `SELECT count(*) FROM `+schema+`.schema_version`).Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := c.Query(t.Context(), `SELECT sequencename || ' ' || coalesce(last_value::text, 'unused') FROM pg_sequences
+		WHERE schemaname = $1 ORDER BY 1`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "migrations: %d\nsequences: %s\n", versions, strings.Join(seqs, ", "))
+	return b.String()
 }
