@@ -68,6 +68,20 @@ func unwrapAll(err error) []error {
 	return nil
 }
 
+// ClaimError is a claim that failed while the write it went with stood: Store.FinishAndCreate
+// returns one when it recorded the finished deployment but could not claim the next. Err is
+// the claim's own failure, with its code (EBLOCKED naming the holder, ECONFLICT, EINVALID),
+// which ErrorCode and errors.Is see through the ClaimError.
+type ClaimError struct {
+	Err error
+}
+
+// Error returns the claim's failure.
+func (e *ClaimError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the claim's failure.
+func (e *ClaimError) Unwrap() error { return e.Err }
+
 // Terminal marks err as final: trying the same thing again cannot succeed until someone
 // changes something (the configuration, the release, a decision), so a scheduler or an agent
 // that retries work must not retry it. The code, message and chain of err are kept, and so

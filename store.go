@@ -61,10 +61,11 @@ type DeploymentStore interface {
 	// FinishAndCreate writes done as UpdateDeployment does (with doneEvent) and then records
 	// and claims next as CreateDeployment does (with nextEvent), in one transaction: a worker
 	// that ends one deployment and starts its next commits once. done's write stands when
-	// the claim fails: that failure (EBLOCKED naming the holder, ECONFLICT, EINVALID) is
-	// claimErr. err is done's own failure, with UpdateDeployment's codes; then nothing was
-	// written and next was not claimed.
-	FinishAndCreate(ctx context.Context, done *Deployment, doneEvent *Event, next *Deployment, nextEvent *Event) (claimErr, err error)
+	// only the claim fails: the error is then a *ClaimError (find it with errors.As) holding
+	// the claim's failure (EBLOCKED naming the holder, ECONFLICT, EINVALID). Any other error
+	// is done's own failure, with UpdateDeployment's codes; then nothing was written and next
+	// was not claimed.
+	FinishAndCreate(ctx context.Context, done *Deployment, doneEvent *Event, next *Deployment, nextEvent *Event) error
 	// RenewLease extends a running deployment's lease. ECONFLICT when owner no longer holds it.
 	RenewLease(ctx context.Context, id string, owner Owner, until time.Time) error
 	// TakeOver makes to the owner of a deployment whose current owner is from (compare and

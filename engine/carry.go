@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,13 +80,19 @@ func (h *handover) create(ctx context.Context, e *Engine, d *strata.Deployment, 
 	}
 	f := h.pending
 	h.pending = nil
-	claimErr, err := e.Store.FinishAndCreate(context.WithoutCancel(ctx), f.d, f.event, d, ev)
+	err := e.Store.FinishAndCreate(context.WithoutCancel(ctx), f.d, f.event, d, ev)
+	var refused *strata.ClaimError
+	if errors.As(err, &refused) {
+		// The outcome stands; the claim alone failed.
+		e.announceRecorded(f, nil)
+		return refused.Err
+	}
 	e.announceRecorded(f, err)
 	if err != nil {
 		// Nothing was written: claim on its own.
 		return e.Store.CreateDeployment(ctx, d, ev)
 	}
-	return claimErr
+	return nil
 }
 
 // announceRecorded announces f once its outcome has committed, or reports why it could not be.

@@ -110,7 +110,7 @@ func (s *handoverCounter) UpdateDeployment(ctx context.Context, d *strata.Deploy
 	return s.Store.UpdateDeployment(ctx, d, e)
 }
 
-func (s *handoverCounter) FinishAndCreate(ctx context.Context, done *strata.Deployment, doneEvent *strata.Event, next *strata.Deployment, nextEvent *strata.Event) (error, error) {
+func (s *handoverCounter) FinishAndCreate(ctx context.Context, done *strata.Deployment, doneEvent *strata.Event, next *strata.Deployment, nextEvent *strata.Event) error {
 	s.mu.Lock()
 	s.pairs++
 	s.mu.Unlock()

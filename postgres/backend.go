@@ -21,14 +21,15 @@ type backend struct {
 	rebound sync.Map // statement with ? -> statement with $n
 }
 
-// Begin begins a READ COMMITTED transaction on a connection of the pool, which it holds
-// until the transaction ends.
+// Begin takes a connection of the pool for a READ COMMITTED transaction, which holds it
+// until the transaction ends. BEGIN itself goes with the transaction's first statements
+// (writeTx), not in a round trip of its own.
 func (b *backend) Begin(ctx context.Context) (sqlstore.Tx, error) {
-	tx, err := b.pool.Begin(ctx)
+	c, err := b.pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &writeTx{b: b, tx: tx}, nil
+	return &writeTx{b: b, c: c}, nil
 }
 
 // Read returns the pool: each read runs on a connection of its own, outside a transaction.
@@ -56,27 +57,133 @@ func (b *backend) bind(q string) string {
 	return s
 }
 
-// writeTx is a transaction of the pool.
+// writeTx is a transaction on a connection of the pool. Its BEGIN is sent with its first
+// statements: in the same batch as a pipeline (ExecAll), else just before the first
+// statement. A store's write is a few round trips (begin, its statements, commit), so the
+// one saved is a third of them. The connection goes back to the pool when the transaction
+// ends; the pool closes one that is still in a transaction (a ROLLBACK that failed).
 type writeTx struct {
-	b  *backend
-	tx pgx.Tx
+	b     *backend
+	c     *pgxpool.Conn
+	begun bool // BEGIN has been sent and succeeded
+}
+
+var _ sqlstore.Pipeliner = (*writeTx)(nil)
+
+// begin sends BEGIN unless it has been sent.
+func (t *writeTx) begin(ctx context.Context) error {
+	if t.begun {
+		return nil
+	}
+	if _, err := t.c.Exec(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	t.begun = true
+	return nil
 }
 
 func (t *writeTx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := t.tx.Exec(ctx, t.b.bind(q), args...)
+	if !t.begun {
+		rows, err := t.ExecAll(ctx, []sqlstore.Stmt{{Q: q, Args: args}})
+		if err != nil {
+			return 0, err
+		}
+		return rows[0], nil
+	}
+	tag, err := t.c.Exec(ctx, t.b.bind(q), args...)
 	return rowsAffected(tag, err)
 }
 
 func (t *writeTx) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	return t.tx.QueryRow(ctx, t.b.bind(q), args...)
+	if err := t.begin(ctx); err != nil {
+		return errRow{err}
+	}
+	return t.c.QueryRow(ctx, t.b.bind(q), args...)
 }
 
 func (t *writeTx) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	return t.tx.Query(ctx, t.b.bind(q), args...)
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	return t.c.Query(ctx, t.b.bind(q), args...)
 }
 
-func (t *writeTx) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
-func (t *writeTx) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+// ExecAll sends stmts as one batch, after BEGIN when the transaction has not begun: one
+// round trip, where Exec takes one each. The server skips what follows a statement that
+// fails, and the transaction is then aborted.
+func (t *writeTx) ExecAll(ctx context.Context, stmts []sqlstore.Stmt) ([]int64, error) {
+	var b pgx.Batch
+	beginning := !t.begun
+	if beginning {
+		b.Queue("BEGIN")
+	}
+	for _, s := range stmts {
+		b.Queue(t.b.bind(s.Q), s.Args...)
+	}
+	br := t.c.SendBatch(ctx, &b)
+	if beginning {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
+		}
+		t.begun = true
+	}
+	rows := make([]int64, 0, len(stmts))
+	for range stmts {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return rows, err
+		}
+		rows = append(rows, tag.RowsAffected())
+	}
+	return rows, br.Close()
+}
+
+// Commit commits what was sent, and gives the connection back. A transaction that sent
+// nothing has nothing to commit. A transaction a failed statement aborted is rolled back by
+// its COMMIT, which is then an error (pgx.ErrTxCommitRollback), as pgx's own Commit says.
+func (t *writeTx) Commit(ctx context.Context) error {
+	defer t.release()
+	if !t.begun {
+		return nil
+	}
+	tag, err := t.c.Exec(ctx, "COMMIT")
+	if err != nil {
+		return err
+	}
+	if tag.String() != "COMMIT" {
+		return pgx.ErrTxCommitRollback
+	}
+	t.begun = false
+	return nil
+}
+
+// Rollback undoes what was sent, and gives the connection back.
+func (t *writeTx) Rollback(ctx context.Context) error {
+	defer t.release()
+	if !t.begun {
+		return nil
+	}
+	_, err := t.c.Exec(ctx, "ROLLBACK")
+	if err == nil {
+		t.begun = false
+	}
+	return err
+}
+
+// release gives the connection back to the pool, once.
+func (t *writeTx) release() {
+	if t.c != nil {
+		t.c.Release()
+		t.c = nil
+	}
+}
+
+// errRow is a row whose query could not be sent.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // reader runs statements on the pool, outside any transaction.
 type reader struct{ b *backend }

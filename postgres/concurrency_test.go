@@ -42,7 +42,7 @@ func TestHandlesOpeningANewStoreAtOnceAllSucceed(t *testing.T) {
 }
 
 func TestTheAuditChainHasNoGapsUnderConcurrentWriters(t *testing.T) {
-	_, u := schema(t)
+	_, u := migrated(t)
 	dbs := []*postgres.DB{open(t, u), open(t, u), open(t, u)}
 	const writers, each = 12, 10
 	var wg sync.WaitGroup
@@ -84,7 +84,7 @@ func TestTheAuditChainHasNoGapsUnderConcurrentWriters(t *testing.T) {
 }
 
 func TestHandlesClaimingOnePairExcludeEachOther(t *testing.T) {
-	_, u := schema(t)
+	_, u := migrated(t)
 	a, b := open(t, u), open(t, u)
 	until := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup

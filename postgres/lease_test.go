@@ -45,7 +45,7 @@ func TestReclaimLapsed(t *testing.T) {
 	}
 
 	t.Run("takes the deployments whose lease lapsed, oldest first, and leaves the rest", func(t *testing.T) {
-		_, u := schema(t)
+		_, u := migrated(t)
 		db := open(t, u)
 		now := lapsedEstate(t, db)
 		until := now.Add(time.Minute)
@@ -74,7 +74,7 @@ func TestReclaimLapsed(t *testing.T) {
 	})
 
 	t.Run("reclaimers at once share the lapsed deployments out, none twice", func(t *testing.T) {
-		_, u := schema(t)
+		_, u := migrated(t)
 		dbs := []*postgres.DB{open(t, u), open(t, u), open(t, u)}
 		now := lapsedEstate(t, dbs[0])
 		var wg sync.WaitGroup
@@ -98,7 +98,7 @@ func TestReclaimLapsed(t *testing.T) {
 	})
 
 	t.Run("a row another reclaimer holds is skipped, not waited for", func(t *testing.T) {
-		name, u := schema(t)
+		name, u := migrated(t)
 		db := open(t, u)
 		now := lapsedEstate(t, db)
 		c := admin(t)
@@ -120,7 +120,7 @@ func TestReclaimLapsed(t *testing.T) {
 	})
 
 	t.Run("a new owner without a host is refused", func(t *testing.T) {
-		_, u := schema(t)
+		_, u := migrated(t)
 		db := open(t, u)
 		_, err := db.ReclaimLapsed(t.Context(), strata.Owner{}, time.Now(), time.Now(), 1, nil)
 		if strata.ErrorCode(err) != strata.EINVALID {

@@ -35,7 +35,12 @@ func TestMain(m *testing.M) {
 	if !given {
 		flag.Set("test.parallel", "4")
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if err := stores.drain(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = max(code, 1)
+	}
+	os.Exit(code)
 }
 
 // reachable is whether the test server answered, asked once for all tests (a connection
@@ -111,9 +116,17 @@ func schema(t *testing.T) (name, u string) {
 // withSearchPath returns u with search_path set to schema.
 func withSearchPath(t *testing.T, u, schema string) string {
 	t.Helper()
+	if _, err := url.Parse(u); err != nil {
+		t.Fatalf("STRATA_TEST_POSTGRES must be a URL: %v", err)
+	}
+	return withSearchPathURL(u, schema)
+}
+
+// withSearchPathURL returns u, a URL, with search_path set to schema.
+func withSearchPathURL(u, schema string) string {
 	p, err := url.Parse(u)
 	if err != nil {
-		t.Fatalf("STRATA_TEST_POSTGRES must be a URL: %v", err)
+		return u
 	}
 	q := p.Query()
 	q.Set("search_path", schema)
@@ -130,7 +143,7 @@ func open(t *testing.T, u string) *postgres.DB {
 
 func TestContract(t *testing.T) {
 	storetest.RunEveryWay(t, func(t *testing.T, now func() time.Time) (strata.Store, error) {
-		_, u := schema(t)
+		_, u := migrated(t)
 		return postgres.Open(u, now)
 	})
 }
@@ -189,7 +202,7 @@ func TestErrorsNeverShowThePassword(t *testing.T) {
 }
 
 func TestTheAuditLogCannotBeEditedInTheDatabase(t *testing.T) {
-	name, u := schema(t)
+	name, u := migrated(t)
 	db := open(t, u)
 	if err := db.AppendEvent(t.Context(), &strata.Event{Actor: "a", Action: "x"}); err != nil {
 		t.Fatal(err)

@@ -85,12 +85,8 @@ func benchmarkClaimAndFinish(b *testing.B, paired bool) {
 		if *prev != nil {
 			p := *prev
 			p.State, p.Health, p.FinishedAt = strata.Succeeded, strata.Healthy, time.Now()
-			claimErr, err := db.FinishAndCreate(ctx, p, ev("deployment.succeeded"), d, ev("deploy"))
-			if err != nil {
+			if err := db.FinishAndCreate(ctx, p, ev("deployment.succeeded"), d, ev("deploy")); err != nil {
 				return err
-			}
-			if claimErr != nil {
-				return claimErr
 			}
 		} else if err := db.CreateDeployment(ctx, d, ev("deploy")); err != nil {
 			return err

@@ -36,6 +36,51 @@ func (tx *txn) audit(ctx context.Context, e *strata.Event, subject, service, env
 // auditAll appends the events of as (nil ones skipped) in order, with one INSERT: a worker
 // that ends one deployment and starts the next appends two.
 func (tx *txn) auditAll(ctx context.Context, as ...audited) error {
+	evs := events(as)
+	if len(evs) == 0 {
+		return nil
+	}
+	db := tx.db
+	if db.d.AuditLock != "" && !tx.locked {
+		// Held until the transaction ends: appenders in other processes wait here, and
+		// then read the head this one leaves.
+		if _, err := tx.Exec(ctx, db.d.AuditLock); err != nil {
+			return fmt.Errorf("append event: wait for the audit log: %w", err)
+		}
+		tx.locked = true
+	}
+	head, trusted := tx.knownHead()
+	for {
+		if head == nil {
+			head = &eventHead{}
+			err := tx.QueryRow(ctx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&head.seq, &head.hash)
+			if err != nil && !noRows(err) {
+				return fmt.Errorf("append event: %w", err)
+			}
+		}
+		s, next := tx.appendStmt(evs, head)
+		_, err := tx.Exec(ctx, s.Q, s.Args...)
+		if trusted && db.d.IsUnique(err) {
+			// Another process appended: read the head, here or in the writer's next run.
+			db.head = nil
+			if db.d.Aborts {
+				return errStaleHead
+			}
+			head, trusted = nil, false
+			continue
+		}
+		if err != nil {
+			tx.head = nil
+			return fmt.Errorf("append event %s: %w", evs[len(evs)-1].Action, err)
+		}
+		tx.head = next
+		return nil
+	}
+}
+
+// events fills in the events of as what their callers left empty (Subject, Service and
+// Environment, from the record each is about) and returns them, nil ones skipped.
+func events(as []audited) []*strata.Event {
 	var evs []*strata.Event
 	for _, a := range as {
 		e := a.e
@@ -53,69 +98,44 @@ func (tx *txn) auditAll(ctx context.Context, as ...audited) error {
 		}
 		evs = append(evs, e)
 	}
-	if len(evs) == 0 {
-		return nil
+	return evs
+}
+
+// knownHead returns the audit log's head where it is known without reading it, else nil. A
+// head this transaction read or appended is the head: the audit lock, or the writer's hold
+// on the whole database, keeps others out until it ends. The head this process appended in
+// an earlier transaction is trusted only where the dialect says so (trusted): when another
+// process appended since, the INSERT of the next seq fails, and the head must be read.
+func (tx *txn) knownHead() (head *eventHead, trusted bool) {
+	if tx.head != nil {
+		return tx.head, false
 	}
-	db := tx.db
-	if db.d.AuditLock != "" && !tx.locked {
-		// Held until the transaction ends: appenders in other processes wait here, and
-		// then read the head this one leaves.
-		if _, err := tx.Exec(ctx, db.d.AuditLock); err != nil {
-			return fmt.Errorf("append event: wait for the audit log: %w", err)
-		}
-		tx.locked = true
+	if tx.db.d.TrustHead && tx.db.head != nil {
+		return tx.db.head, true
 	}
+	return nil, false
+}
+
+// appendStmt returns the INSERT of evs after head, having set each event's Seq, At, Prev
+// and Hash, and the head the INSERT leaves.
+func (tx *txn) appendStmt(evs []*strata.Event, head *eventHead) (Stmt, *eventHead) {
 	q := `INSERT INTO events (seq, at, actor, action, service, environment, subject, detail, prev, hash) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(evs)), ", ")
 	args := make([]any, 0, 10*len(evs))
-	// A head this transaction read or appended is the head: the audit lock, or the writer's
-	// hold on the whole database, keeps others out until it ends. The head this process
-	// appended in an earlier transaction is trusted only where the dialect says so; when
-	// another process appended since, the INSERT of the next seq fails and the head is read.
-	head, trusted := tx.head, false
-	if head == nil && db.d.TrustHead && db.head != nil {
-		head, trusted = db.head, true
+	seq, prev := head.seq, head.hash
+	at := tx.db.clock()
+	for _, e := range evs {
+		seq++
+		e.Seq, e.At, e.Prev = seq, at, prev
+		e.Hash = e.ComputeHash(prev)
+		prev = e.Hash
+		var detail any
+		if len(e.Detail) > 0 {
+			detail = []byte(e.Detail)
+		}
+		args = append(args, e.Seq, sqlrow.Nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
 	}
-	for {
-		if head == nil {
-			head = &eventHead{}
-			err := tx.QueryRow(ctx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&head.seq, &head.hash)
-			if err != nil && !noRows(err) {
-				return fmt.Errorf("append event: %w", err)
-			}
-		}
-		seq, prev := head.seq, head.hash
-		args = args[:0]
-		at := db.clock()
-		for _, e := range evs {
-			seq++
-			e.Seq, e.At, e.Prev = seq, at, prev
-			e.Hash = e.ComputeHash(prev)
-			prev = e.Hash
-			var detail any
-			if len(e.Detail) > 0 {
-				detail = []byte(e.Detail)
-			}
-			args = append(args, e.Seq, sqlrow.Nanos(e.At), e.Actor, e.Action, e.Service, e.Environment, e.Subject, detail, e.Prev, e.Hash)
-		}
-		_, err := tx.Exec(ctx, q, args...)
-		if trusted && db.d.IsUnique(err) {
-			// Another process appended: read the head, here or in the writer's next run.
-			db.head = nil
-			if db.d.Aborts {
-				return errStaleHead
-			}
-			head, trusted = nil, false
-			continue
-		}
-		last := evs[len(evs)-1]
-		if err != nil {
-			tx.head = nil
-			return fmt.Errorf("append event %s: %w", last.Action, err)
-		}
-		tx.head = &eventHead{seq: last.Seq, hash: last.Hash}
-		return nil
-	}
+	return Stmt{Q: q, Args: args}, &eventHead{seq: seq, hash: prev}
 }
 
 // AppendEvent records an event that goes with no other change (e.g. a denied request).

@@ -41,6 +41,9 @@ type job struct {
 	ctx  context.Context
 	fn   func(tx *txn) error
 	done chan outcome
+	// planned, when not nil, is fn's quick way, which the batch may send with others'
+	// (pipeline.go).
+	planned *planned
 }
 
 // outcome is what a waiting writer is told: its work's result, or that it is now the one
@@ -70,7 +73,12 @@ func (db *DB) write(ctx context.Context, fn func(tx *txn) error) (err error) {
 		ctx, span = telemetry.Start(ctx, "store "+caller())
 		defer func() { telemetry.End(span, err) }()
 	}
-	j := &job{ctx: ctx, fn: fn, done: make(chan outcome, 1)}
+	return db.submit(&job{ctx: ctx, fn: fn})
+}
+
+// submit queues j and returns once its work has committed or failed, as write does.
+func (db *DB) submit(j *job) error {
+	j.done = make(chan outcome, 1)
 	c := &db.commit
 	c.mu.Lock()
 	c.queue = append(c.queue, j)
@@ -152,6 +160,13 @@ func (db *DB) runAll(batch []*job) ([]error, bool) {
 		return nil, false
 	}
 	results := make([]error, len(batch))
+	if piped, err := db.pipeAll(tx, batch); piped {
+		if err != nil {
+			db.rollback(ctx, tx)
+			return nil, false
+		}
+		return db.commitAll(ctx, tx, results)
+	}
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
@@ -162,6 +177,11 @@ func (db *DB) runAll(batch []*job) ([]error, bool) {
 			return nil, false
 		}
 	}
+	return db.commitAll(ctx, tx, results)
+}
+
+// commitAll commits a batch's transaction and reports its jobs' results, or false.
+func (db *DB) commitAll(ctx context.Context, tx *txn, results []error) ([]error, bool) {
 	if err := tx.Commit(ctx); err != nil {
 		db.head = nil
 		return nil, false
@@ -171,10 +191,11 @@ func (db *DB) runAll(batch []*job) ([]error, bool) {
 }
 
 // runOne runs one job in its own transaction, again while it meets a trusted audit head
-// that another process has moved (a few times: the head is read on the next run).
+// that another process has moved (a few times: the head is read on the next run) or its
+// pipeline diverged (once: the next run is careful, pipeline.go).
 func (db *DB) runOne(j *job) error {
 	for range 3 {
-		if err := db.runOnce(j); !errors.Is(err, errStaleHead) {
+		if err := db.runOnce(j); !errors.Is(err, errStaleHead) && !errors.Is(err, errDiverged) {
 			return err
 		}
 	}

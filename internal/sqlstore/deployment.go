@@ -46,12 +46,18 @@ func (db *DB) CreateDeployment(ctx context.Context, d *strata.Deployment, e *str
 		return err
 	}
 	var n strata.Deployment
-	err = db.write(ctx, func(tx *txn) error {
-		var err error
-		if n, err = c.row(ctx, tx); err != nil {
-			return err
-		}
-		return tx.audit(ctx, e, n.ID, n.Service, n.Environment)
+	err = db.writePlanned(ctx, &planned{
+		plan: func() ([]Stmt, []audited) {
+			n = c.n
+			return []Stmt{c.stmt()}, []audited{c.audited(e)}
+		},
+		careful: func(tx *txn) error {
+			var err error
+			if n, err = c.row(ctx, tx); err != nil {
+				return err
+			}
+			return tx.auditAll(ctx, c.audited(e))
+		},
 	})
 	if err != nil {
 		return c.failed(err)
@@ -82,18 +88,30 @@ func (db *DB) newClaim(d *strata.Deployment) (*claim, error) {
 	return c, nil
 }
 
+// stmt is the insert of the claim's row, which changes no row when the claim is refused.
+func (c *claim) stmt() Stmt {
+	n := c.n
+	return Stmt{Q: `INSERT INTO deployments (` + deploymentColumns + `, owner_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		Args: []any{n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
+			n.RollbackOf, n.Actor, c.cols.Config, n.ConfigHash, c.cols.Outputs, n.Health, n.Error,
+			n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
+			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID()}}
+}
+
+// audited is e, the claim's event, about the deployment claimed.
+func (c *claim) audited(e *strata.Event) audited {
+	return audited{e, c.n.ID, c.n.Service, c.n.Environment}
+}
+
 // row inserts the claim's row in tx and returns the deployment as stored. A claim refused
 // (EBLOCKED naming the holder, ECONFLICT for a taken id) leaves tx usable: the insert does
 // nothing on a conflict rather than failing, so the transaction goes on to read the winner
 // (whose commit the insert waited for) and name it.
 func (c *claim) row(ctx context.Context, tx *txn) (strata.Deployment, error) {
 	n := c.n
-	rows, err := tx.Exec(ctx, `INSERT INTO deployments (`+deploymentColumns+`, owner_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
-		n.RollbackOf, n.Actor, c.cols.Config, n.ConfigHash, c.cols.Outputs, n.Health, n.Error,
-		n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
-		sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID())
+	s := c.stmt()
+	rows, err := tx.Exec(ctx, s.Q, s.Args...)
 	if err != nil || rows == 1 {
 		return n, err
 	}
@@ -118,23 +136,32 @@ func (c *claim) failed(err error) error {
 }
 
 // FinishAndCreate writes done's update and next's claim in one transaction. A refused
-// claim leaves the transaction usable (claim.row), so done's update commits; any other
-// failure of the claim fails both.
-func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, doneEvent *strata.Event, next *strata.Deployment, nextEvent *strata.Event) (claimErr, err error) {
+// claim leaves the transaction usable (claim.row), so done's update commits and the claim's
+// failure is returned as a *strata.ClaimError; any other failure of the claim fails both.
+// The quick way sends the update, the claim and both events at once (pipeline.go).
+func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, doneEvent *strata.Event, next *strata.Deployment, nextEvent *strata.Event) error {
 	u, err := db.newUpdate(done)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c, cerr := db.newClaim(next)
+	if cerr != nil {
+		if err := db.UpdateDeployment(ctx, done, doneEvent); err != nil {
+			return err
+		}
+		return &strata.ClaimError{Err: cerr}
+	}
+	var claimErr error
 	var claimed strata.Deployment
-	err = db.write(ctx, func(tx *txn) error {
-		claimErr = cerr
+	plan := func() ([]Stmt, []audited) {
+		claimErr, claimed = nil, c.n
+		return []Stmt{u.stmt(), c.stmt()}, []audited{u.audited(doneEvent), c.audited(nextEvent)}
+	}
+	careful := func(tx *txn) error {
+		claimErr = nil
 		finish, err := u.row(ctx, tx, doneEvent)
 		if err != nil {
 			return err
-		}
-		if cerr != nil {
-			return tx.auditAll(ctx, finish)
 		}
 		claimed, err = c.row(ctx, tx)
 		if code := strata.ErrorCode(err); code == strata.EBLOCKED || code == strata.ECONFLICT {
@@ -145,16 +172,22 @@ func (db *DB) FinishAndCreate(ctx context.Context, done *strata.Deployment, done
 			return c.failed(err) // it fails both: say which part failed
 		}
 		// Both events in one statement.
-		return tx.auditAll(ctx, finish, audited{nextEvent, claimed.ID, claimed.Service, claimed.Environment})
-	})
+		return tx.auditAll(ctx, finish, c.audited(nextEvent))
+	}
+	if u.named(doneEvent) {
+		err = db.writePlanned(ctx, &planned{plan: plan, careful: careful})
+	} else {
+		err = db.write(ctx, careful)
+	}
 	if err != nil {
-		return nil, u.failed(ctx, err)
+		return u.failed(ctx, err)
 	}
 	u.apply()
-	if claimErr == nil {
-		*next = claimed
+	if claimErr != nil {
+		return &strata.ClaimError{Err: claimErr}
 	}
-	return claimErr, nil
+	*next = claimed
+	return nil
 }
 
 // holder returns EBLOCKED naming the active deployment of (service, env), if there is one.
@@ -191,13 +224,20 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *strata.Deployment, e *str
 	if err != nil {
 		return err
 	}
-	err = db.write(ctx, func(tx *txn) error {
+	careful := func(tx *txn) error {
 		a, err := u.row(ctx, tx, e)
 		if err != nil {
 			return err
 		}
 		return tx.auditAll(ctx, a)
-	})
+	}
+	if u.named(e) {
+		err = db.writePlanned(ctx, &planned{careful: careful, plan: func() ([]Stmt, []audited) {
+			return []Stmt{u.stmt()}, []audited{u.audited(e)}
+		}})
+	} else {
+		err = db.write(ctx, careful)
+	}
 	if err != nil {
 		return u.failed(ctx, err)
 	}
@@ -226,15 +266,8 @@ func (db *DB) newUpdate(d *strata.Deployment) (*update, error) {
 // the pair.
 func (u *update) row(ctx context.Context, tx *txn, e *strata.Event) (audited, error) {
 	d, n := u.d, u.n
-	// No RETURNING: SQLite gathers returned rows in a temporary table, which made this the
-	// dearest statement of a deployment; the engine's events name their pair anyway.
-	rows, err := tx.Exec(ctx, `UPDATE deployments SET state = ?, attempt = ?, config = ?, config_hash = ?,
-		outputs = ?, health = ?, error = ?, owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
-		pgid = ?, lease_until = ?, started_at = ?, finished_at = ?
-		WHERE id = ? AND owner_id = ?`,
-		n.State, n.Attempt, u.cols.Config, n.ConfigHash, u.cols.Outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
-		n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
-		n.ID, d.Owner.ID())
+	s := u.stmt()
+	rows, err := tx.Exec(ctx, s.Q, s.Args...)
 	if u.db.d.IsUnique(err) {
 		return audited{}, errHeld
 	}
@@ -251,6 +284,33 @@ func (u *update) row(ctx context.Context, tx *txn, e *strata.Event) (audited, er
 		}
 	}
 	return a, nil
+}
+
+// stmt is the update, compare-and-set on the stored owner: it changes no row when the
+// deployment is gone or another owner holds it.
+func (u *update) stmt() Stmt {
+	d, n := u.d, u.n
+	// No RETURNING: SQLite gathers returned rows in a temporary table, which made this the
+	// dearest statement of a deployment; the engine's events name their pair anyway.
+	return Stmt{Q: `UPDATE deployments SET state = ?, attempt = ?, config = ?, config_hash = ?,
+		outputs = ?, health = ?, error = ?, owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
+		pgid = ?, lease_until = ?, started_at = ?, finished_at = ?
+		WHERE id = ? AND owner_id = ?`,
+		Args: []any{n.State, n.Attempt, u.cols.Config, n.ConfigHash, u.cols.Outputs, n.Health, n.Error, n.Owner.ID(), n.Owner.Host,
+			n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt),
+			n.ID, d.Owner.ID()}}
+}
+
+// named reports whether e, the update's event, needs nothing read from the stored row, so
+// that the update and its event may be sent at once: it is nil or names its service and
+// environment (the engine's events do).
+func (u *update) named(e *strata.Event) bool {
+	return e == nil || (e.Service != "" && e.Environment != "")
+}
+
+// audited is e, the update's event, about the deployment updated.
+func (u *update) audited(e *strata.Event) audited {
+	return audited{e: e, subject: u.n.ID}
 }
 
 // failed explains and wraps the error of an update's transaction: a pair lost to another

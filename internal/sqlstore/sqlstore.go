@@ -51,6 +51,22 @@ type Tx interface {
 	Rollback(ctx context.Context) error
 }
 
+// Stmt is one statement of a pipeline, with its arguments.
+type Stmt struct {
+	Q    string
+	Args []any
+}
+
+// Pipeliner is a Tx that sends several statements at once: one round trip to a server
+// where each statement would take one. The store runs the statements of a Tx that is not
+// one, one after another.
+type Pipeliner interface {
+	// ExecAll runs stmts in order and returns how many rows each changed. It stops at the
+	// first that fails and returns that statement's error, with one count for each
+	// statement before it.
+	ExecAll(ctx context.Context, stmts []Stmt) ([]int64, error)
+}
+
 // Backend is the database under the store: where write transactions begin and reads run.
 // Begin is called by one writer at a time (the group commit's leader).
 type Backend interface {
