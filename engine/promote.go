@@ -295,6 +295,9 @@ func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wav
 	// The artifacts are hashed once for the wave, not once per environment: hashing a large
 	// release for every one of hundreds of environments cost more than deploying it. When
 	// they do not match, each deployment checks again and fails with the reason.
+	if err := e.ensureBundle(ctx, rel); err != nil {
+		return nil, err
+	}
 	verified := e.verifyArtifacts(rel) == ""
 	out := make([]*strata.Deployment, len(wave))
 	errs := make([]error, len(wave))

@@ -73,7 +73,7 @@ func (e *Engine) ReleaseFrom(ctx context.Context, spec ReleaseSpec) (*ReleaseRes
 	var err error
 	switch {
 	case spec.Bundle != "":
-		digest, recipe, err = e.uploaded(spec.Bundle)
+		digest, recipe, err = e.uploaded(ctx, spec.Bundle)
 		dir = "the uploaded bundle " + short(spec.Bundle)
 	case len(spec.Artifacts) > 0:
 		digest, dir, err = e.storeArtifacts(svc, spec.Artifacts)
@@ -92,7 +92,7 @@ func (e *Engine) ReleaseFrom(ctx context.Context, spec ReleaseSpec) (*ReleaseRes
 	if err != nil {
 		return nil, err
 	}
-	bundle := bundleDigest(digest, recipe)
+	bundle := strata.BundleDigest(digest, recipe)
 	res := &ReleaseResult{}
 	old, err := e.Store.Release(ctx, service, version)
 	switch {
@@ -101,9 +101,17 @@ func (e *Engine) ReleaseFrom(ctx context.Context, spec ReleaseSpec) (*ReleaseRes
 	case err == nil && old.Bundle != "" && old.Bundle != bundle:
 		return nil, strata.Errorf(strata.ECONFLICT, "%s@%s exists already with other step files (recipe %s, now %s): a release keeps the scripts it was made with; choose another --version to release the edit", service, version, short(old.Recipe), short(recipe))
 	case err == nil:
+		// The store may have lost the bundle since (`strata gc`): the same bytes restore it.
+		if _, err := e.keepBundle(ctx, digest, recipe); err != nil {
+			return nil, err
+		}
 		res.Release, res.Reused = old, true
 		e.logf("%s@%s exists with the same bytes (%s); reusing it", service, version, short(digest))
 	case strata.ErrorCode(err) == strata.ENOTFOUND:
+		// The bundle is kept before the release that names it is recorded.
+		if _, err := e.keepBundle(ctx, digest, recipe); err != nil {
+			return nil, err
+		}
 		r := &strata.Release{Service: service, Version: version, Digest: digest, Recipe: recipe, Bundle: bundle, Commit: e.gitCommit(), CreatedBy: e.Actor, CreatedAt: e.now()}
 		if spec.Bundle != "" {
 			r.Commit = "" // the server's checkout says nothing of where the client built it

@@ -33,7 +33,7 @@ func (s *Server) uploadBundle(c *call) (any, error) {
 	if c.r.ContentLength > limit {
 		return nil, strata.Errorf(strata.EINVALID, "the bundle is %d bytes, more than the server's cap of %d MiB (serve --max-upload); ship large files elsewhere or raise the cap", c.r.ContentLength, limit>>20)
 	}
-	if err := c.eng.StoreUpload(c.r.Body, digest, limit); err != nil {
+	if err := c.eng.StoreUpload(c.r.Context(), c.r.Body, digest, limit); err != nil {
 		return nil, err
 	}
 	return &Bundle{Bundle: digest}, nil
