@@ -34,10 +34,14 @@ func (db *DB) PutBundle(ctx context.Context, digest string, r io.Reader) (*strat
 		return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	// Chunks no bundle row names (a row removed by hand) would otherwise stand in the way.
+	if _, err := tx.Exec(ctx, `DELETE FROM bundle_chunks WHERE digest = $1 AND NOT EXISTS (SELECT 1 FROM bundles WHERE digest = $1)`, digest); err != nil {
+		return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
+	}
 	w := &chunkWriter{ctx: ctx, tx: tx, digest: digest, buf: make([]byte, 0, chunkSize)}
 	arts, recipe, err := strata.ScanBundle(io.TeeReader(r, w), nil)
 	if w.err != nil {
-		return nil, fmt.Errorf("keep bundle %s: %w", digest, w.err)
+		return db.lostRace(ctx, digest, w.err)
 	}
 	if err != nil {
 		return nil, err
@@ -46,20 +50,30 @@ func (db *DB) PutBundle(ctx context.Context, digest string, r io.Reader) (*strat
 		return nil, strata.MismatchedBundle(digest, got)
 	}
 	if err := w.flush(); err != nil {
-		return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
+		return db.lostRace(ctx, digest, err)
 	}
 	info = &strata.BundleInfo{Digest: digest, Artifacts: arts, Recipe: recipe, Size: w.size, CreatedAt: sqlrow.FromNanos(db.now().UnixNano())}
-	// Another process may have kept it meanwhile (its chunks then stand, ours were not
-	// written): either way the bundle is kept once.
-	_, err = tx.Exec(ctx, `INSERT INTO bundles (digest, artifacts, recipe, size, chunks, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (digest) DO NOTHING`, digest, arts, recipe, w.size, w.seq, sqlrow.Nanos(info.CreatedAt))
+	_, err = tx.Exec(ctx, `INSERT INTO bundles (digest, artifacts, recipe, size, chunks, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		digest, arts, recipe, w.size, w.seq, sqlrow.Nanos(info.CreatedAt))
+	if err == nil {
+		err = tx.Commit(ctx)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
+		return db.lostRace(ctx, digest, err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
+	return info, nil
+}
+
+// lostRace is the outcome of a put that failed with err: when another process kept the
+// same bundle meanwhile (our first chunk waited for its transaction, then met its rows), the
+// bundle is kept all the same, once, as that process wrote it.
+func (db *DB) lostRace(ctx context.Context, digest string, err error) (*strata.BundleInfo, error) {
+	if isUnique(err) {
+		if info, ferr := db.Bundle(ctx, digest); ferr == nil {
+			return info, nil
+		}
 	}
-	return db.Bundle(ctx, digest)
+	return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
 }
 
 // chunkWriter cuts what is written into chunks and inserts each as it fills.
@@ -96,7 +110,7 @@ func (w *chunkWriter) flush() error {
 	if w.err != nil || len(w.buf) == 0 {
 		return w.err
 	}
-	_, err := w.tx.Exec(w.ctx, `INSERT INTO bundle_chunks (digest, seq, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, w.digest, w.seq, w.buf)
+	_, err := w.tx.Exec(w.ctx, `INSERT INTO bundle_chunks (digest, seq, data) VALUES ($1, $2, $3)`, w.digest, w.seq, w.buf)
 	if err != nil {
 		w.err = err
 		return err
