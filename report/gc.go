@@ -14,9 +14,9 @@ import (
 
 // GCRequest is the body of POST /api/v1/gc.
 type GCRequest struct {
-	// Keep is how many of each service's newest releases keep their bundles; nil means
+	// Keep is how many of each service's newest releases keep their bundles; 0 means
 	// engine.DefaultKeep.
-	Keep *int `json:"keep,omitempty"`
+	Keep int `json:"keep,omitempty"`
 	// MinAge keeps bundles kept for less than this Go duration ("30m"); "" means
 	// engine.DefaultMinAge.
 	MinAge string `json:"min_age,omitempty"`
@@ -42,8 +42,8 @@ type GCBundle struct {
 // CollectBundles runs (or with DryRun, plans) a collection of bundles.
 func CollectBundles(ctx context.Context, e *engine.Engine, req GCRequest) (*GC, error) {
 	o := engine.GCOptions{Keep: engine.DefaultKeep, MinAge: engine.DefaultMinAge, DryRun: req.DryRun}
-	if req.Keep != nil {
-		o.Keep = *req.Keep
+	if req.Keep != 0 {
+		o.Keep = req.Keep
 	}
 	if req.MinAge != "" {
 		d, err := time.ParseDuration(req.MinAge)

@@ -139,10 +139,10 @@ func TestGCRemovesOnlyBundlesNothingDeployableNeeds(t *testing.T) {
 			}
 
 			e.release("app", "--version", "7")
-			if young := e.gc("--keep", "0"); len(young.Removed) != 0 {
+			if young := e.gc("--keep", "1"); len(young.Removed) != 0 {
 				t.Errorf("gc --keep 0 removed bundles younger than --min-age's default hour: %+v", young)
 			}
-			for _, bad := range [][]string{{"--keep", "-1"}, {"--min-age", "soon"}} {
+			for _, bad := range [][]string{{"--keep", "-1"}, {"--keep", "0"}, {"--min-age", "soon"}} {
 				if r := e.run(append([]string{"gc"}, bad...)...); r.code != 2 {
 					t.Errorf("gc %v: exit %d, want 2\n%s", bad, r.code, r)
 				}
