@@ -117,6 +117,11 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	if err != nil {
 		return nil, err
 	}
+	// A release whose bundle cannot be had is refused now, not after it waited for its
+	// gates; fetched here, its waves find it on this machine.
+	if err := e.ensureBundle(ctx, rel); err != nil {
+		return nil, err
+	}
 	now := e.now()
 	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor,
 		Override: req.OverrideWindow, Reason: req.Reason, CreatedAt: now, UpdatedAt: now, Approvals: []strata.Approval{}}

@@ -131,6 +131,12 @@ func TestGCRemovesOnlyBundlesNothingDeployableNeeds(t *testing.T) {
 			if ds := e.history("app", "--env", "dev"); len(ds) != 0 {
 				t.Errorf("the refused deploy was recorded: %+v", ds)
 			}
+			if r := e.must(3, "promote", "app@5", "--to", "gated"); !strings.Contains(r.stderr, rels["5"].Bundle) {
+				t.Errorf("promoting a collected release should name its bundle:\n%s", r)
+			}
+			if evs := e.events("--action", "promote"); len(evs) != 1 {
+				t.Errorf("the refused promotion was recorded: %d promote events, want only app@4's", len(evs))
+			}
 			if d := e.deploy(0, "app@2", "--env", "dev"); d.State != "succeeded" {
 				t.Errorf("a kept release no longer deploys: %+v", d)
 			}
