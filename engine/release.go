@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -191,7 +190,9 @@ func (e *Engine) build(ctx context.Context, svc *strata.Service, version string)
 	return digest, filepath.Join(root, strings.TrimPrefix(digest, "sha256:")), nil
 }
 
-// digestDir hashes every file's relative path, mode and bytes, in path order.
+// digestDir hashes every file's relative path, type and execute bits, and bytes (a link's
+// target), in byte order of the paths: the tree digest of strata.TreeHasher, which a store
+// computes over the same tree as a tar stream.
 func digestDir(dir string) (string, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -207,20 +208,23 @@ func digestDir(dir string) (string, error) {
 		return "", err
 	}
 	sort.Strings(files)
-	h := sha256.New()
+	h := strata.NewTreeHasher()
 	for _, path := range files {
 		info, err := os.Lstat(path)
 		if err != nil {
 			return "", err
 		}
 		rel, _ := filepath.Rel(dir, path)
-		fmt.Fprintf(h, "%s\x00%o\x00", filepath.ToSlash(rel), info.Mode()&(fs.ModeType|0o111))
+		if err := h.Begin(filepath.ToSlash(rel), info.Mode()); err != nil {
+			return "", err
+		}
 		if info.Mode()&fs.ModeSymlink != 0 {
 			target, err := os.Readlink(path)
 			if err != nil {
 				return "", err
 			}
 			io.WriteString(h, target)
+			h.End()
 			continue
 		}
 		f, err := os.Open(path)
@@ -232,9 +236,9 @@ func digestDir(dir string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		h.Write([]byte{0})
+		h.End()
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return h.Digest(), nil
 }
 
 func readOnly(dir string) error {

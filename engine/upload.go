@@ -189,7 +189,14 @@ func (e *Engine) StoreUpload(ctx context.Context, r io.Reader, want string, limi
 		limit = MaxUpload
 	}
 	lr := &limitReader{r: r, left: limit}
-	_, err := e.Store.PutBundle(ctx, want, lr)
+	var err error
+	if _, found := e.Store.Bundle(ctx, want); found == nil {
+		// Kept already: the client is still sending, and an answer before the body's end
+		// would reach it as a broken connection rather than as success.
+		_, err = io.Copy(io.Discard, lr)
+	} else {
+		_, err = e.Store.PutBundle(ctx, want, lr)
+	}
 	if lr.over {
 		return strata.Errorf(strata.EINVALID, "the bundle is larger than the server's cap of %d MiB (serve --max-upload); ship large files elsewhere or raise the cap", limit>>20)
 	}

@@ -134,3 +134,22 @@ func TestAnUploadedBundleWithoutScriptsBecomesARelease(t *testing.T) {
 		t.Errorf("release %+v, want bundle %s, no recipe and an artifact digest", got, digest)
 	}
 }
+
+func TestAnUploadOfABundleKeptAlreadyIsReadToItsEnd(t *testing.T) {
+	e := newWorld(t, "project: up\nenvironments:\n  dev: {}\nservices:\n  web:\n    deploy: \"true\"\n").engine()
+	digest, body := bundleOf(t, map[string]string{"app": "bytes"})
+	again := bytes.NewBuffer(bytes.Clone(body.Bytes()))
+	if err := e.StoreUpload(t.Context(), body, digest, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.StoreUpload(t.Context(), again, digest, 0); err != nil {
+		t.Fatalf("the second upload: %v", err)
+	}
+	if again.Len() != 0 {
+		t.Errorf("%d bytes of the second upload were left unread: its client would see a broken connection", again.Len())
+	}
+	list, err := e.Store.Bundles(t.Context())
+	if err != nil || len(list) != 1 {
+		t.Errorf("the store lists %d bundles (%v), want the one", len(list), err)
+	}
+}
