@@ -129,6 +129,9 @@ func (t *TreeHasher) Files() int { return t.n }
 // Digest returns the tree's digest.
 func (t *TreeHasher) Digest() string { return "sha256:" + hex.EncodeToString(t.h.Sum(nil)) }
 
+// maxBundleName is the longest name of a bundle's entry, in bytes (Linux's PATH_MAX).
+const maxBundleName = 4096
+
 // Bundle tree prefixes: the two trees of a bundle's tar stream.
 const (
 	BundleArtifacts = "artifacts/"
@@ -154,7 +157,11 @@ type BundleEntry struct {
 // entry. Bytes after the tar's end are read and ignored, so a caller teeing r sees it all.
 func ScanBundle(r io.Reader, visit func(e BundleEntry, body io.Reader) error) (artifacts, recipe string, err error) {
 	trees := map[string]*TreeHasher{BundleArtifacts: NewTreeHasher(), BundleRecipe: NewTreeHasher()}
-	links := map[string]bool{}
+	// The links that may still be ancestors of an entry to come. Names come in byte order,
+	// so those are the links that are a prefix of the last name: at most one a byte of it,
+	// however many links the bundle holds.
+	var links []string
+	last := ""
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -165,6 +172,13 @@ func ScanBundle(r io.Reader, visit func(e BundleEntry, body io.Reader) error) (a
 			return "", "", &Error{Code: EINVALID, Message: "the bundle is not a whole tar stream", Err: err}
 		}
 		name := hdr.Name
+		if len(name) > maxBundleName {
+			return "", "", Errorf(EINVALID, "the bundle holds a name of %d bytes (%q): at most %d", len(name), cut(name, 80), maxBundleName)
+		}
+		if last != "" && name <= last {
+			return "", "", Errorf(EINVALID, "bundle entry %q comes after %q: entries must be in byte order of their names, each once", cut(name, 200), cut(last, 200))
+		}
+		last = name
 		var tree string
 		for _, t := range []string{BundleArtifacts, BundleRecipe} {
 			if strings.HasPrefix(name, t) {
@@ -175,11 +189,16 @@ func ScanBundle(r io.Reader, visit func(e BundleEntry, body io.Reader) error) (a
 		if tree == "" || rel == "" || path.Clean(rel) != rel || path.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
 			return "", "", Errorf(EINVALID, "the bundle holds %q: every entry is a clean path under artifacts/ or recipe/", cut(name, 200))
 		}
-		for dir := path.Dir(name); dir != "." && dir != "/"; dir = path.Dir(dir) {
-			if links[dir] {
-				return "", "", Errorf(EINVALID, "the bundle holds %q below the link %q: a bundle's links lead nowhere inside it", cut(name, 200), cut(dir, 200))
+		kept := links[:0]
+		for _, l := range links {
+			if strings.HasPrefix(name, l+"/") {
+				return "", "", Errorf(EINVALID, "the bundle holds %q below the link %q: a bundle's links lead nowhere inside it", cut(name, 200), cut(l, 200))
+			}
+			if strings.HasPrefix(name, l) { // then name[len(l)] < '/': later names may be below l
+				kept = append(kept, l)
 			}
 		}
+		links = kept
 		e := BundleEntry{Tree: tree, Path: rel, Mode: fs.FileMode(hdr.Mode) & fs.ModePerm}
 		var body io.Reader = tr
 		switch hdr.Typeflag {
@@ -188,7 +207,7 @@ func ScanBundle(r io.Reader, visit func(e BundleEntry, body io.Reader) error) (a
 			e.Mode |= fs.ModeSymlink | 0o111
 			e.Link = hdr.Linkname
 			body = strings.NewReader(hdr.Linkname)
-			links[name] = true
+			links = append(links, name)
 		default:
 			return "", "", Errorf(EINVALID, "the bundle holds %q, which is neither a regular file nor a link", cut(name, 200))
 		}
