@@ -123,8 +123,10 @@ func (d *Dir) Adopt(ctx context.Context, artifacts, recipe string) (*strata.Bund
 	if recipe != "" {
 		rdir = d.RecipePath(recipe)
 	}
+	// The stream's length, without reading the files again: their bytes are counted, not
+	// read.
 	cw := &countWriter{}
-	if err := WriteTar(cw, d.ArtifactsPath(artifacts), rdir); err != nil {
+	if err := writeTar(cw, d.ArtifactsPath(artifacts), rdir, false); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, strata.Errorf(strata.ENOTFOUND, "bundle %s: its trees are not in %s", digest, d.root)
 		}
@@ -316,6 +318,12 @@ func removeAll(dir string) error {
 // stream: the regular files and links of each, in byte order of their names. Anything else
 // in a tree (a device, a socket) is an error.
 func WriteTar(w io.Writer, artifacts, recipe string) error {
+	return writeTar(w, artifacts, recipe, true)
+}
+
+// writeTar writes the stream, or with contents false the same number of bytes with zeros
+// for the files' bytes (to measure it).
+func writeTar(w io.Writer, artifacts, recipe string, contents bool) error {
 	tw := tar.NewWriter(w)
 	trees := []struct{ prefix, dir string }{{strata.BundleArtifacts, artifacts}}
 	if recipe != "" {
@@ -327,7 +335,7 @@ func WriteTar(w io.Writer, artifacts, recipe string) error {
 			return err
 		}
 		for _, rel := range files {
-			if err := addFile(tw, t.prefix+rel, filepath.Join(t.dir, filepath.FromSlash(rel))); err != nil {
+			if err := addFile(tw, t.prefix+rel, filepath.Join(t.dir, filepath.FromSlash(rel)), contents); err != nil {
 				return err
 			}
 		}
@@ -356,7 +364,7 @@ func treeFiles(dir string) ([]string, error) {
 	return files, err
 }
 
-func addFile(tw *tar.Writer, name, path string) error {
+func addFile(tw *tar.Writer, name, path string, contents bool) error {
 	info, err := os.Lstat(path)
 	if err != nil {
 		return err
@@ -373,6 +381,13 @@ func addFile(tw *tar.Writer, name, path string) error {
 		return fmt.Errorf("bundle: %s is neither a regular file nor a link", path)
 	}
 	hdr.Typeflag, hdr.Size = tar.TypeReg, info.Size()
+	if !contents {
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		_, err := io.CopyN(tw, zeros{}, info.Size())
+		return err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -403,5 +418,13 @@ type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	c.n += int64(len(p))
+	return len(p), nil
+}
+
+// zeros reads as endless zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
 	return len(p), nil
 }

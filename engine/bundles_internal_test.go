@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/strata-dev/strata"
@@ -75,6 +76,14 @@ func TestATreeHasTheSameDigestOnDiskAndAsATarStream(t *testing.T) {
 			}
 			if again, err := digestDir(d.ArtifactsPath(info.Artifacts)); err != nil || again != onDisk {
 				t.Errorf("unpacked, the tree digests as %s (%v), want %s", again, err, onDisk)
+			}
+			// Adopting the unpacked tree measures the stream it would give without reading it.
+			if err := os.Remove(filepath.Join(d.Root(), "bundles", strings.TrimPrefix(info.Digest, "sha256:")+".json")); err != nil {
+				t.Fatal(err)
+			}
+			adopted, err := d.Adopt(t.Context(), info.Artifacts, "")
+			if err != nil || adopted.Size != info.Size || adopted.Digest != info.Digest {
+				t.Errorf("adopted %+v (%v), want the size %d the stream had", adopted, err, info.Size)
 			}
 		})
 	}
