@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
@@ -17,6 +18,20 @@ import (
 // default SQLite store the two are the same directory, so nothing is copied; with
 // PostgreSQL, or SQLite elsewhere, the first use on a machine fetches the bundle and checks
 // its digest before anything runs.
+
+// BundleSource is where bundles are fetched from: a strata.BundleStore, or a server.
+type BundleSource interface {
+	// OpenBundle returns the bundle's tar stream; ENOTFOUND when there is none.
+	OpenBundle(ctx context.Context, digest string) (io.ReadCloser, error)
+}
+
+// source is where bundles this machine lacks come from: Bundles, else the store.
+func (e *Engine) source() BundleSource {
+	if e.Bundles != nil {
+		return e.Bundles
+	}
+	return e.Store
+}
 
 // local is this machine's cache of bundles.
 func (e *Engine) local() *bundledir.Dir { return bundledir.New(e.StateDir, e.Now) }
@@ -58,7 +73,7 @@ func (e *Engine) ensureBundle(ctx context.Context, rel *strata.Release) error {
 	if rel.Bundle == "" || e.cached(rel) {
 		return nil // a release made before bundles has only the copy its machine made
 	}
-	rc, err := e.Store.OpenBundle(ctx, rel.Bundle)
+	rc, err := e.source().OpenBundle(ctx, rel.Bundle)
 	if strata.ErrorCode(err) == strata.ENOTFOUND {
 		return strata.Errorf(strata.EBLOCKED, "gate bundle: the bundle of %s@%s (%s) is neither on this machine nor in the store (removed by `strata gc`, or released before the store kept bundles); "+
 			"release %s again from the build (the same bytes restore it: `strata release %s --version %s --artifact PATH`, with --server to upload it), or release a new version",

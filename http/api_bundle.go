@@ -84,11 +84,12 @@ func (s *Server) downloadBundle(c *call) (any, error) {
 // BundleHeader names the digest of the bundle a download carries.
 const BundleHeader = "Strata-Bundle"
 
-// DownloadBundle returns the tar stream of the bundle digest from the server, read as the
+// OpenBundle downloads the tar stream of the bundle digest from the server, read as the
 // caller consumes it; the caller closes it and checks its digest (strata.ScanBundle, or a
 // BundleStore's PutBundle) before using anything. ENOTFOUND when the server keeps no such
-// bundle.
-func (c *Client) DownloadBundle(ctx context.Context, digest string) (io.ReadCloser, error) {
+// bundle. A Client is so an engine.BundleSource: an engine without the store fetches the
+// bundles it lacks from a server.
+func (c *Client) OpenBundle(ctx context.Context, digest string) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", c.URL+"/api/v1/bundles/"+url.PathEscape(digest), nil)
 	if err != nil {
 		return nil, strata.Errorf(strata.EINVALID, "--server %s: %w", c.where(), err)

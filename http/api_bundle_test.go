@@ -57,7 +57,7 @@ func TestABundleComesBackOverHTTPAsItWentIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rc, err := cl.DownloadBundle(t.Context(), c.digest)
+			rc, err := cl.OpenBundle(t.Context(), c.digest)
 			if got := strata.ErrorCode(err); got != c.code {
 				t.Fatalf("error code %q, want %q (%v)", got, c.code, err)
 			}
@@ -73,5 +73,40 @@ func TestABundleComesBackOverHTTPAsItWentIn(t *testing.T) {
 				t.Errorf("the downloaded bundle has digest %s, want %s", got, c.digest)
 			}
 		})
+	}
+}
+
+// TestAnEngineWithoutTheBundleFetchesItFromAServer deploys, from a state directory of its
+// own, a release another machine made, fetching the bundle over HTTP (the way an agent,
+// which has no store, does) and running its bytes.
+func TestAnEngineWithoutTheBundleFetchesItFromAServer(t *testing.T) {
+	x := newAPIEstate(t, `project: far
+environments:
+  dev: {}
+services:
+  web:
+    build: printf 'built bytes' > "$STRATA_ARTIFACTS/web.txt"
+    deploy: cp "$STRATA_ARTIFACTS/web.txt" "$OUT"
+`)
+	rel, err := x.as("alice").Release(t.Context(), "web", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "deployed")
+	far := engine.New(x.engine.Project, x.store, "faraway")
+	far.StateDir = t.TempDir()
+	far.BaseEnv = append(os.Environ(), "OUT="+out)
+	if far.Bundles, err = strhttp.NewClient(x.url, x.tokens["alice"]); err != nil {
+		t.Fatal(err)
+	}
+	d, err := far.Deploy(t.Context(), engine.DeployRequest{Service: "web", Version: "1", Env: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); d.State != strata.Succeeded || string(got) != "built bytes" {
+		t.Errorf("deployment %s with %q deployed, want succeeded with the release's bytes", d.State, got)
+	}
+	if !strings.Contains(x.log.String(), "path=/api/v1/bundles/"+rel.Release.Bundle) {
+		t.Errorf("the bundle was not fetched from the server; its log:\n%s", x.log.String())
 	}
 }
