@@ -14,7 +14,7 @@ import (
 var (
 	topKeys     = []string{"project", "include", "defaults", "environments", "services", "pipeline", "notify"}
 	includeKeys = []string{"include", "defaults", "environments", "services", "pipeline", "notify"}
-	envKeys     = []string{"labels", "config", "policy", "extends"}
+	envKeys     = []string{"labels", "config", "policy", "extends", "secrets"}
 	policyKeys  = []string{"approvals", "windows", "soak"}
 	notifyKeys  = []string{"url", "events"}
 )
@@ -173,6 +173,8 @@ func (l *loader) decodeEnvironment(src *source, env *strata.Environment, n *yaml
 				env.Extends = s
 				env.ExtendsPos = src.pos(l.deref(src, p.v))
 			}
+		case "secrets":
+			env.OwnSecrets = l.decodeSecretSources(src, p.v, "secrets of "+where)
 		default:
 			l.errorf(src.pos(p.k), "%s", unknownKey(p.key, where, envKeys))
 		}
