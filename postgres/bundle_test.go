@@ -107,3 +107,30 @@ func TestALargeBundleGoesThroughInBoundedMemory(t *testing.T) {
 		t.Errorf("the bundle read back has digest %s, want %s", got, digest)
 	}
 }
+
+// TestAMigrationThatLandedAfterAHigherOneIsApplied opens a store that a binary without the
+// bundles' migration (0009) had taken to a later schema, as when branches land out of
+// order: the next open applies 0009 all the same, and bundles work.
+func TestAMigrationThatLandedAfterAHigherOneIsApplied(t *testing.T) {
+	name, u := schema(t)
+	db := open(t, u)
+	db.Close()
+	c := admin(t)
+	for _, q := range []string{
+		`DROP TABLE ` + name + `.bundle_chunks`,
+		`DROP TABLE ` + name + `.bundles`,
+		`DELETE FROM ` + name + `.schema_version WHERE version = 9`,
+	} {
+		if _, err := c.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := open(t, u)
+	list, err := again.Bundles(t.Context())
+	if err != nil || len(list) != 0 {
+		t.Fatalf("after the reopen, Bundles = %v, %v; want none and no error", list, err)
+	}
+	if v, err := again.StoredSchema(t.Context()); err != nil || v != strata.SchemaVersion {
+		t.Errorf("stored schema %d (%v), want %d", v, err, strata.SchemaVersion)
+	}
+}

@@ -118,6 +118,8 @@ var _ interface {
 	strata.EnvironmentStore
 	strata.TokenStore
 	strata.HealthStore
+	strata.WebhookStore
+	StoredSchema(ctx context.Context) (int, error)
 } = (*DB)(nil)
 
 // New returns the store on b, speaking d. Now is the clock (time.Now when nil).
