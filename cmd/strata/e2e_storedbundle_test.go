@@ -192,3 +192,26 @@ func TestABundleTheStoreLacksOrHoldsDamagedIsRefusedBeforeTheClaim(t *testing.T)
 		}
 	})
 }
+
+func TestABundleCIUploadsToAServerOnPostgresDeploysFromAnyCheckout(t *testing.T) {
+	t.Parallel()
+	a, c := newSharedEstate(t)
+	ci := createToken(t, a, "ci-bot", "--role", "deployer")
+	url := serve(t, a)
+	build := a.checkout(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	os.MkdirAll(dist, 0o755)
+	os.WriteFile(filepath.Join(dist, "version.txt"), []byte("built-by-ci\n"), 0o644)
+	var rel releaseDoc
+	jsonDoc(t, build.as(url, ci.Token).must(0, "release", "app", "--version", "9", "--artifact", dist, "-o", "json"), &rel)
+	var chunks int
+	if err := c.QueryRow(t.Context(), `SELECT count(*) FROM bundle_chunks WHERE digest = $1`, rel.Bundle).Scan(&chunks); err != nil || chunks == 0 {
+		t.Fatalf("the upload is not in PostgreSQL: %d chunks (%v)", chunks, err)
+	}
+	if d := a.checkout(t).deploy(0, "app@9", "--env", "prod"); d.State != "succeeded" {
+		t.Fatalf("deploy from another checkout: %+v", d)
+	}
+	if got := a.read("deploys"); got != "built-by-ci prod 1\n" {
+		t.Errorf("deploys = %q, want CI's bytes deployed from the store", got)
+	}
+}
