@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,35 +16,50 @@ import (
 )
 
 // Bundles are kept in the database (migration 0009) as their tar stream in chunks of
-// chunkSize bytes, written in one transaction as the stream arrives and read back one
-// chunk at a time: neither way holds more than a chunk of a bundle in memory.
+// chunkSize bytes, written as the stream arrives and read back one chunk at a time: neither
+// way holds more than a chunk of a bundle in memory. Each chunk commits on its own, under
+// the upload's id: a slow client holds no transaction open (which would keep PostgreSQL
+// from vacuuming the deployments' rows while it lasts), and the bundle is recorded, naming
+// its upload, in one short transaction once its digest was checked.
 
 // chunkSize is the most bytes of a bundle one row holds.
 const chunkSize = 1 << 20
 
+// staleUpload is how old an upload that no bundle names must be before a put removes it:
+// none takes that long, so it was refused or cut off by a crash.
+const staleUpload = 24 * time.Hour
+
 var _ strata.BundleStore = (*DB)(nil)
 
 // PutBundle writes the stream's chunks as it reads them, checking the digest as they pass,
-// and records the bundle in the same transaction once it matched; a stream that does not
-// match leaves nothing.
+// and records the bundle once it matched; a stream that does not match leaves nothing.
 func (db *DB) PutBundle(ctx context.Context, digest string, r io.Reader) (*strata.BundleInfo, error) {
 	info, err := db.Bundle(ctx, digest)
 	if err == nil || strata.ErrorCode(err) != strata.ENOTFOUND {
 		return info, err
 	}
-	tx, err := db.b.pool.Begin(ctx)
-	if err != nil {
+	var id [12]byte
+	rand.Read(id[:])
+	upload := hex.EncodeToString(id[:])
+	now := db.now()
+	pool := db.b.pool
+	if _, err := pool.Exec(ctx, `DELETE FROM bundle_uploads u WHERE started_at < $1 AND NOT EXISTS (SELECT 1 FROM bundles b WHERE b.upload = u.id)`,
+		sqlrow.Nanos(now.Add(-staleUpload))); err != nil {
 		return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	// Chunks no bundle row names (a row removed by hand) would otherwise stand in the way.
-	if _, err := tx.Exec(ctx, `DELETE FROM bundle_chunks WHERE digest = $1 AND NOT EXISTS (SELECT 1 FROM bundles WHERE digest = $1)`, digest); err != nil {
+	if _, err := pool.Exec(ctx, `INSERT INTO bundle_uploads (id, started_at) VALUES ($1, $2)`, upload, sqlrow.Nanos(now)); err != nil {
 		return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
 	}
-	w := &chunkWriter{ctx: ctx, tx: tx, digest: digest, buf: make([]byte, 0, chunkSize)}
+	kept := false
+	defer func() {
+		if !kept { // refused, failed, or another upload of the digest won: ours goes
+			_, _ = pool.Exec(context.WithoutCancel(ctx), `DELETE FROM bundle_uploads WHERE id = $1`, upload)
+		}
+	}()
+	w := &chunkWriter{ctx: ctx, db: db, upload: upload, buf: make([]byte, 0, chunkSize)}
 	arts, recipe, err := strata.ScanBundle(io.TeeReader(r, w), nil)
 	if w.err != nil {
-		return db.lostRace(ctx, digest, w.err)
+		return nil, fmt.Errorf("keep bundle %s: %w", digest, w.err)
 	}
 	if err != nil {
 		return nil, err
@@ -50,37 +68,26 @@ func (db *DB) PutBundle(ctx context.Context, digest string, r io.Reader) (*strat
 		return nil, strata.MismatchedBundle(digest, got)
 	}
 	if err := w.flush(); err != nil {
-		return db.lostRace(ctx, digest, err)
+		return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
 	}
 	info = &strata.BundleInfo{Digest: digest, Artifacts: arts, Recipe: recipe, Size: w.size, CreatedAt: sqlrow.FromNanos(db.now().UnixNano())}
-	_, err = tx.Exec(ctx, `INSERT INTO bundles (digest, artifacts, recipe, size, chunks, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		digest, arts, recipe, w.size, w.seq, sqlrow.Nanos(info.CreatedAt))
-	if err == nil {
-		err = tx.Commit(ctx)
-	}
+	tag, err := pool.Exec(ctx, `INSERT INTO bundles (digest, upload, artifacts, recipe, size, chunks, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (digest) DO NOTHING`, digest, upload, arts, recipe, w.size, w.seq, sqlrow.Nanos(info.CreatedAt))
 	if err != nil {
-		return db.lostRace(ctx, digest, err)
+		return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
 	}
+	if tag.RowsAffected() == 0 {
+		return db.Bundle(ctx, digest) // another upload of the same bundle was recorded first
+	}
+	kept = true
 	return info, nil
-}
-
-// lostRace is the outcome of a put that failed with err: when another process kept the
-// same bundle meanwhile (our first chunk waited for its transaction, then met its rows), the
-// bundle is kept all the same, once, as that process wrote it.
-func (db *DB) lostRace(ctx context.Context, digest string, err error) (*strata.BundleInfo, error) {
-	if isUnique(err) {
-		if info, ferr := db.Bundle(ctx, digest); ferr == nil {
-			return info, nil
-		}
-	}
-	return nil, fmt.Errorf("keep bundle %s: %w", digest, err)
 }
 
 // chunkWriter cuts what is written into chunks and inserts each as it fills.
 type chunkWriter struct {
 	ctx    context.Context
-	tx     pgx.Tx
-	digest string
+	db     *DB
+	upload string
 	buf    []byte
 	seq    int
 	size   int64
@@ -110,7 +117,7 @@ func (w *chunkWriter) flush() error {
 	if w.err != nil || len(w.buf) == 0 {
 		return w.err
 	}
-	_, err := w.tx.Exec(w.ctx, `INSERT INTO bundle_chunks (digest, seq, data) VALUES ($1, $2, $3)`, w.digest, w.seq, w.buf)
+	_, err := w.db.b.pool.Exec(w.ctx, `INSERT INTO bundle_chunks (upload, seq, data) VALUES ($1, $2, $3)`, w.upload, w.seq, w.buf)
 	if err != nil {
 		w.err = err
 		return err
@@ -152,15 +159,16 @@ func (db *DB) OpenBundle(ctx context.Context, digest string) (io.ReadCloser, err
 	if err := strata.CheckDigest("bundle digest", digest); err != nil {
 		return nil, err
 	}
+	var upload string
 	var chunks int
-	err := db.b.pool.QueryRow(ctx, `SELECT chunks FROM bundles WHERE digest = $1`, digest).Scan(&chunks)
+	err := db.b.pool.QueryRow(ctx, `SELECT upload, chunks FROM bundles WHERE digest = $1`, digest).Scan(&upload, &chunks)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, strata.Errorf(strata.ENOTFOUND, "no bundle %s in the store", digest)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open bundle %s: %w", digest, err)
 	}
-	return &chunkReader{ctx: ctx, db: db, digest: digest, chunks: chunks}, nil
+	return &chunkReader{ctx: ctx, db: db, digest: digest, upload: upload, chunks: chunks}, nil
 }
 
 // chunkReader reads a bundle's chunks in order, one query each.
@@ -168,6 +176,7 @@ type chunkReader struct {
 	ctx    context.Context
 	db     *DB
 	digest string
+	upload string
 	chunks int
 	next   int
 	buf    []byte
@@ -178,7 +187,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		if r.next >= r.chunks {
 			return 0, io.EOF
 		}
-		err := r.db.b.pool.QueryRow(r.ctx, `SELECT data FROM bundle_chunks WHERE digest = $1 AND seq = $2`, r.digest, r.next).Scan(&r.buf)
+		err := r.db.b.pool.QueryRow(r.ctx, `SELECT data FROM bundle_chunks WHERE upload = $1 AND seq = $2`, r.upload, r.next).Scan(&r.buf)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return 0, fmt.Errorf("read bundle %s: chunk %d of %d is missing (the bundle was removed while it was read)", r.digest, r.next, r.chunks)
 		}
@@ -215,20 +224,21 @@ func (db *DB) Bundles(ctx context.Context) ([]*strata.BundleInfo, error) {
 	return out, nil
 }
 
-// DeleteBundle removes the bundle's row and its chunks in one transaction.
+// DeleteBundle removes the bundle's row, its upload and so its chunks, in one transaction.
 func (db *DB) DeleteBundle(ctx context.Context, digest string) error {
 	if err := strata.CheckDigest("bundle digest", digest); err != nil {
 		return err
 	}
 	return pgx.BeginFunc(ctx, db.b.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM bundles WHERE digest = $1`, digest)
+		var upload string
+		err := tx.QueryRow(ctx, `DELETE FROM bundles WHERE digest = $1 RETURNING upload`, digest).Scan(&upload)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return strata.Errorf(strata.ENOTFOUND, "no bundle %s in the store", digest)
+		}
 		if err != nil {
 			return fmt.Errorf("delete bundle %s: %w", digest, err)
 		}
-		if tag.RowsAffected() == 0 {
-			return strata.Errorf(strata.ENOTFOUND, "no bundle %s in the store", digest)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM bundle_chunks WHERE digest = $1`, digest); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM bundle_uploads WHERE id = $1`, upload); err != nil {
 			return fmt.Errorf("delete bundle %s: %w", digest, err)
 		}
 		return nil

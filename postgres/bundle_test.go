@@ -117,8 +117,9 @@ func TestAMigrationThatLandedAfterAHigherOneIsApplied(t *testing.T) {
 	db.Close()
 	c := admin(t)
 	for _, q := range []string{
-		`DROP TABLE ` + name + `.bundle_chunks`,
 		`DROP TABLE ` + name + `.bundles`,
+		`DROP TABLE ` + name + `.bundle_chunks`,
+		`DROP TABLE ` + name + `.bundle_uploads`,
 		`DELETE FROM ` + name + `.schema_version WHERE version = 9`,
 	} {
 		if _, err := c.Exec(t.Context(), q); err != nil {

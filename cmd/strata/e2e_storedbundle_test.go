@@ -153,7 +153,7 @@ func TestABundleTheStoreLacksOrHoldsDamagedIsRefusedBeforeTheClaim(t *testing.T)
 	rel := a.release("app", "--version", "3")
 
 	t.Run("a damaged chunk is refused naming both digests, and nothing runs", func(t *testing.T) {
-		tag, err := c.Exec(t.Context(), `UPDATE bundle_chunks SET data = overlay(data placing '9'::bytea from position('3'::bytea || '\x0a'::bytea in data) for 1) WHERE digest = $1 AND seq = 0`, rel.Bundle)
+		tag, err := c.Exec(t.Context(), `UPDATE bundle_chunks SET data = overlay(data placing '9'::bytea from position('3'::bytea || '\x0a'::bytea in data) for 1) WHERE upload = (SELECT upload FROM bundles WHERE digest = $1) AND seq = 0`, rel.Bundle)
 		if err != nil || tag.RowsAffected() != 1 {
 			t.Fatalf("corrupt the chunk: %v (%v rows)", err, tag)
 		}
@@ -205,7 +205,7 @@ func TestABundleCIUploadsToAServerOnPostgresDeploysFromAnyCheckout(t *testing.T)
 	var rel releaseDoc
 	jsonDoc(t, build.as(url, ci.Token).must(0, "release", "app", "--version", "9", "--artifact", dist, "-o", "json"), &rel)
 	var chunks int
-	if err := c.QueryRow(t.Context(), `SELECT count(*) FROM bundle_chunks WHERE digest = $1`, rel.Bundle).Scan(&chunks); err != nil || chunks == 0 {
+	if err := c.QueryRow(t.Context(), `SELECT count(*) FROM bundle_chunks c JOIN bundles b ON b.upload = c.upload WHERE b.digest = $1`, rel.Bundle).Scan(&chunks); err != nil || chunks == 0 {
 		t.Fatalf("the upload is not in PostgreSQL: %d chunks (%v)", chunks, err)
 	}
 	if d := a.checkout(t).deploy(0, "app@9", "--env", "prod"); d.State != "succeeded" {
