@@ -91,6 +91,13 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 			return nil, err
 		}
 	}
+	// Before the claim: a bundle this machine cannot have is refused, not recorded as a
+	// failed deployment of the environment.
+	if !req.verified {
+		if err := e.ensureBundle(ctx, rel); err != nil {
+			return nil, err
+		}
+	}
 	facts, err := e.deployFacts(ctx, svc, env.Name, !req.SkipPolicy)
 	if err != nil {
 		return nil, err

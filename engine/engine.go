@@ -57,6 +57,10 @@ type Engine struct {
 	// back), after the store recorded it. It must not block (the server sends webhooks
 	// from it in the background).
 	OnPromotion func(p *strata.Promotion, event string)
+	// Bundles, when set, is where this machine fetches the bundles it lacks, in place of
+	// the Store: an agent, which has no store of its own, fetches them from a server over
+	// HTTP (http.Client). What is fetched is checked against the release's digest either way.
+	Bundles BundleSource
 	// OnStep, when set, is told how long each step (build, deploy, health, destroy,
 	// observe) took; the server's /metrics keeps a histogram of it.
 	OnStep func(name string, took time.Duration)

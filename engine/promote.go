@@ -119,6 +119,11 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	if err != nil {
 		return nil, err
 	}
+	// A release whose bundle cannot be had is refused now, not after it waited for its
+	// gates; fetched here, its waves find it on this machine.
+	if err := e.ensureBundle(ctx, rel); err != nil {
+		return nil, err
+	}
 	now := e.now()
 	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor,
 		Override: req.OverrideWindow, Reason: req.Reason, CreatedAt: now, UpdatedAt: now, Approvals: []strata.Approval{}}
@@ -302,6 +307,9 @@ func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wav
 	// The artifacts are hashed once for the wave, not once per environment: hashing a large
 	// release for every one of hundreds of environments cost more than deploying it. When
 	// they do not match, each deployment checks again and fails with the reason.
+	if err := e.ensureBundle(ctx, rel); err != nil {
+		return nil, err
+	}
 	verified := e.verifyArtifacts(rel) == ""
 	out := make([]*strata.Deployment, len(wave))
 	errs := make([]error, len(wave))
