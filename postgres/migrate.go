@@ -55,8 +55,16 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	if v >= latest(ms) {
-		// The common case: every command of the CLI opens the store. Nothing to wait for.
-		return nil
+		// The common case: every command of the CLI opens the store. Nothing to wait for,
+		// unless a migration numbered below the newest was never recorded (migrations
+		// written side by side land in any order).
+		var applied int
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM schema_version WHERE version <= $1`, strata.SchemaVersion).Scan(&applied); err != nil {
+			return fmt.Errorf("read schema versions: %w", err)
+		}
+		if applied >= known(ms) {
+			return nil
+		}
 	}
 
 	key := lockKey(db.schema, "migrate")
@@ -96,6 +104,17 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// known counts the migrations of ms this binary applies.
+func known(ms []sqlrow.Migration) int {
+	n := 0
+	for _, m := range ms {
+		if m.Version <= strata.SchemaVersion {
+			n++
+		}
+	}
+	return n
 }
 
 // latest returns the newest of ms this binary applies.

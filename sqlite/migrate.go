@@ -72,12 +72,17 @@ func check(name, abs string) (int, error) {
 	if marker == 0 || versions == 0 {
 		return 0, notStore(name)
 	}
-	var v int
-	if err := ro.QueryRow(`SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+	var v, applied int
+	if err := ro.QueryRow(`SELECT coalesce(max(version), 0), count(*) FROM schema_version`).Scan(&v, &applied); err != nil {
 		return 0, fmt.Errorf("open store %s: read schema version: %w", name, err)
 	}
 	if v > strata.SchemaVersion {
 		return 0, newer(name, v)
+	}
+	if known, err := knownMigrations(); err != nil || applied < known {
+		// A migration that landed below the newest one applied is missing: it reads as
+		// an older store, and migrate applies what is not recorded.
+		return min(v, strata.SchemaVersion-1), err
 	}
 	return v, nil
 }
@@ -112,7 +117,14 @@ func migrate(ctx context.Context, write *sql.DB, path string, now func() time.Ti
 				return newer(path, v)
 			}
 			if v >= m.Version {
-				return nil
+				// A migration numbered below one the store holds is applied all the same
+				// when it is not recorded: migrations written side by side land in any
+				// order, and a store migrated in between must not miss the lower one.
+				var have bool
+				err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_version WHERE version = ?)`, m.Version).Scan(&have)
+				if err != nil || have {
+					return err
+				}
 			}
 			if v == 0 {
 				// Another program may have made the file its own since check looked.
@@ -165,4 +177,19 @@ func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// knownMigrations counts the migrations this binary applies.
+func knownMigrations() (int, error) {
+	ms, err := sqlstore.Migrations(migrations, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range ms {
+		if m.Version <= strata.SchemaVersion {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -42,6 +42,18 @@ func deliveryKeys(ds []*strata.WebhookDelivery) []string {
 	return out
 }
 
+// claimFailed appends a failed promotion's event, queues it, and claims its one delivery as
+// "one" at now.
+func claimFailed(t *testing.T, s strata.Store, now time.Time) []*strata.WebhookDelivery {
+	t.Helper()
+	appendAction(t, s, "promotion.failed", "p-1")
+	_, err := s.QueueWebhooks(ctx(t), announced, time.Time{}, routeAll)
+	must(t, err)
+	got, err := s.ClaimWebhooks(ctx(t), "one", now, now.Add(time.Minute), 10)
+	must(t, err)
+	return got
+}
+
 func testWebhooks(t *testing.T, open func(t *testing.T) strata.Store) {
 	far := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -91,12 +103,8 @@ func testWebhooks(t *testing.T, open func(t *testing.T) strata.Store) {
 
 	t.Run("a delivery goes to one claimer until its claim lapses, and only its claimer finishes it", func(t *testing.T) {
 		s := open(t)
-		appendAction(t, s, "promotion.failed", "p-1")
-		_, err := s.QueueWebhooks(ctx(t), announced, time.Time{}, routeAll)
-		must(t, err)
 		now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
-		got, err := s.ClaimWebhooks(ctx(t), "one", now, now.Add(time.Minute), 10)
-		must(t, err)
+		got := claimFailed(t, s, now)
 		if len(got) != 1 || got[0].Event != "failed" || got[0].Source == nil || got[0].Source.Subject != "p-1" {
 			t.Fatalf("claimed %q, want p-1's failed delivery with its event", deliveryKeys(got))
 		}
@@ -129,13 +137,8 @@ func testWebhooks(t *testing.T, open func(t *testing.T) strata.Store) {
 
 	t.Run("a delivery to try again later is not claimed before it is due", func(t *testing.T) {
 		s := open(t)
-		appendAction(t, s, "promotion.failed", "p-1")
-		_, err := s.QueueWebhooks(ctx(t), announced, time.Time{}, routeAll)
-		must(t, err)
 		now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
-		got, err := s.ClaimWebhooks(ctx(t), "one", now, now.Add(time.Minute), 10)
-		must(t, err)
-		d := got[0]
+		d := claimFailed(t, s, now)[0]
 		d.State, d.Tries, d.NextAt, d.Error = strata.WebhookPending, 1, now.Add(10*time.Second), "receiver answered 503 Service Unavailable"
 		must(t, s.FinishWebhook(ctx(t), "one", d))
 		early, err := s.ClaimWebhooks(ctx(t), "one", now.Add(5*time.Second), now.Add(time.Minute), 10)

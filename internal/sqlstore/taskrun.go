@@ -178,7 +178,7 @@ func (db *DB) ApproveTaskRun(ctx context.Context, id string, a strata.Approval, 
 
 // TaskRun returns one run.
 func (db *DB) TaskRun(ctx context.Context, id string) (*strata.TaskRun, error) {
-	r, err := scanTaskRun(db.b.Read().QueryRow(ctx, `SELECT `+taskRunColumns+` FROM task_runs WHERE id = ?`, id))
+	r, err := one(ctx, db, `SELECT `+taskRunColumns+` FROM task_runs WHERE id = ?`, []any{id}, scanTaskRun)
 	if noRows(err) {
 		return nil, strata.Errorf(strata.ENOTFOUND, "no task run %s", id)
 	}
@@ -194,9 +194,6 @@ func (db *DB) TaskRuns(ctx context.Context, f strata.TaskRunFilter) ([]*strata.T
 	c.equal("service", f.Service)
 	c.equal("environment", f.Environment)
 	c.in("state", f.States)
-	q := `SELECT ` + taskRunColumns + ` FROM task_runs` + c.clause() + ` ORDER BY created_at DESC, ` + db.d.Order + ` DESC`
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
+	q := `SELECT ` + taskRunColumns + ` FROM task_runs` + c.clause() + ` ORDER BY created_at DESC, ` + db.d.Order + ` DESC` + c.limit(f.Limit)
 	return list(ctx, db, "list task runs", q, c.args, scanTaskRun)
 }
