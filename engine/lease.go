@@ -30,6 +30,11 @@ func (e *Engine) alive(o strata.Owner, until time.Time) bool {
 
 // ownerAlive reports whether an active deployment's owner still runs it.
 func (e *Engine) ownerAlive(d *strata.Deployment) bool {
+	if d.Pool != "" {
+		// A deployment of a pool is never interrupted here: whoever runs it is an agent,
+		// and when its lease lapses the next agent of the pool claims it (ClaimJob).
+		return true
+	}
 	// An interrupted deployment's owner is whoever took it over to resume it: judged like
 	// any owner, or a second resume would take it from a live first one and run it twice.
 	return e.alive(d.Owner, d.LeaseUntil)
