@@ -52,17 +52,18 @@ const (
 	ActApprove = "approve" // approve, reject
 	ActAdmin   = "admin"   // freeze, unfreeze, override windows, tokens, secrets, resume
 	ActAgent   = "agent"   // register, claim, renew, log and report deployments as an agent
+	ActFetch   = "fetch"   // download a release's bundle (an agent: only those of its claims)
 )
 
 // permissions is the one table of who may do what.
 var permissions = map[string][]string{
-	RoleViewer:   {ActRead},
-	RoleDeployer: {ActRead, ActDeploy},
-	RoleApprover: {ActRead, ActApprove},
-	RoleAdmin:    {ActRead, ActDeploy, ActApprove, ActAdmin},
+	RoleViewer:   {ActRead, ActFetch},
+	RoleDeployer: {ActRead, ActFetch, ActDeploy},
+	RoleApprover: {ActRead, ActFetch, ActApprove},
+	RoleAdmin:    {ActRead, ActFetch, ActDeploy, ActApprove, ActAdmin},
 	// An agent's token does the agent's work and nothing else: an admin's does not do it
 	// either, so that a deployment is only ever run by a credential made to run it.
-	RoleAgent: {ActAgent},
+	RoleAgent: {ActAgent, ActFetch},
 }
 
 // Permits reports whether role may take action. An unknown role or action permits nothing.

@@ -19,7 +19,7 @@ func All() []Decl {
 	return []Decl{
 		Validate, Environments, CreateEnv, DestroyEnv, Config, Diff, Status, History,
 		Deployment, Logs, Release, Deploy, Rollback, Promote, Promotions, Promotion, Plan,
-		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift,
+		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, Agents,
 	}
 }
 
@@ -227,4 +227,10 @@ var Drift = &Command[report.DriftRequest, *report.Drift]{
 		return allowIfNamed(ctx, x, read, req.Env)
 	},
 	Run: drift,
+}
+
+// Agents is `agent list`: the agents that registered, and what each runs.
+var Agents = &Command[None, []report.Agent]{
+	Info: Info{Name: "agent list", Route: "GET /api/v1/agents", Action: read, Summary: "agent list"},
+	Run:  agents,
 }

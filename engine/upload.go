@@ -2,6 +2,7 @@ package engine
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/strata-dev/strata"
@@ -120,6 +122,8 @@ type Bundle struct {
 	Digest    string
 	artifacts string
 	recipe    string // a temporary copy of the recipe files, "" when there are none
+	// stored says artifacts and recipe are the stored trees (OpenBundle), which Close leaves.
+	stored bool
 }
 
 // NewBundle digests the artifacts directory (made by CopyArtifacts) and a copy of recipe
@@ -152,7 +156,7 @@ func NewBundle(artifacts, dir string, recipe []string) (*Bundle, error) {
 
 // Close removes the bundle's temporary copy of the recipe.
 func (b *Bundle) Close() error {
-	if b.recipe == "" {
+	if b.recipe == "" || b.stored {
 		return nil
 	}
 	return os.RemoveAll(b.recipe)
@@ -355,4 +359,55 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	return n, err
+}
+
+// OpenBundle returns the stored bundle named digest, ready to stream (WriteTo): that of an
+// upload, or of a release made here. Its trees are checked against their digests first, so
+// that what is sent is what was released. EINVALID for a digest that is not one; ENOTFOUND
+// when no upload or release has that bundle.
+func (e *Engine) OpenBundle(ctx context.Context, digest string) (*Bundle, error) {
+	if !strings.HasPrefix(digest, "sha256:") || len(digest) != len("sha256:")+64 || strings.ContainsAny(digest, "/\\.") {
+		return nil, strata.Errorf(strata.EINVALID, "bundle digest %q: want sha256: and 64 hex digits", digest)
+	}
+	rel := &strata.Release{Bundle: digest}
+	if a, r, err := e.uploaded(digest); err == nil {
+		rel.Digest, rel.Recipe = a, r
+	} else {
+		rs, err := e.Store.Releases(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("find bundle %s: %w", short(digest), err)
+		}
+		i := slices.IndexFunc(rs, func(r *strata.Release) bool { return r.Bundle == digest })
+		if i < 0 {
+			return nil, strata.Errorf(strata.ENOTFOUND, "no release or upload has bundle %s", short(digest))
+		}
+		rel = rs[i]
+		if why := e.verifyArtifacts(rel); why != "" {
+			return nil, strata.Errorf(strata.EINVALID, "%s", why)
+		}
+	}
+	b := &Bundle{Digest: digest, artifacts: e.artifactDir(rel), stored: true}
+	if rel.Recipe != "" {
+		b.recipe = e.recipeDir(rel)
+	}
+	return b, nil
+}
+
+// FetchBundle stores the bundle named digest, unless it is stored already and whole, with
+// fetch's stream (a server's GET /api/v1/bundles/{digest}), checked as StoreUpload checks an
+// upload: a stream whose content gives another digest is EINVALID and nothing is kept. An
+// agent calls it before it runs a job, so that what runs is what was released.
+func (e *Engine) FetchBundle(ctx context.Context, digest string, limit int64, fetch func(ctx context.Context) (io.ReadCloser, error)) error {
+	if _, _, err := e.uploaded(digest); err == nil {
+		return nil
+	}
+	r, err := fetch(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := e.StoreUpload(r, digest, limit); err != nil {
+		return fmt.Errorf("fetch bundle %s: %w", short(digest), err)
+	}
+	return nil
 }
