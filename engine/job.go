@@ -178,6 +178,11 @@ func (e *Engine) RunJob(ctx context.Context, j *Job, attempt int, logs strata.Lo
 	rel := &strata.Release{ID: j.Release, Service: j.Service, Version: j.Version, Digest: j.Digest, Recipe: j.Recipe, Bundle: j.Bundle}
 	label := d.Service + "/" + d.Environment
 	failed := func(why string) JobOutcome { return JobOutcome{State: strata.Failed, Error: why} }
+	if attempt > 1 {
+		// An earlier attempt whose agent died on this host may have left its step running:
+		// no two copies of a step run at once (resume.go does the same for a local run).
+		stopLeftovers(d)
+	}
 
 	opened, err := keys.Open(j.Secrets)
 	if err != nil {

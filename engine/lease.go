@@ -54,6 +54,18 @@ func (e *Engine) keepLease(ctx context.Context, d *strata.Deployment, cancel con
 	})
 }
 
+// ErrLeaseLost is the cause KeepLease cancels its context with: the worker fenced itself.
+var ErrLeaseLost = errLeaseLost
+
+// KeepLease renews a lease that runs until until with renew, every third of e.LeaseTTL,
+// until stopped: an agent keeps its claim with it, by the rule a local run keeps its own
+// (renewEvery). When renew says another holds the work (ECONFLICT), or renewals fail until
+// the lease is about to lapse, it cancels ctx with ErrLeaseLost, so that the step stops
+// before anyone else may take the work over.
+func (e *Engine) KeepLease(ctx context.Context, until time.Time, cancel context.CancelCauseFunc, renew func(next time.Time) error) (stop func()) {
+	return e.renewEvery(ctx, until, cancel, errLeaseLost, renew)
+}
+
 var errPromotionLeaseLost = errors.New("lost the promotion's lease; another worker may take the promotion over")
 
 // keepPromotionLease renews a running promotion's lease every third of the TTL until
