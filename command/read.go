@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
@@ -157,7 +158,11 @@ func deployment(ctx context.Context, x Site, req report.DeploymentRequest) (*rep
 		return nil, err
 	}
 	report.MarkInterrupted(ctx, e, []*strata.Deployment{d})
-	return report.NewDeployment(d), nil
+	doc := report.NewDeployment(d)
+	if d.State == strata.Pending && d.Pool != "" {
+		doc.Detail = engine.PoolDetail(ctx, e.Store, d.Pool, time.Now(), engine.AgentGone)
+	}
+	return doc, nil
 }
 
 // stageEnvs returns the environments of a stage of p (none for an unknown one).

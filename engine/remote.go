@@ -17,6 +17,10 @@ import (
 // rollback policy as it does for a step it ran itself. So a promotion keeps its waves, its
 // lease and its halting rule, whoever runs the steps.
 
+// AgentGone is how long an agent may go unseen and still count as connected: an idle one
+// asks for work at least every 25 seconds, a busy one renews its lease every third of it.
+const AgentGone = time.Minute
+
 // awaitPoll is how often a waiting process reads the deployment an agent runs.
 const awaitPoll = 250 * time.Millisecond
 
@@ -67,7 +71,7 @@ func PoolDetail(ctx context.Context, s strata.AgentStore, pool string, now time.
 // await waits until the agent that runs d reports, then applies svc's rollback policy to a
 // failure, as execute does for a step this process ran.
 func (e *Engine) await(ctx context.Context, d *strata.Deployment, svc *strata.Service) (*strata.Deployment, error) {
-	e.logf("… %s → %s: %s %s", d.Service, d.Environment, d.ID, PoolDetail(ctx, e.Store, d.Pool, e.now(), 2*e.LeaseTTL))
+	e.logf("… %s → %s: %s %s", d.Service, d.Environment, d.ID, PoolDetail(ctx, e.Store, d.Pool, e.now(), AgentGone))
 	start := time.Now()
 	claimed := int64(0)
 	for {

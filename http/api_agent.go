@@ -302,6 +302,10 @@ func (s *Server) agentRenew(c *call) (any, error) {
 	if _, err := c.claimed(f); err != nil {
 		return nil, err
 	}
+	// A renewal is the agent's heartbeat while it runs a job.
+	if err := s.store.SeeAgent(c.r.Context(), &strata.Agent{Name: f.Name, Pool: f.Pool, LastSeen: s.now()}, false); err != nil && strata.ErrorCode(err) != strata.ENOTFOUND {
+		return nil, err
+	}
 	until := s.now().Add(s.agentLease())
 	if err := s.store.RenewLease(c.r.Context(), f.Deployment, strata.AgentOwner(f.Name, f.Fence), until); err != nil {
 		return nil, err

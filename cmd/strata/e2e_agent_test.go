@@ -158,9 +158,37 @@ func (x *agentEstate) runs(t *testing.T) []run {
 func TestAnAgentRunsTheDeploymentsOfItsPool(t *testing.T) {
 	x := newAgentEstate(t)
 	ops := x.remote(t, "ops")
-	ag := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
 	x.release("api", "--version", "1.0.0")
-	promoted := ops.must(0, "promote", "api@1.0.0", "--to", "prod", "-o", "json")
+	promoting := ops.start("promote", "api@1.0.0", "--to", "prod", "-o", "json")
+	t.Run("with no agent connected the deployment waits pending, and status says so", func(t *testing.T) {
+		var st struct {
+			Cells []struct {
+				Environment, State, Detail string
+			} `json:"cells"`
+		}
+		waitFor(t, 30*time.Second, "prod-eu pending", func() bool {
+			jsonDoc(t, ops.must(0, "status", "-o", "json"), &st)
+			for _, c := range st.Cells {
+				if c.Environment == "prod-eu" && c.State == "pending" {
+					return true
+				}
+			}
+			return false
+		})
+		for _, c := range st.Cells {
+			if c.Environment == "prod-eu" && c.Detail != "waiting for an agent of pool eu; none connected" {
+				t.Errorf("prod-eu detail %q", c.Detail)
+			}
+		}
+		if text := ops.must(0, "status").stdout; !strings.Contains(text, "(pending: waiting for an agent of pool eu; none connected)") {
+			t.Errorf("status:\n%s", text)
+		}
+	})
+	ag := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
+	promoted := promoting.wait(t, 60*time.Second)
+	if promoted.code != 0 {
+		t.Fatalf("the promotion did not succeed:\n%s\n--- agent\n%s", promoted, mustRead(t, ag.stderr))
+	}
 
 	ds := find(x.history("api"), "api", "prod-eu")
 	t.Run("the deployment succeeded once, in the agent's process tree and directory", func(t *testing.T) {
