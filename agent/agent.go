@@ -101,7 +101,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	backoff := time.Second
 	for ctx.Err() == nil {
-		c, err := a.cfg.Client.Claim(ctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds()})
+		// Bounded: a link that drops silently must not hold the agent on one request.
+		cctx, cancel := context.WithTimeout(ctx, a.cfg.Wait+15*time.Second)
+		c, err := a.cfg.Client.Claim(cctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds()})
+		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -191,8 +194,9 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 
 	out := a.fetch(runCtx, e, j)
 	if out == nil {
-		logs := &remoteLogs{c: a.cfg.Client, f: f, lease: lease}
+		logs := newRemoteLogs(runCtx, a.cfg.Client, f, lease, a.cfg.Log)
 		o := e.RunJob(runCtx, j, c.Attempt, logs, &secret.Vault{KeyDir: a.cfg.Keys})
+		logs.close(runCtx) // the output lands before the outcome
 		out = &o
 	}
 	if errors.Is(context.Cause(runCtx), engine.ErrLeaseLost) {
@@ -260,32 +264,88 @@ func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOut
 }
 
 // remoteLogs is the LogStore of a claimed deployment: chunks go to the server with the
-// claim's fence. They were redacted on this host (engine's step output) before they get here.
+// claim's fence, in order, from a queue, so that a step's output never waits on the network
+// (a cut shorter than the lease delays the chunks; it does not stall the step). They were
+// redacted on this host (the engine's step output) before they get here.
 type remoteLogs struct {
 	c     *strhttp.Client
 	f     strhttp.Fenced
 	lease time.Duration
+	log   *slog.Logger
+	ch    chan strhttp.LogPiece
+	done  chan struct{}
 }
 
-// AppendLog sends one chunk, trying again for a while when the server cannot be reached.
-func (l *remoteLogs) AppendLog(ctx context.Context, id string, c strata.LogChunk) error {
-	msg := strhttp.AgentLogs{Name: l.f.Name, Pool: l.f.Pool, Deployment: l.f.Deployment, Fence: l.f.Fence,
-		Chunks: []strhttp.LogPiece{{Step: c.Step, At: c.At, Data: c.Data}}}
-	deadline := time.Now().Add(l.lease)
-	for {
-		rctx, done := context.WithTimeout(ctx, l.lease/3)
-		err := l.c.SendLogs(rctx, msg)
-		done()
-		if err == nil || strata.ErrorCode(err) == strata.ECONFLICT || time.Now().After(deadline) || ctx.Err() != nil {
-			return err
-		}
-		sleep(ctx, 500*time.Millisecond)
+// logQueue bounds the chunks waiting to be sent; beyond it a chunk is dropped, and the drop
+// is said in the output.
+const logQueue = 4096
+
+func newRemoteLogs(ctx context.Context, c *strhttp.Client, f strhttp.Fenced, lease time.Duration, log *slog.Logger) *remoteLogs {
+	l := &remoteLogs{c: c, f: f, lease: lease, log: log, ch: make(chan strhttp.LogPiece, logQueue), done: make(chan struct{})}
+	go l.send(ctx)
+	return l
+}
+
+// AppendLog queues one chunk.
+func (l *remoteLogs) AppendLog(_ context.Context, _ string, c strata.LogChunk) error {
+	select {
+	case l.ch <- strhttp.LogPiece{Step: c.Step, At: c.At, Data: c.Data}:
+		return nil
+	default:
+		l.log.Warn("log queue full: a chunk of output was dropped", "deployment", l.f.Deployment)
+		return strata.Errorf(strata.EINTERNAL, "the agent's log queue is full")
 	}
 }
 
 // Logs is not read on an agent.
 func (l *remoteLogs) Logs(context.Context, string, int64) ([]strata.LogChunk, error) {
 	return nil, strata.Errorf(strata.EINVALID, "an agent does not read logs back")
+}
+
+// close stops taking chunks and waits until the queued ones are sent (or given up), or ctx
+// ends.
+func (l *remoteLogs) close(ctx context.Context) {
+	close(l.ch)
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+	}
+}
+
+// send sends the queue in batches, each tried again until it is taken, refused (an old
+// fence: nobody wants it), or has failed for a whole lease.
+func (l *remoteLogs) send(ctx context.Context) {
+	defer close(l.done)
+	for p := range l.ch {
+		batch := []strhttp.LogPiece{p}
+	more:
+		for len(batch) < 64 {
+			select {
+			case q, ok := <-l.ch:
+				if !ok {
+					break more
+				}
+				batch = append(batch, q)
+			default:
+				break more
+			}
+		}
+		msg := strhttp.AgentLogs{Name: l.f.Name, Pool: l.f.Pool, Deployment: l.f.Deployment, Fence: l.f.Fence, Chunks: batch}
+		deadline := time.Now().Add(l.lease)
+		for {
+			rctx, done := context.WithTimeout(ctx, l.lease/3)
+			err := l.c.SendLogs(rctx, msg)
+			done()
+			if err == nil {
+				break
+			}
+			if strata.ErrorCode(err) == strata.ECONFLICT || time.Now().After(deadline) || ctx.Err() != nil {
+				l.log.Warn("output not sent", "deployment", l.f.Deployment, "chunks", len(batch), "err", err)
+				break
+			}
+			sleep(ctx, 500*time.Millisecond)
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
