@@ -63,8 +63,12 @@ type agentEstate struct {
 	tokens map[string]string
 }
 
-func newAgentEstate(t *testing.T) *agentEstate {
+// newAgentEstate serves a new estate on store: "" for SQLite, else a PostgreSQL URL.
+func newAgentEstate(t *testing.T, store string) *agentEstate {
 	e := newEstate(t, agentYAML)
+	if store != "" {
+		e.env = append(e.env, "STRATA_STORE="+store)
+	}
 	e.write("deploy.sh", strings.ReplaceAll(deployScript, "@SCRATCH@", e.scratch))
 	if err := os.Chmod(filepath.Join(e.dir, "deploy.sh"), 0o755); err != nil {
 		t.Fatal(err)
@@ -156,7 +160,26 @@ func (x *agentEstate) runs(t *testing.T) []run {
 }
 
 func TestAnAgentRunsTheDeploymentsOfItsPool(t *testing.T) {
-	x := newAgentEstate(t)
+	t.Run("on SQLite", func(t *testing.T) { testAgentRuns(t, "", nil) })
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		c, url := pgSchema(t)
+		testAgentRuns(t, url, func(t *testing.T, s string) int {
+			var n int
+			err := c.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM logs WHERE data LIKE '%'||$1||'%')
+				+ (SELECT count(*) FROM deployments WHERE coalesce(job, '') || coalesce(config, '') || error LIKE '%'||$1||'%')
+				+ (SELECT count(*) FROM events WHERE coalesce(convert_from(detail, 'UTF8'), '') LIKE '%'||$1||'%')`, s).Scan(&n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		})
+	})
+}
+
+// testAgentRuns is the agent's main path on store; inStore, when set, counts the rows of the
+// store's tables that hold a string.
+func testAgentRuns(t *testing.T, store string, inStore func(t *testing.T, s string) int) {
+	x := newAgentEstate(t, store)
 	ops := x.remote(t, "ops")
 	x.release("api", "--version", "1.0.0")
 	promoting := ops.start("promote", "api@1.0.0", "--to", "prod", "-o", "json")
@@ -232,6 +255,14 @@ func TestAnAgentRunsTheDeploymentsOfItsPool(t *testing.T) {
 				t.Errorf("%v over the API shows the secret", args)
 			}
 		}
+		if inStore != nil {
+			if n := inStore(t, "deploying with password"); n == 0 {
+				t.Errorf("the store's check finds not even the redacted output: it could not see a secret either")
+			}
+			if n := inStore(t, "s3cret"); n != 0 {
+				t.Errorf("%d rows of the store hold the secret", n)
+			}
+		}
 		if filesHolding(t, x.dir, "s3cret") != nil {
 			t.Errorf("a file of the project holds the secret: %v", filesHolding(t, x.dir, "s3cret"))
 		}
@@ -283,7 +314,7 @@ func TestAnAgentRunsTheDeploymentsOfItsPool(t *testing.T) {
 }
 
 func TestAKilledAgentsDeploymentIsTakenOverAfterItsLease(t *testing.T) {
-	x := newAgentEstate(t)
+	x := newAgentEstate(t, "")
 	ops := x.remote(t, "ops")
 	first := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
 	x.release("api", "--version", "1.0.0")
