@@ -288,6 +288,32 @@ func testAgentRuns(t *testing.T, store string, inStore func(t *testing.T, s stri
 			t.Errorf("audit --verify: %+v", v)
 		}
 	})
+	t.Run("a bundle that is not what was released is refused before anything runs", func(t *testing.T) {
+		// A new script, so a new bundle, which the agent has not fetched yet.
+		x.write("deploy.sh", strings.ReplaceAll(deployScript, "@SCRATCH@", x.scratch)+"# 2.0.0\n")
+		rel := x.release("api", "--version", "2.0.0")
+		copyOf := filepath.Join(x.dir, ".strata", "recipes", strings.TrimPrefix(rel.Recipe, "sha256:"), "deploy.sh")
+		if err := os.Chmod(copyOf, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(copyOf, []byte("#!/bin/sh\necho tampered >> "+x.path("runs")+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r := ops.run("deploy", "api@2.0.0", "--env", "prod-eu", "-o", "json")
+		var d deployment
+		jsonDoc(t, r, &d)
+		if r.code != 1 || d.State != "rolled_back" || !strings.Contains(d.Error, "refused before anything ran") {
+			t.Errorf("want exit 1, rolled back, refused before anything ran:\n%s", r)
+		}
+		// The rollback (rollback: previous is the default) went to the pool too.
+		ds := find(x.history("api", "--env", "prod-eu"), "api", "prod-eu")
+		if len(ds) == 0 || ds[0].Kind != "rollback" || ds[0].Version != "1.0.0" || ds[0].State != "succeeded" {
+			t.Errorf("the newest deployment %+v; want the rollback to 1.0.0, succeeded", ds)
+		}
+		if strings.Contains(x.read("runs"), "tampered") || strings.Contains(x.read("runs"), "2.0.0") {
+			t.Errorf("a step of 2.0.0 ran:\n%s", x.read("runs"))
+		}
+	})
 	t.Run("an agent whose token covers no environment of its pool is refused, and audited", func(t *testing.T) {
 		bad := x.startAgent(t, "intruder", x.tokens["us-agent"])
 		r := bad.wait(t, 30*time.Second)
