@@ -43,14 +43,17 @@ pipeline:
 
 // deployScript records each run (environment, version, attempt, its pid, the working
 // directory and the chain of its parents' pids), prints the secret (which must be redacted),
-// and, while the file hang exists, makes attempt 1 hang.
+// and, while the file hang exists, makes attempt 1 hang until the file go exists (a minute at
+// most).
 const deployScript = `#!/bin/sh
 chain=""
 p=$PPID
 while [ "$p" -gt 1 ] 2>/dev/null; do chain="$chain $p"; p=$(cut -d' ' -f4 /proc/$p/stat); done
 echo "$STRATA_ENV $STRATA_VERSION $STRATA_ATTEMPT $$ $PWD |$chain" >> @SCRATCH@/runs
 echo "deploying with password $DB_PASSWORD"
-if [ "$STRATA_ATTEMPT" = 1 ] && [ -f @SCRATCH@/hang ]; then exec sleep 60; fi
+if [ "$STRATA_ATTEMPT" = 1 ] && [ -f @SCRATCH@/hang ]; then
+  i=0; while [ ! -f @SCRATCH@/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+fi
 exit 0
 `
 
@@ -414,4 +417,16 @@ func TestAKilledAgentsDeploymentIsTakenOverAfterItsLease(t *testing.T) {
 			t.Errorf("audit --verify: %+v", v)
 		}
 	})
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// zombie reports whether pid is a zombie (dead, not yet reaped).
+func zombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X')
 }
