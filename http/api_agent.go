@@ -257,6 +257,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 				return nil, fmt.Errorf("claim %s: %w", d.ID, err)
 			}
 			j.Deployment = d.ID
+			s.metrics.claimed(req.Pool, now.Sub(d.CreatedAt))
 			s.log.Info("agent claimed", "agent", req.Name, "deployment", d.ID, "attempt", d.Attempt, "fence", d.Fence)
 			return &Claimed{Job: j, Deployment: d.ID, Attempt: d.Attempt, Fence: d.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: d.LeaseUntil}, nil
 		case code == strata.ECONFLICT:

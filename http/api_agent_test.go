@@ -98,6 +98,14 @@ func TestTheAgentsProtocol(t *testing.T) {
 		})
 	}
 
+	t.Run("metrics count the pool's agents, its queue and its claims", func(t *testing.T) {
+		m := x.do("carol", "GET", "/metrics", nil).body
+		for _, want := range []string{`strata_agents_connected{pool="edge"} 1`, `strata_pool_queue{pool="edge"} 0`, `strata_agent_claim_wait_seconds_count{pool="edge"} 1`} {
+			if !strings.Contains(m, want+"\n") {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
 	t.Run("an agent downloads the bundle of its claim, and no other", func(t *testing.T) {
 		r := x.do("agnes", "GET", "/api/v1/bundles/"+rel.Release.Bundle, nil)
 		if r.status != http.StatusOK {
