@@ -71,6 +71,31 @@ type Environment struct {
 	// Created is when an ephemeral environment was made: deployments from before it belong
 	// to an earlier environment of the same name.
 	Created time.Time
+	// OwnSecrets are the secret sources this environment declares
+	// (environments.NAME.secrets.KEY: SOURCE); SecretSource resolves them through extends.
+	OwnSecrets map[string]SecretRef
+}
+
+// SecretRef names where an environment keeps one secret key outside Strata's own age files:
+// "sops:PATH#KEY", "vault:MOUNT/PATH#KEY" or "exec:COMMAND" (package secret reads them).
+type SecretRef struct {
+	Source string
+	Pos    Pos
+}
+
+// SecretSource returns the source of key in env: its own, else the nearest ancestor's
+// through extends. A key without one is kept in the environment's age file.
+func (env *Environment) SecretSource(key string) (SecretRef, bool) {
+	chain := env.Chain
+	if len(chain) == 0 {
+		chain = []*Environment{env}
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if r, ok := chain[i].OwnSecrets[key]; ok {
+			return r, true
+		}
+	}
+	return SecretRef{}, false
 }
 
 // Predates reports whether d was made in an earlier short-lived environment of env's name,

@@ -14,7 +14,7 @@ import (
 var (
 	topKeys     = []string{"project", "include", "defaults", "environments", "services", "pipeline", "notify"}
 	includeKeys = []string{"include", "defaults", "environments", "services", "pipeline", "notify"}
-	envKeys     = []string{"labels", "config", "policy", "extends", "runs_on"}
+	envKeys     = []string{"labels", "config", "policy", "extends", "secrets", "runs_on"}
 	policyKeys  = []string{"approvals", "windows", "soak"}
 	notifyKeys  = []string{"url", "events"}
 )
@@ -182,6 +182,8 @@ func (l *loader) decodeEnvironment(src *source, env *strata.Environment, n *yaml
 				}
 				env.OwnRunsOn, env.RunsOnPos = s, at
 			}
+		case "secrets":
+			env.OwnSecrets = l.decodeSecretSources(src, p.v, "secrets of "+where)
 		default:
 			l.errorf(src.pos(p.k), "%s", unknownKey(p.key, where, envKeys))
 		}

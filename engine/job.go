@@ -49,6 +49,10 @@ type Job struct {
 	Config     map[string]any `json:"config"`
 	SecretKeys []string       `json:"secret_keys,omitempty"`
 	Secrets    *secret.Sealed `json:"secrets,omitempty"`
+	// Sources are the references of the secret keys the environment keeps outside its age
+	// file (environments.NAME.secrets): the agent fetches them, on its host, with its
+	// variables and tools. References only, never a value.
+	Sources map[string]string `json:"sources,omitempty"`
 	Health     *JobHealth     `json:"health,omitempty"`
 }
 
@@ -109,12 +113,19 @@ func (e *Engine) newJob(d *strata.Deployment, svc *strata.Service, rs *layer.Res
 		}
 	}
 	var stored []string
+	env := e.Project.Environment(d.Environment)
 	for _, k := range svc.Schema {
-		if k.Secret {
-			j.SecretKeys = append(j.SecretKeys, k.Name)
-			if k.From == "" {
-				stored = append(stored, k.Name)
+		if !k.Secret {
+			continue
+		}
+		j.SecretKeys = append(j.SecretKeys, k.Name)
+		if ref, ok := env.SecretSource(k.Name); ok {
+			if j.Sources == nil {
+				j.Sources = map[string]string{}
 			}
+			j.Sources[k.Name] = ref.Source
+		} else if k.From == "" {
+			stored = append(stored, k.Name)
 		}
 	}
 	if len(stored) > 0 {
@@ -187,6 +198,18 @@ func (e *Engine) RunJob(ctx context.Context, j *Job, attempt int, logs strata.Lo
 	opened, err := keys.Open(j.Secrets)
 	if err != nil {
 		return failed(err.Error())
+	}
+	fetch := &secret.Fetcher{Dir: e.Project.Dir}
+	for _, k := range slices.Sorted(maps.Keys(j.Sources)) {
+		src, err := secret.ParseSource(j.Sources[k])
+		if err != nil {
+			return failed(fmt.Sprintf("secret %s of %s: %v", k, j.Environment, err))
+		}
+		v, err := fetch.Fetch(ctx, src)
+		if err != nil {
+			return failed(fmt.Sprintf("secret %s of %s from %s: %v", k, j.Environment, src, err))
+		}
+		opened[k] = v
 	}
 	rs := &layer.Resolved{Service: j.Service, Environment: j.Environment, Values: maps.Clone(j.Config), Secret: map[string]bool{}}
 	for _, k := range j.SecretKeys {

@@ -260,7 +260,7 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 		p.State = strata.Failed
 		p.Error = failure.Error()
 	}
-	if err := e.Store.UpdatePromotion(context.WithoutCancel(ctx), p, e.event("promotion."+p.State, p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage, "error": p.Error})); err != nil {
+	if err := e.Store.UpdatePromotion(context.WithoutCancel(ctx), p, e.endEvent(p, res.Deployments)); err != nil {
 		return fmt.Errorf("record promotion %s: %w", p.ID, err)
 	}
 	e.announce(p, promotionEvent(p, res.Deployments))
@@ -403,6 +403,17 @@ func (e *Engine) Reject(ctx context.Context, id, reason string) (*strata.Promoti
 		return nil, err
 	}
 	return p, nil
+}
+
+// endEvent is the audit event of a promotion that ended: promotion.succeeded or
+// promotion.failed, whose detail says rolled_back when one of its deployments was rolled
+// back (a webhook announces that as "rolled_back", package notify).
+func (e *Engine) endEvent(p *strata.Promotion, ds []*strata.Deployment) *strata.Event {
+	detail := map[string]any{"version": p.Version, "stage": p.Stage, "error": p.Error}
+	if promotionEvent(p, ds) == strata.RolledBack {
+		detail["rolled_back"] = true
+	}
+	return e.event("promotion."+p.State, p.Service, "", p.ID, detail)
 }
 
 // promotionEvent names how a promotion ended for OnPromotion: "rolled_back" when it failed

@@ -211,3 +211,40 @@ func TestAFailedDeploymentOfAPoolIsRolledBackByItsAgent(t *testing.T) {
 		t.Errorf("2.0.0 %s (%q); rollback %s@%s %s on %s; want rolled_back, and 1.0.0 rolled back by eu-2", got.State, got.Error, rb.Kind, rb.Version, rb.State, rb.Agent)
 	}
 }
+
+func TestASecretSourceOfAPoolIsReadOnItsAgent(t *testing.T) {
+	w := newWorld(t, strings.Replace(poolEstate, "    runs_on: eu\n",
+		"    runs_on: eu\n    secrets:\n      DB_PASSWORD: \"exec:pwd > @SCRATCH@/fetched-in; printf fr0m-%s source\"\n", 1))
+	script := "#!/bin/sh\necho \"password $DB_PASSWORD\"\n"
+	if err := os.WriteFile(filepath.Join(w.dir, "deploy.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := w.serverEngine()
+	if _, err := e.Release(t.Context(), "api", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	w.write("healthy-1.0.0", "")
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Deploy(t.Context(), engine.DeployRequest{Service: "api", Version: "1.0.0", Env: "prod-eu"})
+		done <- err
+	}()
+	d := agentOnce(t, w, "eu-1", t.TempDir())
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(d.Job), "fr0m-source") || !strings.Contains(string(d.Job), "exec:pwd") {
+		t.Errorf("the job %s: want the source's reference, not its value", d.Job)
+	}
+	if got := strings.TrimSpace(w.read("fetched-in")); !strings.Contains(got, "agent-eu-1") {
+		t.Errorf("the source was read in %q, not on the agent", got)
+	}
+	chunks, _ := w.store.Logs(t.Context(), d.ID, 0)
+	var logs strings.Builder
+	for _, c := range chunks {
+		logs.WriteString(c.Data)
+	}
+	if !strings.Contains(logs.String(), "password ***") || strings.Contains(logs.String(), "fr0m-source") {
+		t.Errorf("logs %q: want the fetched secret given to the step and redacted", logs.String())
+	}
+}

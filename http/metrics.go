@@ -72,6 +72,9 @@ type metrics struct {
 	// claimWait is how long the deployments agents claimed from this server had waited
 	// (made to claimed, a later attempt from its previous claim's lapse), by pool.
 	claimWait map[string]*histogram
+	// webhooks counts the webhook tries this server made, by outcome (the delivery's state
+	// after the try).
+	webhooks map[string]uint64
 
 	// store is what the deployments in the store came to at the last scrape that read them,
 	// and the audit log's newest event then. Every change of a deployment's state or times
@@ -88,7 +91,7 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{steps: map[string]*histogram{}, requests: map[int]uint64{}, checked: map[string]uint64{}, claimWait: map[string]*histogram{}}
+	return &metrics{steps: map[string]*histogram{}, requests: map[int]uint64{}, checked: map[string]uint64{}, webhooks: map[string]uint64{}, claimWait: map[string]*histogram{}}
 }
 
 // stepDone is the engine's step hook.
@@ -135,6 +138,13 @@ func (m *metrics) claimed(pool string, waited time.Duration) {
 	h.observe(max(waited, 0).Seconds())
 }
 
+// webhookDone counts one webhook try by its outcome.
+func (m *metrics) webhookDone(d *strata.WebhookDelivery) {
+	m.mu.Lock()
+	m.webhooks[d.State]++
+	m.mu.Unlock()
+}
+
 func (m *metrics) tick() {
 	m.mu.Lock()
 	m.ticks++
@@ -156,6 +166,10 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	deliveries, err := s.store.CountWebhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	b.WriteString("# HELP strata_deployments Deployments in the store by state.\n# TYPE strata_deployments gauge\n")
 	for _, st := range slices.Sorted(maps.Keys(byState)) {
@@ -167,6 +181,10 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	fmt.Fprintf(&b, "strata_promotions_waiting %d\n", len(waiting))
 	b.WriteString("# HELP strata_unhealthy_deployments Deployments that run and whose health check fails (checked again after the deployment by serve).\n# TYPE strata_unhealthy_deployments gauge\n")
 	fmt.Fprintf(&b, "strata_unhealthy_deployments %d\n", unhealthy)
+	b.WriteString("# HELP strata_webhook_deliveries Webhook deliveries in the store's outbox by state (every process's).\n# TYPE strata_webhook_deliveries gauge\n")
+	for _, st := range []string{strata.WebhookPending, strata.WebhookDelivered, strata.WebhookFailed, strata.WebhookDropped} {
+		fmt.Fprintf(&b, "strata_webhook_deliveries{state=%q} %d\n", st, deliveries[st])
+	}
 	if err := s.poolFigures(ctx, &b); err != nil {
 		return nil, err
 	}
@@ -184,6 +202,10 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	b.WriteString("# HELP strata_health_checks_total Health checks this server ran after deployments, by result.\n# TYPE strata_health_checks_total counter\n")
 	for _, h := range []string{strata.Healthy, strata.Unhealthy} {
 		fmt.Fprintf(&b, "strata_health_checks_total{health=%q} %d\n", h, m.checked[h])
+	}
+	b.WriteString("# HELP strata_webhook_tries_total Webhook tries this server made, by the delivery's state after the try.\n# TYPE strata_webhook_tries_total counter\n")
+	for _, st := range []string{strata.WebhookPending, strata.WebhookDelivered, strata.WebhookFailed, strata.WebhookDropped} {
+		fmt.Fprintf(&b, "strata_webhook_tries_total{state=%q} %d\n", st, m.webhooks[st])
 	}
 	if len(m.claimWait) > 0 {
 		b.WriteString("# HELP strata_agent_claim_wait_seconds How long deployments waited for an agent of their pool to claim them (claims through this server).\n# TYPE strata_agent_claim_wait_seconds histogram\n")

@@ -162,6 +162,7 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("GET /deployments/{id}", u.page(u.deployment))
 	mux.Handle("GET /deployments/{id}/events", u.page(u.deploymentEvents))
 	mux.Handle("GET /audit", u.page(u.audit))
+	mux.Handle("GET /webhooks", u.page(u.webhooks))
 	mux.Handle("GET /diff", u.page(u.diff))
 }
 

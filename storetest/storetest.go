@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"concurrency", testConcurrency},
 		{"health checks", testHealth},
 		{"agents and their claims", testAgents},
+		{"webhook deliveries", testWebhooks},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -39,6 +39,11 @@ type app struct {
 	caCert string
 	client *strhttp.Client
 
+	// summaryPath is --summary's file; summary is the command's summary under way
+	// (summary.go).
+	summaryPath string
+	summary     *summary
+
 	// fullCheck makes check run every check even when an identical project passed before.
 	fullCheck bool
 
@@ -68,10 +73,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	a.flushProgress()
+	a.deliverWebhooks(ctx)
 	if err == nil {
+		a.endSummary(0, "")
 		return 0
 	}
-	return a.fail(err)
+	code = a.fail(err)
+	a.endSummary(code, err.Error())
+	return code
 }
 
 // cmdError marks an error that a command returned, as opposed to cobra's own usage errors.
@@ -100,7 +109,10 @@ rollback, drift detection and a tamper-evident audit log.`,
 			if err := a.setupRemote(cmd); err != nil {
 				return err
 			}
-			return a.checkActor()
+			if err := a.checkActor(); err != nil {
+				return err
+			}
+			return a.startSummary(cmd, args)
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -113,6 +125,7 @@ rollback, drift detection and a tamper-evident audit log.`,
 	f.StringVar(&a.as, "as", "", "acting principal for local commands (self-asserted) [$STRATA_ACTOR]")
 	f.StringVar(&a.server, "server", "", "URL of a strata serve to run commands on, e.g. http://127.0.0.1:7480 [$STRATA_SERVER]")
 	f.StringVar(&a.token, "token", "", "API token for --server, made by strata token create [$STRATA_TOKEN]")
+	f.StringVar(&a.summaryPath, "summary", "", "append a Markdown summary of the command, its outcome and output to `FILE` (e.g. $GITHUB_STEP_SUMMARY)")
 	f.StringVar(&a.caCert, "ca-cert", "", "PEM `FILE` of a CA whose certificates an https --server may use, besides the system's [$STRATA_CA_CERT]")
 
 	for _, c := range []*cobra.Command{
