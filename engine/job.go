@@ -53,7 +53,7 @@ type Job struct {
 	// file (environments.NAME.secrets): the agent fetches them, on its host, with its
 	// variables and tools. References only, never a value.
 	Sources map[string]string `json:"sources,omitempty"`
-	Health     *JobHealth     `json:"health,omitempty"`
+	Health  *JobHealth        `json:"health,omitempty"`
 }
 
 // JobHealth is a service's health check made concrete for one deployment.
