@@ -77,7 +77,7 @@ func (p *cutProxy) setCut(cut bool) {
 }
 
 func TestANetworkCutShorterThanTheLeaseChangesNothing(t *testing.T) {
-	x := newAgentEstate(t, "")
+	x := newAgentEstate(t, "", "4s")
 	proxy := newCutProxy(t, strings.TrimPrefix(x.url, "http://"))
 	direct := x.url
 	x.url = proxy.url() // the agent's way to the server
@@ -89,8 +89,8 @@ func TestANetworkCutShorterThanTheLeaseChangesNothing(t *testing.T) {
 	deploying := ops.start("deploy", "api@1.0.0", "--env", "prod-eu", "-o", "json")
 	waitFor(t, 30*time.Second, "the step to start", func() bool { return strings.Contains(x.read("runs"), "prod-eu 1.0.0 1 ") })
 
-	// The lease is 3s, renewed every second: the link is restored as soon as one renewal
-	// has failed, well inside the lease.
+	// The lease is 4s, renewed every 1.3s: the link is restored as soon as one renewal has
+	// failed, well inside the lease.
 	proxy.setCut(true)
 	waitFor(t, 30*time.Second, "a renewal to fail", func() bool {
 		return strings.Contains(mustRead(t, ag.stderr), "msg=renew ")
@@ -113,7 +113,7 @@ func TestANetworkCutShorterThanTheLeaseChangesNothing(t *testing.T) {
 }
 
 func TestAnAgentCutOffLongerThanItsLeaseStopsItsStep(t *testing.T) {
-	x := newAgentEstate(t, "")
+	x := newAgentEstate(t, "", "4s")
 	proxy := newCutProxy(t, strings.TrimPrefix(x.url, "http://"))
 	direct := x.url
 	x.url = proxy.url()

@@ -66,8 +66,10 @@ type agentEstate struct {
 	tokens map[string]string
 }
 
-// newAgentEstate serves a new estate on store: "" for SQLite, else a PostgreSQL URL.
-func newAgentEstate(t *testing.T, store string) *agentEstate {
+// newAgentEstate serves a new estate on store ("" for SQLite, else a PostgreSQL URL) whose
+// agents' claims last lease (serve --agent-lease): short where a test waits for one to lapse,
+// the default elsewhere, so that a slow machine never makes an agent fence itself.
+func newAgentEstate(t *testing.T, store, lease string) *agentEstate {
 	e := newEstate(t, agentYAML)
 	if store != "" {
 		e.env = append(e.env, "STRATA_STORE="+store)
@@ -92,7 +94,7 @@ func newAgentEstate(t *testing.T, store string) *agentEstate {
 	} {
 		x.tokens[tok[0]] = createToken(t, e, tok...).Token
 	}
-	x.server = e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h", "--agent-lease", "3s")
+	x.server = e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h", "--agent-lease", lease)
 	addr := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`)
 	waitFor(t, 30*time.Second, "the server to listen", func() bool {
 		b, _ := os.ReadFile(x.server.stderr)
@@ -182,7 +184,7 @@ func TestAnAgentRunsTheDeploymentsOfItsPool(t *testing.T) {
 // testAgentRuns is the agent's main path on store; inStore, when set, counts the rows of the
 // store's tables that hold a string.
 func testAgentRuns(t *testing.T, store string, inStore func(t *testing.T, s string) int) {
-	x := newAgentEstate(t, store)
+	x := newAgentEstate(t, store, "30s")
 	ops := x.remote(t, "ops")
 	x.release("api", "--version", "1.0.0")
 	promoting := ops.start("promote", "api@1.0.0", "--to", "prod", "-o", "json")
@@ -343,7 +345,7 @@ func testAgentRuns(t *testing.T, store string, inStore func(t *testing.T, s stri
 }
 
 func TestAKilledAgentsDeploymentIsTakenOverAfterItsLease(t *testing.T) {
-	x := newAgentEstate(t, "")
+	x := newAgentEstate(t, "", "3s")
 	ops := x.remote(t, "ops")
 	first := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
 	x.release("api", "--version", "1.0.0")
