@@ -57,6 +57,12 @@ type Environment struct {
 	// OwnPolicy is the policy this environment declares; Policy is resolved through extends.
 	OwnPolicy Policy
 	Policy    Policy
+	// OwnRunsOn is the pool of agents this environment declares (runs_on); RunsOn is resolved
+	// through extends, "" when its steps run where the CLI or serve runs. RunsOnPos says where
+	// the resolved value was written.
+	OwnRunsOn string
+	RunsOn    string
+	RunsOnPos Pos
 	// Chain is the extends chain, oldest ancestor first, ending with this environment.
 	Chain []*Environment
 	// Ephemeral environments are made by `strata env create` and live in the store; Expires

@@ -80,6 +80,16 @@ type Deployment struct {
 	// Health is "healthy", "unhealthy" or "" when not checked (yet).
 	Health string `json:"health,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Pool is the pool of agents that runs it (its environment's runs_on); "" when it runs
+	// where it was asked for. Agent is the agent that claimed it last, and Fence counts the
+	// claims: an agent's Owner is AgentOwner(Agent, Fence), so a renewal or a report that
+	// carries an older fence matches nothing.
+	Pool  string `json:"pool,omitempty"`
+	Agent string `json:"agent,omitempty"`
+	Fence int64  `json:"fence,omitempty"`
+	// Job is what an agent needs to run it (the engine's job document, JSON), stored with a
+	// deployment for a pool and read back only by the claim that hands it to an agent.
+	Job []byte `json:"-"`
 	// Owner, PGID and LeaseUntil say who runs it now; empty once it has ended.
 	Owner      Owner     `json:"-"`
 	PGID       int       `json:"-"`

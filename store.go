@@ -27,6 +27,7 @@ type Store interface {
 	EnvironmentStore
 	TokenStore
 	HealthStore
+	AgentStore
 	WebhookStore
 	TaskRunStore
 	// BundleStore keeps releases' bundles (bundle.go): files beside the database on
@@ -191,6 +192,25 @@ type HealthStore interface {
 	// HealthChecks returns the newest health check of every pair, by environment and then
 	// service name.
 	HealthChecks(ctx context.Context) ([]*HealthCheck, error)
+}
+
+// AgentStore keeps the agents that registered and hands them deployments of their pools.
+type AgentStore interface {
+	// SeeAgent records that a is connected now (a.LastSeen, set to the clock when zero).
+	// With connect, a (re)registering agent, its ConnectedSince starts again at LastSeen;
+	// otherwise (a heartbeat) it is kept, and an agent never registered is ENOTFOUND.
+	// EINVALID when a has no name or pool.
+	SeeAgent(ctx context.Context, a *Agent, connect bool) error
+	// Agents returns every agent that registered, by name.
+	Agents(ctx context.Context) ([]*Agent, error)
+	// ClaimJob gives c.Agent the oldest deployment of c.Pool in one of c.Envs that is
+	// pending, or whose agent's lease lapsed before c.Now: it becomes running, owned by
+	// AgentOwner(c.Agent, fence) with a lease until c.Until, its fence one more than before
+	// and, when it was claimed before, its attempt too (the next attempt). It returns the
+	// deployment with its Job, and appends e (nil: not audited) with the deployment as its
+	// subject. Concurrent claimers each get a different deployment (rows are claimed
+	// skipping locked ones where the database locks rows). ENOTFOUND when there is none.
+	ClaimJob(ctx context.Context, c JobClaim, e *Event) (*Deployment, error)
 }
 
 // DeploymentFilter selects deployments. Zero fields select everything.

@@ -36,10 +36,14 @@ const (
 	RoleDeployer = "deployer" // reads; deploys, promotes, rolls back, releases
 	RoleApprover = "approver" // reads; approves and rejects promotions
 	RoleAdmin    = "admin"    // everything: freezes, window overrides, tokens, secrets
+	// RoleAgent is a `strata agent`'s credential: it claims, renews, logs and reports the
+	// deployments of the environments it covers, and reads their bundles; nothing else, not
+	// even a read of the estate.
+	RoleAgent = "agent"
 )
 
 // Roles lists every role, in the order help text shows them.
-var Roles = []string{RoleViewer, RoleDeployer, RoleApprover, RoleAdmin}
+var Roles = []string{RoleViewer, RoleDeployer, RoleApprover, RoleAdmin, RoleAgent}
 
 // Actions a request needs; Permits says which roles may take them.
 const (
@@ -47,14 +51,19 @@ const (
 	ActDeploy  = "deploy"  // deploy, promote, rollback, release, env create/destroy
 	ActApprove = "approve" // approve, reject
 	ActAdmin   = "admin"   // freeze, unfreeze, override windows, tokens, secrets, resume
+	ActAgent   = "agent"   // register, claim, renew, log and report deployments as an agent
+	ActFetch   = "fetch"   // download a release's bundle (an agent: only those of its claims)
 )
 
 // permissions is the one table of who may do what.
 var permissions = map[string][]string{
-	RoleViewer:   {ActRead},
-	RoleDeployer: {ActRead, ActDeploy},
-	RoleApprover: {ActRead, ActApprove},
-	RoleAdmin:    {ActRead, ActDeploy, ActApprove, ActAdmin},
+	RoleViewer:   {ActRead, ActFetch},
+	RoleDeployer: {ActRead, ActFetch, ActDeploy},
+	RoleApprover: {ActRead, ActFetch, ActApprove},
+	RoleAdmin:    {ActRead, ActFetch, ActDeploy, ActApprove, ActAdmin},
+	// An agent's token does the agent's work and nothing else: an admin's does not do it
+	// either, so that a deployment is only ever run by a credential made to run it.
+	RoleAgent: {ActAgent, ActFetch},
 }
 
 // Permits reports whether role may take action. An unknown role or action permits nothing.

@@ -19,7 +19,7 @@ func All() []Decl {
 	return []Decl{
 		Validate, Environments, CreateEnv, DestroyEnv, Config, Diff, Status, History,
 		Deployment, Logs, Release, Deploy, Rollback, Promote, Promotions, Promotion, Plan,
-		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, GC,
+		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, GC, Agents,
 		Run, ApproveRun, RejectRun, Runs, ShowRun,
 	}
 }
@@ -236,4 +236,10 @@ var GC = &Command[report.GCRequest, *report.GC]{
 	Run: func(ctx context.Context, x Site, req report.GCRequest) (*report.GC, error) {
 		return onEngine(ctx, x, func(e *engine.Engine) (*report.GC, error) { return report.CollectBundles(ctx, e, req) })
 	},
+}
+
+// Agents is `agent list`: the agents that registered, and what each runs.
+var Agents = &Command[None, []report.Agent]{
+	Info: Info{Name: "agent list", Route: "GET /api/v1/agents", Action: read, Summary: "agent list"},
+	Run:  agents,
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
@@ -157,7 +158,11 @@ func deployment(ctx context.Context, x Site, req report.DeploymentRequest) (*rep
 		return nil, err
 	}
 	report.MarkInterrupted(ctx, e, []*strata.Deployment{d})
-	return report.NewDeployment(d), nil
+	doc := report.NewDeployment(d)
+	if d.State == strata.Pending && d.Pool != "" {
+		doc.Detail = engine.PoolDetail(ctx, e.Store, d.Pool, time.Now(), engine.AgentGone)
+	}
+	return doc, nil
 }
 
 // stageEnvs returns the environments of a stage of p (none for an unknown one).
@@ -321,4 +326,36 @@ func seesEvent(x Site, p *strata.Project, e *strata.Event) bool {
 		return true
 	}
 	return p != nil && p.Stage(stage) != nil && coversAny(x, p, stage)
+}
+
+// agents lists the agents that registered, with what each runs: the pools of the
+// environments the principal may see.
+func agents(ctx context.Context, x Site, _ None) ([]report.Agent, error) {
+	s, err := x.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	as, err := s.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	active, err := s.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Pending, strata.Running, strata.Interrupted}})
+	if err != nil {
+		return nil, err
+	}
+	if !x.CoversAll() {
+		p, err := x.Project(ctx)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		for _, e := range p.Environments {
+			if e.RunsOn != "" && x.Covers(e.Name) {
+				seen[e.RunsOn] = true
+			}
+		}
+		as = slices.DeleteFunc(as, func(a *strata.Agent) bool { return !seen[a.Pool] })
+		active = slices.DeleteFunc(active, func(d *strata.Deployment) bool { return !x.Covers(d.Environment) })
+	}
+	return report.NewAgents(as, active), nil
 }

@@ -29,6 +29,8 @@ func AddEphemeral(p *strata.Project, env *strata.EphemeralEnv) error {
 		LabelPos:  map[string]strata.Pos{},
 		Config:    map[string]strata.Value{},
 		Policy:    parent.Policy,
+		RunsOn:    parent.RunsOn,
+		RunsOnPos: parent.RunsOnPos,
 		Ephemeral: true,
 		Expires:   env.Expires,
 		Created:   env.CreatedAt,

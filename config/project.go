@@ -14,7 +14,7 @@ import (
 var (
 	topKeys     = []string{"project", "include", "defaults", "environments", "services", "pipeline", "notify"}
 	includeKeys = []string{"include", "defaults", "environments", "services", "pipeline", "notify"}
-	envKeys     = []string{"labels", "config", "policy", "extends", "secrets"}
+	envKeys     = []string{"labels", "config", "policy", "extends", "secrets", "runs_on"}
 	policyKeys  = []string{"approvals", "windows", "soak"}
 	notifyKeys  = []string{"url", "events"}
 )
@@ -172,6 +172,15 @@ func (l *loader) decodeEnvironment(src *source, env *strata.Environment, n *yaml
 			if s, ok := l.scalar(src, p.v, "extends", "extends: prod-us"); ok {
 				env.Extends = s
 				env.ExtendsPos = src.pos(l.deref(src, p.v))
+			}
+		case "runs_on":
+			if s, ok := l.scalar(src, p.v, "runs_on", "runs_on: eu-agents"); ok {
+				at := src.pos(l.deref(src, p.v))
+				if msg := badName("pool", s, "eu-agents"); msg != "" {
+					l.errorf(at, "runs_on of %s: %s", where, msg)
+					continue
+				}
+				env.OwnRunsOn, env.RunsOnPos = s, at
 			}
 		case "secrets":
 			env.OwnSecrets = l.decodeSecretSources(src, p.v, "secrets of "+where)

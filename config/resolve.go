@@ -79,6 +79,12 @@ func (l *loader) finishEnv(e, parent *strata.Environment) {
 		maps.Copy(e.LabelPos, parent.LabelPos)
 		pol = parent.Policy
 		e.Chain = slices.Clone(parent.Chain)
+		if e.OwnRunsOn == "" {
+			e.RunsOn, e.RunsOnPos = parent.RunsOn, parent.RunsOnPos
+		}
+	}
+	if e.OwnRunsOn != "" {
+		e.RunsOn = e.OwnRunsOn
 	}
 	maps.Copy(e.Labels, e.OwnLabels)
 	maps.Copy(e.LabelPos, l.labelPos[e])

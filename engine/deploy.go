@@ -107,7 +107,7 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 			return nil, err
 		}
 	}
-	rs, err := e.resolve(svc, env.Name, rel.Version, facts)
+	rs, err := e.resolveFor(svc, env, rel.Version, facts)
 	if err != nil {
 		return nil, err
 	}
@@ -140,9 +140,17 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 		defer context.AfterFunc(req.fence, func() { cancel(context.Cause(req.fence)) })()
 		claimCtx = c
 	}
+	if env.RunsOn != "" {
+		if err := e.toPool(d, env, svc, rs, rel); err != nil {
+			return nil, err
+		}
+	}
 	claiming = true
 	if err := e.claim(claimCtx, d, req.NoWait, req.handover); err != nil {
 		return nil, err
+	}
+	if d.Pool != "" {
+		return e.await(ctx, d, svc)
 	}
 	return e.execute(ctx, d, svc, rs, rel, req.verified, req.handover)
 }

@@ -112,7 +112,12 @@ func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer
 	if err != nil {
 		return false, secret.Redact(err.Error(), secrets)
 	}
-	timeout, interval := h.Timeout, h.Interval
+	return e.probeUntil(ctx, p, h.Timeout, h.Interval, sink, secrets, label)
+}
+
+// probeUntil tries p until it passes or timeout (30s when 0) runs out, as checkHealth
+// describes; an agent runs the probe its job carries through it too.
+func (e *Engine) probeUntil(ctx context.Context, p *probe, timeout, interval time.Duration, sink *logSink, secrets []string, label string) (bool, string) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}

@@ -30,6 +30,11 @@ func (e *Engine) alive(o strata.Owner, until time.Time) bool {
 
 // ownerAlive reports whether an active deployment's owner still runs it.
 func (e *Engine) ownerAlive(d *strata.Deployment) bool {
+	if d.Pool != "" {
+		// A deployment of a pool is never interrupted here: whoever runs it is an agent,
+		// and when its lease lapses the next agent of the pool claims it (ClaimJob).
+		return true
+	}
 	// An interrupted deployment's owner is whoever took it over to resume it: judged like
 	// any owner, or a second resume would take it from a live first one and run it twice.
 	return e.alive(d.Owner, d.LeaseUntil)
@@ -47,6 +52,18 @@ func (e *Engine) keepLease(ctx context.Context, d *strata.Deployment, cancel con
 	return e.renewEvery(ctx, until, cancel, errLeaseLost, func(next time.Time) error {
 		return e.Store.RenewLease(ctx, id, owner, next)
 	})
+}
+
+// ErrLeaseLost is the cause KeepLease cancels its context with: the worker fenced itself.
+var ErrLeaseLost = errLeaseLost
+
+// KeepLease renews a lease that runs until until with renew, every third of e.LeaseTTL,
+// until stopped: an agent keeps its claim with it, by the rule a local run keeps its own
+// (renewEvery). When renew says another holds the work (ECONFLICT), or renewals fail until
+// the lease is about to lapse, it cancels ctx with ErrLeaseLost, so that the step stops
+// before anyone else may take the work over.
+func (e *Engine) KeepLease(ctx context.Context, until time.Time, cancel context.CancelCauseFunc, renew func(next time.Time) error) (stop func()) {
+	return e.renewEvery(ctx, until, cancel, errLeaseLost, renew)
 }
 
 var errPromotionLeaseLost = errors.New("lost the promotion's lease; another worker may take the promotion over")

@@ -120,6 +120,8 @@ type Bundle struct {
 	Digest    string
 	artifacts string
 	recipe    string // a temporary copy of the recipe files, "" when there are none
+	// stored says artifacts and recipe are the stored trees (OpenBundle), which Close leaves.
+	stored bool
 }
 
 // NewBundle digests the artifacts directory (made by CopyArtifacts) and a copy of recipe
@@ -152,7 +154,7 @@ func NewBundle(artifacts, dir string, recipe []string) (*Bundle, error) {
 
 // Close removes the bundle's temporary copy of the recipe.
 func (b *Bundle) Close() error {
-	if b.recipe == "" {
+	if b.recipe == "" || b.stored {
 		return nil
 	}
 	return os.RemoveAll(b.recipe)
@@ -244,4 +246,38 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	return n, err
+}
+
+// FetchBundle keeps the bundle named digest in this machine's cache, unless it is there
+// already, from fetch's stream (a server's GET /api/v1/bundles/{digest}), reading at most
+// limit bytes (0: MaxUpload). The cache checks the stream against the digest as it arrives
+// and keeps nothing of one whose content gives another (EINVALID). An agent calls it before
+// it runs a job, so that what runs is what was released.
+func (e *Engine) FetchBundle(ctx context.Context, digest string, limit int64, fetch func(ctx context.Context) (io.ReadCloser, error)) error {
+	if err := strata.CheckDigest("bundle digest", digest); err != nil {
+		return err
+	}
+	local := e.local()
+	if _, err := local.Bundle(ctx, digest); err == nil {
+		return nil
+	}
+	r, err := fetch(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if limit <= 0 {
+		limit = MaxUpload
+	}
+	lr := &limitReader{r: r, left: limit}
+	_, err = local.PutBundle(ctx, digest, lr)
+	switch {
+	case lr.over:
+		return strata.Errorf(strata.EINVALID, "fetch bundle %s: larger than the cap of %d MiB", short(digest), limit>>20)
+	case errors.Is(err, strata.ErrBundleDigest):
+		return strata.Errorf(strata.EINVALID, "fetch bundle %s: %v", short(digest), err)
+	case err != nil:
+		return fmt.Errorf("fetch bundle %s: %w", short(digest), err)
+	}
+	return nil
 }

@@ -3,6 +3,8 @@ package engine_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +153,45 @@ func TestAnUploadOfABundleKeptAlreadyIsReadToItsEnd(t *testing.T) {
 	list, err := e.Store.Bundles(t.Context())
 	if err != nil || len(list) != 1 {
 		t.Errorf("the store lists %d bundles (%v), want the one", len(list), err)
+	}
+}
+
+func TestAnAgentFetchesABundleOnceAndOnlyWhatItsDigestNames(t *testing.T) {
+	good, goodTar := bundleOf(t, map[string]string{"app": "bytes"})
+	cases := []struct {
+		name   string
+		stream func() *bytes.Buffer
+		want   string // a fragment of the error, "" for success
+	}{
+		{"the bundle its digest names is kept", func() *bytes.Buffer { return bytes.NewBuffer(goodTar.Bytes()) }, ""},
+		{"another bundle under its digest is refused before anything is kept", func() *bytes.Buffer {
+			return tarOf(t, tarEntry{name: "artifacts/app", body: "evil bytes"})
+		}, "not the sha256:"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := &engine.Engine{StateDir: t.TempDir()}
+			fetches := 0
+			fetch := func(context.Context) (io.ReadCloser, error) {
+				fetches++
+				return io.NopCloser(c.stream()), nil
+			}
+			err := e.FetchBundle(t.Context(), good, 0, fetch)
+			if c.want != "" {
+				if err == nil || !strings.Contains(err.Error(), c.want) || strata.ErrorCode(err) != strata.EINVALID {
+					t.Fatalf("got %v, want EINVALID saying %q", err, c.want)
+				}
+				if es, _ := os.ReadDir(filepath.Join(e.StateDir, "artifacts")); len(es) != 0 {
+					t.Errorf("a refused bundle left %d artifacts", len(es))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.FetchBundle(t.Context(), good, 0, fetch); err != nil || fetches != 1 {
+				t.Errorf("a second fetch of a kept bundle: %v after %d fetches; want it served from the cache", err, fetches)
+			}
+		})
 	}
 }

@@ -30,6 +30,8 @@ type route struct {
 	// decl is the declared command the route serves (declared.go); nil for the routes only
 	// a server has.
 	decl command.Decl
+	// body is the JSON body of a route only a server has, for the OpenAPI document.
+	body reflect.Type
 }
 
 // call is one authenticated API request.
@@ -313,8 +315,9 @@ func (s *Server) apiRoutes() []route {
 		{Method: "GET", Path: "/metrics", Action: strata.ActRead, Summary: "Prometheus metrics", serve: s.serveMetrics},
 		{Method: "GET", Path: "/api/v1/openapi.json", Action: strata.ActRead, Summary: "This API as an OpenAPI 3.1 document", serve: s.openapi},
 		{Method: "POST", Path: "/api/v1/bundles", Action: strata.ActDeploy, Summary: "Upload a release's bundle (a tar stream of artifacts/ and recipe/) under its digest", serve: s.uploadBundle},
-		{Method: "GET", Path: "/api/v1/bundles/{digest}", Action: strata.ActDeploy, Summary: "Download a release's bundle: the tar stream the upload takes, for a machine that deploys it", serve: s.downloadBundle},
+		{Method: "GET", Path: "/api/v1/bundles/{digest}", Action: strata.ActFetch, Summary: "Download a release's bundle (the tar stream POST /api/v1/bundles takes) by its digest", serve: s.downloadBundle},
 	}
+	routes = append(routes, s.agentRoutes()...)
 	for _, d := range s.commands {
 		routes = append(routes, s.declaredRoute(d))
 	}

@@ -62,6 +62,11 @@ func (s *Server) downloadBundle(c *call) (any, error) {
 	if err := strata.CheckDigest("bundle digest", digest); err != nil {
 		return nil, err
 	}
+	if c.tok.Role == strata.RoleAgent {
+		if err := s.agentMayFetch(c, digest); err != nil {
+			return nil, err
+		}
+	}
 	rc, err := c.eng.Store.OpenBundle(c.r.Context(), digest)
 	if err != nil {
 		return nil, err

@@ -98,7 +98,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return false, strata.Errorf(strata.EINTERNAL, "read the answer of %s to %s %s: %w", c.where(), method, path, err)
+		return false, &unreachableError{strata.Errorf(strata.EINTERNAL, "read the answer of %s to %s %s: %w", c.where(), method, path, err)}
 	}
 	code := resp.Header.Get(ErrorCodeHeader)
 	if code == "" && resp.StatusCode < 300 {
@@ -224,7 +224,22 @@ func (c *Client) unreachable(ctx context.Context, err error) error {
 			why = u.Error()
 		}
 	}
-	return &strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("cannot reach the Strata server at %s: %s (is `strata serve` running?)", c.where(), why)}
+	return &unreachableError{&strata.Error{Code: strata.EINVALID, Message: fmt.Sprintf("cannot reach the Strata server at %s: %s (is `strata serve` running?)", c.where(), why)}}
+}
+
+// unreachableError is a request that got no answer: the server could not be reached, or the
+// connection broke before the answer was read. A command reports it (exit 2); an agent waits
+// it out (Unreachable).
+type unreachableError struct{ err *strata.Error }
+
+func (u *unreachableError) Error() string { return u.err.Error() }
+func (u *unreachableError) Unwrap() error { return u.err }
+
+// Unreachable reports whether err is a request that got no answer from the server, which a
+// worker tries again, as opposed to the server's refusal.
+func Unreachable(err error) bool {
+	var u *unreachableError
+	return errors.As(err, &u)
 }
 
 // decodeDoc decodes a response body into doc; numbers inside untyped values (config values)

@@ -168,7 +168,7 @@ func TestADeclarationIsAllACommandNeeds(t *testing.T) {
 		want     *echoDoc
 	}{
 		{"a deployer gets back what it sent and sees every environment", "alice", "staging", "",
-			&echoDoc{Env: "staging", Note: note, Loud: true, Words: `say "hi"`, Times: 3, Actor: "alice", Visible: []string{"dev", "staging", "prod-us", "prod-eu"}}},
+			&echoDoc{Env: "staging", Note: note, Loud: true, Words: `say "hi"`, Times: 3, Actor: "alice", Visible: []string{"dev", "staging", "prod-us", "prod-eu", "edge"}}},
 		{"a token scoped to dev sees only dev", "dave", "dev", "",
 			&echoDoc{Env: "dev", Note: note, Loud: true, Words: `say "hi"`, Times: 3, Actor: "dave", Visible: []string{"dev"}}},
 		{"a token scoped to dev is refused another environment", "dave", "staging", strata.EUNAUTHORIZED, nil},

@@ -136,7 +136,8 @@ func (s *Server) RecheckHealth(ctx context.Context) {
 
 // healthJobs returns the pairs to check, the engine to check them with (the current
 // project, acting as the scheduler), and what runs in each pair. It leaves out a pair whose
-// service has no check and one being deployed to (its check would see the deployment).
+// service has no check, one being deployed to (its check would see the deployment), and
+// one of an environment that runs_on a pool of agents.
 func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, map[plan.Pair]*strata.Deployment) {
 	e := *s.engine
 	e.Actor = s.cfg.SchedulerActor
@@ -177,7 +178,10 @@ func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, 
 		for _, svc := range e.Project.Services {
 			k := plan.Pair{Service: svc.Name, Environment: env.Name}
 			d := running[k]
-			if d == nil || svc.Health == nil || busy[k] || env.Predates(d) {
+			// An environment whose steps run on agents is checked where they run, inside
+			// its network, which this server may not reach (its agent checks it on each
+			// deployment).
+			if d == nil || svc.Health == nil || busy[k] || env.Predates(d) || env.RunsOn != "" {
 				continue
 			}
 			jobs = append(jobs, &healthJob{d: d, last: last[d.ID]})

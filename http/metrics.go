@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
 )
 
 // durationBuckets are the upper bounds, in seconds, of the duration histograms: steps and
@@ -68,6 +69,9 @@ type metrics struct {
 	ticks         uint64
 	// checked counts the health checks this server ran after deployments, by result.
 	checked map[string]uint64
+	// claimWait is how long the deployments agents claimed from this server had waited
+	// (made to claimed, a later attempt from its previous claim's lapse), by pool.
+	claimWait map[string]*histogram
 	// webhooks counts the webhook tries this server made, by outcome (the delivery's state
 	// after the try).
 	webhooks map[string]uint64
@@ -87,7 +91,7 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{steps: map[string]*histogram{}, requests: map[int]uint64{}, checked: map[string]uint64{}, webhooks: map[string]uint64{}}
+	return &metrics{steps: map[string]*histogram{}, requests: map[int]uint64{}, checked: map[string]uint64{}, webhooks: map[string]uint64{}, claimWait: map[string]*histogram{}}
 }
 
 // stepDone is the engine's step hook.
@@ -120,6 +124,18 @@ func (m *metrics) healthChecked(health string) {
 	m.mu.Lock()
 	m.checked[health]++
 	m.mu.Unlock()
+}
+
+// claimed counts one claim by an agent of pool, of a deployment that waited for it.
+func (m *metrics) claimed(pool string, waited time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := m.claimWait[pool]
+	if h == nil {
+		h = &histogram{}
+		m.claimWait[pool] = h
+	}
+	h.observe(max(waited, 0).Seconds())
 }
 
 // webhookDone counts one webhook try by its outcome.
@@ -169,6 +185,9 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	for _, st := range []string{strata.WebhookPending, strata.WebhookDelivered, strata.WebhookFailed, strata.WebhookDropped} {
 		fmt.Fprintf(&b, "strata_webhook_deliveries{state=%q} %d\n", st, deliveries[st])
 	}
+	if err := s.poolFigures(ctx, &b); err != nil {
+		return nil, err
+	}
 
 	m := s.metrics
 	m.mu.Lock()
@@ -187,6 +206,12 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	b.WriteString("# HELP strata_webhook_tries_total Webhook tries this server made, by the delivery's state after the try.\n# TYPE strata_webhook_tries_total counter\n")
 	for _, st := range []string{strata.WebhookPending, strata.WebhookDelivered, strata.WebhookFailed, strata.WebhookDropped} {
 		fmt.Fprintf(&b, "strata_webhook_tries_total{state=%q} %d\n", st, m.webhooks[st])
+	}
+	if len(m.claimWait) > 0 {
+		b.WriteString("# HELP strata_agent_claim_wait_seconds How long deployments waited for an agent of their pool to claim them (claims through this server).\n# TYPE strata_agent_claim_wait_seconds histogram\n")
+		for _, pool := range slices.Sorted(maps.Keys(m.claimWait)) {
+			m.claimWait[pool].write(&b, "strata_agent_claim_wait_seconds", fmt.Sprintf("pool=%q,", pool))
+		}
 	}
 	b.WriteString("# HELP strata_http_requests_total HTTP requests this server answered, by status.\n# TYPE strata_http_requests_total counter\n")
 	for _, code := range slices.Sorted(maps.Keys(m.requests)) {
@@ -269,4 +294,47 @@ func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogr
 	m.store.seq, m.store.read, m.store.byState, m.store.took, m.store.unhealthy = seq, true, maps.Clone(byState), kept, unhealthy
 	m.mu.Unlock()
 	return byState, took, unhealthy, nil
+}
+
+// poolFigures writes, for each pool an environment runs on, how many of its agents are
+// connected (seen within engine.AgentGone) and how many of its deployments wait for one.
+func (s *Server) poolFigures(ctx context.Context, b *bytes.Buffer) error {
+	pools := map[string]bool{}
+	for _, e := range s.cur.Load().Environments {
+		if e.RunsOn != "" {
+			pools[e.RunsOn] = true
+		}
+	}
+	if len(pools) == 0 {
+		return nil
+	}
+	agents, err := s.store.Agents(ctx)
+	if err != nil {
+		return err
+	}
+	active, err := s.store.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Pending, strata.Running, strata.Interrupted}})
+	if err != nil {
+		return err
+	}
+	connected, queued := map[string]int{}, map[string]int{}
+	now := s.now()
+	for _, a := range agents {
+		if now.Sub(a.LastSeen) < engine.AgentGone {
+			connected[a.Pool]++
+		}
+	}
+	for _, d := range active {
+		if d.Pool != "" && d.State == strata.Pending {
+			queued[d.Pool]++
+		}
+	}
+	b.WriteString("# HELP strata_agents_connected Agents of each pool seen in the last minute.\n# TYPE strata_agents_connected gauge\n")
+	for _, p := range slices.Sorted(maps.Keys(pools)) {
+		fmt.Fprintf(b, "strata_agents_connected{pool=%q} %d\n", p, connected[p])
+	}
+	b.WriteString("# HELP strata_pool_queue Deployments of each pool waiting for an agent.\n# TYPE strata_pool_queue gauge\n")
+	for _, p := range slices.Sorted(maps.Keys(pools)) {
+		fmt.Fprintf(b, "strata_pool_queue{pool=%q} %d\n", p, queued[p])
+	}
+	return nil
 }

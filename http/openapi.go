@@ -51,6 +51,10 @@ func openAPIDoc(routes []route) map[string]any {
 					"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(t)}}}
 			}
 		}
+		if rt.body != nil {
+			op["requestBody"] = map[string]any{"required": true,
+				"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(rt.body)}}}
+		}
 		if params != nil {
 			op["parameters"] = params
 		}

@@ -25,52 +25,65 @@ type routeCase struct {
 	// outside is set when the request names an environment (or a stage) beyond dev: the
 	// dev-scoped tokens are refused with 403.
 	outside bool
+	// claimOnly is set for a route an agent's token may take only for a deployment it has
+	// claimed: the matrix's agent holds none, and is refused.
+	claimOnly bool
 }
 
 // routeCases covers every route of the API; promo, dep and run are a waiting promotion to
 // prod, a deployment in staging and a runbook run in staging.
 func routeCases(promo, dep, run string) []routeCase {
 	read, deploy, approve, admin := strata.ActRead, strata.ActDeploy, strata.ActApprove, strata.ActAdmin
+	agent, fetch := strata.ActAgent, strata.ActFetch
+	hello := map[string]any{"name": "edge-1", "pool": "edge", "protocol": strata.AgentProtocol}
+	fenced := map[string]any{"name": "edge-1", "pool": "edge", "deployment": "d-none", "fence": 1}
 	return []routeCase{
-		{"GET", "/metrics", nil, read, true}, // estate-wide counts: scoped tokens are refused
-		{"GET", "/api/v1/openapi.json", nil, read, false},
-		{"POST", "/api/v1/bundles?digest=sha256:" + strings.Repeat("0", 64), nil, deploy, false},
-		{"GET", "/api/v1/bundles/sha256:" + strings.Repeat("0", 64), nil, deploy, false},
-		{"GET", "/api/v1/validate", nil, read, false},
-		{"GET", "/api/v1/environments", nil, read, false},
-		{"POST", "/api/v1/environments", map[string]any{"name": "pr-1", "like": "staging", "ttl": "1h"}, deploy, true},
-		{"DELETE", "/api/v1/environments/staging", nil, deploy, true},
-		{"GET", "/api/v1/config/api?env=staging", nil, read, true},
-		{"GET", "/api/v1/diff?a=dev&b=staging", nil, read, true},
-		{"GET", "/api/v1/status", nil, read, false},
-		{"GET", "/api/v1/deployments", nil, read, false},
-		{"GET", "/api/v1/deployments?env=staging", nil, read, true},
-		{"GET", "/api/v1/deployments/" + dep, nil, read, true},
-		{"GET", "/api/v1/deployments/" + dep + "/logs", nil, read, true},
-		{"POST", "/api/v1/releases", map[string]any{"service": "api", "version": "9.0.0"}, deploy, false},
-		{"POST", "/api/v1/deployments", map[string]any{"service": "api", "version": "1.0.0", "env": "staging"}, deploy, true},
-		{"POST", "/api/v1/rollbacks", map[string]any{"service": "api", "env": "staging"}, deploy, true},
-		{"POST", "/api/v1/promotions", map[string]any{"service": "api", "version": "1.0.0", "to": "prod"}, deploy, true},
-		{"POST", "/api/v1/promotions", map[string]any{"service": "api", "version": "1.0.0", "to": "prod", "override_window": true, "reason": "hotfix"}, admin, true},
-		{"GET", "/api/v1/promotions", nil, read, false},
-		{"GET", "/api/v1/promotions/" + promo, nil, read, true},
-		{"POST", "/api/v1/plan", map[string]any{"service": "api", "version": "1.0.0", "to": "prod"}, read, true},
-		{"POST", "/api/v1/promotions/" + promo + "/approve", nil, approve, true},
-		{"POST", "/api/v1/promotions/" + promo + "/reject", map[string]any{"reason": "not today"}, approve, true},
-		{"POST", "/api/v1/freezes", map[string]any{"env": "staging", "reason": "incident"}, admin, true},
-		{"DELETE", "/api/v1/freezes/staging", nil, admin, true},
-		{"GET", "/api/v1/audit", nil, read, false},
-		{"GET", "/api/v1/audit?env=staging", nil, read, true},
-		{"GET", "/api/v1/audit?verify=1", nil, admin, false},
-		{"POST", "/api/v1/resume", nil, admin, false},
-		{"GET", "/api/v1/drift?env=staging", nil, read, true},
-		{"POST", "/api/v1/runs", map[string]any{"service": "api", "task": "reindex", "env": "staging"}, deploy, true},
-		{"GET", "/api/v1/runs", nil, read, false},
-		{"GET", "/api/v1/runs?env=staging", nil, read, true},
-		{"GET", "/api/v1/runs/" + run, nil, read, true},
-		{"POST", "/api/v1/runs/" + run + "/approve", nil, approve, true},
-		{"POST", "/api/v1/runs/" + run + "/reject", map[string]any{"reason": "no"}, approve, true},
-		{"POST", "/api/v1/gc", map[string]any{"dry_run": true}, admin, false},
+		{"GET", "/metrics", nil, read, true, false}, // estate-wide counts: scoped tokens are refused
+		{"GET", "/api/v1/openapi.json", nil, read, false, false},
+		{"POST", "/api/v1/bundles?digest=sha256:" + strings.Repeat("0", 64), nil, deploy, false, false},
+		{"GET", "/api/v1/bundles/sha256:" + strings.Repeat("0", 64), nil, fetch, false, true},
+		{"POST", "/api/v1/agent/register", hello, agent, true, false},
+		{"POST", "/api/v1/agent/heartbeat", hello, agent, true, false},
+		{"POST", "/api/v1/agent/claim", map[string]any{"name": "edge-1", "pool": "edge"}, agent, true, false},
+		{"POST", "/api/v1/agent/renew", fenced, agent, true, false},
+		{"POST", "/api/v1/agent/logs", map[string]any{"name": "edge-1", "pool": "edge", "deployment": "d-none", "fence": 1, "chunks": []any{}}, agent, true, false},
+		{"POST", "/api/v1/agent/report", map[string]any{"name": "edge-1", "pool": "edge", "deployment": "d-none", "fence": 1, "state": "failed"}, agent, true, false},
+		{"GET", "/api/v1/agents", nil, read, false, false},
+		{"GET", "/api/v1/validate", nil, read, false, false},
+		{"GET", "/api/v1/environments", nil, read, false, false},
+		{"POST", "/api/v1/environments", map[string]any{"name": "pr-1", "like": "staging", "ttl": "1h"}, deploy, true, false},
+		{"DELETE", "/api/v1/environments/staging", nil, deploy, true, false},
+		{"GET", "/api/v1/config/api?env=staging", nil, read, true, false},
+		{"GET", "/api/v1/diff?a=dev&b=staging", nil, read, true, false},
+		{"GET", "/api/v1/status", nil, read, false, false},
+		{"GET", "/api/v1/deployments", nil, read, false, false},
+		{"GET", "/api/v1/deployments?env=staging", nil, read, true, false},
+		{"GET", "/api/v1/deployments/" + dep, nil, read, true, false},
+		{"GET", "/api/v1/deployments/" + dep + "/logs", nil, read, true, false},
+		{"POST", "/api/v1/releases", map[string]any{"service": "api", "version": "9.0.0"}, deploy, false, false},
+		{"POST", "/api/v1/deployments", map[string]any{"service": "api", "version": "1.0.0", "env": "staging"}, deploy, true, false},
+		{"POST", "/api/v1/rollbacks", map[string]any{"service": "api", "env": "staging"}, deploy, true, false},
+		{"POST", "/api/v1/promotions", map[string]any{"service": "api", "version": "1.0.0", "to": "prod"}, deploy, true, false},
+		{"POST", "/api/v1/promotions", map[string]any{"service": "api", "version": "1.0.0", "to": "prod", "override_window": true, "reason": "hotfix"}, admin, true, false},
+		{"GET", "/api/v1/promotions", nil, read, false, false},
+		{"GET", "/api/v1/promotions/" + promo, nil, read, true, false},
+		{"POST", "/api/v1/plan", map[string]any{"service": "api", "version": "1.0.0", "to": "prod"}, read, true, false},
+		{"POST", "/api/v1/promotions/" + promo + "/approve", nil, approve, true, false},
+		{"POST", "/api/v1/promotions/" + promo + "/reject", map[string]any{"reason": "not today"}, approve, true, false},
+		{"POST", "/api/v1/freezes", map[string]any{"env": "staging", "reason": "incident"}, admin, true, false},
+		{"DELETE", "/api/v1/freezes/staging", nil, admin, true, false},
+		{"GET", "/api/v1/audit", nil, read, false, false},
+		{"GET", "/api/v1/audit?env=staging", nil, read, true, false},
+		{"GET", "/api/v1/audit?verify=1", nil, admin, false, false},
+		{"POST", "/api/v1/resume", nil, admin, false, false},
+		{"GET", "/api/v1/drift?env=staging", nil, read, true, false},
+		{"POST", "/api/v1/runs", map[string]any{"service": "api", "task": "reindex", "env": "staging"}, deploy, true, false},
+		{"GET", "/api/v1/runs", nil, read, false, false},
+		{"GET", "/api/v1/runs?env=staging", nil, read, true, false},
+		{"GET", "/api/v1/runs/" + run, nil, read, true, false},
+		{"POST", "/api/v1/runs/" + run + "/approve", nil, approve, true, false},
+		{"POST", "/api/v1/runs/" + run + "/reject", map[string]any{"reason": "no"}, approve, true, false},
+		{"POST", "/api/v1/gc", map[string]any{"dry_run": true}, admin, false, false},
 	}
 }
 
@@ -102,7 +115,7 @@ func TestEveryRouteAgainstEveryRole(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				r := x.do(tk.name, rc.method, rc.path, rc.body)
-				denied := !permitted || (scoped && rc.outside)
+				denied := !permitted || (scoped && rc.outside) || (rc.claimOnly && tk.role == strata.RoleAgent)
 				switch {
 				case denied && r.status != http.StatusForbidden:
 					t.Fatalf("status %d, want 403 (body %s)", r.status, r.body)

@@ -30,7 +30,7 @@ func TestAScopedTokenSeesOnlyItsScope(t *testing.T) {
 		wantScope  []string
 	}{
 		{"an unscoped viewer sees every environment and stage", "victor",
-			[]string{"dev", "staging", "prod-us", "prod-eu"},
+			[]string{"dev", "staging", "prod-us", "prod-eu", "edge"},
 			[]report.Stage{
 				{Name: "dev", Environments: []string{"dev"}, Waves: [][]string{{"dev"}}, Auto: true},
 				{Name: "staging", Environments: []string{"staging"}, Waves: [][]string{{"staging"}}, Auto: true},
@@ -41,7 +41,7 @@ func TestAScopedTokenSeesOnlyItsScope(t *testing.T) {
 			[]report.Stage{{Name: "dev", Environments: []string{"dev"}, Waves: [][]string{{"dev"}}, Auto: true}},
 			[]string{"tier=dev"}},
 		{"a token scoped to region=eu sees prod-eu alone in the prod stage", "eu-viewer",
-			[]string{"prod-eu"},
+			[]string{"prod-eu", "edge"},
 			[]report.Stage{{Name: "prod", Environments: []string{"prod-eu"}, Waves: [][]string{{"prod-eu"}}}},
 			[]string{"region=eu"}},
 	}

@@ -76,6 +76,11 @@ type Config struct {
 	// MaxUpload caps an uploaded bundle's bytes (POST /api/v1/bundles); 0 means
 	// engine.MaxUpload (1 GiB).
 	MaxUpload int64
+	// AgentLease is how long an agent's claim lasts without renewal (DefaultAgentLease when
+	// 0); AgentWait how long a claim request is held open when nothing is pending
+	// (DefaultAgentWait when 0).
+	AgentLease time.Duration
+	AgentWait  time.Duration
 }
 
 // Server serves the API, the dashboard and /metrics, and runs the scheduler.

@@ -34,6 +34,9 @@ environments:
   prod-eu:
     extends: prod-us
     labels: {region: eu}
+  edge:
+    labels: {tier: edge, region: eu}
+    runs_on: edge
 services:
   api:
     deploy: "echo deploying $STRATA_SERVICE $STRATA_VERSION to $STRATA_ENV; echo password=$DB_PASSWORD; sleep ${config.SLEEP}; test ! -f fail-$STRATA_ENV"
@@ -78,6 +81,7 @@ var apiTokens = []testToken{
 	{"carol", strata.RoleAdmin, nil},
 	{"dora", strata.RoleAdmin, []map[string]string{{"name": "dev"}}},
 	{"dave", strata.RoleDeployer, []map[string]string{{"tier": "dev"}}},
+	{"agnes", strata.RoleAgent, nil},
 }
 
 // newAPIEstate writes yaml into a new project, opens its store, makes the tokens and serves.

@@ -28,6 +28,24 @@ type Deployment struct {
 	Outputs     map[string]string `json:"outputs,omitempty"`
 	StartedAt   *time.Time        `json:"started_at"`
 	FinishedAt  *time.Time        `json:"finished_at"`
+	// Pool and Agent say where a deployment of an environment with runs_on runs; Detail
+	// says what an active one waits for or where it runs.
+	Pool   string `json:"pool,omitempty"`
+	Agent  string `json:"agent,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// poolDetail says what an active deployment of a pool waits for, or which agent runs it.
+func poolDetail(d *strata.Deployment) string {
+	switch {
+	case d.Pool == "":
+		return ""
+	case d.State == strata.Pending:
+		return "waiting for an agent of pool " + d.Pool
+	case d.State == strata.Running && d.Agent != "":
+		return fmt.Sprintf("running on agent %s of pool %s", d.Agent, d.Pool)
+	}
+	return ""
 }
 
 // NewDeployment returns the document of d.
@@ -36,6 +54,7 @@ func NewDeployment(d *strata.Deployment) *Deployment {
 		ID: d.ID, Service: d.Service, Environment: d.Environment, Version: d.Version, State: d.State,
 		Attempt: d.Attempt, Health: d.Health, Kind: d.Kind, Promotion: d.PromotionID, RollbackOf: d.RollbackOf,
 		Actor: d.Actor, Error: d.Error, Outputs: d.Outputs, StartedAt: TimePtr(d.StartedAt), FinishedAt: TimePtr(d.FinishedAt),
+		Pool: d.Pool, Agent: d.Agent, Detail: poolDetail(d),
 	}
 }
 
@@ -53,6 +72,9 @@ func NewDeployments(ds []*strata.Deployment) []Deployment {
 // WriteText prints the deployment as `deploy` and `rollback` do.
 func (d *Deployment) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "%s: %s@%s in %s %s (attempt %d)\n", d.ID, d.Service, d.Version, d.Environment, d.State, d.Attempt)
+	if d.Detail != "" {
+		fmt.Fprintf(w, "  %s\n", d.Detail)
+	}
 	for _, k := range slices.Sorted(maps.Keys(d.Outputs)) {
 		fmt.Fprintf(w, "  output %s=%s\n", k, d.Outputs[k])
 	}

@@ -103,7 +103,9 @@ type Environment struct {
 	Extends string            `json:"extends"`
 	Policy  strata.Policy     `json:"policy"`
 	Stages  []string          `json:"stages"`
-	Expires *time.Time        `json:"expires,omitempty"`
+	// RunsOn is the pool of agents that runs its steps (resolved through extends).
+	RunsOn  string     `json:"runs_on,omitempty"`
+	Expires *time.Time `json:"expires,omitempty"`
 	// Ephemeral marks environments made by `strata env create`.
 	Ephemeral bool `json:"ephemeral"`
 }
@@ -113,7 +115,7 @@ type Environment struct {
 func NewEnvironments(p *strata.Project) []Environment {
 	docs := []Environment{}
 	for _, e := range p.Environments {
-		d := Environment{Name: e.Name, Labels: e.Labels, Extends: e.Extends, Policy: e.Policy, Stages: []string{}, Ephemeral: e.Ephemeral}
+		d := Environment{Name: e.Name, Labels: e.Labels, Extends: e.Extends, Policy: e.Policy, Stages: []string{}, Ephemeral: e.Ephemeral, RunsOn: e.RunsOn}
 		if d.Labels == nil {
 			d.Labels = map[string]string{}
 		}
@@ -132,7 +134,12 @@ func NewEnvironments(p *strata.Project) []Environment {
 // WriteEnvironments prints the `env list` table.
 func WriteEnvironments(w io.Writer, docs []Environment, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tEXTENDS\tLABELS\tPOLICY\tSTAGES\tEXPIRES")
+	runsOn := slices.ContainsFunc(docs, func(d Environment) bool { return d.RunsOn != "" })
+	if runsOn {
+		fmt.Fprintln(tw, "NAME\tEXTENDS\tLABELS\tPOLICY\tSTAGES\tEXPIRES\tRUNS ON")
+	} else {
+		fmt.Fprintln(tw, "NAME\tEXTENDS\tLABELS\tPOLICY\tSTAGES\tEXPIRES")
+	}
 	for _, d := range docs {
 		exp := "-"
 		if d.Ephemeral {
@@ -141,7 +148,11 @@ func WriteEnvironments(w io.Writer, docs []Environment, now time.Time) {
 				exp = ShortExpiry(now, *d.Expires)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, Dash(d.Extends), Dash(FormatLabels(d.Labels)), Dash(FormatPolicy(d.Policy)), Dash(strings.Join(d.Stages, ",")), exp)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s", d.Name, Dash(d.Extends), Dash(FormatLabels(d.Labels)), Dash(FormatPolicy(d.Policy)), Dash(strings.Join(d.Stages, ",")), exp)
+		if runsOn {
+			fmt.Fprintf(tw, "\t%s", Dash(d.RunsOn))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }

@@ -33,6 +33,9 @@ type Cell struct {
 	HealthCheckedAt *time.Time `json:"health_checked_at,omitempty"`
 	DeployedAt      *time.Time `json:"deployed_at"`
 	Latest          string     `json:"latest_deployment,omitempty"`
+	// Detail says what the newest deployment waits for, or which agent runs it, when its
+	// environment runs on a pool of agents ("waiting for an agent of pool eu").
+	Detail string `json:"detail,omitempty"`
 	// Ephemeral marks a short-lived environment; Expires is when it expires, if ever.
 	Ephemeral bool       `json:"ephemeral,omitempty"`
 	Expires   *time.Time `json:"expires,omitempty"`
@@ -78,7 +81,10 @@ func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 				}
 			}
 			if d := latest[k]; d != nil && !env.Predates(d) {
-				c.State, c.Latest = d.State, d.ID
+				c.State, c.Latest, c.Detail = d.State, d.ID, poolDetail(d)
+				if d.State == strata.Pending && d.Pool != "" {
+					c.Detail = engine.PoolDetail(ctx, e.Store, d.Pool, time.Now(), engine.AgentGone)
+				}
 			}
 			doc.Cells = append(doc.Cells, c)
 		}
@@ -119,7 +125,9 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 			if c.DeployedAt != nil {
 				text += " " + Age(now, *c.DeployedAt)
 			}
-			if c.State != strata.Succeeded {
+			if c.State != strata.Succeeded && c.Detail != "" {
+				text += " (" + c.State + ": " + c.Detail + ")"
+			} else if c.State != strata.Succeeded {
 				text += " (" + c.State + ")"
 			} else if c.Health == strata.Unhealthy {
 				text += " (unhealthy)"

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"concurrency", testConcurrency},
 		{"health checks", testHealth},
 		{"bundles", testBundles},
+		{"agents and their claims", testAgents},
 		{"webhook deliveries", testWebhooks},
 		{"task runs", testTaskRuns},
 	}

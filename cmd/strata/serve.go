@@ -20,6 +20,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var proxies []string
 	var tlsCert, tlsKey string
 	var maxUpload int64
+	var agentLease time.Duration
 	c := &cobra.Command{
 		Use:   "serve [--listen ADDR] [--tls-cert FILE --tls-key FILE] [--trusted-proxy CIDR]... [--health-interval D] [--max-upload MIB]",
 		Short: "Serve the HTTP API and web dashboard, and run the scheduler (default 127.0.0.1:7480)",
@@ -57,6 +58,9 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			if healthEvery < 0 {
 				return strata.Errorf(strata.EINVALID, "--health-interval %s: want a duration such as 1m, or 0 to check health only when deploying", healthEvery)
 			}
+			if agentLease < 0 || agentLease > 0 && agentLease < 300*time.Millisecond {
+				return strata.Errorf(strata.EINVALID, "--agent-lease %s: want a duration of at least 300ms such as 30s", agentLease)
+			}
 			if maxUpload <= 0 {
 				return strata.Errorf(strata.EINVALID, "--max-upload %d: want a positive number of MiB such as 1024", maxUpload)
 			}
@@ -80,7 +84,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			s, err := strhttp.New(strhttp.Config{
 				Engine: e, Logger: slog.New(handler), Tick: tick, SchedulerActor: "scheduler",
 				WebhookSecret: os.Getenv("STRATA_WEBHOOK_SECRET"), TrustedProxies: trusted, HealthInterval: healthEvery, TLS: tlsConfig,
-				MaxUpload: maxUpload << 20, Version: version,
+				MaxUpload: maxUpload << 20, Version: version, AgentLease: agentLease,
 			})
 			if err != nil {
 				return err
@@ -106,6 +110,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 	c.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate: a PEM `FILE` (the server's certificate, then intermediates); needs --tls-key")
 	c.Flags().StringVar(&tlsKey, "tls-key", "", "the private key of --tls-cert: a PEM `FILE`")
 	c.Flags().Int64Var(&maxUpload, "max-upload", engine.MaxUpload>>20, "the largest release bundle (release --artifact) a client may upload, in MiB")
+	c.Flags().DurationVar(&agentLease, "agent-lease", strhttp.DefaultAgentLease, "how long an agent's claim lasts without renewal; an agent renews every third of it")
 	c.Flags().StringArrayVar(&proxies, "trusted-proxy", nil, "a reverse proxy whose X-Forwarded-For is believed: a `CIDR` or one IP (repeatable)")
 	return c
 }

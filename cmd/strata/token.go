@@ -26,6 +26,8 @@ role, limited to the environments its selectors match:
   deployer  reads; deploys, promotes, rolls back, releases
   approver  reads; approves and rejects promotions
   admin     everything: freezes, window overrides, tokens, secrets
+  agent     a strata agent's credential: claims, runs and reports the deployments of
+            the environments it covers (and their pools); nothing else, not even reads
 
 Token commands run where the store is (not through --server).`,
 		Args: exactArgs(0, "a subcommand: create, list or revoke"),
@@ -50,12 +52,13 @@ func (a *app) tokenCreateCommand() *cobra.Command {
 	var role string
 	var selectors []string
 	c := &cobra.Command{
-		Use:   "create NAME --role viewer|deployer|approver|admin [--envs SELECTOR]...",
+		Use:   "create NAME --role viewer|deployer|approver|admin|agent [--envs SELECTOR]...",
 		Short: "Make a token and print it once (only its hash is stored)",
 		// The token printed once must not be kept in a --summary file.
 		Annotations: map[string]string{omitOutput: "yes"},
 		Example: `  strata token create ci --role deployer --envs tier=dev --envs tier=staging
-  strata token create eu-oncall --role approver --envs tier=prod,residency=eu`,
+  strata token create eu-oncall --role approver --envs tier=prod,residency=eu
+  strata token create eu-agent --role agent --envs region=eu-west`,
 		Args: exactArgs(1, "one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -99,7 +102,7 @@ func (a *app) tokenCreateCommand() *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVar(&role, "role", "", "viewer, deployer, approver or admin (required)")
+	c.Flags().StringVar(&role, "role", "", "viewer, deployer, approver, admin or agent (required)")
 	c.Flags().StringArrayVar(&selectors, "envs", nil, "environments it covers: key=value[,key=value...] over labels (name is the environment's name); repeat for any-of; none means every environment")
 	return c
 }

@@ -13,7 +13,7 @@ import (
 
 const deploymentColumns = `id, service, environment, version, release_id, state, attempt, kind, promotion_id,
 	rollback_of, actor, config, config_hash, outputs, health, error, owner_host, owner_pid, owner_start,
-	pgid, lease_until, created_at, started_at, finished_at`
+	pgid, lease_until, created_at, started_at, finished_at, pool, agent, fence`
 
 // activeStates is the SQL list of states that hold a (service, environment).
 const activeStates = `('pending', 'running', 'interrupted')`
@@ -91,12 +91,13 @@ func (db *DB) newClaim(d *strata.Deployment) (*claim, error) {
 // stmt is the insert of the claim's row, which changes no row when the claim is refused.
 func (c *claim) stmt() Stmt {
 	n := c.n
-	return Stmt{Q: `INSERT INTO deployments (` + deploymentColumns + `, owner_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	return Stmt{Q: `INSERT INTO deployments (` + deploymentColumns + `, owner_id, job)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		Args: []any{n.ID, n.Service, n.Environment, n.Version, n.ReleaseID, n.State, n.Attempt, n.Kind, n.PromotionID,
 			n.RollbackOf, n.Actor, c.cols.Config, n.ConfigHash, c.cols.Outputs, n.Health, n.Error,
 			n.Owner.Host, n.Owner.PID, n.Owner.Start, n.PGID, sqlrow.Nanos(n.LeaseUntil),
-			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Owner.ID()}}
+			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt), sqlrow.Nanos(n.FinishedAt), n.Pool, n.Agent, n.Fence,
+			n.Owner.ID(), c.job()}}
 }
 
 // audited is e, the claim's event, about the deployment claimed.
@@ -128,6 +129,14 @@ func (c *claim) row(ctx context.Context, tx *txn) (strata.Deployment, error) {
 	}
 	// The holder ended between our insert and this look: still, we lost the race.
 	return n, strata.Errorf(strata.EBLOCKED, "%s is being deployed to %s already", n.Service, n.Environment)
+}
+
+// job is the claim's job column: NULL for a deployment no agent runs.
+func (c *claim) job() any {
+	if len(c.n.Job) == 0 {
+		return nil
+	}
+	return string(c.n.Job)
 }
 
 // failed wraps the error of a claim's transaction.
@@ -421,7 +430,7 @@ func (db *DB) ReclaimLapsed(ctx context.Context, to strata.Owner, now, until tim
 	err := db.write(ctx, func(tx *txn) error {
 		taken = nil
 		err := each(ctx, tx, `SELECT `+deploymentColumns+` FROM deployments
-			WHERE state IN `+activeStates+` AND lease_until < ? AND owner_id <> ?
+			WHERE state IN `+activeStates+` AND pool = '' AND lease_until < ? AND owner_id <> ?
 			ORDER BY lease_until, `+db.d.Order+` LIMIT ?`+db.d.SkipLocked, []any{sqlrow.Nanos(now), to.ID(), limit},
 			func(s scanner) error {
 				d, err := scanDeployment(s)
@@ -525,7 +534,8 @@ func scanDeployment(s scanner) (*strata.Deployment, error) {
 	var lease, created, started, finished int64
 	err := s.Scan(&d.ID, &d.Service, &d.Environment, &d.Version, &d.ReleaseID, &d.State, &d.Attempt, &d.Kind,
 		&d.PromotionID, &d.RollbackOf, &d.Actor, &config, &d.ConfigHash, &outputs, &d.Health, &d.Error,
-		&d.Owner.Host, &d.Owner.PID, &d.Owner.Start, &d.PGID, &lease, &created, &started, &finished)
+		&d.Owner.Host, &d.Owner.PID, &d.Owner.Start, &d.PGID, &lease, &created, &started, &finished,
+		&d.Pool, &d.Agent, &d.Fence)
 	if err != nil {
 		return nil, err
 	}

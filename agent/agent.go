@@ -1,0 +1,363 @@
+// Package agent is `strata agent`: a worker inside an environment's network that dials out
+// to a `strata serve`, claims the deployments of its pool, runs them and reports. It needs
+// no checkout of the project: each claimed job carries everything (engine.Job); the bundle
+// is fetched by its digest and checked before anything runs; the environment's secrets are
+// opened with the key directory of this host only. It renews its claim's lease while the
+// step runs and stops the step itself before the lease lapses when it cannot (it fences
+// itself); a network cut shorter than the lease changes nothing, as every request is retried
+// until the lease would lapse.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+	strhttp "github.com/strata-dev/strata/http"
+	"github.com/strata-dev/strata/secret"
+)
+
+// Config is what an agent is made from.
+type Config struct {
+	Client *strhttp.Client
+	// Name is the agent's name (unique among agents); Pool the pool it serves.
+	Name, Pool string
+	// Version is the binary's version, shown by `agent list`.
+	Version string
+	// Protocol is the agents' protocol version it speaks: strata.AgentProtocol (an older
+	// one only to test how a server refuses it).
+	Protocol int
+	// Dir is the agent's work directory: fetched bundles under Dir/state, steps run in
+	// Dir/work.
+	Dir string
+	// Keys is the key directory that holds the identities of the environments it serves.
+	Keys string
+	// Progress receives a line per event (claimed, succeeded, ...) and the step's output;
+	// nil is quiet. Log receives structured logs.
+	Progress io.Writer
+	Log      *slog.Logger
+	// MaxBundle caps a fetched bundle's bytes (engine.MaxUpload when 0).
+	MaxBundle int64
+	// Wait is how long one claim request may be held by the server (its own cap applies).
+	Wait time.Duration
+}
+
+// Agent runs jobs for one pool.
+type Agent struct {
+	cfg   Config
+	state string // Dir/state: bundles
+	work  string // Dir/work: where steps run
+	lease time.Duration
+}
+
+// New checks cfg and makes the agent's directories.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Client == nil {
+		return nil, strata.Errorf(strata.EINVALID, "strata agent needs --server, the URL of a strata serve")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = strhttp.DefaultAgentWait
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, strata.Errorf(strata.EINVALID, "--dir %q: %v", cfg.Dir, err)
+	}
+	a := &Agent{cfg: cfg, state: filepath.Join(dir, "state"), work: filepath.Join(dir, "work"), lease: strhttp.DefaultAgentLease}
+	for _, d := range []string{a.state, a.work} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, strata.Errorf(strata.EINVALID, "--dir %q: %v; name a directory this agent may write", cfg.Dir, err)
+		}
+	}
+	return a, nil
+}
+
+func (a *Agent) progress(format string, args ...any) {
+	if a.cfg.Progress != nil {
+		fmt.Fprintf(a.cfg.Progress, format+"\n", args...)
+	}
+}
+
+func (a *Agent) hello() strhttp.AgentHello {
+	return strhttp.AgentHello{Name: a.cfg.Name, Pool: a.cfg.Pool, Version: a.cfg.Version, Protocol: a.cfg.Protocol}
+}
+
+// Run registers and then claims, runs and reports jobs until ctx ends. A refusal that
+// waiting cannot cure (a token that does not cover the pool, an older protocol) ends it
+// with that error; a server it cannot reach is tried again.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.register(ctx); err != nil {
+		return err
+	}
+	backoff := time.Second
+	for ctx.Err() == nil {
+		// Bounded: a link that drops silently must not hold the agent on one request.
+		cctx, cancel := context.WithTimeout(ctx, a.cfg.Wait+15*time.Second)
+		c, err := a.cfg.Client.Claim(cctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds()})
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case final(err):
+			return err
+		case strata.ErrorCode(err) == strata.ENOTFOUND:
+			// The server does not know this agent (its store was reset): register again.
+			if err := a.register(ctx); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			a.cfg.Log.Warn("claim", "err", err)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		backoff = time.Second
+		if c.Job != nil {
+			a.runClaim(ctx, c)
+		}
+	}
+	return nil
+}
+
+// final reports whether err is a refusal that asking again will not change: the token
+// does not cover the pool, the protocol is older than the server's, a bad name.
+func final(err error) bool {
+	if err == nil || strhttp.Unreachable(err) {
+		return false
+	}
+	code := strata.ErrorCode(err)
+	return code == strata.EUNAUTHORIZED || code == strata.EINVALID
+}
+
+func (a *Agent) register(ctx context.Context) error {
+	backoff := time.Second
+	for {
+		w, err := a.cfg.Client.Register(ctx, a.hello())
+		if err == nil {
+			if w.LeaseSeconds > 0 {
+				a.lease = time.Duration(w.LeaseSeconds * float64(time.Second))
+			}
+			a.progress("agent %s: registered for pool %s (%s); lease %s", a.cfg.Name, a.cfg.Pool, joinEnvs(w.Environments), strata.Duration(a.lease))
+			a.cfg.Log.Info("registered", "agent", a.cfg.Name, "pool", a.cfg.Pool, "environments", w.Environments, "protocol", w.Protocol)
+			return nil
+		}
+		if final(err) || ctx.Err() != nil {
+			return err
+		}
+		a.cfg.Log.Warn("register", "err", err)
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// runClaim runs one claimed job under its lease and reports it. When the lease is lost (it
+// could not be renewed in time, or another agent holds a newer claim) the step has been
+// stopped and nothing is reported: the deployment is the next claimer's.
+func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
+	j := c.Job
+	f := strhttp.Fenced{Name: a.cfg.Name, Pool: a.cfg.Pool, Deployment: c.Deployment, Fence: c.Fence}
+	lease := a.lease
+	if c.LeaseSeconds > 0 {
+		lease = time.Duration(c.LeaseSeconds * float64(time.Second))
+	}
+	// The lease is counted on this host's clock from before the claim was sent back: a
+	// little shorter than the server's, never longer.
+	until := time.Now().Add(lease)
+	a.progress("▸ %s → %s: claimed %s@%s (%s, attempt %d, fence %d)", j.Service, j.Environment, j.Service, j.Version, c.Deployment, c.Attempt, c.Fence)
+	a.cfg.Log.Info("claimed", "deployment", c.Deployment, "attempt", c.Attempt, "fence", c.Fence)
+
+	e := engine.New(&strata.Project{Name: j.Project, Dir: a.work}, nil, a.cfg.Name)
+	e.StateDir, e.LeaseTTL, e.Log = a.state, lease, a.cfg.Progress
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := e.KeepLease(runCtx, until, cancel, func(time.Time) error {
+		rctx, done := context.WithTimeout(runCtx, lease/3)
+		defer done()
+		_, err := a.cfg.Client.Renew(rctx, f)
+		if err != nil {
+			a.cfg.Log.Warn("renew", "deployment", c.Deployment, "err", err)
+		}
+		return err
+	})
+	defer stop()
+
+	out := a.fetch(runCtx, e, j)
+	if out == nil {
+		logs := newRemoteLogs(runCtx, a.cfg.Client, f, lease, a.cfg.Log)
+		o := e.RunJob(runCtx, j, c.Attempt, logs, &secret.Vault{KeyDir: a.cfg.Keys})
+		logs.close(runCtx) // the output lands before the outcome
+		out = &o
+	}
+	if errors.Is(context.Cause(runCtx), engine.ErrLeaseLost) {
+		a.progress("✗ %s → %s: %s: the lease could not be renewed; the step was stopped and the deployment is left to the next claim", j.Service, j.Environment, c.Deployment)
+		a.cfg.Log.Warn("fenced", "deployment", c.Deployment, "fence", c.Fence)
+		return
+	}
+	a.report(runCtx, f, out)
+}
+
+// fetch stores the job's bundle, checked against its digest, trying again while the lease
+// holds. It returns the outcome to report when the bundle cannot be had.
+func (a *Agent) fetch(ctx context.Context, e *engine.Engine, j *engine.Job) *engine.JobOutcome {
+	if j.Bundle == "" {
+		return &engine.JobOutcome{State: strata.Failed, Error: fmt.Sprintf("%s@%s has no bundle (it was released before bundles): release it again to deploy it on an agent", j.Service, j.Version)}
+	}
+	for {
+		err := e.FetchBundle(ctx, j.Bundle, a.cfg.MaxBundle, func(ctx context.Context) (io.ReadCloser, error) {
+			return a.cfg.Client.OpenBundle(ctx, j.Bundle)
+		})
+		switch code := strata.ErrorCode(err); {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return &engine.JobOutcome{State: strata.Failed, Error: "the bundle could not be fetched before the lease ran out"}
+		case !strhttp.Unreachable(err) && (code == strata.EINVALID || code == strata.ENOTFOUND || code == strata.EUNAUTHORIZED):
+			// A digest that does not match, or a bundle the server lacks: refused before
+			// anything runs.
+			return &engine.JobOutcome{State: strata.Failed, Error: "refused before anything ran: " + err.Error()}
+		}
+		a.cfg.Log.Warn("fetch bundle", "bundle", j.Bundle, "err", err)
+		sleep(ctx, time.Second)
+	}
+}
+
+// report sends the outcome, trying again until it is recorded, refused, or the lease
+// (which KeepLease renews meanwhile) is lost.
+func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOutcome) {
+	r := strhttp.AgentReport{Name: f.Name, Pool: f.Pool, Deployment: f.Deployment, Fence: f.Fence,
+		State: out.State, Health: out.Health, Outputs: out.Outputs, Error: out.Error}
+	for {
+		rctx, done := context.WithTimeout(ctx, 10*time.Second)
+		err := a.cfg.Client.Report(rctx, r)
+		done()
+		switch code := strata.ErrorCode(err); {
+		case err == nil:
+			mark := "✓"
+			if out.State != strata.Succeeded {
+				mark = "✗"
+			}
+			a.progress("%s %s: %s %s", mark, f.Deployment, out.State, out.Error)
+			a.cfg.Log.Info("reported", "deployment", f.Deployment, "state", out.State)
+			return
+		case ctx.Err() != nil:
+			a.cfg.Log.Warn("report abandoned: the lease ran out", "deployment", f.Deployment)
+			return
+		case code == strata.ECONFLICT, code == strata.EUNAUTHORIZED, code == strata.ENOTFOUND:
+			a.progress("✗ %s: the server refused the report: %v", f.Deployment, err)
+			a.cfg.Log.Warn("report refused", "deployment", f.Deployment, "err", err)
+			return
+		}
+		a.cfg.Log.Warn("report", "deployment", f.Deployment, "err", err)
+		sleep(ctx, time.Second)
+	}
+}
+
+// remoteLogs is the LogStore of a claimed deployment: chunks go to the server with the
+// claim's fence, in order, from a queue, so that a step's output never waits on the network
+// (a cut shorter than the lease delays the chunks; it does not stall the step). They were
+// redacted on this host (the engine's step output) before they get here.
+type remoteLogs struct {
+	c     *strhttp.Client
+	f     strhttp.Fenced
+	lease time.Duration
+	log   *slog.Logger
+	ch    chan strhttp.LogPiece
+	done  chan struct{}
+}
+
+// logQueue bounds the chunks waiting to be sent; beyond it a chunk is dropped, and the drop
+// is said in the output.
+const logQueue = 4096
+
+func newRemoteLogs(ctx context.Context, c *strhttp.Client, f strhttp.Fenced, lease time.Duration, log *slog.Logger) *remoteLogs {
+	l := &remoteLogs{c: c, f: f, lease: lease, log: log, ch: make(chan strhttp.LogPiece, logQueue), done: make(chan struct{})}
+	go l.send(ctx)
+	return l
+}
+
+// AppendLog queues one chunk.
+func (l *remoteLogs) AppendLog(_ context.Context, _ string, c strata.LogChunk) error {
+	select {
+	case l.ch <- strhttp.LogPiece{Step: c.Step, At: c.At, Data: c.Data}:
+		return nil
+	default:
+		l.log.Warn("log queue full: a chunk of output was dropped", "deployment", l.f.Deployment)
+		return strata.Errorf(strata.EINTERNAL, "the agent's log queue is full")
+	}
+}
+
+// Logs is not read on an agent.
+func (l *remoteLogs) Logs(context.Context, string, int64) ([]strata.LogChunk, error) {
+	return nil, strata.Errorf(strata.EINVALID, "an agent does not read logs back")
+}
+
+// close stops taking chunks and waits until the queued ones are sent (or given up), or ctx
+// ends.
+func (l *remoteLogs) close(ctx context.Context) {
+	close(l.ch)
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+	}
+}
+
+// send sends the queue in batches, each tried again until it is taken, refused (an old
+// fence: nobody wants it), or has failed for a whole lease.
+func (l *remoteLogs) send(ctx context.Context) {
+	defer close(l.done)
+	for p := range l.ch {
+		batch := []strhttp.LogPiece{p}
+	more:
+		for len(batch) < 64 {
+			select {
+			case q, ok := <-l.ch:
+				if !ok {
+					break more
+				}
+				batch = append(batch, q)
+			default:
+				break more
+			}
+		}
+		msg := strhttp.AgentLogs{Name: l.f.Name, Pool: l.f.Pool, Deployment: l.f.Deployment, Fence: l.f.Fence, Chunks: batch}
+		deadline := time.Now().Add(l.lease)
+		for {
+			rctx, done := context.WithTimeout(ctx, l.lease/3)
+			err := l.c.SendLogs(rctx, msg)
+			done()
+			if err == nil {
+				break
+			}
+			if strata.ErrorCode(err) == strata.ECONFLICT || time.Now().After(deadline) || ctx.Err() != nil {
+				l.log.Warn("output not sent", "deployment", l.f.Deployment, "chunks", len(batch), "err", err)
+				break
+			}
+			sleep(ctx, 500*time.Millisecond)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func joinEnvs(envs []string) string {
+	if len(envs) == 0 {
+		return "no environments"
+	}
+	return strings.Join(envs, ", ")
+}

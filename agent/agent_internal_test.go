@@ -1,0 +1,51 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/strata-dev/strata"
+	strhttp "github.com/strata-dev/strata/http"
+)
+
+// TestWhatAnAgentWaitsOutAndWhatEndsIt: a server out of reach is waited out; a refusal that
+// asking again cannot change (a token for another pool, an older protocol) ends the agent.
+func TestWhatAnAgentWaitsOutAndWhatEndsIt(t *testing.T) {
+	// A port nothing listens on: the client's real "no answer".
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c, err := strhttp.NewClient("http://"+addr, "strata_x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, unreachable := c.Claim(context.Background(), strhttp.ClaimRequest{Name: "a", Pool: "p"})
+	if unreachable == nil {
+		t.Fatal("a claim to a closed port succeeded")
+	}
+	cases := []struct {
+		name  string
+		err   error
+		final bool
+	}{
+		{"a server out of reach is waited out", unreachable, false},
+		{"a token that does not cover the pool ends it", strata.Errorf(strata.EUNAUTHORIZED, "does not cover any environment of pool p"), true},
+		{"an older protocol ends it", strata.Errorf(strata.EINVALID, "agent a speaks agent protocol 0"), true},
+		{"a wrapped refusal ends it", fmt.Errorf("register agent a: %w", strata.Errorf(strata.EUNAUTHORIZED, "no")), true},
+		{"a server error is waited out", strata.Errorf(strata.EINTERNAL, "internal error"), false},
+		{"a conflict is waited out", strata.Errorf(strata.ECONFLICT, "taken"), false},
+		{"no error is not final", nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := final(tc.err); got != tc.final {
+				t.Errorf("final(%v) = %v, want %v", tc.err, got, tc.final)
+			}
+		})
+	}
+}

@@ -1,0 +1,367 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/report"
+)
+
+// The agents' protocol (docs/agents.md). An agent dials out and speaks JSON over these
+// routes, with a token of role agent: it registers, claims a deployment of its pool
+// (long-poll: the request is held until one is pending or the wait ends, and the agent asks
+// again), renews the claim's lease, sends its (already redacted) output and reports the
+// outcome. Every request after the claim carries the claim's fence: a request with an older
+// one, from an agent whose lease lapsed and whose deployment another agent took over, is
+// refused (409, ECONFLICT). The server never connects to an agent.
+
+// DefaultAgentLease is how long an agent's claim lasts without renewal, and DefaultAgentWait
+// how long a claim request is held open when nothing is pending.
+const (
+	DefaultAgentLease = 30 * time.Second
+	DefaultAgentWait  = 25 * time.Second
+	// agentPoll is how often a held claim looks again.
+	agentPoll = 200 * time.Millisecond
+)
+
+// AgentHello is an agent's register and heartbeat request.
+type AgentHello struct {
+	Name     string `json:"name"`
+	Pool     string `json:"pool"`
+	Version  string `json:"version,omitempty"`
+	Protocol int    `json:"protocol"`
+}
+
+// AgentWelcome answers a register: the protocol and lease the server uses, and the
+// environments of the pool the agent's token covers.
+type AgentWelcome struct {
+	Agent        *strata.Agent `json:"agent"`
+	Protocol     int           `json:"protocol"`
+	LeaseSeconds float64       `json:"lease_seconds"`
+	Environments []string      `json:"environments"`
+}
+
+// ClaimRequest asks for a deployment of the agent's pool, waiting up to WaitSeconds (at
+// most the server's wait) for one.
+type ClaimRequest struct {
+	Name        string  `json:"name"`
+	Pool        string  `json:"pool"`
+	WaitSeconds float64 `json:"wait_seconds,omitempty"`
+}
+
+// Claimed is a claimed deployment: its job, the claim's fence and lease. Job is nil when
+// nothing was pending within the wait.
+type Claimed struct {
+	Job          *engine.Job `json:"job"`
+	Deployment   string      `json:"deployment,omitempty"`
+	Attempt      int         `json:"attempt,omitempty"`
+	Fence        int64       `json:"fence,omitempty"`
+	LeaseSeconds float64     `json:"lease_seconds,omitempty"`
+	LeaseUntil   time.Time   `json:"lease_until,omitzero"`
+}
+
+// Fenced names a claim: every request about a claimed deployment carries it.
+type Fenced struct {
+	Name       string `json:"name"`
+	Pool       string `json:"pool"`
+	Deployment string `json:"deployment"`
+	Fence      int64  `json:"fence"`
+}
+
+// Renewed answers a renewal with the lease's new end.
+type Renewed struct {
+	LeaseUntil time.Time `json:"lease_until"`
+}
+
+// AgentLogs is a batch of a claimed deployment's output, redacted by the agent.
+type AgentLogs struct {
+	Name       string     `json:"name"`
+	Pool       string     `json:"pool"`
+	Deployment string     `json:"deployment"`
+	Fence      int64      `json:"fence"`
+	Chunks     []LogPiece `json:"chunks"`
+}
+
+// LogPiece is one piece of a step's output.
+type LogPiece struct {
+	Step string    `json:"step"`
+	At   time.Time `json:"at,omitzero"`
+	Data string    `json:"data"`
+}
+
+// AgentReport is the outcome of a claimed deployment's attempt.
+type AgentReport struct {
+	Name       string            `json:"name"`
+	Pool       string            `json:"pool"`
+	Deployment string            `json:"deployment"`
+	Fence      int64             `json:"fence"`
+	State      string            `json:"state"`
+	Health     string            `json:"health,omitempty"`
+	Outputs    map[string]string `json:"outputs,omitempty"`
+	Error      string            `json:"error,omitempty"`
+}
+
+// agentRoutes are the agents' routes, in the order docs/api.md lists them.
+func (s *Server) agentRoutes() []route {
+	r := func(path, summary string, body any, serve func(c *call) (any, error)) route {
+		return route{Method: "POST", Path: "/api/v1/agent/" + path, Action: strata.ActAgent, Summary: summary, serve: serve, body: reflect.TypeOf(body)}
+	}
+	return []route{
+		r("register", "An agent says who it is, its pool and protocol version", AgentHello{}, s.agentRegister),
+		r("heartbeat", "An agent says it is still connected", AgentHello{}, s.agentHeartbeat),
+		r("claim", "Claim a deployment of the agent's pool (long-poll)", ClaimRequest{}, s.agentClaim),
+		r("renew", "Renew a claim's lease (with its fence)", Fenced{}, s.agentRenew),
+		r("logs", "Send a claimed deployment's redacted output (with its fence)", AgentLogs{}, s.agentLogs),
+		r("report", "Report a claimed deployment's outcome (with its fence)", AgentReport{}, s.agentReport),
+	}
+}
+
+// agentName is what an agent's and a pool's name look like (the environment name rule).
+var agentName = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+// checkHello checks an agent's name, pool and protocol version.
+func checkHello(h AgentHello) error {
+	switch {
+	case !agentName.MatchString(h.Name):
+		return strata.Errorf(strata.EINVALID, "agent name %q is not valid; use lower-case letters, digits, '-', '_' and '.', e.g. eu-1 (strata agent --name)", h.Name)
+	case !agentName.MatchString(h.Pool):
+		return strata.Errorf(strata.EINVALID, "pool %q is not valid; use lower-case letters, digits, '-', '_' and '.', as an environment's runs_on names it", h.Pool)
+	case h.Protocol < strata.AgentProtocol:
+		return strata.Errorf(strata.EINVALID, "agent %s speaks agent protocol %d; this server speaks protocol %d: upgrade strata on the agent's host to the server's version", h.Name, h.Protocol, strata.AgentProtocol)
+	}
+	return nil
+}
+
+// poolEnvs returns the environments of pool the token covers. A token that covers none,
+// or a pool no environment runs on, is refused (403) and audited: an agent cannot take work
+// of a pool or an environment its credential was not made for.
+func (c *call) poolEnvs(pool string) ([]string, error) {
+	var all, covered []string
+	for _, e := range c.p.Environments {
+		if e.RunsOn != pool {
+			continue
+		}
+		all = append(all, e.Name)
+		if c.tok.Covers(e) {
+			covered = append(covered, e.Name)
+		}
+	}
+	if len(covered) > 0 {
+		return covered, nil
+	}
+	c.s.auditDenied(c.r.Context(), c.r, c.tok, strata.ActAgent, "")
+	if len(all) == 0 {
+		return nil, deny("no environment runs_on pool %s; the agent's --pool must name the runs_on of an environment its token covers", pool)
+	}
+	return nil, deny("%s's token does not cover any environment of pool %s (%s; the token covers %s)", c.tok.Name, pool, listNames(all), coverage(c.tok))
+}
+
+func listNames(names []string) string {
+	if len(names) > 5 {
+		return fmt.Sprintf("%v and %d more", names[:5], len(names)-5)
+	}
+	return fmt.Sprint(names)
+}
+
+func (s *Server) agentLease() time.Duration {
+	if s.cfg.AgentLease > 0 {
+		return s.cfg.AgentLease
+	}
+	return DefaultAgentLease
+}
+
+func (s *Server) agentRegister(c *call) (any, error) {
+	var h AgentHello
+	if err := c.decode(&h); err != nil {
+		return nil, err
+	}
+	if err := checkHello(h); err != nil {
+		return nil, err
+	}
+	envs, err := c.poolEnvs(h.Pool)
+	if err != nil {
+		return nil, err
+	}
+	a := &strata.Agent{Name: h.Name, Pool: h.Pool, Version: h.Version, Protocol: h.Protocol, Token: c.tok.Name, LastSeen: s.now()}
+	if err := s.store.SeeAgent(c.r.Context(), a, true); err != nil {
+		return nil, err
+	}
+	s.log.Info("agent registered", "agent", a.Name, "pool", a.Pool, "version", a.Version, "token", c.tok.Name)
+	return &AgentWelcome{Agent: a, Protocol: strata.AgentProtocol, LeaseSeconds: s.agentLease().Seconds(), Environments: envs}, nil
+}
+
+func (s *Server) agentHeartbeat(c *call) (any, error) {
+	var h AgentHello
+	if err := c.decode(&h); err != nil {
+		return nil, err
+	}
+	if err := checkHello(h); err != nil {
+		return nil, err
+	}
+	if _, err := c.poolEnvs(h.Pool); err != nil {
+		return nil, err
+	}
+	a := &strata.Agent{Name: h.Name, Pool: h.Pool, LastSeen: s.now()}
+	if err := s.store.SeeAgent(c.r.Context(), a, false); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// agentClaim hands the agent the oldest deployment of its pool that waits, holding the
+// request open until one does or the wait ends (then Job is nil and the agent asks again).
+func (s *Server) agentClaim(c *call) (any, error) {
+	var req ClaimRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if err := checkHello(AgentHello{Name: req.Name, Pool: req.Pool, Protocol: strata.AgentProtocol}); err != nil {
+		return nil, err
+	}
+	envs, err := c.poolEnvs(req.Pool)
+	if err != nil {
+		return nil, err
+	}
+	ctx := c.r.Context()
+	if err := s.store.SeeAgent(ctx, &strata.Agent{Name: req.Name, Pool: req.Pool, LastSeen: s.now()}, false); err != nil {
+		return nil, err
+	}
+	wait := s.cfg.AgentWait
+	if wait <= 0 {
+		wait = DefaultAgentWait
+	}
+	if w := time.Duration(req.WaitSeconds * float64(time.Second)); w >= 0 && w < wait {
+		wait = w
+	}
+	deadline := time.Now().Add(wait)
+	lease := s.agentLease()
+	for {
+		if ctx.Err() != nil {
+			// The agent hung up: claim nothing it would never hear of.
+			return nil, ctx.Err()
+		}
+		now := s.now()
+		ev := &strata.Event{Actor: c.tok.Name, Action: "agent.claim"}
+		d, err := s.store.ClaimJob(context.WithoutCancel(ctx), strata.JobClaim{Pool: req.Pool, Envs: envs, Agent: req.Name, Now: now, Until: now.Add(lease)}, ev)
+		switch code := strata.ErrorCode(err); {
+		case err == nil:
+			j, err := engine.ParseJob(d.Job)
+			if err != nil {
+				return nil, fmt.Errorf("claim %s: %w", d.ID, err)
+			}
+			j.Deployment = d.ID
+			s.metrics.claimed(req.Pool, now.Sub(d.CreatedAt))
+			s.log.Info("agent claimed", "agent", req.Name, "deployment", d.ID, "attempt", d.Attempt, "fence", d.Fence)
+			return &Claimed{Job: j, Deployment: d.ID, Attempt: d.Attempt, Fence: d.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: d.LeaseUntil}, nil
+		case code == strata.ECONFLICT:
+			continue // another agent took that one first: look again at once
+		case code != strata.ENOTFOUND:
+			return nil, err
+		}
+		if !time.Now().Before(deadline) {
+			return &Claimed{}, nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(agentPoll, time.Until(deadline))):
+		}
+	}
+}
+
+// claimed reads the deployment a fenced request is about and checks the token covers its
+// environment and the request names its pool: a refusal is 403, audited.
+func (c *call) claimed(f Fenced) (*strata.Deployment, error) {
+	if f.Deployment == "" || f.Fence <= 0 || !agentName.MatchString(f.Name) {
+		return nil, strata.Errorf(strata.EINVALID, "name the agent, the claimed deployment and the claim's fence (a whole number from 1)")
+	}
+	d, err := c.s.store.Deployment(c.r.Context(), f.Deployment)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.allow(strata.ActAgent, d.Environment); err != nil {
+		return nil, err
+	}
+	if d.Pool == "" || d.Pool != f.Pool {
+		c.s.auditDenied(c.r.Context(), c.r, c.tok, strata.ActAgent, d.Environment)
+		return nil, deny("%s is not a deployment of pool %s", d.ID, f.Pool)
+	}
+	return d, nil
+}
+
+func (s *Server) agentRenew(c *call) (any, error) {
+	var f Fenced
+	if err := c.decode(&f); err != nil {
+		return nil, err
+	}
+	if _, err := c.claimed(f); err != nil {
+		return nil, err
+	}
+	// A renewal is the agent's heartbeat while it runs a job.
+	if err := s.store.SeeAgent(c.r.Context(), &strata.Agent{Name: f.Name, Pool: f.Pool, LastSeen: s.now()}, false); err != nil && strata.ErrorCode(err) != strata.ENOTFOUND {
+		return nil, err
+	}
+	until := s.now().Add(s.agentLease())
+	if err := s.store.RenewLease(c.r.Context(), f.Deployment, strata.AgentOwner(f.Name, f.Fence), until); err != nil {
+		return nil, err
+	}
+	s.metrics.leaseRenewed()
+	return &Renewed{LeaseUntil: until}, nil
+}
+
+func (s *Server) agentLogs(c *call) (any, error) {
+	var l AgentLogs
+	if err := c.decode(&l); err != nil {
+		return nil, err
+	}
+	d, err := c.claimed(Fenced{l.Name, l.Pool, l.Deployment, l.Fence})
+	if err != nil {
+		return nil, err
+	}
+	if d.Owner != strata.AgentOwner(l.Name, l.Fence) || !strata.Active(d.State) {
+		return nil, strata.Errorf(strata.ECONFLICT, "%s is no longer claimed by %s with fence %d (it is %s, fence %d); stop sending its output", d.ID, l.Name, l.Fence, d.State, d.Fence)
+	}
+	for _, p := range l.Chunks {
+		at := p.At
+		if at.IsZero() {
+			at = s.now()
+		}
+		if err := s.store.AppendLog(c.r.Context(), d.ID, strata.LogChunk{Attempt: d.Attempt, Step: p.Step, At: at.UTC(), Data: p.Data}); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]int{"chunks": len(l.Chunks)}, nil
+}
+
+func (s *Server) agentReport(c *call) (any, error) {
+	var r AgentReport
+	if err := c.decode(&r); err != nil {
+		return nil, err
+	}
+	if !slices.Contains([]string{strata.Succeeded, strata.Failed}, r.State) {
+		return nil, strata.Errorf(strata.EINVALID, "state %q: an agent reports succeeded or failed", r.State)
+	}
+	if r.Health != "" && r.Health != strata.Healthy && r.Health != strata.Unhealthy {
+		return nil, strata.Errorf(strata.EINVALID, "health %q: want healthy, unhealthy or none", r.Health)
+	}
+	d, err := c.claimed(Fenced{r.Name, r.Pool, r.Deployment, r.Fence})
+	if err != nil {
+		return nil, err
+	}
+	// The owner names the fence: the update matches only the claim the report is about.
+	d.Owner = strata.AgentOwner(r.Name, r.Fence)
+	d.State, d.Health, d.Outputs, d.Error, d.FinishedAt = r.State, r.Health, r.Outputs, r.Error, s.now()
+	detail, _ := json.Marshal(map[string]any{"version": d.Version, "attempt": d.Attempt, "agent": r.Name, "fence": r.Fence, "error": r.Error})
+	ev := &strata.Event{Actor: c.tok.Name, Action: "deployment." + r.State, Service: d.Service, Environment: d.Environment, Subject: d.ID, Detail: detail}
+	if err := s.store.UpdateDeployment(context.WithoutCancel(c.r.Context()), d, ev); err != nil {
+		return nil, err
+	}
+	s.log.Info("agent reported", "agent", r.Name, "deployment", d.ID, "state", r.State)
+	return report.NewDeployment(d), nil
+}

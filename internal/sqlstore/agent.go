@@ -1,0 +1,121 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
+)
+
+// SeeAgent records that agent a is connected now: a register (connect) starts its
+// connected_since again; a heartbeat moves last_seen on and needs the agent registered.
+func (db *DB) SeeAgent(ctx context.Context, a *strata.Agent, connect bool) error {
+	if a == nil || a.Name == "" || a.Pool == "" {
+		return strata.Errorf(strata.EINVALID, "record agent: an agent needs a name and a pool")
+	}
+	n := *a
+	n.LastSeen = db.orNow(n.LastSeen)
+	err := db.write(ctx, func(tx *txn) error {
+		if connect {
+			n.ConnectedSince = n.LastSeen
+			_, err := tx.Exec(ctx, `INSERT INTO agents (name, pool, version, protocol, token, connected_since, last_seen)
+				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET pool = excluded.pool, version = excluded.version,
+				protocol = excluded.protocol, token = excluded.token, connected_since = excluded.connected_since,
+				last_seen = excluded.last_seen`,
+				n.Name, n.Pool, n.Version, n.Protocol, n.Token, sqlrow.Nanos(n.ConnectedSince), sqlrow.Nanos(n.LastSeen))
+			return err
+		}
+		var since int64
+		err := tx.QueryRow(ctx, `UPDATE agents SET last_seen = ? WHERE name = ? RETURNING connected_since`,
+			sqlrow.Nanos(n.LastSeen), n.Name).Scan(&since)
+		if noRows(err) {
+			return strata.Errorf(strata.ENOTFOUND, "agent %s has not registered; register first", n.Name)
+		}
+		n.ConnectedSince = sqlrow.FromNanos(since)
+		return err
+	})
+	if err != nil {
+		return sqlrow.Wrap(err, "record agent %s", a.Name)
+	}
+	*a = n
+	return nil
+}
+
+// Agents returns every agent that registered, by name.
+func (db *DB) Agents(ctx context.Context) ([]*strata.Agent, error) {
+	return list(ctx, db, "list agents", `SELECT name, pool, version, protocol, token, connected_since, last_seen
+		FROM agents ORDER BY name`+db.d.Bytewise, nil, func(s scanner) (*strata.Agent, error) {
+		var a strata.Agent
+		var since, seen int64
+		if err := s.Scan(&a.Name, &a.Pool, &a.Version, &a.Protocol, &a.Token, &since, &seen); err != nil {
+			return nil, err
+		}
+		a.ConnectedSince, a.LastSeen = sqlrow.FromNanos(since), sqlrow.FromNanos(seen)
+		return &a, nil
+	})
+}
+
+// ClaimJob gives c.Agent the oldest deployment of its pool and environments that is pending
+// or whose agent's lease lapsed: the row is picked skipping rows other claimers hold locked
+// (PostgreSQL), then updated compare-and-set on its fence, so that of two claimers that
+// picked the same row (SQLite, where a writer holds the whole database, they cannot) one
+// wins. The fence and the owner change together: the owner names the fence.
+func (db *DB) ClaimJob(ctx context.Context, c strata.JobClaim, e *strata.Event) (*strata.Deployment, error) {
+	if c.Agent == "" || c.Pool == "" {
+		return nil, strata.Errorf(strata.EINVALID, "claim a job: name the agent and its pool")
+	}
+	if len(c.Envs) == 0 {
+		return nil, strata.Errorf(strata.ENOTFOUND, "no deployment of pool %s waits for this agent (its token covers no environment of the pool)", c.Pool)
+	}
+	now := db.orNow(c.Now)
+	var got *strata.Deployment
+	err := db.write(ctx, func(tx *txn) error {
+		got = nil
+		var conds conds
+		conds.in("environment", c.Envs)
+		args := append([]any{c.Pool}, conds.args...)
+		args = append(args, sqlrow.Nanos(now))
+		var id string
+		var fence int64
+		err := tx.QueryRow(ctx, `SELECT id, fence FROM deployments
+			WHERE pool = ? AND `+conds.where[0]+` AND state IN ('pending', 'running')
+			AND (state = 'pending' OR lease_until < ?)
+			ORDER BY created_at, `+db.d.Order+` LIMIT 1`+db.d.SkipLocked, args...).Scan(&id, &fence)
+		if noRows(err) {
+			return strata.Errorf(strata.ENOTFOUND, "no deployment of pool %s waits for an agent", c.Pool)
+		}
+		if err != nil {
+			return err
+		}
+		owner := strata.AgentOwner(c.Agent, fence+1)
+		rows, err := tx.Exec(ctx, `UPDATE deployments SET state = 'running', fence = fence + 1, agent = ?,
+			attempt = CASE WHEN fence = 0 THEN attempt ELSE attempt + 1 END,
+			owner_id = ?, owner_host = ?, owner_pid = 0, owner_start = ?, pgid = 0, lease_until = ?,
+			started_at = ?, health = '', error = ''
+			WHERE id = ? AND fence = ?`,
+			c.Agent, owner.ID(), owner.Host, owner.Start, sqlrow.Nanos(c.Until), sqlrow.Nanos(now), id, fence)
+		if err != nil {
+			return err
+		}
+		if rows != 1 {
+			return strata.Errorf(strata.ECONFLICT, "deployment %s was claimed by another agent first", id)
+		}
+		d, err := scanDeployment(tx.QueryRow(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		var job *string
+		if err := tx.QueryRow(ctx, `SELECT job FROM deployments WHERE id = ?`, id).Scan(&job); err != nil {
+			return err
+		}
+		if job != nil {
+			d.Job = []byte(*job)
+		}
+		got = d
+		return tx.audit(ctx, e, d.ID, d.Service, d.Environment)
+	})
+	if err != nil {
+		return nil, sqlrow.Wrap(err, "claim a job of pool %s for agent %s", c.Pool, c.Agent)
+	}
+	return got, nil
+}

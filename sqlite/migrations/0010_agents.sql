@@ -1,0 +1,20 @@
+-- 0010: deployments that agents run (issue 11 points 4, 5). pool is the environment's runs_on
+-- ('' runs where it was asked for); agent is who claimed it last; fence grows with each claim
+-- (an agent's owner_id names it, so a renew or a report carrying an older one matches no row);
+-- job is what the agent needs to run it (engine.Job as JSON: no secret's plaintext, only the
+-- environment's ciphertext). agents lists the agents that registered, by name; times are unix
+-- nanoseconds.
+ALTER TABLE deployments ADD COLUMN pool TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN job TEXT;
+CREATE INDEX deployments_pool ON deployments (pool, created_at) WHERE pool <> '' AND state IN ('pending', 'running');
+CREATE TABLE IF NOT EXISTS agents (
+	name            TEXT PRIMARY KEY,
+	pool            TEXT NOT NULL,
+	version         TEXT NOT NULL DEFAULT '',
+	protocol        INTEGER NOT NULL DEFAULT 0,
+	token           TEXT NOT NULL DEFAULT '',
+	connected_since INTEGER NOT NULL,
+	last_seen       INTEGER NOT NULL
+);
