@@ -29,6 +29,9 @@ type Store interface {
 	HealthStore
 	WebhookStore
 	TaskRunStore
+	// BundleStore keeps releases' bundles (bundle.go): files beside the database on
+	// SQLite, chunks in the database on PostgreSQL.
+	BundleStore
 	// StoredSchema returns the newest migration the store's database holds: SchemaVersion
 	// once this binary opened it, unless a newer binary migrated it further since (a
 	// server that shares PostgreSQL with an upgraded one is then not ready).

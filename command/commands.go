@@ -19,7 +19,7 @@ func All() []Decl {
 	return []Decl{
 		Validate, Environments, CreateEnv, DestroyEnv, Config, Diff, Status, History,
 		Deployment, Logs, Release, Deploy, Rollback, Promote, Promotions, Promotion, Plan,
-		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift,
+		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, GC,
 		Run, ApproveRun, RejectRun, Runs, ShowRun,
 	}
 }
@@ -228,4 +228,12 @@ var Drift = &Command[report.DriftRequest, *report.Drift]{
 		return allowIfNamed(ctx, x, read, req.Env)
 	},
 	Run: drift,
+}
+
+// GC is `gc`: remove the bundles no release that can still be deployed needs.
+var GC = &Command[report.GCRequest, *report.GC]{
+	Info: Info{Name: "gc", Route: "POST /api/v1/gc", Action: admin, Summary: "gc [--keep N] [--dry-run]"},
+	Run: func(ctx context.Context, x Site, req report.GCRequest) (*report.GC, error) {
+		return onEngine(ctx, x, func(e *engine.Engine) (*report.GC, error) { return report.CollectBundles(ctx, e, req) })
+	},
 }

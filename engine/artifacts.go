@@ -2,15 +2,14 @@ package engine
 
 import (
 	"fmt"
-	"path/filepath"
-	"strings"
 
 	"github.com/strata-dev/strata"
 )
 
-// artifactDir is where a release's artifacts live: StateDir/artifacts/<sha256 hex>.
+// artifactDir is where a release's artifacts live on this machine: StateDir/artifacts/<sha256
+// hex>, in the cache of bundles (bundles.go).
 func (e *Engine) artifactDir(rel *strata.Release) string {
-	return filepath.Join(e.StateDir, "artifacts", strings.TrimPrefix(rel.Digest, "sha256:"))
+	return e.local().ArtifactsPath(rel.Digest)
 }
 
 // verifyArtifacts hashes a release's artifacts, and its recipe, again before a deployment uses them, so that

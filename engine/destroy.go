@@ -36,6 +36,9 @@ func (e *Engine) Destroy(ctx context.Context, env string) ([]string, error) {
 		if err != nil {
 			return done, err
 		}
+		if err := e.ensureBundle(ctx, rel); err != nil {
+			return done, fmt.Errorf("destroy %s in %s: %w", svc.Name, env, err)
+		}
 		rs, err := e.resolve(svc, env, cur.Version, f)
 		if err != nil {
 			return done, err

@@ -257,6 +257,9 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 	if err != nil {
 		return "", fmt.Errorf("release %s@%s: %w", d.Service, d.Version, err)
 	}
+	if err := e.ensureBundle(ctx, rel); err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return "", err
 	}

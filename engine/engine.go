@@ -10,10 +10,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/strata-dev/strata/internal/suggest"
+	"github.com/strata-dev/strata/telemetry"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/plan"
@@ -53,6 +57,10 @@ type Engine struct {
 	// back), after the store recorded it. It must not block (the server sends webhooks
 	// from it in the background).
 	OnPromotion func(p *strata.Promotion, event string)
+	// Bundles, when set, is where this machine fetches the bundles it lacks, in place of
+	// the Store: an agent, which has no store of its own, fetches them from a server over
+	// HTTP (http.Client). What is fetched is checked against the release's digest either way.
+	Bundles BundleSource
 	// OnStep, when set, is told how long each step (build, deploy, health, destroy,
 	// observe) took; the server's /metrics keeps a histogram of it.
 	OnStep func(name string, took time.Duration)
@@ -60,12 +68,27 @@ type Engine struct {
 	scratch *scratchCache // scratch.go; shared by copies
 }
 
-// runStep runs one step and tells OnStep how long it took.
+// runStep runs one step, in a span of its own whose W3C traceparent the step gets as
+// TRACEPARENT (its own spans then join the trace), and tells OnStep how long it took.
 func (e *Engine) runStep(ctx context.Context, spec step.Spec) (step.Result, error) {
+	ctx, span := telemetry.Start(ctx, "step "+spec.Name)
+	if tp := telemetry.Traceparent(ctx); tp != "" {
+		// The last of duplicate variables is not the one every program reads: drop the
+		// one this process inherited.
+		spec.Env = append(slices.DeleteFunc(slices.Clone(spec.Env), func(v string) bool {
+			return strings.HasPrefix(v, "TRACEPARENT=")
+		}), "TRACEPARENT="+tp)
+	}
 	start := time.Now()
 	res, err := step.Run(ctx, spec)
 	if e.OnStep != nil {
 		e.OnStep(spec.Name, time.Since(start))
+	}
+	if err == nil && res.ExitCode != 0 {
+		span.SetAttributes(attribute.Int("exit_code", res.ExitCode))
+		telemetry.End(span, fmt.Errorf("exited with status %d", res.ExitCode))
+	} else {
+		telemetry.End(span, err)
 	}
 	return res, err
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/telemetry"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // PromoteRequest asks to move a release into a stage.
@@ -117,6 +119,11 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	if err != nil {
 		return nil, err
 	}
+	// A release whose bundle cannot be had is refused now, not after it waited for its
+	// gates; fetched here, its waves find it on this machine.
+	if err := e.ensureBundle(ctx, rel); err != nil {
+		return nil, err
+	}
 	now := e.now()
 	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor,
 		Override: req.OverrideWindow, Reason: req.Reason, CreatedAt: now, UpdatedAt: now, Approvals: []strata.Approval{}}
@@ -223,8 +230,11 @@ func waitingError(r *PromotionResult) error {
 // p must be running and owned by this engine: its lease is renewed while it runs. When the
 // lease is lost (another worker took it over) no further deployment starts, those under way
 // end under their own leases, and the outcome is left to the new owner.
-func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage) error {
+func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage) (err error) {
 	p := res.Promotion
+	ctx, span := telemetry.Start(ctx, "promotion", attribute.String("promotion", p.ID), attribute.String("service", p.Service),
+		attribute.String("version", p.Version), attribute.String("stage", p.Stage))
+	defer func() { telemetry.End(span, err) }()
 	fence, lose := context.WithCancelCause(ctx)
 	defer lose(nil)
 	stopLease := e.keepPromotionLease(fence, p, lose)
@@ -287,7 +297,9 @@ func countEnvs(waves [][]string) int {
 
 // deployWave deploys one wave, at most Parallel at a time, and waits for all of them.
 // fence ends when the promotion is no longer this process's; no deployment is claimed then.
-func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wave []string) ([]*strata.Deployment, error) {
+func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wave []string) (_ []*strata.Deployment, err error) {
+	ctx, span := telemetry.Start(ctx, "wave", attribute.String("promotion", p.ID), attribute.StringSlice("environments", wave))
+	defer func() { telemetry.End(span, err) }()
 	rel, err := e.findRelease(ctx, p.Service, p.Version)
 	if err != nil {
 		return nil, err
@@ -295,6 +307,9 @@ func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wav
 	// The artifacts are hashed once for the wave, not once per environment: hashing a large
 	// release for every one of hundreds of environments cost more than deploying it. When
 	// they do not match, each deployment checks again and fails with the reason.
+	if err := e.ensureBundle(ctx, rel); err != nil {
+		return nil, err
+	}
 	verified := e.verifyArtifacts(rel) == ""
 	out := make([]*strata.Deployment, len(wave))
 	errs := make([]error, len(wave))

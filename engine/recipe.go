@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,9 +25,10 @@ const (
 	maxRecipeBytes = 64 << 20
 )
 
-// recipeDir is where a release's recipe lives: StateDir/recipes/<sha256 hex>.
+// recipeDir is where a release's recipe lives on this machine: StateDir/recipes/<sha256 hex>,
+// in the cache of bundles (bundles.go).
 func (e *Engine) recipeDir(rel *strata.Release) string {
-	return filepath.Join(e.StateDir, "recipes", strings.TrimPrefix(rel.Recipe, "sha256:"))
+	return e.local().RecipePath(rel.Recipe)
 }
 
 // recipePath is the directory a step finds the release's copy of its files in
@@ -40,14 +39,6 @@ func (e *Engine) recipePath(rel *strata.Release) string {
 		return e.Project.Dir
 	}
 	return e.recipeDir(rel)
-}
-
-// bundleDigest is the one digest that names a release's whole recipe: its artifacts and the
-// files its steps use. An empty recipe still counts, so the digest says "no scripts" too.
-func bundleDigest(artifacts, recipe string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "strata bundle v1\nartifacts %s\nrecipe %s\n", artifacts, recipe)
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // bundlePatterns returns the paths or globs that make up svc's recipe, each with where it

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -73,7 +72,7 @@ func (e *Engine) ReleaseFrom(ctx context.Context, spec ReleaseSpec) (*ReleaseRes
 	var err error
 	switch {
 	case spec.Bundle != "":
-		digest, recipe, err = e.uploaded(spec.Bundle)
+		digest, recipe, err = e.uploaded(ctx, spec.Bundle)
 		dir = "the uploaded bundle " + short(spec.Bundle)
 	case len(spec.Artifacts) > 0:
 		digest, dir, err = e.storeArtifacts(svc, spec.Artifacts)
@@ -92,7 +91,7 @@ func (e *Engine) ReleaseFrom(ctx context.Context, spec ReleaseSpec) (*ReleaseRes
 	if err != nil {
 		return nil, err
 	}
-	bundle := bundleDigest(digest, recipe)
+	bundle := strata.BundleDigest(digest, recipe)
 	res := &ReleaseResult{}
 	old, err := e.Store.Release(ctx, service, version)
 	switch {
@@ -101,9 +100,17 @@ func (e *Engine) ReleaseFrom(ctx context.Context, spec ReleaseSpec) (*ReleaseRes
 	case err == nil && old.Bundle != "" && old.Bundle != bundle:
 		return nil, strata.Errorf(strata.ECONFLICT, "%s@%s exists already with other step files (recipe %s, now %s): a release keeps the scripts it was made with; choose another --version to release the edit", service, version, short(old.Recipe), short(recipe))
 	case err == nil:
+		// The store may have lost the bundle since (`strata gc`): the same bytes restore it.
+		if _, err := e.keepBundle(ctx, digest, recipe); err != nil {
+			return nil, err
+		}
 		res.Release, res.Reused = old, true
 		e.logf("%s@%s exists with the same bytes (%s); reusing it", service, version, short(digest))
 	case strata.ErrorCode(err) == strata.ENOTFOUND:
+		// The bundle is kept before the release that names it is recorded.
+		if _, err := e.keepBundle(ctx, digest, recipe); err != nil {
+			return nil, err
+		}
 		r := &strata.Release{Service: service, Version: version, Digest: digest, Recipe: recipe, Bundle: bundle, Commit: e.gitCommit(), CreatedBy: e.Actor, CreatedAt: e.now()}
 		if spec.Bundle != "" {
 			r.Commit = "" // the server's checkout says nothing of where the client built it
@@ -183,7 +190,9 @@ func (e *Engine) build(ctx context.Context, svc *strata.Service, version string)
 	return digest, filepath.Join(root, strings.TrimPrefix(digest, "sha256:")), nil
 }
 
-// digestDir hashes every file's relative path, mode and bytes, in path order.
+// digestDir hashes every file's relative path, type and execute bits, and bytes (a link's
+// target), in byte order of the paths: the tree digest of strata.TreeHasher, which a store
+// computes over the same tree as a tar stream.
 func digestDir(dir string) (string, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -199,20 +208,23 @@ func digestDir(dir string) (string, error) {
 		return "", err
 	}
 	sort.Strings(files)
-	h := sha256.New()
+	h := strata.NewTreeHasher()
 	for _, path := range files {
 		info, err := os.Lstat(path)
 		if err != nil {
 			return "", err
 		}
 		rel, _ := filepath.Rel(dir, path)
-		fmt.Fprintf(h, "%s\x00%o\x00", filepath.ToSlash(rel), info.Mode()&(fs.ModeType|0o111))
+		if err := h.Begin(filepath.ToSlash(rel), info.Mode()); err != nil {
+			return "", err
+		}
 		if info.Mode()&fs.ModeSymlink != 0 {
 			target, err := os.Readlink(path)
 			if err != nil {
 				return "", err
 			}
 			io.WriteString(h, target)
+			h.End()
 			continue
 		}
 		f, err := os.Open(path)
@@ -224,9 +236,9 @@ func digestDir(dir string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		h.Write([]byte{0})
+		h.End()
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return h.Digest(), nil
 }
 
 func readOnly(dir string) error {

@@ -98,6 +98,13 @@ func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 }
 
 func (e *Engine) resumeOne(ctx context.Context, d *strata.Deployment) (*strata.Deployment, error) {
+	// The bundle first: one this machine cannot have leaves the deployment interrupted (and
+	// says why) rather than failing it, so it resumes once the bundle is back.
+	if rel, err := e.Store.Release(ctx, d.Service, d.Version); err == nil {
+		if err := e.ensureBundle(ctx, rel); err != nil {
+			return nil, fmt.Errorf("resume %s (%s@%s to %s): %w", d.ID, d.Service, d.Version, d.Environment, err)
+		}
+	}
 	from := d.Owner
 	until := e.now().Add(e.LeaseTTL)
 	ev := e.event("deployment.interrupted", d.Service, d.Environment, d.ID, map[string]any{"attempt": d.Attempt, "owner": from.ID()})

@@ -1,17 +1,17 @@
 package engine
 
 import (
-	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/bundledir"
 )
 
 // A bundle travels as a tar stream of two trees, artifacts/ and recipe/, named by the one
@@ -146,7 +146,7 @@ func NewBundle(artifacts, dir string, recipe []string) (*Bundle, error) {
 			return nil, err
 		}
 	}
-	b.Digest = bundleDigest(ad, rd)
+	b.Digest = strata.BundleDigest(ad, rd)
 	return b, nil
 }
 
@@ -158,45 +158,12 @@ func (b *Bundle) Close() error {
 	return os.RemoveAll(b.recipe)
 }
 
-// WriteTo writes the bundle's tar stream: artifacts/... then recipe/....
+// WriteTo writes the bundle's tar stream: artifacts/... then recipe/..., each in byte order
+// of the names, as every store takes it (strata.ScanBundle).
 func (b *Bundle) WriteTo(w io.Writer) (int64, error) {
 	cw := &countWriter{w: w}
-	tw := tar.NewWriter(cw)
-	add := func(prefix, root string) error {
-		return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			if !info.Mode().IsRegular() {
-				return fmt.Errorf("bundle: %s is not a regular file", p)
-			}
-			rel, _ := filepath.Rel(root, p)
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			hdr := &tar.Header{Name: prefix + filepath.ToSlash(rel), Mode: int64(info.Mode().Perm()), Size: info.Size(), Typeflag: tar.TypeReg}
-			if err := tw.WriteHeader(hdr); err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			return err
-		})
-	}
-	if err := add("artifacts/", b.artifacts); err != nil {
-		return cw.n, err
-	}
-	if b.recipe != "" {
-		if err := add("recipe/", b.recipe); err != nil {
-			return cw.n, err
-		}
-	}
-	return cw.n, tw.Close()
+	err := bundledir.WriteTar(cw, b.artifacts, b.recipe)
+	return cw.n, err
 }
 
 type countWriter struct {
@@ -210,127 +177,49 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// StoreUpload reads a bundle's tar stream, stores its artifacts and recipe under their
-// digests, and records that want names them; at most limit bytes are read. The digest is
-// checked before anything is kept: a stream whose content gives another digest, a path that
-// leaves the bundle, or anything but regular files is EINVALID and leaves nothing behind.
-func (e *Engine) StoreUpload(r io.Reader, want string, limit int64) error {
-	if !strings.HasPrefix(want, "sha256:") || len(want) != len("sha256:")+64 {
-		return strata.Errorf(strata.EINVALID, "bundle digest %q: want sha256: and 64 hex digits", want)
+// StoreUpload reads a bundle's tar stream and keeps it in the store under want, reading at
+// most limit bytes. The store checks the digest as the stream arrives and keeps nothing of a
+// stream whose content gives another digest, that holds a path leaving the bundle, or
+// anything but regular files and links: each is EINVALID.
+func (e *Engine) StoreUpload(ctx context.Context, r io.Reader, want string, limit int64) error {
+	if err := strata.CheckDigest("bundle digest", want); err != nil {
+		return err
 	}
 	if limit <= 0 {
 		limit = MaxUpload
 	}
-	root := filepath.Join(e.StateDir, "uploads")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return fmt.Errorf("store upload: %w", err)
-	}
-	tmp, err := os.MkdirTemp(root, ".upload-")
-	if err != nil {
-		return fmt.Errorf("store upload: %w", err)
-	}
-	defer os.RemoveAll(tmp)
 	lr := &limitReader{r: r, left: limit}
-	tr := tar.NewReader(lr)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if lr.over {
-				return strata.Errorf(strata.EINVALID, "the bundle is larger than the server's cap of %d MiB (serve --max-upload); ship large files elsewhere or raise the cap", limit>>20)
-			}
-			return strata.Errorf(strata.EINVALID, "the bundle is not a valid tar stream: %v", err)
-		}
-		name := path.Clean(hdr.Name)
-		if hdr.Typeflag != tar.TypeReg || name != hdr.Name || path.IsAbs(name) || strings.HasPrefix(name, "../") ||
-			!(strings.HasPrefix(name, "artifacts/") || strings.HasPrefix(name, "recipe/")) {
-			return strata.Errorf(strata.EINVALID, "the bundle holds %q, which is not a regular file under artifacts/ or recipe/", hdr.Name)
-		}
-		dst := filepath.Join(tmp, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return fmt.Errorf("store upload: %w", err)
-		}
-		f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, os.FileMode(hdr.Mode&0o755)|0o600)
-		if err != nil {
-			return strata.Errorf(strata.EINVALID, "the bundle holds %q twice or in a bad place: %v", hdr.Name, unwrapPath(err))
-		}
-		_, err = io.Copy(f, tr)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			if lr.over {
-				return strata.Errorf(strata.EINVALID, "the bundle is larger than the server's cap of %d MiB (serve --max-upload); ship large files elsewhere or raise the cap", limit>>20)
-			}
-			return strata.Errorf(strata.EINVALID, "the bundle's %q is cut short: %v", hdr.Name, err)
-		}
+	var err error
+	if _, found := e.Store.Bundle(ctx, want); found == nil {
+		// Kept already: the client is still sending, and an answer before the body's end
+		// would reach it as a broken connection rather than as success.
+		_, err = io.Copy(io.Discard, lr)
+	} else {
+		_, err = e.Store.PutBundle(ctx, want, lr)
 	}
-	arts, recipe := filepath.Join(tmp, "artifacts"), filepath.Join(tmp, "recipe")
-	if err := os.MkdirAll(arts, 0o755); err != nil {
-		return fmt.Errorf("store upload: %w", err)
+	if lr.over {
+		return strata.Errorf(strata.EINVALID, "the bundle is larger than the server's cap of %d MiB (serve --max-upload); ship large files elsewhere or raise the cap", limit>>20)
 	}
-	ad, err := digestDir(arts)
 	if err != nil {
-		return fmt.Errorf("store upload: %w", err)
+		return fmt.Errorf("store the uploaded bundle: %w", err)
 	}
-	rd := ""
-	if _, err := os.Stat(recipe); err == nil {
-		if rd, err = digestDir(recipe); err != nil {
-			return fmt.Errorf("store upload: %w", err)
-		}
-	}
-	if got := bundleDigest(ad, rd); got != want {
-		return strata.Errorf(strata.EINVALID, "the bundle's content has digest %s, not the %s it was sent as; nothing was stored: upload it again", short(got), short(want))
-	}
-	keep := []struct{ tree, root string }{{arts, "artifacts"}}
-	if rd != "" {
-		keep = append(keep, struct{ tree, root string }{recipe, "recipes"})
-	}
-	for _, k := range keep {
-		root := filepath.Join(e.StateDir, k.root)
-		if err := os.MkdirAll(root, 0o755); err != nil {
-			return fmt.Errorf("store upload: %w", err)
-		}
-		if _, err := commitDir(k.tree, root); err != nil {
-			return fmt.Errorf("store upload: %w", err)
-		}
-	}
-	manifest := fmt.Sprintf("artifacts %s\nrecipe %s\n", ad, rd)
-	return rewrite(filepath.Join(root, strings.TrimPrefix(want, "sha256:")), []byte(manifest))
+	return nil
 }
 
-// uploaded returns the artifact and recipe digests of a bundle StoreUpload kept, checking
-// them against the bundle's digest and the stored trees again.
-func (e *Engine) uploaded(bundle string) (digest, recipe string, err error) {
-	if !strings.HasPrefix(bundle, "sha256:") || strings.ContainsAny(bundle, "/\\.") {
+// uploaded returns the artifact and recipe digests of a bundle the store keeps (an upload
+// put it there, and the store checked it against its digest then).
+func (e *Engine) uploaded(ctx context.Context, bundle string) (digest, recipe string, err error) {
+	if err := strata.CheckDigest("bundle", bundle); err != nil {
 		return "", "", strata.Errorf(strata.EINVALID, "bundle %q is not a digest; upload the bundle first", bundle)
 	}
-	data, err := os.ReadFile(filepath.Join(e.StateDir, "uploads", strings.TrimPrefix(bundle, "sha256:")))
-	if err != nil {
+	info, err := e.Store.Bundle(ctx, bundle)
+	if strata.ErrorCode(err) == strata.ENOTFOUND {
 		return "", "", strata.Errorf(strata.ENOTFOUND, "no uploaded bundle %s; upload it first (strata release --artifact with --server does)", short(bundle))
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, _ := strings.Cut(line, " ")
-		switch k {
-		case "artifacts":
-			digest = v
-		case "recipe":
-			recipe = v
-		}
+	if err != nil {
+		return "", "", fmt.Errorf("read uploaded bundle %s: %w", short(bundle), err)
 	}
-	if digest == "" {
-		return "", "", fmt.Errorf("read uploaded bundle %s: no artifacts digest in its record", short(bundle))
-	}
-	rel := &strata.Release{Service: "uploaded", Version: short(bundle), Digest: digest, Recipe: recipe}
-	if why := e.verifyArtifacts(rel); why != "" {
-		return "", "", strata.Errorf(strata.EINVALID, "%s", why)
-	}
-	if bundleDigest(digest, recipe) != bundle {
-		return "", "", strata.Errorf(strata.EINVALID, "uploaded bundle %s does not match its trees; upload it again", short(bundle))
-	}
-	return digest, recipe, nil
+	return info.Artifacts, info.Recipe, nil
 }
 
 // limitReader reads at most left bytes and then reports that the stream was longer.

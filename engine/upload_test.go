@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/sqlite"
 )
 
 type tarEntry struct {
@@ -71,26 +72,32 @@ func TestAnUploadIsKeptOnlyWhenItIsWhatItClaims(t *testing.T) {
 		want   string // a fragment of the error, "" for success
 	}{
 		{"a bundle that matches its digest is kept", good, bytes.NewBuffer(goodTar.Bytes()), 0, ""},
-		{"content that gives another digest is refused", zero, tarOf(t, tarEntry{name: "artifacts/app", body: "bytes"}), 0, "not the sha256:000000000000 it was sent as"},
-		{"a path that climbs out is refused", zero, tarOf(t, tarEntry{name: "artifacts/../../evil", body: "x"}), 0, "not a regular file under artifacts/ or recipe/"},
-		{"an absolute path is refused", zero, tarOf(t, tarEntry{name: "/etc/evil", body: "x"}), 0, "not a regular file under artifacts/ or recipe/"},
-		{"a link is refused", zero, tarOf(t, tarEntry{name: "artifacts/passwd", kind: tar.TypeSymlink}), 0, "not a regular file"},
-		{"a file outside the two trees is refused", zero, tarOf(t, tarEntry{name: "other/x", body: "x"}), 0, "not a regular file under artifacts/ or recipe/"},
-		{"the same file twice is refused", zero, tarOf(t, tarEntry{name: "artifacts/a", body: "1"}, tarEntry{name: "artifacts/a", body: "2"}), 0, "twice"},
+		{"content that gives another digest is refused", zero, tarOf(t, tarEntry{name: "artifacts/app", body: "bytes"}), 0, "does not match its digest: it has digest"},
+		{"a path that climbs out is refused", zero, tarOf(t, tarEntry{name: "artifacts/../../evil", body: "x"}), 0, "a clean path under artifacts/ or recipe/"},
+		{"an absolute path is refused", zero, tarOf(t, tarEntry{name: "/etc/evil", body: "x"}), 0, "a clean path under artifacts/ or recipe/"},
+		{"a file below a link is refused", zero, tarOf(t, tarEntry{name: "artifacts/etc", kind: tar.TypeSymlink}, tarEntry{name: "artifacts/etc/passwd", body: "x"}), 0, "below the link"},
+		{"a device is refused", zero, tarOf(t, tarEntry{name: "artifacts/null", kind: tar.TypeChar}), 0, "neither a regular file nor a link"},
+		{"a file outside the two trees is refused", zero, tarOf(t, tarEntry{name: "other/x", body: "x"}), 0, "a clean path under artifacts/ or recipe/"},
+		{"the same file twice is refused", zero, tarOf(t, tarEntry{name: "artifacts/a", body: "1"}, tarEntry{name: "artifacts/a", body: "2"}), 0, "each once"},
 		{"a stream over the cap is refused naming it", zero, tarOf(t, tarEntry{name: "artifacts/big", body: strings.Repeat("x", 4096)}), 1024, "larger than the server's cap"},
-		{"what is not tar is refused", zero, bytes.NewBufferString(strings.Repeat("not a tar stream ", 64)), 0, "not a valid tar stream"},
-		{"a digest that is not one is refused", "sha256:../../x", tarOf(t), 0, "want sha256: and 64 hex digits"},
+		{"what is not tar is refused", zero, bytes.NewBufferString(strings.Repeat("not a tar stream ", 64)), 0, "not a whole tar stream"},
+		{"a digest that is not one is refused", "sha256:../../x", tarOf(t), 0, "want sha256: and 64 lower-case hex digits"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			state := t.TempDir()
-			e := &engine.Engine{StateDir: state}
-			err := e.StoreUpload(c.body, c.digest, c.limit)
+			s, err := sqlite.Open(filepath.Join(state, "state.db"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			e := &engine.Engine{StateDir: state, Store: s}
+			err = e.StoreUpload(t.Context(), c.body, c.digest, c.limit)
 			if c.want == "" {
 				if err != nil {
 					t.Fatalf("got %v, want the bundle kept", err)
 				}
-				if _, err := os.Stat(filepath.Join(state, "uploads", strings.TrimPrefix(c.digest, "sha256:"))); err != nil {
+				if _, err := os.Stat(filepath.Join(state, "bundles", strings.TrimPrefix(c.digest, "sha256:")+".json")); err != nil {
 					t.Errorf("the bundle's record is missing: %v", err)
 				}
 				return
@@ -106,8 +113,8 @@ func TestAnUploadIsKeptOnlyWhenItIsWhatItClaims(t *testing.T) {
 					t.Errorf("a refused upload left %d entries in %s", len(es), dir)
 				}
 			}
-			if es, _ := os.ReadDir(filepath.Join(state, "uploads")); len(es) != 0 {
-				t.Errorf("a refused upload left %d entries in uploads", len(es))
+			if es, _ := os.ReadDir(filepath.Join(state, "bundles")); len(es) != 0 {
+				t.Errorf("a refused upload left %d entries in bundles", len(es))
 			}
 		})
 	}
@@ -116,7 +123,7 @@ func TestAnUploadIsKeptOnlyWhenItIsWhatItClaims(t *testing.T) {
 func TestAnUploadedBundleWithoutScriptsBecomesARelease(t *testing.T) {
 	e := newWorld(t, "project: up\nenvironments:\n  dev: {}\nservices:\n  web:\n    deploy: \"true\"\n").engine()
 	digest, body := bundleOf(t, map[string]string{"app": "bytes"})
-	if err := e.StoreUpload(body, digest, 0); err != nil {
+	if err := e.StoreUpload(t.Context(), body, digest, 0); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.ReleaseFrom(t.Context(), engine.ReleaseSpec{Service: "web", Version: "1", Bundle: digest})
@@ -125,5 +132,24 @@ func TestAnUploadedBundleWithoutScriptsBecomesARelease(t *testing.T) {
 	}
 	if got := res.Release; got.Bundle != digest || got.Recipe != "" || !strings.HasPrefix(got.Digest, "sha256:") {
 		t.Errorf("release %+v, want bundle %s, no recipe and an artifact digest", got, digest)
+	}
+}
+
+func TestAnUploadOfABundleKeptAlreadyIsReadToItsEnd(t *testing.T) {
+	e := newWorld(t, "project: up\nenvironments:\n  dev: {}\nservices:\n  web:\n    deploy: \"true\"\n").engine()
+	digest, body := bundleOf(t, map[string]string{"app": "bytes"})
+	again := bytes.NewBuffer(bytes.Clone(body.Bytes()))
+	if err := e.StoreUpload(t.Context(), body, digest, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.StoreUpload(t.Context(), again, digest, 0); err != nil {
+		t.Fatalf("the second upload: %v", err)
+	}
+	if again.Len() != 0 {
+		t.Errorf("%d bytes of the second upload were left unread: its client would see a broken connection", again.Len())
+	}
+	list, err := e.Store.Bundles(t.Context())
+	if err != nil || len(list) != 1 {
+		t.Errorf("the store lists %d bundles (%v), want the one", len(list), err)
 	}
 }

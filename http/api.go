@@ -243,6 +243,9 @@ func (s *Server) handle(rt route) http.Handler {
 func (s *Server) safely(rt route, c *call) (doc any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p) // a stream cut short on purpose: the server drops the connection
+			}
 			doc, err = nil, fmt.Errorf("%s %s: panic: %v", rt.Method, rt.Path, p)
 		}
 	}()
@@ -310,6 +313,7 @@ func (s *Server) apiRoutes() []route {
 		{Method: "GET", Path: "/metrics", Action: strata.ActRead, Summary: "Prometheus metrics", serve: s.serveMetrics},
 		{Method: "GET", Path: "/api/v1/openapi.json", Action: strata.ActRead, Summary: "This API as an OpenAPI 3.1 document", serve: s.openapi},
 		{Method: "POST", Path: "/api/v1/bundles", Action: strata.ActDeploy, Summary: "Upload a release's bundle (a tar stream of artifacts/ and recipe/) under its digest", serve: s.uploadBundle},
+		{Method: "GET", Path: "/api/v1/bundles/{digest}", Action: strata.ActDeploy, Summary: "Download a release's bundle: the tar stream the upload takes, for a machine that deploys it", serve: s.downloadBundle},
 	}
 	for _, d := range s.commands {
 		routes = append(routes, s.declaredRoute(d))

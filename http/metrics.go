@@ -193,6 +193,9 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 		fmt.Fprintf(&b, "strata_http_requests_total{code=\"%d\"} %d\n", code, m.requests[code])
 	}
 	m.mu.Unlock()
+	if err := s.runtime.write(&b); err != nil {
+		return nil, err
+	}
 
 	w := c.w
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -38,6 +38,8 @@ type Config struct {
 	// SchedulerActor is the principal the scheduler acts as in the audit log ("scheduler"
 	// when empty).
 	SchedulerActor string
+	// Version is the strata version strata_build_info reports ("dev" when empty).
+	Version string
 	// WebhookSecret signs webhook bodies (HMAC-SHA256); empty sends them unsigned.
 	WebhookSecret string
 	// WebhookRetry is the first backoff between webhook tries (doubling); 0 means 1 second.
@@ -90,6 +92,8 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	metrics *metrics
+	// runtime holds the Go runtime and process collectors (metrics_runtime.go).
+	runtime *runtimeMetrics
 	// deliver sends webhooks from the store's outbox (notify.go); nudge wakes it.
 	deliver *notify.Deliverer
 	nudge   chan struct{}
@@ -137,6 +141,7 @@ func New(cfg Config) (*Server, error) {
 		store:   e.Store,
 		log:     cfg.Logger,
 		metrics: newMetrics(),
+		runtime: newRuntimeMetrics(cfg.Version),
 	}
 	s.cur.Store(e.Project)
 	s.limit = newAuthLimiter(cfg.AuthFailures, s.now, s.log)

@@ -71,8 +71,18 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 			v, err := db.schemaVersion(ctx, tx)
-			if err != nil || v >= m.Version {
+			if err != nil {
 				return err
+			}
+			if v >= m.Version {
+				// A migration numbered below one the store holds is applied all the same
+				// when it is not recorded: migrations written side by side land in any
+				// order, and a store migrated in between must not miss the lower one.
+				var have bool
+				err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_version WHERE version = $1)`, m.Version).Scan(&have)
+				if err != nil || have {
+					return err
+				}
 			}
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("apply migration %s: %w", m.Name, err)

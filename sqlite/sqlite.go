@@ -25,6 +25,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/bundledir"
 	"github.com/strata-dev/strata/internal/sqlstore"
 )
 
@@ -33,6 +34,9 @@ import (
 // the SQL core (sqlstore) every store shares; this package opens the file and speaks SQLite.
 type DB struct {
 	*sqlstore.DB
+	// Dir keeps releases' bundles as files beside the database, where they always were
+	// (DIR/.strata/artifacts, recipes and bundles for the default store).
+	*bundledir.Dir
 	path string
 	b    *backend
 }
@@ -106,7 +110,7 @@ func Open(path string, now func() time.Time) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	b.read.SetMaxOpenConns(n)
 	b.read.SetMaxIdleConns(n)
-	db := &DB{DB: sqlstore.New(b, dialect, now), path: path, b: b}
+	db := &DB{DB: sqlstore.New(b, dialect, now), Dir: bundledir.New(filepath.Dir(abs), now), path: path, b: b}
 	if err := retryBusy(b.read.Ping); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"promotion leases", testPromotionLeases},
 		{"concurrency", testConcurrency},
 		{"health checks", testHealth},
+		{"bundles", testBundles},
 		{"webhook deliveries", testWebhooks},
 		{"task runs", testTaskRuns},
 	}

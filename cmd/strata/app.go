@@ -20,6 +20,8 @@ import (
 	"github.com/strata-dev/strata/config"
 	strhttp "github.com/strata-dev/strata/http"
 	"github.com/strata-dev/strata/layer"
+	"github.com/strata-dev/strata/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // app holds what every subcommand shares: the global flags, the streams, and the project
@@ -43,6 +45,8 @@ type app struct {
 	// (summary.go).
 	summaryPath string
 	summary     *summary
+	// span is the command's root span when traces are exported (telemetry).
+	span trace.Span
 
 	// fullCheck makes check run every check even when an identical project passed before.
 	fullCheck bool
@@ -59,6 +63,19 @@ type app struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
 	defer a.close()
+	shutdown, err := telemetry.Setup(ctx, version)
+	if err != nil {
+		fmt.Fprintf(stderr, "strata: warning: traces are not exported: %v\n", err)
+		shutdown = func(context.Context) error { return nil }
+	}
+	defer func() {
+		// Flush the spans before the process ends; a collector that is down costs 5 s.
+		flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdown(flush); err != nil {
+			fmt.Fprintf(stderr, "strata: warning: traces: %v\n", err)
+		}
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			a.flushProgress()
@@ -71,8 +88,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
 	a.flushProgress()
+	if a.span != nil {
+		telemetry.End(a.span, err)
+	}
 	a.deliverWebhooks(ctx)
 	if err == nil {
 		a.endSummary(0, "")
@@ -111,6 +131,12 @@ rollback, drift detection and a tamper-evident audit log.`,
 			}
 			if err := a.checkActor(); err != nil {
 				return err
+			}
+			// One trace per command; a server's promotions and requests start their own.
+			if cmd.Name() != "serve" {
+				ctx, span := telemetry.Start(telemetry.FromEnv(cmd.Context()), cmd.CommandPath())
+				cmd.SetContext(ctx)
+				a.span = span
 			}
 			return a.startSummary(cmd, args)
 		},

@@ -10,5 +10,6 @@ func (a *app) moreCommands() []*cobra.Command {
 		a.rollbackCommand(), a.logsCommand(), a.resumeCommand(), a.freezeCommand(),
 		a.unfreezeCommand(), a.secretCommand(), a.auditCommand(), a.demoCommand(),
 		a.driftCommand(), a.tokenCommand(), a.serveCommand(), a.runCommand(), a.runsCommand(),
+		a.gcCommand(),
 	}
 }

@@ -328,7 +328,7 @@ func TestReleaseArtifactOnAServerUploadsTheBundleWithAScopedToken(t *testing.T) 
 		if after := entries(t, filepath.Join(srv.dir, ".strata", "artifacts")); after != before {
 			t.Errorf("a refused upload left artifacts: before %q, after %q", before, after)
 		}
-		if _, err := os.Stat(filepath.Join(srv.dir, ".strata", "uploads", strings.Repeat("ab", 32))); err == nil {
+		if _, err := os.Stat(filepath.Join(srv.dir, ".strata", "bundles", strings.Repeat("ab", 32)+".json")); err == nil {
 			t.Errorf("a refused upload was recorded")
 		}
 	})

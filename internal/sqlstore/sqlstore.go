@@ -122,7 +122,21 @@ type DB struct {
 	head *eventHead
 }
 
-var _ strata.Store = (*DB)(nil)
+// The core keeps every record of a strata.Store but its bundles, which each adapter keeps in
+// its own way (files beside SQLite's database, chunks in PostgreSQL).
+var _ interface {
+	strata.ReleaseStore
+	strata.DeploymentStore
+	strata.LogStore
+	strata.PromotionStore
+	strata.FreezeStore
+	strata.EventStore
+	strata.EnvironmentStore
+	strata.TokenStore
+	strata.HealthStore
+	strata.WebhookStore
+	StoredSchema(ctx context.Context) (int, error)
+} = (*DB)(nil)
 
 // New returns the store on b, speaking d. Now is the clock (time.Now when nil).
 func New(b Backend, d Dialect, now func() time.Time) *DB {
