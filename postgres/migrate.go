@@ -54,16 +54,13 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if v >= latest(ms) {
-		// The common case: every command of the CLI opens the store. Nothing to wait for,
-		// unless a migration numbered below the newest was never recorded (migrations
-		// written side by side land in any order).
-		var applied int
-		if err := c.QueryRow(ctx, `SELECT count(*) FROM schema_version WHERE version <= $1`, strata.SchemaVersion).Scan(&applied); err != nil {
-			return fmt.Errorf("read schema versions: %w", err)
-		}
-		if applied >= known(ms) {
-			return nil
+	if v > 0 {
+		// The common case, for every command of the CLI opens the store: every migration
+		// is recorded, and there is nothing to wait for. Counted, not compared with the
+		// newest: a lower migration that landed after a higher one still applies.
+		done, err := db.recorded(ctx, c, ms)
+		if err != nil || done {
+			return err
 		}
 	}
 
@@ -106,26 +103,20 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// known counts the migrations of ms this binary applies.
-func known(ms []sqlrow.Migration) int {
-	n := 0
+// recorded reports whether schema_version records every migration of ms this binary
+// applies.
+func (db *DB) recorded(ctx context.Context, q querier, ms []sqlrow.Migration) (bool, error) {
+	var want []int32
 	for _, m := range ms {
 		if m.Version <= strata.SchemaVersion {
-			n++
+			want = append(want, int32(m.Version))
 		}
 	}
-	return n
-}
-
-// latest returns the newest of ms this binary applies.
-func latest(ms []sqlrow.Migration) int {
-	v := 0
-	for _, m := range ms {
-		if m.Version <= strata.SchemaVersion {
-			v = max(v, m.Version)
-		}
+	var n int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM schema_version WHERE version = ANY($1)`, want).Scan(&n); err != nil {
+		return false, fmt.Errorf("read schema version: %w", err)
 	}
-	return v
+	return n == len(want), nil
 }
 
 // querier is a connection or a transaction.
