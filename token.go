@@ -57,9 +57,9 @@ const (
 
 // permissions is the one table of who may do what.
 var permissions = map[string][]string{
-	RoleViewer:   {ActRead, ActFetch},
+	RoleViewer:   {ActRead},
 	RoleDeployer: {ActRead, ActFetch, ActDeploy},
-	RoleApprover: {ActRead, ActFetch, ActApprove},
+	RoleApprover: {ActRead, ActApprove},
 	RoleAdmin:    {ActRead, ActFetch, ActDeploy, ActApprove, ActAdmin},
 	// An agent's token does the agent's work and nothing else: an admin's does not do it
 	// either, so that a deployment is only ever run by a credential made to run it.

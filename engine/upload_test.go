@@ -166,7 +166,7 @@ func TestAnAgentFetchesABundleOnceAndOnlyWhatItsDigestNames(t *testing.T) {
 		{"the bundle its digest names is kept", func() *bytes.Buffer { return bytes.NewBuffer(goodTar.Bytes()) }, ""},
 		{"another bundle under its digest is refused before anything is kept", func() *bytes.Buffer {
 			return tarOf(t, tarEntry{name: "artifacts/app", body: "evil bytes"})
-		}, "not the sha256:"},
+		}, "does not match its digest"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -165,10 +165,19 @@ func (x *agentEstate) runs(t *testing.T) []run {
 }
 
 func TestAnAgentRunsTheDeploymentsOfItsPool(t *testing.T) {
-	t.Run("on SQLite", func(t *testing.T) { testAgentRuns(t, "", nil) })
+	t.Run("on SQLite", func(t *testing.T) { testAgentRuns(t, "", nil, nil) })
 	t.Run("on PostgreSQL", func(t *testing.T) {
 		c, url := pgSchema(t)
-		testAgentRuns(t, url, func(t *testing.T, s string) int {
+		// The store keeps the bundle (in chunks): a damaged one is damaged there.
+		tamper := func(t *testing.T, rel releaseDoc) {
+			// A byte of the script's text (the tar's padding is not content).
+			tag, err := c.Exec(t.Context(), `UPDATE bundle_chunks SET data = overlay(data placing '3'::bytea from position('# 2.0.0'::bytea in data) + 2 for 1)
+				WHERE upload = (SELECT upload FROM bundles WHERE digest = $1) AND position('# 2.0.0'::bytea in data) > 0`, rel.Bundle)
+			if err != nil || tag.RowsAffected() != 1 {
+				t.Fatalf("corrupt the stored bundle: %v (%v rows)", err, tag)
+			}
+		}
+		testAgentRuns(t, url, tamper, func(t *testing.T, s string) int {
 			var n int
 			err := c.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM logs WHERE data LIKE '%'||$1||'%')
 				+ (SELECT count(*) FROM deployments WHERE coalesce(job, '') || coalesce(config, '') || error LIKE '%'||$1||'%')
@@ -181,9 +190,10 @@ func TestAnAgentRunsTheDeploymentsOfItsPool(t *testing.T) {
 	})
 }
 
-// testAgentRuns is the agent's main path on store; inStore, when set, counts the rows of the
-// store's tables that hold a string.
-func testAgentRuns(t *testing.T, store string, inStore func(t *testing.T, s string) int) {
+// testAgentRuns is the agent's main path on store; tamper, when set, damages a release's
+// bundle where the store keeps it (nil: the files beside SQLite); inStore, when set, counts
+// the rows of the store's tables that hold a string.
+func testAgentRuns(t *testing.T, store string, tamper func(t *testing.T, rel releaseDoc), inStore func(t *testing.T, s string) int) {
 	x := newAgentEstate(t, store, "30s")
 	ops := x.remote(t, "ops")
 	x.release("api", "--version", "1.0.0")
@@ -297,12 +307,16 @@ func testAgentRuns(t *testing.T, store string, inStore func(t *testing.T, s stri
 		// A new script, so a new bundle, which the agent has not fetched yet.
 		x.write("deploy.sh", strings.ReplaceAll(deployScript, "@SCRATCH@", x.scratch)+"# 2.0.0\n")
 		rel := x.release("api", "--version", "2.0.0")
-		copyOf := filepath.Join(x.dir, ".strata", "recipes", strings.TrimPrefix(rel.Recipe, "sha256:"), "deploy.sh")
-		if err := os.Chmod(copyOf, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(copyOf, []byte("#!/bin/sh\necho tampered >> "+x.path("runs")+"\n"), 0o755); err != nil {
-			t.Fatal(err)
+		if tamper != nil {
+			tamper(t, rel)
+		} else {
+			copyOf := filepath.Join(x.dir, ".strata", "recipes", strings.TrimPrefix(rel.Recipe, "sha256:"), "deploy.sh")
+			if err := os.Chmod(copyOf, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(copyOf, []byte("#!/bin/sh\necho tampered >> "+x.path("runs")+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
 		r := ops.run("deploy", "api@2.0.0", "--env", "prod-eu", "-o", "json")
 		var d deployment
