@@ -50,18 +50,15 @@ func (db *DB) migrate(ctx context.Context) error {
 			db.name, db.searchPath)
 	}
 	db.schema = *schema
-	v, err := db.schemaVersion(ctx, c)
+	v, recorded, err := db.schemaState(ctx, c)
 	if err != nil {
 		return err
 	}
-	if v > 0 {
-		// The common case, for every command of the CLI opens the store: every migration
-		// is recorded, and there is nothing to wait for. Counted, not compared with the
-		// newest: a lower migration that landed after a higher one still applies.
-		done, err := db.recorded(ctx, c, ms)
-		if err != nil || done {
-			return err
-		}
+	if v >= latest(ms) && recorded >= applicable(ms) {
+		// The common case: every command of the CLI opens the store. Nothing to wait for.
+		// (A store at the newest version may still lack a lower-numbered migration that
+		// landed after the newest: then it is not the common case.)
+		return nil
 	}
 
 	key := lockKey(db.schema, "migrate")
@@ -103,20 +100,26 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// recorded reports whether schema_version records every migration of ms this binary
-// applies.
-func (db *DB) recorded(ctx context.Context, q querier, ms []sqlrow.Migration) (bool, error) {
-	var want []int32
+// applicable returns how many of ms this binary applies.
+func applicable(ms []sqlrow.Migration) int {
+	n := 0
 	for _, m := range ms {
 		if m.Version <= strata.SchemaVersion {
-			want = append(want, int32(m.Version))
+			n++
 		}
 	}
-	var n int
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM schema_version WHERE version = ANY($1)`, want).Scan(&n); err != nil {
-		return false, fmt.Errorf("read schema version: %w", err)
+	return n
+}
+
+// latest returns the newest of ms this binary applies.
+func latest(ms []sqlrow.Migration) int {
+	v := 0
+	for _, m := range ms {
+		if m.Version <= strata.SchemaVersion {
+			v = max(v, m.Version)
+		}
 	}
-	return n == len(want), nil
+	return v
 }
 
 // querier is a connection or a transaction.
@@ -128,33 +131,39 @@ type querier interface {
 // schema. EINVALID when the schema holds tables but is not a Strata store, or a newer
 // Strata wrote it.
 func (db *DB) schemaVersion(ctx context.Context, q querier) (int, error) {
+	v, _, err := db.schemaState(ctx, q)
+	return v, err
+}
+
+// schemaState is schemaVersion, and how many of the migrations this binary knows the schema
+// records, read in the same round trip.
+func (db *DB) schemaState(ctx context.Context, q querier) (v, recorded int, err error) {
 	var tables, marker, versions int
 	// The catalog, not information_schema, whose views join and check privileges on every
 	// relation of the database: 20-60 ms a query on a server holding a few hundred schemas.
 	// Views and foreign tables count as tables, as they would there.
-	err := q.QueryRow(ctx, `SELECT count(*),
+	err = q.QueryRow(ctx, `SELECT count(*),
 		count(*) FILTER (WHERE c.relname = 'strata_store'),
 		count(*) FILTER (WHERE c.relname = 'schema_version')
 		FROM pg_catalog.pg_class c
 		WHERE c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = current_schema())
 		AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`).Scan(&tables, &marker, &versions)
 	if err != nil {
-		return 0, fmt.Errorf("read schema: %w", err)
+		return 0, 0, fmt.Errorf("read schema: %w", err)
 	}
 	if tables == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if marker == 0 || versions == 0 {
-		return 0, strata.Errorf(strata.EINVALID, "%s (schema %s) is not a Strata store: it holds other tables; name an empty schema with search_path=",
+		return 0, 0, strata.Errorf(strata.EINVALID, "%s (schema %s) is not a Strata store: it holds other tables; name an empty schema with search_path=",
 			db.name, db.schema)
 	}
-	var v int
-	if err := q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("read schema version: %w", err)
+	if err := q.QueryRow(ctx, `SELECT coalesce(max(version), 0), count(*) FILTER (WHERE version <= $1) FROM schema_version`, strata.SchemaVersion).Scan(&v, &recorded); err != nil {
+		return 0, 0, fmt.Errorf("read schema version: %w", err)
 	}
 	if v > strata.SchemaVersion {
-		return 0, strata.Errorf(strata.EINVALID, "%s (schema %s) was written by a newer Strata (schema %d, this binary reads up to %d); upgrade strata",
+		return 0, 0, strata.Errorf(strata.EINVALID, "%s (schema %s) was written by a newer Strata (schema %d, this binary reads up to %d); upgrade strata",
 			db.name, db.schema, v, strata.SchemaVersion)
 	}
-	return v, nil
+	return v, recorded, nil
 }
