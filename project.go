@@ -27,6 +27,8 @@ type Project struct {
 	// Digest is a sha256 over every file read for the project, in reading order: the same
 	// files give the same digest, so a check that passed once need not run again.
 	Digest string
+	// Flags are the feature flags strata.yaml declares, in declaration order.
+	Flags []*Flag
 
 	// index finds environments by name without a scan (Environment); nil until Index.
 	index *nameIndex
@@ -65,6 +67,9 @@ type Environment struct {
 	// Created is when an ephemeral environment was made: deployments from before it belong
 	// to an earlier environment of the same name.
 	Created time.Time
+	// Flags are this environment's own flag overrides, by flag key (its ancestors' are
+	// theirs: package flag layers them through Chain).
+	Flags map[string]*Flag
 }
 
 // Predates reports whether d was made in an earlier short-lived environment of env's name,
@@ -82,7 +87,9 @@ type Policy struct {
 	Approvals *int      `json:"approvals,omitempty"`
 	Windows   []Window  `json:"windows,omitempty"`
 	Soak      *Duration `json:"soak,omitempty"`
-	Pos       Pos       `json:"-"`
+	// FlagApprovals is how many approvals a runtime flag change needs (0 when unset).
+	FlagApprovals *int `json:"flag_approvals,omitempty"`
+	Pos           Pos  `json:"-"`
 }
 
 // Merge returns p with every field that child sets replaced by child's.
@@ -96,6 +103,9 @@ func (p Policy) Merge(child Policy) Policy {
 	}
 	if child.Soak != nil {
 		out.Soak = child.Soak
+	}
+	if child.FlagApprovals != nil {
+		out.FlagApprovals = child.FlagApprovals
 	}
 	if !child.Pos.IsZero() {
 		out.Pos = child.Pos

@@ -36,17 +36,21 @@ const (
 	RoleDeployer = "deployer" // reads; deploys, promotes, rolls back, releases
 	RoleApprover = "approver" // reads; approves and rejects promotions
 	RoleAdmin    = "admin"    // everything: freezes, window overrides, tokens, secrets
+	// RoleClient is an application's token: it evaluates the flags of the one environment
+	// it is bound to (its only selector names it) over OFREP, and does nothing else.
+	RoleClient = "client"
 )
 
 // Roles lists every role, in the order help text shows them.
-var Roles = []string{RoleViewer, RoleDeployer, RoleApprover, RoleAdmin}
+var Roles = []string{RoleViewer, RoleDeployer, RoleApprover, RoleAdmin, RoleClient}
 
 // Actions a request needs; Permits says which roles may take them.
 const (
-	ActRead    = "read"    // every read
-	ActDeploy  = "deploy"  // deploy, promote, rollback, release, env create/destroy
-	ActApprove = "approve" // approve, reject
-	ActAdmin   = "admin"   // freeze, unfreeze, override windows, tokens, secrets, resume
+	ActRead    = "read"     // every read
+	ActDeploy  = "deploy"   // deploy, promote, rollback, release, env create/destroy
+	ActApprove = "approve"  // approve, reject
+	ActAdmin   = "admin"    // freeze, unfreeze, override windows, tokens, secrets, resume
+	ActEval    = "evaluate" // evaluate flags over OFREP (client tokens only)
 )
 
 // permissions is the one table of who may do what.
@@ -55,6 +59,7 @@ var permissions = map[string][]string{
 	RoleDeployer: {ActRead, ActDeploy},
 	RoleApprover: {ActRead, ActApprove},
 	RoleAdmin:    {ActRead, ActDeploy, ActApprove, ActAdmin},
+	RoleClient:   {ActEval},
 }
 
 // Permits reports whether role may take action. An unknown role or action permits nothing.
@@ -66,6 +71,15 @@ func Permits(role, action string) bool {
 func ValidRole(role string) bool {
 	_, ok := permissions[role]
 	return ok
+}
+
+// ClientEnv returns the environment a client token is bound to, "" for any other token.
+// The client never chooses it: it is the name its one selector gives.
+func (t *Token) ClientEnv() string {
+	if t == nil || t.Role != RoleClient || len(t.Envs) != 1 || len(t.Envs[0]) != 1 {
+		return ""
+	}
+	return t.Envs[0]["name"]
 }
 
 // Revoked reports whether t has been revoked.

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"promotion leases", testPromotionLeases},
 		{"concurrency", testConcurrency},
 		{"health checks", testHealth},
+		{"feature flags", testFlags},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
