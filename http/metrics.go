@@ -68,6 +68,8 @@ type metrics struct {
 	ticks         uint64
 	// checked counts the health checks this server ran after deployments, by result.
 	checked map[string]uint64
+	// flags counts OFREP evaluations by flag and reason (ofrep_metrics.go).
+	flags flagCounts
 
 	// store is what the deployments in the store came to at the last scrape that read them,
 	// and the audit log's newest event then. Every change of a deployment's state or times
@@ -171,6 +173,7 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 		fmt.Fprintf(&b, "strata_http_requests_total{code=\"%d\"} %d\n", code, m.requests[code])
 	}
 	m.mu.Unlock()
+	m.flags.write(&b)
 
 	w := c.w
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -23,6 +23,7 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/flag"
 )
 
 // Config is what a Server is made from.
@@ -96,6 +97,8 @@ type Server struct {
 	commands []command.Decl
 	// health checks again what runs (healthwatch.go).
 	health *healthWatch
+	// flags caches each environment's flags for OFREP (ofrep.go).
+	flags *flag.Cache
 
 	// sessionHash, when set (by the dashboard), returns the token hash a request's session
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
@@ -145,6 +148,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.routes(s.mux); err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
+	s.registerOFREP(s.mux)
 	s.registerUI(s.mux)
 	s.handler = s.logRequests(s.mux)
 	return s, nil
