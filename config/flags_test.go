@@ -23,7 +23,7 @@ flags:
 		name, yaml, at, want string
 	}{
 		{"a flag without a type says which types there are", good + "  f: {default: true}\n", "strata.yaml:8:3", "has no type; write e.g. type: boolean"},
-		{"an unknown type lists the right ones", good + "  f: {type: bool, default: true}\n", "strata.yaml:8:12", `type of flag "f" is "bool"; want one of boolean, string, number, object`},
+		{"an unknown type lists the right ones", good + "  f: {type: bool, default: true}\n", "strata.yaml:8:13", `type of flag "f" is "bool"; want one of boolean, string, number, object`},
 		{"a default of the wrong type says what would be right", good + "  f: {type: boolean, default: yes please}\n", "strata.yaml:8:31", `default of flag "f": "yes please" is not a boolean; want true or false`},
 		{"a percent above 100 is refused", good + "  f: {type: boolean, default: false, rollout: {percent: 120, value: true}}\n", "strata.yaml:8:57", "percent of rollout of flag \"f\" is 120; want a whole number from 0 to 100"},
 		{"a malformed semver in a rule names it", good + "  f:\n    type: boolean\n    default: false\n    rules: [{when: {app: {semver_at_least: 1.x}}, value: true}]\n", "strata.yaml:11:44", `"1.x" is not a semantic version`},
