@@ -8,7 +8,6 @@ import (
 	"github.com/strata-dev/strata/flag"
 )
 
-
 func TestFlagProblemsNameTheirPlace(t *testing.T) {
 	const good = `project: shop
 environments:
