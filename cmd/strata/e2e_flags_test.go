@@ -106,6 +106,13 @@ func TestFlagCommandsChangeFlagsWithGovernanceAndRefuseBadInput(t *testing.T) {
 		if got := listFlags(t, e, "dev")["theme"]; got.Killed || got.Part != "set" {
 			t.Errorf("theme after unkill = %+v, want the set value back", got)
 		}
+		var drift struct {
+			Drift []struct{ Environment, Kind, Flag, Detail string }
+		}
+		jsonDoc(t, e.must(1, "-o", "json", "drift", "--env", "dev"), &drift)
+		if len(drift.Drift) != 1 || drift.Drift[0].Kind != "flag" || drift.Drift[0].Flag != "theme" {
+			t.Errorf("drift = %+v, want theme's runtime value as kind flag", drift.Drift)
+		}
 		audit := e.must(0, "-o", "json", "audit", "--env", "dev")
 		for _, action := range []string{"flag.set", "flag.kill", "flag.unkill"} {
 			if !strings.Contains(audit.stdout, `"`+action+`"`) {
