@@ -69,4 +69,3 @@ func describeFile(r *flag.Resolved) string {
 	}
 	return s
 }
-
