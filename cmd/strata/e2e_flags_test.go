@@ -165,17 +165,7 @@ func TestOFREPServesAClientTokensEnvironment(t *testing.T) {
 	client := createToken(t, e, "web", "--role", "client", "--env", "prod-eu").Token
 	admin := createToken(t, e, "ann", "--role", "admin").Token
 	e.must(2, "token", "create", "bad", "--role", "client", "--envs", "tier=prod")
-	srv := e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h")
-	var url string
-	addr := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`)
-	waitFor(t, 30*time.Second, "the server to listen", func() bool {
-		b, _ := os.ReadFile(srv.stderr)
-		if m := addr.FindSubmatch(b); m != nil {
-			url = "http://" + string(m[1])
-			return true
-		}
-		return false
-	})
+	url := serveFlags(t, e)
 	one := func(key, body string) (int, map[string]any) {
 		code, _, doc := ofrep(t, url, client, "/ofrep/v1/evaluate/flags/"+key, body)
 		return code, doc
@@ -255,6 +245,26 @@ func TestOFREPServesAClientTokensEnvironment(t *testing.T) {
 			return doc["reason"] == "DISABLED"
 		})
 	})
+}
+
+// serveFlags starts `strata serve` on e and returns its URL once it listens.
+func serveFlags(t *testing.T, e *estate) string {
+	t.Helper()
+	srv := e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h")
+	var url string
+	addr := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`)
+	waitFor(t, 30*time.Second, "the server to listen", func() bool {
+		b, _ := os.ReadFile(srv.stderr)
+		if m := addr.FindSubmatch(b); m != nil {
+			url = "http://" + string(m[1])
+			return true
+		}
+		if srv.ended() {
+			t.Fatalf("strata serve ended:\n%s", b)
+		}
+		return false
+	})
+	return url
 }
 
 func fmtAny(v any) string {
