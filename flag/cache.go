@@ -41,6 +41,41 @@ type Snapshot struct {
 	Running map[string]string
 	Version int64
 	at      time.Time
+
+	// encoded keeps answers already encoded by Encoded: within one snapshot a result is
+	// determined by its Key, Part, Literal, Reason and ErrorCode.
+	mu      sync.RWMutex
+	encoded map[resultKey][]byte
+}
+
+type resultKey struct {
+	key, part, reason, errCode string
+	literal                    int
+}
+
+// Encoded returns encode(res), made once per snapshot for each distinct result: a server
+// answering thousands of evaluations a second encodes each answer once.
+func (s *Snapshot) Encoded(res Result, encode func(Result) ([]byte, error)) ([]byte, error) {
+	k := resultKey{res.Key, res.Part, res.Reason, res.ErrorCode, res.Literal}
+	s.mu.RLock()
+	b, ok := s.encoded[k]
+	s.mu.RUnlock()
+	if ok {
+		return b, nil
+	}
+	b, err := encode(res)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.encoded == nil {
+		s.encoded = map[resultKey][]byte{}
+	}
+	if len(s.encoded) < 1<<16 {
+		s.encoded[k] = b
+	}
+	s.mu.Unlock()
+	return b, nil
 }
 
 // DefaultCheck is how often a Cache asks the store whether flags changed: well inside the

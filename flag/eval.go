@@ -41,7 +41,19 @@ type Result struct {
 	// Part is the part that decided (PartKill, PartRequires, PartSet, "rules[N]",
 	// PartRollout, PartDefault).
 	Part string
+	// Literal says which written value Value is: LiteralDefault, LiteralSet,
+	// LiteralRollout, or LiteralRule+N for rule N. With Key, Part, Reason and ErrorCode it
+	// determines the whole result within one resolution, so answers can be encoded once.
+	Literal int
 }
+
+// Which written value a result gives (Result.Literal).
+const (
+	LiteralDefault = iota
+	LiteralSet
+	LiteralRollout
+	LiteralRule
+)
 
 // Evaluate evaluates r for an evaluation context (JSON-like, as OFREP sends it) in an
 // environment where running maps each service to the version that runs there.
@@ -60,13 +72,13 @@ func Evaluate(r *Resolved, ctx map[string]any, running map[string]string) Result
 	}
 	if r.HasSet {
 		res.Value, res.Variant = r.value(r.Set)
-		res.Reason, res.Part = ReasonStatic, PartSet
+		res.Reason, res.Part, res.Literal = ReasonStatic, PartSet, LiteralSet
 		return res
 	}
 	for i, rule := range r.Rules {
 		if matches(rule.When, ctx) {
 			res.Value, res.Variant = r.value(rule.Value.V)
-			res.Reason, res.Part = ReasonTargetingMatch, "rules["+strconv.Itoa(i)+"]"
+			res.Reason, res.Part, res.Literal = ReasonTargetingMatch, rulePart(i), LiteralRule+i
 			return res
 		}
 	}
@@ -79,7 +91,7 @@ func Evaluate(r *Resolved, ctx map[string]any, running map[string]string) Result
 		}
 		if Bucket(r.Key, tk) < float64(ro.Percent) {
 			res.Value, res.Variant = r.value(ro.Value.V)
-			res.Reason, res.Part = ReasonSplit, PartRollout
+			res.Reason, res.Part, res.Literal = ReasonSplit, PartRollout, LiteralRollout
 			return res
 		}
 		return def(ReasonSplit, PartRollout, "")
@@ -88,6 +100,22 @@ func Evaluate(r *Resolved, ctx map[string]any, running map[string]string) Result
 		return def(ReasonStatic, PartDefault, "")
 	}
 	return def(ReasonDefault, PartDefault, "")
+}
+
+// ruleParts names the first rules' parts without building the text on every evaluation.
+var ruleParts = func() []string {
+	out := make([]string, 16)
+	for i := range out {
+		out[i] = "rules[" + strconv.Itoa(i) + "]"
+	}
+	return out
+}()
+
+func rulePart(i int) string {
+	if i < len(ruleParts) {
+		return ruleParts[i]
+	}
+	return "rules[" + strconv.Itoa(i) + "]"
 }
 
 // value turns a value as written into the value served and its variant: a variant's

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/flag"
@@ -31,9 +33,57 @@ const maxOFREPBody = 64 << 10
 
 // registerOFREP serves the two OFREP evaluation routes on mux.
 func (s *Server) registerOFREP(mux *http.ServeMux) {
-	s.flags = &flag.Cache{Src: flagSource{s}, Now: s.now}
+	s.ofrep = &ofrepState{flags: &flag.Cache{Src: flagSource{s}, Now: s.now}}
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.ofrepOne)
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.ofrepBulk)
+}
+
+// ofrepState is what the OFREP routes keep between requests.
+type ofrepState struct {
+	flags  *flag.Cache
+	mu     sync.Mutex
+	tokens map[string]cachedToken
+}
+
+// cachedToken is a client token OFREP authenticated, and when.
+type cachedToken struct {
+	t  *strata.Token
+	at time.Time
+}
+
+// tokenTTL is how long OFREP trusts a client token it looked up, before it asks the store
+// again: a token lookup would otherwise be most of an evaluation's cost. A revoked client
+// token therefore stops evaluating within a second, where the API's tokens stop at once.
+const tokenTTL = time.Second
+
+// maxCachedTokens bounds the cache; past it the cache starts over.
+const maxCachedTokens = 10000
+
+// ofrepToken authenticates r as s.authenticate does, trusting for tokenTTL a client token
+// it found before.
+func (s *Server) ofrepToken(r *http.Request) (*strata.Token, error) {
+	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	secret = strings.TrimSpace(secret)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return s.authenticate(r)
+	}
+	hash, now, o := strata.HashToken(secret), s.now(), s.ofrep
+	o.mu.Lock()
+	c, hit := o.tokens[hash]
+	o.mu.Unlock()
+	if hit && now.Sub(c.at) < tokenTTL && !now.Before(c.at) {
+		return c.t, nil
+	}
+	t, err := s.authenticate(r)
+	if err == nil && t.Role == strata.RoleClient {
+		o.mu.Lock()
+		if o.tokens == nil || len(o.tokens) >= maxCachedTokens {
+			o.tokens = map[string]cachedToken{}
+		}
+		o.tokens[hash] = cachedToken{t: t, at: now}
+		o.mu.Unlock()
+	}
+	return t, err
 }
 
 // flagSource is what the flag cache reads through the server's store and engine.
@@ -61,15 +111,6 @@ func (f flagSource) Running(ctx context.Context, env string) (map[string]string,
 	return out, nil
 }
 
-// ofrepSuccess is one evaluation that succeeded.
-type ofrepSuccess struct {
-	Key      string         `json:"key"`
-	Value    any            `json:"value"`
-	Reason   string         `json:"reason"`
-	Variant  string         `json:"variant,omitempty"`
-	Metadata map[string]any `json:"metadata"`
-}
-
 // ofrepFailure is one evaluation that failed, or (Key empty) a request that did.
 type ofrepFailure struct {
 	Key          string `json:"key,omitempty"`
@@ -86,7 +127,7 @@ func (s *Server) ofrepSnapshot(w http.ResponseWriter, r *http.Request, key strin
 			r.Header.Set("Authorization", "Bearer "+k)
 		}
 	}
-	t, err := s.authenticate(r)
+	t, err := s.ofrepToken(r)
 	if err != nil {
 		var th throttled
 		if errors.As(err, &th) {
@@ -116,7 +157,7 @@ func (s *Server) ofrepSnapshot(w http.ResponseWriter, r *http.Request, key strin
 		s.ofrepWrite(w, http.StatusBadRequest, fail)
 		return nil, nil, ""
 	}
-	snap, err := s.flags.Env(r.Context(), p, env)
+	snap, err := s.ofrep.flags.Env(r.Context(), p, env)
 	if err != nil {
 		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		s.ofrepWrite(w, http.StatusInternalServerError, ofrepFailure{ErrorDetails: internalMessage})
@@ -173,11 +214,19 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request) {
 	}
 	res := flag.Evaluate(f, ctx, snap.Running)
 	s.metrics.flagEvaluated(key, reasonOrError(res))
-	if res.ErrorCode != "" {
-		s.ofrepWrite(w, http.StatusBadRequest, ofrepFailure{Key: key, ErrorCode: res.ErrorCode, ErrorDetails: res.Detail})
+	body, err := snap.Encoded(res, encoder(env, snap))
+	if err != nil {
+		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.ofrepWrite(w, http.StatusInternalServerError, ofrepFailure{ErrorDetails: internalMessage})
 		return
 	}
-	s.ofrepWrite(w, http.StatusOK, success(res, env, snap))
+	status := http.StatusOK
+	if res.ErrorCode != "" {
+		status = http.StatusBadRequest
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // ofrepBulk is POST /ofrep/v1/evaluate/flags: every flag of the environment, with an ETag
@@ -187,22 +236,24 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request) {
 	if snap == nil {
 		return
 	}
-	flags := make([]any, 0, len(snap.Order))
-	for _, f := range snap.Order {
+	body := make([]byte, 0, 160*len(snap.Order)+16)
+	body = append(body, `{"flags":[`...)
+	enc := encoder(env, snap)
+	for i, f := range snap.Order {
 		res := flag.Evaluate(f, ctx, snap.Running)
 		s.metrics.flagEvaluated(f.Key, reasonOrError(res))
-		if res.ErrorCode != "" {
-			flags = append(flags, ofrepFailure{Key: f.Key, ErrorCode: res.ErrorCode, ErrorDetails: res.Detail})
-			continue
+		b, err := snap.Encoded(res, enc)
+		if err != nil {
+			s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+			s.ofrepWrite(w, http.StatusInternalServerError, ofrepFailure{ErrorDetails: internalMessage})
+			return
 		}
-		flags = append(flags, success(res, env, snap))
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, b...)
 	}
-	body, err := json.Marshal(map[string]any{"flags": flags})
-	if err != nil {
-		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		s.ofrepWrite(w, http.StatusInternalServerError, ofrepFailure{ErrorDetails: internalMessage})
-		return
-	}
+	body = append(body, "]}"...)
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	w.Header().Set("ETag", etag)
@@ -226,15 +277,31 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-func success(res flag.Result, env string, snap *flag.Snapshot) ofrepSuccess {
-	md := map[string]any{"environment": env, "part": res.Part}
-	if src := snap.Flags[res.Key].Sources[strings.SplitN(res.Part, "[", 2)[0]]; src != "" {
-		md["source"] = src
+// ofrepMeta is a success's metadata: where the answer came from.
+type ofrepMeta struct {
+	Environment string `json:"environment"`
+	Part        string `json:"part"`
+	Source      string `json:"source,omitempty"`
+	Detail      string `json:"detail,omitempty"`
+}
+
+// encoder returns how an evaluation in env is written: the protocol's success, or its
+// failure {key, errorCode, errorDetails}.
+func encoder(env string, snap *flag.Snapshot) func(flag.Result) ([]byte, error) {
+	return func(res flag.Result) ([]byte, error) {
+		if res.ErrorCode != "" {
+			return json.Marshal(ofrepFailure{Key: res.Key, ErrorCode: res.ErrorCode, ErrorDetails: res.Detail})
+		}
+		part, _, _ := strings.Cut(res.Part, "[")
+		md := ofrepMeta{Environment: env, Part: res.Part, Source: snap.Flags[res.Key].Sources[part], Detail: res.Detail}
+		return json.Marshal(struct {
+			Key      string    `json:"key"`
+			Value    any       `json:"value"`
+			Reason   string    `json:"reason"`
+			Variant  string    `json:"variant,omitempty"`
+			Metadata ofrepMeta `json:"metadata"`
+		}{res.Key, res.Value, res.Reason, res.Variant, md})
 	}
-	if res.Detail != "" {
-		md["detail"] = res.Detail
-	}
-	return ofrepSuccess{Key: res.Key, Value: res.Value, Reason: res.Reason, Variant: res.Variant, Metadata: md}
 }
 
 // reasonOrError is what /metrics counts an evaluation by.

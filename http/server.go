@@ -23,7 +23,6 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/engine"
-	"github.com/strata-dev/strata/flag"
 )
 
 // Config is what a Server is made from.
@@ -97,8 +96,8 @@ type Server struct {
 	commands []command.Decl
 	// health checks again what runs (healthwatch.go).
 	health *healthWatch
-	// flags caches each environment's flags for OFREP (ofrep.go).
-	flags *flag.Cache
+	// ofrep caches flags and client tokens for OFREP (ofrep.go).
+	ofrep *ofrepState
 
 	// sessionHash, when set (by the dashboard), returns the token hash a request's session
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
