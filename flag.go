@@ -127,4 +127,40 @@ type FlagStore interface {
 	FlagStates(ctx context.Context, env string) ([]*FlagState, error)
 	// FlagsVersion returns the counter: it grows with every ChangeFlag.
 	FlagsVersion(ctx context.Context) (int64, error)
+	// RequestFlagChange records r, a change that waits for approvals (ID and CreatedAt
+	// set by the store, State FlagWaiting), with e. EINVALID when it names no environment,
+	// flag or requester, or needs no approval.
+	RequestFlagChange(ctx context.Context, r *FlagRequest, e *Event) error
+	// ApproveFlagChange adds a's approval to waiting request id with e; when the request
+	// then has the approvals it needs, it applies its change as ChangeFlag does (with
+	// applied, its audit event) and marks it FlagApplied, in the same transaction. It
+	// returns the request, and the flag's state when it was applied (else nil). ENOTFOUND
+	// when there is no such request; ECONFLICT when it is no longer waiting, or a.Principal
+	// asked for it or approved it already.
+	ApproveFlagChange(ctx context.Context, id string, a Approval, e, applied *Event) (*FlagRequest, *FlagState, error)
+	// FlagRequests returns the requests of env ("" for every environment) that wait,
+	// oldest first.
+	FlagRequests(ctx context.Context, env string) ([]*FlagRequest, error)
+}
+
+// FlagRequest states.
+const (
+	FlagWaiting = "waiting"
+	FlagApplied = "applied"
+)
+
+// FlagRequest is a runtime flag change that waits for approvals (policy.flag_approvals)
+// from principals other than the one who asked for it.
+type FlagRequest struct {
+	ID          string          `json:"id"`
+	Environment string          `json:"environment"`
+	Flag        string          `json:"flag"`
+	Action      string          `json:"action"`
+	Change      FlagChange      `json:"change"`
+	Detail      json.RawMessage `json:"detail,omitempty"`
+	RequestedBy string          `json:"requested_by"`
+	Needed      int             `json:"needed"`
+	Approvals   []Approval      `json:"approvals"`
+	State       string          `json:"state"`
+	CreatedAt   time.Time       `json:"created_at"`
 }

@@ -2,6 +2,9 @@ package command
 
 import (
 	"context"
+	"slices"
+
+	"github.com/strata-dev/strata"
 
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/report"
@@ -76,5 +79,40 @@ var FlagUnkill = &Command[report.FlagKillRequest, *report.FlagEntry]{
 	},
 	Run: func(ctx context.Context, x Site, req report.FlagKillRequest) (*report.FlagEntry, error) {
 		return onEngine(ctx, x, func(e *engine.Engine) (*report.FlagEntry, error) { return report.FlagUnkill(ctx, e, req) })
+	},
+}
+
+// FlagApprove is `flag approve ID`: approve a runtime flag change that waits for approvals
+// (policy.flag_approvals); the approval that completes it applies it.
+var FlagApprove = &Command[report.FlagApproveRequest, *report.FlagEntry]{
+	Info: Info{Name: "flag approve", Route: "POST /api/v1/flag-requests/{id}/approve", Action: approve, Summary: "flag approve ID"},
+	Authorize: func(ctx context.Context, x Site, req report.FlagApproveRequest) error {
+		s, err := x.Store(ctx)
+		if err != nil {
+			return err
+		}
+		r, err := report.FindFlagRequest(ctx, s, req.ID)
+		if err != nil {
+			return err
+		}
+		return x.Allow(ctx, approve, r.Environment)
+	},
+	Run: func(ctx context.Context, x Site, req report.FlagApproveRequest) (*report.FlagEntry, error) {
+		return onEngine(ctx, x, func(e *engine.Engine) (*report.FlagEntry, error) { return report.FlagApprove(ctx, e, req.ID) })
+	},
+}
+
+// FlagRequests is `flag requests [--env ENV]`: runtime flag changes that wait for approvals.
+var FlagRequests = &Command[report.FlagRequestsRequest, []*strata.FlagRequest]{
+	Info: Info{Name: "flag requests", Route: "GET /api/v1/flag-requests", Action: read, Summary: "flag requests [--env ENV]"},
+	Authorize: func(ctx context.Context, x Site, req report.FlagRequestsRequest) error {
+		return allowIfNamed(ctx, x, read, req.Env)
+	},
+	Run: func(ctx context.Context, x Site, req report.FlagRequestsRequest) ([]*strata.FlagRequest, error) {
+		rs, err := onEngine(ctx, x, func(e *engine.Engine) ([]*strata.FlagRequest, error) { return report.FlagRequests(ctx, e, req.Env) })
+		if err != nil || x.CoversAll() {
+			return rs, err
+		}
+		return slices.DeleteFunc(rs, func(r *strata.FlagRequest) bool { return !x.Covers(r.Environment) }), nil
 	},
 }

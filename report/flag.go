@@ -66,6 +66,9 @@ type FlagEntry struct {
 	Percent    *int       `json:"percent,omitempty"`
 	ChangedBy  string     `json:"changed_by,omitempty"`
 	ChangedAt  *time.Time `json:"changed_at,omitempty"`
+	// Request is the change request this command made or approved, when the environment
+	// needs approvals of runtime changes (policy.flag_approvals).
+	Request *strata.FlagRequest `json:"request,omitempty"`
 }
 
 // FlagPart is one part of a flag as explain shows it.
@@ -226,13 +229,24 @@ func changeFlag(ctx context.Context, e *engine.Engine, key, env, action string, 
 	if _, err := fs.Resolved(key); err != nil {
 		return nil, err
 	}
-	if err := flagGovernance(ctx, e, fs.Env, action); err != nil {
+	if err := flagFreeze(ctx, e, fs.Env, action); err != nil {
 		return nil, err
 	}
 	c.Environment, c.Flag, c.Actor, c.At = env, key, e.Actor, now(e)
 	raw, err := json.Marshal(detail)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s in %s: %w", action, key, env, err)
+	}
+	if n := fs.Env.Policy.FlagApprovals; n != nil && *n > 0 && action != "flag.kill" {
+		r := &strata.FlagRequest{Environment: env, Flag: key, Action: action, Change: *c, Detail: raw, RequestedBy: e.Actor, Needed: *n}
+		ev := &strata.Event{Actor: e.Actor, Action: "flag.request", Environment: env, Detail: raw}
+		if err := e.Store.RequestFlagChange(ctx, r, ev); err != nil {
+			return nil, err
+		}
+		r0, _ := fs.Resolved(key)
+		entry := fs.Entry(r0)
+		entry.Request = r
+		return &entry, strata.Errorf(strata.EBLOCKED, "%s needs %d approval(s) of runtime flag changes (policy.flag_approvals): the change waits as %s until another principal runs `strata flag approve %s`", env, *n, r.ID, r.ID)
 	}
 	ev := &strata.Event{Actor: e.Actor, Action: action, Environment: env, Subject: key, Detail: raw}
 	st, err := e.Store.ChangeFlag(ctx, c, ev)
@@ -245,11 +259,96 @@ func changeFlag(ctx context.Context, e *engine.Engine, key, env, action string, 
 	return &entry, nil
 }
 
-// flagGovernance refuses a runtime change the environment's policy does not allow now.
-func flagGovernance(ctx context.Context, e *engine.Engine, env *strata.Environment, action string) error {
-	if n := env.Policy.FlagApprovals; n != nil && *n > 0 && action != "flag.kill" {
-		return strata.Errorf(strata.EBLOCKED, "%s needs %d approval(s) of runtime flag changes (policy.flag_approvals), and approving them is not built yet: change the flag in strata.yaml, or kill it (a kill needs none)", env.Name, *n)
+// FlagApproveRequest is POST /api/v1/flag-requests/{id}/approve.
+type FlagApproveRequest struct {
+	ID string `json:"-" path:"id"`
+}
+
+// FlagRequestsRequest is GET /api/v1/flag-requests?env=ENV.
+type FlagRequestsRequest struct {
+	Env string `query:"env" doc:"only this environment"`
+}
+
+// FindFlagRequest returns the waiting request id. ENOTFOUND when none waits under it.
+func FindFlagRequest(ctx context.Context, s strata.FlagStore, id string) (*strata.FlagRequest, error) {
+	rs, err := s.FlagRequests(ctx, "")
+	if err != nil {
+		return nil, err
 	}
+	for _, r := range rs {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return nil, strata.Errorf(strata.ENOTFOUND, "no flag change request %s waits; `strata flag requests` lists those that do", id)
+}
+
+// FlagApprove approves a waiting runtime flag change as e's actor; the approval that
+// completes it applies the change (the environment's freeze still applies then).
+func FlagApprove(ctx context.Context, e *engine.Engine, id string) (*FlagEntry, error) {
+	r, err := FindFlagRequest(ctx, e.Store, id)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := LoadFlagSite(ctx, e, r.Environment)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fs.Resolved(r.Flag); err != nil {
+		return nil, err
+	}
+	if len(r.Approvals)+1 >= r.Needed {
+		if err := flagFreeze(ctx, e, fs.Env, r.Action); err != nil {
+			return nil, err
+		}
+	}
+	ev := &strata.Event{Actor: e.Actor, Action: "flag.approve", Environment: r.Environment, Subject: id}
+	detail, _ := json.Marshal(map[string]any{"request": id, "requested_by": r.RequestedBy, "change": r.Detail})
+	applied := &strata.Event{Actor: e.Actor, Action: r.Action, Environment: r.Environment, Subject: r.Flag, Detail: detail}
+	req, st, err := e.Store.ApproveFlagChange(ctx, id, strata.Approval{Principal: e.Actor, At: now(e)}, ev, applied)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		fs.States[r.Flag] = st
+	}
+	res, _ := fs.Resolved(r.Flag)
+	entry := fs.Entry(res)
+	entry.Request = req
+	return &entry, nil
+}
+
+// FlagRequests lists the waiting runtime flag changes of env ("" for all).
+func FlagRequests(ctx context.Context, e *engine.Engine, env string) ([]*strata.FlagRequest, error) {
+	if env != "" {
+		if err := NeedEnv(e.Project, env); err != nil {
+			return nil, err
+		}
+	}
+	rs, err := e.Store.FlagRequests(ctx, env)
+	if rs == nil && err == nil {
+		rs = []*strata.FlagRequest{}
+	}
+	return rs, err
+}
+
+// WriteFlagRequests prints waiting runtime flag changes.
+func WriteFlagRequests(w io.Writer, rs []*strata.FlagRequest) {
+	if len(rs) == 0 {
+		fmt.Fprintln(w, "no flag changes wait for approval")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tENVIRONMENT\tFLAG\tCHANGE\tASKED BY\tAPPROVALS")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\t%d of %d\n", r.ID, r.Environment, r.Flag, r.Action, r.Detail, r.RequestedBy, len(r.Approvals), r.Needed)
+	}
+	tw.Flush()
+}
+
+// flagFreeze refuses a runtime change in a frozen environment. A kill is allowed: it only
+// ever turns a feature off, and a safety switch must not wait.
+func flagFreeze(ctx context.Context, e *engine.Engine, env *strata.Environment, action string) error {
 	if action == "flag.kill" {
 		return nil
 	}
@@ -337,8 +436,18 @@ func FlagUnkill(ctx context.Context, e *engine.Engine, req FlagKillRequest) (*Fl
 	return changeFlag(ctx, e, req.Key, req.Env, "flag.unkill", &strata.FlagChange{Killed: &off}, map[string]any{})
 }
 
-// WriteText prints a flag as one line.
-func (f *FlagEntry) WriteText(w io.Writer) { writeFlags(w, []FlagEntry{*f}) }
+// WriteText prints a flag as one line, and the change request this command made or
+// approved, if any.
+func (f *FlagEntry) WriteText(w io.Writer) {
+	writeFlags(w, []FlagEntry{*f})
+	if r := f.Request; r != nil {
+		if r.State == strata.FlagApplied {
+			fmt.Fprintf(w, "change %s (%s, asked by %s) is applied\n", r.ID, r.Action, r.RequestedBy)
+		} else {
+			fmt.Fprintf(w, "change %s (%s, asked by %s) waits for approvals: %d of %d; `strata flag approve %s`\n", r.ID, r.Action, r.RequestedBy, len(r.Approvals), r.Needed, r.ID)
+		}
+	}
+}
 
 // WriteFlags prints flags as a table.
 func WriteFlags(w io.Writer, fs []FlagEntry) { writeFlags(w, fs) }

@@ -116,4 +116,58 @@ func testFlags(t *testing.T, open func(t *testing.T) strata.Store) {
 			t.Errorf("counter %d, states %+v; want %d and one killed state with a percent", v, st, 2*n)
 		}
 	})
+
+	t.Run("a request waits for distinct approvals, then applies its change with both events", func(t *testing.T) {
+		s := open(t)
+		r := &strata.FlagRequest{Environment: "prod", Flag: "f", Action: "flag.set", RequestedBy: "alice", Needed: 2,
+			Change: strata.FlagChange{Value: json.RawMessage(`true`), Actor: "alice"}}
+		must(t, s.RequestFlagChange(ctx(t), r, &strata.Event{Actor: "alice", Action: "flag.request"}))
+		if r.ID == "" || r.State != strata.FlagWaiting || r.CreatedAt.IsZero() {
+			t.Fatalf("recorded %+v, want an id, waiting, a time", r)
+		}
+		_, _, err := s.ApproveFlagChange(ctx(t), r.ID, strata.Approval{Principal: "alice"}, nil, nil)
+		wantCode(t, err, strata.ECONFLICT)
+		got, st, err := s.ApproveFlagChange(ctx(t), r.ID, strata.Approval{Principal: "bob"}, &strata.Event{Actor: "bob", Action: "flag.approve"}, &strata.Event{Actor: "bob", Action: "flag.set"})
+		must(t, err)
+		if got.State != strata.FlagWaiting || st != nil || len(got.Approvals) != 1 {
+			t.Fatalf("after one of two approvals: %+v, state %+v; want still waiting", got, st)
+		}
+		_, _, err = s.ApproveFlagChange(ctx(t), r.ID, strata.Approval{Principal: "bob"}, nil, nil)
+		wantCode(t, err, strata.ECONFLICT)
+		waiting, err := s.FlagRequests(ctx(t), "prod")
+		must(t, err)
+		if len(waiting) != 1 || waiting[0].ID != r.ID || len(waiting[0].Approvals) != 1 {
+			t.Fatalf("waiting = %+v, want the request with bob's approval", waiting)
+		}
+		got, st, err = s.ApproveFlagChange(ctx(t), r.ID, strata.Approval{Principal: "carol"}, &strata.Event{Actor: "carol", Action: "flag.approve"}, &strata.Event{Actor: "carol", Action: "flag.set"})
+		must(t, err)
+		if got.State != strata.FlagApplied || st == nil || string(st.Value) != "true" {
+			t.Fatalf("after the second approval: %+v, state %+v; want applied, value true", got, st)
+		}
+		states, err := s.FlagStates(ctx(t), "prod")
+		must(t, err)
+		if len(states) != 1 || string(states[0].Value) != "true" {
+			t.Errorf("states = %+v, want the applied value", states)
+		}
+		waiting, err = s.FlagRequests(ctx(t), "")
+		must(t, err)
+		if len(waiting) != 0 {
+			t.Errorf("waiting after it applied = %+v, want none", waiting)
+		}
+		sets, err := s.Events(ctx(t), strata.EventFilter{Action: "flag.set"})
+		must(t, err)
+		if len(sets) != 1 || sets[0].Actor != "carol" || sets[0].Subject != "f" {
+			t.Errorf("flag.set events = %+v, want one, by the last approver", sets)
+		}
+		_, _, err = s.ApproveFlagChange(ctx(t), r.ID, strata.Approval{Principal: "dave"}, nil, nil)
+		wantCode(t, err, strata.ECONFLICT)
+		_, _, err = s.ApproveFlagChange(ctx(t), "fr-none", strata.Approval{Principal: "dave"}, nil, nil)
+		wantCode(t, err, strata.ENOTFOUND)
+	})
+
+	t.Run("a request that needs no approval is invalid", func(t *testing.T) {
+		s := open(t)
+		err := s.RequestFlagChange(ctx(t), &strata.FlagRequest{Environment: "prod", Flag: "f", RequestedBy: "a"}, nil)
+		wantCode(t, err, strata.EINVALID)
+	})
 }

@@ -133,6 +133,43 @@ func TestFlagCommandsChangeFlagsWithGovernanceAndRefuseBadInput(t *testing.T) {
 	})
 }
 
+func TestFlagChangesWaitForTheApprovalsTheEnvironmentAsks(t *testing.T) {
+	e := newEstate(t, strings.Replace(flagEstate, "    labels: {tier: prod}\n", "    labels: {tier: prod}\n    policy: {flag_approvals: 1}\n", 1))
+	as := func(who string) *estate {
+		c := e.with(t)
+		c.env = append(append([]string{}, e.env...), "STRATA_ACTOR="+who)
+		return c
+	}
+	var asked struct {
+		Value   any
+		Request struct {
+			ID, State string
+			Needed    int
+		}
+	}
+	jsonDoc(t, as("ann").must(3, "-o", "json", "flag", "set", "checkout", "false", "--env", "prod-eu", "--reason", "dark launch"), &asked)
+	if asked.Value != true || asked.Request.ID == "" || asked.Request.State != "waiting" || asked.Request.Needed != 1 {
+		t.Fatalf("set in an environment that asks for approvals = %+v, want the flag unchanged and a waiting request", asked)
+	}
+	if got := listFlags(t, e, "prod-eu")["checkout"]; got.Value != true {
+		t.Fatalf("checkout changed before its approval: %+v", got)
+	}
+	r := e.must(0, "flag", "requests", "--env", "prod-eu")
+	if !strings.Contains(r.stdout, asked.Request.ID) {
+		t.Errorf("flag requests does not list %s:\n%s", asked.Request.ID, r)
+	}
+	as("ann").must(2, "flag", "approve", asked.Request.ID)
+	as("bob").must(0, "flag", "approve", asked.Request.ID)
+	if got := listFlags(t, e, "prod-eu")["checkout"]; got.Value != false || got.Part != "set" {
+		t.Errorf("checkout after bob's approval = %+v, want the set value", got)
+	}
+	as("bob").must(2, "flag", "approve", asked.Request.ID)
+	as("ann").must(0, "flag", "kill", "checkout", "--env", "prod-eu", "--reason", "a kill never waits")
+	if got := listFlags(t, e, "prod-eu")["checkout"]; !got.Killed {
+		t.Errorf("a kill waited for approval: %+v", got)
+	}
+}
+
 // ofrep posts body to path on url with token and returns the status, headers and body.
 func ofrep(t *testing.T, url, token, path, body string, header ...string) (int, http.Header, map[string]any) {
 	t.Helper()

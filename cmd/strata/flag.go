@@ -19,11 +19,11 @@ func (a *app) flagCommand() *cobra.Command {
 		Long: `Feature flags are declared under flags: in strata.yaml and overridden per environment
 through extends. Runtime changes (set, rollout, kill) are stored, audited, need the deploy
 permission on the environment and honour its freeze. See docs/flags.md.`,
-		Args: exactArgs(0, "a subcommand: list, explain, set, rollout, kill or unkill"),
+		Args: exactArgs(0, "a subcommand: list, explain, set, rollout, kill, unkill, requests or approve"),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	c.AddCommand(a.flagListCommand(), a.flagExplainCommand(), a.flagSetCommand(), a.flagRolloutCommand(),
-		a.flagKillCommand(), a.flagUnkillCommand())
+		a.flagKillCommand(), a.flagUnkillCommand(), a.flagRequestsCommand(), a.flagApproveCommand())
 	return c
 }
 
@@ -132,4 +132,34 @@ func (a *app) flagUnkillCommand() *cobra.Command {
 	}
 	c.Flags().StringVar(&req.Env, "env", "", "environment (required)")
 	return c
+}
+
+func (a *app) flagRequestsCommand() *cobra.Command {
+	var req report.FlagRequestsRequest
+	c := &cobra.Command{
+		Use:   "requests [--env ENV]",
+		Short: "Runtime flag changes that wait for approvals (policy.flag_approvals)",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			docs, err := invoke(cmd.Context(), a, command.FlagRequests, req)
+			if err != nil {
+				return err
+			}
+			return a.print(docs, func(w io.Writer) { report.WriteFlagRequests(w, docs) })
+		},
+	}
+	c.Flags().StringVar(&req.Env, "env", "", "only this environment")
+	return c
+}
+
+func (a *app) flagApproveCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "approve ID",
+		Short: "Approve a runtime flag change; the last approval it needs applies it",
+		Args:  exactArgs(1, "one ID (strata flag requests lists them)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc, err := invoke(cmd.Context(), a, command.FlagApprove, report.FlagApproveRequest{ID: args[0]})
+			return show(a, doc, err, doc.WriteText)
+		},
+	}
 }

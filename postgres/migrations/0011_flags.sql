@@ -20,3 +20,20 @@ CREATE TABLE IF NOT EXISTS flags_version (
 	n  bigint NOT NULL
 );
 INSERT INTO flags_version (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+-- A runtime change that waits for approvals (policy.flag_approvals): change is the
+-- strata.FlagChange as JSON, approvals the list of {principal, at}; state is waiting until
+-- the last approval applies it (applied).
+CREATE TABLE IF NOT EXISTS flag_requests (
+	id           text PRIMARY KEY,
+	environment  text NOT NULL,
+	flag         text NOT NULL,
+	action       text NOT NULL,
+	change       text NOT NULL,
+	detail       text,
+	requested_by text NOT NULL,
+	needed       bigint NOT NULL,
+	approvals    text NOT NULL DEFAULT '[]',
+	state        text NOT NULL,
+	created_at   bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS flag_requests_waiting ON flag_requests (environment, state);

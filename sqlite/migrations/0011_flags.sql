@@ -19,3 +19,20 @@ CREATE TABLE IF NOT EXISTS flags_version (
 	n  INTEGER NOT NULL
 );
 INSERT INTO flags_version (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+-- A runtime change that waits for approvals (policy.flag_approvals): change is the
+-- strata.FlagChange as JSON, approvals the list of {principal, at}; state is waiting until
+-- the last approval applies it (applied).
+CREATE TABLE IF NOT EXISTS flag_requests (
+	id           TEXT PRIMARY KEY,
+	environment  TEXT NOT NULL,
+	flag         TEXT NOT NULL,
+	action       TEXT NOT NULL,
+	change       TEXT NOT NULL,
+	detail       TEXT,
+	requested_by TEXT NOT NULL,
+	needed       INTEGER NOT NULL,
+	approvals    TEXT NOT NULL DEFAULT '[]',
+	state        TEXT NOT NULL,
+	created_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS flag_requests_waiting ON flag_requests (environment, state);
