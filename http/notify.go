@@ -31,6 +31,10 @@ const (
 	// back by it.
 	EventUnhealthy = "unhealthy"
 	EventRecovered = "recovered"
+	// EventFlag announces a runtime flag change made through this server (set, rollout,
+	// kill, unkill, or the approval that applied one): Environment, Flag, Actor, Value and
+	// Detail say what.
+	EventFlag = "flag"
 )
 
 // SignatureHeader carries "sha256=HEX": the HMAC-SHA256 of the body keyed with the
@@ -53,6 +57,10 @@ type Webhook struct {
 	Deployment  string `json:"deployment,omitempty"`
 	Health      string `json:"health,omitempty"`
 	Detail      string `json:"detail,omitempty"`
+	// Flag, Actor and Value are set for flag events.
+	Flag  string `json:"flag,omitempty"`
+	Actor string `json:"actor,omitempty"`
+	Value any    `json:"value,omitempty"`
 }
 
 // webhookTries is how many times a webhook is sent before it is given up (and logged).

@@ -16,6 +16,7 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/report"
 )
 
 // The dashboard's templates and static files travel inside the binary.
@@ -57,6 +58,9 @@ type ui struct {
 	poll time.Duration
 	// snap is the deployments as the matrix last read them; snapMu makes one request read
 	// them while the others wait for the result.
+	// flagChanged announces a flag changed from the dashboard (Server.flagChanged).
+	flagChanged func(command, actor string, f *report.FlagEntry)
+
 	snapMu sync.Mutex
 	snap   *matrixSnapshot
 }
@@ -74,6 +78,7 @@ func (s *Server) registerUI(mux *http.ServeMux) {
 	}
 	u.project = s.cur.Load
 	u.limit = s.limit
+	u.flagChanged = s.flagChanged
 	u.routes(mux)
 	s.sessionHash = u.sessionHash
 }

@@ -71,10 +71,16 @@ func (u *ui) flagSwitch(kill bool) func(w http.ResponseWriter, r *http.Request, 
 		}
 		req := report.FlagKillRequest{Key: key, Env: env, Reason: r.PostFormValue("reason")}
 		var err error
+		var f *report.FlagEntry
+		command := "flag kill"
 		if kill {
-			_, err = report.FlagKill(r.Context(), v.engine, req)
+			f, err = report.FlagKill(r.Context(), v.engine, req)
 		} else {
-			_, err = report.FlagUnkill(r.Context(), v.engine, req)
+			command = "flag unkill"
+			f, err = report.FlagUnkill(r.Context(), v.engine, req)
+		}
+		if f != nil && (err == nil || f.Request != nil) && u.flagChanged != nil {
+			u.flagChanged(command, v.token.Name, f)
 		}
 		switch code := strata.ErrorCode(err); {
 		case err == nil && kill:

@@ -52,7 +52,8 @@ type FlagKillRequest struct {
 // FlagEntry is one flag as `flag list` shows it: what a client that sends no attributes
 // gets, which part decided and where that part came from.
 type FlagEntry struct {
-	Key     string `json:"key"`
+	Key         string `json:"key"`
+	Environment string `json:"environment"`
 	Value   any    `json:"value"`
 	Variant string `json:"variant"`
 	Reason  string `json:"reason"`
@@ -81,8 +82,7 @@ type FlagPart struct {
 // FlagExplain is the document of `flag explain`.
 type FlagExplain struct {
 	FlagEntry
-	Environment string     `json:"environment"`
-	Parts       []FlagPart `json:"parts"`
+	Parts []FlagPart `json:"parts"`
 }
 
 // FlagSite is what flag commands read: the project, the runtime states and what runs.
@@ -131,7 +131,7 @@ func (fs *FlagSite) Resolved(key string) (*flag.Resolved, error) {
 // Entry evaluates r for a context with no attributes.
 func (fs *FlagSite) Entry(r *flag.Resolved) FlagEntry {
 	res := flag.Evaluate(r, nil, fs.Running)
-	e := FlagEntry{Key: r.Key, Value: res.Value, Variant: res.Variant, Reason: res.Reason, Type: r.Type, Part: res.Part,
+	e := FlagEntry{Key: r.Key, Environment: fs.Env.Name, Value: res.Value, Variant: res.Variant, Reason: res.Reason, Type: r.Type, Part: res.Part,
 		Detail: res.Detail, Killed: r.Killed, KillReason: r.KillReason, ChangedBy: r.ChangedBy}
 	if res.ErrorCode == flag.ErrTargetingKeyMissing {
 		// Listed without a user: the flag splits by user, and this is who is not in.
@@ -177,7 +177,7 @@ func FlagExplainOf(ctx context.Context, e *engine.Engine, key, env string) (*Fla
 	if err != nil {
 		return nil, err
 	}
-	doc := &FlagExplain{FlagEntry: fs.Entry(r), Environment: env, Parts: []FlagPart{}}
+	doc := &FlagExplain{FlagEntry: fs.Entry(r), Parts: []FlagPart{}}
 	for _, part := range flag.Parts {
 		src, ok := r.Sources[part]
 		if !ok {
