@@ -54,11 +54,11 @@ type FlagKillRequest struct {
 type FlagEntry struct {
 	Key         string `json:"key"`
 	Environment string `json:"environment"`
-	Value   any    `json:"value"`
-	Variant string `json:"variant"`
-	Reason  string `json:"reason"`
-	Source  string `json:"source"`
-	Type    string `json:"type"`
+	Value       any    `json:"value"`
+	Variant     string `json:"variant"`
+	Reason      string `json:"reason"`
+	Source      string `json:"source"`
+	Type        string `json:"type"`
 	// Part is the part that decided; Detail says why, for a flag that is off.
 	Part       string     `json:"part"`
 	Detail     string     `json:"detail,omitempty"`
