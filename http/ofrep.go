@@ -34,8 +34,32 @@ const maxOFREPBody = 64 << 10
 // registerOFREP serves the two OFREP evaluation routes on mux.
 func (s *Server) registerOFREP(mux *http.ServeMux) {
 	s.ofrep = &ofrepState{flags: &flag.Cache{Src: flagSource{s}, Now: s.now}}
-	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.ofrepOne)
-	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.ofrepBulk)
+	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", cors(s.ofrepOne))
+	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", cors(s.ofrepBulk))
+	mux.HandleFunc("OPTIONS /ofrep/v1/evaluate/flags/{key}", cors(preflight))
+	mux.HandleFunc("OPTIONS /ofrep/v1/evaluate/flags", cors(preflight))
+}
+
+// cors lets web pages of any origin call OFREP, as OpenFeature's web provider does from a
+// browser: a client authenticates with a token it sends itself (never a cookie), so no
+// origin gains anything another does not have. The API and the dashboard send no such
+// headers.
+func cors(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Access-Control-Allow-Origin", "*")
+		hd.Set("Access-Control-Expose-Headers", "ETag, Retry-After")
+		h(w, r)
+	}
+}
+
+// preflight answers a browser's CORS preflight of an OFREP request.
+func preflight(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match, X-API-Key")
+	hd.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // ofrepState is what the OFREP routes keep between requests.
