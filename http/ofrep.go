@@ -232,8 +232,12 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request) {
 	f := snap.Flags[key]
 	if f == nil {
 		s.metrics.flagEvaluated(key, flag.ErrFlagNotFound)
+		shown := key
+		if len(shown) > 128 { // no declared key is longer: do not echo a client's megabyte
+			shown, key = shown[:128]+"...", shown[:128]
+		}
 		s.ofrepWrite(w, http.StatusNotFound, ofrepFailure{Key: key, ErrorCode: flag.ErrFlagNotFound,
-			ErrorDetails: "no flag " + strconv.Quote(key) + " in " + env + "; flags are declared under flags: in strata.yaml"})
+			ErrorDetails: "no flag " + strconv.Quote(shown) + " in " + env + "; flags are declared under flags: in strata.yaml"})
 		return
 	}
 	res := flag.Evaluate(f, ctx, snap.Running)
