@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -70,6 +71,31 @@ type Environment struct {
 	// Flags are this environment's own flag overrides, by flag key (its ancestors' are
 	// theirs: package flag layers them through Chain).
 	Flags map[string]*Flag
+	// OwnSecrets are the secret sources this environment declares
+	// (environments.NAME.secrets.KEY: SOURCE); SecretSource resolves them through extends.
+	OwnSecrets map[string]SecretRef
+}
+
+// SecretRef names where an environment keeps one secret key outside Strata's own age files:
+// "sops:PATH#KEY", "vault:MOUNT/PATH#KEY" or "exec:COMMAND" (package secret reads them).
+type SecretRef struct {
+	Source string
+	Pos    Pos
+}
+
+// SecretSource returns the source of key in env: its own, else the nearest ancestor's
+// through extends. A key without one is kept in the environment's age file.
+func (env *Environment) SecretSource(key string) (SecretRef, bool) {
+	chain := env.Chain
+	if len(chain) == 0 {
+		chain = []*Environment{env}
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if r, ok := chain[i].OwnSecrets[key]; ok {
+			return r, true
+		}
+	}
+	return SecretRef{}, false
 }
 
 // Predates reports whether d was made in an earlier short-lived environment of env's name,
@@ -157,6 +183,24 @@ type Service struct {
 	// entry was written.
 	Bundle    []string
 	BundlePos []Pos
+	// Runbooks are the service's operational tasks (services.NAME.runbooks), by name.
+	Runbooks map[string]*Runbook
+}
+
+// Runbook is an operational task of a service (restart, reindex, rotate a key) that `strata
+// run` runs in one environment, with that environment's config and secrets, through the
+// environment's freeze and the approvals its policy asks, audited like a deployment.
+type Runbook struct {
+	Name string
+	// Step is the command and its timeout (0 means 30 minutes).
+	Step
+	// Approvals is how many principals other than the requester must approve a run.
+	Approvals int
+}
+
+// RunbookNames lists the service's runbooks by name.
+func (s *Service) RunbookNames() []string {
+	return slices.Sorted(maps.Keys(s.Runbooks))
 }
 
 // Key returns the schema entry for name, or nil.

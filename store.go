@@ -8,7 +8,7 @@ import (
 
 // SchemaVersion is the store schema this binary reads and writes. A store from a newer
 // binary is refused untouched.
-const SchemaVersion = 11
+const SchemaVersion = 15
 
 // Store keeps Strata's records. Every exported method owns its transaction; a method that
 // takes an *Event appends it to the audit log in the same transaction as the change it
@@ -28,6 +28,12 @@ type Store interface {
 	TokenStore
 	HealthStore
 	FlagStore
+	WebhookStore
+	TaskRunStore
+	// StoredSchema returns the newest migration the store's database holds: SchemaVersion
+	// once this binary opened it, unless a newer binary migrated it further since (a
+	// server that shares PostgreSQL with an upgraded one is then not ready).
+	StoredSchema(ctx context.Context) (int, error)
 	// Close releases the store.
 	Close() error
 }

@@ -21,6 +21,7 @@ func All() []Decl {
 		Deployment, Logs, Release, Deploy, Rollback, Promote, Promotions, Promotion, Plan,
 		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift,
 		FlagList, FlagExplain, FlagSet, FlagRollout, FlagKill, FlagUnkill, FlagRequests, FlagApprove,
+		Run, ApproveRun, RejectRun, Runs, ShowRun,
 	}
 }
 

@@ -56,6 +56,9 @@ func TestProblemsNameTheirPlace(t *testing.T) {
 		{"depends_on an unknown service suggests one", strings.Replace(head, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    depends_on: [apx]\n", 1), "strata.yaml:8:18", `depends on the unknown service "apx"; did you mean "api"?`},
 		{"depends_on itself is an error", strings.Replace(head, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    depends_on: [api]\n", 1), "strata.yaml:8:18", `service "api" depends on itself`},
 		{"a depends_on cycle is named", strings.Replace(head, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    depends_on: [db]\n  db:\n    deploy: x\n    depends_on: [api]\n", 1), "strata.yaml:11:18", "depends_on cycle: api -> db -> api"},
+		{"a malformed secret source says what would be right", strings.Replace(head, "    labels: {tier: dev}\n", "    labels: {tier: dev}\n    secrets: {TOKEN: \"vault:secret#token\"}\n", 1) + "", "strata.yaml:5:22", `secret source of TOKEN: "vault:secret#token" names no mount and path; write vault:MOUNT/PATH#KEY`},
+		{"an unknown secret source kind lists the kinds", strings.Replace(head, "    labels: {tier: dev}\n", "    labels: {tier: dev}\n    secrets: {TOKEN: \"aws:x\"}\n", 1), "strata.yaml:5:22", `unknown secret source "aws"; write sops:PATH#KEY, vault:MOUNT/PATH#KEY or exec:COMMAND`},
+		{"a secret source for a key no service declares secret is named", strings.Replace(head, "    labels: {tier: dev}\n", "    labels: {tier: dev}\n    secrets: {PORT: \"exec:echo 1\"}\n", 1), "strata.yaml:5:21", `unknown secret key "PORT"`},
 		{"a bad duration gives an example", strings.Replace(head, "    deploy: ./deploy.sh\n", "    deploy: {run: ./deploy.sh, timeout: 30}\n", 1), "strata.yaml:7:41", `timeout "30" is not a duration (a unit is needed: 30s?); write e.g. "10m"`},
 		{"a bad health interval gives an example", strings.Replace(head, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    health: {command: \"true\", interval: fast}\n", 1), "strata.yaml:8:41", `interval "fast" is not a duration`},
 		{"a bad soak gives an example", strings.Replace(head, "    labels: {tier: dev}\n", "    policy: {soak: forever}\n", 1), "strata.yaml:4:20", `soak "forever" is not a duration; write e.g. "30m"`},
@@ -119,7 +122,7 @@ func TestTheContractMisspeltKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = config.Load(dir)
-	want := filepath.Join(dir, "strata.yaml") + `:11:5: unknown key "lables" in environment "stage"; did you mean "labels"? (known keys: config, extends, flags, labels, policy)`
+	want := filepath.Join(dir, "strata.yaml") + `:11:5: unknown key "lables" in environment "stage"; did you mean "labels"? (known keys: config, extends, flags, labels, policy, secrets)`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v\nwant it to contain %s", err, want)
 	}

@@ -14,7 +14,7 @@ import (
 var (
 	topKeys     = []string{"project", "include", "defaults", "environments", "services", "pipeline", "notify", "flags"}
 	includeKeys = []string{"include", "defaults", "environments", "services", "pipeline", "notify", "flags"}
-	envKeys     = []string{"labels", "config", "policy", "extends", "flags"}
+	envKeys     = []string{"labels", "config", "policy", "extends", "secrets", "flags"}
 	policyKeys  = []string{"approvals", "windows", "soak", "flag_approvals"}
 	notifyKeys  = []string{"url", "events"}
 )
@@ -177,6 +177,8 @@ func (l *loader) decodeEnvironment(src *source, env *strata.Environment, n *yaml
 			}
 		case "flags":
 			l.decodeEnvFlags(src, env, p.v)
+		case "secrets":
+			env.OwnSecrets = l.decodeSecretSources(src, p.v, "secrets of "+where)
 		default:
 			l.errorf(src.pos(p.k), "%s", unknownKey(p.key, where, envKeys))
 		}

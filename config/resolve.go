@@ -19,6 +19,7 @@ func (l *loader) resolve() {
 	l.resolveExtends()
 	l.checkDependsOn()
 	l.checkConfigValues()
+	l.checkSecretSources()
 	for _, it := range l.strs {
 		l.checkRefs(it)
 	}

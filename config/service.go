@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	serviceKeys = []string{"build", "deploy", "destroy", "observe", "health", "rollback", "depends_on", "config", "overrides", "bundle"}
+	serviceKeys = []string{"build", "deploy", "destroy", "observe", "health", "rollback", "depends_on", "config", "overrides", "bundle", "runbooks"}
 	stepKeys    = []string{"run", "timeout"}
 	observeKeys = []string{"run", "http", "timeout"}
 	healthKeys  = []string{"http", "contains", "status", "command", "timeout", "interval"}
@@ -70,6 +70,8 @@ func (l *loader) decodeService(src *source, svc *strata.Service, n *yaml.Node) {
 			l.decodeDependsOn(src, svc, p.v)
 		case "bundle":
 			l.decodeBundle(src, svc, p.v)
+		case "runbooks":
+			l.decodeRunbooks(src, svc, p.v, where)
 		case "config":
 			l.decodeSchema(src, svc, p.v, "config schema of "+where)
 		case "overrides":

@@ -16,6 +16,8 @@ import (
 	"github.com/strata-dev/strata/plan"
 	"github.com/strata-dev/strata/secret"
 	"github.com/strata-dev/strata/step"
+	"github.com/strata-dev/strata/telemetry"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Deployment kinds: why a deployment ran.
@@ -60,6 +62,19 @@ var errLeaseLost = errors.New("lost its lease; another worker may take the deplo
 // A failed step or health check returns EFAILED (after the rollback policy ran); a closed
 // policy or a missing dependency returns EBLOCKED before anything runs.
 func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*strata.Deployment, error) {
+	ctx, span := telemetry.Start(ctx, "deployment", attribute.String("service", req.Service), attribute.String("environment", req.Env),
+		attribute.String("kind", req.Kind))
+	d, err := e.deploy(ctx, req)
+	if d != nil {
+		span.SetAttributes(attribute.String("deployment", d.ID), attribute.String("version", d.Version),
+			attribute.String("state", d.State), attribute.Int("attempt", d.Attempt))
+	}
+	telemetry.End(span, err)
+	return d, err
+}
+
+// deploy is Deploy inside its span.
+func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deployment, error) {
 	claiming := false
 	defer func() {
 		if !claiming {

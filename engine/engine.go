@@ -10,10 +10,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/strata-dev/strata/internal/suggest"
+	"github.com/strata-dev/strata/telemetry"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/plan"
@@ -60,12 +64,27 @@ type Engine struct {
 	scratch *scratchCache // scratch.go; shared by copies
 }
 
-// runStep runs one step and tells OnStep how long it took.
+// runStep runs one step, in a span of its own whose W3C traceparent the step gets as
+// TRACEPARENT (its own spans then join the trace), and tells OnStep how long it took.
 func (e *Engine) runStep(ctx context.Context, spec step.Spec) (step.Result, error) {
+	ctx, span := telemetry.Start(ctx, "step "+spec.Name)
+	if tp := telemetry.Traceparent(ctx); tp != "" {
+		// The last of duplicate variables is not the one every program reads: drop the
+		// one this process inherited.
+		spec.Env = append(slices.DeleteFunc(slices.Clone(spec.Env), func(v string) bool {
+			return strings.HasPrefix(v, "TRACEPARENT=")
+		}), "TRACEPARENT="+tp)
+	}
 	start := time.Now()
 	res, err := step.Run(ctx, spec)
 	if e.OnStep != nil {
 		e.OnStep(spec.Name, time.Since(start))
+	}
+	if err == nil && res.ExitCode != 0 {
+		span.SetAttributes(attribute.Int("exit_code", res.ExitCode))
+		telemetry.End(span, fmt.Errorf("exited with status %d", res.ExitCode))
+	} else {
+		telemetry.End(span, err)
 	}
 	return res, err
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/strata-dev/strata/layer"
 	"github.com/strata-dev/strata/secret"
 	"github.com/strata-dev/strata/step"
+	"github.com/strata-dev/strata/telemetry"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // maxProbe bounds one try of a health check; a longer timeout is spent on more tries.
@@ -95,7 +97,16 @@ func (e *Engine) try(ctx context.Context, p *probe, per time.Duration, out io.Wr
 // waiting Interval between tries and backing off to at most 5s. It returns whether the check
 // passed and, when not, the last thing the check observed (an answer rather than the try
 // the deadline cut short, when there was one).
-func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer.Resolved, d *strata.Deployment, rel *strata.Release, sink *logSink, secrets []string, label string) (bool, string) {
+func (e *Engine) checkHealth(ctx context.Context, svc *strata.Service, rs *layer.Resolved, d *strata.Deployment, rel *strata.Release, sink *logSink, secrets []string, label string) (ok bool, detail string) {
+	ctx, span := telemetry.Start(ctx, "health check", attribute.String("deployment", d.ID))
+	defer func() {
+		span.SetAttributes(attribute.Bool("healthy", ok))
+		if !ok {
+			telemetry.End(span, errors.New(detail))
+			return
+		}
+		span.End()
+	}()
 	h := svc.Health
 	p, err := e.newProbe(svc, rs, d, rel)
 	if err != nil {

@@ -98,7 +98,7 @@ func (e *Engine) finishPromotion(ctx context.Context, p *strata.Promotion) (*Pro
 	}
 	if len(failed) > 0 {
 		p.State, p.Error, p.UpdatedAt = strata.Failed, "after an interruption: "+fmt.Sprint(failed), e.now()
-		if err := e.Store.UpdatePromotion(ctx, p, e.event("promotion.failed", p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage, "error": p.Error})); err != nil {
+		if err := e.Store.UpdatePromotion(ctx, p, e.endEvent(p, res.Deployments)); err != nil {
 			return nil, fmt.Errorf("record promotion %s: %w", p.ID, err)
 		}
 		e.announce(p, promotionEvent(p, res.Deployments))

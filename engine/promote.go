@@ -9,6 +9,8 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/telemetry"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // PromoteRequest asks to move a release into a stage.
@@ -223,8 +225,11 @@ func waitingError(r *PromotionResult) error {
 // p must be running and owned by this engine: its lease is renewed while it runs. When the
 // lease is lost (another worker took it over) no further deployment starts, those under way
 // end under their own leases, and the outcome is left to the new owner.
-func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage) error {
+func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage) (err error) {
 	p := res.Promotion
+	ctx, span := telemetry.Start(ctx, "promotion", attribute.String("promotion", p.ID), attribute.String("service", p.Service),
+		attribute.String("version", p.Version), attribute.String("stage", p.Stage))
+	defer func() { telemetry.End(span, err) }()
 	fence, lose := context.WithCancelCause(ctx)
 	defer lose(nil)
 	stopLease := e.keepPromotionLease(fence, p, lose)
@@ -260,7 +265,7 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 		p.State = strata.Failed
 		p.Error = failure.Error()
 	}
-	if err := e.Store.UpdatePromotion(context.WithoutCancel(ctx), p, e.event("promotion."+p.State, p.Service, "", p.ID, map[string]any{"version": p.Version, "stage": p.Stage, "error": p.Error})); err != nil {
+	if err := e.Store.UpdatePromotion(context.WithoutCancel(ctx), p, e.endEvent(p, res.Deployments)); err != nil {
 		return fmt.Errorf("record promotion %s: %w", p.ID, err)
 	}
 	e.announce(p, promotionEvent(p, res.Deployments))
@@ -287,7 +292,9 @@ func countEnvs(waves [][]string) int {
 
 // deployWave deploys one wave, at most Parallel at a time, and waits for all of them.
 // fence ends when the promotion is no longer this process's; no deployment is claimed then.
-func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wave []string) ([]*strata.Deployment, error) {
+func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wave []string) (_ []*strata.Deployment, err error) {
+	ctx, span := telemetry.Start(ctx, "wave", attribute.String("promotion", p.ID), attribute.StringSlice("environments", wave))
+	defer func() { telemetry.End(span, err) }()
 	rel, err := e.findRelease(ctx, p.Service, p.Version)
 	if err != nil {
 		return nil, err
@@ -403,6 +410,17 @@ func (e *Engine) Reject(ctx context.Context, id, reason string) (*strata.Promoti
 		return nil, err
 	}
 	return p, nil
+}
+
+// endEvent is the audit event of a promotion that ended: promotion.succeeded or
+// promotion.failed, whose detail says rolled_back when one of its deployments was rolled
+// back (a webhook announces that as "rolled_back", package notify).
+func (e *Engine) endEvent(p *strata.Promotion, ds []*strata.Deployment) *strata.Event {
+	detail := map[string]any{"version": p.Version, "stage": p.Stage, "error": p.Error}
+	if promotionEvent(p, ds) == strata.RolledBack {
+		detail["rolled_back"] = true
+	}
+	return e.event("promotion."+p.State, p.Service, "", p.ID, detail)
 }
 
 // promotionEvent names how a promotion ended for OnPromotion: "rolled_back" when it failed

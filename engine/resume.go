@@ -21,6 +21,8 @@ type ResumeResult struct {
 	Promotions []*PromotionResult
 	// Destroyed lists the short-lived environments whose time to live had run out.
 	Destroyed []DestroyedEnv
+	// Runs are the runbook runs whose process died mid-run, now failed.
+	Runs []*strata.TaskRun
 }
 
 // Interrupted returns the active deployments whose owner is gone: on this host its process
@@ -81,6 +83,11 @@ func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	runs, err := e.failStrandedRuns(ctx)
+	res.Runs = runs
+	if err != nil {
+		errs = append(errs, err)
 	}
 	destroyed, err := e.DestroyExpired(ctx)
 	res.Destroyed = destroyed

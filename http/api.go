@@ -306,6 +306,7 @@ func handleRoute(mux *http.ServeMux, pattern string, h http.Handler) (err error)
 func (s *Server) apiRoutes() []route {
 	routes := []route{
 		{Method: "GET", Path: "/healthz", Summary: "Liveness: 200 when the server runs and its store answers", serve: s.healthz},
+		{Method: "GET", Path: "/readyz", Summary: "Readiness: 200 when the store answers at this binary's schema and the scheduler runs, else 503 naming what is not ready", serve: s.readyz},
 		{Method: "GET", Path: "/metrics", Action: strata.ActRead, Summary: "Prometheus metrics", serve: s.serveMetrics},
 		{Method: "GET", Path: "/api/v1/openapi.json", Action: strata.ActRead, Summary: "This API as an OpenAPI 3.1 document", serve: s.openapi},
 		{Method: "POST", Path: "/api/v1/bundles", Action: strata.ActDeploy, Summary: "Upload a release's bundle (a tar stream of artifacts/ and recipe/) under its digest", serve: s.uploadBundle},

@@ -12,7 +12,6 @@ import (
 	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/plan"
-	"github.com/strata-dev/strata/report"
 )
 
 // The declared commands (package command) as routes, as client requests and as OpenAPI
@@ -82,11 +81,7 @@ func (s *Server) declaredRoute(d command.Decl) route {
 			if c.r.Method != "GET" {
 				ctx = c.work()
 			}
-			doc, err := d.Serve(ctx, site{c}, c.decodeRequest)
-			if f, ok := doc.(*report.FlagEntry); ok && f != nil && c.r.Method == "POST" && (err == nil || f.Request != nil) {
-				c.s.flagChanged(info.Name, c.tok.Name, f)
-			}
-			return doc, err
+			return d.Serve(ctx, site{c}, c.decodeRequest)
 		}}
 }
 

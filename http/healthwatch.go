@@ -211,14 +211,12 @@ func (s *Server) recheck(ctx context.Context, e *engine.Engine, d *strata.Deploy
 	if !changed {
 		return
 	}
-	event := EventRecovered
 	if c.Health == strata.Unhealthy {
-		event = EventUnhealthy
 		s.log.Warn("health watch: a deployment stopped passing its health check", "service", d.Service, "environment", d.Environment,
 			"deployment", d.ID, "version", d.Version, "detail", c.Detail)
 	} else {
 		s.log.Info("health watch: a deployment passes its health check again", "service", d.Service, "environment", d.Environment,
 			"deployment", d.ID, "version", d.Version)
 	}
-	s.notify.health(c, d.Version, event)
+	s.nudgeWebhooks()
 }

@@ -70,6 +70,9 @@ type metrics struct {
 	checked map[string]uint64
 	// flags counts OFREP evaluations by flag and reason (ofrep_metrics.go).
 	flags flagCounts
+	// webhooks counts the webhook tries this server made, by outcome (the delivery's state
+	// after the try).
+	webhooks map[string]uint64
 
 	// store is what the deployments in the store came to at the last scrape that read them,
 	// and the audit log's newest event then. Every change of a deployment's state or times
@@ -86,7 +89,7 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{steps: map[string]*histogram{}, requests: map[int]uint64{}, checked: map[string]uint64{}}
+	return &metrics{steps: map[string]*histogram{}, requests: map[int]uint64{}, checked: map[string]uint64{}, webhooks: map[string]uint64{}}
 }
 
 // stepDone is the engine's step hook.
@@ -121,6 +124,13 @@ func (m *metrics) healthChecked(health string) {
 	m.mu.Unlock()
 }
 
+// webhookDone counts one webhook try by its outcome.
+func (m *metrics) webhookDone(d *strata.WebhookDelivery) {
+	m.mu.Lock()
+	m.webhooks[d.State]++
+	m.mu.Unlock()
+}
+
 func (m *metrics) tick() {
 	m.mu.Lock()
 	m.ticks++
@@ -142,6 +152,10 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	deliveries, err := s.store.CountWebhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	b.WriteString("# HELP strata_deployments Deployments in the store by state.\n# TYPE strata_deployments gauge\n")
 	for _, st := range slices.Sorted(maps.Keys(byState)) {
@@ -153,6 +167,10 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	fmt.Fprintf(&b, "strata_promotions_waiting %d\n", len(waiting))
 	b.WriteString("# HELP strata_unhealthy_deployments Deployments that run and whose health check fails (checked again after the deployment by serve).\n# TYPE strata_unhealthy_deployments gauge\n")
 	fmt.Fprintf(&b, "strata_unhealthy_deployments %d\n", unhealthy)
+	b.WriteString("# HELP strata_webhook_deliveries Webhook deliveries in the store's outbox by state (every process's).\n# TYPE strata_webhook_deliveries gauge\n")
+	for _, st := range []string{strata.WebhookPending, strata.WebhookDelivered, strata.WebhookFailed, strata.WebhookDropped} {
+		fmt.Fprintf(&b, "strata_webhook_deliveries{state=%q} %d\n", st, deliveries[st])
+	}
 
 	m := s.metrics
 	m.mu.Lock()
@@ -168,12 +186,19 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 	for _, h := range []string{strata.Healthy, strata.Unhealthy} {
 		fmt.Fprintf(&b, "strata_health_checks_total{health=%q} %d\n", h, m.checked[h])
 	}
+	b.WriteString("# HELP strata_webhook_tries_total Webhook tries this server made, by the delivery's state after the try.\n# TYPE strata_webhook_tries_total counter\n")
+	for _, st := range []string{strata.WebhookPending, strata.WebhookDelivered, strata.WebhookFailed, strata.WebhookDropped} {
+		fmt.Fprintf(&b, "strata_webhook_tries_total{state=%q} %d\n", st, m.webhooks[st])
+	}
 	b.WriteString("# HELP strata_http_requests_total HTTP requests this server answered, by status.\n# TYPE strata_http_requests_total counter\n")
 	for _, code := range slices.Sorted(maps.Keys(m.requests)) {
 		fmt.Fprintf(&b, "strata_http_requests_total{code=\"%d\"} %d\n", code, m.requests[code])
 	}
 	m.mu.Unlock()
 	m.flags.write(&b)
+	if err := s.runtime.write(&b); err != nil {
+		return nil, err
+	}
 
 	w := c.w
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
 )
 
@@ -25,9 +27,9 @@ type routeCase struct {
 	outside bool
 }
 
-// routeCases covers every route of the API; promo and dep are a waiting promotion to prod
-// and a deployment in staging.
-func routeCases(promo, dep string) []routeCase {
+// routeCases covers every route of the API; promo, dep and run are a waiting promotion to
+// prod, a deployment in staging and a runbook run in staging.
+func routeCases(promo, dep, run string) []routeCase {
 	read, deploy, approve, admin := strata.ActRead, strata.ActDeploy, strata.ActApprove, strata.ActAdmin
 	return []routeCase{
 		{"GET", "/metrics", nil, read, true}, // estate-wide counts: scoped tokens are refused
@@ -70,6 +72,12 @@ func routeCases(promo, dep string) []routeCase {
 		{"GET", "/api/v1/flag-requests", nil, read, false},
 		{"GET", "/api/v1/flag-requests?env=staging", nil, read, true},
 		{"POST", "/api/v1/flag-requests/fr-none/approve", nil, approve, false}, // no such request: 404 once past the role
+		{"POST", "/api/v1/runs", map[string]any{"service": "api", "task": "reindex", "env": "staging"}, deploy, true},
+		{"GET", "/api/v1/runs", nil, read, false},
+		{"GET", "/api/v1/runs?env=staging", nil, read, true},
+		{"GET", "/api/v1/runs/" + run, nil, read, true},
+		{"POST", "/api/v1/runs/" + run + "/approve", nil, approve, true},
+		{"POST", "/api/v1/runs/" + run + "/reject", map[string]any{"reason": "no"}, approve, true},
 	}
 }
 
@@ -81,13 +89,17 @@ func TestEveryRouteAgainstEveryRole(t *testing.T) {
 	x := newAPIEstate(t, apiYAML)
 	promo := x.shipToProd("1.0.0", "requester")
 	dep := x.deploymentIn("staging").ID
+	run, err := x.as("alice").RunTask(context.Background(), engine.RunRequest{Service: "api", Task: "reindex", Env: "staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The bad token goes to a second server on the same store whose limit on failed
 	// authentication lets every route's failure through (TestFailedAuthIsThrottled tests
 	// the limit).
 	_, lenient := x.serveWith(x.engine, 0, func(c *strhttp.Config) {
 		c.AuthFailures = strhttp.RateLimit{Burst: 1000, Every: time.Millisecond}
 	})
-	for _, rc := range routeCases(promo, dep) {
+	for _, rc := range routeCases(promo, dep, run.ID) {
 		for _, tk := range apiTokens {
 			permitted := strata.Permits(tk.role, rc.need)
 			scoped := tk.envs != nil
@@ -153,8 +165,8 @@ func TestEveryRouteAgainstEveryRole(t *testing.T) {
 func TestEveryRouteIsInTheMatrix(t *testing.T) {
 	x := newAPIEstate(t, apiYAML)
 	doc := x.do("victor", "GET", "/api/v1/openapi.json", nil).json(t)
-	covered := map[string]bool{"GET /healthz": true}
-	for _, rc := range routeCases("{id}", "{id}") {
+	covered := map[string]bool{"GET /healthz": true, "GET /readyz": true}
+	for _, rc := range routeCases("{id}", "{id}", "{id}") {
 		path, _, _ := strings.Cut(rc.path, "?")
 		path = strings.ReplaceAll(path, "/freezes/staging", "/freezes/{env}")
 		path = strings.ReplaceAll(path, "/config/api", "/config/{service}")

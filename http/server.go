@@ -23,6 +23,7 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/command"
 	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/notify"
 )
 
 // Config is what a Server is made from.
@@ -37,6 +38,8 @@ type Config struct {
 	// SchedulerActor is the principal the scheduler acts as in the audit log ("scheduler"
 	// when empty).
 	SchedulerActor string
+	// Version is the strata version strata_build_info reports ("dev" when empty).
+	Version string
 	// WebhookSecret signs webhook bodies (HMAC-SHA256); empty sends them unsigned.
 	WebhookSecret string
 	// WebhookRetry is the first backoff between webhook tries (doubling); 0 means 1 second.
@@ -89,7 +92,11 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	metrics *metrics
-	notify  *notifier
+	// runtime holds the Go runtime and process collectors (metrics_runtime.go).
+	runtime *runtimeMetrics
+	// deliver sends webhooks from the store's outbox (notify.go); nudge wakes it.
+	deliver *notify.Deliverer
+	nudge   chan struct{}
 	// limit counts failed authentication per client address, for the API and the login form.
 	limit *authLimiter
 	// commands are the declared commands the API serves (routes).
@@ -104,6 +111,8 @@ type Server struct {
 	sessionHash func(r *http.Request) (hash string, ok bool)
 
 	tickMu sync.Mutex // one scheduler pass at a time in this process
+	// scheduling is set while Serve's scheduler runs (GET /readyz reads it).
+	scheduling atomic.Bool
 }
 
 // New returns a server for cfg.Engine's project and store. It wires the engine's hooks to
@@ -134,10 +143,11 @@ func New(cfg Config) (*Server, error) {
 		store:   e.Store,
 		log:     cfg.Logger,
 		metrics: newMetrics(),
+		runtime: newRuntimeMetrics(cfg.Version),
 	}
 	s.cur.Store(e.Project)
 	s.limit = newAuthLimiter(cfg.AuthFailures, s.now, s.log)
-	s.notify = newNotifier(e.Project.Notify, cfg.WebhookSecret, cfg.WebhookRetry, s.log)
+	s.deliver, s.nudge = s.newDeliverer(cfg), make(chan struct{}, 1)
 	s.health = newHealthWatch(cfg)
 	s.engine.OnPromotion = s.onPromotion
 	s.engine.OnStep = s.metrics.stepDone
@@ -174,7 +184,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if s.health.interval > 0 {
 			wg.Go(func() { s.watchHealth(ctx) })
 		}
+		if len(s.deliver.Hooks) > 0 {
+			wg.Go(func() { s.deliverWebhooks(ctx) })
+		}
+		s.scheduling.Store(true)
 		s.runScheduler(ctx)
+		s.scheduling.Store(false)
 		wg.Wait()
 	}()
 	errc := make(chan error, 1)
@@ -196,7 +211,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	err := srv.Shutdown(shut)
 	<-schedDone
-	s.notify.wait(shut)
 	if err != nil {
 		return fmt.Errorf("shut down %s: %w", ln.Addr(), err)
 	}
@@ -211,9 +225,10 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// onPromotion is the engine's promotion hook: it counts and announces.
+// onPromotion is the engine's promotion hook: the event it announces is in the audit log
+// already, and the deliverer sends it now.
 func (s *Server) onPromotion(p *strata.Promotion, event string) {
-	s.notify.promotion(p, event)
+	s.nudgeWebhooks()
 }
 
 // countingStore counts the lease renewals of the server's deployments for /metrics.

@@ -42,6 +42,8 @@ services:
       LOG_LEVEL: {type: string, default: info}
       SLEEP: {type: string, default: "0"}
       DB_PASSWORD: {type: string, secret: true}
+    runbooks:
+      reindex: "echo reindexing $STRATA_SERVICE in $STRATA_ENV"
 pipeline:
   - stage: dev
     environments: [dev]

@@ -16,7 +16,6 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
-	"github.com/strata-dev/strata/report"
 )
 
 // The dashboard's templates and static files travel inside the binary.
@@ -58,9 +57,6 @@ type ui struct {
 	poll time.Duration
 	// snap is the deployments as the matrix last read them; snapMu makes one request read
 	// them while the others wait for the result.
-	// flagChanged announces a flag changed from the dashboard (Server.flagChanged).
-	flagChanged func(command, actor string, f *report.FlagEntry)
-
 	snapMu sync.Mutex
 	snap   *matrixSnapshot
 }
@@ -78,7 +74,6 @@ func (s *Server) registerUI(mux *http.ServeMux) {
 	}
 	u.project = s.cur.Load
 	u.limit = s.limit
-	u.flagChanged = s.flagChanged
 	u.routes(mux)
 	s.sessionHash = u.sessionHash
 }
@@ -167,6 +162,7 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("GET /deployments/{id}", u.page(u.deployment))
 	mux.Handle("GET /deployments/{id}/events", u.page(u.deploymentEvents))
 	mux.Handle("GET /audit", u.page(u.audit))
+	mux.Handle("GET /webhooks", u.page(u.webhooks))
 	mux.Handle("GET /diff", u.page(u.diff))
 	mux.Handle("GET /flags", u.page(u.flags))
 	mux.Handle("POST /flags/{key}/kill", u.page(u.flagSwitch(true)))

@@ -71,16 +71,10 @@ func (u *ui) flagSwitch(kill bool) func(w http.ResponseWriter, r *http.Request, 
 		}
 		req := report.FlagKillRequest{Key: key, Env: env, Reason: r.PostFormValue("reason")}
 		var err error
-		var f *report.FlagEntry
-		command := "flag kill"
 		if kill {
-			f, err = report.FlagKill(r.Context(), v.engine, req)
+			_, err = report.FlagKill(r.Context(), v.engine, req)
 		} else {
-			command = "flag unkill"
-			f, err = report.FlagUnkill(r.Context(), v.engine, req)
-		}
-		if f != nil && (err == nil || f.Request != nil) && u.flagChanged != nil {
-			u.flagChanged(command, v.token.Name, f)
+			_, err = report.FlagUnkill(r.Context(), v.engine, req)
 		}
 		switch code := strata.ErrorCode(err); {
 		case err == nil && kill:

@@ -1,8 +1,10 @@
 package secret
 
 import (
+	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +23,9 @@ type Loader struct {
 	KeyDir string
 	// LookupEnv reads the variables that `from: env:NAME` keys name; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Fetcher reads the sources environments name (environments.NAME.secrets); nil means
+	// one on the project's directory and this process's environment.
+	Fetcher *Fetcher
 }
 
 // Load returns the secret values of env: the values of its own secrets file (never a
@@ -54,6 +59,30 @@ func (l *Loader) load(env string, services []*strata.Service) (map[string]string
 	}
 	stored, fromKeys := declared(services)
 	out := map[string]string{}
+	// A key the environment (or an ancestor) names a source for is read from it, in place
+	// of the age file or the key's from:.
+	sourced := map[string]strata.SecretRef{}
+	e := l.Project.Environment(env)
+	for k := range stored {
+		if r, ok := e.SecretSource(k); ok {
+			sourced[k] = r
+			delete(stored, k)
+		}
+	}
+	fromKeys = slices.DeleteFunc(fromKeys, func(k *strata.Key) bool {
+		r, ok := e.SecretSource(k.Name)
+		if ok {
+			sourced[k.Name] = r
+		}
+		return ok
+	})
+	for _, k := range slices.Sorted(maps.Keys(sourced)) {
+		val, err := l.fromSource(env, k, sourced[k])
+		if err != nil {
+			return nil, err
+		}
+		out[k] = val
+	}
 	if len(stored) > 0 {
 		v := &Vault{ProjectDir: l.Project.Dir, Project: l.Project.Name, KeyDir: l.KeyDir}
 		if v.KeyDir == "" {
@@ -85,6 +114,25 @@ func (l *Loader) load(env string, services []*strata.Service) (map[string]string
 		out[k.Name] = val
 	}
 	return out, nil
+}
+
+// fromSource reads key's value in env from the source ref names. A source that fails
+// (denied, down, timed out, a key it does not hold) is EFAILED naming the key, the
+// environment and the source, never the value.
+func (l *Loader) fromSource(env, key string, ref strata.SecretRef) (string, error) {
+	src, err := ParseSource(ref.Source)
+	if err != nil {
+		return "", strata.Errorf(strata.EINVALID, "%s: secret %s of %s: %v", ref.Pos, key, env, err)
+	}
+	f := l.Fetcher
+	if f == nil {
+		f = &Fetcher{Dir: l.Project.Dir}
+	}
+	val, err := f.Fetch(context.Background(), src)
+	if err != nil {
+		return "", strata.Errorf(strata.EFAILED, "deploying to %s needs the secret %s from %s (%s): %v", env, key, ref.Source, ref.Pos, err)
+	}
+	return val, nil
 }
 
 // declared returns the secret keys of services kept in secrets files, and the first

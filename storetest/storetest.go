@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"concurrency", testConcurrency},
 		{"health checks", testHealth},
 		{"feature flags", testFlags},
+		{"webhook deliveries", testWebhooks},
+		{"task runs", testTaskRuns},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -20,6 +20,8 @@ import (
 	"github.com/strata-dev/strata/config"
 	strhttp "github.com/strata-dev/strata/http"
 	"github.com/strata-dev/strata/layer"
+	"github.com/strata-dev/strata/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // app holds what every subcommand shares: the global flags, the streams, and the project
@@ -39,6 +41,13 @@ type app struct {
 	caCert string
 	client *strhttp.Client
 
+	// summaryPath is --summary's file; summary is the command's summary under way
+	// (summary.go).
+	summaryPath string
+	summary     *summary
+	// span is the command's root span when traces are exported (telemetry).
+	span trace.Span
+
 	// fullCheck makes check run every check even when an identical project passed before.
 	fullCheck bool
 
@@ -54,6 +63,19 @@ type app struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
 	defer a.close()
+	shutdown, err := telemetry.Setup(ctx, version)
+	if err != nil {
+		fmt.Fprintf(stderr, "strata: warning: traces are not exported: %v\n", err)
+		shutdown = func(context.Context) error { return nil }
+	}
+	defer func() {
+		// Flush the spans before the process ends; a collector that is down costs 5 s.
+		flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdown(flush); err != nil {
+			fmt.Fprintf(stderr, "strata: warning: traces: %v\n", err)
+		}
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			a.flushProgress()
@@ -66,12 +88,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
 	a.flushProgress()
+	if a.span != nil {
+		telemetry.End(a.span, err)
+	}
+	a.deliverWebhooks(ctx)
 	if err == nil {
+		a.endSummary(0, "")
 		return 0
 	}
-	return a.fail(err)
+	code = a.fail(err)
+	a.endSummary(code, err.Error())
+	return code
 }
 
 // cmdError marks an error that a command returned, as opposed to cobra's own usage errors.
@@ -100,7 +129,16 @@ rollback, drift detection and a tamper-evident audit log.`,
 			if err := a.setupRemote(cmd); err != nil {
 				return err
 			}
-			return a.checkActor()
+			if err := a.checkActor(); err != nil {
+				return err
+			}
+			// One trace per command; a server's promotions and requests start their own.
+			if cmd.Name() != "serve" {
+				ctx, span := telemetry.Start(telemetry.FromEnv(cmd.Context()), cmd.CommandPath())
+				cmd.SetContext(ctx)
+				a.span = span
+			}
+			return a.startSummary(cmd, args)
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -113,6 +151,7 @@ rollback, drift detection and a tamper-evident audit log.`,
 	f.StringVar(&a.as, "as", "", "acting principal for local commands (self-asserted) [$STRATA_ACTOR]")
 	f.StringVar(&a.server, "server", "", "URL of a strata serve to run commands on, e.g. http://127.0.0.1:7480 [$STRATA_SERVER]")
 	f.StringVar(&a.token, "token", "", "API token for --server, made by strata token create [$STRATA_TOKEN]")
+	f.StringVar(&a.summaryPath, "summary", "", "append a Markdown summary of the command, its outcome and output to `FILE` (e.g. $GITHUB_STEP_SUMMARY)")
 	f.StringVar(&a.caCert, "ca-cert", "", "PEM `FILE` of a CA whose certificates an https --server may use, besides the system's [$STRATA_CA_CERT]")
 
 	for _, c := range []*cobra.Command{

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/command"
@@ -46,9 +48,13 @@ func (a *app) approveCommand() *cobra.Command {
 	var req report.ApproveRequest
 	c := &cobra.Command{
 		Use:   "approve ID",
-		Short: "Approve a waiting promotion; it runs here when that opens its last gate",
-		Args:  exactArgs(1, "one promotion ID"),
+		Short: "Approve a waiting promotion or runbook run; it runs here when that opens its last gate",
+		Args:  exactArgs(1, "one promotion ID (p-…) or run ID (t-…)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isRunID(args[0]) {
+				doc, err := invoke(cmd.Context(), a, command.ApproveRun, report.RunIDRequest{ID: args[0]})
+				return showAlways(a, doc, err, func(w io.Writer) { report.WriteRun(w, doc) })
+			}
 			if err := checkParallel(req.Parallel); err != nil {
 				return err
 			}
@@ -64,9 +70,13 @@ func (a *app) rejectCommand() *cobra.Command {
 	var req report.RejectRequest
 	c := &cobra.Command{
 		Use:   "reject ID --reason R",
-		Short: "Reject a waiting promotion",
-		Args:  exactArgs(1, "one promotion ID"),
+		Short: "Reject a waiting promotion or runbook run",
+		Args:  exactArgs(1, "one promotion ID (p-…) or run ID (t-…)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isRunID(args[0]) {
+				doc, err := invoke(cmd.Context(), a, command.RejectRun, report.RunRejectRequest{ID: args[0], Reason: req.Reason})
+				return showAlways(a, doc, err, func(w io.Writer) { report.WriteRun(w, doc) })
+			}
 			doc, err := invoke(cmd.Context(), a, command.Reject, report.RejectRequest{ID: args[0], Reason: req.Reason})
 			return showAlways(a, doc, err, doc.WriteText)
 		},

@@ -67,6 +67,7 @@ is safe to commit. A deployment to an environment reads that environment's ident
 				return a.secretRemove(cmd.Context(), args[0], args[1])
 			},
 		},
+		a.secretCheckCommand(),
 		&cobra.Command{
 			Use:   "rotate ENV",
 			Short: "Give an environment a new key and re-encrypt every value to it",
@@ -76,6 +77,61 @@ is safe to commit. A deployment to an environment reads that environment's ident
 			},
 		},
 	)
+	return c
+}
+
+func (a *app) secretCheckCommand() *cobra.Command {
+	var env string
+	c := &cobra.Command{
+		Use:   "check --env ENV",
+		Short: "Resolve every secret of an environment from its source, and say which fail (never values)",
+		Long: `Resolves each secret key a service declares, as a deployment to ENV would on this host:
+from the source environments.ENV.secrets names (sops:, vault:, exec:, inherited through
+extends), else from the key's from:, else from the environment's age file. Prints each key,
+its source, and ok or why it failed; exits 1 when one failed. Values are read and dropped.`,
+		Args: exactArgs(0, "no arguments (name the environment with --env)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if env == "" {
+				return strata.Errorf(strata.EINVALID, "secret check needs --env ENV")
+			}
+			p, err := a.projectWithEphemeral(cmd.Context())
+			if err != nil {
+				return err
+			}
+			checks, err := (&secret.Loader{Project: p}).Check(env)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, c := range checks {
+				if !c.OK {
+					failed++
+				}
+			}
+			doc := map[string]any{"environment": env, "keys": checks}
+			if checks == nil {
+				doc["keys"] = []secret.KeyCheck{}
+			}
+			text := func(w io.Writer) {
+				for _, c := range checks {
+					mark, why := "✓", "ok"
+					if !c.OK {
+						mark, why = "✗", c.Error
+					}
+					fmt.Fprintf(w, "%s %-20s %-40s %s\n", mark, c.Key, c.Source, why)
+				}
+				if len(checks) == 0 {
+					fmt.Fprintf(w, "no service declares a secret\n")
+				}
+			}
+			if failed > 0 {
+				err := strata.Errorf(strata.EFAILED, "%d of %d secret(s) of %s did not resolve", failed, len(checks), env)
+				return &resultError{err: err, doc: doc, text: text}
+			}
+			return a.print(doc, text)
+		},
+	}
+	c.Flags().StringVar(&env, "env", "", "the environment whose secrets to check")
 	return c
 }
 

@@ -80,7 +80,7 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			s, err := strhttp.New(strhttp.Config{
 				Engine: e, Logger: slog.New(handler), Tick: tick, SchedulerActor: "scheduler",
 				WebhookSecret: os.Getenv("STRATA_WEBHOOK_SECRET"), TrustedProxies: trusted, HealthInterval: healthEvery, TLS: tlsConfig,
-				MaxUpload: maxUpload << 20,
+				MaxUpload: maxUpload << 20, Version: version,
 			})
 			if err != nil {
 				return err

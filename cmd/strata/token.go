@@ -54,6 +54,8 @@ func (a *app) tokenCreateCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "create NAME --role viewer|deployer|approver|admin [--envs SELECTOR]... | --role client --env ENV",
 		Short: "Make a token and print it once (only its hash is stored)",
+		// The token printed once must not be kept in a --summary file.
+		Annotations: map[string]string{omitOutput: "yes"},
 		Example: `  strata token create ci --role deployer --envs tier=dev --envs tier=staging
   strata token create eu-oncall --role approver --envs tier=prod,residency=eu
   strata token create checkout-web --role client --env prod-eu`,

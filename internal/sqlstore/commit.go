@@ -3,7 +3,12 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
+
+	"github.com/strata-dev/strata/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Group commit. Every write of this process goes through one transaction at a time, so
@@ -57,7 +62,14 @@ type committer struct {
 // write runs fn in a write transaction, perhaps with other writers' work, and returns once
 // it has committed, or with fn's error after fn's work was rolled back. fn may run more than
 // once.
-func (db *DB) write(ctx context.Context, fn func(tx *txn) error) error {
+func (db *DB) write(ctx context.Context, fn func(tx *txn) error) (err error) {
+	if trace.SpanFromContext(ctx).IsRecording() {
+		// A span per store call, named after the Store method that wrote (read only when
+		// a trace records: the lookup is not free on the hot path).
+		var span trace.Span
+		ctx, span = telemetry.Start(ctx, "store "+caller())
+		defer func() { telemetry.End(span, err) }()
+	}
 	j := &job{ctx: ctx, fn: fn, done: make(chan outcome, 1)}
 	c := &db.commit
 	c.mu.Lock()
@@ -225,4 +237,14 @@ func (db *DB) RehearseWriters() {
 	db.commit.mu.Lock()
 	db.commit.twice = true
 	db.commit.mu.Unlock()
+}
+
+// caller names the exported Store method that called write ("CreateDeployment").
+func caller() string {
+	pc, _, _, ok := runtime.Caller(2)
+	if !ok {
+		return "write"
+	}
+	name := runtime.FuncForPC(pc).Name()
+	return name[strings.LastIndexByte(name, '.')+1:]
 }

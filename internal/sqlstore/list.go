@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/strata-dev/strata/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // conds collects the conditions of a list query and the arguments they bind, so that every
@@ -59,9 +62,14 @@ type scanner interface{ Scan(dest ...any) error }
 
 // list runs q outside any transaction and scans every row it returns with scan; op names the
 // listing in errors ("list deployments").
-func list[T any](ctx context.Context, db *DB, op, q string, args []any, scan func(scanner) (*T, error)) ([]*T, error) {
+func list[T any](ctx context.Context, db *DB, op, q string, args []any, scan func(scanner) (*T, error)) (_ []*T, err error) {
+	if trace.SpanFromContext(ctx).IsRecording() {
+		var span trace.Span
+		ctx, span = telemetry.Start(ctx, "store "+op)
+		defer func() { telemetry.End(span, err) }()
+	}
 	var out []*T
-	err := each(ctx, db.b.Read(), q, args, func(s scanner) error {
+	err = each(ctx, db.b.Read(), q, args, func(s scanner) error {
 		v, err := scan(s)
 		if err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -133,3 +134,12 @@ func (db *DB) orNow(t time.Time) time.Time {
 
 // noRows reports whether err says a query found no row.
 func noRows(err error) bool { return err != nil && errors.Is(err, sql.ErrNoRows) }
+
+// StoredSchema returns the newest migration the store's database holds.
+func (db *DB) StoredSchema(ctx context.Context) (int, error) {
+	var v int
+	if err := db.b.Read().QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/capbuf"
+	"github.com/strata-dev/strata/internal/suggest"
+	"github.com/strata-dev/strata/layer"
+	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/secret"
+	"github.com/strata-dev/strata/step"
+)
+
+// RunRequest asks for one run of a service's runbook in one environment.
+type RunRequest struct {
+	Service, Task, Env string
+	// Reason says why, for the audit log (required when the runbook needs approvals).
+	Reason string
+}
+
+// runOutputCap bounds the output a run keeps in the store.
+const runOutputCap = 256 << 10
+
+// RunTask runs a service's runbook in env with env's config and secrets (`strata run`). A
+// frozen environment blocks it (EBLOCKED); a runbook whose policy needs approvals is
+// recorded waiting and returns EBLOCKED with the run, and runs when the last approval comes
+// (ApproveTaskRun). A command that fails returns the run and EFAILED.
+func (e *Engine) RunTask(ctx context.Context, req RunRequest) (*strata.TaskRun, error) {
+	if err := strata.CheckText("--reason", req.Reason); err != nil {
+		return nil, err
+	}
+	svc, env, err := e.lookup(req.Service, req.Env)
+	if err != nil {
+		return nil, err
+	}
+	rb := svc.Runbooks[req.Task]
+	if rb == nil {
+		if len(svc.Runbooks) == 0 {
+			return nil, strata.Errorf(strata.EINVALID, "service %s has no runbooks; declare them as services.%s.runbooks in strata.yaml", svc.Name, svc.Name)
+		}
+		return nil, strata.Errorf(strata.EINVALID, "%s", suggest.Unknown("runbook of "+svc.Name, req.Task, svc.RunbookNames()))
+	}
+	if rb.Approvals > 0 && strings.TrimSpace(req.Reason) == "" {
+		return nil, strata.Errorf(strata.EINVALID, "runbook %s of %s needs %d approval(s): say why with --reason (approvers read it)", rb.Name, svc.Name, rb.Approvals)
+	}
+	if err := e.runGates(ctx, svc, env); err != nil {
+		return nil, err
+	}
+	now := e.now()
+	r := &strata.TaskRun{Service: svc.Name, Environment: env.Name, Task: rb.Name, State: strata.RunWaiting, Requester: e.Actor,
+		Reason: req.Reason, CreatedAt: now}
+	if rb.Approvals == 0 {
+		r.State, r.Owner, r.LeaseUntil, r.StartedAt = strata.RunRunning, e.Owner, now.Add(e.runLease(rb)), now
+	}
+	ev := e.event("run.request", svc.Name, env.Name, "", map[string]any{"task": rb.Name, "reason": req.Reason, "state": r.State})
+	if err := e.Store.CreateTaskRun(ctx, r, ev); err != nil {
+		return nil, err
+	}
+	if r.State == strata.RunWaiting {
+		return r, e.runWaiting(r, rb)
+	}
+	return e.executeRun(ctx, r, svc, env, rb)
+}
+
+// runGates applies the environment's freeze to a run. Deploy windows do not apply: a
+// runbook is what an operator reaches for when something is wrong, at any hour.
+func (e *Engine) runGates(ctx context.Context, svc *strata.Service, env *strata.Environment) error {
+	f, err := e.deployFacts(ctx, svc, env.Name, true)
+	if err != nil {
+		return err
+	}
+	if fr := f.Frozen[env.Name]; fr != nil {
+		return strata.Errorf(strata.EBLOCKED, "gate freeze: %s is frozen by %s (%s); `strata unfreeze %s` reopens it", env.Name, fr.Actor, fr.Reason, env.Name)
+	}
+	return nil
+}
+
+func (e *Engine) runWaiting(r *strata.TaskRun, rb *strata.Runbook) error {
+	return strata.Errorf(strata.EBLOCKED, "gate approvals: run %s of %s/%s in %s has %d of %d approvals; someone other than %s runs `strata approve %s`",
+		r.ID, r.Service, r.Task, r.Environment, len(r.Approvals), rb.Approvals, r.Requester, r.ID)
+}
+
+// runLease is how long a run's owner holds it: the runbook's timeout and a minute.
+func (e *Engine) runLease(rb *strata.Runbook) time.Duration {
+	return runTimeout(rb) + time.Minute
+}
+
+func runTimeout(rb *strata.Runbook) time.Duration {
+	if rb.Timeout > 0 {
+		return rb.Timeout
+	}
+	return 30 * time.Minute
+}
+
+// ApproveTaskRun approves a waiting run as the engine's principal (not its requester) and
+// runs it here when that was the last approval it needed.
+func (e *Engine) ApproveTaskRun(ctx context.Context, id string) (*strata.TaskRun, error) {
+	r, err := e.Store.TaskRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.State != strata.RunWaiting {
+		return r, strata.Errorf(strata.ECONFLICT, "run %s is %s, not waiting; only a waiting run can be approved", r.ID, r.State)
+	}
+	if r.Requester == e.Actor {
+		return r, strata.Errorf(strata.EINVALID, "%s requested run %s and cannot approve it; approvals come from someone else", e.Actor, r.ID)
+	}
+	svc, env, err := e.lookup(r.Service, r.Environment)
+	if err != nil {
+		return r, err
+	}
+	rb := svc.Runbooks[r.Task]
+	if rb == nil {
+		return r, strata.Errorf(strata.EINVALID, "run %s is of runbook %s, which service %s no longer has", r.ID, r.Task, r.Service)
+	}
+	ev := e.event("run.approve", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task})
+	if err := e.Store.ApproveTaskRun(ctx, id, strata.Approval{Principal: e.Actor, At: e.now()}, ev); err != nil {
+		return r, err
+	}
+	if r, err = e.Store.TaskRun(ctx, id); err != nil {
+		return nil, err
+	}
+	if len(r.Approvals) < rb.Approvals {
+		return r, e.runWaiting(r, rb)
+	}
+	if err := e.runGates(ctx, svc, env); err != nil {
+		return r, err
+	}
+	ev = e.event("run.running", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task})
+	if err := e.Store.ClaimTaskRun(ctx, id, e.Owner, e.now().Add(e.runLease(rb)), ev); err != nil {
+		return r, err // another approver's process runs it
+	}
+	if r, err = e.Store.TaskRun(ctx, id); err != nil {
+		return nil, err
+	}
+	return e.executeRun(ctx, r, svc, env, rb)
+}
+
+// RejectTaskRun rejects a waiting run, with a reason.
+func (e *Engine) RejectTaskRun(ctx context.Context, id, reason string) (*strata.TaskRun, error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, strata.Errorf(strata.EINVALID, "reject needs --reason saying why (it is recorded in the audit log)")
+	}
+	r, err := e.Store.TaskRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.State != strata.RunWaiting {
+		return r, strata.Errorf(strata.ECONFLICT, "run %s is %s, not waiting", r.ID, r.State)
+	}
+	r.State, r.Error, r.FinishedAt = strata.RunRejected, "rejected by "+e.Actor+": "+reason, e.now()
+	ev := e.event("run.reject", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task, "reason": reason})
+	if err := e.Store.UpdateTaskRun(ctx, r, ev); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// executeRun runs r's command, owned by this process, and records how it ended.
+func (e *Engine) executeRun(ctx context.Context, r *strata.TaskRun, svc *strata.Service, env *strata.Environment, rb *strata.Runbook) (*strata.TaskRun, error) {
+	r.ExitCode = -1
+	out := &capbuf.Buffer{Max: runOutputCap}
+	failure := e.runCommand(ctx, r, svc, env, rb, out)
+	r.Output, r.FinishedAt = out.String(), e.now()
+	if out.Cut {
+		r.Output += "\n… (cut: the first 256 KiB are kept)"
+	}
+	r.State = strata.RunSucceeded
+	if failure != "" {
+		r.State, r.Error = strata.RunFailed, failure
+	}
+	detail := map[string]any{"task": r.Task, "exit_code": r.ExitCode}
+	if r.Error != "" {
+		detail["error"] = r.Error
+	}
+	if err := e.Store.UpdateTaskRun(context.WithoutCancel(ctx), r, e.event("run."+r.State, r.Service, r.Environment, r.ID, detail)); err != nil {
+		return r, fmt.Errorf("record run %s: %w", r.ID, err)
+	}
+	if failure != "" {
+		e.logf("✗ %s/%s in %s: %s", r.Service, r.Task, r.Environment, failure)
+		return r, strata.Errorf(strata.EFAILED, "run %s of %s/%s in %s failed: %s", r.ID, r.Service, r.Task, r.Environment, failure)
+	}
+	e.logf("✓ %s/%s in %s: succeeded", r.Service, r.Task, r.Environment)
+	return r, nil
+}
+
+// runCommand runs the runbook's command with env's config and secrets and returns why it
+// failed ("" when it succeeded). Its output goes, redacted, to out and to the terminal.
+func (e *Engine) runCommand(ctx context.Context, r *strata.TaskRun, svc *strata.Service, env *strata.Environment, rb *strata.Runbook, out io.Writer) string {
+	// The config as it is in env now, with the version that runs there (for ${release.version}).
+	f, err := e.deployFacts(ctx, svc, env.Name, false)
+	if err != nil {
+		return err.Error()
+	}
+	version := ""
+	if d := f.Current[plan.Pair{Service: svc.Name, Environment: env.Name}]; d != nil {
+		version = d.Version
+	}
+	rs, err := e.resolve(svc, env.Name, version, f)
+	if err != nil {
+		return err.Error()
+	}
+	secrets := secretValues(rs)
+	cmd, err := layer.ExpandCommand(e.Project, rs, rb.Run, rb.Pos, &layer.Runtime{Version: version})
+	if err != nil {
+		return err.Error()
+	}
+	vars := append([]string{}, e.BaseEnv...)
+	vars = append(vars, rs.Environ()...)
+	vars = append(vars, "STRATA_PROJECT="+e.Project.Name, "STRATA_ENV="+env.Name, "STRATA_SERVICE="+svc.Name,
+		"STRATA_VERSION="+version, "STRATA_TASK="+rb.Name, "STRATA_RUN="+r.ID)
+	vars = append(vars, cmd.Env...)
+	// Redacted once, then kept and shown.
+	ws := []io.Writer{out}
+	if e.Log != nil {
+		ws = append(ws, &linePrefixer{e: e, prefix: "  " + svc.Name + "/" + env.Name + " | "})
+	}
+	o := &output{redactor: secret.NewRedactor(io.MultiWriter(ws...), secrets)}
+	e.logf("▸ %s → %s: run %s (%s)", svc.Name, env.Name, rb.Name, r.ID)
+	res, err := e.runStep(ctx, step.Spec{Name: "run " + rb.Name, Command: cmd.Text, Dir: e.Project.Dir, Env: vars,
+		Timeout: runTimeout(rb), Output: o})
+	o.Flush()
+	if err != nil {
+		if strata.ErrorCode(err) == strata.EFAILED || errors.Is(err, context.DeadlineExceeded) {
+			return err.Error()
+		}
+		return fmt.Sprintf("could not run: %v", err)
+	}
+	r.ExitCode = res.ExitCode
+	if res.ExitCode != 0 {
+		return fmt.Sprintf("the command exited with status %d", res.ExitCode)
+	}
+	return ""
+}
+
+// failStrandedRuns fails the runs whose process died mid-run (on its host a dead process,
+// elsewhere a lapsed lease). They are not run again by themselves: a task (a reindex, a key
+// rotation) may not be safe to run twice, so whoever asked decides, with `strata run`.
+func (e *Engine) failStrandedRuns(ctx context.Context) ([]*strata.TaskRun, error) {
+	rs, err := e.Store.TaskRuns(ctx, strata.TaskRunFilter{States: []string{strata.RunRunning}})
+	if err != nil {
+		return nil, fmt.Errorf("find running runs: %w", err)
+	}
+	var failed []*strata.TaskRun
+	var errs []error
+	for _, r := range rs {
+		if e.alive(r.Owner, r.LeaseUntil) {
+			continue
+		}
+		r.State, r.FinishedAt = strata.RunFailed, e.now()
+		r.Error = "interrupted: the process running it (" + r.Owner.ID() + ") died; it was not run again: run it with `strata run` if that is safe"
+		ev := e.event("run.failed", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task, "error": r.Error, "exit_code": r.ExitCode})
+		err := e.Store.UpdateTaskRun(ctx, r, ev)
+		switch strata.ErrorCode(err) {
+		case "":
+			failed = append(failed, r)
+		case strata.ECONFLICT: // another process failed it first
+		default:
+			errs = append(errs, err)
+		}
+	}
+	return failed, errors.Join(errs...)
+}

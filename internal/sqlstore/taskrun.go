@@ -1,0 +1,202 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/sqlrow"
+)
+
+// taskRunColumns are the columns scanTaskRun reads.
+const taskRunColumns = `id, service, environment, task, state, requester, reason, approvals, exit_code, error, output,
+	owner_host, owner_pid, owner_start, lease_until, created_at, started_at, finished_at`
+
+func scanTaskRun(s scanner) (*strata.TaskRun, error) {
+	var r strata.TaskRun
+	var approvals string
+	var lease, created, started, finished int64
+	err := s.Scan(&r.ID, &r.Service, &r.Environment, &r.Task, &r.State, &r.Requester, &r.Reason, &approvals, &r.ExitCode,
+		&r.Error, &r.Output, &r.Owner.Host, &r.Owner.PID, &r.Owner.Start, &lease, &created, &started, &finished)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(approvals), &r.Approvals); err != nil {
+		return nil, fmt.Errorf("task run %s: approvals: %w", r.ID, err)
+	}
+	if r.Approvals == nil {
+		r.Approvals = []strata.Approval{}
+	}
+	r.LeaseUntil, r.CreatedAt = sqlrow.FromNanos(lease), sqlrow.FromNanos(created)
+	r.StartedAt, r.FinishedAt = sqlrow.FromNanos(started), sqlrow.FromNanos(finished)
+	return &r, nil
+}
+
+func approvalsJSON(as []strata.Approval) string {
+	if as == nil {
+		as = []strata.Approval{}
+	}
+	b, _ := json.Marshal(as)
+	return string(b)
+}
+
+// CreateTaskRun records r.
+func (db *DB) CreateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Event) error {
+	if r.Service == "" || r.Environment == "" || r.Task == "" || (r.State != strata.RunWaiting && r.State != strata.RunRunning) {
+		return strata.Errorf(strata.EINVALID, "create task run: a service, an environment, a task and the state waiting or running are needed")
+	}
+	n := *r
+	if n.ID == "" {
+		n.ID = sqlrow.NewID("t-")
+	}
+	n.CreatedAt = db.orNow(n.CreatedAt)
+	if n.Approvals == nil {
+		n.Approvals = []strata.Approval{}
+	}
+	err := db.write(ctx, func(tx *txn) error {
+		_, err := tx.Exec(ctx, `INSERT INTO task_runs (id, service, environment, task, state, requester, reason, approvals, exit_code,
+			owner_id, owner_host, owner_pid, owner_start, lease_until, created_at, started_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?)`,
+			n.ID, n.Service, n.Environment, n.Task, n.State, n.Requester, n.Reason, approvalsJSON(n.Approvals),
+			n.Owner.ID(), n.Owner.Host, n.Owner.PID, n.Owner.Start, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt))
+		if err != nil {
+			return err
+		}
+		return tx.audit(ctx, e, n.ID, n.Service, n.Environment)
+	})
+	if err != nil {
+		return sqlrow.Wrap(err, "create task run %s of %s in %s", n.Task, n.Service, n.Environment)
+	}
+	n.ExitCode = -1
+	*r = n
+	return nil
+}
+
+// ClaimTaskRun moves a waiting run to running.
+func (db *DB) ClaimTaskRun(ctx context.Context, id string, owner strata.Owner, until time.Time, e *strata.Event) error {
+	started := db.clock()
+	err := db.write(ctx, func(tx *txn) error {
+		n, err := tx.Exec(ctx, `UPDATE task_runs SET state = 'running', owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
+			lease_until = ?, started_at = ? WHERE id = ? AND state = 'waiting'`,
+			owner.ID(), owner.Host, owner.PID, owner.Start, sqlrow.Nanos(until), sqlrow.Nanos(started), id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return db.taskRunMissing(ctx, tx, id, "is %s, not waiting")
+		}
+		var service, env string
+		if err := tx.QueryRow(ctx, `SELECT service, environment FROM task_runs WHERE id = ?`, id).Scan(&service, &env); err != nil {
+			return err
+		}
+		return tx.audit(ctx, e, id, service, env)
+	})
+	return sqlrow.Wrap(err, "claim task run %s", id)
+}
+
+// taskRunMissing is the error of a compare-and-set on run id that matched nothing:
+// ENOTFOUND when there is no such run, else ECONFLICT with how (naming its state).
+func (db *DB) taskRunMissing(ctx context.Context, tx *txn, id, how string) error {
+	var state string
+	err := tx.QueryRow(ctx, `SELECT state FROM task_runs WHERE id = ?`, id).Scan(&state)
+	if noRows(err) {
+		return strata.Errorf(strata.ENOTFOUND, "no task run %s", id)
+	}
+	if err != nil {
+		return err
+	}
+	return strata.Errorf(strata.ECONFLICT, "task run %s "+how, id, state)
+}
+
+// UpdateTaskRun writes an ending (or a rejection) of r.
+func (db *DB) UpdateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Event) error {
+	switch r.State {
+	case strata.RunSucceeded, strata.RunFailed, strata.RunRejected:
+	default:
+		return strata.Errorf(strata.EINVALID, "update task run %s: state %q is not an ending", r.ID, r.State)
+	}
+	err := db.write(ctx, func(tx *txn) error {
+		// A running run is ended by its owner; a waiting one (rejected, or failed by resume
+		// when its gates can never open) by anyone.
+		n, err := tx.Exec(ctx, `UPDATE task_runs SET state = ?, exit_code = ?, error = ?, output = ?, finished_at = ?,
+			owner_id = '', owner_host = '', owner_pid = 0, owner_start = 0, lease_until = 0
+			WHERE id = ? AND (state = 'waiting' OR (state = 'running' AND owner_id = ?))`,
+			r.State, r.ExitCode, r.Error, r.Output, sqlrow.Nanos(r.FinishedAt), r.ID, r.Owner.ID())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return db.taskRunMissing(ctx, tx, r.ID, "is %s and not this process's to end")
+		}
+		return tx.audit(ctx, e, r.ID, r.Service, r.Environment)
+	})
+	if err != nil {
+		return sqlrow.Wrap(err, "update task run %s", r.ID)
+	}
+	r.Owner, r.LeaseUntil = strata.Owner{}, time.Time{}
+	return nil
+}
+
+// ApproveTaskRun adds an approval to a waiting run.
+func (db *DB) ApproveTaskRun(ctx context.Context, id string, a strata.Approval, e *strata.Event) error {
+	if a.Principal == "" {
+		return strata.Errorf(strata.EINVALID, "approve task run %s: no principal", id)
+	}
+	a.At = db.orNow(a.At)
+	err := db.write(ctx, func(tx *txn) error {
+		var state, approvals, service, env string
+		err := tx.QueryRow(ctx, `SELECT state, approvals, service, environment FROM task_runs WHERE id = ?`+db.d.ForUpdate, id).
+			Scan(&state, &approvals, &service, &env)
+		if noRows(err) {
+			return strata.Errorf(strata.ENOTFOUND, "no task run %s", id)
+		}
+		if err != nil {
+			return err
+		}
+		if state != strata.RunWaiting {
+			return strata.Errorf(strata.ECONFLICT, "task run %s is %s, not waiting for approval", id, state)
+		}
+		var as []strata.Approval
+		if err := json.Unmarshal([]byte(approvals), &as); err != nil {
+			return err
+		}
+		for _, x := range as {
+			if x.Principal == a.Principal {
+				return strata.Errorf(strata.ECONFLICT, "%s has approved task run %s already", a.Principal, id)
+			}
+		}
+		as = append(as, a)
+		if _, err := tx.Exec(ctx, `UPDATE task_runs SET approvals = ? WHERE id = ?`, approvalsJSON(as), id); err != nil {
+			return err
+		}
+		return tx.audit(ctx, e, id, service, env)
+	})
+	return sqlrow.Wrap(err, "approve task run %s", id)
+}
+
+// TaskRun returns one run.
+func (db *DB) TaskRun(ctx context.Context, id string) (*strata.TaskRun, error) {
+	r, err := scanTaskRun(db.b.Read().QueryRow(ctx, `SELECT `+taskRunColumns+` FROM task_runs WHERE id = ?`, id))
+	if noRows(err) {
+		return nil, strata.Errorf(strata.ENOTFOUND, "no task run %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read task run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// TaskRuns returns the runs f selects, newest first.
+func (db *DB) TaskRuns(ctx context.Context, f strata.TaskRunFilter) ([]*strata.TaskRun, error) {
+	var c conds
+	c.equal("service", f.Service)
+	c.equal("environment", f.Environment)
+	c.in("state", f.States)
+	q := `SELECT ` + taskRunColumns + ` FROM task_runs` + c.clause() + ` ORDER BY created_at DESC, ` + db.d.Order + ` DESC`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	return list(ctx, db, "list task runs", q, c.args, scanTaskRun)
+}

@@ -1,0 +1,28 @@
+-- 0013: webhooks that are never lost. The audit log is the outbox: an event that announces
+-- something (a promotion waiting, succeeded, failed; a deployment unhealthy or recovered) is
+-- committed with the change it records, so nothing announced can be lost to a crash. The
+-- cursor is the newest event a deliverer has turned into deliveries (it starts at the log's
+-- head: history is not announced again); a delivery is one event for one webhook, named by
+-- the hash of its URL (the URL, often a credential, stays in strata.yaml), retried until it
+-- is delivered or given up. claimed_by and claimed_until let one process of several (servers,
+-- a CLI) send it at a time. Times are unix nanoseconds.
+CREATE TABLE IF NOT EXISTS webhook_cursor (
+	id  INTEGER PRIMARY KEY CHECK (id = 1),
+	seq INTEGER NOT NULL
+);
+INSERT INTO webhook_cursor (id, seq) SELECT 1, coalesce(max(seq), 0) FROM events
+	WHERE NOT EXISTS (SELECT 1 FROM webhook_cursor);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+	seq           INTEGER NOT NULL,
+	hook          TEXT NOT NULL,
+	event         TEXT NOT NULL,
+	state         TEXT NOT NULL,
+	tries         INTEGER NOT NULL DEFAULT 0,
+	next_at       INTEGER NOT NULL,
+	error         TEXT NOT NULL DEFAULT '',
+	claimed_by    TEXT NOT NULL DEFAULT '',
+	claimed_until INTEGER NOT NULL DEFAULT 0,
+	updated_at    INTEGER NOT NULL,
+	PRIMARY KEY (seq, hook)
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_at) WHERE state = 'pending';
