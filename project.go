@@ -28,6 +28,8 @@ type Project struct {
 	// Digest is a sha256 over every file read for the project, in reading order: the same
 	// files give the same digest, so a check that passed once need not run again.
 	Digest string
+	// Flags are the feature flags strata.yaml declares, in declaration order.
+	Flags []*Flag
 
 	// index finds environments by name without a scan (Environment); nil until Index.
 	index *nameIndex
@@ -72,6 +74,9 @@ type Environment struct {
 	// Created is when an ephemeral environment was made: deployments from before it belong
 	// to an earlier environment of the same name.
 	Created time.Time
+	// Flags are this environment's own flag overrides, by flag key (its ancestors' are
+	// theirs: package flag layers them through Chain).
+	Flags map[string]*Flag
 	// OwnSecrets are the secret sources this environment declares
 	// (environments.NAME.secrets.KEY: SOURCE); SecretSource resolves them through extends.
 	OwnSecrets map[string]SecretRef
@@ -114,7 +119,9 @@ type Policy struct {
 	Approvals *int      `json:"approvals,omitempty"`
 	Windows   []Window  `json:"windows,omitempty"`
 	Soak      *Duration `json:"soak,omitempty"`
-	Pos       Pos       `json:"-"`
+	// FlagApprovals is how many approvals a runtime flag change needs (0 when unset).
+	FlagApprovals *int `json:"flag_approvals,omitempty"`
+	Pos           Pos  `json:"-"`
 }
 
 // Merge returns p with every field that child sets replaced by child's.
@@ -128,6 +135,9 @@ func (p Policy) Merge(child Policy) Policy {
 	}
 	if child.Soak != nil {
 		out.Soak = child.Soak
+	}
+	if child.FlagApprovals != nil {
+		out.FlagApprovals = child.FlagApprovals
 	}
 	if !child.Pos.IsZero() {
 		out.Pos = child.Pos

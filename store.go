@@ -28,6 +28,7 @@ type Store interface {
 	TokenStore
 	HealthStore
 	AgentStore
+	FlagStore
 	WebhookStore
 	TaskRunStore
 	// BundleStore keeps releases' bundles (bundle.go): files beside the database on

@@ -40,19 +40,23 @@ const (
 	// deployments of the environments it covers, and reads their bundles; nothing else, not
 	// even a read of the estate.
 	RoleAgent = "agent"
+	// RoleClient is an application's token: it evaluates the flags of the one environment
+	// it is bound to (its only selector names it) over OFREP, and does nothing else.
+	RoleClient = "client"
 )
 
 // Roles lists every role, in the order help text shows them.
-var Roles = []string{RoleViewer, RoleDeployer, RoleApprover, RoleAdmin, RoleAgent}
+var Roles = []string{RoleViewer, RoleDeployer, RoleApprover, RoleAdmin, RoleAgent, RoleClient}
 
 // Actions a request needs; Permits says which roles may take them.
 const (
-	ActRead    = "read"    // every read
-	ActDeploy  = "deploy"  // deploy, promote, rollback, release, env create/destroy
-	ActApprove = "approve" // approve, reject
-	ActAdmin   = "admin"   // freeze, unfreeze, override windows, tokens, secrets, resume
-	ActAgent   = "agent"   // register, claim, renew, log and report deployments as an agent
-	ActFetch   = "fetch"   // download a release's bundle (an agent: only those of its claims)
+	ActRead    = "read"     // every read
+	ActDeploy  = "deploy"   // deploy, promote, rollback, release, env create/destroy
+	ActApprove = "approve"  // approve, reject
+	ActAdmin   = "admin"    // freeze, unfreeze, override windows, tokens, secrets, resume
+	ActAgent   = "agent"    // register, claim, renew, log and report deployments as an agent
+	ActFetch   = "fetch"    // download a release's bundle (an agent: only those of its claims)
+	ActEval    = "evaluate" // evaluate flags over OFREP (client tokens only)
 )
 
 // permissions is the one table of who may do what.
@@ -63,7 +67,8 @@ var permissions = map[string][]string{
 	RoleAdmin:    {ActRead, ActFetch, ActDeploy, ActApprove, ActAdmin},
 	// An agent's token does the agent's work and nothing else: an admin's does not do it
 	// either, so that a deployment is only ever run by a credential made to run it.
-	RoleAgent: {ActAgent, ActFetch},
+	RoleAgent:  {ActAgent, ActFetch},
+	RoleClient: {ActEval},
 }
 
 // Permits reports whether role may take action. An unknown role or action permits nothing.
@@ -75,6 +80,15 @@ func Permits(role, action string) bool {
 func ValidRole(role string) bool {
 	_, ok := permissions[role]
 	return ok
+}
+
+// ClientEnv returns the environment a client token is bound to, "" for any other token.
+// The client never chooses it: it is the name its one selector gives.
+func (t *Token) ClientEnv() string {
+	if t == nil || t.Role != RoleClient || len(t.Envs) != 1 || len(t.Envs[0]) != 1 {
+		return ""
+	}
+	return t.Envs[0]["name"]
 }
 
 // Revoked reports whether t has been revoked.

@@ -20,6 +20,7 @@ func All() []Decl {
 		Validate, Environments, CreateEnv, DestroyEnv, Config, Diff, Status, History,
 		Deployment, Logs, Release, Deploy, Rollback, Promote, Promotions, Promotion, Plan,
 		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, GC, Agents,
+		FlagList, FlagExplain, FlagSet, FlagRollout, FlagKill, FlagUnkill, FlagRequests, FlagApprove,
 		Run, ApproveRun, RejectRun, Runs, ShowRun,
 	}
 }

@@ -122,7 +122,7 @@ func TestTheContractMisspeltKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = config.Load(dir)
-	want := filepath.Join(dir, "strata.yaml") + `:11:5: unknown key "lables" in environment "stage"; did you mean "labels"? (known keys: config, extends, labels, policy, runs_on, secrets)`
+	want := filepath.Join(dir, "strata.yaml") + `:11:5: unknown key "lables" in environment "stage"; did you mean "labels"? (known keys: config, extends, flags, labels, policy, runs_on, secrets)`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v\nwant it to contain %s", err, want)
 	}

@@ -12,10 +12,10 @@ import (
 )
 
 var (
-	topKeys     = []string{"project", "include", "defaults", "environments", "services", "pipeline", "notify"}
-	includeKeys = []string{"include", "defaults", "environments", "services", "pipeline", "notify"}
-	envKeys     = []string{"labels", "config", "policy", "extends", "secrets", "runs_on"}
-	policyKeys  = []string{"approvals", "windows", "soak"}
+	topKeys     = []string{"project", "include", "defaults", "environments", "services", "pipeline", "notify", "flags"}
+	includeKeys = []string{"include", "defaults", "environments", "services", "pipeline", "notify", "flags"}
+	envKeys     = []string{"labels", "config", "policy", "extends", "secrets", "runs_on", "flags"}
+	policyKeys  = []string{"approvals", "windows", "soak", "flag_approvals"}
 	notifyKeys  = []string{"url", "events"}
 )
 
@@ -79,6 +79,8 @@ func (l *loader) decodeTop(src *source, root *yaml.Node, stack []string) {
 			l.decodePipeline(src, p.v)
 		case "notify":
 			l.decodeNotify(src, p.v)
+		case "flags":
+			l.decodeFlags(src, p.v)
 		default:
 			l.errorf(src.pos(p.k), "%s", unknownKey(p.key, where, known))
 		}
@@ -182,6 +184,8 @@ func (l *loader) decodeEnvironment(src *source, env *strata.Environment, n *yaml
 				}
 				env.OwnRunsOn, env.RunsOnPos = s, at
 			}
+		case "flags":
+			l.decodeEnvFlags(src, env, p.v)
 		case "secrets":
 			env.OwnSecrets = l.decodeSecretSources(src, p.v, "secrets of "+where)
 		default:
@@ -251,6 +255,15 @@ func (l *loader) decodePolicy(src *source, k, n *yaml.Node, where string) strata
 			if d, ok := l.duration(src, p.v, "soak", "30m"); ok {
 				sd := strata.Duration(d)
 				pol.Soak = &sd
+			}
+		case "flag_approvals":
+			if i, ok := l.integer(src, p.v, "flag_approvals", "flag_approvals: 1"); ok {
+				if i < 0 || i > 1000 {
+					l.errorf(src.pos(p.v), "flag_approvals is %d; it must be a whole number from 0 (none needed) up, e.g. flag_approvals: 1", i)
+					continue
+				}
+				n := int(i)
+				pol.FlagApprovals = &n
 			}
 		default:
 			l.errorf(src.pos(p.k), "%s", unknownKey(p.key, where, policyKeys))

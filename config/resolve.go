@@ -24,6 +24,7 @@ func (l *loader) resolve() {
 		l.checkRefs(it)
 	}
 	l.resolvePipeline()
+	l.checkFlags()
 }
 
 // resolveExtends fills Labels, LabelPos, Policy and Chain through each environment's

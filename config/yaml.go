@@ -37,6 +37,8 @@ type loader struct {
 	brokenTop  bool     // strata.yaml itself did not parse
 	strs       []interp // strings whose ${...} are checked once every service is known
 
+	flagRequires []flagRequire // `requires` of flags, checked once every service is known
+
 	aliases     int
 	aliasWarned bool
 

@@ -39,6 +39,8 @@ type DriftItem struct {
 	Keys []string `json:"keys,omitempty"`
 	// Deployment is the deployment the pair is compared with.
 	Deployment string `json:"deployment"`
+	// Flag names the feature flag changed at run time (kind flag, which has no service).
+	Flag string `json:"flag,omitempty"`
 }
 
 // observeTimeout bounds an observe step that names no timeout.

@@ -78,6 +78,7 @@ func tokenOf(r *http.Request) *strata.Token {
 // actionWords says what each action allows, for messages.
 var actionWords = map[string]string{
 	strata.ActRead:    "read",
+	strata.ActEval:    "evaluate flags over OFREP",
 	strata.ActDeploy:  "deploy (release, deploy, promote, roll back)",
 	strata.ActApprove: "approve and reject promotions",
 	strata.ActAdmin:   "administer (freeze, override windows, resume, verify the audit log)",

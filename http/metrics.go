@@ -72,6 +72,8 @@ type metrics struct {
 	// claimWait is how long the deployments agents claimed from this server had waited
 	// (made to claimed, a later attempt from its previous claim's lapse), by pool.
 	claimWait map[string]*histogram
+	// flags counts OFREP evaluations by flag and reason (ofrep_metrics.go).
+	flags flagCounts
 	// webhooks counts the webhook tries this server made, by outcome (the delivery's state
 	// after the try).
 	webhooks map[string]uint64
@@ -218,6 +220,7 @@ func (s *Server) serveMetrics(c *call) (any, error) {
 		fmt.Fprintf(&b, "strata_http_requests_total{code=\"%d\"} %d\n", code, m.requests[code])
 	}
 	m.mu.Unlock()
+	m.flags.write(&b)
 	if err := s.runtime.write(&b); err != nil {
 		return nil, err
 	}

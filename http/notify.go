@@ -15,6 +15,7 @@ const (
 	EventRolledBack = notify.EventRolledBack
 	EventUnhealthy  = notify.EventUnhealthy
 	EventRecovered  = notify.EventRecovered
+	EventFlag       = notify.EventFlag
 	SignatureHeader = notify.SignatureHeader
 	DeliveryHeader  = notify.DeliveryHeader
 )

@@ -108,6 +108,8 @@ type Server struct {
 	commands []command.Decl
 	// health checks again what runs (healthwatch.go).
 	health *healthWatch
+	// ofrep caches flags and client tokens for OFREP (ofrep.go).
+	ofrep *ofrepState
 
 	// sessionHash, when set (by the dashboard), returns the token hash a request's session
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
@@ -160,6 +162,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.routes(s.mux); err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
+	s.registerOFREP(s.mux)
 	s.registerUI(s.mux)
 	s.handler = s.logRequests(s.mux)
 	return s, nil

@@ -164,6 +164,9 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("GET /audit", u.page(u.audit))
 	mux.Handle("GET /webhooks", u.page(u.webhooks))
 	mux.Handle("GET /diff", u.page(u.diff))
+	mux.Handle("GET /flags", u.page(u.flags))
+	mux.Handle("POST /flags/{key}/kill", u.page(u.flagSwitch(true)))
+	mux.Handle("POST /flags/{key}/unkill", u.page(u.flagSwitch(false)))
 }
 
 // visit is one authenticated page request: who asks, through which session, and the

@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,10 +44,14 @@ const (
 	// back by it.
 	EventUnhealthy = "unhealthy"
 	EventRecovered = "recovered"
+	// EventFlag announces a runtime flag change (set, rollout, kill, unkill, or the approval
+	// that applied one), wherever it was made.
+	EventFlag = "flag"
 )
 
 // Actions are the audit actions that may announce something.
-var Actions = []string{"promote", "promote.auto", "promotion.succeeded", "promotion.failed", "health.unhealthy", "health.recovered"}
+var Actions = []string{"promote", "promote.auto", "promotion.succeeded", "promotion.failed", "health.unhealthy", "health.recovered",
+	"flag.set", "flag.rollout", "flag.kill", "flag.unkill"}
 
 // Headers of a webhook request. SignatureHeader carries "sha256=HEX": the HMAC-SHA256 of
 // the body keyed with the webhook secret (STRATA_WEBHOOK_SECRET), as GitHub signs its
@@ -73,6 +78,11 @@ type Webhook struct {
 	Deployment  string `json:"deployment,omitempty"`
 	Health      string `json:"health,omitempty"`
 	Detail      string `json:"detail,omitempty"`
+	// Flag, Actor and Value are set for flag events: the flag, who changed it, and the
+	// value it was set to (set only).
+	Flag  string `json:"flag,omitempty"`
+	Actor string `json:"actor,omitempty"`
+	Value any    `json:"value,omitempty"`
 }
 
 // Sign returns the value of SignatureHeader for body.
@@ -195,14 +205,72 @@ func EventOf(e *strata.Event) string {
 		return EventUnhealthy
 	case "health.recovered":
 		return EventRecovered
+	case "flag.set", "flag.rollout", "flag.kill", "flag.unkill":
+		return EventFlag
 	}
 	return ""
+}
+
+// flagMessage is the webhook of a runtime flag change: the event's detail is the change's
+// ({value, percent, reason}), or, for a change applied by the approval it waited for,
+// {request, requested_by, change: {...}}.
+func flagMessage(e *strata.Event) Webhook {
+	var x struct {
+		Value       any             `json:"value"`
+		Percent     *int            `json:"percent"`
+		Reason      string          `json:"reason"`
+		Request     string          `json:"request"`
+		RequestedBy string          `json:"requested_by"`
+		Change      json.RawMessage `json:"change"`
+	}
+	_ = json.Unmarshal(e.Detail, &x) // an event without detail announces what it can
+	if len(x.Change) > 0 {
+		_ = json.Unmarshal(x.Change, &x)
+	}
+	what := strings.TrimPrefix(e.Action, "flag.")
+	m := Webhook{Event: EventFlag, Environment: e.Environment, Flag: e.Subject, Actor: e.Actor, State: what, Value: x.Value, Detail: x.Reason}
+	switch what {
+	case "set":
+		m.Text = fmt.Sprintf("%s set flag %s in %s to %s", e.Actor, e.Subject, e.Environment, short(x.Value))
+	case "rollout":
+		if x.Percent != nil {
+			m.Text = fmt.Sprintf("%s rolled flag %s in %s out to %d%%", e.Actor, e.Subject, e.Environment, *x.Percent)
+		}
+	case "kill":
+		m.Text = fmt.Sprintf("%s killed flag %s in %s (it gives its default)", e.Actor, e.Subject, e.Environment)
+	case "unkill":
+		m.Text = fmt.Sprintf("%s unkilled flag %s in %s", e.Actor, e.Subject, e.Environment)
+	}
+	if m.Text == "" {
+		m.Text = fmt.Sprintf("%s changed flag %s in %s (%s)", e.Actor, e.Subject, e.Environment, what)
+	}
+	if x.Reason != "" {
+		m.Text += ": " + x.Reason
+	}
+	if x.Request != "" {
+		m.Text += fmt.Sprintf(" (asked by %s as %s)", x.RequestedBy, x.Request)
+	}
+	return m
+}
+
+// short writes a flag value for a message, cut when long.
+func short(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	if len(b) > 80 {
+		return string(b[:77]) + "..."
+	}
+	return string(b)
 }
 
 // Message is the webhook body that announces event of audit event e.
 func Message(e *strata.Event, event string) Webhook {
 	x := detailOf(e)
 	switch event {
+	case EventFlag:
+		return flagMessage(e)
 	case EventUnhealthy, EventRecovered:
 		m := Webhook{Event: event, Service: e.Service, Version: x.Version, Environment: e.Environment, Deployment: e.Subject,
 			Health: strata.Healthy, Detail: x.Detail, State: strata.Succeeded}

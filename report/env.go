@@ -83,6 +83,11 @@ func NewDrift(ctx context.Context, e *engine.Engine, env string) (*Drift, error)
 	if err != nil {
 		return nil, err
 	}
+	flags, err := FlagDrift(ctx, e, env)
+	if err != nil {
+		return nil, err
+	}
+	items = append(items, flags...)
 	doc := &Drift{Drift: items}
 	if len(items) > 0 {
 		return doc, strata.Errorf(strata.EFAILED, "drift found: %d item(s)", len(items))

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"health checks", testHealth},
 		{"bundles", testBundles},
 		{"agents and their claims", testAgents},
+		{"feature flags", testFlags},
 		{"webhook deliveries", testWebhooks},
 		{"task runs", testTaskRuns},
 	}

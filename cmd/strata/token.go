@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/report"
 )
 
 // tokenCommand is `strata token create/list/revoke`: the API tokens of `strata serve`. They
@@ -28,6 +29,7 @@ role, limited to the environments its selectors match:
   admin     everything: freezes, window overrides, tokens, secrets
   agent     a strata agent's credential: claims, runs and reports the deployments of
             the environments it covers (and their pools); nothing else, not even reads
+  client    evaluates the flags of one environment over OFREP (--env), nothing else
 
 Token commands run where the store is (not through --server).`,
 		Args: exactArgs(0, "a subcommand: create, list or revoke"),
@@ -49,16 +51,17 @@ type tokenDoc struct {
 }
 
 func (a *app) tokenCreateCommand() *cobra.Command {
-	var role string
+	var role, clientEnv string
 	var selectors []string
 	c := &cobra.Command{
-		Use:   "create NAME --role viewer|deployer|approver|admin|agent [--envs SELECTOR]...",
+		Use:   "create NAME --role viewer|deployer|approver|admin|agent [--envs SELECTOR]... | --role client --env ENV",
 		Short: "Make a token and print it once (only its hash is stored)",
 		// The token printed once must not be kept in a --summary file.
 		Annotations: map[string]string{omitOutput: "yes"},
 		Example: `  strata token create ci --role deployer --envs tier=dev --envs tier=staging
   strata token create eu-oncall --role approver --envs tier=prod,residency=eu
-  strata token create eu-agent --role agent --envs region=eu-west`,
+  strata token create eu-agent --role agent --envs region=eu-west
+  strata token create checkout-web --role client --env prod-eu`,
 		Args: exactArgs(1, "one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -69,6 +72,21 @@ func (a *app) tokenCreateCommand() *cobra.Command {
 				return strata.Errorf(strata.EINVALID, "--role %q: want one of %s", role, strings.Join(strata.Roles, ", "))
 			}
 			var envs []map[string]string
+			switch {
+			case role == strata.RoleClient && (clientEnv == "" || len(selectors) > 0):
+				return strata.Errorf(strata.EINVALID, "a client token is bound to one environment: give --env ENV (not --envs), e.g. strata token create checkout-web --role client --env prod-eu")
+			case role != strata.RoleClient && clientEnv != "":
+				return strata.Errorf(strata.EINVALID, "--env binds a client token to its environment; for a %s token, scope it with --envs name=%s", role, clientEnv)
+			case role == strata.RoleClient:
+				p, err := a.projectWithEphemeral(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if p.Environment(clientEnv) == nil {
+					return report.Unknown("environment", clientEnv, p.EnvironmentNames())
+				}
+				envs = append(envs, map[string]string{"name": clientEnv})
+			}
 			for _, s := range selectors {
 				sel, err := strata.ParseSelector(s)
 				if err != nil {
@@ -102,7 +120,8 @@ func (a *app) tokenCreateCommand() *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVar(&role, "role", "", "viewer, deployer, approver, admin or agent (required)")
+	c.Flags().StringVar(&role, "role", "", "viewer, deployer, approver, admin, agent or client (required)")
+	c.Flags().StringVar(&clientEnv, "env", "", "the one environment a client token evaluates flags in (required with --role client)")
 	c.Flags().StringArrayVar(&selectors, "envs", nil, "environments it covers: key=value[,key=value...] over labels (name is the environment's name); repeat for any-of; none means every environment")
 	return c
 }
