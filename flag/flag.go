@@ -12,6 +12,7 @@
 package flag
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -207,10 +208,14 @@ var typeExample = map[string]string{
 
 // Show writes a value for a message, cut short when long.
 func Show(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+	// Shown to people, not put in HTML: ">=1.2.0" stays as written.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(b) > 80 {
 		return string(b[:77]) + "..."
 	}
