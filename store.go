@@ -203,6 +203,10 @@ type DeploymentFilter struct {
 	// long the history. Limit applies after it.
 	Latest bool
 	Limit  int
+	// Before, an id, selects only the deployments listed after that one (older), for
+	// paging: a list goes on where its last page ended, however many were added since.
+	// An unknown id selects nothing. Not with Latest.
+	Before string
 }
 
 // PromotionFilter selects promotions. Zero fields select everything.
@@ -212,6 +216,9 @@ type PromotionFilter struct {
 	Stage   string
 	States  []string
 	Limit   int
+	// Before, an id, selects only the promotions listed after that one (older), for
+	// paging. An unknown id selects nothing.
+	Before string
 }
 
 // EventFilter selects audit events. Zero fields select everything.
@@ -224,6 +231,9 @@ type EventFilter struct {
 	Actor    string
 	Action   string
 	Limit    int // the newest Limit events, still returned oldest first
+	// Before selects only the events older than this sequence number, for paging; 0 means
+	// no bound.
+	Before int64
 }
 
 // ErrStopScan, returned by a scan's callback, ends the scan without an error.

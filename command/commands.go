@@ -30,7 +30,7 @@ var Validate = &Command[None, *report.Validation]{
 }
 
 // Environments is `env list`.
-var Environments = &Command[None, []report.Environment]{
+var Environments = &Command[report.EnvListRequest, []report.Environment]{
 	Info: Info{Name: "env list", Route: "GET /api/v1/environments", Action: read, Summary: "env list"},
 	Run:  environments,
 }
@@ -70,7 +70,7 @@ var Diff = &Command[report.DiffRequest, *report.Diff]{
 }
 
 // Status is `status`: the environment x service matrix.
-var Status = &Command[None, *report.Status]{
+var Status = &Command[report.StatusRequest, *report.Status]{
 	Info: Info{Name: "status", Route: "GET /api/v1/status", Action: read, Summary: "status"},
 	Run:  status,
 }

@@ -99,6 +99,10 @@ type Server struct {
 	commands []command.Decl
 	// health checks again what runs (healthwatch.go).
 	health *healthWatch
+	// snaps is the one matrix snapshot every request shares; status keeps the encoded
+	// answers of GET /api/v1/status built from it (status_cache.go).
+	snaps  *snapshots
+	status statusCache
 
 	// sessionHash, when set (by the dashboard), returns the token hash a request's session
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
@@ -137,6 +141,7 @@ func New(cfg Config) (*Server, error) {
 		store:   e.Store,
 		log:     cfg.Logger,
 		metrics: newMetrics(),
+		snaps:   &snapshots{},
 	}
 	s.cur.Store(e.Project)
 	s.limit = newAuthLimiter(cfg.AuthFailures, s.now, s.log)
@@ -151,7 +156,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	s.registerUI(s.mux)
-	s.handler = s.logRequests(s.mux)
+	s.handler = s.logRequests(gzipped(s.mux))
 	return s, nil
 }
 

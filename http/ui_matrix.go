@@ -87,7 +87,7 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, 
 			sel[k] = val
 		}
 	}
-	snap, err := u.snapshot(ctx, v.engine.Store)
+	snap, err := u.snaps.get(ctx, v.engine.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +258,7 @@ func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSn
 	}
 	b.WriteString(`</th>`)
 	for _, s := range services {
-		k := pairKey{s.Name, env.Name}
+		k := pairKey{Service: s.Name, Environment: env.Name}
 		latest, cur := snap.latest[k], snap.current[k]
 		if latest != nil && env.Predates(latest) {
 			latest = nil

@@ -16,6 +16,8 @@ import (
 // project order, each with every service in project order.
 type Status struct {
 	Cells []Cell `json:"cells"`
+	// Next is the cursor of the next page of cells, when a limit cut this one short.
+	Next string `json:"next,omitempty"`
 }
 
 // Cell is one (service, environment) of the status matrix: the version that runs there, the
@@ -61,17 +63,37 @@ func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 	for _, c := range checks {
 		checked[plan.Pair{Service: c.Service, Environment: c.Environment}] = c
 	}
-	MarkInterrupted(ctx, e, newest)
 	latest := map[plan.Pair]*strata.Deployment{}
 	for _, d := range newest {
 		latest[plan.Pair{Service: d.Service, Environment: d.Environment}] = d
 	}
-	doc := &Status{Cells: []Cell{}}
-	for _, env := range e.Project.Environments {
-		for _, s := range e.Project.Services {
+	return StatusOf(e.Project, cur, latest, checked, Gone(ctx, e)), nil
+}
+
+// Gone returns the ids of the active deployments whose process is gone: the store says
+// running until `resume` takes them over, and the matrix says interrupted.
+func Gone(ctx context.Context, e *engine.Engine) map[string]bool {
+	gone := map[string]bool{}
+	if ds, err := e.Interrupted(ctx); err == nil {
+		for _, d := range ds {
+			gone[d.ID] = true
+		}
+	}
+	return gone
+}
+
+// StatusOf builds the matrix of p from what runs in each pair (cur), each pair's newest
+// deployment (latest), the newest health check of each pair and the ids of the deployments
+// whose process is gone. It changes none of them: a server builds it from the snapshot
+// that every request shares. A deployment made in an earlier short-lived environment of
+// the same name shows as nothing.
+func StatusOf(p *strata.Project, cur, latest map[plan.Pair]*strata.Deployment, checked map[plan.Pair]*strata.HealthCheck, gone map[string]bool) *Status {
+	doc := &Status{Cells: make([]Cell, 0, len(p.Environments)*len(p.Services))}
+	for _, env := range p.Environments {
+		for _, s := range p.Services {
 			k := plan.Pair{Service: s.Name, Environment: env.Name}
 			c := Cell{Service: s.Name, Environment: env.Name, Health: strata.HealthUnknown, Ephemeral: env.Ephemeral, Expires: TimePtr(env.Expires)}
-			if d := cur[k]; d != nil {
+			if d := cur[k]; d != nil && !env.Predates(d) {
 				c.Version, c.Health, c.DeployedAt = d.Version, strata.HealthNow(d, checked[k]), TimePtr(d.FinishedAt)
 				if ch := checked[k]; ch != nil && ch.Deployment == d.ID {
 					c.HealthDetail, c.HealthCheckedAt = ch.Detail, TimePtr(ch.CheckedAt)
@@ -79,11 +101,14 @@ func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 			}
 			if d := latest[k]; d != nil && !env.Predates(d) {
 				c.State, c.Latest = d.State, d.ID
+				if gone[d.ID] {
+					c.State = strata.Interrupted
+				}
 			}
 			doc.Cells = append(doc.Cells, c)
 		}
 	}
-	return doc, nil
+	return doc
 }
 
 // WriteText prints the matrix: a row per environment, a column per service.
@@ -135,7 +160,8 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 type HistoryQuery struct {
 	Service     string `query:"service" doc:"only this service"`
 	Environment string `query:"env" doc:"only this environment"`
-	Limit       int    `query:"limit" doc:"at most this many"`
+	Limit       int    `query:"limit" doc:"at most this many (0: all); the X-Next-Cursor header gives the next page"`
+	Cursor      string `query:"cursor" doc:"where the page begins: the X-Next-Cursor of the page before"`
 }
 
 // NewHistory returns the deployments q selects, newest first. Unknown names are ENOTFOUND.
@@ -150,7 +176,16 @@ func NewHistory(ctx context.Context, e *engine.Engine, q HistoryQuery) ([]Deploy
 			return nil, err
 		}
 	}
-	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: q.Service, Environment: q.Environment, Limit: q.Limit})
+	before, err := DeploymentCursor(q.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	if before != "" {
+		if _, err := e.Store.Deployment(ctx, before); err != nil {
+			return nil, strata.Errorf(strata.EINVALID, "query parameter cursor=%q: the deployment it names is not in the store; start again without a cursor", q.Cursor)
+		}
+	}
+	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: q.Service, Environment: q.Environment, Limit: q.Limit, Before: before})
 	if err != nil {
 		return nil, err
 	}

@@ -438,6 +438,11 @@ func DeploymentsQuery(d Dialect, f strata.DeploymentFilter) (string, []any) {
 	} else {
 		c.in("state", f.States)
 	}
+	if f.Before != "" && !f.Latest {
+		// Row values order as the list does: by created time, then by insertion.
+		c.where = append(c.where, "(created_at, "+d.Order+") < (SELECT created_at, "+d.Order+" FROM deployments WHERE id = ?)")
+		c.args = append(c.args, f.Before)
+	}
 	q := `SELECT ` + deploymentColumns + from + c.clause()
 	args := c.args
 	if f.Latest {
