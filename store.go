@@ -73,6 +73,11 @@ type DeploymentStore interface {
 	Deployment(ctx context.Context, id string) (*Deployment, error)
 	// Deployments returns the deployments f selects, newest first.
 	Deployments(ctx context.Context, f DeploymentFilter) ([]*Deployment, error)
+	// ScanDeployments calls fn with each deployment f selects (not f.Latest), oldest first,
+	// holding one at a time: a reader of a long history (the DORA figures of `stats`) needs
+	// memory for what it keeps, not for the history. It stops, returning nil, when fn
+	// returns ErrStopScan, and returns any other error fn returns.
+	ScanDeployments(ctx context.Context, f DeploymentFilter, fn func(*Deployment) error) error
 	// TallyDeployments counts every deployment by state, and the finished ones (started and
 	// finished times set) by how long they took against bounds, in seconds, ascending. It
 	// reads counts, not deployments: what it costs does not grow with what it returns.
@@ -203,6 +208,8 @@ type DeploymentFilter struct {
 	// long the history. Limit applies after it.
 	Latest bool
 	Limit  int
+	// Since, when set, selects only the deployments created at or after it.
+	Since time.Time
 	// Before, an id, selects only the deployments listed after that one (older), for
 	// paging: a list goes on where its last page ended, however many were added since.
 	// An unknown id selects nothing. Not with Latest.

@@ -19,7 +19,7 @@ func All() []Decl {
 	return []Decl{
 		Validate, Environments, CreateEnv, DestroyEnv, Config, Diff, Status, History,
 		Deployment, Logs, Release, Deploy, Rollback, Promote, Promotions, Promotion, Plan,
-		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift,
+		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, Stats,
 	}
 }
 
@@ -227,4 +227,10 @@ var Drift = &Command[report.DriftRequest, *report.Drift]{
 		return allowIfNamed(ctx, x, read, req.Env)
 	},
 	Run: drift,
+}
+
+// Stats is `stats`: the DORA figures of each service over a window.
+var Stats = &Command[report.StatsRequest, *report.Stats]{
+	Info: Info{Name: "stats", Route: "GET /api/v1/stats", Action: read, Summary: "stats [--service S] [--since 30d]"},
+	Run:  stats,
 }

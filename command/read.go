@@ -355,3 +355,17 @@ func seesEvent(x Site, p *strata.Project, e *strata.Event) bool {
 	}
 	return p != nil && p.Stage(stage) != nil && coversAny(x, p, stage)
 }
+
+// stats computes the DORA figures from the deployments of the environments the principal
+// covers.
+func stats(ctx context.Context, x Site, req report.StatsRequest) (*report.Stats, error) {
+	e, err := x.Engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var covers func(string) bool
+	if !x.CoversAll() {
+		covers = x.Covers
+	}
+	return report.NewStats(ctx, e, req, covers)
+}
