@@ -31,11 +31,11 @@ func TestStatsOfAMadeHistoryHaveTheKnownAnswers(t *testing.T) {
 		d("1", "prod-a", strata.Succeeded, "promotion", at(2, 6, 0)), // v1 reaches prod: lead 6 h
 		d("1", "prod-b", strata.Succeeded, "promotion", at(2, 7, 0)),
 		d("2", "dev", strata.Succeeded, "release", at(10, 1, 0)),
-		d("2", "prod-a", strata.Failed, "promotion", at(10, 2, 0)), // prod-a down
-		d("1", "prod-a", strata.Succeeded, "rollback", at(10, 2, 10)), // restored after 10 min; a repair, not a change
-		d("2", "prod-a", strata.Succeeded, "deploy", at(11, 2, 0)), // v2 reaches prod: lead 26 h
-		d("3", "prod-b", strata.RolledBack, "promotion", at(20, 5, 0)), // prod-b down
-		d("2", "prod-b", strata.Succeeded, "deploy", at(20, 5, 30)), // restored after 30 min
+		d("2", "prod-a", strata.Failed, "promotion", at(10, 2, 0)),                                         // prod-a down
+		d("1", "prod-a", strata.Succeeded, "rollback", at(10, 2, 10)),                                      // restored after 10 min; a repair, not a change
+		d("2", "prod-a", strata.Succeeded, "deploy", at(11, 2, 0)),                                         // v2 reaches prod: lead 26 h
+		d("3", "prod-b", strata.RolledBack, "promotion", at(20, 5, 0)),                                     // prod-b down
+		d("2", "prod-b", strata.Succeeded, "deploy", at(20, 5, 30)),                                        // restored after 30 min
 		{Service: "api", Version: "3", Environment: "dev", State: strata.Running, CreatedAt: at(30, 0, 0)}, // unfinished
 	}
 	for _, x := range history {
