@@ -73,7 +73,7 @@ type DeploymentStore interface {
 	Deployment(ctx context.Context, id string) (*Deployment, error)
 	// Deployments returns the deployments f selects, newest first.
 	Deployments(ctx context.Context, f DeploymentFilter) ([]*Deployment, error)
-	// ScanDeployments calls fn with each deployment f selects (not f.Latest), oldest first,
+	// ScanDeployments calls fn with each deployment f selects, oldest first,
 	// holding one at a time: a reader of a long history (the DORA figures of `stats`) needs
 	// memory for what it keeps, not for the history. It stops, returning nil, when fn
 	// returns ErrStopScan, and returns any other error fn returns.

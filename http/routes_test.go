@@ -61,6 +61,7 @@ func routeCases(promo, dep string) []routeCase {
 		{"GET", "/api/v1/audit?verify=1", nil, admin, false},
 		{"POST", "/api/v1/resume", nil, admin, false},
 		{"GET", "/api/v1/drift?env=staging", nil, read, true},
+		{"GET", "/api/v1/stats?since=7d", nil, read, false},
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -45,10 +47,11 @@ type statusState struct {
 	gone    string // the ids of the deployments whose process is gone, sorted
 }
 
-// statusAnswer is one encoded answer; ready closes when it is built (or failed to be).
+// statusAnswer is one encoded answer, kept compressed only (a twentieth of its size): a
+// client that does not take gzip gets it decompressed as it is sent. ready closes when
+// it is built (or failed to be).
 type statusAnswer struct {
 	ready chan struct{}
-	body  []byte
 	gz    []byte
 	etag  string
 	err   error
@@ -99,12 +102,10 @@ func (s *Server) serveStatus(c *call, d command.Decl) (any, error) {
 				a.err, a.doc = err, doc
 				return
 			}
-			if a.body, err = encodeJSON(doc); err != nil {
+			a.gz, a.etag, err = compressDoc(doc)
+			if err != nil {
 				a.err = fmt.Errorf("encode the status: %w", err)
-				return
 			}
-			sum := sha256.Sum256(a.body)
-			a.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
 		}
 		build()
 		if a.err != nil && keep {
@@ -130,7 +131,33 @@ func (s *Server) serveStatus(c *call, d command.Decl) (any, error) {
 	return nil, nil
 }
 
-// writeStatus writes a kept answer: 304 when the client has it, gzip when it accepts it.
+// compressDoc encodes doc as writeJSON would, straight into a compressor (a status a
+// cell at a time, never whole), and returns the compressed bytes and an ETag of the
+// uncompressed ones.
+func compressDoc(doc any) (gz []byte, etag string, err error) {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	sum := sha256.New()
+	w := io.MultiWriter(zw, sum)
+	if st, ok := doc.(*report.Status); ok {
+		err = st.WriteJSON(w)
+	} else {
+		var body []byte
+		if body, err = encodeJSON(doc); err == nil {
+			_, err = w.Write(body)
+		}
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, "", err
+	}
+	return b.Bytes(), `"` + hex.EncodeToString(sum.Sum(nil)[:12]) + `"`, nil
+}
+
+// writeStatus writes a kept answer: 304 when the client has it, gzip when it accepts it,
+// else decompressed as it goes out.
 func (s *Server) writeStatus(w http.ResponseWriter, r *http.Request, a *statusAnswer) {
 	h := w.Header()
 	h.Set("ETag", a.etag)
@@ -141,30 +168,20 @@ func (s *Server) writeStatus(w http.ResponseWriter, r *http.Request, a *statusAn
 		return
 	}
 	h.Set("Content-Type", "application/json")
-	body := a.body
 	if acceptsGzip(r) {
-		body = a.gzipped()
 		h.Set("Content-Encoding", "gzip")
+		h.Set("Content-Length", strconv.Itoa(len(a.gz)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(a.gz) // a client that hung up: nothing to tell it
+		return
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(a.gz))
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("read the kept status: %w", err), nil)
+		return
 	}
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body) // a client that hung up: nothing to tell it
-}
-
-// gzMu guards the compressed copies of the answers, made on first demand.
-var gzMu sync.Mutex
-
-// gzipped returns the answer compressed, compressing it the first time.
-func (a *statusAnswer) gzipped() []byte {
-	gzMu.Lock()
-	defer gzMu.Unlock()
-	if a.gz == nil {
-		var b bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
-		_, _ = zw.Write(a.body)
-		_ = zw.Close()
-		a.gz = b.Bytes()
-	}
-	return a.gz
+	_, _ = io.Copy(w, zr)
 }
 
 // Matrix returns the matrix serveStatus built for this request, else one built from the

@@ -164,6 +164,7 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("GET /audit", u.page(u.audit))
 	mux.Handle("GET /webhooks", u.page(u.webhooks))
 	mux.Handle("GET /diff", u.page(u.diff))
+	mux.Handle("GET /stats", u.page(u.stats))
 }
 
 // visit is one authenticated page request: who asks, through which session, and the

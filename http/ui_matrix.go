@@ -231,6 +231,13 @@ func (u *ui) funcs() template.FuncMap {
 			}
 			return fmt.Sprint(v)
 		},
+		"seconds": func(v *float64) string {
+			if v == nil {
+				return "-"
+			}
+			return (time.Duration(*v) * time.Second).Round(time.Second).String()
+		},
+		"percent": func(v *float64) string { return fmt.Sprintf("%.0f%%", *v*100) },
 		"short": func(s string) string {
 			if len(s) > 12 {
 				return s[:12]

@@ -40,6 +40,16 @@ type matrixSnapshot struct {
 	health map[pairKey]*strata.HealthCheck
 }
 
+// slim keeps of d what the matrix shows: at 50,000 pairs the snapshot must not hold every
+// deployment's config, outputs and error for as long as the server runs.
+func slim(d *strata.Deployment) *strata.Deployment {
+	if d == nil {
+		return nil
+	}
+	return &strata.Deployment{ID: d.ID, Service: d.Service, Environment: d.Environment, Version: d.Version,
+		State: d.State, Health: d.Health, Kind: d.Kind, CreatedAt: d.CreatedAt, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt}
+}
+
 // readHealth reads every pair's newest health check.
 func readHealth(ctx context.Context, st strata.Store) (map[pairKey]*strata.HealthCheck, error) {
 	cs, err := st.HealthChecks(ctx)
@@ -122,33 +132,37 @@ func (sn *snapshots) renew(ctx context.Context, st strata.Store, seq int64) {
 // estate that mostly works, and are read a pair at a time; when many are, in one more read
 // of every pair.
 func readSnapshot(ctx context.Context, st strata.Store, seq int64) (*matrixSnapshot, error) {
-	latest, err := st.Deployments(ctx, strata.DeploymentFilter{Latest: true})
-	if err != nil {
-		return nil, fmt.Errorf("read the newest deployment of each pair: %w", err)
-	}
 	health, err := readHealth(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	s := &matrixSnapshot{seq: seq, read: time.Now(), current: map[pairKey]*strata.Deployment{}, latest: map[pairKey]*strata.Deployment{}, health: health}
 	var unsettled []pairKey
-	for _, d := range latest {
+	// A scan holds one whole deployment at a time: the snapshot keeps only what the
+	// matrix shows (slim) of each pair's.
+	err = st.ScanDeployments(ctx, strata.DeploymentFilter{Latest: true}, func(d *strata.Deployment) error {
 		k := pairKey{Service: d.Service, Environment: d.Environment}
+		d = slim(d)
 		s.latest[k] = d
 		if d.State == strata.Succeeded {
 			s.current[k] = d
 		} else {
 			unsettled = append(unsettled, k)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the newest deployment of each pair: %w", err)
 	}
+	latest := s.latest
 	succeeded := []string{strata.Succeeded}
 	if len(unsettled)*pairReadCost > len(latest) {
-		ds, err := st.Deployments(ctx, strata.DeploymentFilter{States: succeeded, Latest: true})
+		err := st.ScanDeployments(ctx, strata.DeploymentFilter{States: succeeded, Latest: true}, func(d *strata.Deployment) error {
+			s.current[pairKey{Service: d.Service, Environment: d.Environment}] = slim(d)
+			return nil
+		})
 		if err != nil {
 			return nil, fmt.Errorf("read what runs in each pair: %w", err)
-		}
-		for _, d := range ds {
-			s.current[pairKey{Service: d.Service, Environment: d.Environment}] = d
 		}
 		return s, nil
 	}
@@ -158,7 +172,7 @@ func readSnapshot(ctx context.Context, st strata.Store, seq int64) (*matrixSnaps
 			return nil, fmt.Errorf("read what runs of %s in %s: %w", k.Service, k.Environment, err)
 		}
 		if len(ds) > 0 {
-			s.current[k] = ds[0]
+			s.current[k] = slim(ds[0])
 		}
 	}
 	return s, nil
@@ -203,10 +217,10 @@ func refresh(ctx context.Context, st strata.Store, old *matrixSnapshot, seq int6
 		delete(s.latest, k)
 		delete(s.current, k)
 		if len(latest) > 0 {
-			s.latest[k] = latest[0]
+			s.latest[k] = slim(latest[0])
 		}
 		if len(current) > 0 {
-			s.current[k] = current[0]
+			s.current[k] = slim(current[0])
 		}
 	}
 	return s, nil

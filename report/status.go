@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -219,4 +222,38 @@ func MarkInterrupted(ctx context.Context, e *engine.Engine, ds []*strata.Deploym
 			d.State = strata.Interrupted
 		}
 	}
+}
+
+// WriteJSON writes s as the API and `-o json` write it (indented by two spaces, a newline
+// at the end), a cell at a time: at 50,000 cells the document is some 15 MB, which a
+// server streams into its compressor rather than holding whole.
+func (s *Status) WriteJSON(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if len(s.Cells) == 0 {
+		bw.WriteString("{\n  \"cells\": []")
+	} else {
+		bw.WriteString("{\n  \"cells\": [\n    ")
+		// One encoder for every cell reuses its buffers: a cell costs no garbage.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("    ", "  ")
+		for i := range s.Cells {
+			if i > 0 {
+				bw.WriteString(",\n    ")
+			}
+			buf.Reset()
+			if err := enc.Encode(&s.Cells[i]); err != nil {
+				return fmt.Errorf("encode cell %s/%s: %w", s.Cells[i].Environment, s.Cells[i].Service, err)
+			}
+			bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		}
+		bw.WriteString("\n  ]")
+	}
+	if s.Next != "" {
+		next, _ := json.Marshal(s.Next)
+		bw.WriteString(",\n  \"next\": ")
+		bw.Write(next)
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
 }

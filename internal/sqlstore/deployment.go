@@ -424,9 +424,6 @@ func DeploymentsQuery(d Dialect, f strata.DeploymentFilter) (string, []any) {
 // ScanDeployments calls fn with each deployment f selects, oldest first, one row at a
 // time from the database. ErrStopScan from fn ends it early.
 func (db *DB) ScanDeployments(ctx context.Context, f strata.DeploymentFilter, fn func(*strata.Deployment) error) error {
-	if f.Latest {
-		return strata.Errorf(strata.EINVALID, "scan deployments: Latest is for Deployments")
-	}
 	q, args := deploymentsQuery(db.d, f, true)
 	err := each(ctx, db.b.Read(), q, args, func(s scanner) error {
 		d, err := scanDeployment(s)
