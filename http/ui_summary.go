@@ -147,3 +147,19 @@ func pageLinks(q url.Values, page, n int) (prev, next string) {
 	}
 	return prev, next
 }
+
+// failuresFirst orders a release's environments so that those where it failed, was rolled
+// back or runs unhealthy come first, then those where it is on its way, then the rest, each
+// in the order they came: at 1,000 environments the failures must not be at the bottom.
+func failuresFirst(runs []runRow) {
+	rank := func(r runRow) int {
+		switch {
+		case r.State == strata.Failed || r.State == strata.RolledBack || r.State == strata.Interrupted || r.Health == strata.Unhealthy:
+			return 0
+		case r.State == strata.Running || r.State == strata.Pending:
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(runs, func(a, b runRow) int { return cmp.Compare(rank(a), rank(b)) })
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
 )
 
 // getPage serves path with the session and returns the page.
@@ -83,5 +84,24 @@ func TestTheMatrixOpensWithASummaryAndPagesItsRowsAtTenThousandEnvironments(t *t
 	}
 	if p := getPage(t, x, "/?state=sideways"); !strings.Contains(p, "state filter") {
 		t.Error("an unknown ?state= is not reported")
+	}
+}
+
+func TestAReleasePageListsItsFailuresFirst(t *testing.T) {
+	x := newUIEstate(t, browserYAML)
+	if _, err := x.as("alice").Release(context.Background(), "worker", "1"); err == nil {
+		t.Fatal("worker 1 should fail in staging")
+	}
+	// Deployed again in dev, dev's row is the newest: only the order of failures puts
+	// staging above it.
+	if _, err := x.as("alice").Deploy(context.Background(), engine.DeployRequest{Service: "worker", Version: "1", Env: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	b := x.login(t, "bob")
+	_, page := b.get("/releases/worker/1")
+	runs := page[strings.Index(page, `id="runs"`):]
+	staging, dev := strings.Index(runs, "staging"), strings.Index(runs, ">dev<")
+	if staging < 0 || dev < 0 || staging > dev {
+		t.Errorf("the failed staging row is not above dev's (at %d and %d):\n%.800s", staging, dev, runs)
 	}
 }
