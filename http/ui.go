@@ -165,6 +165,10 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("GET /webhooks", u.page(u.webhooks))
 	mux.Handle("GET /diff", u.page(u.diff))
 	mux.Handle("GET /stats", u.page(u.stats))
+	mux.Handle("GET /environments/{name}", u.page(u.environment))
+	mux.Handle("POST /environments/{name}/freeze", u.page(u.freezeEnv))
+	mux.Handle("POST /environments/{name}/unfreeze", u.page(u.unfreezeEnv))
+	mux.Handle("GET /services/{name}", u.page(u.service))
 }
 
 // visit is one authenticated page request: who asks, through which session, and the

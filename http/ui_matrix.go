@@ -305,8 +305,11 @@ func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSn
 	b.WriteString(name)
 	b.WriteString(`"><th title="`)
 	b.WriteString(html.EscapeString(labelText(env.Labels)))
+	b.WriteString(`"><a href="/environments/`)
+	b.WriteString(html.EscapeString(url.PathEscape(env.Name)))
 	b.WriteString(`">`)
 	b.WriteString(name)
+	b.WriteString(`</a>`)
 	if env.Ephemeral {
 		b.WriteString(` <span class="muted">short-lived</span>`)
 	}

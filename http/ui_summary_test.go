@@ -58,7 +58,7 @@ func TestTheMatrixOpensWithASummaryAndPagesItsRowsAtTenThousandEnvironments(t *t
 			t.Errorf("summary %s = %s, want %s", id, got, want)
 		}
 	}
-	if !strings.Contains(page, `<tr data-service="svc-00"><th>svc-00</th><td><b>1.2.3</b> 10000</td>`) {
+	if !strings.Contains(page, `<tr data-service="svc-00"><th><a href="/services/svc-00">svc-00</a></th><td><b>1.2.3</b> 10000</td>`) {
 		t.Errorf("the summary does not say svc-00 runs 1.2.3 in all 10,000 environments")
 	}
 	rows := regexp.MustCompile(`<tr data-env="([^"]+)"`)
