@@ -22,8 +22,8 @@ func TestAnEnvironmentPageShowsWhereItsConfigComesFromAndNoSecret(t *testing.T) 
 	}
 	for _, want := range []string{
 		`<b>prod-eu</b> → <a href="/environments/prod-us">prod-us</a>`, // the extends chain
-		`region=eu, tier=prod`, // labels, resolved through extends
-		`&#34;approvals&#34;:1`, // policy, inherited
+		`region=eu, tier=prod`,                                   // labels, resolved through extends
+		`&#34;approvals&#34;:1`,                                  // policy, inherited
 		`<th>LOG_LEVEL</th><td><code>warn</code></td><td><code>`, // config with its source
 		`strata.yaml:`,
 		`<th>DB_PASSWORD</th><td><span class="muted secret">secret</span>`,
