@@ -87,6 +87,8 @@ type Decl interface {
 	Declared() *Info
 	// Request returns the type of the command's request.
 	Request() reflect.Type
+	// Document returns the type of the command's document (the OpenAPI response schema).
+	Document() reflect.Type
 	// Serve reads the request with decode (given a pointer to a new request), authorizes
 	// it and runs the command at x, as a server does for one API request.
 	Serve(ctx context.Context, x Site, decode func(req any) error) (doc any, err error)
@@ -97,6 +99,9 @@ func (c *Command[Req, Doc]) Declared() *Info { return &c.Info }
 
 // Request returns the type of the command's request.
 func (c *Command[Req, Doc]) Request() reflect.Type { return reflect.TypeFor[Req]() }
+
+// Document returns the type of the command's document.
+func (c *Command[Req, Doc]) Document() reflect.Type { return reflect.TypeFor[Doc]() }
 
 // Serve reads the request, authorizes it and runs the command, as a server does.
 func (c *Command[Req, Doc]) Serve(ctx context.Context, x Site, decode func(req any) error) (any, error) {
