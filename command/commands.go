@@ -19,7 +19,7 @@ func All() []Decl {
 	return []Decl{
 		Validate, Environments, CreateEnv, DestroyEnv, Config, Diff, Status, History,
 		Deployment, Logs, Release, Deploy, Rollback, Promote, Promotions, Promotion, Plan,
-		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, Stats,
+		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, Stats, Graph,
 	}
 }
 
@@ -233,4 +233,10 @@ var Drift = &Command[report.DriftRequest, *report.Drift]{
 var Stats = &Command[report.StatsRequest, *report.Stats]{
 	Info: Info{Name: "stats", Route: "GET /api/v1/stats", Action: read, Summary: "stats [--service S] [--since 30d]"},
 	Run:  stats,
+}
+
+// Graph is `graph`: the estate drawn (environments, stages, services).
+var Graph = &Command[report.GraphRequest, *report.Graph]{
+	Info: Info{Name: "graph", Route: "GET /api/v1/graph", Action: read, Summary: "graph [--format dot|mermaid|svg] [--env E] [--service S]"},
+	Run:  graph,
 }

@@ -369,3 +369,16 @@ func stats(ctx context.Context, x Site, req report.StatsRequest) (*report.Stats,
 	}
 	return report.NewStats(ctx, e, req, covers)
 }
+
+// graph draws the project with the environments the principal covers.
+func graph(ctx context.Context, x Site, req report.GraphRequest) (*report.Graph, error) {
+	p, err := x.Project(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var covers func(string) bool
+	if !x.CoversAll() {
+		covers = x.Covers
+	}
+	return report.NewGraph(p, req, covers)
+}

@@ -62,6 +62,7 @@ func routeCases(promo, dep string) []routeCase {
 		{"POST", "/api/v1/resume", nil, admin, false},
 		{"GET", "/api/v1/drift?env=staging", nil, read, true},
 		{"GET", "/api/v1/stats?since=7d", nil, read, false},
+		{"GET", "/api/v1/graph?format=mermaid", nil, read, false},
 	}
 }
 

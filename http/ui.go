@@ -169,6 +169,7 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("POST /environments/{name}/freeze", u.page(u.freezeEnv))
 	mux.Handle("POST /environments/{name}/unfreeze", u.page(u.unfreezeEnv))
 	mux.Handle("GET /services/{name}", u.page(u.service))
+	mux.Handle("GET /graph", u.page(u.graph))
 }
 
 // visit is one authenticated page request: who asks, through which session, and the

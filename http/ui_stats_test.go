@@ -78,3 +78,20 @@ func TestPagesFitAPhone(t *testing.T) {
 		t.Error("the matrix's sticky header is not drawn above its rows")
 	}
 }
+
+func TestGraphPageDrawsTheEstateAsSVG(t *testing.T) {
+	x := newUIEstate(t, browserYAML)
+	b := x.login(t, "bob")
+	res, page := b.get("/graph")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /graph: %d", res.StatusCode)
+	}
+	for _, want := range []string{`<svg xmlns="http://www.w3.org/2000/svg" class="graph" id="estate-graph"`, `data-id="env:prod-eu"`, `data-id="stage:prod"`, `class="edge extends"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the graph page lacks %q", want)
+		}
+	}
+	if _, page := b.get("/graph?env=dev"); strings.Contains(page, `data-id="env:prod-eu"`) {
+		t.Error("?env=dev still draws prod-eu")
+	}
+}

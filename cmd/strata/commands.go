@@ -9,6 +9,6 @@ func (a *app) moreCommands() []*cobra.Command {
 		a.approveCommand(), a.rejectCommand(), a.statusCommand(), a.historyCommand(),
 		a.rollbackCommand(), a.logsCommand(), a.resumeCommand(), a.freezeCommand(),
 		a.unfreezeCommand(), a.secretCommand(), a.auditCommand(), a.demoCommand(),
-		a.driftCommand(), a.statsCommand(), a.tokenCommand(), a.serveCommand(),
+		a.driftCommand(), a.statsCommand(), a.graphCommand(), a.tokenCommand(), a.serveCommand(),
 	}
 }
