@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -104,7 +105,10 @@ func (u *ui) environment(w http.ResponseWriter, r *http.Request, v *visit) {
 		} else {
 			values := res.Redacted()
 			for _, key := range res.Keys {
-				row := configRow{Key: key, Source: res.Source(key), Secret: res.Secret[key]}
+				// Sources are shown relative to the project's directory: where the files are
+				// on the server's disk is none of the page's business.
+				src := strings.TrimPrefix(res.Source(key), p.Dir+string(filepath.Separator))
+				row := configRow{Key: key, Source: src, Secret: res.Secret[key]}
 				if !row.Secret {
 					row.Value = fmt.Sprint(values[key])
 				}
