@@ -39,12 +39,18 @@ type matrixView struct {
 	PageSize    int
 	States      []string
 	Prev, Next  string
+	// Collapsed shows each group as one summary row (?group=KEY&collapse=1).
+	Collapsed bool
 }
 
 // matrixGroup is the rows that share one value of the group-by label ("" when not grouping).
 type matrixGroup struct {
 	Label string
 	Rows  []matrixRow
+	// Collapsed groups show one summary row: how many environments, how many with a cell
+	// failed, unhealthy or running, and Expand, the address that shows the group's rows.
+	N, Failed, Unhealthy, Running int
+	Expand                        string
 }
 
 // matrixRow is one environment's row, written as HTML in Go: at 1,000 environments x 50
@@ -153,6 +159,14 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, q url.Values) (*matrixVi
 		}
 	}
 	m.Shown = len(rows)
+	if group != "" && q.Get("collapse") != "" {
+		m.Collapsed = true
+		m.Groups = collapse(rows, group, q, p.Services, snap, gone)
+		m.LabelKeys = slices.Sorted(maps.Keys(keys))
+		m.Waiting, err = u.waiting(ctx, v, u.now())
+		m.Summary = summarize(q, selected, counts, versions, m.Services, len(m.Waiting))
+		return m, err
+	}
 	if group != "" {
 		// Groups come in label order, environments without the label last; a page is a
 		// run of that order.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/strata-dev/strata"
 )
@@ -162,4 +163,56 @@ func failuresFirst(runs []runRow) {
 		return 2
 	}
 	slices.SortStableFunc(runs, func(a, b runRow) int { return cmp.Compare(rank(a), rank(b)) })
+}
+
+// collapse returns one summary row per value of the label group among envs (those
+// without it last), each linking to the matrix filtered to that value.
+func collapse(envs []*strata.Environment, group string, q url.Values, services []*strata.Service, snap *matrixSnapshot, gone map[string]bool) []matrixGroup {
+	byLabel := map[string]*matrixGroup{}
+	var order []string
+	for _, env := range envs {
+		label, filter := "no "+group, ""
+		if val, ok := env.Labels[group]; ok {
+			label, filter = group+"="+val, group+"="+val
+		}
+		g := byLabel[label]
+		if g == nil {
+			link := url.Values{}
+			maps.Copy(link, q)
+			link.Del("collapse")
+			link.Del("page")
+			if filter != "" {
+				link.Add("label", filter)
+			}
+			g = &matrixGroup{Label: label, Expand: "/?" + link.Encode()}
+			byLabel[label] = g
+			order = append(order, label)
+		}
+		g.N++
+		f := flagsOf(env, services, snap, gone)
+		if f.failed {
+			g.Failed++
+		}
+		if f.unhealthy {
+			g.Unhealthy++
+		}
+		if f.running {
+			g.Running++
+		}
+	}
+	slices.SortFunc(order, func(a, b string) int {
+		last := func(s string) bool { return strings.HasPrefix(s, "no ") }
+		if last(a) != last(b) {
+			if last(a) {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(a, b)
+	})
+	out := make([]matrixGroup, 0, len(order))
+	for _, l := range order {
+		out = append(out, *byLabel[l])
+	}
+	return out
 }

@@ -105,3 +105,30 @@ func TestAReleasePageListsItsFailuresFirst(t *testing.T) {
 		t.Errorf("the failed staging row is not above dev's (at %d and %d):\n%.800s", staging, dev, runs)
 	}
 }
+
+func TestGroupsCollapseToOneRowEachAndExpandOnClick(t *testing.T) {
+	x := newUIEstate(t, browserYAML)
+	x.as("alice").Release(context.Background(), "worker", "1") // fails in staging (us-east)
+	b := x.login(t, "bob")
+	_, page := b.get("/?group=region&collapse=1")
+	if strings.Contains(page, `<tr data-env=`) {
+		t.Error("collapsed groups still list their environments")
+	}
+	groups := regexp.MustCompile(`data-group="([^"]+)"><th colspan="999"><a href="([^"]+)">[^<]*</a> <span class="muted">(\d+) environments([^<]*<span class="st-failed">(\d+) failed)?`).FindAllStringSubmatch(page, -1)
+	got := map[string]string{}
+	expand := map[string]string{}
+	for _, g := range groups {
+		got[g[1]] = g[3] + "/" + g[5]
+		expand[g[1]] = strings.ReplaceAll(g[2], "&amp;", "&")
+	}
+	want := map[string]string{"region=us-east": "3/1", "region=eu-west": "1/", "region=ap-south": "1/"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("group %s: %q environments/failed, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	_, eu := b.get(expand["region=eu-west"])
+	if !strings.Contains(eu, `<tr data-env="prod-eu"`) || strings.Contains(eu, `<tr data-env="dev"`) {
+		t.Errorf("expanding region=eu-west (%s) does not show just prod-eu", expand["region=eu-west"])
+	}
+}
