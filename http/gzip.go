@@ -56,7 +56,7 @@ func gzipped(next http.Handler) http.Handler {
 	})
 }
 
-// gzipWriter decides at the status line whether to compress: only a 200-class answer of a
+// gzipWriter decides at the status line whether to compress: only a 200 answer of a
 // compressible type that is not already encoded.
 type gzipWriter struct {
 	http.ResponseWriter
@@ -70,7 +70,8 @@ func (w *gzipWriter) decide(code int) {
 	}
 	w.decided = true
 	h := w.Header()
-	if code < 200 || code == http.StatusNoContent || code == http.StatusNotModified || h.Get("Content-Encoding") != "" || !compressible(h.Get("Content-Type")) {
+	// Only a whole answer: a 206 holds a byte range of the uncompressed file.
+	if code != http.StatusOK || h.Get("Content-Encoding") != "" || h.Get("Content-Range") != "" || !compressible(h.Get("Content-Type")) {
 		return
 	}
 	h.Del("Content-Length")
