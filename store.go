@@ -80,6 +80,11 @@ type DeploymentStore interface {
 	Deployment(ctx context.Context, id string) (*Deployment, error)
 	// Deployments returns the deployments f selects, newest first.
 	Deployments(ctx context.Context, f DeploymentFilter) ([]*Deployment, error)
+	// ScanDeployments calls fn with each deployment f selects, oldest first,
+	// holding one at a time: a reader of a long history (the DORA figures of `stats`) needs
+	// memory for what it keeps, not for the history. It stops, returning nil, when fn
+	// returns ErrStopScan, and returns any other error fn returns.
+	ScanDeployments(ctx context.Context, f DeploymentFilter, fn func(*Deployment) error) error
 	// TallyDeployments counts every deployment by state, and the finished ones (started and
 	// finished times set) by how long they took against bounds, in seconds, ascending. It
 	// reads counts, not deployments: what it costs does not grow with what it returns.
@@ -229,6 +234,12 @@ type DeploymentFilter struct {
 	// long the history. Limit applies after it.
 	Latest bool
 	Limit  int
+	// Since, when set, selects only the deployments created at or after it.
+	Since time.Time
+	// Before, an id, selects only the deployments listed after that one (older), for
+	// paging: a list goes on where its last page ended, however many were added since.
+	// An unknown id selects nothing. Not with Latest.
+	Before string
 }
 
 // PromotionFilter selects promotions. Zero fields select everything.
@@ -238,6 +249,9 @@ type PromotionFilter struct {
 	Stage   string
 	States  []string
 	Limit   int
+	// Before, an id, selects only the promotions listed after that one (older), for
+	// paging. An unknown id selects nothing.
+	Before string
 }
 
 // EventFilter selects audit events. Zero fields select everything.
@@ -250,6 +264,9 @@ type EventFilter struct {
 	Actor    string
 	Action   string
 	Limit    int // the newest Limit events, still returned oldest first
+	// Before selects only the events older than this sequence number, for paging; 0 means
+	// no bound.
+	Before int64
 }
 
 // ErrStopScan, returned by a scan's callback, ends the scan without an error.

@@ -34,6 +34,7 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/report"
 )
 
 // Info is what a command is called and where it is served.
@@ -86,6 +87,8 @@ type Decl interface {
 	Declared() *Info
 	// Request returns the type of the command's request.
 	Request() reflect.Type
+	// Document returns the type of the command's document (the OpenAPI response schema).
+	Document() reflect.Type
 	// Serve reads the request with decode (given a pointer to a new request), authorizes
 	// it and runs the command at x, as a server does for one API request.
 	Serve(ctx context.Context, x Site, decode func(req any) error) (doc any, err error)
@@ -96,6 +99,9 @@ func (c *Command[Req, Doc]) Declared() *Info { return &c.Info }
 
 // Request returns the type of the command's request.
 func (c *Command[Req, Doc]) Request() reflect.Type { return reflect.TypeFor[Req]() }
+
+// Document returns the type of the command's document.
+func (c *Command[Req, Doc]) Document() reflect.Type { return reflect.TypeFor[Doc]() }
 
 // Serve reads the request, authorizes it and runs the command, as a server does.
 func (c *Command[Req, Doc]) Serve(ctx context.Context, x Site, decode func(req any) error) (any, error) {
@@ -151,6 +157,15 @@ type Site interface {
 	// Scope names the selectors the principal is limited to ("tier=dev"); nil when it
 	// covers every environment.
 	Scope() []string
+	// Matrix returns the status matrix of every environment of the project, a new document
+	// the caller may change: locally read from the store, on a server built from the one
+	// snapshot it keeps for every request.
+	Matrix(ctx context.Context) (*report.Status, error)
+	// SetNext says where the next page of the list being answered begins (a cursor; ""
+	// when the list ended) for documents that are JSON arrays and so have no "next" of
+	// their own: a server sends it as the X-Next-Cursor and Link headers. Locally the CLI
+	// says so itself.
+	SetNext(cursor string)
 	// Follow streams d's output after the chunk numbered after until d ends, when the site
 	// answers a client that can take a stream (a server's server-sent events), and reports
 	// whether it did; otherwise the command answers with the output stored now.

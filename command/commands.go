@@ -19,7 +19,7 @@ func All() []Decl {
 	return []Decl{
 		Validate, Environments, CreateEnv, DestroyEnv, Config, Diff, Status, History,
 		Deployment, Logs, Release, Deploy, Rollback, Promote, Promotions, Promotion, Plan,
-		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, GC, Agents,
+		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, GC, Agents, Stats, Graph,
 		FlagList, FlagExplain, FlagSet, FlagRollout, FlagKill, FlagUnkill, FlagRequests, FlagApprove,
 		Run, ApproveRun, RejectRun, Runs, ShowRun,
 	}
@@ -32,7 +32,7 @@ var Validate = &Command[None, *report.Validation]{
 }
 
 // Environments is `env list`.
-var Environments = &Command[None, []report.Environment]{
+var Environments = &Command[report.EnvListRequest, []report.Environment]{
 	Info: Info{Name: "env list", Route: "GET /api/v1/environments", Action: read, Summary: "env list"},
 	Run:  environments,
 }
@@ -72,7 +72,7 @@ var Diff = &Command[report.DiffRequest, *report.Diff]{
 }
 
 // Status is `status`: the environment x service matrix.
-var Status = &Command[None, *report.Status]{
+var Status = &Command[report.StatusRequest, *report.Status]{
 	Info: Info{Name: "status", Route: "GET /api/v1/status", Action: read, Summary: "status"},
 	Run:  status,
 }
@@ -243,4 +243,16 @@ var GC = &Command[report.GCRequest, *report.GC]{
 var Agents = &Command[None, []report.Agent]{
 	Info: Info{Name: "agent list", Route: "GET /api/v1/agents", Action: read, Summary: "agent list"},
 	Run:  agents,
+}
+
+// Stats is `stats`: the DORA figures of each service over a window.
+var Stats = &Command[report.StatsRequest, *report.Stats]{
+	Info: Info{Name: "stats", Route: "GET /api/v1/stats", Action: read, Summary: "stats [--service S] [--since 30d]"},
+	Run:  stats,
+}
+
+// Graph is `graph`: the estate drawn (environments, stages, services).
+var Graph = &Command[report.GraphRequest, *report.Graph]{
+	Info: Info{Name: "graph", Route: "GET /api/v1/graph", Action: read, Summary: "graph [--format dot|mermaid|svg] [--env E] [--service S]"},
+	Run:  graph,
 }

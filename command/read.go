@@ -69,14 +69,20 @@ func validate(ctx context.Context, x Site, _ None) (*report.Validation, error) {
 	return doc, nil
 }
 
-// environments lists the environments the principal covers.
-func environments(ctx context.Context, x Site, _ None) ([]report.Environment, error) {
+// environments lists the environments the principal covers, a page at a time.
+func environments(ctx context.Context, x Site, req report.EnvListRequest) ([]report.Environment, error) {
 	p, err := x.Project(ctx)
 	if err != nil {
 		return nil, err
 	}
 	docs := report.NewEnvironments(p)
-	return slices.DeleteFunc(docs, func(d report.Environment) bool { return !x.Covers(d.Name) }), nil
+	docs = slices.DeleteFunc(docs, func(d report.Environment) bool { return !x.Covers(d.Name) })
+	docs, next, err := report.PageEnvironments(docs, req.Limit, req.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	x.SetNext(next)
+	return docs, nil
 }
 
 func config(ctx context.Context, x Site, req report.ConfigRequest) (*report.Config, error) {
@@ -95,17 +101,19 @@ func diff(ctx context.Context, x Site, req report.DiffRequest) (*report.Diff, er
 	return report.NewDiff(p, req.A, req.B, func() (map[plan.Pair]*strata.Deployment, error) { return x.Deployed(ctx) })
 }
 
-// status is the environment x service matrix of the environments the principal covers.
-func status(ctx context.Context, x Site, _ None) (*report.Status, error) {
-	e, err := x.Engine(ctx)
+// status is the environment x service matrix of the environments the principal covers, a
+// page of cells at a time.
+func status(ctx context.Context, x Site, req report.StatusRequest) (*report.Status, error) {
+	doc, err := x.Matrix(ctx)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := report.NewStatus(ctx, e)
-	if err != nil {
+	if !x.CoversAll() {
+		doc.Cells = slices.DeleteFunc(doc.Cells, func(c report.Cell) bool { return !x.Covers(c.Environment) })
+	}
+	if err := doc.PageCells(req.Limit, req.Cursor); err != nil {
 		return nil, err
 	}
-	doc.Cells = slices.DeleteFunc(doc.Cells, func(c report.Cell) bool { return !x.Covers(c.Environment) })
 	return doc, nil
 }
 
@@ -127,6 +135,9 @@ func history(ctx context.Context, x Site, q report.HistoryQuery) ([]report.Deplo
 	ds = slices.DeleteFunc(ds, func(d report.Deployment) bool { return !x.Covers(d.Environment) })
 	if limit > 0 && len(ds) > limit {
 		ds = ds[:limit]
+	}
+	if limit > 0 && len(ds) == limit {
+		x.SetNext(report.NextDeployments(ds[len(ds)-1].ID))
 	}
 	return ds, nil
 }
@@ -190,9 +201,21 @@ func promotions(ctx context.Context, x Site, q report.PromotionsQuery) ([]*strat
 	if err != nil {
 		return nil, err
 	}
-	f := strata.PromotionFilter{Service: q.Service}
+	before, err := report.PromotionCursor(q.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	if before != "" {
+		if _, err := s.Promotion(ctx, before); err != nil {
+			return nil, strata.Errorf(strata.EINVALID, "query parameter cursor=%q: the promotion it names is not in the store; start again without a cursor", q.Cursor)
+		}
+	}
+	f := strata.PromotionFilter{Service: q.Service, Before: before}
 	if q.State != "" {
 		f.States = strings.Split(q.State, ",")
+	}
+	if x.CoversAll() {
+		f.Limit = q.Limit
 	}
 	ps, err := s.Promotions(ctx, f)
 	if err != nil {
@@ -203,6 +226,10 @@ func promotions(ctx context.Context, x Site, q report.PromotionsQuery) ([]*strat
 		if coversAny(x, p, pr.Stage) {
 			out = append(out, pr)
 		}
+	}
+	if q.Limit > 0 && len(out) >= q.Limit {
+		out = out[:q.Limit]
+		x.SetNext(report.NextPromotions(out[len(out)-1].ID))
 	}
 	return out, nil
 }
@@ -277,6 +304,9 @@ func audit(ctx context.Context, x Site, req report.AuditRequest) (*report.AuditL
 		return &report.AuditLog{Verification: v}, err
 	}
 	f := req.Filter()
+	if f.Before, err = report.EventCursor(req.Cursor); err != nil {
+		return nil, err
+	}
 	if !x.CoversAll() {
 		f.Limit = 0
 	}
@@ -291,6 +321,9 @@ func audit(ctx context.Context, x Site, req report.AuditRequest) (*report.AuditL
 	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return !seesEvent(x, p, e) })
 	if req.Limit > 0 && len(events) > req.Limit {
 		events = events[len(events)-req.Limit:]
+	}
+	if req.Limit > 0 && len(events) == req.Limit && events[0].Seq > 1 {
+		x.SetNext(report.NextEvents(events[0].Seq))
 	}
 	return &report.AuditLog{Events: events}, nil
 }
@@ -358,4 +391,31 @@ func agents(ctx context.Context, x Site, _ None) ([]report.Agent, error) {
 		active = slices.DeleteFunc(active, func(d *strata.Deployment) bool { return !x.Covers(d.Environment) })
 	}
 	return report.NewAgents(as, active), nil
+}
+
+// stats computes the DORA figures from the deployments of the environments the principal
+// covers.
+func stats(ctx context.Context, x Site, req report.StatsRequest) (*report.Stats, error) {
+	e, err := x.Engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var covers func(string) bool
+	if !x.CoversAll() {
+		covers = x.Covers
+	}
+	return report.NewStats(ctx, e, req, covers)
+}
+
+// graph draws the project with the environments the principal covers.
+func graph(ctx context.Context, x Site, req report.GraphRequest) (*report.Graph, error) {
+	p, err := x.Project(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var covers func(string) bool
+	if !x.CoversAll() {
+		covers = x.Covers
+	}
+	return report.NewGraph(p, req, covers)
 }

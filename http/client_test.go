@@ -122,7 +122,7 @@ func TestAnUnreachableServerIsOneClearLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = strhttp.Run(context.Background(), c, command.Status, command.None{})
+	_, err = strhttp.Run(context.Background(), c, command.Status, report.StatusRequest{})
 	want := "cannot reach the Strata server at http://" + addr + ": connection refused (is `strata serve` running?)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %q", err, want)
@@ -153,7 +153,7 @@ func TestAPasswordInTheServerURLIsNotShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = strhttp.Run(context.Background(), c, command.Status, command.None{})
+	_, err = strhttp.Run(context.Background(), c, command.Status, report.StatusRequest{})
 	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "ci:xxxxx@"+addr) {
 		t.Errorf("got %v, want the URL with its password hidden", err)
 	}

@@ -77,6 +77,9 @@ func (s *Server) declaredRoute(d command.Decl) route {
 	info := d.Declared()
 	return route{Method: info.Method(), Path: info.Path(), Action: info.Action, Summary: info.Summary, decl: d,
 		serve: func(c *call) (any, error) {
+			if d == command.Decl(command.Status) {
+				return c.s.serveStatus(c, d)
+			}
 			ctx := c.r.Context()
 			if c.r.Method != "GET" {
 				ctx = c.work()

@@ -274,11 +274,11 @@ func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogr
 	}
 	checked := map[pairKey]*strata.HealthCheck{}
 	for _, c := range checks {
-		checked[pairKey{c.Service, c.Environment}] = c
+		checked[pairKey{Service: c.Service, Environment: c.Environment}] = c
 	}
 	unhealthy := 0
 	for _, d := range running {
-		if strata.HealthNow(d, checked[pairKey{d.Service, d.Environment}]) == strata.Unhealthy {
+		if strata.HealthNow(d, checked[pairKey{Service: d.Service, Environment: d.Environment}]) == strata.Unhealthy {
 			unhealthy++
 		}
 	}

@@ -14,21 +14,53 @@ var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
 // declared commands, their parameters and bodies read from their request types) so that it
 // cannot drift from what the server serves.
 func (s *Server) openapi(c *call) (any, error) {
-	return openAPIDoc(s.apiRoutes()), nil
+	doc := openAPIDoc(s.apiRoutes())
+	// The server as the client reached it, so that a generated client has a base URL.
+	scheme := "http"
+	if isHTTPS(c.r) {
+		scheme = "https"
+	}
+	doc["servers"] = []any{map[string]any{"url": scheme + "://" + c.r.Host, "description": "this server"}}
+	return doc, nil
+}
+
+// errorStatuses are the statuses an API error is answered with (errors.go), each with the
+// Error document.
+var errorStatuses = map[string]string{
+	"400": "bad input (code invalid): the message names the parameter or field and what would be right",
+	"401": "no token, or one that is unknown or revoked (code unauthorized)",
+	"403": "the token's role or environments do not cover the request (code unauthorized)",
+	"404": "an unknown name or id (code not_found)",
+	"409": "a conflict with the current state (code conflict), or blocked by a gate (code blocked, with the document)",
+	"500": "an internal error; the reason is in the server's log",
 }
 
 // openAPIDoc returns the OpenAPI 3.1 document of routes.
 func openAPIDoc(routes []route) map[string]any {
 	errorRef := map[string]any{"$ref": "#/components/schemas/Error"}
+	schemas := &schemaSet{defs: map[string]any{}}
 	paths := map[string]map[string]any{}
 	for _, rt := range routes {
+		ok := map[string]any{"description": "the command's JSON document (as `strata -o json` prints it); header Strata-Exit: 0"}
+		if rt.decl != nil {
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemas.of(rt.decl.Document())}}
+		} else {
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{}}}
+		}
+		responses := map[string]any{
+			"200":     ok,
+			"default": map[string]any{"description": "an error; header Strata-Exit is the CLI's exit status. A blocked promotion or failed deployment returns its document, with the message in Strata-Error", "content": map[string]any{"application/json": map[string]any{"schema": errorRef}}},
+		}
+		for status, what := range errorStatuses {
+			if rt.Action == "" && (status == "401" || status == "403") {
+				continue
+			}
+			responses[status] = map[string]any{"description": what, "content": map[string]any{"application/json": map[string]any{"schema": errorRef}}}
+		}
 		op := map[string]any{
 			"summary":     rt.Summary,
 			"operationId": operationID(rt),
-			"responses": map[string]any{
-				"200":     map[string]any{"description": "the command's JSON document (as `strata -o json` prints it); header Strata-Exit: 0"},
-				"default": map[string]any{"description": "an error; header Strata-Exit is the CLI's exit status. A blocked promotion or failed deployment returns its document, with the message in Strata-Error", "content": map[string]any{"application/json": map[string]any{"schema": errorRef}}},
-			},
+			"responses":   responses,
 		}
 		if rt.Action != "" {
 			op["description"] = "Needs a token whose role permits " + rt.Action + " (" + rolesFor(rt.Action) + ") and covers the environments named."
@@ -43,7 +75,7 @@ func openAPIDoc(routes []route) map[string]any {
 			t := rt.decl.Request()
 			for _, f := range fieldsOf(t) {
 				if f.in == "query" {
-					params = append(params, map[string]any{"name": f.name, "in": "query", "description": f.doc, "schema": map[string]any{"type": "string"}})
+					params = append(params, map[string]any{"name": f.name, "in": "query", "description": f.doc, "schema": querySchema(f.kind)})
 				}
 			}
 			if has, optional := bodyOf(t); has {
@@ -63,7 +95,7 @@ func openAPIDoc(routes []route) map[string]any {
 		}
 		paths[rt.Path][strings.ToLower(rt.Method)] = op
 	}
-	return map[string]any{
+	doc := map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "Strata API", "version": "v1",
 			"description": "Every CLI command as a JSON route. Bodies are JSON objects of at most 1 MiB; unknown fields are rejected. See docs/api.md."},
@@ -77,6 +109,23 @@ func openAPIDoc(routes []route) map[string]any {
 		},
 		"security": []any{map[string]any{"bearer": []any{}}},
 	}
+	defs := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	for name, schema := range schemas.defs {
+		defs[name] = schema
+	}
+	return doc
+}
+
+// querySchema is the schema of a query parameter of kind k: booleans as the server reads
+// them ("1", "true"), whole numbers from 0.
+func querySchema(k reflect.Kind) map[string]any {
+	switch k {
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int64:
+		return map[string]any{"type": "integer", "minimum": 0}
+	}
+	return map[string]any{"type": "string"}
 }
 
 func operationID(rt route) string {

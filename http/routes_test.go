@@ -93,6 +93,8 @@ func routeCases(promo, dep, run string) []routeCase {
 		{"GET", "/api/v1/flag-requests", nil, read, false, false},
 		{"GET", "/api/v1/flag-requests?env=staging", nil, read, true, false},
 		{"POST", "/api/v1/flag-requests/fr-none/approve", nil, approve, false, false}, // no such request: 404 once past the role
+		{"GET", "/api/v1/stats?since=7d", nil, read, false, false},
+		{"GET", "/api/v1/graph?format=mermaid", nil, read, false, false},
 	}
 }
 

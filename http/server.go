@@ -110,6 +110,10 @@ type Server struct {
 	health *healthWatch
 	// ofrep caches flags and client tokens for OFREP (ofrep.go).
 	ofrep *ofrepState
+	// snaps is the one matrix snapshot every request shares; status keeps the encoded
+	// answers of GET /api/v1/status built from it (status_cache.go).
+	snaps  *snapshots
+	status statusCache
 
 	// sessionHash, when set (by the dashboard), returns the token hash a request's session
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
@@ -149,6 +153,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		metrics: newMetrics(),
 		runtime: newRuntimeMetrics(cfg.Version),
+		snaps:   &snapshots{},
 	}
 	s.cur.Store(e.Project)
 	s.limit = newAuthLimiter(cfg.AuthFailures, s.now, s.log)
@@ -164,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.registerOFREP(s.mux)
 	s.registerUI(s.mux)
-	s.handler = s.logRequests(s.mux)
+	s.handler = s.logRequests(gzipped(s.mux))
 	return s, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/strata-dev/strata/command"
 	strhttp "github.com/strata-dev/strata/http"
 	"github.com/strata-dev/strata/internal/testcert"
+	"github.com/strata-dev/strata/report"
 )
 
 // serveTLS starts a server for the estate that speaks HTTPS with the test chain's
@@ -217,7 +218,7 @@ func TestTheClientTrustsAPrivateCAOnlyWhenToldTo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = strhttp.Run(ctx, c, command.Status, command.None{})
+		_, err = strhttp.Run(ctx, c, command.Status, report.StatusRequest{})
 		if strata.ErrorCode(err) != strata.EINVALID || !strings.Contains(err.Error(), "not trusted") || !strings.Contains(err.Error(), "--ca-cert") {
 			t.Fatalf("error %v, want an invalid error saying the server is not trusted and naming --ca-cert", err)
 		}
@@ -230,7 +231,7 @@ func TestTheClientTrustsAPrivateCAOnlyWhenToldTo(t *testing.T) {
 		if err := c.TrustCA(certs.CA); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := strhttp.Run(ctx, c, command.Status, command.None{}); err != nil {
+		if _, err := strhttp.Run(ctx, c, command.Status, report.StatusRequest{}); err != nil {
 			t.Fatalf("status over HTTPS: %v", err)
 		}
 	})
@@ -262,7 +263,7 @@ func TestTheClientTrustsAPrivateCAOnlyWhenToldTo(t *testing.T) {
 			if err := c.TrustCA(certs.CA); err != nil {
 				t.Fatal(err)
 			}
-			_, err := strhttp.Run(ctx, c, command.Status, command.None{})
+			_, err := strhttp.Run(ctx, c, command.Status, report.StatusRequest{})
 			if strata.ErrorCode(err) != strata.EINVALID || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want invalid saying %q", err, tc.want)
 			}

@@ -55,10 +55,9 @@ type ui struct {
 	detach time.Duration
 	// poll is how often a live deployment page's event stream reads the store.
 	poll time.Duration
-	// snap is the deployments as the matrix last read them; snapMu makes one request read
-	// them while the others wait for the result.
-	snapMu sync.Mutex
-	snap   *matrixSnapshot
+	// snaps is the server's one snapshot of the deployments, which the API's status
+	// shares (status_cache.go).
+	snaps *snapshots
 }
 
 // registerUI adds the dashboard's routes to mux. The server calls it from its routes setup.
@@ -73,6 +72,7 @@ func (s *Server) registerUI(mux *http.ServeMux) {
 		return
 	}
 	u.project = s.cur.Load
+	u.snaps = s.snaps
 	u.limit = s.limit
 	u.routes(mux)
 	s.sessionHash = u.sessionHash
@@ -106,7 +106,7 @@ func newUI(e *engine.Engine, tokens func(context.Context, string) (*strata.Token
 		now = time.Now
 	}
 	u := &ui{engine: e, tokens: tokens, log: log, now: now, bg: context.Background(),
-		sessions: newSessions(now), detach: 700 * time.Millisecond, poll: 250 * time.Millisecond}
+		snaps: &snapshots{}, sessions: newSessions(now), detach: 700 * time.Millisecond, poll: 250 * time.Millisecond}
 	pages, err := parsePages(u.funcs())
 	if err != nil {
 		return nil, err
@@ -167,6 +167,12 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("GET /flags", u.page(u.flags))
 	mux.Handle("POST /flags/{key}/kill", u.page(u.flagSwitch(true)))
 	mux.Handle("POST /flags/{key}/unkill", u.page(u.flagSwitch(false)))
+	mux.Handle("GET /stats", u.page(u.stats))
+	mux.Handle("GET /environments/{name}", u.page(u.environment))
+	mux.Handle("POST /environments/{name}/freeze", u.page(u.freezeEnv))
+	mux.Handle("POST /environments/{name}/unfreeze", u.page(u.unfreezeEnv))
+	mux.Handle("GET /services/{name}", u.page(u.service))
+	mux.Handle("GET /graph", u.page(u.graph))
 }
 
 // visit is one authenticated page request: who asks, through which session, and the

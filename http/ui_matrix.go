@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,12 +30,27 @@ type matrixView struct {
 	Shown     int
 	Total     int
 	Waiting   []waitingRow
+	// State is the ?state= filter; Summary heads the page; the rows are the page Page of
+	// Shown (Prev and Next link the neighbours).
+	State       string
+	Summary     matrixSummary
+	Page        int
+	First, Last int
+	PageSize    int
+	States      []string
+	Prev, Next  string
+	// Collapsed shows each group as one summary row (?group=KEY&collapse=1).
+	Collapsed bool
 }
 
 // matrixGroup is the rows that share one value of the group-by label ("" when not grouping).
 type matrixGroup struct {
 	Label string
 	Rows  []matrixRow
+	// Collapsed groups show one summary row: how many environments, how many with a cell
+	// failed, unhealthy or running, and Expand, the address that shows the group's rows.
+	N, Failed, Unhealthy, Running int
+	Expand                        string
 }
 
 // matrixRow is one environment's row, written as HTML in Go: at 1,000 environments x 50
@@ -53,7 +69,7 @@ type waitingRow struct {
 // (?group=region). Environments the visitor's token does not reach are left out.
 func (u *ui) matrix(w http.ResponseWriter, r *http.Request, v *visit) {
 	q := r.URL.Query()
-	m, err := u.buildMatrix(r.Context(), v, q["label"], q.Get("group"), strings.TrimSpace(q.Get("q")))
+	m, err := u.buildMatrix(r.Context(), v, q)
 	if err != nil {
 		u.fail(w, r, v, err)
 		return
@@ -67,10 +83,19 @@ func (u *ui) matrix(w http.ResponseWriter, r *http.Request, v *visit) {
 
 // buildMatrix gathers the matrix from the snapshot of each pair's newest deployment and
 // newest succeeded one (what runs there), and the active deployments, to show those whose
-// process is gone as interrupted.
-func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, query string) (*matrixView, error) {
+// process is gone as interrupted. It counts the selection (the label and name filters)
+// for the summary, then keeps the rows of ?state= and writes those of page ?page= only.
+func (u *ui) buildMatrix(ctx context.Context, v *visit, q url.Values) (*matrixView, error) {
+	labels, group, query := q["label"], q.Get("group"), strings.TrimSpace(q.Get("q"))
 	p := v.engine.Project
-	m := &matrixView{Services: p.ServiceNames(), Group: group, Query: query, Total: len(p.Environments)}
+	m := &matrixView{Services: p.ServiceNames(), Group: group, Query: query, Total: len(p.Environments), State: q.Get("state"), Page: 1}
+	if m.State != "" && !slices.Contains(matrixStates, m.State) {
+		m.Problem = fmt.Sprintf("state filter %q: want failed, unhealthy or running", m.State)
+		m.State = ""
+	}
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
+		m.Page = n
+	}
 	sel := map[string]string{}
 	for _, l := range labels {
 		l = strings.TrimSpace(l)
@@ -87,7 +112,7 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, 
 			sel[k] = val
 		}
 	}
-	snap, err := u.snapshot(ctx, v.engine.Store)
+	snap, err := u.snaps.get(ctx, v.engine.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -100,9 +125,10 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, 
 		}
 	}
 	keys := map[string]bool{}
-	groups := map[string]*matrixGroup{}
-	var order []string
-	now := u.now()
+	counts := map[string]int{}
+	versions := map[string]map[string]int{}
+	selected := 0
+	var rows []*strata.Environment
 	for _, env := range p.Environments {
 		for k := range env.Labels {
 			keys[k] = true
@@ -113,38 +139,73 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, labels []string, group, 
 		if query != "" && !strings.Contains(env.Name, query) {
 			continue
 		}
-		gv := ""
-		if group != "" {
-			gv = group + "=" + env.Labels[group]
-			if _, ok := env.Labels[group]; !ok {
-				gv = "no " + group
+		selected++
+		f := flagsOf(env, p.Services, snap, gone)
+		for _, st := range matrixStates {
+			if f.has(st) {
+				counts[st]++
 			}
 		}
-		g := groups[gv]
-		if g == nil {
-			g = &matrixGroup{Label: gv}
-			groups[gv] = g
-			order = append(order, gv)
+		for _, s := range p.Services {
+			if d := snap.current[pairKey{Service: s.Name, Environment: env.Name}]; d != nil && !env.Predates(d) {
+				if versions[s.Name] == nil {
+					versions[s.Name] = map[string]int{}
+				}
+				versions[s.Name][d.Version]++
+			}
 		}
-		row := matrixRow{HTML: rowHTML(env, p.Services, snap, gone, now)}
-		g.Rows = append(g.Rows, row)
-		m.Shown++
+		if f.has(m.State) {
+			rows = append(rows, env)
+		}
 	}
-	slices.SortStableFunc(order, func(a, b string) int {
-		// Environments without the label come last.
-		last := func(s string) int {
-			if strings.HasPrefix(s, "no ") {
-				return 1
+	m.Shown = len(rows)
+	if group != "" && q.Get("collapse") != "" {
+		m.Collapsed = true
+		m.Groups = collapse(rows, group, q, p.Services, snap, gone)
+		m.LabelKeys = slices.Sorted(maps.Keys(keys))
+		m.Waiting, err = u.waiting(ctx, v, u.now())
+		m.Summary = summarize(q, selected, counts, versions, m.Services, len(m.Waiting))
+		return m, err
+	}
+	if group != "" {
+		// Groups come in label order, environments without the label last; a page is a
+		// run of that order.
+		gv := func(env *strata.Environment) (int, string) {
+			if val, ok := env.Labels[group]; ok {
+				return 0, val
 			}
-			return 0
+			return 1, ""
 		}
-		return cmp.Or(cmp.Compare(last(a), last(b)), cmp.Compare(a, b))
-	})
-	for _, gv := range order {
-		m.Groups = append(m.Groups, *groups[gv])
+		slices.SortStableFunc(rows, func(a, b *strata.Environment) int {
+			la, va := gv(a)
+			lb, vb := gv(b)
+			return cmp.Or(cmp.Compare(la, lb), cmp.Compare(va, vb))
+		})
+	}
+	m.Page = min(m.Page, max(1, (len(rows)+matrixPage-1)/matrixPage))
+	m.First = (m.Page-1)*matrixPage + 1
+	m.Last, m.PageSize, m.States = min(len(rows), m.Page*matrixPage), matrixPage, matrixStates
+	m.Prev, m.Next = pageLinks(q, m.Page, len(rows))
+	page := rows[min(len(rows), (m.Page-1)*matrixPage):min(len(rows), m.Page*matrixPage)]
+	now := u.now()
+	var cur *matrixGroup
+	for _, env := range page {
+		label := ""
+		if group != "" {
+			label = "no " + group
+			if val, ok := env.Labels[group]; ok {
+				label = group + "=" + val
+			}
+		}
+		if cur == nil || cur.Label != label {
+			m.Groups = append(m.Groups, matrixGroup{Label: label})
+			cur = &m.Groups[len(m.Groups)-1]
+		}
+		cur.Rows = append(cur.Rows, matrixRow{HTML: rowHTML(env, p.Services, snap, gone, now)})
 	}
 	m.LabelKeys = slices.Sorted(maps.Keys(keys))
 	m.Waiting, err = u.waiting(ctx, v, now)
+	m.Summary = summarize(q, selected, counts, versions, m.Services, len(m.Waiting))
 	return m, err
 }
 
@@ -231,6 +292,13 @@ func (u *ui) funcs() template.FuncMap {
 			}
 			return fmt.Sprint(v)
 		},
+		"seconds": func(v *float64) string {
+			if v == nil {
+				return "-"
+			}
+			return (time.Duration(*v) * time.Second).Round(time.Second).String()
+		},
+		"percent": func(v *float64) string { return fmt.Sprintf("%.0f%%", *v*100) },
 		"short": func(s string) string {
 			if len(s) > 12 {
 				return s[:12]
@@ -251,14 +319,17 @@ func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSn
 	b.WriteString(name)
 	b.WriteString(`"><th title="`)
 	b.WriteString(html.EscapeString(labelText(env.Labels)))
+	b.WriteString(`"><a href="/environments/`)
+	b.WriteString(html.EscapeString(url.PathEscape(env.Name)))
 	b.WriteString(`">`)
 	b.WriteString(name)
+	b.WriteString(`</a>`)
 	if env.Ephemeral {
 		b.WriteString(` <span class="muted">short-lived</span>`)
 	}
 	b.WriteString(`</th>`)
 	for _, s := range services {
-		k := pairKey{s.Name, env.Name}
+		k := pairKey{Service: s.Name, Environment: env.Name}
 		latest, cur := snap.latest[k], snap.current[k]
 		if latest != nil && env.Predates(latest) {
 			latest = nil

@@ -108,6 +108,7 @@ func (u *ui) release(w http.ResponseWriter, r *http.Request, v *visit) {
 			view.Runs = append(view.Runs, runRow{Env: d.Environment, State: d.State, Health: d.Health, DeploymentID: d.ID, FinishedAt: d.FinishedAt})
 		}
 	}
+	failuresFirst(view.Runs)
 	ps, err := v.engine.Store.Promotions(ctx, strata.PromotionFilter{Service: service, Version: version})
 	if err != nil {
 		u.fail(w, r, v, err)

@@ -5,13 +5,28 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/plan"
 )
 
 // pairKey names one service in one environment.
-type pairKey struct{ service, env string }
+type pairKey = plan.Pair
+
+// snapshots keeps the one matrix snapshot that every request of a server shares: the
+// dashboard's pages and live updates and the API's GET /api/v1/status all read it, so
+// a poll costs one look at the audit log's head, not a read of every pair. It follows
+// the store's changes through the audit log (get).
+type snapshots struct {
+	// mu makes one request read the store while the others wait for its result.
+	mu   sync.Mutex
+	snap *matrixSnapshot
+	// renewing is set while a snapshot older than snapshotTTL is read again in the
+	// background; requests meanwhile get the old one.
+	renewing bool
+}
 
 // matrixSnapshot is what the matrix needs from the deployments: per pair, the newest
 // succeeded deployment (what runs there) and the newest of any state.
@@ -25,6 +40,17 @@ type matrixSnapshot struct {
 	health map[pairKey]*strata.HealthCheck
 }
 
+// slim keeps of d what the matrix shows: at 50,000 pairs the snapshot must not hold every
+// deployment's config, outputs and error for as long as the server runs.
+func slim(d *strata.Deployment) *strata.Deployment {
+	if d == nil {
+		return nil
+	}
+	return &strata.Deployment{ID: d.ID, Service: d.Service, Environment: d.Environment, Version: d.Version,
+		State: d.State, Health: d.Health, Kind: d.Kind, CreatedAt: d.CreatedAt, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt,
+		Pool: d.Pool, Agent: d.Agent}
+}
+
 // readHealth reads every pair's newest health check.
 func readHealth(ctx context.Context, st strata.Store) (map[pairKey]*strata.HealthCheck, error) {
 	cs, err := st.HealthChecks(ctx)
@@ -33,7 +59,7 @@ func readHealth(ctx context.Context, st strata.Store) (map[pairKey]*strata.Healt
 	}
 	out := make(map[pairKey]*strata.HealthCheck, len(cs))
 	for _, c := range cs {
-		out[pairKey{c.Service, c.Environment}] = c
+		out[pairKey{Service: c.Service, Environment: c.Environment}] = c
 	}
 	return out, nil
 }
@@ -47,14 +73,16 @@ const pairReadCost = 16
 // snapshotTTL bounds how long a snapshot is used even when no event was appended.
 const snapshotTTL = time.Minute
 
-// snapshot returns the deployments snapshot, reading the store again only when an audit
+// get returns the deployments snapshot, reading the store again only when an audit
 // event was appended since the last read: every change of a deployment's state (created,
 // ended, resumed, taken over) appends one, naming its service and environment, in the same
-// transaction. A few new events refresh only the pairs they name; many, or a snapshot
-// older than snapshotTTL, read every pair again (readSnapshot). The snapshot holds what
-// the store says; the matrix drops what belongs to an earlier short-lived environment as
-// it renders, since which environment is current is the visit's project's to say.
-func (u *ui) snapshot(ctx context.Context, st strata.Store) (*matrixSnapshot, error) {
+// transaction. A few new events refresh only the pairs they name; many read every pair
+// again (readSnapshot). A snapshot older than snapshotTTL is read again in the background
+// while requests go on with it, so no request waits for a full read once there is one.
+// The snapshot holds what the store says; the matrix drops what belongs to an earlier
+// short-lived environment as it renders, since which environment is current is the
+// visit's project's to say.
+func (sn *snapshots) get(ctx context.Context, st strata.Store) (*matrixSnapshot, error) {
 	last, err := st.Events(ctx, strata.EventFilter{Limit: 1})
 	if err != nil {
 		return nil, fmt.Errorf("read the newest event: %w", err)
@@ -63,16 +91,19 @@ func (u *ui) snapshot(ctx context.Context, st strata.Store) (*matrixSnapshot, er
 	if len(last) > 0 {
 		seq = last[0].Seq
 	}
-	u.snapMu.Lock()
-	defer u.snapMu.Unlock()
-	old := u.snap
-	fresh := old != nil && time.Since(old.read) < snapshotTTL
-	if fresh && old.seq == seq {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	old := sn.snap
+	if old != nil && old.seq == seq {
+		if time.Since(old.read) >= snapshotTTL && !sn.renewing {
+			sn.renewing = true
+			go sn.renew(context.WithoutCancel(ctx), st, seq)
+		}
 		return old, nil
 	}
-	if fresh && seq > old.seq && seq-old.seq <= 200 {
-		if s, err := u.refresh(ctx, st, old, seq); err == nil {
-			u.snap = s
+	if old != nil && seq > old.seq && seq-old.seq <= 200 {
+		if s, err := refresh(ctx, st, old, seq); err == nil {
+			sn.snap = s
 			return s, nil
 		}
 	}
@@ -80,8 +111,20 @@ func (u *ui) snapshot(ctx context.Context, st strata.Store) (*matrixSnapshot, er
 	if err != nil {
 		return nil, err
 	}
-	u.snap = s
+	sn.snap = s
 	return s, nil
+}
+
+// renew reads every pair again for a snapshot that has aged past snapshotTTL, and keeps
+// the result unless a newer snapshot took its place meanwhile.
+func (sn *snapshots) renew(ctx context.Context, st strata.Store, seq int64) {
+	s, err := readSnapshot(ctx, st, seq)
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	sn.renewing = false
+	if err == nil && sn.snap != nil && sn.snap.seq == seq {
+		sn.snap = s
+	}
 }
 
 // readSnapshot reads the snapshot of every pair, one row a pair however long the history:
@@ -90,43 +133,47 @@ func (u *ui) snapshot(ctx context.Context, st strata.Store) (*matrixSnapshot, er
 // estate that mostly works, and are read a pair at a time; when many are, in one more read
 // of every pair.
 func readSnapshot(ctx context.Context, st strata.Store, seq int64) (*matrixSnapshot, error) {
-	latest, err := st.Deployments(ctx, strata.DeploymentFilter{Latest: true})
-	if err != nil {
-		return nil, fmt.Errorf("read the newest deployment of each pair: %w", err)
-	}
 	health, err := readHealth(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	s := &matrixSnapshot{seq: seq, read: time.Now(), current: map[pairKey]*strata.Deployment{}, latest: map[pairKey]*strata.Deployment{}, health: health}
 	var unsettled []pairKey
-	for _, d := range latest {
-		k := pairKey{d.Service, d.Environment}
+	// A scan holds one whole deployment at a time: the snapshot keeps only what the
+	// matrix shows (slim) of each pair's.
+	err = st.ScanDeployments(ctx, strata.DeploymentFilter{Latest: true}, func(d *strata.Deployment) error {
+		k := pairKey{Service: d.Service, Environment: d.Environment}
+		d = slim(d)
 		s.latest[k] = d
 		if d.State == strata.Succeeded {
 			s.current[k] = d
 		} else {
 			unsettled = append(unsettled, k)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the newest deployment of each pair: %w", err)
 	}
+	latest := s.latest
 	succeeded := []string{strata.Succeeded}
 	if len(unsettled)*pairReadCost > len(latest) {
-		ds, err := st.Deployments(ctx, strata.DeploymentFilter{States: succeeded, Latest: true})
+		err := st.ScanDeployments(ctx, strata.DeploymentFilter{States: succeeded, Latest: true}, func(d *strata.Deployment) error {
+			s.current[pairKey{Service: d.Service, Environment: d.Environment}] = slim(d)
+			return nil
+		})
 		if err != nil {
 			return nil, fmt.Errorf("read what runs in each pair: %w", err)
-		}
-		for _, d := range ds {
-			s.current[pairKey{d.Service, d.Environment}] = d
 		}
 		return s, nil
 	}
 	for _, k := range unsettled {
-		ds, err := st.Deployments(ctx, strata.DeploymentFilter{Service: k.service, Environment: k.env, States: succeeded, Limit: 1})
+		ds, err := st.Deployments(ctx, strata.DeploymentFilter{Service: k.Service, Environment: k.Environment, States: succeeded, Limit: 1})
 		if err != nil {
-			return nil, fmt.Errorf("read what runs of %s in %s: %w", k.service, k.env, err)
+			return nil, fmt.Errorf("read what runs of %s in %s: %w", k.Service, k.Environment, err)
 		}
 		if len(ds) > 0 {
-			s.current[k] = ds[0]
+			s.current[k] = slim(ds[0])
 		}
 	}
 	return s, nil
@@ -134,7 +181,7 @@ func readSnapshot(ctx context.Context, st strata.Store, seq int64) (*matrixSnaps
 
 // refresh returns a copy of old with the pairs that the events after old.seq name read
 // again. The copy leaves old whole for requests still rendering from it.
-func (u *ui) refresh(ctx context.Context, st strata.Store, old *matrixSnapshot, seq int64) (*matrixSnapshot, error) {
+func refresh(ctx context.Context, st strata.Store, old *matrixSnapshot, seq int64) (*matrixSnapshot, error) {
 	events, err := st.Events(ctx, strata.EventFilter{Limit: int(seq - old.seq)})
 	if err != nil {
 		return nil, err
@@ -153,12 +200,12 @@ func (u *ui) refresh(ctx context.Context, st strata.Store, old *matrixSnapshot, 
 	}
 	done := map[pairKey]bool{}
 	for _, e := range events {
-		k := pairKey{e.Service, e.Environment}
-		if k.service == "" || k.env == "" || done[k] {
+		k := pairKey{Service: e.Service, Environment: e.Environment}
+		if k.Service == "" || k.Environment == "" || done[k] {
 			continue
 		}
 		done[k] = true
-		f := strata.DeploymentFilter{Service: k.service, Environment: k.env, Limit: 1}
+		f := strata.DeploymentFilter{Service: k.Service, Environment: k.Environment, Limit: 1}
 		latest, err := st.Deployments(ctx, f)
 		if err != nil {
 			return nil, err
@@ -171,10 +218,10 @@ func (u *ui) refresh(ctx context.Context, st strata.Store, old *matrixSnapshot, 
 		delete(s.latest, k)
 		delete(s.current, k)
 		if len(latest) > 0 {
-			s.latest[k] = latest[0]
+			s.latest[k] = slim(latest[0])
 		}
 		if len(current) > 0 {
-			s.current[k] = current[0]
+			s.current[k] = slim(current[0])
 		}
 	}
 	return s, nil

@@ -132,7 +132,7 @@ func TestMatrix(t *testing.T) {
 		want, not       []string
 	}{
 		{"every environment and service shows, the version coloured by its state", "victor", "/",
-			[]string{`data-env="dev"`, `data-env="prod-eu"`, `<th>api</th>`, `<th>web</th>`, `class="st-succeeded"`, `>1.0.0</a>`, "4 of 4 environments"}, nil},
+			[]string{`data-env="dev"`, `data-env="prod-eu"`, `<th><a href="/services/api">api</a></th>`, `<th><a href="/services/web">web</a></th>`, `class="st-succeeded"`, `>1.0.0</a>`, "4 of 4 environments"}, nil},
 		{"a label filter keeps the environments that match", "victor", "/?label=tier=prod",
 			[]string{`data-env="prod-us"`, `data-env="prod-eu"`, "2 of 4"}, []string{`data-env="dev"`}},
 		{"two labels must both match", "victor", "/?label=tier=prod,region=eu",

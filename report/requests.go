@@ -129,6 +129,8 @@ type LogsRequest struct {
 type PromotionsQuery struct {
 	State   string `query:"state" doc:"only these states, comma-separated"`
 	Service string `query:"service" doc:"only this service"`
+	Limit   int    `query:"limit" doc:"at most this many (0: all); the X-Next-Cursor header gives the next page"`
+	Cursor  string `query:"cursor" doc:"where the page begins: the X-Next-Cursor of the page before"`
 }
 
 // PromotionRequest is GET /api/v1/promotions/{id}: one promotion, its gates judged now.
@@ -143,13 +145,27 @@ type AuditRequest struct {
 	Env     string `query:"env" doc:"only events about this environment"`
 	Actor   string `query:"actor" doc:"only events by this principal"`
 	Action  string `query:"action" doc:"only this action"`
-	Limit   int    `query:"limit" doc:"only the newest N"`
+	Limit   int    `query:"limit" doc:"only the newest N (0: all); the X-Next-Cursor header gives the page of older ones"`
+	Cursor  string `query:"cursor" doc:"where the page begins: the X-Next-Cursor of the page before"`
 	Verify  bool   `query:"verify" doc:"1 recomputes the hash chain (admin)"`
 }
 
 // Filter is the store's filter for r.
 func (r AuditRequest) Filter() strata.EventFilter {
 	return strata.EventFilter{Service: r.Service, Environment: r.Env, Actor: r.Actor, Action: r.Action, Limit: r.Limit}
+}
+
+// StatusRequest is GET /api/v1/status: the matrix, a page of cells at a time when Limit is
+// set (cells come environment by environment, each with every service).
+type StatusRequest struct {
+	Limit  int    `query:"limit" doc:"at most this many cells (0: all); the document's next gives the next page"`
+	Cursor string `query:"cursor" doc:"where the page begins: the next of the page before"`
+}
+
+// EnvListRequest is GET /api/v1/environments: `env list`, a page at a time when Limit is set.
+type EnvListRequest struct {
+	Limit  int    `query:"limit" doc:"at most this many (0: all); the X-Next-Cursor header gives the next page"`
+	Cursor string `query:"cursor" doc:"where the page begins: the X-Next-Cursor of the page before"`
 }
 
 // DriftRequest is GET /api/v1/drift: `drift [--env ENV]`.

@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,6 +19,8 @@ import (
 // project order, each with every service in project order.
 type Status struct {
 	Cells []Cell `json:"cells"`
+	// Next is the cursor of the next page of cells, when a limit cut this one short.
+	Next string `json:"next,omitempty"`
 }
 
 // Cell is one (service, environment) of the status matrix: the version that runs there, the
@@ -64,17 +69,54 @@ func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 	for _, c := range checks {
 		checked[plan.Pair{Service: c.Service, Environment: c.Environment}] = c
 	}
-	MarkInterrupted(ctx, e, newest)
 	latest := map[plan.Pair]*strata.Deployment{}
 	for _, d := range newest {
 		latest[plan.Pair{Service: d.Service, Environment: d.Environment}] = d
 	}
-	doc := &Status{Cells: []Cell{}}
-	for _, env := range e.Project.Environments {
-		for _, s := range e.Project.Services {
+	return StatusOf(e.Project, cur, latest, checked, Gone(ctx, e), ConnectedPools(ctx, e.Store, e.Now())), nil
+}
+
+// ConnectedPools returns the pools an agent was seen for within engine.AgentGone. A store
+// that cannot say reads as every pool connected: the detail then says less, not wrong.
+func ConnectedPools(ctx context.Context, s strata.AgentStore, now time.Time) map[string]bool {
+	as, err := s.Agents(ctx)
+	if err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, a := range as {
+		if now.Sub(a.LastSeen) < engine.AgentGone {
+			out[a.Pool] = true
+		}
+	}
+	return out
+}
+
+// Gone returns the ids of the active deployments whose process is gone: the store says
+// running until `resume` takes them over, and the matrix says interrupted.
+func Gone(ctx context.Context, e *engine.Engine) map[string]bool {
+	gone := map[string]bool{}
+	if ds, err := e.Interrupted(ctx); err == nil {
+		for _, d := range ds {
+			gone[d.ID] = true
+		}
+	}
+	return gone
+}
+
+// StatusOf builds the matrix of p from what runs in each pair (cur), each pair's newest
+// deployment (latest), the newest health check of each pair and the ids of the deployments
+// whose process is gone, and the pools an agent has been seen for lately (a deployment
+// waiting for another pool's agent says none is connected). It changes none of them: a
+// server builds it from the snapshot that every request shares. A deployment made in an
+// earlier short-lived environment of the same name shows as nothing.
+func StatusOf(p *strata.Project, cur, latest map[plan.Pair]*strata.Deployment, checked map[plan.Pair]*strata.HealthCheck, gone, connected map[string]bool) *Status {
+	doc := &Status{Cells: make([]Cell, 0, len(p.Environments)*len(p.Services))}
+	for _, env := range p.Environments {
+		for _, s := range p.Services {
 			k := plan.Pair{Service: s.Name, Environment: env.Name}
 			c := Cell{Service: s.Name, Environment: env.Name, Health: strata.HealthUnknown, Ephemeral: env.Ephemeral, Expires: TimePtr(env.Expires)}
-			if d := cur[k]; d != nil {
+			if d := cur[k]; d != nil && !env.Predates(d) {
 				c.Version, c.Health, c.DeployedAt = d.Version, strata.HealthNow(d, checked[k]), TimePtr(d.FinishedAt)
 				if ch := checked[k]; ch != nil && ch.Deployment == d.ID {
 					c.HealthDetail, c.HealthCheckedAt = ch.Detail, TimePtr(ch.CheckedAt)
@@ -82,14 +124,17 @@ func NewStatus(ctx context.Context, e *engine.Engine) (*Status, error) {
 			}
 			if d := latest[k]; d != nil && !env.Predates(d) {
 				c.State, c.Latest, c.Detail = d.State, d.ID, poolDetail(d)
-				if d.State == strata.Pending && d.Pool != "" {
-					c.Detail = engine.PoolDetail(ctx, e.Store, d.Pool, time.Now(), engine.AgentGone)
+				if d.State == strata.Pending && d.Pool != "" && !connected[d.Pool] {
+					c.Detail += "; none connected"
+				}
+				if gone[d.ID] {
+					c.State = strata.Interrupted
 				}
 			}
 			doc.Cells = append(doc.Cells, c)
 		}
 	}
-	return doc, nil
+	return doc
 }
 
 // WriteText prints the matrix: a row per environment, a column per service.
@@ -143,7 +188,8 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 type HistoryQuery struct {
 	Service     string `query:"service" doc:"only this service"`
 	Environment string `query:"env" doc:"only this environment"`
-	Limit       int    `query:"limit" doc:"at most this many"`
+	Limit       int    `query:"limit" doc:"at most this many (0: all); the X-Next-Cursor header gives the next page"`
+	Cursor      string `query:"cursor" doc:"where the page begins: the X-Next-Cursor of the page before"`
 }
 
 // NewHistory returns the deployments q selects, newest first. Unknown names are ENOTFOUND.
@@ -158,7 +204,16 @@ func NewHistory(ctx context.Context, e *engine.Engine, q HistoryQuery) ([]Deploy
 			return nil, err
 		}
 	}
-	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: q.Service, Environment: q.Environment, Limit: q.Limit})
+	before, err := DeploymentCursor(q.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	if before != "" {
+		if _, err := e.Store.Deployment(ctx, before); err != nil {
+			return nil, strata.Errorf(strata.EINVALID, "query parameter cursor=%q: the deployment it names is not in the store; start again without a cursor", q.Cursor)
+		}
+	}
+	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: q.Service, Environment: q.Environment, Limit: q.Limit, Before: before})
 	if err != nil {
 		return nil, err
 	}
@@ -192,4 +247,38 @@ func MarkInterrupted(ctx context.Context, e *engine.Engine, ds []*strata.Deploym
 			d.State = strata.Interrupted
 		}
 	}
+}
+
+// WriteJSON writes s as the API and `-o json` write it (indented by two spaces, a newline
+// at the end), a cell at a time: at 50,000 cells the document is some 15 MB, which a
+// server streams into its compressor rather than holding whole.
+func (s *Status) WriteJSON(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if len(s.Cells) == 0 {
+		bw.WriteString("{\n  \"cells\": []")
+	} else {
+		bw.WriteString("{\n  \"cells\": [\n    ")
+		// One encoder for every cell reuses its buffers: a cell costs no garbage.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("    ", "  ")
+		for i := range s.Cells {
+			if i > 0 {
+				bw.WriteString(",\n    ")
+			}
+			buf.Reset()
+			if err := enc.Encode(&s.Cells[i]); err != nil {
+				return fmt.Errorf("encode cell %s/%s: %w", s.Cells[i].Environment, s.Cells[i].Service, err)
+			}
+			bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		}
+		bw.WriteString("\n  ]")
+	}
+	if s.Next != "" {
+		next, _ := json.Marshal(s.Next)
+		bw.WriteString(",\n  \"next\": ")
+		bw.Write(next)
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
 }

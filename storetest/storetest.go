@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"freezes", testFreezes},
 		{"events", testEvents},
 		{"scanning events", testScanEvents},
+		{"paging and scanning deployments", testPaging},
 		{"environments", testEnvironments},
 		{"tokens", testTokens},
 		{"promotion claims", testClaimPromotion},

@@ -48,6 +48,7 @@ func (a *app) auditCommand() *cobra.Command {
 				return err
 			}
 			events := res.Events
+			a.noteLimit(len(events), req.Limit, "events")
 			return a.print(events, func(w io.Writer) { report.WriteEvents(w, events) })
 		},
 	}
@@ -57,6 +58,6 @@ func (a *app) auditCommand() *cobra.Command {
 	c.Flags().StringVar(&req.Env, "env", "", "only events about this environment")
 	c.Flags().StringVar(&req.Actor, "actor", "", "only events by this principal")
 	c.Flags().StringVar(&req.Action, "action", "", "only events of this action")
-	c.Flags().IntVar(&req.Limit, "limit", 0, "only the newest N events")
+	c.Flags().IntVar(&req.Limit, "limit", defaultListLimit, "only the newest N events (0: all)")
 	return c
 }

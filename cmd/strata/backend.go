@@ -11,6 +11,7 @@ import (
 	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/report"
 )
 
 // invoke runs a declared command where commands run: on the server --server names (one API
@@ -106,6 +107,18 @@ func (l local) CoversAll() bool { return true }
 
 // Scope is nil: locally every environment is covered.
 func (l local) Scope() []string { return nil }
+
+// Matrix reads the status matrix from the store.
+func (l local) Matrix(ctx context.Context) (*report.Status, error) {
+	e, err := l.a.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return report.NewStatus(ctx, e)
+}
+
+// SetNext does nothing: the commands that page say so themselves when a page is full.
+func (l local) SetNext(string) {}
 
 // Follow does not stream: `logs --follow` asks again until the deployment ends.
 func (l local) Follow(context.Context, *strata.Deployment, int64) bool { return false }

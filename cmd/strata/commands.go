@@ -9,7 +9,7 @@ func (a *app) moreCommands() []*cobra.Command {
 		a.approveCommand(), a.rejectCommand(), a.statusCommand(), a.historyCommand(),
 		a.rollbackCommand(), a.logsCommand(), a.resumeCommand(), a.freezeCommand(),
 		a.unfreezeCommand(), a.secretCommand(), a.auditCommand(), a.demoCommand(),
-		a.driftCommand(), a.flagCommand(), a.tokenCommand(), a.serveCommand(), a.runCommand(), a.runsCommand(),
-		a.gcCommand(), a.agentCommand(),
+		a.driftCommand(), a.flagCommand(), a.statsCommand(), a.graphCommand(), a.tokenCommand(), a.serveCommand(),
+		a.runCommand(), a.runsCommand(), a.gcCommand(), a.agentCommand(),
 	}
 }

@@ -18,7 +18,7 @@ func (a *app) envCommand() *cobra.Command {
 		Short: "Environments with labels, parent and policy, resolved through extends",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			docs, err := invoke(cmd.Context(), a, command.Environments, command.None{})
+			docs, err := invoke(cmd.Context(), a, command.Environments, report.EnvListRequest{})
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,7 @@ func (a *app) statusCommand() *cobra.Command {
 
 // status prints the environment x service matrix.
 func (a *app) status(ctx context.Context) error {
-	doc, err := invoke(ctx, a, command.Status, command.None{})
+	doc, err := invoke(ctx, a, command.Status, report.StatusRequest{})
 	return show(a, doc, err, func(w io.Writer) { doc.WriteText(w, a.now()) })
 }
 
@@ -46,10 +47,24 @@ func (a *app) historyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			a.noteLimit(len(docs), q.Limit, "deployments")
 			return a.print(docs, func(w io.Writer) { report.WriteHistory(w, docs, a.now()) })
 		},
 	}
 	c.Flags().StringVar(&q.Environment, "env", "", "only this environment")
-	c.Flags().IntVar(&q.Limit, "limit", 0, "at most this many (0: all)")
+	c.Flags().IntVar(&q.Limit, "limit", defaultListLimit, "at most this many, newest first (0: all)")
 	return c
+}
+
+// defaultListLimit is how many deployments `history` and events `audit` show unless
+// --limit says otherwise: an estate of thousands of environments has a history of
+// hundreds of thousands, and a terminal wants the newest.
+const defaultListLimit = 100
+
+// noteLimit says on stderr that a list stopped at its limit (n items of limit), and how to
+// see the rest; stdout keeps the document alone.
+func (a *app) noteLimit(n, limit int, what string) {
+	if limit > 0 && n >= limit {
+		fmt.Fprintf(a.stderr, "strata: showing the newest %d %s; --limit N shows more, --limit 0 all\n", limit, what)
+	}
 }

@@ -166,6 +166,10 @@ func eventsQuery(f strata.EventFilter, newestFirst bool) (string, []any) {
 	}
 	c.equal("actor", f.Actor)
 	c.equal("action", f.Action)
+	if f.Before > 0 {
+		c.where = append(c.where, "seq < ?")
+		c.args = append(c.args, f.Before)
+	}
 	q := `SELECT ` + eventColumns + ` FROM events` + c.clause()
 	if newestFirst {
 		return q + ` ORDER BY seq DESC` + c.limit(f.Limit), c.args

@@ -487,6 +487,28 @@ func (db *DB) Deployments(ctx context.Context, f strata.DeploymentFilter) ([]*st
 // DeploymentsQuery is the query Deployments runs for f in dialect d, and its arguments:
 // exported for the adapters' tests that ask their database how it would run it.
 func DeploymentsQuery(d Dialect, f strata.DeploymentFilter) (string, []any) {
+	return deploymentsQuery(d, f, false)
+}
+
+// ScanDeployments calls fn with each deployment f selects, oldest first, one row at a
+// time from the database. ErrStopScan from fn ends it early.
+func (db *DB) ScanDeployments(ctx context.Context, f strata.DeploymentFilter, fn func(*strata.Deployment) error) error {
+	q, args := deploymentsQuery(db.d, f, true)
+	err := each(ctx, db.b.Read(), q, args, func(s scanner) error {
+		d, err := scanDeployment(s)
+		if err != nil {
+			return fmt.Errorf("scan deployments: %w", err)
+		}
+		return fn(d)
+	})
+	if errors.Is(err, strata.ErrStopScan) {
+		return nil
+	}
+	return err
+}
+
+// deploymentsQuery is DeploymentsQuery, oldest first when oldestFirst.
+func deploymentsQuery(d Dialect, f strata.DeploymentFilter, oldestFirst bool) (string, []any) {
 	var c conds
 	c.equal("service", f.Service)
 	c.equal("environment", f.Environment)
@@ -507,6 +529,15 @@ func DeploymentsQuery(d Dialect, f strata.DeploymentFilter) (string, []any) {
 	} else {
 		c.in("state", f.States)
 	}
+	if !f.Since.IsZero() {
+		c.where = append(c.where, "created_at >= ?")
+		c.args = append(c.args, sqlrow.Nanos(f.Since))
+	}
+	if f.Before != "" && !f.Latest {
+		// Row values order as the list does: by created time, then by insertion.
+		c.where = append(c.where, "(created_at, "+d.Order+") < (SELECT created_at, "+d.Order+" FROM deployments WHERE id = ?)")
+		c.args = append(c.args, f.Before)
+	}
 	q := `SELECT ` + deploymentColumns + from + c.clause()
 	args := c.args
 	if f.Latest {
@@ -520,7 +551,11 @@ func DeploymentsQuery(d Dialect, f strata.DeploymentFilter) (string, []any) {
 			FROM (SELECT DISTINCT service, environment FROM deployments` + pairs.clause() + `) AS p)`
 		args = append(c.args, pairs.args...)
 	}
-	q += ` ORDER BY created_at DESC, ` + d.Order + ` DESC`
+	if oldestFirst {
+		q += ` ORDER BY created_at, ` + d.Order
+	} else {
+		q += ` ORDER BY created_at DESC, ` + d.Order + ` DESC`
+	}
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)

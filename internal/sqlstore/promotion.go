@@ -287,6 +287,10 @@ func (db *DB) Promotions(ctx context.Context, f strata.PromotionFilter) ([]*stra
 	c.equal("version", f.Version)
 	c.equal("stage", f.Stage)
 	c.in("state", f.States)
+	if f.Before != "" {
+		c.where = append(c.where, "(created_at, "+db.d.Order+") < (SELECT created_at, "+db.d.Order+" FROM promotions WHERE id = ?)")
+		c.args = append(c.args, f.Before)
+	}
 	q := `SELECT ` + db.promotionColumns() + ` FROM promotions` + c.clause() + ` ORDER BY created_at DESC, ` + db.d.Order + ` DESC` + c.limit(f.Limit)
 	return list(ctx, db, "list promotions", q, c.args, scanPromotion)
 }
