@@ -171,6 +171,9 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("GET /environments/{name}", u.page(u.environment))
 	mux.Handle("POST /environments/{name}/freeze", u.page(u.freezeEnv))
 	mux.Handle("POST /environments/{name}/unfreeze", u.page(u.unfreezeEnv))
+	mux.Handle("POST /environments/{name}/runs", u.page(u.runTask))
+	mux.Handle("POST /runs/{id}/approve", u.page(u.decideRun(false)))
+	mux.Handle("POST /runs/{id}/reject", u.page(u.decideRun(true)))
 	mux.Handle("GET /services/{name}", u.page(u.service))
 	mux.Handle("GET /graph", u.page(u.graph))
 }

@@ -30,6 +30,13 @@ type envView struct {
 	// CanFreeze is set for an admin whose token covers the environment.
 	CanFreeze bool
 	CSRF      string
+	// Runbooks are the services' runbooks, TaskRuns the newest runs here (ui_runbooks.go);
+	// CanRun and CanDecide say whether the visitor may run them and approve or reject.
+	Runbooks  []runbookRow
+	TaskRuns  []*strata.TaskRun
+	CanRun    bool
+	CanDecide bool
+	Principal string
 }
 
 // envRun is what runs of one service in the environment.
@@ -128,6 +135,10 @@ func (u *ui) environment(w http.ResponseWriter, r *http.Request, v *visit) {
 		}
 	}
 	if view.History, err = v.engine.Store.Deployments(ctx, strata.DeploymentFilter{Environment: name, Limit: 20}); err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	if err := u.envRunbooks(ctx, v, &view); err != nil {
 		u.fail(w, r, v, err)
 		return
 	}

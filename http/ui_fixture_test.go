@@ -40,6 +40,9 @@ services:
       LOG_LEVEL: {type: string, default: info}
       SLEEP: {type: string, default: "0"}
       DB_PASSWORD: {type: string, secret: true}
+    runbooks:
+      reindex: "echo reindexing $STRATA_SERVICE in $STRATA_ENV"
+      rotate: {run: "echo rotating", policy: {approvals: 1}}
   web:
     deploy: "echo web up"
 pipeline:
