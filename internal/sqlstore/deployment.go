@@ -465,14 +465,7 @@ func (db *DB) ReclaimLapsed(ctx context.Context, to strata.Owner, now, until tim
 
 // Deployment returns one deployment; ENOTFOUND when there is none.
 func (db *DB) Deployment(ctx context.Context, id string) (*strata.Deployment, error) {
-	d, err := one(ctx, db, `SELECT `+deploymentColumns+` FROM deployments WHERE id = ?`, []any{id}, scanDeployment)
-	if noRows(err) {
-		return nil, strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get deployment %s: %w", id, err)
-	}
-	return d, nil
+	return byID(ctx, db, "deployment", id, `SELECT `+deploymentColumns+` FROM deployments WHERE id = ?`, scanDeployment)
 }
 
 // Deployments returns the deployments f selects, newest first. With f.Latest it finds the

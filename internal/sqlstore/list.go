@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/telemetry"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -96,6 +97,19 @@ func each(ctx context.Context, qr Querier, q string, args []any, fn func(scanner
 		}
 	}
 	return rows.Err()
+}
+
+// byID reads the record of kind ("deployment") called id with q, whose one argument is
+// the id: ENOTFOUND naming it when there is none.
+func byID[T any](ctx context.Context, db *DB, kind, id, q string, scan func(scanner) (*T, error)) (*T, error) {
+	v, err := one(ctx, db, q, []any{id}, scan)
+	if noRows(err) {
+		return nil, strata.Errorf(strata.ENOTFOUND, "no %s %s", kind, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s: %w", kind, id, err)
+	}
+	return v, nil
 }
 
 // one runs q outside any transaction for one row and scans it with scan; an error that is

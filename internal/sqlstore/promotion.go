@@ -270,14 +270,7 @@ func promotionLost(ctx context.Context, q Querier, id string, owner strata.Owner
 
 // Promotion returns one promotion; ENOTFOUND when there is none.
 func (db *DB) Promotion(ctx context.Context, id string) (*strata.Promotion, error) {
-	p, err := one(ctx, db, `SELECT `+db.promotionColumns()+` FROM promotions WHERE id = ?`, []any{id}, scanPromotion)
-	if noRows(err) {
-		return nil, strata.Errorf(strata.ENOTFOUND, "no promotion %s", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get promotion %s: %w", id, err)
-	}
-	return p, nil
+	return byID(ctx, db, "promotion", id, `SELECT `+db.promotionColumns()+` FROM promotions WHERE id = ?`, scanPromotion)
 }
 
 // Promotions returns the promotions f selects, newest first.

@@ -178,14 +178,7 @@ func (db *DB) ApproveTaskRun(ctx context.Context, id string, a strata.Approval, 
 
 // TaskRun returns one run.
 func (db *DB) TaskRun(ctx context.Context, id string) (*strata.TaskRun, error) {
-	r, err := one(ctx, db, `SELECT `+taskRunColumns+` FROM task_runs WHERE id = ?`, []any{id}, scanTaskRun)
-	if noRows(err) {
-		return nil, strata.Errorf(strata.ENOTFOUND, "no task run %s", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read task run %s: %w", id, err)
-	}
-	return r, nil
+	return byID(ctx, db, "task run", id, `SELECT `+taskRunColumns+` FROM task_runs WHERE id = ?`, scanTaskRun)
 }
 
 // TaskRuns returns the runs f selects, newest first.
