@@ -79,21 +79,34 @@ func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (
 		return nil, err
 	}
 	if toVersion == "" {
-		cur, err := e.running(ctx, service, env)
+		_, to, err := e.RollbackTarget(ctx, service, env)
 		if err != nil {
 			return nil, err
 		}
-		if cur == nil {
-			return nil, strata.Errorf(strata.EINVALID, "%s has never run successfully in %s; there is nothing to roll back to", service, env)
-		}
-		prev, err := e.lastGood(ctx, cur)
-		if err != nil {
-			return nil, err
-		}
-		if prev == nil {
-			return nil, strata.Errorf(strata.EINVALID, "%s in %s runs %s and has no earlier good release; name one with --to", service, env, cur.Version)
-		}
-		toVersion = prev.Version
+		toVersion = to
 	}
 	return e.Deploy(ctx, DeployRequest{Service: service, Version: toVersion, Env: env, Kind: KindRollback, SkipPolicy: true})
+}
+
+// RollbackTarget returns the version service runs in env and the previous good one, which
+// Rollback without a version goes back to (the dashboard shows both before it asks).
+func (e *Engine) RollbackTarget(ctx context.Context, service, env string) (from, to string, err error) {
+	if _, _, err := e.lookup(service, env); err != nil {
+		return "", "", err
+	}
+	cur, err := e.running(ctx, service, env)
+	if err != nil {
+		return "", "", err
+	}
+	if cur == nil {
+		return "", "", strata.Errorf(strata.EINVALID, "%s has never run successfully in %s; there is nothing to roll back to", service, env)
+	}
+	prev, err := e.lastGood(ctx, cur)
+	if err != nil {
+		return "", "", err
+	}
+	if prev == nil {
+		return "", "", strata.Errorf(strata.EINVALID, "%s in %s runs %s and has no earlier good release; name one with --to", service, env, cur.Version)
+	}
+	return cur.Version, prev.Version, nil
 }

@@ -36,7 +36,9 @@ type envView struct {
 	TaskRuns  []*strata.TaskRun
 	CanRun    bool
 	CanDecide bool
-	Principal string
+	// CanRollback is set for a deployer whose token covers the environment (ui_actions.go).
+	CanRollback bool
+	Principal   string
 }
 
 // envRun is what runs of one service in the environment.
@@ -72,7 +74,8 @@ func (u *ui) environment(w http.ResponseWriter, r *http.Request, v *visit) {
 		u.fail(w, r, v, strata.Errorf(strata.EUNAUTHORIZED, "token %s does not reach environment %s", v.token.Name, name))
 		return
 	}
-	view := envView{Env: env, Labels: labelText(env.Labels), CSRF: v.session.csrf, CanFreeze: v.can(strata.ActAdmin)}
+	view := envView{Env: env, Labels: labelText(env.Labels), CSRF: v.session.csrf, CanFreeze: v.can(strata.ActAdmin),
+		CanRollback: v.can(strata.ActDeploy) && v.covers(name)}
 	for e := env; e != nil && len(view.Chain) < 64; e = p.Environment(e.Extends) {
 		view.Chain = append(view.Chain, e.Name)
 		if e.Extends == "" {

@@ -63,6 +63,8 @@ type releaseView struct {
 	Runs       []runRow
 	Promotions []promotionView
 	CSRF       string
+	// Stages are the stages the visitor may promote the release into (ui_actions.go).
+	Stages []string
 }
 
 // runRow is one environment where the release runs or ran last.
@@ -94,7 +96,7 @@ func (u *ui) release(w http.ResponseWriter, r *http.Request, v *visit) {
 		u.fail(w, r, v, err)
 		return
 	}
-	view := releaseView{Release: rel, CSRF: v.session.csrf}
+	view := releaseView{Release: rel, CSRF: v.session.csrf, Stages: v.promotableStages()}
 	// The newest deployment of the service in each environment, one row each however long
 	// the history: where it is of this version, the release runs or ran last there.
 	ds, err := v.engine.Store.Deployments(ctx, strata.DeploymentFilter{Service: service, Latest: true})
