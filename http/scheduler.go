@@ -30,7 +30,9 @@ func (s *Server) runScheduler(ctx context.Context) {
 // gates opened (a window opened, a soak ended, an approval came) and chains auto stages
 // after them, and destroys short-lived environments whose time ran out. Several servers on
 // one store may tick at once: taking a deployment or a promotion over and starting a waiting
-// promotion are compare-and-set in the store, so each piece of work runs once.
+// promotion are compare-and-set in the store, so each piece of work runs once. A deployment
+// of a pool is not the scheduler's: when its agent's lease lapses the next agent's claim
+// takes it over (ClaimJob, compare-and-set on its fence), through whichever server.
 func (s *Server) Tick(ctx context.Context) {
 	s.tickMu.Lock()
 	defer s.tickMu.Unlock()
