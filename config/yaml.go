@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -383,6 +384,11 @@ func (l *loader) value(src *source, n *yaml.Node, what string) (strata.Value, bo
 		var f float64
 		if err := safeDecode(n, &f); err != nil {
 			l.errorf(at, "%s %s is not a number; quote it to keep it as text", what, n.Value)
+			return strata.Value{}, false
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			// JSON, the API and every output document carry finite numbers only.
+			l.errorf(at, "%s %s is not a finite number; write a number such as 1.5, or quote it to keep it as text", what, n.Value)
 			return strata.Value{}, false
 		}
 		return strata.Value{V: f, Pos: at}, true
