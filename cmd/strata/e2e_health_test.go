@@ -334,11 +334,13 @@ services:
 	}
 }
 
-func TestServeRefusesANegativeHealthInterval(t *testing.T) {
+func TestServeRefusesANegativeOrTinyHealthInterval(t *testing.T) {
 	e := newEstate(t, "project: health\nenvironments:\n  dev: {}\nservices:\n  web: {deploy: \"true\"}\n")
-	r := e.must(2, "serve", "--listen", "127.0.0.1:0", "--health-interval", "-1s")
-	if !strings.Contains(r.stderr, "--health-interval") || !strings.Contains(r.stderr, "0 to") {
-		t.Errorf("the refusal should name the flag and what would do:\n%s", r)
+	for _, d := range []string{"-1s", "1ns", "99ms"} {
+		r := e.must(2, "serve", "--listen", "127.0.0.1:0", "--health-interval", d)
+		if !strings.Contains(r.stderr, "--health-interval "+d) || !strings.Contains(r.stderr, "at least 100ms") || !strings.Contains(r.stderr, "0 to") {
+			t.Errorf("the refusal of %s should name the flag, the least it takes and what would do:\n%s", d, r)
+		}
 	}
 }
 

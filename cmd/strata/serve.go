@@ -14,6 +14,10 @@ import (
 	strhttp "github.com/strata-dev/strata/http"
 )
 
+// minHealthInterval is the shortest --health-interval: shorter ones would keep the host busy
+// re-running checks to no one's benefit (a nanosecond was accepted and spun).
+const minHealthInterval = 100 * time.Millisecond
+
 func (a *app) serveCommand() *cobra.Command {
 	var listen string
 	var tick, healthEvery time.Duration
@@ -34,7 +38,7 @@ opened (a window opened, a soak ended) and chains auto stages after them, and de
 expired short-lived environments. Several servers may share one store: each piece of work
 runs once. Webhooks (notify: in strata.yaml) are signed with $STRATA_WEBHOOK_SECRET.
 
-Every --health-interval (default 1m; 0 turns it off) it runs again the health check of what
+Every --health-interval (default 1m, at least 100ms; 0 turns it off) it runs again the health check of what
 runs in every environment, each pair at its own point of the interval and 16 at most at
 once. A deployment whose check now fails shows "unhealthy" in status, the dashboard,
 /metrics and drift, and webhooks hear "unhealthy" and then "recovered"; nothing is rolled
@@ -55,8 +59,8 @@ Request logs go to stderr; it stops cleanly on SIGINT or SIGTERM.`,
 			if tick <= 0 {
 				return strata.Errorf(strata.EINVALID, "--tick %s: want a positive duration such as 5s", tick)
 			}
-			if healthEvery < 0 {
-				return strata.Errorf(strata.EINVALID, "--health-interval %s: want a duration such as 1m, or 0 to check health only when deploying", healthEvery)
+			if healthEvery < 0 || healthEvery > 0 && healthEvery < minHealthInterval {
+				return strata.Errorf(strata.EINVALID, "--health-interval %s: want a duration of at least %s such as 1m, or 0 to check health only when deploying", healthEvery, minHealthInterval)
 			}
 			if agentLease < 0 || agentLease > 0 && agentLease < 300*time.Millisecond {
 				return strata.Errorf(strata.EINVALID, "--agent-lease %s: want a duration of at least 300ms such as 30s", agentLease)
