@@ -51,6 +51,8 @@ func TestProblemsNameTheirPlace(t *testing.T) {
 		{"an interpolated value is left for the layer package", strings.Replace(head, "    labels: {tier: dev}\n", "    labels: {tier: dev}\n    config: {PORT: \"${config.BASE}\"}\n", 1) + "  - stage: bad\n    environments: [nope]\n", "strata.yaml:15:20", `unknown environment "nope"`},
 		{"a NaN config value is refused before it reaches JSON", strings.Replace(head, "    labels: {tier: dev}\n", "    config: {RATIO: .nan}\n", 1), "strata.yaml:4:21", `RATIO .nan is not a finite number; write a number such as 1.5, or quote it`},
 		{"an infinite schema default is refused", strings.Replace(head, "default: 8080", "default: -.inf", 1), "strata.yaml:9:38", `-.inf is not a finite number`},
+		{"a project name that climbs out of the keys directory is refused", strings.Replace(head, "project: shop", "project: ../../etc", 1), "strata.yaml:1:10", `project name "../../etc" cannot name a directory of keys`},
+		{"a project name of two dots is refused", strings.Replace(head, "project: shop", "project: ..", 1), "strata.yaml:1:10", `project name ".." cannot name a directory`},
 		{"a schema default must fit its type", strings.Replace(head, "default: 8080", "default: eighty", 1), "strata.yaml:9:38", `default of PORT is "eighty" but its schema wants an integer`},
 		{"an unknown type suggests one", strings.Replace(head, "type: integer", "type: interger", 1), "strata.yaml:9:20", `type "interger" is not a config type; did you mean "integer"?`},
 		{"overrides of an unknown environment suggest one", strings.Replace(head, "    config:\n", "    overrides:\n      deb: {PORT: 1}\n    config:\n", 1), "strata.yaml:9:7", `overrides of service "api" name the unknown environment "deb"; did you mean "dev"?`},

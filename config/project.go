@@ -65,6 +65,9 @@ func (l *loader) decodeTop(src *source, root *yaml.Node, stack []string) {
 					l.errorf(src.pos(p.k), "the project name is empty; write e.g. project: shop")
 				} else if err := strata.CheckLine("project", name); err != nil {
 					l.errorf(src.pos(p.v), "%v", err)
+				} else if name == "." || name == ".." || strings.ContainsAny(name, `/\`) || len(name) > 100 {
+					// The name is a directory of every key store (KEYS/PROJECT/ENV.key).
+					l.errorf(src.pos(p.v), "project name %s cannot name a directory of keys: no '/' or '\\', not . or .., at most 100 bytes; write e.g. project: shop", quoteShort(name))
 				}
 			}
 		case "include":
