@@ -336,7 +336,11 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 	if res.ExitCode != 0 {
 		return fmt.Sprintf("deploy step exited with status %d", res.ExitCode), nil
 	}
-	d.Outputs = redactOutputs(readOutputs(outPath), secrets)
+	outs, failure := readOutputs(outPath)
+	if failure != "" {
+		return failure, nil
+	}
+	d.Outputs = redactOutputs(outs, secrets)
 	return "", nil
 }
 
@@ -354,18 +358,26 @@ func (e *Engine) stepEnv(d *strata.Deployment, rel *strata.Release, rs *layer.Re
 	)
 }
 
-// readOutputs parses the KEY=value lines a step appended to its outputs file.
-func readOutputs(path string) map[string]string {
+// maxOutputs bounds a step's outputs file: outputs are stored with the deployment and read
+// into every dependent's config, so they are names and addresses, not data.
+const maxOutputs = 64 << 10
+
+// readOutputs parses the KEY=value lines a step appended to its outputs file. A file over
+// maxOutputs is not read: failure says why, for the deployment to fail with.
+func readOutputs(path string) (_ map[string]string, failure string) {
 	// Most steps write no outputs: one open that fails, without os.File's bookkeeping.
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	f := os.NewFile(uintptr(fd), path)
-	b, err := io.ReadAll(f)
+	b, err := io.ReadAll(io.LimitReader(f, maxOutputs+1))
 	f.Close()
 	if err != nil {
-		return nil
+		return nil, ""
+	}
+	if len(b) > maxOutputs {
+		return nil, fmt.Sprintf("the step wrote more than %d KiB to $STRATA_OUTPUTS; outputs are KEY=value lines of names and addresses, keep them under %d KiB", maxOutputs>>10, maxOutputs>>10)
 	}
 	out := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
@@ -375,9 +387,9 @@ func readOutputs(path string) map[string]string {
 		}
 	}
 	if len(out) == 0 {
-		return nil
+		return nil, ""
 	}
-	return out
+	return out, ""
 }
 
 // recordGroupAfter is how long a deploy step runs before its process group is recorded in

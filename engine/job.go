@@ -253,7 +253,11 @@ func (e *Engine) RunJob(ctx context.Context, j *Job, attempt int, logs strata.Lo
 		case res.ExitCode != 0:
 			return failed(fmt.Sprintf("deploy step exited with status %d", res.ExitCode))
 		}
-		out.Outputs = redactOutputs(readOutputs(outPath), secrets)
+		outs, failure := readOutputs(outPath)
+		if failure != "" {
+			return failed(failure)
+		}
+		out.Outputs = redactOutputs(outs, secrets)
 	}
 	if h := j.Health; h != nil {
 		p := &probe{url: h.URL, contains: h.Contains, status: h.Status, label: label, secrets: secrets}

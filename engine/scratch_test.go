@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
 )
 
 // scratchEstate's step writes an output only while @SCRATCH@/emit exists, and copies the
@@ -54,5 +57,31 @@ func TestStepsGetTheirConfigFileAgainAfterTheScratchDirectoryWasRemoved(t *testi
 	}
 	if info, err := os.Stat(filepath.Dir(filepath.Dir(path))); err != nil || info.Mode().Perm() != 0o700 {
 		t.Fatalf("the scratch directory made again: %v, %v; want mode 0700", info, err)
+	}
+}
+
+func TestAStepThatFloodsItsOutputsFileFailsSayingWhy(t *testing.T) {
+	w := newWorld(t, `project: flood
+environments:
+  a: {}
+services:
+  app:
+    deploy: |
+      printf 'URL=http://a\n' >> "$STRATA_OUTPUTS"
+      if [ "$STRATA_VERSION" = 2 ]; then head -c 70000 /dev/zero | tr '\0' x >> "$STRATA_OUTPUTS"; fi
+`)
+	e := w.engine()
+	if d := w.ship(e, "app", "1", "a"); d.Outputs["URL"] != "http://a" {
+		t.Fatalf("outputs under the bound = %v, want URL=http://a", d.Outputs)
+	}
+	if _, err := e.Release(t.Context(), "app", "2"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Deploy(t.Context(), engine.DeployRequest{Service: "app", Version: "2", Env: "a"})
+	if err == nil || d == nil || d.State != strata.Failed {
+		t.Fatalf("deploy of a step writing 70 KB of outputs = %v, %v; want a failed deployment", d, err)
+	}
+	if !strings.Contains(d.Error, "more than 64 KiB to $STRATA_OUTPUTS") || len(d.Outputs) != 0 {
+		t.Errorf("the failure reads %q with outputs %d keys; want it to name the bound and keep none", d.Error, len(d.Outputs))
 	}
 }
