@@ -53,6 +53,8 @@ func TestProblemsNameTheirPlace(t *testing.T) {
 		{"an infinite schema default is refused", strings.Replace(head, "default: 8080", "default: -.inf", 1), "strata.yaml:9:38", `-.inf is not a finite number`},
 		{"a project name that climbs out of the keys directory is refused", strings.Replace(head, "project: shop", "project: ../../etc", 1), "strata.yaml:1:10", `project name "../../etc" cannot name a directory of keys`},
 		{"a project name of two dots is refused", strings.Replace(head, "project: shop", "project: ..", 1), "strata.yaml:1:10", `project name ".." cannot name a directory`},
+		{"a config key Strata's own step variables use is refused", strings.Replace(head, "    labels: {tier: dev}\n", "    config: {STRATA_ENV: prod}\n", 1), "strata.yaml:4:14", `config key "STRATA_ENV" in config of environment "dev" begins with STRATA_, which Strata's own step variables use`},
+		{"a schema key of an interpolation variable's name is refused", strings.Replace(head, "PORT: {type", "STRATA_I_1: {type", 1), "strata.yaml:9:7", `config key "STRATA_I_1" in config schema of service "api" begins with STRATA_`},
 		{"a schema default must fit its type", strings.Replace(head, "default: 8080", "default: eighty", 1), "strata.yaml:9:38", `default of PORT is "eighty" but its schema wants an integer`},
 		{"an unknown type suggests one", strings.Replace(head, "type: integer", "type: interger", 1), "strata.yaml:9:20", `type "interger" is not a config type; did you mean "integer"?`},
 		{"overrides of an unknown environment suggest one", strings.Replace(head, "    config:\n", "    overrides:\n      deb: {PORT: 1}\n    config:\n", 1), "strata.yaml:9:7", `overrides of service "api" name the unknown environment "deb"; did you mean "dev"?`},

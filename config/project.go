@@ -123,13 +123,31 @@ func (l *loader) decodeDefaults(src *source, n *yaml.Node) {
 	}
 }
 
+// reservedKeyPrefix begins the variables Strata gives every step (STRATA_ENV,
+// STRATA_DEPLOYMENT, STRATA_I_1 ...): a config key of that name would be silently replaced
+// by Strata's own, so none may begin with it.
+const reservedKeyPrefix = "STRATA_"
+
+// configKey reports whether key can name a config value, saying at at why not: each key
+// becomes an environment variable of the steps.
+func (l *loader) configKey(at strata.Pos, key, where string) bool {
+	switch {
+	case !keyRE.MatchString(key):
+		l.errorf(at, "config key %q in %s is not a valid name; config keys become environment variables: letters, digits and '_', not starting with a digit (e.g. LOG_LEVEL)", key, where)
+		return false
+	case strings.HasPrefix(key, reservedKeyPrefix):
+		l.errorf(at, "config key %q in %s begins with %s, which Strata's own step variables use ($STRATA_ENV, $STRATA_DEPLOYMENT ...); rename it (e.g. APP_%s)", key, where, reservedKeyPrefix, key[len(reservedKeyPrefix):])
+		return false
+	}
+	return true
+}
+
 // decodeConfig reads a mapping of config keys to scalar values.
 func (l *loader) decodeConfig(src *source, n *yaml.Node, where string) map[string]strata.Value {
 	out := map[string]strata.Value{}
 	pairs, _ := l.mapping(src, n, where, "{LOG_LEVEL: info, PORT: 8080}")
 	for _, p := range pairs {
-		if !keyRE.MatchString(p.key) {
-			l.errorf(src.pos(p.k), "config key %q in %s is not a valid name; config keys become environment variables: letters, digits and '_', not starting with a digit (e.g. LOG_LEVEL)", p.key, where)
+		if !l.configKey(src.pos(p.k), p.key, where) {
 			continue
 		}
 		v, ok := l.value(src, p.v, p.key)

@@ -16,8 +16,7 @@ func (l *loader) decodeSchema(src *source, svc *strata.Service, n *yaml.Node, wh
 	pairs, _ := l.mapping(src, n, where, "{PORT: {type: integer, default: 8080}}")
 	for _, p := range pairs {
 		at := src.pos(p.k)
-		if !keyRE.MatchString(p.key) {
-			l.errorf(at, "config key %q in %s is not a valid name; config keys become environment variables: letters, digits and '_', not starting with a digit (e.g. LOG_LEVEL)", p.key, where)
+		if !l.configKey(at, p.key, where) {
 			continue
 		}
 		k := &strata.Key{Name: p.key, Type: strata.TypeString, Pos: at}
