@@ -167,31 +167,6 @@ func TestAnAuditLogWrittenBeforeTheTextRuleStillReads(t *testing.T) {
 	}
 }
 
-// TestADocumentThatCannotBeEncodedIsAnErrorNotAnEmpty200: the server encodes a document
-// whole before it writes the status line. A config value of NaN (YAML's .nan, which JSON
-// cannot hold) used to answer 200 with an empty body; it is a 500 with a JSON error and
-// the reason in the server log.
-func TestADocumentThatCannotBeEncodedIsAnErrorNotAnEmpty200(t *testing.T) {
-	x := newAPIEstate(t, strings.Replace(apiYAML, "pipeline:", `  web:
-    deploy: "true"
-    config:
-      RATIO: {type: number, default: .nan}
-pipeline:`, 1))
-	r := x.do("victor", "GET", "/api/v1/config/web?env=dev", nil)
-	if r.status != 500 || r.header.Get(strhttp.ExitHeader) != "1" || r.header.Get(strhttp.ErrorCodeHeader) != strata.EINTERNAL {
-		t.Fatalf("status %d exit %q code %q, want 500, 1 and internal: %q", r.status, r.header.Get(strhttp.ExitHeader), r.header.Get(strhttp.ErrorCodeHeader), r.body)
-	}
-	if got, want := r.json(t)["error"].(map[string]any)["code"], strata.EINTERNAL; got != want {
-		t.Errorf("error code %v, want %s", got, want)
-	}
-	if !strings.Contains(x.log.String(), "NaN") {
-		t.Errorf("the server log does not say why:\n%s", x.log.String())
-	}
-	if r := x.do("victor", "GET", "/api/v1/config/api?env=dev", nil); r.status != 200 {
-		t.Errorf("another document: %d %s", r.status, r.body)
-	}
-}
-
 // TestTheDashboardRefusesAReasonWithControlCharacters: the reject form holds to the same
 // rule: the page says why, and the promotion still waits.
 func TestTheDashboardRefusesAReasonWithControlCharacters(t *testing.T) {
