@@ -157,6 +157,12 @@ type Promotion struct {
 	State     string     `json:"state"`
 	Requester string     `json:"requester"`
 	Approvals []Approval `json:"approvals"`
+	// Only, when set, narrows the promotion to these environments of its stage (a hotfix
+	// into part of a stage, or the one environment a `deploy` needing approvals asked for).
+	Only []string `json:"only,omitempty"`
+	// Members, when set, makes the promotion a release train: every release it moves, in the
+	// order asked, the first being Service@Version. Empty for a promotion of one release.
+	Members []Member `json:"members,omitempty"`
 	// Override is set when an admin opened a closed window; Reason says why.
 	Override bool   `json:"override,omitempty"`
 	Reason   string `json:"reason,omitempty"`
@@ -169,6 +175,12 @@ type Promotion struct {
 	LeaseUntil time.Time `json:"-"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Member is one release of a release train.
+type Member struct {
+	Service string `json:"service"`
+	Version string `json:"version"`
 }
 
 // Approval is one principal's approval of a promotion.

@@ -117,10 +117,8 @@ var Deploy = &Command[report.DeployRequest, *report.Deployment]{
 
 // Rollback is `rollback`: back to the previous good release (or To).
 var Rollback = &Command[report.RollbackRequest, *report.Deployment]{
-	Info: Info{Name: "rollback", Route: "POST /api/v1/rollbacks", Action: deploy, Summary: "rollback SERVICE --env ENV [--to VERSION]"},
-	Authorize: func(ctx context.Context, x Site, req report.RollbackRequest) error {
-		return x.Allow(ctx, deploy, req.Env)
-	},
+	Info:      Info{Name: "rollback", Route: "POST /api/v1/rollbacks", Action: deploy, Summary: "rollback SERVICE --env ENV [--to VERSION] [--override-freeze|--override-window --reason R]"},
+	Authorize: authorizeRollback,
 	Run: func(ctx context.Context, x Site, req report.RollbackRequest) (*report.Deployment, error) {
 		return onEngine(ctx, x, func(e *engine.Engine) (*report.Deployment, error) { return report.Rollback(ctx, e, req) })
 	},

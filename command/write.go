@@ -51,6 +51,25 @@ func authorizePromote(ctx context.Context, x Site, req report.PromoteRequest) er
 	return nil
 }
 
+// authorizeRollback checks the principal may roll back in the environment: deploy there;
+// to override a freeze (break glass) approve there as well, so that a deployer alone cannot
+// break the freeze an admin set (of today's roles, only admin does both: an approver does
+// not deploy); to override a deploy window, administer, as a promotion's override does.
+func authorizeRollback(ctx context.Context, x Site, req report.RollbackRequest) error {
+	if err := x.Allow(ctx, deploy, req.Env); err != nil {
+		return err
+	}
+	if req.OverrideFreeze {
+		if err := x.Allow(ctx, approve, req.Env); err != nil {
+			return err
+		}
+	}
+	if req.OverrideWindow {
+		return x.Allow(ctx, admin, req.Env)
+	}
+	return nil
+}
+
 // decidable checks the principal may approve or reject promotion id: it covers every
 // environment of the promotion's stage.
 func decidable(ctx context.Context, x Site, id string) error {

@@ -38,8 +38,13 @@ type DeployRequest struct {
 	PromotionID string
 	RollbackOf  string
 	// SkipPolicy is set when the caller has judged the gates already (a promotion) or the
-	// deployment is a rollback.
+	// deployment is an automatic rollback (gates.go says which deployments are judged).
 	SkipPolicy bool
+	// OverrideWindow opens closed deploy windows and OverrideFreeze a freeze (a rollback's
+	// only); Reason, required with either, says why. Both are audited with the deployment.
+	OverrideWindow bool
+	OverrideFreeze bool
+	Reason         string
 	// release, when set, is the release to deploy, which a promotion looks up once for all
 	// its environments rather than once for each.
 	release *strata.Release
@@ -85,6 +90,9 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOverrides(req); err != nil {
+		return nil, err
+	}
 	rel := req.release
 	if rel == nil {
 		if rel, err = e.findRelease(ctx, req.Service, req.Version); err != nil {
@@ -103,8 +111,12 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 		return nil, err
 	}
 	if !req.SkipPolicy {
-		if err := e.checkPolicy(svc, env, facts); err != nil {
-			return nil, err
+		if gates := e.directGates(req, rel, facts); !plan.Open(gates) {
+			what := fmt.Sprintf("deploy of %s@%s to %s", rel.Service, rel.Version, env.Name)
+			if req.Kind == KindRollback {
+				what = fmt.Sprintf("rollback of %s in %s to %s", rel.Service, env.Name, rel.Version)
+			}
+			return nil, closedError(what, gates)
 		}
 	}
 	rs, err := e.resolveFor(svc, env, rel.Version, facts)
@@ -146,7 +158,9 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 		}
 	}
 	claiming = true
-	if err := e.claim(claimCtx, d, req.NoWait, req.handover); err != nil {
+	audit := map[string]any{}
+	overrideDetail(req, audit)
+	if err := e.claim(claimCtx, d, req.NoWait, req.handover, audit); err != nil {
 		return nil, err
 	}
 	if d.Pool != "" {
@@ -192,38 +206,6 @@ func (e *Engine) findRelease(ctx context.Context, service, version string) (*str
 		return nil, strata.Errorf(strata.ENOTFOUND, "%s has no releases yet; run `strata release %s`", service, service)
 	}
 	return rs[0], nil
-}
-
-// checkPolicy applies an environment's policy to a direct deploy: freeze, deploy windows,
-// approvals (which only a promotion can collect) and dependencies.
-func (e *Engine) checkPolicy(svc *strata.Service, env *strata.Environment, f plan.Facts) error {
-	if fr := f.Frozen[env.Name]; fr != nil {
-		return strata.Errorf(strata.EBLOCKED, "gate freeze: %s is frozen by %s (%s); `strata unfreeze %s` reopens it", env.Name, fr.Actor, fr.Reason, env.Name)
-	}
-	if ws := env.Policy.Windows; len(ws) > 0 {
-		open := false
-		for _, w := range ws {
-			open = open || w.Contains(f.Now)
-		}
-		if !open {
-			return strata.Errorf(strata.EBLOCKED, "gate window: %s is outside its deploy windows (%s); deploy inside one, or promote with --override-window --reason as an admin", env.Name, windowList(ws))
-		}
-	}
-	if n := env.Policy.ApprovalsNeeded(); n > 0 {
-		return strata.Errorf(strata.EBLOCKED, "gate approvals: %s needs %d approval(s) from someone other than you; use `strata promote %s --to STAGE` and have it approved", env.Name, n, svc.Name)
-	}
-	if missing := plan.MissingDependencies(svc, env.Name, f); len(missing) > 0 {
-		return strata.Errorf(strata.EBLOCKED, "gate dependencies: %s", strings.Join(missing, "; "))
-	}
-	return nil
-}
-
-func windowList(ws []strata.Window) string {
-	var s []string
-	for _, w := range ws {
-		s = append(s, w.Spec)
-	}
-	return strings.Join(s, ", ")
 }
 
 // execute runs one attempt of d: the deploy step, then the health check, then the rollback

@@ -72,9 +72,29 @@ func (e *Engine) lastGood(ctx context.Context, d *strata.Deployment) (*strata.De
 	}
 }
 
-// Rollback redeploys the previous good release of service in env (or toVersion) as a
-// deployment of kind rollback. Rollbacks skip approvals and windows: they undo a change.
+// RollbackRequest asks to go back to an earlier release of a service in an environment.
+type RollbackRequest struct {
+	Service string
+	Env     string
+	To      string // "" for the previous good release there
+	// OverrideWindow opens closed deploy windows, OverrideFreeze a freeze; Reason says why.
+	OverrideWindow bool
+	OverrideFreeze bool
+	Reason         string
+}
+
+// Rollback redeploys the previous good release of a service in an environment (or req.To)
+// as a deployment of kind rollback. A rollback someone asks for passes plan's rollback gates:
+// no approvals (it returns to a release that ran there), but a freeze and the deploy windows
+// hold it unless overridden, with a reason that the audit log keeps. The automatic rollback
+// after a failed deployment (fail) is not judged: it undoes what that deployment just did.
 func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (*strata.Deployment, error) {
+	return e.RollbackWith(ctx, RollbackRequest{Service: service, Env: env, To: toVersion})
+}
+
+// RollbackWith is Rollback with overrides.
+func (e *Engine) RollbackWith(ctx context.Context, req RollbackRequest) (*strata.Deployment, error) {
+	service, env, toVersion := req.Service, req.Env, req.To
 	if _, _, err := e.lookup(service, env); err != nil {
 		return nil, err
 	}
@@ -85,7 +105,8 @@ func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (
 		}
 		toVersion = to
 	}
-	return e.Deploy(ctx, DeployRequest{Service: service, Version: toVersion, Env: env, Kind: KindRollback, SkipPolicy: true})
+	return e.Deploy(ctx, DeployRequest{Service: service, Version: toVersion, Env: env, Kind: KindRollback,
+		OverrideWindow: req.OverrideWindow, OverrideFreeze: req.OverrideFreeze, Reason: req.Reason})
 }
 
 // RollbackTarget returns the version service runs in env and the previous good one, which

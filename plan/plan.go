@@ -46,18 +46,55 @@ type Facts struct {
 	Frozen map[string]*strata.Freeze
 }
 
-// Request is a promotion to judge.
+// Request is a promotion, a direct deploy or a rollback to judge (Kind).
 type Request struct {
-	ID        string
-	Service   string
-	Version   string
-	Stage     *strata.Stage
+	// Kind is what is asked for: a promotion ("" or KindPromotion), a direct deploy or a
+	// rollback. Each kind has its own set of gates (Gates).
+	Kind    string
+	ID      string
+	Service string
+	Version string
+	// Stage is a promotion's target, narrowed to the environments it names when it names
+	// some (Narrow). Nil for a deploy or a rollback, whose one environment is Environment.
+	Stage       *strata.Stage
+	Environment string
+	// Members, when it holds more than one release, makes a promotion a release train: one
+	// set of gates judged for every member. Service and Version are then its first member's.
+	Members   []strata.Member
 	Requester string
 	Approvals []strata.Approval
 	// Override opens closed deploy windows; OverrideBy (when known) and Reason say who and why.
 	Override   bool
 	OverrideBy string
 	Reason     string
+	// OverrideFreeze opens the freeze gate of a rollback (break glass); Reason says why.
+	OverrideFreeze bool
+}
+
+// Request kinds.
+const (
+	KindPromotion = "promotion"
+	KindDeploy    = "deploy"
+	KindRollback  = "rollback"
+)
+
+// Environments returns the environments r would change: its stage's, or its one environment.
+func (r Request) Environments() []string {
+	if r.Stage != nil {
+		return r.Stage.Environments
+	}
+	if r.Environment != "" {
+		return []string{r.Environment}
+	}
+	return nil
+}
+
+// Train returns the releases r moves: its members, or its one release.
+func (r Request) Train() []strata.Member {
+	if len(r.Members) > 0 {
+		return r.Members
+	}
+	return []strata.Member{{Service: r.Service, Version: r.Version}}
 }
 
 // Gate is one condition of a promotion: its name, whether it holds, and, when closed, what
@@ -99,18 +136,34 @@ func Closed(gates []Gate) []Gate {
 	return out
 }
 
-// Gates evaluates every gate of r, all of them, in a fixed order.
+// Gates evaluates every gate of r, all of them, in a fixed order. A promotion has six; a
+// direct deploy has those that do not compare stages (approvals, window, freeze,
+// dependencies); a rollback, which returns to a release that ran there, has window and
+// freeze, each of which an audited override opens.
 func Gates(p *strata.Project, r Request, f Facts) []Gate {
-	svc := p.Service(r.Service)
-	idx := p.StageIndex(r.Stage.Name)
+	switch r.Kind {
+	case KindDeploy:
+		return []Gate{approvalsGate(p, r), windowGate(p, r, f), freezeGate(r, f), dependenciesGate(p, r, f)}
+	case KindRollback:
+		return []Gate{windowGate(p, r, f), freezeGate(r, f)}
+	}
+	idx := -1
+	if r.Stage != nil {
+		idx = p.StageIndex(r.Stage.Name)
+	}
 	return []Gate{
 		previousGate(p, r, f, idx),
 		soakGate(p, r, f, idx),
 		approvalsGate(p, r),
 		windowGate(p, r, f),
 		freezeGate(r, f),
-		dependenciesGate(svc, r, f),
+		dependenciesGate(p, r, f),
 	}
+}
+
+// DeployGates judges a direct deploy of service@version to env: Gates of a KindDeploy request.
+func DeployGates(p *strata.Project, service, version, env, requester string, f Facts) []Gate {
+	return Gates(p, Request{Kind: KindDeploy, Service: service, Version: version, Environment: env, Requester: requester}, f)
 }
 
 // Healthy reports whether version runs healthy in the pair now.
@@ -127,21 +180,31 @@ func everHealthy(f Facts, service, env, version string) (time.Time, bool) {
 
 func previousGate(p *strata.Project, r Request, f Facts, idx int) Gate {
 	g := Gate{Name: GatePrevious, OK: true}
-	if idx <= 0 {
+	if idx < 0 {
+		g.Detail = "the environment is in no stage of the pipeline; no earlier stage to wait for"
+		return g
+	}
+	if idx == 0 {
 		g.Detail = "first stage of the pipeline"
 		return g
 	}
 	var missing []string
-	for _, st := range p.Pipeline[:idx] {
-		for _, env := range st.Environments {
-			if _, ok := everHealthy(f, r.Service, env, r.Version); !ok {
-				missing = append(missing, st.Name+"/"+env)
+	for _, m := range r.Train() {
+		var where []string
+		for _, st := range p.Pipeline[:idx] {
+			for _, env := range st.Environments {
+				if _, ok := everHealthy(f, m.Service, env, m.Version); !ok {
+					where = append(where, st.Name+"/"+env)
+				}
 			}
+		}
+		if len(where) > 0 {
+			missing = append(missing, fmt.Sprintf("%s@%s is not yet healthy in %s", m.Service, m.Version, strings.Join(where, ", ")))
 		}
 	}
 	if len(missing) > 0 {
 		g.OK = false
-		g.Detail = fmt.Sprintf("%s@%s is not yet healthy in %s; promote it there first", r.Service, r.Version, strings.Join(missing, ", "))
+		g.Detail = strings.Join(missing, "; ") + "; promote it there first"
 		return g
 	}
 	g.Detail = fmt.Sprintf("healthy in every environment of %s", p.Pipeline[idx-1].Name)
@@ -151,7 +214,7 @@ func previousGate(p *strata.Project, r Request, f Facts, idx int) Gate {
 func soakGate(p *strata.Project, r Request, f Facts, idx int) Gate {
 	g := Gate{Name: GateSoak, OK: true}
 	var soak time.Duration
-	for _, env := range r.Stage.Environments {
+	for _, env := range r.Environments() {
 		if e := p.Environment(env); e != nil {
 			soak = max(soak, e.Policy.SoakTime())
 		}
@@ -161,16 +224,22 @@ func soakGate(p *strata.Project, r Request, f Facts, idx int) Gate {
 		return g
 	}
 	prev := p.Pipeline[idx-1]
+	// A train has soaked once its last member to turn healthy has.
 	var since time.Time
-	for _, env := range prev.Environments {
-		t, ok := everHealthy(f, r.Service, env, r.Version)
-		if !ok {
-			g.OK = false
-			g.Detail = fmt.Sprintf("needs %s healthy in %s first; not yet healthy in %s", strata.Duration(soak), prev.Name, env)
-			return g
-		}
-		if t.After(since) {
-			since = t
+	for _, m := range r.Train() {
+		for _, env := range prev.Environments {
+			t, ok := everHealthy(f, m.Service, env, m.Version)
+			if !ok {
+				g.OK = false
+				g.Detail = fmt.Sprintf("needs %s healthy in %s first; not yet healthy in %s", strata.Duration(soak), prev.Name, env)
+				if len(r.Members) > 1 {
+					g.Detail += fmt.Sprintf(" (%s@%s)", m.Service, m.Version)
+				}
+				return g
+			}
+			if t.After(since) {
+				since = t
+			}
 		}
 	}
 	if left := soak - f.Now.Sub(since); left > 0 {
@@ -187,7 +256,7 @@ func soakGate(p *strata.Project, r Request, f Facts, idx int) Gate {
 func approvalsGate(p *strata.Project, r Request) Gate {
 	g := Gate{Name: GateApprovals, OK: true}
 	need := 0
-	for _, env := range r.Stage.Environments {
+	for _, env := range r.Environments() {
 		if e := p.Environment(env); e != nil {
 			need = max(need, e.Policy.ApprovalsNeeded())
 		}
@@ -210,6 +279,11 @@ func approvalsGate(p *strata.Project, r Request) Gate {
 			id = "ID"
 		}
 		g.Detail = fmt.Sprintf("%d of %d approvals; someone other than %s runs `strata approve %s`", len(by), need, r.Requester, id)
+		if r.Kind == KindDeploy && r.ID == "" {
+			// Only a promotion collects approvals; `deploy` opens one (Request.ID is then its id).
+			g.Detail = fmt.Sprintf("0 of %d approvals; only a promotion collects them: `strata promote %s@%s --to STAGE --only %s`, then someone other than %s runs `strata approve ID`",
+				need, r.Service, r.Version, r.Environment, r.Requester)
+		}
 	}
 	return g
 }
@@ -217,7 +291,7 @@ func approvalsGate(p *strata.Project, r Request) Gate {
 func windowGate(p *strata.Project, r Request, f Facts) Gate {
 	g := Gate{Name: GateWindow, OK: true}
 	var closed []string
-	for _, env := range r.Stage.Environments {
+	for _, env := range r.Environments() {
 		e := p.Environment(env)
 		if e == nil || len(e.Policy.Windows) == 0 {
 			continue
@@ -247,6 +321,9 @@ func windowGate(p *strata.Project, r Request, f Facts) Gate {
 		g.Detail = "window overridden: " + r.Reason
 	case r.Override:
 		g.Detail = fmt.Sprintf("window overridden by %s: %s", r.OverrideBy, r.Reason)
+	case r.Kind == KindDeploy:
+		g.OK = false
+		g.Detail = strings.Join(closed, "; ") + "; deploy inside one, or an admin may `strata promote` with --only, --override-window and --reason"
 	default:
 		g.OK = false
 		g.Detail = strings.Join(closed, "; ") + "; an admin may pass --override-window --reason"
@@ -257,33 +334,63 @@ func windowGate(p *strata.Project, r Request, f Facts) Gate {
 func freezeGate(r Request, f Facts) Gate {
 	g := Gate{Name: GateFreeze, OK: true, Detail: "no environment is frozen"}
 	var frozen []string
-	for _, env := range r.Stage.Environments {
+	for _, env := range r.Environments() {
 		if fr := f.Frozen[env]; fr != nil {
 			frozen = append(frozen, fmt.Sprintf("%s is frozen by %s (%s); `strata unfreeze %s` reopens it", env, fr.Actor, fr.Reason, env))
 		}
 	}
-	if len(frozen) > 0 {
+	switch {
+	case len(frozen) == 0:
+	case r.Kind == KindRollback && r.OverrideFreeze && r.OverrideBy != "":
+		g.Detail = fmt.Sprintf("freeze overridden by %s: %s", r.OverrideBy, r.Reason)
+	case r.Kind == KindRollback && r.OverrideFreeze:
+		g.Detail = "freeze overridden: " + r.Reason
+	case r.Kind == KindRollback:
+		g.OK = false
+		g.Detail = strings.Join(frozen, "; ") + "; or an admin or approver may pass --override-freeze --reason"
+	default:
 		g.OK = false
 		g.Detail = strings.Join(frozen, "; ")
 	}
 	return g
 }
 
-func dependenciesGate(svc *strata.Service, r Request, f Facts) Gate {
+// dependenciesGate asks that every depends_on service of every member runs healthy in each
+// target environment, save a train's own members: the train deploys those first.
+func dependenciesGate(p *strata.Project, r Request, f Facts) Gate {
 	g := Gate{Name: GateDependencies, OK: true, Detail: "no dependencies"}
-	if svc == nil || len(svc.DependsOn) == 0 {
-		return g
+	inTrain := map[string]bool{}
+	for _, m := range r.Train() {
+		inTrain[m.Service] = true
 	}
-	var missing []string
-	for _, env := range r.Stage.Environments {
-		missing = append(missing, MissingDependencies(svc, env, f)...)
+	var deps, missing []string
+	for _, m := range r.Train() {
+		svc := p.Service(m.Service)
+		if svc == nil {
+			continue
+		}
+		outside := &strata.Service{Name: svc.Name}
+		for _, dep := range svc.DependsOn {
+			if !inTrain[dep] || dep == svc.Name {
+				outside.DependsOn = append(outside.DependsOn, dep)
+				if !slices.Contains(deps, dep) {
+					deps = append(deps, dep)
+				}
+			}
+		}
+		for _, env := range r.Environments() {
+			missing = append(missing, MissingDependencies(outside, env, f)...)
+		}
+	}
+	if len(deps) == 0 {
+		return g
 	}
 	if len(missing) > 0 {
 		g.OK = false
 		g.Detail = strings.Join(missing, "; ")
 		return g
 	}
-	g.Detail = fmt.Sprintf("%s deployed and healthy", strings.Join(svc.DependsOn, ", "))
+	g.Detail = fmt.Sprintf("%s deployed and healthy", strings.Join(deps, ", "))
 	return g
 }
 

@@ -28,7 +28,8 @@ func Rollback(ctx context.Context, e *engine.Engine, req RollbackRequest) (*Depl
 	if err := NeedEnv(e.Project, req.Env); err != nil {
 		return nil, err
 	}
-	d, err := e.Rollback(ctx, req.Service, req.Env, req.To)
+	d, err := e.RollbackWith(ctx, engine.RollbackRequest{Service: req.Service, Env: req.Env, To: req.To,
+		OverrideFreeze: req.OverrideFreeze, OverrideWindow: req.OverrideWindow, Reason: req.Reason})
 	return deployment(d, err)
 }
 

@@ -45,6 +45,12 @@ type RollbackRequest struct {
 	Service string `json:"service"`
 	Env     string `json:"env"`
 	To      string `json:"to,omitempty"`
+	// OverrideFreeze rolls back into a frozen environment (an admin or approver, break
+	// glass); OverrideWindow outside its deploy windows (an admin). Reason is required
+	// with either; both are audited.
+	OverrideFreeze bool   `json:"override_freeze,omitempty"`
+	OverrideWindow bool   `json:"override_window,omitempty"`
+	Reason         string `json:"reason,omitempty"`
 }
 
 // PromoteRequest is the body of POST /api/v1/promotions and POST /api/v1/plan.

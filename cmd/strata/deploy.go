@@ -26,8 +26,8 @@ func (a *app) deployCommand() *cobra.Command {
 func (a *app) rollbackCommand() *cobra.Command {
 	var req report.RollbackRequest
 	c := &cobra.Command{
-		Use:   "rollback SERVICE --env ENV [--to VERSION]",
-		Short: "Redeploy the previous good release (or --to VERSION)",
+		Use:   "rollback SERVICE --env ENV [--to VERSION] [--override-freeze|--override-window --reason R]",
+		Short: "Redeploy the previous good release (or --to VERSION); freezes and deploy windows hold it",
 		Args:  exactArgs(1, "one SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Service = args[0]
@@ -37,5 +37,8 @@ func (a *app) rollbackCommand() *cobra.Command {
 	}
 	c.Flags().StringVar(&req.Env, "env", "", "environment (required)")
 	c.Flags().StringVar(&req.To, "to", "", "version to go back to (default: the previous good release there)")
+	c.Flags().BoolVar(&req.OverrideFreeze, "override-freeze", false, "roll back into a frozen environment (admin or approver; audited; needs --reason)")
+	c.Flags().BoolVar(&req.OverrideWindow, "override-window", false, "roll back outside the deploy windows (admin; audited; needs --reason)")
+	c.Flags().StringVar(&req.Reason, "reason", "", "why the freeze or window is overridden")
 	return c
 }
