@@ -247,6 +247,9 @@ func (s *Server) agentClaim(c *call) (any, error) {
 			// The agent hung up: claim nothing it would never hear of.
 			return nil, ctx.Err()
 		}
+		// Taken before looking: a deployment made pending in this process after the look
+		// wakes the wait below.
+		woken := s.engine.Wakes.Pending.Wait()
 		now := s.now()
 		ev := &strata.Event{Actor: c.tok.Name, Action: "agent.claim"}
 		d, err := s.store.ClaimJob(context.WithoutCancel(ctx), strata.JobClaim{Pool: req.Pool, Envs: envs, Agent: req.Name, Now: now, Until: now.Add(lease)}, ev)
@@ -270,6 +273,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 		}
 		select {
 		case <-ctx.Done():
+		case <-woken:
 		case <-time.After(min(agentPoll, time.Until(deadline))):
 		}
 	}
@@ -362,6 +366,7 @@ func (s *Server) agentReport(c *call) (any, error) {
 	if err := s.store.UpdateDeployment(context.WithoutCancel(c.r.Context()), d, ev); err != nil {
 		return nil, err
 	}
+	s.engine.Wakes.Reported.Wake() // the process waiting for d, when it is this one, reads it at once
 	s.log.Info("agent reported", "agent", r.Name, "deployment", d.ID, "state", r.State)
 	return report.NewDeployment(d), nil
 }
