@@ -81,8 +81,11 @@ func (db *DB) ClaimJob(ctx context.Context, c strata.JobClaim, e *strata.Event) 
 		args = append(args, sqlrow.Nanos(now))
 		var id string
 		var fence int64
+		// "pool <> ''" is the partial index deployments_pool's own condition, written out so
+		// that the planner uses it: a bound pool does not prove it, and without it the claim
+		// scanned the whole history.
 		err := tx.QueryRow(ctx, `SELECT id, fence FROM deployments
-			WHERE pool = ?`+envs+` AND state IN ('pending', 'running')
+			WHERE pool = ? AND pool <> ''`+envs+` AND state IN ('pending', 'running')
 			AND (state = 'pending' OR lease_until < ?)
 			ORDER BY created_at, `+db.d.Order+` LIMIT 1`+db.d.SkipLocked, args...).Scan(&id, &fence)
 		if noRows(err) {
