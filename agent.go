@@ -43,6 +43,10 @@ type JobClaim struct {
 	// Pool is the agent's pool; Envs the environments of the pool its token covers.
 	Pool string
 	Envs []string
+	// AllEnvs says Envs is every environment of the pool (the token covers them all): the
+	// claim then takes any deployment of the pool without naming them, which for a pool of
+	// a thousand environments is most of a claim's cost.
+	AllEnvs bool
 	// Agent is the claiming agent's name; Until the end of its lease.
 	Agent      string
 	Now, Until time.Time

@@ -76,6 +76,11 @@ type DeploymentStore interface {
 	// TakeOver makes to the owner of a deployment whose current owner is from (compare and
 	// set), marking it interrupted. ECONFLICT when someone else took it first.
 	TakeOver(ctx context.Context, id string, from, to Owner, until time.Time, e *Event) error
+	// ReclaimLapsed takes over for to, as TakeOver does, up to limit (100 when 0) active
+	// deployments of no pool whose owner is on another host than to's and whose lease ended
+	// before now, auditing each with event(d); concurrent reclaimers take different ones.
+	// It returns them as they were before. EINVALID when to has no host.
+	ReclaimLapsed(ctx context.Context, to Owner, now, until time.Time, limit int, event func(d *Deployment) *Event) ([]*Deployment, error)
 	// Deployment returns one deployment; ENOTFOUND when there is none.
 	Deployment(ctx context.Context, id string) (*Deployment, error)
 	// Deployments returns the deployments f selects, newest first.

@@ -5,7 +5,9 @@
 // opened with the key directory of this host only. It renews its claim's lease while the
 // step runs and stops the step itself before the lease lapses when it cannot (it fences
 // itself); a network cut shorter than the lease changes nothing, as every request is retried
-// until the lease would lapse.
+// until the lease would lapse. Given several servers on one store it talks to one and goes on
+// with the next when that one stops answering (servers.go), keeping its claim: the claim,
+// its lease and its fence live in the store, not in the server.
 package agent
 
 import (
@@ -27,7 +29,9 @@ import (
 
 // Config is what an agent is made from.
 type Config struct {
-	Client *strhttp.Client
+	// Servers are the servers it may talk to, all on one store: it talks to the first, and
+	// goes on with the next when the one it talks to does not answer.
+	Servers []*strhttp.Client
 	// Name is the agent's name (unique among agents); Pool the pool it serves.
 	Name, Pool string
 	// Version is the binary's version, shown by `agent list`.
@@ -56,11 +60,12 @@ type Agent struct {
 	state string // Dir/state: bundles
 	work  string // Dir/work: where steps run
 	lease time.Duration
+	srv   *servers
 }
 
 // New checks cfg and makes the agent's directories.
 func New(cfg Config) (*Agent, error) {
-	if cfg.Client == nil {
+	if len(cfg.Servers) == 0 {
 		return nil, strata.Errorf(strata.EINVALID, "strata agent needs --server, the URL of a strata serve")
 	}
 	if cfg.Log == nil {
@@ -73,7 +78,8 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, strata.Errorf(strata.EINVALID, "--dir %q: %v", cfg.Dir, err)
 	}
-	a := &Agent{cfg: cfg, state: filepath.Join(dir, "state"), work: filepath.Join(dir, "work"), lease: strhttp.DefaultAgentLease}
+	a := &Agent{cfg: cfg, state: filepath.Join(dir, "state"), work: filepath.Join(dir, "work"), lease: strhttp.DefaultAgentLease,
+		srv: &servers{list: cfg.Servers, log: cfg.Log}}
 	for _, d := range []string{a.state, a.work} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, strata.Errorf(strata.EINVALID, "--dir %q: %v; name a directory this agent may write", cfg.Dir, err)
@@ -102,8 +108,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		// Bounded: a link that drops silently must not hold the agent on one request.
+		// A claim is held by one server (long-poll); when it gets no answer the next claim
+		// goes to the next server.
 		cctx, cancel := context.WithTimeout(ctx, a.cfg.Wait+15*time.Second)
-		c, err := a.cfg.Client.Claim(cctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds()})
+		var c *strhttp.Claimed
+		err := a.srv.once(ctx, cctx, func(ctx context.Context, s *strhttp.Client) (err error) {
+			c, err = s.Claim(ctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds()})
+			return err
+		})
 		cancel()
 		switch {
 		case ctx.Err() != nil:
@@ -143,7 +155,11 @@ func final(err error) bool {
 func (a *Agent) register(ctx context.Context) error {
 	backoff := time.Second
 	for {
-		w, err := a.cfg.Client.Register(ctx, a.hello())
+		var w *strhttp.AgentWelcome
+		err := a.srv.each(ctx, func(ctx context.Context, s *strhttp.Client) (err error) {
+			w, err = s.Register(ctx, a.hello())
+			return err
+		})
 		if err == nil {
 			if w.LeaseSeconds > 0 {
 				a.lease = time.Duration(w.LeaseSeconds * float64(time.Second))
@@ -184,7 +200,10 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 	stop := e.KeepLease(runCtx, until, cancel, func(time.Time) error {
 		rctx, done := context.WithTimeout(runCtx, lease/3)
 		defer done()
-		_, err := a.cfg.Client.Renew(rctx, f)
+		err := a.srv.each(rctx, func(ctx context.Context, s *strhttp.Client) error {
+			_, err := s.Renew(ctx, f)
+			return err
+		})
 		if err != nil {
 			a.cfg.Log.Warn("renew", "deployment", c.Deployment, "err", err)
 		}
@@ -194,7 +213,7 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 
 	out := a.fetch(runCtx, e, j)
 	if out == nil {
-		logs := newRemoteLogs(runCtx, a.cfg.Client, f, lease, a.cfg.Log)
+		logs := newRemoteLogs(runCtx, a.srv, f, lease, a.cfg.Log)
 		o := e.RunJob(runCtx, j, c.Attempt, logs, &secret.Vault{KeyDir: a.cfg.Keys})
 		logs.close(runCtx) // the output lands before the outcome
 		out = &o
@@ -215,7 +234,12 @@ func (a *Agent) fetch(ctx context.Context, e *engine.Engine, j *engine.Job) *eng
 	}
 	for {
 		err := e.FetchBundle(ctx, j.Bundle, a.cfg.MaxBundle, func(ctx context.Context) (io.ReadCloser, error) {
-			return a.cfg.Client.OpenBundle(ctx, j.Bundle)
+			var rc io.ReadCloser
+			err := a.srv.once(ctx, ctx, func(ctx context.Context, s *strhttp.Client) (err error) {
+				rc, err = s.OpenBundle(ctx, j.Bundle)
+				return err
+			})
+			return rc, err
 		})
 		switch code := strata.ErrorCode(err); {
 		case err == nil:
@@ -239,7 +263,7 @@ func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOut
 		State: out.State, Health: out.Health, Outputs: out.Outputs, Error: out.Error}
 	for {
 		rctx, done := context.WithTimeout(ctx, 10*time.Second)
-		err := a.cfg.Client.Report(rctx, r)
+		err := a.srv.each(rctx, func(ctx context.Context, s *strhttp.Client) error { return s.Report(ctx, r) })
 		done()
 		switch code := strata.ErrorCode(err); {
 		case err == nil:
@@ -268,7 +292,7 @@ func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOut
 // (a cut shorter than the lease delays the chunks; it does not stall the step). They were
 // redacted on this host (the engine's step output) before they get here.
 type remoteLogs struct {
-	c     *strhttp.Client
+	c     *servers
 	f     strhttp.Fenced
 	lease time.Duration
 	log   *slog.Logger
@@ -280,7 +304,7 @@ type remoteLogs struct {
 // is said in the output.
 const logQueue = 4096
 
-func newRemoteLogs(ctx context.Context, c *strhttp.Client, f strhttp.Fenced, lease time.Duration, log *slog.Logger) *remoteLogs {
+func newRemoteLogs(ctx context.Context, c *servers, f strhttp.Fenced, lease time.Duration, log *slog.Logger) *remoteLogs {
 	l := &remoteLogs{c: c, f: f, lease: lease, log: log, ch: make(chan strhttp.LogPiece, logQueue), done: make(chan struct{})}
 	go l.send(ctx)
 	return l
@@ -334,7 +358,7 @@ func (l *remoteLogs) send(ctx context.Context) {
 		deadline := time.Now().Add(l.lease)
 		for {
 			rctx, done := context.WithTimeout(ctx, l.lease/3)
-			err := l.c.SendLogs(rctx, msg)
+			err := l.c.each(rctx, func(ctx context.Context, s *strhttp.Client) error { return s.SendLogs(ctx, msg) })
 			done()
 			if err == nil {
 				break

@@ -368,29 +368,16 @@ func agents(ctx context.Context, x Site, _ None) ([]report.Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	as, err := s.Agents(ctx)
+	p, err := x.Project(ctx)
 	if err != nil {
 		return nil, err
 	}
-	active, err := s.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Pending, strata.Running, strata.Interrupted}})
-	if err != nil {
-		return nil, err
-	}
+	var covers func(string) bool
 	if !x.CoversAll() {
-		p, err := x.Project(ctx)
-		if err != nil {
-			return nil, err
-		}
-		seen := map[string]bool{}
-		for _, e := range p.Environments {
-			if e.RunsOn != "" && x.Covers(e.Name) {
-				seen[e.RunsOn] = true
-			}
-		}
-		as = slices.DeleteFunc(as, func(a *strata.Agent) bool { return !seen[a.Pool] })
-		active = slices.DeleteFunc(active, func(d *strata.Deployment) bool { return !x.Covers(d.Environment) })
+		covers = x.Covers
 	}
-	return report.NewAgents(as, active), nil
+	as, _, err := report.ListAgents(ctx, s, p, time.Now(), covers)
+	return as, err
 }
 
 // stats computes the DORA figures from the deployments of the environments the principal

@@ -64,6 +64,10 @@ type Engine struct {
 	// OnStep, when set, is told how long each step (build, deploy, health, destroy,
 	// observe) took; the server's /metrics keeps a histogram of it.
 	OnStep func(name string, took time.Duration)
+	// Wakes, when set, is woken when this engine makes a deployment of a pool pending, and
+	// wakes it while it waits for an agent's report (await): a server sets it, shared with
+	// its agents' routes, so that neither side of a claim waits out a poll.
+	Wakes *Wakes
 
 	scratch *scratchCache // scratch.go; shared by copies
 }

@@ -74,7 +74,9 @@ func (e *Engine) await(ctx context.Context, d *strata.Deployment, svc *strata.Se
 	e.logf("… %s → %s: %s %s", d.Service, d.Environment, d.ID, PoolDetail(ctx, e.Store, d.Pool, e.now(), AgentGone))
 	start := time.Now()
 	claimed := int64(0)
+	e.Wakes.pending().Wake() // d is pending: a claim held in this process takes it at once
 	for {
+		woken := e.Wakes.reported().Wait() // before the read: a report after it wakes this wait
 		got, err := e.Store.Deployment(ctx, d.ID)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -93,6 +95,7 @@ func (e *Engine) await(ctx context.Context, d *strata.Deployment, svc *strata.Se
 		select {
 		case <-ctx.Done():
 			return d, e.stoppedWaiting(ctx, d)
+		case <-woken:
 		case <-time.After(awaitPoll):
 		}
 	}

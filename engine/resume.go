@@ -41,19 +41,44 @@ func (e *Engine) Interrupted(ctx context.Context) ([]*strata.Deployment, error) 
 	return out, nil
 }
 
-// Resume takes over every interrupted deployment, stops what is left of its dead run's
-// steps, and runs it again as the next attempt (same id). Then it takes over every running
+// Resume takes over every interrupted deployment (those of owners elsewhere whose lease
+// lapsed with ReclaimLapsed, then those whose process died on this host), stops what is
+// left of its dead run's steps, and runs it again as the next attempt (same id). Then it takes over every running
 // promotion whose owner is gone and carries it on (orphan.go), runs the waiting promotions
 // whose gates have opened, and destroys the short-lived environments whose time
 // to live has run out (DestroyExpired). Failures of single deployments are reported in the
 // result and in the returned error; Resume goes on with the rest.
 func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 	res := &ResumeResult{}
+	var errs []error
+	// Owners elsewhere whose lease lapsed first, taken in one compare-and-set: of several
+	// workers passing at once (servers on one store), each takes different ones.
+	until := e.now().Add(e.LeaseTTL)
+	taken, err := e.Store.ReclaimLapsed(ctx, e.Owner, e.now(), until, 0, func(d *strata.Deployment) *strata.Event {
+		return e.event("deployment.interrupted", d.Service, d.Environment, d.ID, map[string]any{"attempt": d.Attempt, "owner": d.Owner.ID()})
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, d := range taken {
+		if err := e.bundleFor(ctx, d); err != nil {
+			// Left interrupted, ours until its lease lapses again.
+			errs = append(errs, err)
+			continue
+		}
+		got, err := e.resumeTaken(ctx, d, until)
+		if got != nil {
+			res.Resumed = append(res.Resumed, got)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Then those whose owner died on this host, lease or not.
 	ds, err := e.Interrupted(ctx)
 	if err != nil {
-		return nil, err
+		return res, errors.Join(append(errs, err)...)
 	}
-	var errs []error
 	for _, d := range ds {
 		got, err := e.resumeOne(ctx, d)
 		if got != nil {
@@ -98,12 +123,8 @@ func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 }
 
 func (e *Engine) resumeOne(ctx context.Context, d *strata.Deployment) (*strata.Deployment, error) {
-	// The bundle first: one this machine cannot have leaves the deployment interrupted (and
-	// says why) rather than failing it, so it resumes once the bundle is back.
-	if rel, err := e.Store.Release(ctx, d.Service, d.Version); err == nil {
-		if err := e.ensureBundle(ctx, rel); err != nil {
-			return nil, fmt.Errorf("resume %s (%s@%s to %s): %w", d.ID, d.Service, d.Version, d.Environment, err)
-		}
+	if err := e.bundleFor(ctx, d); err != nil {
+		return nil, err
 	}
 	from := d.Owner
 	until := e.now().Add(e.LeaseTTL)
@@ -114,7 +135,29 @@ func (e *Engine) resumeOne(ctx context.Context, d *strata.Deployment) (*strata.D
 		}
 		return nil, fmt.Errorf("take over %s: %w", d.ID, err)
 	}
+	return e.resumeTaken(ctx, d, until)
+}
+
+// bundleFor makes sure the bundle of d's release is here. One this machine cannot have
+// leaves the deployment interrupted (and says why) rather than failing it, so it resumes
+// once the bundle is back.
+func (e *Engine) bundleFor(ctx context.Context, d *strata.Deployment) error {
+	if rel, err := e.Store.Release(ctx, d.Service, d.Version); err == nil {
+		if err := e.ensureBundle(ctx, rel); err != nil {
+			return fmt.Errorf("resume %s (%s@%s to %s): %w", d.ID, d.Service, d.Version, d.Environment, err)
+		}
+	}
+	return nil
+}
+
+// resumeTaken resumes d, which this engine has just taken over (its lease until until) from
+// its gone owner, whom d still names: what is left of the dead run is stopped, and d runs
+// again as its next attempt.
+func (e *Engine) resumeTaken(ctx context.Context, d *strata.Deployment, until time.Time) (*strata.Deployment, error) {
 	e.logf("↻ %s → %s: %s was interrupted in attempt %d; stopping what is left of it", d.Service, d.Environment, d.ID, d.Attempt)
+	if d.Owner.Host != e.Owner.Host {
+		d.PGID = 0 // another host's process group: not this host's to stop
+	}
 	stopLeftovers(d)
 	svc, _, err := e.lookup(d.Service, d.Environment)
 	if err != nil {

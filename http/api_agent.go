@@ -143,6 +143,12 @@ func checkHello(h AgentHello) error {
 // or a pool no environment runs on, is refused (403) and audited: an agent cannot take work
 // of a pool or an environment its credential was not made for.
 func (c *call) poolEnvs(pool string) ([]string, error) {
+	covered, _, err := c.poolCoverage(pool)
+	return covered, err
+}
+
+// poolCoverage is poolEnvs, and whether the token covers every environment of pool.
+func (c *call) poolCoverage(pool string) ([]string, bool, error) {
 	var all, covered []string
 	for _, e := range c.p.Environments {
 		if e.RunsOn != pool {
@@ -154,13 +160,13 @@ func (c *call) poolEnvs(pool string) ([]string, error) {
 		}
 	}
 	if len(covered) > 0 {
-		return covered, nil
+		return covered, len(covered) == len(all), nil
 	}
 	c.s.auditDenied(c.r.Context(), c.r, c.tok, strata.ActAgent, "")
 	if len(all) == 0 {
-		return nil, deny("no environment runs_on pool %s; the agent's --pool must name the runs_on of an environment its token covers", pool)
+		return nil, false, deny("no environment runs_on pool %s; the agent's --pool must name the runs_on of an environment its token covers", pool)
 	}
-	return nil, deny("%s's token does not cover any environment of pool %s (%s; the token covers %s)", c.tok.Name, pool, listNames(all), coverage(c.tok))
+	return nil, false, deny("%s's token does not cover any environment of pool %s (%s; the token covers %s)", c.tok.Name, pool, listNames(all), coverage(c.tok))
 }
 
 func listNames(names []string) string {
@@ -225,7 +231,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 	if err := checkHello(AgentHello{Name: req.Name, Pool: req.Pool, Protocol: strata.AgentProtocol}); err != nil {
 		return nil, err
 	}
-	envs, err := c.poolEnvs(req.Pool)
+	envs, all, err := c.poolCoverage(req.Pool)
 	if err != nil {
 		return nil, err
 	}
@@ -247,9 +253,12 @@ func (s *Server) agentClaim(c *call) (any, error) {
 			// The agent hung up: claim nothing it would never hear of.
 			return nil, ctx.Err()
 		}
+		// Taken before looking: a deployment made pending in this process after the look
+		// wakes the wait below.
+		woken := s.engine.Wakes.Pending.Wait()
 		now := s.now()
 		ev := &strata.Event{Actor: c.tok.Name, Action: "agent.claim"}
-		d, err := s.store.ClaimJob(context.WithoutCancel(ctx), strata.JobClaim{Pool: req.Pool, Envs: envs, Agent: req.Name, Now: now, Until: now.Add(lease)}, ev)
+		d, err := s.store.ClaimJob(context.WithoutCancel(ctx), strata.JobClaim{Pool: req.Pool, Envs: envs, AllEnvs: all, Agent: req.Name, Now: now, Until: now.Add(lease)}, ev)
 		switch code := strata.ErrorCode(err); {
 		case err == nil:
 			j, err := engine.ParseJob(d.Job)
@@ -270,6 +279,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 		}
 		select {
 		case <-ctx.Done():
+		case <-woken:
 		case <-time.After(min(agentPoll, time.Until(deadline))):
 		}
 	}
@@ -362,6 +372,7 @@ func (s *Server) agentReport(c *call) (any, error) {
 	if err := s.store.UpdateDeployment(context.WithoutCancel(c.r.Context()), d, ev); err != nil {
 		return nil, err
 	}
+	s.engine.Wakes.Reported.Wake() // the process waiting for d, when it is this one, reads it at once
 	s.log.Info("agent reported", "agent", r.Name, "deployment", d.ID, "state", r.State)
 	return report.NewDeployment(d), nil
 }

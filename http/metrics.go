@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/report"
 )
 
 // durationBuckets are the upper bounds, in seconds, of the duration histograms: steps and
@@ -302,13 +302,8 @@ func (s *Server) deploymentFigures(ctx context.Context) (map[string]int, histogr
 // poolFigures writes, for each pool an environment runs on, how many of its agents are
 // connected (seen within engine.AgentGone) and how many of its deployments wait for one.
 func (s *Server) poolFigures(ctx context.Context, b *bytes.Buffer) error {
-	pools := map[string]bool{}
-	for _, e := range s.cur.Load().Environments {
-		if e.RunsOn != "" {
-			pools[e.RunsOn] = true
-		}
-	}
-	if len(pools) == 0 {
+	p := s.cur.Load()
+	if !slices.ContainsFunc(p.Environments, func(e *strata.Environment) bool { return e.RunsOn != "" }) {
 		return nil
 	}
 	agents, err := s.store.Agents(ctx)
@@ -319,25 +314,14 @@ func (s *Server) poolFigures(ctx context.Context, b *bytes.Buffer) error {
 	if err != nil {
 		return err
 	}
-	connected, queued := map[string]int{}, map[string]int{}
-	now := s.now()
-	for _, a := range agents {
-		if now.Sub(a.LastSeen) < engine.AgentGone {
-			connected[a.Pool]++
-		}
-	}
-	for _, d := range active {
-		if d.Pool != "" && d.State == strata.Pending {
-			queued[d.Pool]++
-		}
-	}
+	pools := report.NewPools(p, agents, active, s.now(), nil)
 	b.WriteString("# HELP strata_agents_connected Agents of each pool seen in the last minute.\n# TYPE strata_agents_connected gauge\n")
-	for _, p := range slices.Sorted(maps.Keys(pools)) {
-		fmt.Fprintf(b, "strata_agents_connected{pool=%q} %d\n", p, connected[p])
+	for _, pl := range pools {
+		fmt.Fprintf(b, "strata_agents_connected{pool=%q} %d\n", pl.Name, pl.Connected)
 	}
 	b.WriteString("# HELP strata_pool_queue Deployments of each pool waiting for an agent.\n# TYPE strata_pool_queue gauge\n")
-	for _, p := range slices.Sorted(maps.Keys(pools)) {
-		fmt.Fprintf(b, "strata_pool_queue{pool=%q} %d\n", p, queued[p])
+	for _, pl := range pools {
+		fmt.Fprintf(b, "strata_pool_queue{pool=%q} %d\n", pl.Name, pl.Waiting)
 	}
 	return nil
 }

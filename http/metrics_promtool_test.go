@@ -20,6 +20,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 	for _, want := range []string{
 		`strata_build_info{goversion="go`, `# TYPE go_goroutines gauge`, `# TYPE process_resident_memory_bytes gauge`,
 		`# TYPE process_cpu_seconds_total counter`, `strata_webhook_deliveries{state="pending"}`,
+		`strata_agents_connected{pool="edge"} 0`, `strata_pool_queue{pool="edge"} 0`,
 	} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("metrics lack %q", want)

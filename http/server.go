@@ -161,6 +161,7 @@ func New(cfg Config) (*Server, error) {
 	s.health = newHealthWatch(cfg)
 	s.engine.OnPromotion = s.onPromotion
 	s.engine.OnStep = s.metrics.stepDone
+	s.engine.Wakes = &engine.Wakes{}
 	// Lease renewals are counted on their way to the store.
 	s.engine.Store = countingStore{Store: e.Store, m: s.metrics}
 	s.mux = http.NewServeMux()

@@ -163,6 +163,7 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("GET /deployments/{id}/events", u.page(u.deploymentEvents))
 	mux.Handle("GET /audit", u.page(u.audit))
 	mux.Handle("GET /webhooks", u.page(u.webhooks))
+	mux.Handle("GET /agents", u.page(u.agents))
 	mux.Handle("GET /diff", u.page(u.diff))
 	mux.Handle("GET /flags", u.page(u.flags))
 	mux.Handle("POST /flags/{key}/kill", u.page(u.flagSwitch(true)))

@@ -455,7 +455,7 @@ func TestNoSecretOrTokenInAnyPage(t *testing.T) {
 	b.post("/promotions/"+p.ID+"/approve", url.Values{"csrf": {b.csrf()}})
 	waitPromotion(t, x, p.ID)
 	admin := x.login(t, "carol")
-	pages := []string{"/", "/?group=region", "/releases", "/releases/api/1.0.0", "/audit", "/webhooks", "/diff?a=dev&b=prod-eu", "/login"}
+	pages := []string{"/", "/?group=region", "/releases", "/releases/api/1.0.0", "/audit", "/webhooks", "/agents", "/diff?a=dev&b=prod-eu", "/login"}
 	ds, err := x.store.Deployments(context.Background(), strata.DeploymentFilter{})
 	if err != nil {
 		t.Fatal(err)

@@ -119,6 +119,17 @@ func TestReclaimLapsed(t *testing.T) {
 		}
 	})
 
+	t.Run("deployments whose owner is on the reclaimer's own host are left to it", func(t *testing.T) {
+		_, u := migrated(t)
+		db := open(t, u)
+		now := lapsedEstate(t, db)
+		// There a dead process, not a lease, says the owner is gone: the caller judges it.
+		got, err := db.ReclaimLapsed(t.Context(), strata.Owner{Host: "gone", PID: 99, Start: 1}, now, now.Add(time.Minute), 0, takeover)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("reclaim on the owners' host = %q, %v; want none", envsOf(got), err)
+		}
+	})
+
 	t.Run("a new owner without a host is refused", func(t *testing.T) {
 		_, u := migrated(t)
 		db := open(t, u)

@@ -1,13 +1,17 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/engine"
 )
 
 // Agent is one agent as `strata agent list` shows it.
@@ -54,4 +58,68 @@ func WriteAgents(w io.Writer, agents []Agent, now time.Time) {
 			strata.Duration(now.Sub(a.LastSeen).Round(time.Second)), running)
 	}
 	tw.Flush()
+}
+
+// ListAgents returns the agents that registered and what each runs, and the pools of the
+// environments covers reaches (nil: every environment) with their figures: the agents and
+// deployments of pools the principal reaches no environment of are left out. It is `agent
+// list`'s document and the dashboard's agents page.
+func ListAgents(ctx context.Context, s strata.Store, p *strata.Project, now time.Time, covers func(env string) bool) ([]Agent, []Pool, error) {
+	as, err := s.Agents(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list agents: %w", err)
+	}
+	active, err := s.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Pending, strata.Running, strata.Interrupted}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list agents' deployments: %w", err)
+	}
+	if covers != nil {
+		active = slices.DeleteFunc(active, func(d *strata.Deployment) bool { return !covers(d.Environment) })
+	}
+	pools := NewPools(p, as, active, now, covers)
+	if covers != nil {
+		as = slices.DeleteFunc(as, func(a *strata.Agent) bool {
+			return !slices.ContainsFunc(pools, func(p Pool) bool { return p.Name == a.Pool })
+		})
+	}
+	return NewAgents(as, active), pools, nil
+}
+
+// Pool is a pool of agents: the environments that run on it, its agents connected (seen
+// within engine.AgentGone) and its deployments waiting for one.
+type Pool struct {
+	Name         string   `json:"name"`
+	Environments []string `json:"environments"`
+	Connected    int      `json:"connected"`
+	Waiting      int      `json:"waiting"`
+}
+
+// NewPools returns the pools the environments of p that covers reaches (nil: all) run on,
+// by name, with their figures from agents and the active deployments.
+func NewPools(p *strata.Project, agents []*strata.Agent, active []*strata.Deployment, now time.Time, covers func(env string) bool) []Pool {
+	byName := map[string]*Pool{}
+	for _, e := range p.Environments {
+		if e.RunsOn == "" || (covers != nil && !covers(e.Name)) {
+			continue
+		}
+		if byName[e.RunsOn] == nil {
+			byName[e.RunsOn] = &Pool{Name: e.RunsOn}
+		}
+		byName[e.RunsOn].Environments = append(byName[e.RunsOn].Environments, e.Name)
+	}
+	for _, a := range agents {
+		if pl := byName[a.Pool]; pl != nil && now.Sub(a.LastSeen) < engine.AgentGone {
+			pl.Connected++
+		}
+	}
+	for _, d := range active {
+		if pl := byName[d.Pool]; pl != nil && d.State == strata.Pending {
+			pl.Waiting++
+		}
+	}
+	out := make([]Pool, 0, len(byName))
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		out = append(out, *byName[name])
+	}
+	return out
 }

@@ -57,6 +57,22 @@ func testAgents(t *testing.T, open func(t *testing.T) strata.Store) {
 			t.Errorf("a deployment for no pool got pool %q fence %d", local.Pool, local.Fence)
 		}
 	})
+	t.Run("a claim for every environment of its pool takes any of them, and no other pool's", func(t *testing.T) {
+		s := open(t)
+		us := &strata.Deployment{Service: "api", Environment: "prod-us", Version: "1.0.0", State: strata.Pending, Attempt: 1,
+			Kind: "deploy", Pool: "us", Job: []byte(`{}`)}
+		create(t, s, us)
+		d := pending(t, s, "prod-eu-2")
+		c := claim("eu-1", t0, "prod-eu")
+		c.AllEnvs = true
+		got, err := s.ClaimJob(ctx(t), c, nil)
+		must(t, err)
+		if got.ID != d.ID {
+			t.Errorf("claimed %s in %s, want %s of pool eu", got.ID, got.Environment, d.ID)
+		}
+		_, err = s.ClaimJob(ctx(t), c, nil)
+		wantCode(t, err, strata.ENOTFOUND)
+	})
 	t.Run("renewing or reporting with an old fence is refused", func(t *testing.T) {
 		s := open(t)
 		pending(t, s, "prod-eu")

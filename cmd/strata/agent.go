@@ -23,7 +23,7 @@ func (a *app) agentCommand() *cobra.Command {
 	var protocol int
 	var maxBundle int64
 	c := &cobra.Command{
-		Use:   "agent --server URL --token T --pool POOL [--dir WORK] [--keys DIR] [--name NAME]",
+		Use:   "agent --server URL [--server URL...] --token T --pool POOL [--dir WORK] [--keys DIR] [--name NAME]",
 		Short: "Run the deployments of a pool of agents inside an environment's network (dials out only)",
 		Long: `agent is a long-running worker for the environments whose runs_on names POOL. It dials out
 to the strata serve at --server (nothing connects to it), claims the deployments of its pool
@@ -42,8 +42,13 @@ takes the deployment over as its next attempt. A shorter network cut changes not
 Progress lines go to stderr, as do its logs; it stops on SIGINT or SIGTERM (a step in
 flight is stopped and left to the next claim).
 
+Several servers on one store (repeat --server, or a comma list in --server or
+STRATA_SERVER): it talks to the first and, when the one it talks to stops answering, goes
+on with the next, keeping the claim it runs: its lease, fence and outcome live in the store.
+
 See docs/agents.md.`,
 		Example: `  strata agent --server https://strata.example.com --token "$STRATA_TOKEN" --pool eu-agents --dir /var/lib/strata-agent --keys /etc/strata/keys
+  strata agent --server https://strata-1.example.com --server https://strata-2.example.com --token "$STRATA_TOKEN" --pool eu-agents
   strata agent list`,
 		Args: exactArgs(0, "no arguments (or the subcommand list)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,7 +77,7 @@ See docs/agents.md.`,
 				handler = slog.NewJSONHandler(a.stderr, nil)
 			}
 			ag, err := agent.New(agent.Config{
-				Client: a.client, Name: name, Pool: pool, Version: version, Protocol: protocol,
+				Servers: a.clients, Name: name, Pool: pool, Version: version, Protocol: protocol,
 				Dir: dir, Keys: keys, Progress: a.progress(), Log: slog.New(handler), MaxBundle: maxBundle << 20,
 			})
 			if err != nil {

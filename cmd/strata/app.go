@@ -35,11 +35,17 @@ type app struct {
 	output   string
 	as       string
 	// server and token select remote mode (remote.go): commands run on a `strata serve`.
+	// servers holds every --server given (strata agent takes several); server is them as
+	// one line, for messages.
+	servers       serverList
 	server, token string
 	// caCert is a PEM file of a CA whose server certificates the client trusts, besides the
 	// system's roots (--ca-cert, $STRATA_CA_CERT).
 	caCert string
 	client *strhttp.Client
+	// clients are a client of each server given, client the first: strata agent goes on
+	// with the next when one stops answering.
+	clients []*strhttp.Client
 
 	// summaryPath is --summary's file; summary is the command's summary under way
 	// (summary.go).
@@ -149,7 +155,7 @@ rollback, drift detection and a tamper-evident audit log.`,
 	f.StringVar(&a.storeURL, "store", "", "store URL (default: SQLite at DIR/.strata/state.db; postgres://... for PostgreSQL) [$STRATA_STORE]")
 	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	f.StringVar(&a.as, "as", "", "acting principal for local commands (self-asserted) [$STRATA_ACTOR]")
-	f.StringVar(&a.server, "server", "", "URL of a strata serve to run commands on, e.g. http://127.0.0.1:7480 [$STRATA_SERVER]")
+	f.Var(&a.servers, "server", "URL of a strata serve to run commands on, e.g. http://127.0.0.1:7480 (strata agent: repeat it, or a comma list, for several on one store) [$STRATA_SERVER]")
 	f.StringVar(&a.token, "token", "", "API token for --server, made by strata token create [$STRATA_TOKEN]")
 	f.StringVar(&a.summaryPath, "summary", "", "append a Markdown summary of the command, its outcome and output to `FILE` (e.g. $GITHUB_STEP_SUMMARY)")
 	f.StringVar(&a.caCert, "ca-cert", "", "PEM `FILE` of a CA whose certificates an https --server may use, besides the system's [$STRATA_CA_CERT]")

@@ -202,7 +202,12 @@ type background struct {
 // start starts strata with args and returns at once.
 func (e *estate) start(args ...string) *background {
 	e.t.Helper()
-	cmd := e.command(args...)
+	return e.startCmd(e.command(args...))
+}
+
+// startCmd starts cmd (strata, or a command that runs it) as start does.
+func (e *estate) startCmd(cmd *exec.Cmd) *background {
+	e.t.Helper()
 	dir := e.t.TempDir()
 	b := &background{cmd: cmd, stdout: filepath.Join(dir, "stdout"), stderr: filepath.Join(dir, "stderr"), done: make(chan struct{})}
 	o, err := os.Create(b.stdout)

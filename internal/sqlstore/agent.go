@@ -72,13 +72,20 @@ func (db *DB) ClaimJob(ctx context.Context, c strata.JobClaim, e *strata.Event) 
 	err := db.write(ctx, func(tx *txn) error {
 		got = nil
 		var conds conds
-		conds.in("environment", c.Envs)
+		envs := "" // every environment of the pool
+		if !c.AllEnvs {
+			conds.in("environment", c.Envs)
+			envs = " AND " + conds.where[0]
+		}
 		args := append([]any{c.Pool}, conds.args...)
 		args = append(args, sqlrow.Nanos(now))
 		var id string
 		var fence int64
+		// "pool <> ''" is the partial index deployments_pool's own condition, written out so
+		// that the planner uses it: a bound pool does not prove it, and without it the claim
+		// scanned the whole history.
 		err := tx.QueryRow(ctx, `SELECT id, fence FROM deployments
-			WHERE pool = ? AND `+conds.where[0]+` AND state IN ('pending', 'running')
+			WHERE pool = ? AND pool <> ''`+envs+` AND state IN ('pending', 'running')
 			AND (state = 'pending' OR lease_until < ?)
 			ORDER BY created_at, `+db.d.Order+` LIMIT 1`+db.d.SkipLocked, args...).Scan(&id, &fence)
 		if noRows(err) {

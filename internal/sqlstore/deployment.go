@@ -412,8 +412,10 @@ func (db *DB) TakeOver(ctx context.Context, id string, from, to strata.Owner, un
 // does, and auditing each with event(d) when event is not nil. It is how agents on many
 // machines share out the deployments of owners that stopped renewing: where rows are locked
 // one by one they are claimed skipping locked ones, so reclaimers running at once each take
-// different deployments rather than queueing on the same ones. Deployments to already owns
-// are left alone.
+// different deployments rather than queueing on the same ones. Deployments owned on to's own
+// host are left alone (to included): there a dead process, not a lease, says the owner is
+// gone, and the caller judges them by that. So are deployments of a pool: an agent's claim
+// takes those over (ClaimJob).
 //
 // It returns the deployments taken as they were before, so that the caller knows each
 // previous owner and process group (to stop what is left of them) and resumes each as its
@@ -430,8 +432,8 @@ func (db *DB) ReclaimLapsed(ctx context.Context, to strata.Owner, now, until tim
 	err := db.write(ctx, func(tx *txn) error {
 		taken = nil
 		err := each(ctx, tx, `SELECT `+deploymentColumns+` FROM deployments
-			WHERE state IN `+activeStates+` AND pool = '' AND lease_until < ? AND owner_id <> ?
-			ORDER BY lease_until, `+db.d.Order+` LIMIT ?`+db.d.SkipLocked, []any{sqlrow.Nanos(now), to.ID(), limit},
+			WHERE state IN `+activeStates+` AND pool = '' AND lease_until < ? AND owner_host <> ?
+			ORDER BY lease_until, `+db.d.Order+` LIMIT ?`+db.d.SkipLocked, []any{sqlrow.Nanos(now), to.Host, limit},
 			func(s scanner) error {
 				d, err := scanDeployment(s)
 				if err == nil {

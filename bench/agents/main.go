@@ -1,0 +1,275 @@
+// Command agents measures one release promoted through a stage of 1,000 environments whose
+// steps run on agents (issue 11, point 7): 4 `strata agent` processes on this machine,
+// claiming from a `strata serve` on the estate's SQLite store, against the same promotion
+// run locally (the same estate without runs_on, the same --parallel). It reports the wall
+// time of each, their ratio (the target: within 1.5), and the CPU the server and the agents
+// used besides the promoting command's own. Each run gets fresh estates; the two take turns
+// going first. bench/README.md keeps the figures.
+//
+//	go run ./bench/agents [-envs 1000] [-agents 4] [-parallel 4] [-runs 1] [-strata PATH]
+//
+// Without -strata it builds cmd/strata first (run it inside the module).
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/strata-dev/strata/bench/harness"
+)
+
+// options are the command's flags.
+type options struct {
+	strata   string
+	envs     int
+	agents   int
+	parallel int
+	runs     int
+	work     string
+	keep     bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.strata, "strata", "", "strata binary to measure (default: build ./cmd/strata)")
+	flag.IntVar(&o.envs, "envs", 1000, "environments in the stage")
+	flag.IntVar(&o.agents, "agents", 4, "agent processes of the pool")
+	flag.IntVar(&o.parallel, "parallel", 4, "deployments at once (promote --parallel), on agents and locally")
+	flag.IntVar(&o.runs, "runs", 1, "runs; the medians are reported")
+	flag.StringVar(&o.work, "work", "", "directory for the estates (default: a new temporary one)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the estates afterwards")
+	flag.Parse()
+	if _, err := run(o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/agents:", err)
+		os.Exit(1)
+	}
+}
+
+// result holds every run's samples.
+type result struct {
+	Local, Agents []harness.Sample
+	// Server and Agents are the CPU the server and the agents (their steps included) used
+	// during each promotion on agents.
+	Server, AgentsCPU []time.Duration
+}
+
+// run measures o.runs runs, printing each and then the medians to w.
+func run(o options, w io.Writer) (*result, error) {
+	if o.envs < 1 || o.agents < 1 || o.parallel < 1 || o.runs < 1 {
+		return nil, fmt.Errorf("-envs, -agents, -parallel and -runs must be 1 or more")
+	}
+	work, cleanup, err := harness.WorkDir(o.work, o.keep)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	bin, err := harness.Strata(o.strata, work)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "agents: %d environments, %d agent(s), --parallel %d, %d run(s), %d CPU(s), load %s\n",
+		o.envs, o.agents, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
+	res := &result{}
+	for i := range o.runs {
+		dir := filepath.Join(work, fmt.Sprintf("run-%d", i))
+		local := filepath.Join(dir, "local")
+		if err := harness.WriteEstate(local, o.envs, 0); err != nil {
+			return nil, err
+		}
+		if _, err := harness.StrataRun(bin, local, "release", "noop", "--version", "1"); err != nil {
+			return nil, err
+		}
+		p, err := startPool(bin, filepath.Join(dir, "pool"), o)
+		if err != nil {
+			return nil, err
+		}
+		var server, agents time.Duration
+		onAgents := func() (harness.Sample, error) {
+			s0, a0 := p.cpu()
+			s, out, err := harness.Timed(p.dir, nil, bin, "--server", p.url, "--token", p.ops,
+				"promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
+			s1, a1 := p.cpu()
+			server, agents = s1-s0, a1-a0
+			if err != nil {
+				return s, err
+			}
+			return s, harness.CheckSucceeded(out, o.envs)
+		}
+		here := func() (harness.Sample, error) { return harness.Promote(bin, local, "1", o.parallel, o.envs) }
+		a, l, err := harness.InTurn(i, onAgents, here)
+		p.stop()
+		if err != nil {
+			return nil, err
+		}
+		res.Local, res.Agents = append(res.Local, l), append(res.Agents, a)
+		res.Server, res.AgentsCPU = append(res.Server, server), append(res.AgentsCPU, agents)
+		fmt.Fprintf(w, "run %d: on agents %s (+ cpu %s in the server, %s in the agents), here %s: ratio %.2f\n",
+			i+1, a, server.Round(time.Millisecond), agents.Round(time.Millisecond), l, ratio(a, l))
+	}
+	ma, ml := harness.Median(res.Agents), harness.Median(res.Local)
+	fmt.Fprintf(w, "median: on agents %s (+ cpu %s in the server, %s in the agents), here %s: ratio %.2f (target 1.5); %s per environment beyond here\n",
+		ma, harness.Mid(res.Server).Round(time.Millisecond), harness.Mid(res.AgentsCPU).Round(time.Millisecond), ml, ratio(ma, ml), harness.PerEnv(ma.Wall-ml.Wall, o.envs))
+	return res, nil
+}
+
+func ratio(a, b harness.Sample) float64 { return float64(a.Wall) / float64(b.Wall) }
+
+// pool is a served estate whose environments run on pool bench, and its agents.
+type pool struct {
+	dir, url, ops string
+	procs         []*exec.Cmd
+}
+
+var listening = regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
+
+// startPool writes the estate in dir with every environment on pool bench, releases noop
+// 1, serves it and starts o.agents agents, each in a directory of its own, and returns once
+// every agent registered.
+func startPool(bin, dir string, o options) (*pool, error) {
+	if err := harness.WriteEstateOn(dir, o.envs, 0, "bench"); err != nil {
+		return nil, err
+	}
+	if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {
+		return nil, err
+	}
+	token := func(args ...string) (string, error) {
+		out, err := harness.StrataRun(bin, dir, append([]string{"-o", "json", "token", "create"}, args...)...)
+		var t struct{ Token string }
+		if err == nil {
+			err = json.Unmarshal(out, &t)
+		}
+		return t.Token, err
+	}
+	agentToken, err := token("bench-agent", "--role", "agent", "--envs", "tier=bench")
+	if err != nil {
+		return nil, err
+	}
+	p := &pool{dir: dir}
+	if p.ops, err = token("bench-ops", "--role", "admin"); err != nil {
+		return nil, err
+	}
+	srv, logf, err := p.start(dir, "serve", bin, "serve", "--listen", "127.0.0.1:0", "--tick", "1h")
+	if err != nil {
+		return nil, err
+	}
+	_ = srv
+	for deadline := time.Now().Add(30 * time.Second); p.url == ""; time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(logf)
+		if m := listening.FindSubmatch(b); m != nil {
+			p.url = string(m[1])
+		} else if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("strata serve did not listen in 30s:\n%s", harness.Tail(string(b), 2000))
+		}
+	}
+	for k := range o.agents {
+		ad := filepath.Join(dir, "..", fmt.Sprintf("agent-%d", k))
+		if _, _, err := p.start(ad, "agent", bin, "agent", "--server", p.url, "--token", agentToken, "--pool", "bench",
+			"--name", fmt.Sprintf("bench-%d", k), "--dir", filepath.Join(ad, "work"), "--keys", filepath.Join(ad, "keys")); err != nil {
+			p.stop()
+			return nil, err
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out, err := harness.StrataRun(bin, dir, "--server", p.url, "--token", p.ops, "-o", "json", "agent", "list")
+		var as []any
+		if err == nil && json.Unmarshal(out, &as) == nil && len(as) == o.agents {
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("%d agent(s) did not register in 30s (%v): see %s", o.agents, err, dir)
+		}
+	}
+}
+
+// start starts a long-running strata in dir, its output in dir/NAME.log.
+func (p *pool) start(dir, name, bin string, args ...string) (*exec.Cmd, string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", err
+	}
+	logf := filepath.Join(dir, name+".log")
+	f, err := os.Create(logf)
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, f, f
+	// Agents get no STRATA_ settings of this shell: they have no project and no store.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "STRATA_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, "", fmt.Errorf("start strata %s: %w", name, err)
+	}
+	f.Close()
+	p.procs = append(p.procs, cmd)
+	return cmd, logf, nil
+}
+
+// stop ends the server and the agents (SIGTERM, then SIGKILL after 5s) and waits for them.
+func (p *pool) stop() {
+	for _, c := range p.procs {
+		c.Process.Signal(syscall.SIGTERM)
+	}
+	for _, c := range p.procs {
+		done := make(chan struct{})
+		go func() { c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			c.Process.Kill()
+			<-done
+		}
+	}
+	p.procs = nil
+}
+
+// cpu is the CPU time the server (the first process) and the agents used so far, their
+// steps included.
+func (p *pool) cpu() (server, agents time.Duration) {
+	for i, c := range p.procs {
+		if i == 0 {
+			server = procCPU(c.Process.Pid)
+		} else {
+			agents += procCPU(c.Process.Pid)
+		}
+	}
+	return server, agents
+}
+
+// procCPU reads a process's user and system time, and its waited-for children's, from
+// /proc (0 where it cannot).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+2:]))
+	// After the name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+	var ticks int64
+	for _, k := range []int{14, 15, 16, 17} {
+		if k-3 < len(f) {
+			n, _ := strconv.ParseInt(f[k-3], 10, 64)
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100
+}
