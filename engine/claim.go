@@ -10,15 +10,20 @@ import (
 
 // claim records d and takes its (service, environment), waiting for a holder to finish
 // unless noWait. A holder whose process is gone is reported, not waited for. The outcome
-// waiting in h, when there is one, is recorded with the first try.
-func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool, h *handover) error {
+// waiting in h, when there is one, is recorded with the first try. reason, when not empty,
+// is said in the event.
+func (e *Engine) claim(ctx context.Context, d *strata.Deployment, noWait bool, h *handover, reason string) error {
 	announced := false
 	for {
 		action := "deploy"
 		if d.Kind == KindRollback {
 			action = "rollback"
 		}
-		ev := e.event(action, d.Service, d.Environment, "", map[string]any{"version": d.Version, "kind": d.Kind, "promotion": d.PromotionID, "rollback_of": d.RollbackOf})
+		detail := map[string]any{"version": d.Version, "kind": d.Kind, "promotion": d.PromotionID, "rollback_of": d.RollbackOf}
+		if reason != "" {
+			detail["reason"] = reason
+		}
+		ev := e.event(action, d.Service, d.Environment, "", detail)
 		err := h.create(ctx, e, d, ev)
 		if err == nil {
 			return nil

@@ -40,6 +40,9 @@ type DeployRequest struct {
 	// SkipPolicy is set when the caller has judged the gates already (a promotion) or the
 	// deployment is a rollback.
 	SkipPolicy bool
+	// Reason, when set, is said in the audit event that starts the deployment (a rollback
+	// asked for from the dashboard or with --reason).
+	Reason string
 	// release, when set, is the release to deploy, which a promotion looks up once for all
 	// its environments rather than once for each.
 	release *strata.Release
@@ -146,7 +149,7 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 		}
 	}
 	claiming = true
-	if err := e.claim(claimCtx, d, req.NoWait, req.handover); err != nil {
+	if err := e.claim(claimCtx, d, req.NoWait, req.handover, req.Reason); err != nil {
 		return nil, err
 	}
 	if d.Pool != "" {

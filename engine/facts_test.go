@@ -324,7 +324,7 @@ func TestAShortLivedEnvironmentMadeAgainUnderAnOldNameStartsEmpty(t *testing.T) 
 	})
 
 	t.Run("there is nothing to roll back to", func(t *testing.T) {
-		_, err := e.Rollback(ctx, "api", "pr-1", "")
+		_, err := e.Rollback(ctx, "api", "pr-1", "", "")
 		if strata.ErrorCode(err) != strata.EINVALID || !strings.Contains(err.Error(), "never run") {
 			t.Errorf("rollback = %v, want EINVALID: never run there", err)
 		}

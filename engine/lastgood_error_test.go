@@ -50,7 +50,7 @@ func TestAStoreErrorFindingTheLastGoodReleaseIsReportedNotTakenForNone(t *testin
 	if d == nil || d.State != strata.Failed {
 		t.Errorf("the deployment is %+v, want it recorded as failed", d)
 	}
-	if _, err := e.Rollback(t.Context(), "api", "staging", ""); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+	if _, err := e.Rollback(t.Context(), "api", "staging", "", ""); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("rollback without --to: %v; want the store's error", err)
 	}
 }

@@ -74,7 +74,7 @@ func TestARollbackInAShortLivedEnvironmentMadeAgainIgnoresTheEarlierOne(t *testi
 	t.Run("rollback without --to finds no earlier good release there", func(t *testing.T) {
 		c.move(time.Minute)
 		w.ship(e, "api", "4", "pr-1")
-		_, err := e.Rollback(ctx, "api", "pr-1", "")
+		_, err := e.Rollback(ctx, "api", "pr-1", "", "")
 		if strata.ErrorCode(err) != strata.EINVALID || !strings.Contains(err.Error(), "no earlier good release") {
 			t.Errorf("rollback = %v, want EINVALID: no earlier good release", err)
 		}
@@ -127,7 +127,7 @@ func TestTheLastGoodReleaseIsFoundWithoutReadingThePairsWholeHistory(t *testing.
 	reads := &readsStore{Store: w.store}
 	e.Store = reads
 
-	d, err := e.Rollback(ctx, "api", "staging", "")
+	d, err := e.Rollback(ctx, "api", "staging", "", "")
 	must(t, err)
 	if d.Version != "1" {
 		t.Errorf("rolled back to %s, want 1, the newest good release before 2", d.Version)

@@ -73,8 +73,9 @@ func (e *Engine) lastGood(ctx context.Context, d *strata.Deployment) (*strata.De
 }
 
 // Rollback redeploys the previous good release of service in env (or toVersion) as a
-// deployment of kind rollback. Rollbacks skip approvals and windows: they undo a change.
-func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (*strata.Deployment, error) {
+// deployment of kind rollback, its "rollback" audit event saying reason when there is one.
+// Rollbacks skip approvals and windows: they undo a change.
+func (e *Engine) Rollback(ctx context.Context, service, env, toVersion, reason string) (*strata.Deployment, error) {
 	if _, _, err := e.lookup(service, env); err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func (e *Engine) Rollback(ctx context.Context, service, env, toVersion string) (
 		}
 		toVersion = to
 	}
-	return e.Deploy(ctx, DeployRequest{Service: service, Version: toVersion, Env: env, Kind: KindRollback, SkipPolicy: true})
+	return e.Deploy(ctx, DeployRequest{Service: service, Version: toVersion, Env: env, Kind: KindRollback, SkipPolicy: true, Reason: reason})
 }
 
 // RollbackTarget returns the version service runs in env and the previous good one, which

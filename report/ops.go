@@ -28,7 +28,7 @@ func Rollback(ctx context.Context, e *engine.Engine, req RollbackRequest) (*Depl
 	if err := NeedEnv(e.Project, req.Env); err != nil {
 		return nil, err
 	}
-	d, err := e.Rollback(ctx, req.Service, req.Env, req.To)
+	d, err := e.Rollback(ctx, req.Service, req.Env, req.To, req.Reason)
 	return deployment(d, err)
 }
 

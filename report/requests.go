@@ -45,6 +45,8 @@ type RollbackRequest struct {
 	Service string `json:"service"`
 	Env     string `json:"env"`
 	To      string `json:"to,omitempty"`
+	// Reason says why, in the audit event that starts the rollback (optional).
+	Reason string `json:"reason,omitempty"`
 }
 
 // PromoteRequest is the body of POST /api/v1/promotions and POST /api/v1/plan.

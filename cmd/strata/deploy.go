@@ -26,7 +26,7 @@ func (a *app) deployCommand() *cobra.Command {
 func (a *app) rollbackCommand() *cobra.Command {
 	var req report.RollbackRequest
 	c := &cobra.Command{
-		Use:   "rollback SERVICE --env ENV [--to VERSION]",
+		Use:   "rollback SERVICE --env ENV [--to VERSION] [--reason R]",
 		Short: "Redeploy the previous good release (or --to VERSION)",
 		Args:  exactArgs(1, "one SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,5 +37,6 @@ func (a *app) rollbackCommand() *cobra.Command {
 	}
 	c.Flags().StringVar(&req.Env, "env", "", "environment (required)")
 	c.Flags().StringVar(&req.To, "to", "", "version to go back to (default: the previous good release there)")
+	c.Flags().StringVar(&req.Reason, "reason", "", "why, recorded in the rollback's audit event (optional)")
 	return c
 }
