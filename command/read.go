@@ -125,6 +125,9 @@ func history(ctx context.Context, x Site, q report.HistoryQuery) ([]report.Deplo
 		return nil, err
 	}
 	limit := q.Limit
+	if limit > 0 {
+		q.Limit = limit + 1 // one more than the page says whether another follows
+	}
 	if !x.CoversAll() {
 		q.Limit = 0
 	}
@@ -135,8 +138,6 @@ func history(ctx context.Context, x Site, q report.HistoryQuery) ([]report.Deplo
 	ds = slices.DeleteFunc(ds, func(d report.Deployment) bool { return !x.Covers(d.Environment) })
 	if limit > 0 && len(ds) > limit {
 		ds = ds[:limit]
-	}
-	if limit > 0 && len(ds) == limit {
 		x.SetNext(report.NextDeployments(ds[len(ds)-1].ID))
 	}
 	return ds, nil
@@ -214,8 +215,8 @@ func promotions(ctx context.Context, x Site, q report.PromotionsQuery) ([]*strat
 	if q.State != "" {
 		f.States = strings.Split(q.State, ",")
 	}
-	if x.CoversAll() {
-		f.Limit = q.Limit
+	if x.CoversAll() && q.Limit > 0 {
+		f.Limit = q.Limit + 1 // one more than the page says whether another follows
 	}
 	ps, err := s.Promotions(ctx, f)
 	if err != nil {
@@ -227,7 +228,7 @@ func promotions(ctx context.Context, x Site, q report.PromotionsQuery) ([]*strat
 			out = append(out, pr)
 		}
 	}
-	if q.Limit > 0 && len(out) >= q.Limit {
+	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
 		x.SetNext(report.NextPromotions(out[len(out)-1].ID))
 	}
@@ -307,6 +308,9 @@ func audit(ctx context.Context, x Site, req report.AuditRequest) (*report.AuditL
 	if f.Before, err = report.EventCursor(req.Cursor); err != nil {
 		return nil, err
 	}
+	if f.Limit > 0 {
+		f.Limit++ // one more than the page says whether another follows
+	}
 	if !x.CoversAll() {
 		f.Limit = 0
 	}
@@ -321,8 +325,6 @@ func audit(ctx context.Context, x Site, req report.AuditRequest) (*report.AuditL
 	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return !seesEvent(x, p, e) })
 	if req.Limit > 0 && len(events) > req.Limit {
 		events = events[len(events)-req.Limit:]
-	}
-	if req.Limit > 0 && len(events) == req.Limit && events[0].Seq > 1 {
 		x.SetNext(report.NextEvents(events[0].Seq))
 	}
 	return &report.AuditLog{Events: events}, nil

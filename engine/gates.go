@@ -65,7 +65,7 @@ func overrideDetail(req DeployRequest, detail map[string]any) {
 	if req.OverrideFreeze {
 		detail["override_freeze"] = true
 	}
-	if req.OverrideWindow || req.OverrideFreeze {
+	if req.Reason != "" || req.OverrideWindow || req.OverrideFreeze {
 		detail["reason"] = req.Reason
 	}
 }

@@ -3,6 +3,7 @@ package http
 import (
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/strata-dev/strata"
@@ -35,6 +36,33 @@ var errorStatuses = map[string]string{
 	"500": "an internal error; the reason is in the server's log",
 }
 
+// nextHeaders are the response headers of a list whose document is a JSON array, when a
+// limit cut it short (SetNext; docs/api.md, "Paging").
+var nextHeaders = map[string]any{
+	"X-Next-Cursor": map[string]any{"description": "where the next page begins, for the cursor parameter; absent when this page ends the list", "schema": map[string]any{"type": "string"}},
+	"Link":          map[string]any{"description": `the next page's URL (RFC 8288, rel="next"): this request with cursor set; absent when this page ends the list`, "schema": map[string]any{"type": "string"}},
+}
+
+// pagedByHeaders reports whether a route of request type req and document type doc pages
+// by headers: it takes a cursor, and its document has no "next" of its own (status has).
+func pagedByHeaders(req, doc reflect.Type) bool {
+	if req.Kind() != reflect.Struct || !slices.ContainsFunc(fieldsOf(req), func(f field) bool { return f.in == "query" && f.name == "cursor" }) {
+		return false
+	}
+	for doc.Kind() == reflect.Pointer {
+		doc = doc.Elem()
+	}
+	if doc.Kind() != reflect.Struct {
+		return true
+	}
+	for i := range doc.NumField() {
+		if name, _, _ := strings.Cut(doc.Field(i).Tag.Get("json"), ","); name == "next" {
+			return false
+		}
+	}
+	return true
+}
+
 // openAPIDoc returns the OpenAPI 3.1 document of routes.
 func openAPIDoc(routes []route) map[string]any {
 	errorRef := map[string]any{"$ref": "#/components/schemas/Error"}
@@ -44,6 +72,9 @@ func openAPIDoc(routes []route) map[string]any {
 		ok := map[string]any{"description": "the command's JSON document (as `strata -o json` prints it); header Strata-Exit: 0"}
 		if rt.decl != nil {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemas.of(rt.decl.Document())}}
+			if pagedByHeaders(rt.decl.Request(), rt.decl.Document()) {
+				ok["headers"] = nextHeaders
+			}
 		} else {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{}}}
 		}

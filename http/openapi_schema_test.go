@@ -19,6 +19,7 @@ func TestTheOpenAPIDocumentIsOneAGeneratorCanUse(t *testing.T) {
 				Content map[string]struct {
 					Schema map[string]any
 				}
+				Headers map[string]any
 			}
 		}
 		Components struct {
@@ -63,6 +64,16 @@ func TestTheOpenAPIDocumentIsOneAGeneratorCanUse(t *testing.T) {
 	typed("/api/v1/deployments", "limit", "integer")
 	typed("/api/v1/config/{service}", "explain", "boolean")
 	typed("/api/v1/status", "cursor", "string")
+	// The lists say where their next page is: status in its document's next, the arrays
+	// in headers (docs/api.md, "Paging").
+	for _, path := range []string{"/api/v1/deployments", "/api/v1/audit", "/api/v1/promotions", "/api/v1/environments", "/api/v1/status"} {
+		h := doc.Paths[path]["get"].Responses["200"].Headers
+		_, cursor := h["X-Next-Cursor"]
+		_, link := h["Link"]
+		if want := path != "/api/v1/status"; cursor != want || link != want {
+			t.Errorf("GET %s's 200 documents X-Next-Cursor %v and Link %v, want %v", path, cursor, link, want)
+		}
+	}
 	status := doc.Paths["/api/v1/status"]["get"].Responses["200"].Content["application/json"].Schema
 	if status["$ref"] != "#/components/schemas/ReportStatus" || !strings.Contains(string(doc.Components.Schemas["ReportStatus"]), `"cells"`) ||
 		!strings.Contains(string(doc.Components.Schemas["ReportCell"]), `"date-time"`) {

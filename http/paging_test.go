@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -110,6 +111,10 @@ func TestListRoutesPageThroughEverythingOnce(t *testing.T) {
 			all := flat(t, walk(t, x, "carol", c.path, c.items, c.next), 1<<30)
 			if len(all) < 2 {
 				t.Fatalf("%s lists %d items; the test needs at least 2", c.path, len(all))
+			}
+			full := fmt.Sprintf("%s?limit=%d", c.path, len(all))
+			if r := x.do("carol", "GET", full, nil); r.status != http.StatusOK || c.next(r) != "" || len(c.items(r.body)) != len(all) {
+				t.Fatalf("GET %s, a page exactly as long as the list: %d, %d items, next %q; want them all and no next page", full, r.status, len(c.items(r.body)), c.next(r))
 			}
 			pages := walk(t, x, "carol", c.path+"?limit=1", c.items, c.next)
 			got := flat(t, pages, 1)

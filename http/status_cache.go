@@ -95,7 +95,7 @@ func (s *Server) serveStatus(c *call, d command.Decl) (any, error) {
 	if !found {
 		build := func() {
 			defer close(a.ready)
-			m := report.StatusOf(c.p, snap.current, snap.latest, snap.health, goneIDs, report.ConnectedPools(ctx, c.s.store, c.s.now()))
+			m := report.StatusBy(c.p, snap.readPair, snap.health, goneIDs, report.ConnectedPools(ctx, c.s.store, c.s.now()))
 			mctx := context.WithValue(context.WithoutCancel(ctx), matrixKey{}, m)
 			doc, err := d.Serve(mctx, site{c}, c.decodeRequest)
 			if err != nil {
@@ -194,7 +194,7 @@ func (x site) Matrix(ctx context.Context) (*report.Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	return report.StatusOf(x.c.p, snap.current, snap.latest, snap.health, report.Gone(ctx, x.c.eng), report.ConnectedPools(ctx, x.c.s.store, x.c.s.now())), nil
+	return report.StatusBy(x.c.p, snap.readPair, snap.health, report.Gone(ctx, x.c.eng), report.ConnectedPools(ctx, x.c.s.store, x.c.s.now())), nil
 }
 
 // SetNext sends where the next page of a list begins: X-Next-Cursor holds the cursor, and

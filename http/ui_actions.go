@@ -25,8 +25,11 @@ type confirmView struct {
 	Plan   *report.Promotion
 	// Rollback: the service, the environment, the version running and the one it goes to.
 	Service, Env, From, To string
-	CSRF                   string
-	Back                   string
+	// AskReason asks why (a rollback); OfferOverride offers an admin to override the
+	// stage's closed deploy window, with a reason (`strata promote --override-window`).
+	AskReason, OfferOverride bool
+	CSRF                     string
+	Back                     string
 }
 
 // promotableStages are the pipeline's stages the visitor may promote into: a deployer (or
@@ -63,7 +66,12 @@ func (u *ui) promoteRelease(w http.ResponseWriter, r *http.Request, v *visit) {
 		u.fail(w, r, v, strata.Errorf(strata.EUNAUTHORIZED, "token %s may not promote to stage %s: that needs a deployer token that covers all its environments", v.token.Name, stage))
 		return
 	}
-	req := report.PromoteRequest{Service: service, Version: version, To: stage}
+	req := report.PromoteRequest{Service: service, Version: version, To: stage,
+		OverrideWindow: r.PostFormValue("override_window") == "1", Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	if req.OverrideWindow && !v.can(strata.ActAdmin) {
+		u.fail(w, r, v, strata.Errorf(strata.EUNAUTHORIZED, "token %s may not override a deploy window: that needs an admin token", v.token.Name))
+		return
+	}
 	if r.PostFormValue("confirm") != "1" {
 		pl, err := report.Plan(ctx, v.engine, req.Engine())
 		if err != nil {
@@ -78,7 +86,13 @@ func (u *ui) promoteRelease(w http.ResponseWriter, r *http.Request, v *visit) {
 		u.render(w, r, v, http.StatusOK, "confirm", "Promote "+service+"@"+version, confirmView{
 			Title: fmt.Sprintf("Promote %s@%s to %s?", service, version, stage), Action: back + "/promote",
 			Fields: [][2]string{{"stage", stage}}, Plan: pl, CSRF: v.session.csrf, Back: back,
+			OfferOverride: v.can(strata.ActAdmin) && windowClosed(pl),
 		})
+		return
+	}
+	if req.OverrideWindow && req.Reason == "" {
+		v.session.setFlash("Not promoted: overriding the deploy window needs a reason, which the audit log keeps.", true)
+		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
 	// The promotion outlives the request (a browser that leaves does not stop its waves).
@@ -97,9 +111,20 @@ func (u *ui) promoteRelease(w http.ResponseWriter, r *http.Request, v *visit) {
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
+// windowClosed reports whether the plan's deploy window gate is closed: what an admin may
+// override.
+func windowClosed(pl *report.Promotion) bool {
+	for _, g := range pl.Gates {
+		if g.Name == "window" && !g.OK {
+			return true
+		}
+	}
+	return false
+}
+
 // rollbackService shows which version a rollback of the form's service in the environment
-// would go back to and, once confirmed, redeploys that version (the one the page showed),
-// as `strata rollback` does. `strata rollback` takes no reason, so neither does this.
+// would go back to and asks why; once confirmed with a reason, it redeploys that version (the
+// one the page showed), as `strata rollback --reason` does, the reason in its audit event.
 func (u *ui) rollbackService(w http.ResponseWriter, r *http.Request, v *visit) {
 	ctx := r.Context()
 	name, service := r.PathValue("name"), r.PostFormValue("service")
@@ -126,11 +151,17 @@ func (u *ui) rollbackService(w http.ResponseWriter, r *http.Request, v *visit) {
 		u.render(w, r, v, http.StatusOK, "confirm", "Roll back "+service+" in "+name, confirmView{
 			Title: fmt.Sprintf("Roll back %s in %s?", service, name), Action: back + "/rollback",
 			Fields: [][2]string{{"service", service}, {"to", to}}, Service: service, Env: name, From: from, To: to,
-			CSRF: v.session.csrf, Back: back,
+			AskReason: true, CSRF: v.session.csrf, Back: back,
 		})
 		return
 	}
-	d, err := report.Rollback(context.WithoutCancel(ctx), v.engine, report.RollbackRequest{Service: service, Env: name, To: r.PostFormValue("to")})
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if reason == "" {
+		v.session.setFlash("Not rolled back: say why (the reason goes into the audit log).", true)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	d, err := report.Rollback(context.WithoutCancel(ctx), v.engine, report.RollbackRequest{Service: service, Env: name, To: r.PostFormValue("to"), Reason: reason})
 	switch code := strata.ErrorCode(err); {
 	case err == nil:
 		v.session.setFlash(fmt.Sprintf("Rolled %s in %s back to %s.", service, name, d.Version), false)

@@ -100,11 +100,12 @@ func (u *ui) environment(w http.ResponseWriter, r *http.Request, v *visit) {
 	for _, s := range p.Services {
 		run := envRun{Service: s.Name, State: cellState(env, s.Name, snap, gone)}
 		k := pairKey{Service: s.Name, Environment: name}
-		if d := snap.current[k]; d != nil && !env.Predates(d) {
-			run.Version, run.Health, run.Age = d.Version, strata.HealthNow(d, snap.health[k]), age(now, d.FinishedAt)
+		cur, latest := snap.of(env, s.Name)
+		if cur != nil {
+			run.Version, run.Health, run.Age = cur.Version, cur.healthNow(snap.health[k]), age(now, cur.finished())
 		}
-		if d := snap.latest[k]; d != nil && !env.Predates(d) {
-			run.DeploymentID = d.ID
+		if latest != nil {
+			run.DeploymentID = latest.ID
 		}
 		view.Runs = append(view.Runs, run)
 
@@ -224,7 +225,7 @@ func (u *ui) service(w http.ResponseWriter, r *http.Request, v *visit) {
 		if !v.covers(env.Name) {
 			continue
 		}
-		if d := snap.current[pairKey{Service: name, Environment: env.Name}]; d != nil && !env.Predates(d) {
+		if d, _ := snap.of(env, name); d != nil {
 			where[d.Version] = append(where[d.Version], env.Name)
 		}
 	}

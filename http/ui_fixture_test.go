@@ -73,7 +73,12 @@ type uiEstate struct {
 // viewer scoped to dev) and starts a server.
 func newUIEstate(t *testing.T, yaml string) *uiEstate {
 	t.Helper()
-	dir := writeProject(t, yaml)
+	return newUIEstateIn(t, writeProject(t, yaml))
+}
+
+// newUIEstateIn is newUIEstate for the project already written in dir.
+func newUIEstateIn(t *testing.T, dir string) *uiEstate {
+	t.Helper()
 	p := loadProject(t, dir)
 	st := openStore(t, dir)
 	x := &uiEstate{dir: dir, store: st, secret: "pw-" + randomHex(12), logs: &syncbuf.Buffer{}}

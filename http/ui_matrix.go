@@ -147,7 +147,7 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, q url.Values) (*matrixVi
 			}
 		}
 		for _, s := range p.Services {
-			if d := snap.current[pairKey{Service: s.Name, Environment: env.Name}]; d != nil && !env.Predates(d) {
+			if d, _ := snap.of(env, s.Name); d != nil {
 				if versions[s.Name] == nil {
 					versions[s.Name] = map[string]int{}
 				}
@@ -330,13 +330,7 @@ func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSn
 	b.WriteString(`</th>`)
 	for _, s := range services {
 		k := pairKey{Service: s.Name, Environment: env.Name}
-		latest, cur := snap.latest[k], snap.current[k]
-		if latest != nil && env.Predates(latest) {
-			latest = nil
-		}
-		if cur != nil && env.Predates(cur) {
-			cur = nil
-		}
+		cur, latest := snap.of(env, s.Name)
 		if latest == nil {
 			b.WriteString(`<td class="st-none">-</td>`)
 			continue
@@ -346,8 +340,8 @@ func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSn
 			state = strata.Interrupted
 		}
 		if cur != nil {
-			version, ago = cur.Version, age(now, cur.FinishedAt)
-			if strata.HealthNow(cur, snap.health[k]) == strata.Unhealthy && state == strata.Succeeded {
+			version, ago = cur.Version, age(now, cur.finished())
+			if cur.healthNow(snap.health[k]) == strata.Unhealthy && state == strata.Succeeded {
 				state = "unhealthy"
 				if c := snap.health[k]; c != nil && c.Deployment == cur.ID {
 					why = "unhealthy since " + c.Since.UTC().Format("2006-01-02 15:04:05Z") + ": " + c.Detail

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/plan"
@@ -31,24 +32,106 @@ type snapshots struct {
 // matrixSnapshot is what the matrix needs from the deployments: per pair, the newest
 // succeeded deployment (what runs there) and the newest of any state.
 type matrixSnapshot struct {
-	seq     int64 // the newest audit event when it was read
-	read    time.Time
-	current map[pairKey]*strata.Deployment
-	latest  map[pairKey]*strata.Deployment
+	seq   int64 // the newest audit event when it was read
+	read  time.Time
+	pairs map[pairKey]snapPair
 	// health is each pair's newest health check after the deployment (HealthChecks); a
 	// check that changes a deployment's health appends a health.* event, which reads it again.
 	health map[pairKey]*strata.HealthCheck
 }
 
-// slim keeps of d what the matrix shows: at 50,000 pairs the snapshot must not hold every
-// deployment's config, outputs and error for as long as the server runs.
-func slim(d *strata.Deployment) *strata.Deployment {
-	if d == nil {
-		return nil
+// snapPair is a pair's entry in the snapshot: what runs there (cur, nil when nothing
+// succeeded) and its newest deployment (latest); the same record when the newest succeeded.
+type snapPair struct{ cur, latest *snapDep }
+
+// snapDep is what the snapshot keeps of a deployment: what the matrix, the summary and the
+// environment and service pages show of it. At 10,000 environments x 5 services the snapshot
+// lives as long as the server, so a record is small and of fixed size (about 130 bytes, where
+// a copy of a strata.Deployment is some 350) and shares its strings: the service and
+// environment are the map's key, and states, versions, pools and agents are interned.
+type snapDep struct {
+	ID, Version, State, Health, Pool, Agent string
+	CreatedAt, FinishedAt                   int64 // unix nanoseconds, 0 for none
+}
+
+// newSnapDep keeps of d what the snapshot needs.
+func newSnapDep(d *strata.Deployment) *snapDep {
+	return &snapDep{ID: d.ID, Version: intern(d.Version), State: intern(d.State), Health: intern(d.Health),
+		Pool: intern(d.Pool), Agent: intern(d.Agent), CreatedAt: nanos(d.CreatedAt), FinishedAt: nanos(d.FinishedAt)}
+}
+
+// deployment fills the fields of *d that the record keeps (the rest zero), so that the
+// rules about deployments (strata.HealthNow, Environment.Predates, report.StatusBy) are
+// asked of it as of any deployment.
+func (r *snapDep) deployment(d *strata.Deployment) {
+	*d = strata.Deployment{ID: r.ID, Version: r.Version, State: r.State, Health: r.Health, Pool: r.Pool, Agent: r.Agent,
+		CreatedAt: fromNanos(r.CreatedAt), FinishedAt: fromNanos(r.FinishedAt)}
+}
+
+// finished is when the deployment ended.
+func (r *snapDep) finished() time.Time { return fromNanos(r.FinishedAt) }
+
+// healthNow is strata.HealthNow of the deployment.
+func (r *snapDep) healthNow(c *strata.HealthCheck) string {
+	var d strata.Deployment
+	r.deployment(&d)
+	return strata.HealthNow(&d, c)
+}
+
+// of returns what runs of service in env and the pair's newest deployment, each nil when
+// there is none or it was made in an earlier short-lived environment of env's name.
+func (s *matrixSnapshot) of(env *strata.Environment, service string) (cur, latest *snapDep) {
+	p := s.pairs[pairKey{Service: service, Environment: env.Name}]
+	predates := func(r *snapDep) bool {
+		return r != nil && env.Predates(&strata.Deployment{CreatedAt: fromNanos(r.CreatedAt)})
 	}
-	return &strata.Deployment{ID: d.ID, Service: d.Service, Environment: d.Environment, Version: d.Version,
-		State: d.State, Health: d.Health, Kind: d.Kind, CreatedAt: d.CreatedAt, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt,
-		Pool: d.Pool, Agent: d.Agent}
+	if predates(p.cur) {
+		p.cur = nil
+	}
+	if predates(p.latest) {
+		p.latest = nil
+	}
+	return p.cur, p.latest
+}
+
+// readPair is a report.PairReader over the snapshot, for report.StatusBy.
+func (s *matrixSnapshot) readPair(k plan.Pair, cur, latest *strata.Deployment) (hasCur, hasLatest bool) {
+	p := s.pairs[k]
+	if p.cur != nil {
+		p.cur.deployment(cur)
+	}
+	if p.latest != nil {
+		p.latest.deployment(latest)
+	}
+	return p.cur != nil, p.latest != nil
+}
+
+// intern returns the one copy of s the process keeps: the snapshot's 50,000 records name a
+// handful of states and versions, and each read of the store makes new strings of them.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// key returns the pair of d, its names interned (the snapshot's keys are its biggest strings).
+func key(d *strata.Deployment) pairKey {
+	return pairKey{Service: intern(d.Service), Environment: intern(d.Environment)}
 }
 
 // readHealth reads every pair's newest health check.
@@ -137,29 +220,34 @@ func readSnapshot(ctx context.Context, st strata.Store, seq int64) (*matrixSnaps
 	if err != nil {
 		return nil, err
 	}
-	s := &matrixSnapshot{seq: seq, read: time.Now(), current: map[pairKey]*strata.Deployment{}, latest: map[pairKey]*strata.Deployment{}, health: health}
+	s := &matrixSnapshot{seq: seq, read: time.Now(), pairs: map[pairKey]snapPair{}, health: health}
 	var unsettled []pairKey
 	// A scan holds one whole deployment at a time: the snapshot keeps only what the
-	// matrix shows (slim) of each pair's.
+	// matrix shows of each pair's (snapDep).
 	err = st.ScanDeployments(ctx, strata.DeploymentFilter{Latest: true}, func(d *strata.Deployment) error {
-		k := pairKey{Service: d.Service, Environment: d.Environment}
-		d = slim(d)
-		s.latest[k] = d
-		if d.State == strata.Succeeded {
-			s.current[k] = d
+		k, r := key(d), newSnapDep(d)
+		p := snapPair{latest: r}
+		if r.State == strata.Succeeded {
+			p.cur = r
 		} else {
 			unsettled = append(unsettled, k)
 		}
+		s.pairs[k] = p
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the newest deployment of each pair: %w", err)
 	}
-	latest := s.latest
+	setCur := func(d *strata.Deployment) {
+		k := key(d)
+		p := s.pairs[k]
+		p.cur = newSnapDep(d)
+		s.pairs[k] = p
+	}
 	succeeded := []string{strata.Succeeded}
-	if len(unsettled)*pairReadCost > len(latest) {
+	if len(unsettled)*pairReadCost > len(s.pairs) {
 		err := st.ScanDeployments(ctx, strata.DeploymentFilter{States: succeeded, Latest: true}, func(d *strata.Deployment) error {
-			s.current[pairKey{Service: d.Service, Environment: d.Environment}] = slim(d)
+			setCur(d)
 			return nil
 		})
 		if err != nil {
@@ -173,7 +261,7 @@ func readSnapshot(ctx context.Context, st strata.Store, seq int64) (*matrixSnaps
 			return nil, fmt.Errorf("read what runs of %s in %s: %w", k.Service, k.Environment, err)
 		}
 		if len(ds) > 0 {
-			s.current[k] = slim(ds[0])
+			setCur(ds[0])
 		}
 	}
 	return s, nil
@@ -189,7 +277,7 @@ func refresh(ctx context.Context, st strata.Store, old *matrixSnapshot, seq int6
 	if len(events) == 0 || events[0].Seq != old.seq+1 {
 		return nil, fmt.Errorf("events after %d are not contiguous", old.seq)
 	}
-	s := &matrixSnapshot{seq: seq, read: old.read, current: maps.Clone(old.current), latest: maps.Clone(old.latest), health: old.health}
+	s := &matrixSnapshot{seq: seq, read: old.read, pairs: maps.Clone(old.pairs), health: old.health}
 	for _, e := range events {
 		if strings.HasPrefix(e.Action, "health.") {
 			if s.health, err = readHealth(ctx, st); err != nil {
@@ -215,13 +303,20 @@ func refresh(ctx context.Context, st strata.Store, old *matrixSnapshot, seq int6
 		if err != nil {
 			return nil, err
 		}
-		delete(s.latest, k)
-		delete(s.current, k)
+		var p snapPair
 		if len(latest) > 0 {
-			s.latest[k] = slim(latest[0])
+			p.latest = newSnapDep(latest[0])
 		}
-		if len(current) > 0 {
-			s.current[k] = slim(current[0])
+		switch {
+		case len(current) > 0 && p.latest != nil && current[0].ID == p.latest.ID:
+			p.cur = p.latest
+		case len(current) > 0:
+			p.cur = newSnapDep(current[0])
+		}
+		if p.latest == nil && p.cur == nil {
+			delete(s.pairs, k)
+		} else {
+			s.pairs[pairKey{Service: intern(k.Service), Environment: intern(k.Environment)}] = p
 		}
 	}
 	return s, nil

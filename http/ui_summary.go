@@ -44,14 +44,14 @@ var matrixStates = []string{"failed", "unhealthy", "running"}
 // but its health check now fails, "" when nothing was deployed there.
 func cellState(env *strata.Environment, service string, snap *matrixSnapshot, gone map[string]bool) string {
 	k := pairKey{Service: service, Environment: env.Name}
-	latest, cur := snap.latest[k], snap.current[k]
-	if latest == nil || env.Predates(latest) {
+	cur, latest := snap.of(env, service)
+	if latest == nil {
 		return ""
 	}
 	if gone[latest.ID] {
 		return strata.Interrupted
 	}
-	if latest.State == strata.Succeeded && cur != nil && !env.Predates(cur) && strata.HealthNow(cur, snap.health[k]) == strata.Unhealthy {
+	if latest.State == strata.Succeeded && cur != nil && cur.healthNow(snap.health[k]) == strata.Unhealthy {
 		return "unhealthy"
 	}
 	return latest.State

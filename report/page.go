@@ -10,8 +10,9 @@ import (
 
 // Paging. Every list route (status, deployments, audit, promotions, environments) takes
 // `limit` and `cursor`, and says where the next page begins: in the document's "next" when
-// the document is an object (status, audit), in the Link and X-Next-Cursor headers when it
-// is a JSON array (docs/api.md, "Paging"). A cursor names the last item a page held, so a
+// the document is an object (status), in the Link and X-Next-Cursor headers when it is a
+// JSON array (the others; docs/api.md, "Paging"). A page that ends its list says nothing,
+// even when it is exactly full: each list reads one item more than its limit to know. A cursor names the last item a page held, so a
 // list goes on where it ended however many items were added in front since; it is opaque
 // to clients (base64url of a key this package writes) and only ever read back here.
 

@@ -107,22 +107,43 @@ func Gone(ctx context.Context, e *engine.Engine) map[string]bool {
 // StatusOf builds the matrix of p from what runs in each pair (cur), each pair's newest
 // deployment (latest), the newest health check of each pair and the ids of the deployments
 // whose process is gone, and the pools an agent has been seen for lately (a deployment
-// waiting for another pool's agent says none is connected). It changes none of them: a
-// server builds it from the snapshot that every request shares. A deployment made in an
-// earlier short-lived environment of the same name shows as nothing.
+// waiting for another pool's agent says none is connected). It changes none of them. A
+// deployment made in an earlier short-lived environment of the same name shows as nothing.
 func StatusOf(p *strata.Project, cur, latest map[plan.Pair]*strata.Deployment, checked map[plan.Pair]*strata.HealthCheck, gone, connected map[string]bool) *Status {
+	read := func(k plan.Pair, c, l *strata.Deployment) (hasCur, hasLatest bool) {
+		if d := cur[k]; d != nil {
+			*c, hasCur = *d, true
+		}
+		if d := latest[k]; d != nil {
+			*l, hasLatest = *d, true
+		}
+		return hasCur, hasLatest
+	}
+	return StatusBy(p, read, checked, gone, connected)
+}
+
+// PairReader fills *cur with what runs in pair k and *latest with the pair's newest
+// deployment, and says which it knows. Filling the caller's records, rather than returning
+// its own, lets a server keep its snapshot in records smaller than a strata.Deployment.
+type PairReader func(k plan.Pair, cur, latest *strata.Deployment) (hasCur, hasLatest bool)
+
+// StatusBy is StatusOf with the deployments of each pair read through read: a server
+// builds it from the snapshot that every request shares.
+func StatusBy(p *strata.Project, read PairReader, checked map[plan.Pair]*strata.HealthCheck, gone, connected map[string]bool) *Status {
 	doc := &Status{Cells: make([]Cell, 0, len(p.Environments)*len(p.Services))}
+	var cur, latest strata.Deployment
 	for _, env := range p.Environments {
 		for _, s := range p.Services {
 			k := plan.Pair{Service: s.Name, Environment: env.Name}
 			c := Cell{Service: s.Name, Environment: env.Name, Health: strata.HealthUnknown, Ephemeral: env.Ephemeral, Expires: TimePtr(env.Expires)}
-			if d := cur[k]; d != nil && !env.Predates(d) {
+			hasCur, hasLatest := read(k, &cur, &latest)
+			if d := &cur; hasCur && !env.Predates(d) {
 				c.Version, c.Health, c.DeployedAt = d.Version, strata.HealthNow(d, checked[k]), TimePtr(d.FinishedAt)
 				if ch := checked[k]; ch != nil && ch.Deployment == d.ID {
 					c.HealthDetail, c.HealthCheckedAt = ch.Detail, TimePtr(ch.CheckedAt)
 				}
 			}
-			if d := latest[k]; d != nil && !env.Predates(d) {
+			if d := &latest; hasLatest && !env.Predates(d) {
 				c.State, c.Latest, c.Detail = d.State, d.ID, poolDetail(d)
 				if d.State == strata.Pending && d.Pool != "" && !connected[d.Pool] {
 					c.Detail += "; none connected"

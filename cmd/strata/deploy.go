@@ -26,7 +26,7 @@ func (a *app) deployCommand() *cobra.Command {
 func (a *app) rollbackCommand() *cobra.Command {
 	var req report.RollbackRequest
 	c := &cobra.Command{
-		Use:   "rollback SERVICE --env ENV [--to VERSION] [--override-freeze|--override-window --reason R]",
+		Use:   "rollback SERVICE --env ENV [--to VERSION] [--reason R] [--override-freeze|--override-window --reason R]",
 		Short: "Redeploy the previous good release (or --to VERSION); freezes and deploy windows hold it",
 		Args:  exactArgs(1, "one SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -39,6 +39,6 @@ func (a *app) rollbackCommand() *cobra.Command {
 	c.Flags().StringVar(&req.To, "to", "", "version to go back to (default: the previous good release there)")
 	c.Flags().BoolVar(&req.OverrideFreeze, "override-freeze", false, "roll back into a frozen environment (admin or approver; audited; needs --reason)")
 	c.Flags().BoolVar(&req.OverrideWindow, "override-window", false, "roll back outside the deploy windows (admin; audited; needs --reason)")
-	c.Flags().StringVar(&req.Reason, "reason", "", "why the freeze or window is overridden")
+	c.Flags().StringVar(&req.Reason, "reason", "", "why, recorded in the rollback's audit event (required with --override-freeze or --override-window)")
 	return c
 }

@@ -61,6 +61,9 @@ func (e *estate) events(args ...string) []event {
 	return evs
 }
 
+// rollbackReason is the reason audited's rollback gives: hostile, to be kept as it is.
+const rollbackReason = `bad build $(touch pwned) <b>"2"</b>`
+
 // audited runs every kind of mutating action, each as its own principal.
 func audited(t *testing.T) *estate {
 	spec, _ := closedWindow()
@@ -68,7 +71,7 @@ func audited(t *testing.T) *estate {
 	e.must(0, "release", "api", "--version", "1", "--as", "rel-bot")
 	e.must(0, "release", "api", "--version", "2", "--as", "rel-bot")
 	e.must(0, "deploy", "api@1", "--env", "staging", "--as", "dana")
-	e.must(0, "rollback", "api", "--env", "dev", "--as", "dana")
+	e.must(0, "rollback", "api", "--env", "dev", "--reason", rollbackReason, "--as", "dana")
 	p := e.promote(3, "promote", "api@1", "--to", "prod", "--as", "alice")
 	e.must(0, "approve", p.ID, "--as", "bob")
 	p = e.promote(3, "promote", "api@2", "--to", "prod", "--as", "alice")
@@ -99,6 +102,9 @@ func TestEveryMutatingActionIsAuditedWithItsActor(t *testing.T) {
 	for _, ev := range all {
 		if ev.Action == "override" && ev.Detail["reason"] != "INC-9" {
 			t.Errorf("the override event does not record its reason: %+v", ev)
+		}
+		if ev.Action == "rollback" && ev.Detail["reason"] != rollbackReason {
+			t.Errorf("the rollback event does not record its --reason as given: %+v", ev)
 		}
 	}
 

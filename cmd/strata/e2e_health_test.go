@@ -344,6 +344,16 @@ func TestServeRefusesANegativeOrTinyHealthInterval(t *testing.T) {
 	}
 }
 
+func TestServeRefusesAMemoryLimitItCannotRead(t *testing.T) {
+	e := newEstate(t, "project: mem\nenvironments:\n  dev: {}\nservices:\n  web: {deploy: \"true\"}\n")
+	for _, bad := range []string{"lots", "150MB", "1MiB", "$(touch pwned)"} {
+		r := e.must(2, "serve", "--listen", "127.0.0.1:0", "--memory-limit", bad)
+		if !strings.Contains(r.stderr, "--memory-limit") || !strings.Contains(r.stderr, "150MiB") {
+			t.Errorf("--memory-limit %s: the refusal should name the flag and what would do:\n%s", bad, r)
+		}
+	}
+}
+
 // TestAShortLivedEnvironmentIsNotMadeHealthyByTheOneItIsLike: pr-1, made like staging,
 // inherits staging's URL; its own server never started, and staging's answers there. With
 // contains naming the environment, the check tells them apart.
