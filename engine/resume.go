@@ -93,6 +93,11 @@ func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	landed, err := e.landLost(ctx)
+	res.Promotions = append(res.Promotions, landed...)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	ps, err := e.Store.Promotions(ctx, strata.PromotionFilter{States: []string{strata.Waiting}})
 	if err != nil {
 		return res, fmt.Errorf("find waiting promotions: %w", err)
