@@ -269,22 +269,21 @@ func judge(ctx context.Context, s strata.Store, e *engine.Engine, pr *strata.Pro
 	}
 	slices.Reverse(ds) // oldest first, as they ran
 	res.Deployments = ds
-	st := e.Project.Stage(pr.Stage)
-	if st == nil {
+	st, err := e.StageOf(pr)
+	if err != nil {
 		return res, nil
 	}
 	res.Waves = plan.Waves(st)
 	if pr.State != strata.Waiting {
 		return res, nil
 	}
-	f, err := e.PromotionFacts(ctx, pr.Service, pr.Version)
+	f, err := e.PromotionFactsOf(ctx, pr)
 	if err != nil {
 		return nil, err
 	}
-	res.Gates = plan.Gates(e.Project, plan.Request{
-		ID: pr.ID, Service: pr.Service, Version: pr.Version, Stage: st, Requester: pr.Requester,
-		Approvals: pr.Approvals, Override: pr.Override, OverrideBy: pr.Requester, Reason: pr.Reason,
-	}, f)
+	r := e.PromotionRequest(pr, st)
+	r.OverrideBy = pr.Requester
+	res.Gates = plan.Gates(e.Project, r, f)
 	return res, nil
 }
 
