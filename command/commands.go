@@ -21,7 +21,7 @@ func All() []Decl {
 		Deployment, Logs, Release, Deploy, Rollback, Promote, Promotions, Promotion, Plan,
 		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, GC, Agents, Stats, Graph,
 		FlagList, FlagExplain, FlagSet, FlagRollout, FlagKill, FlagUnkill, FlagRequests, FlagApprove,
-		Run, ApproveRun, RejectRun, Runs, ShowRun,
+		Run, ApproveRun, RejectRun, Runs, ShowRun, Recall, Unrecall,
 	}
 }
 

@@ -128,6 +128,9 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor,
 		Override: req.OverrideWindow, Reason: req.Reason, CreatedAt: now, UpdatedAt: now, Approvals: []strata.Approval{}}
 	gates := e.gates(p, st, f)
+	if err := refusedByRecall(p, gates); err != nil {
+		return &PromotionResult{Promotion: p, Gates: gates, Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}, err
+	}
 	p.State = strata.Waiting
 	if plan.Open(gates) {
 		// Running from its first commit, so owned from it: should this process die before

@@ -44,6 +44,8 @@ type Facts struct {
 	HealthySince map[Pair]map[string]time.Time
 	// Frozen lists frozen environments.
 	Frozen map[string]*strata.Freeze
+	// Recalls holds the recalls of the releases judged (RecallGate).
+	Recalls map[Ref]*strata.Recall
 }
 
 // Request is a promotion to judge.
@@ -110,6 +112,7 @@ func Gates(p *strata.Project, r Request, f Facts) []Gate {
 		windowGate(p, r, f),
 		freezeGate(r, f),
 		dependenciesGate(svc, r, f),
+		RecallGate(r.Service, r.Version, f),
 	}
 }
 

@@ -218,7 +218,32 @@ func NewHistory(ctx context.Context, e *engine.Engine, q HistoryQuery) ([]Deploy
 		return nil, err
 	}
 	MarkInterrupted(ctx, e, ds)
-	return NewDeployments(ds), nil
+	out := NewDeployments(ds)
+	return out, MarkRecalled(ctx, e.Store, out)
+}
+
+// MarkRecalled sets Recalled on each deployment of ds whose release is recalled, reading
+// the releases of each service ds holds once.
+func MarkRecalled(ctx context.Context, s strata.ReleaseStore, ds []Deployment) error {
+	recalls := map[string]*strata.Recall{}
+	read := map[string]bool{}
+	for i := range ds {
+		d := &ds[i]
+		if !read[d.Service] {
+			read[d.Service] = true
+			rs, err := s.Releases(ctx, d.Service)
+			if err != nil {
+				return fmt.Errorf("read the releases of %s: %w", d.Service, err)
+			}
+			for _, r := range rs {
+				if r.Recalled != nil {
+					recalls[r.Service+"@"+r.Version] = r.Recalled
+				}
+			}
+		}
+		d.Recalled = recalls[d.Service+"@"+d.Version]
+	}
+	return nil
 }
 
 // WriteHistory prints the `history` table.
@@ -226,7 +251,11 @@ func WriteHistory(w io.Writer, ds []Deployment, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSERVICE\tENVIRONMENT\tVERSION\tSTATE\tATTEMPT\tKIND\tACTOR\tSTARTED")
 	for _, d := range ds {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s ago\n", d.ID, d.Service, d.Environment, d.Version, d.State, d.Attempt, Dash(d.Kind), Dash(d.Actor), Age(now, timeOf(d.StartedAt)))
+		version := d.Version
+		if d.Recalled != nil {
+			version += " (recalled)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s ago\n", d.ID, d.Service, d.Environment, version, d.State, d.Attempt, Dash(d.Kind), Dash(d.Actor), Age(now, timeOf(d.StartedAt)))
 	}
 	tw.Flush()
 }
