@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,6 +22,27 @@ type Status struct {
 	Cells []Cell `json:"cells"`
 	// Next is the cursor of the next page of cells, when a limit cut this one short.
 	Next string `json:"next,omitempty"`
+	// Orphans are the environments strata.yaml no longer has where services still run
+	// (engine.Orphans), on the first page, for a principal who sees every environment.
+	Orphans []Orphan `json:"orphans,omitempty"`
+}
+
+// Orphan is an environment strata.yaml no longer has, and what still runs there.
+type Orphan struct {
+	Environment string       `json:"environment"`
+	Running     []Deployment `json:"running"`
+}
+
+// AddOrphans adds to s the orphans of e's project.
+func (s *Status) AddOrphans(ctx context.Context, e *engine.Engine) error {
+	orphans, err := e.Orphans(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range orphans {
+		s.Orphans = append(s.Orphans, Orphan{Environment: o.Environment, Running: NewDeployments(o.Running)})
+	}
+	return nil
 }
 
 // Cell is one (service, environment) of the status matrix: the version that runs there, the
@@ -182,6 +204,13 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	for _, o := range s.Orphans {
+		var running []string
+		for _, d := range o.Running {
+			running = append(running, d.Service+" "+d.Version)
+		}
+		fmt.Fprintf(w, "%s (orphan: no longer in strata.yaml; `strata env retire %s` destroys it): %s\n", o.Environment, o.Environment, strings.Join(running, ", "))
+	}
 }
 
 // HistoryQuery selects the deployments of `history` (GET /api/v1/deployments).
@@ -200,7 +229,7 @@ func NewHistory(ctx context.Context, e *engine.Engine, q HistoryQuery) ([]Deploy
 		}
 	}
 	if q.Environment != "" {
-		if err := NeedEnv(e.Project, q.Environment); err != nil {
+		if err := needGoneEnv(ctx, e, q.Environment); err != nil {
 			return nil, err
 		}
 	}
