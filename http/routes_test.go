@@ -53,6 +53,8 @@ func routeCases(promo, dep, run string) []routeCase {
 		{"GET", "/api/v1/environments", nil, read, false, false},
 		{"POST", "/api/v1/environments", map[string]any{"name": "pr-1", "like": "staging", "ttl": "1h"}, deploy, true, false},
 		{"DELETE", "/api/v1/environments/staging", nil, deploy, true, false},
+		// Retiring needs an admin who covers every environment (staging is declared: 400).
+		{"POST", "/api/v1/environments/staging/retire", nil, admin, true, false},
 		{"GET", "/api/v1/config/api?env=staging", nil, read, true, false},
 		{"GET", "/api/v1/diff?a=dev&b=staging", nil, read, true, false},
 		{"GET", "/api/v1/status", nil, read, false, false},
