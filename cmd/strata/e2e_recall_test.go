@@ -15,7 +15,8 @@ import (
 
 // recallEstate is dev and staging (auto), then prod-us and prod-eu one wave at a time, the
 // second behind an approval. Deploy steps append the version to "SERVICE-ENV"; the deploy
-// fails where the scratch file "broken-VERSION" exists; health fails where "sick-ENV" does.
+// fails where the scratch file "broken-VERSION" or "broken-VERSION-ENV" exists; health fails
+// where "sick-ENV" does.
 const recallEstate = `project: recall
 environments:
   dev: {}
@@ -26,7 +27,7 @@ environments:
     labels: {tier: prod}
 services:
   api:
-    deploy: 'test ! -e "@SCRATCH@/broken-$STRATA_VERSION" && echo "$STRATA_VERSION" >> "@SCRATCH@/api-$STRATA_ENV"'
+    deploy: 'test ! -e "@SCRATCH@/broken-$STRATA_VERSION" && test ! -e "@SCRATCH@/broken-$STRATA_VERSION-$STRATA_ENV" && echo "$STRATA_VERSION" >> "@SCRATCH@/api-$STRATA_ENV"'
     health: {command: 'test ! -e "@SCRATCH@/sick-$STRATA_ENV"', timeout: 5s, interval: 100ms}
     rollback: previous
 pipeline:
@@ -289,4 +290,71 @@ services:
 			t.Errorf("deploy with nothing to pick: %s", r)
 		}
 	})
+}
+
+func TestARecallsRollbackThatFailsHaltsTheWavesAfterItAndAsksAgainToCarryOn(t *testing.T) {
+	t.Parallel()
+	e := newEstate(t, recallEstate)
+	e.release("api", "--version", "1")
+	e.promote(0, "promote", "api@1", "--to", "prod")
+	e.release("api", "--version", "2")
+	e.promote(0, "promote", "api@2", "--to", "prod")
+	if err := os.WriteFile(e.path("broken-1-staging"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doc := e.recall(1, "recall", "api@2", "--reason", "slow", "--rollback")
+	if doc.Recalled == nil || fmt.Sprint(doc.Left) != "[prod-us prod-eu]" || len(doc.Rollbacks) != 2 {
+		t.Fatalf("recall: %+v; want recalled, dev and staging tried, prod-us and prod-eu left", doc)
+	}
+	if e.versions("api-prod-us") != "1 2" {
+		t.Errorf("prod-us ran %q after the halt, want 1 2 (untouched)", e.versions("api-prod-us"))
+	}
+	if err := os.Remove(e.path("broken-1-staging")); err != nil {
+		t.Fatal(err)
+	}
+	again := e.recall(0, "recall", "api@2", "--reason", "slow", "--rollback")
+	if fmt.Sprint(again.Waves) != "[[staging] [prod-us] [prod-eu]]" || len(again.Left) != 0 {
+		t.Errorf("asked again: %+v; want staging, prod-us, prod-eu rolled back", again)
+	}
+	for _, env := range []string{"staging", "prod-us", "prod-eu"} {
+		if got := e.versions("api-" + env); got != "1 2 1" {
+			t.Errorf("%s ran %q, want 1 2 1", env, got)
+		}
+	}
+}
+
+func TestRecallOverAServerNeedsTheRolesItDocuments(t *testing.T) {
+	t.Parallel()
+	e := newEstate(t, recallEstate)
+	e.release("api", "--version", "1")
+	e.release("api", "--version", "2")
+	tokens := map[string]string{}
+	for _, tok := range [][]string{{"dana", "--role", "deployer"}, {"devon", "--role", "deployer", "--envs", "name=dev"}, {"bob", "--role", "approver"}} {
+		tokens[tok[0]] = createToken(t, e, tok...).Token
+	}
+	url := serve(t, e)
+	as := func(who string) *estate { return e.as(url, tokens[who]).with(t) }
+
+	as("devon").must(4, "recall", "api@2", "--reason", "bad") // 2 runs in staging too
+	doc := as("dana").recall(0, "recall", "api@2", "--reason", "bad")
+	if doc.Recalled == nil || doc.Recalled.By != "dana" {
+		t.Fatalf("remote recall: %+v", doc)
+	}
+	r := as("dana").must(3, "deploy", "api@2", "--env", "prod-us")
+	if !strings.Contains(r.stderr, "gate recall") {
+		t.Errorf("remote deploy of the recalled release: %s", r)
+	}
+	var d struct {
+		Version string `json:"version"`
+		Picked  *struct {
+			Version string `json:"version"`
+		} `json:"picked"`
+	}
+	r = as("dana").must(0, "deploy", "api", "--env", "prod-us", "-o", "json")
+	jsonDoc(t, r, &d)
+	if d.Version != "1" || d.Picked == nil || d.Picked.Version != "1" || !strings.Contains(r.stderr, "picked api@1") {
+		t.Errorf("remote deploy without a version: %+v\n%s", d, r)
+	}
+	as("dana").must(4, "unrecall", "api@2", "--reason", "fine") // a deployer may not
+	as("bob").recall(0, "unrecall", "api@2", "--reason", "fine")
 }
