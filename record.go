@@ -22,6 +22,8 @@ type Release struct {
 	Commit    string    `json:"commit,omitempty"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
+	// Recalled, when set, says who marked the release bad, when and why (recall.go).
+	Recalled *Recall `json:"recalled,omitempty"`
 }
 
 // Deployment states.
@@ -232,4 +234,10 @@ type EphemeralEnv struct {
 	Expires   time.Time `json:"expires,omitzero"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
+	// Set holds the config values given with `env create --set KEY=VALUE`, as written: a
+	// layer of its own above the parent's, shown by `config --explain` with CreatedBy.
+	Set map[string]string `json:"set,omitempty"`
+	// InheritPolicy keeps the parent's deploy windows and approvals (`--policy inherit`);
+	// without it a short-lived environment, which is in no stage, has neither.
+	InheritPolicy bool `json:"inherit_policy,omitempty"`
 }

@@ -8,7 +8,7 @@ import (
 
 // SchemaVersion is the store schema this binary reads and writes. A store from a newer
 // binary is refused untouched.
-const SchemaVersion = 16
+const SchemaVersion = 18
 
 // Store keeps Strata's records. Every exported method owns its transaction; a method that
 // takes an *Event appends it to the audit log in the same transaction as the change it
@@ -50,6 +50,11 @@ type ReleaseStore interface {
 	Release(ctx context.Context, service, version string) (*Release, error)
 	// Releases returns a service's releases, newest first ("" for every service).
 	Releases(ctx context.Context, service string) ([]*Release, error)
+	// SetRecall marks service@version bad (r != nil; r.At set to the clock when zero) or
+	// lifts its recall (r == nil). ENOTFOUND when there is no such release, or, lifting,
+	// when it is not recalled; ECONFLICT, naming who recalled it, when it is recalled
+	// already; EINVALID when r has no By or Reason.
+	SetRecall(ctx context.Context, service, version string, r *Recall, e *Event) error
 }
 
 // DeploymentStore keeps deployments, their claims on (service, environment) pairs and
@@ -172,6 +177,13 @@ type EnvironmentStore interface {
 	DeleteEnvironment(ctx context.Context, name string, e *Event) error
 	// Environments returns every short-lived environment, oldest first.
 	Environments(ctx context.Context) ([]*EphemeralEnv, error)
+	// RetireEnvironment records r as gone (At set to the clock when zero); a name retired
+	// before is retired again, as r says. With r.How HowDestroy it also forgets the
+	// short-lived environment r.Name, in the same transaction (ENOTFOUND when there is
+	// none). EINVALID when r has no name or an unknown How.
+	RetireEnvironment(ctx context.Context, r *RetiredEnv, e *Event) error
+	// RetiredEnvironments returns every environment recorded as gone, by name.
+	RetiredEnvironments(ctx context.Context) ([]*RetiredEnv, error)
 }
 
 // TokenStore keeps API tokens (their hashes only).

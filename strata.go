@@ -25,6 +25,9 @@ func (p Pos) String() string {
 	if p.File == "" {
 		return ""
 	}
+	if p.Line == 0 {
+		return p.File // a place that is no file's line: "--set by alice at ..."
+	}
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
 }
 

@@ -17,11 +17,11 @@ const read, deploy, approve, admin = strata.ActRead, strata.ActDeploy, strata.Ac
 // All returns every declared command, in the order docs/api.md lists their routes.
 func All() []Decl {
 	return []Decl{
-		Validate, Environments, CreateEnv, DestroyEnv, Config, Diff, Status, History,
+		Validate, Environments, CreateEnv, DestroyEnv, RetireEnv, Config, Diff, Status, History,
 		Deployment, Logs, Release, Deploy, Rollback, Promote, Promotions, Promotion, Plan,
 		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, GC, Agents, Stats, Graph,
 		FlagList, FlagExplain, FlagSet, FlagRollout, FlagKill, FlagUnkill, FlagRequests, FlagApprove,
-		Run, ApproveRun, RejectRun, Runs, ShowRun,
+		Run, ApproveRun, RejectRun, Runs, ShowRun, Recall, Unrecall,
 	}
 }
 
@@ -51,6 +51,22 @@ var DestroyEnv = &Command[report.EnvDestroyRequest, *report.Destroyed]{
 		return x.Allow(ctx, deploy, req.Name)
 	},
 	Run: destroyEnv,
+}
+
+// RetireEnv is `env retire`: destroy what still runs in an environment strata.yaml no longer
+// has, and record it retired. The environment has no labels left to match a token's
+// selectors, so it needs an admin who covers every environment.
+var RetireEnv = &Command[report.EnvRetireRequest, *report.Retired]{
+	Info: Info{Name: "env retire", Route: "POST /api/v1/environments/{name}/retire", Action: admin, Summary: "env retire NAME"},
+	Authorize: func(ctx context.Context, x Site, req report.EnvRetireRequest) error {
+		if !x.CoversAll() {
+			return Deny("env retire needs a token that covers every environment: %s is no longer declared, so no selector can be shown to cover it", req.Name)
+		}
+		return nil
+	},
+	Run: func(ctx context.Context, x Site, req report.EnvRetireRequest) (*report.Retired, error) {
+		return onEngine(ctx, x, func(e *engine.Engine) (*report.Retired, error) { return report.RetireEnv(ctx, e, req) })
+	},
 }
 
 // Config is `config`: a service's resolved configuration in an environment.

@@ -114,6 +114,15 @@ func status(ctx context.Context, x Site, req report.StatusRequest) (*report.Stat
 	if err := doc.PageCells(req.Limit, req.Cursor); err != nil {
 		return nil, err
 	}
+	if req.Cursor == "" && x.CoversAll() {
+		e, err := x.Engine(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := doc.AddOrphans(ctx, e); err != nil {
+			return nil, err
+		}
+	}
 	return doc, nil
 }
 

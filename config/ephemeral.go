@@ -1,17 +1,20 @@
 package config
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/strata-dev/strata"
 )
 
 // AddEphemeral adds the short-lived environment env (recorded in the store by `strata env
 // create`) to p, made as if strata.yaml declared it with `extends: LIKE`: it inherits Like's
-// labels (env.Labels laid over them), policy, config and service overrides through the
-// extends chain, has no config of its own, and joins no pipeline stage.
+// labels (env.Labels laid over them), config and service overrides through the extends
+// chain, and Like's policy but for its windows and approvals (unless env.InheritPolicy);
+// its own config is env.Set (`--set`); it joins no pipeline stage.
 //
 // A name that breaks the environment name rule, or a label key that breaks the label rule,
 // is EINVALID; a name p declares already is ECONFLICT; an unknown Like is ENOTFOUND naming
@@ -28,7 +31,7 @@ func AddEphemeral(p *strata.Project, env *strata.EphemeralEnv) error {
 		Labels:    map[string]string{},
 		LabelPos:  map[string]strata.Pos{},
 		Config:    map[string]strata.Value{},
-		Policy:    parent.Policy,
+		Policy:    ephemeralPolicy(parent.Policy, env.InheritPolicy),
 		RunsOn:    parent.RunsOn,
 		RunsOnPos: parent.RunsOnPos,
 		Ephemeral: true,
@@ -37,6 +40,11 @@ func AddEphemeral(p *strata.Project, env *strata.EphemeralEnv) error {
 	}
 	if e.OwnLabels == nil {
 		e.OwnLabels = map[string]string{}
+	}
+	// Its own config is what --set gave, as written; the source says who set it and when.
+	set := strata.Pos{File: fmt.Sprintf("--set by %s at %s", env.CreatedBy, env.CreatedAt.UTC().Format(time.RFC3339))}
+	for k, v := range env.Set {
+		e.Config[k] = strata.Value{V: v, Pos: set}
 	}
 	maps.Copy(e.Labels, parent.Labels)
 	maps.Copy(e.LabelPos, parent.LabelPos)
@@ -50,6 +58,17 @@ func AddEphemeral(p *strata.Project, env *strata.EphemeralEnv) error {
 	}
 	p.Environments = append(p.Environments, e)
 	return nil
+}
+
+// ephemeralPolicy is the policy of a short-lived environment made like one with parent: it
+// is in no stage, so the parent's deploy windows and approvals, which guard a stage's way
+// to production, are not its own unless inherit asks for them (`--policy inherit`).
+func ephemeralPolicy(parent strata.Policy, inherit bool) strata.Policy {
+	if inherit {
+		return parent
+	}
+	parent.Approvals, parent.Windows = nil, nil
+	return parent
 }
 
 // ValidEphemeral checks that env can be added to p (see AddEphemeral) and returns the

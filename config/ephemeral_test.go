@@ -73,8 +73,8 @@ func TestAShortLivedEnvironmentIsMadeLikeItsParent(t *testing.T) {
 			t.Errorf("the parent's labels changed: %v", p.Environment("prod-eu").Labels)
 		}
 	})
-	t.Run("policy, parent, expiry and the chain are the parent's plus itself", func(t *testing.T) {
-		if e.Policy.ApprovalsNeeded() != 1 || e.Extends != "prod-eu" || !e.Ephemeral || !e.Expires.Equal(exp) {
+	t.Run("policy, parent, expiry and the chain are the parent's plus itself, but for approvals", func(t *testing.T) {
+		if e.Policy.ApprovalsNeeded() != 0 || e.Extends != "prod-eu" || !e.Ephemeral || !e.Expires.Equal(exp) {
 			t.Errorf("got policy %+v, extends %q, ephemeral %v, expires %v", e.Policy, e.Extends, e.Ephemeral, e.Expires)
 		}
 		var names []string
@@ -158,4 +158,37 @@ func TestBadShortLivedEnvironmentsAreRefused(t *testing.T) {
 			t.Errorf("adding a twice: got %v, want ECONFLICT", err)
 		}
 	})
+}
+
+func TestAShortLivedEnvironmentKeepsItsParentsApprovalsOnlyWhenAsked(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		inherit bool
+		want    int
+	}{
+		{"made in no stage it needs no approvals", false, 0},
+		{"with --policy inherit it needs its parent's", true, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := parseEphemeralEstate(t)
+			if err := config.AddEphemeral(p, &strata.EphemeralEnv{Name: "pr-8", Like: "prod-eu", InheritPolicy: tt.inherit}); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Environment("pr-8").Policy.ApprovalsNeeded(); got != tt.want {
+				t.Errorf("needs %d approvals, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSetValuesAreAShortLivedEnvironmentsOwnConfig(t *testing.T) {
+	p := parseEphemeralEstate(t)
+	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	if err := config.AddEphemeral(p, &strata.EphemeralEnv{Name: "pr-9", Like: "prod-eu", Set: map[string]string{"PORT": "9101"}, CreatedBy: "alice", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	v := p.Environment("pr-9").Config["PORT"]
+	if v.V != "9101" || v.Pos.String() != "--set by alice at 2026-12-03T10:00:00Z" {
+		t.Errorf("PORT = %+v (%s), want 9101 set by alice", v, v.Pos)
+	}
 }

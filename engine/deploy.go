@@ -110,6 +110,11 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 	if err != nil {
 		return nil, err
 	}
+	// Every kind of deployment asks: a promotion's waves each read the release afresh, so
+	// a recall stops the waves after it.
+	if err := recallBlocks(rel, facts); err != nil {
+		return nil, err
+	}
 	if !req.SkipPolicy {
 		if gates := e.directGates(req, rel, facts); !plan.Open(gates) {
 			if req.Kind != KindRollback && !gateOK(gates, plan.GateApprovals) {

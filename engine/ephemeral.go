@@ -10,6 +10,8 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/config"
+	"github.com/strata-dev/strata/layer"
+	"github.com/strata-dev/strata/secret"
 )
 
 // LoadEnvironments adds the short-lived environments the store holds to p (config.AddEphemeral),
@@ -46,6 +48,9 @@ func (e *Engine) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv
 			return err
 		}
 	}
+	if err := layer.CheckSet(e.Project, env.Set); err != nil {
+		return err
+	}
 	if env.CreatedBy == "" {
 		env.CreatedBy = e.Actor
 	}
@@ -53,6 +58,12 @@ func (e *Engine) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv
 		env.CreatedAt = e.now()
 	}
 	detail := map[string]any{"like": env.Like, "labels": env.Labels}
+	if len(env.Set) > 0 {
+		detail["set"] = env.Set
+	}
+	if env.InheritPolicy {
+		detail["policy"] = "inherit"
+	}
 	if !env.Expires.IsZero() {
 		detail["expires"] = env.Expires.UTC()
 	}
@@ -79,6 +90,9 @@ func (e *Engine) DestroyEnvironment(ctx context.Context, name string) ([]string,
 		if err != nil {
 			return done, fmt.Errorf("destroy environment %s (it stays recorded; run `strata env destroy %s` again): %w", name, name, err)
 		}
+	} else if gone, err := e.destroyedBefore(ctx, name); err != nil || gone {
+		// Destroyed before, but its secrets may have outlived it (the removal failed).
+		return []string{}, errors.Join(err, e.forgetSecrets(name))
 	} else if !e.recorded(ctx, name) {
 		var names []string
 		for _, x := range e.Project.Environments {
@@ -95,12 +109,43 @@ func (e *Engine) DestroyEnvironment(ctx context.Context, name string) ([]string,
 	if done == nil {
 		done = []string{}
 	}
+	// Recorded gone (with the same commit that forgets it) before its secrets are removed:
+	// a removal that fails is tried again by the next `env destroy NAME`.
 	ev := e.event("env.destroy", "", name, name, map[string]any{"destroyed": done})
-	if err := e.Store.DeleteEnvironment(ctx, name, ev); err != nil {
+	gone := &strata.RetiredEnv{Name: name, How: strata.HowDestroy, Services: done, By: e.Actor, At: e.now()}
+	if err := e.Store.RetireEnvironment(ctx, gone, ev); err != nil {
 		return done, err
 	}
 	e.Project.Environments = slices.DeleteFunc(e.Project.Environments, func(x *strata.Environment) bool { return x.Name == name })
-	return done, nil
+	return done, e.forgetSecrets(name)
+}
+
+// destroyedBefore reports whether name is a short-lived environment destroyed before.
+func (e *Engine) destroyedBefore(ctx context.Context, name string) (bool, error) {
+	gone, err := e.retired(ctx)
+	if err != nil {
+		return false, err
+	}
+	r := gone[name]
+	return r != nil && r.How == strata.HowDestroy, nil
+}
+
+// forgetSecrets removes a destroyed short-lived environment's secrets file and key, so that
+// nothing can read its secrets again. A removal that fails is EFAILED naming what is left.
+func (e *Engine) forgetSecrets(name string) error {
+	keys, kerr := secret.KeyDir()
+	if kerr != nil {
+		keys = "" // the file still goes; there is no key directory to look in
+	}
+	v := &secret.Vault{ProjectDir: e.Project.Dir, Project: e.Project.Name, KeyDir: keys}
+	removed, err := v.Forget(name)
+	for _, path := range removed {
+		e.logf("  removed %s", path)
+	}
+	if err != nil {
+		return &strata.Error{Code: strata.EFAILED, Message: fmt.Sprintf("%s is destroyed, but its secrets are not all removed; run `strata env destroy %s` again", name, name), Err: err}
+	}
+	return nil
 }
 
 // recorded reports whether the store holds a short-lived environment of that name (one that

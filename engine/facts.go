@@ -24,8 +24,8 @@ func (e *Engine) PromotionFacts(ctx context.Context, service, version string) (p
 
 // promotionFacts gathers what the gates of a promotion of service@version read (plan.Gates
 // and plan.NextStage): when that version first ran healthy in each environment, what runs of
-// service's depends_on services in each environment (the dependencies gate), and the
-// freezes. Other versions' history is not read, nor other services'.
+// service's depends_on services in each environment (the dependencies gate), the freezes,
+// and whether the release is recalled. Other versions' history is not read, nor other services'.
 func (e *Engine) promotionFacts(ctx context.Context, service, version string) (plan.Facts, error) {
 	f := e.noFacts()
 	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: service, Version: version, States: []string{strata.Succeeded}})
@@ -33,6 +33,9 @@ func (e *Engine) promotionFacts(ctx context.Context, service, version string) (p
 		return f, fmt.Errorf("read deployments of %s@%s: %w", service, version, err)
 	}
 	e.addHealthy(f, ds)
+	if err := e.readRecall(ctx, f, service, version); err != nil {
+		return f, err
+	}
 	if svc := e.Project.Service(service); svc != nil {
 		for _, dep := range svc.DependsOn {
 			if err := e.readCurrent(ctx, f, strata.DeploymentFilter{Service: dep}); err != nil {
@@ -134,6 +137,7 @@ func (e *Engine) noFacts() plan.Facts {
 		Current:      map[plan.Pair]*strata.Deployment{},
 		HealthySince: map[plan.Pair]map[string]time.Time{},
 		Frozen:       map[string]*strata.Freeze{},
+		Recalls:      map[plan.Ref]*strata.Recall{},
 	}
 }
 

@@ -176,6 +176,9 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 		Override: req.OverrideWindow, Reason: req.Reason, CreatedAt: now, UpdatedAt: now, Approvals: []strata.Approval{},
 		Only: only(req, st), Members: train}
 	gates := e.gates(p, st, f)
+	if err := refusedByRecall(p, gates); err != nil {
+		return &PromotionResult{Promotion: p, Gates: gates, Waves: plan.Waves(st), Deployments: []*strata.Deployment{}}, err
+	}
 	p.State = strata.Waiting
 	if plan.Open(gates) {
 		// Running from its first commit, so owned from it: should this process die before

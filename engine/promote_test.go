@@ -100,7 +100,7 @@ func TestWaitingPromotionsRunWhenTheirLastGateOpens(t *testing.T) {
 		for _, g := range res.Gates {
 			names = append(names, g.Name)
 		}
-		if got, want := strings.Join(names, " "), "previous-stage soak approvals window freeze dependencies"; got != want {
+		if got, want := strings.Join(names, " "), "previous-stage soak approvals window freeze dependencies recall"; got != want {
 			t.Errorf("gates = %s, want %s", got, want)
 		}
 		for _, c := range []struct{ gate, detail string }{

@@ -128,9 +128,13 @@ func (e *Engine) ReleaseFrom(ctx context.Context, spec ReleaseSpec) (*ReleaseRes
 }
 
 // landAuto promotes the release through the leading auto stages, stopping at the first
-// that waits or fails.
+// that waits or fails. A recalled release (one released again) lands nowhere.
 func (e *Engine) landAuto(ctx context.Context, res *ReleaseResult) error {
 	if len(e.Project.Pipeline) == 0 || !e.Project.Pipeline[0].Auto {
+		return nil
+	}
+	if r := res.Release.Recalled; r != nil {
+		e.logf("%s@%s was recalled by %s (%s): it lands in no stage", res.Release.Service, res.Release.Version, r.By, r.Reason)
 		return nil
 	}
 	pr, err := e.Promote(ctx, PromoteRequest{Service: res.Release.Service, Version: res.Release.Version, To: e.Project.Pipeline[0].Name, Auto: true})

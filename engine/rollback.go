@@ -43,8 +43,8 @@ func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Ser
 	return d, strata.Errorf(strata.EFAILED, "%s; rolled back to %s (%s)", msg, prev.Version, rb.ID)
 }
 
-// lastGood is the newest healthy deployment of another version in d's pair, made in the
-// environment as it is now: a deployment made in an earlier short-lived environment of the
+// lastGood is the newest healthy deployment of another version in d's pair, of a release
+// that is not recalled, made in the environment as it is now: a deployment made in an earlier short-lived environment of the
 // same name (stale) ran somewhere else. The pair's succeeded history is read newest first, a
 // page at a time, each page eight times the last (the filter has no cursor, so a page reads
 // the earlier ones again); the first page usually holds the answer, and reading stops at the
@@ -62,6 +62,12 @@ func (e *Engine) lastGood(ctx context.Context, d *strata.Deployment) (*strata.De
 				return nil, nil
 			}
 			if x.ID != d.ID && x.Version != d.Version && x.Health != strata.Unhealthy {
+				if bad, err := e.recalled(ctx, x.Service, x.Version); err != nil || bad {
+					if err != nil {
+						return nil, err
+					}
+					continue // never back to a recalled release
+				}
 				return x, nil
 			}
 		}

@@ -53,6 +53,8 @@ func routeCases(promo, dep, run string) []routeCase {
 		{"GET", "/api/v1/environments", nil, read, false, false},
 		{"POST", "/api/v1/environments", map[string]any{"name": "pr-1", "like": "staging", "ttl": "1h"}, deploy, true, false},
 		{"DELETE", "/api/v1/environments/staging", nil, deploy, true, false},
+		// Retiring needs an admin who covers every environment (staging is declared: 400).
+		{"POST", "/api/v1/environments/staging/retire", nil, admin, true, false},
 		{"GET", "/api/v1/config/api?env=staging", nil, read, true, false},
 		{"GET", "/api/v1/diff?a=dev&b=staging", nil, read, true, false},
 		{"GET", "/api/v1/status", nil, read, false, false},
@@ -72,6 +74,10 @@ func routeCases(promo, dep, run string) []routeCase {
 		{"POST", "/api/v1/promotions/" + promo + "/reject", map[string]any{"reason": "not today"}, approve, true, false},
 		{"POST", "/api/v1/freezes", map[string]any{"env": "staging", "reason": "incident"}, admin, true, false},
 		{"DELETE", "/api/v1/freezes/staging", nil, admin, true, false},
+		// A release that runs nowhere: any deployer may recall it (and then it is not found).
+		{"POST", "/api/v1/recalls", map[string]any{"service": "api", "version": "9.9.9", "reason": "r"}, deploy, false, false},
+		// An unrecall reopens every environment: a dev-scoped approver may not.
+		{"POST", "/api/v1/unrecalls", map[string]any{"service": "api", "version": "9.9.9", "reason": "r"}, approve, true, false},
 		{"GET", "/api/v1/audit", nil, read, false, false},
 		{"GET", "/api/v1/audit?env=staging", nil, read, true, false},
 		{"GET", "/api/v1/audit?verify=1", nil, admin, false, false},

@@ -175,6 +175,8 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("POST /environments/{name}/runs", u.page(u.runTask))
 	mux.Handle("POST /environments/{name}/rollback", u.page(u.rollbackService))
 	mux.Handle("POST /releases/{service}/{version}/promote", u.page(u.promoteRelease))
+	mux.Handle("POST /releases/{service}/{version}/recall", u.page(u.recallRelease))
+	mux.Handle("POST /releases/{service}/{version}/unrecall", u.page(u.unrecallRelease))
 	mux.Handle("POST /runs/{id}/approve", u.page(u.decideRun(false)))
 	mux.Handle("POST /runs/{id}/reject", u.page(u.decideRun(true)))
 	mux.Handle("GET /services/{name}", u.page(u.service))

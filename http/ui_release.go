@@ -65,6 +65,9 @@ type releaseView struct {
 	CSRF       string
 	// Stages are the stages the visitor may promote the release into (ui_actions.go).
 	Stages []string
+	// CanRecall and CanUnrecall say whether the visitor may recall the release or lift its
+	// recall (ui_recall.go).
+	CanRecall, CanUnrecall bool
 }
 
 // runRow is one environment where the release runs or ran last.
@@ -97,6 +100,12 @@ func (u *ui) release(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	view := releaseView{Release: rel, CSRF: v.session.csrf, Stages: v.promotableStages()}
+	if rel.Recalled == nil {
+		view.CanRecall = v.mayRecall(ctx, service, version)
+	} else {
+		// A recalled release is not offered for promotion: the recall gate would refuse it.
+		view.Stages, view.CanUnrecall = nil, v.mayUnrecall()
+	}
 	// The newest deployment of the service in each environment, one row each however long
 	// the history: where it is of this version, the release runs or ran last there.
 	ds, err := v.engine.Store.Deployments(ctx, strata.DeploymentFilter{Service: service, Latest: true})

@@ -88,6 +88,9 @@ func stack(parent *envView, chain []*strata.Environment) *envView {
 		v.trail[k] = t
 	}
 	name := "environment " + c.Name
+	if c.Ephemeral {
+		name = "env create " + c.Name + " --set" // a short-lived one's own config is --set's
+	}
 	added := false
 	for k, val := range c.Config {
 		t := parent.trail[k]

@@ -76,7 +76,7 @@ func TestEachKindJudgesItsOwnGates(t *testing.T) {
 		req  plan.Request
 		want string
 	}{
-		{"a promotion judges all six", plan.Request{Service: "api", Version: "2", Stage: p.Stage("prod")}, "previous-stage soak approvals window freeze dependencies"},
+		{"a promotion judges all seven", plan.Request{Service: "api", Version: "2", Stage: p.Stage("prod")}, "previous-stage soak approvals window freeze dependencies recall"},
 		{"a direct deploy judges what does not compare stages", plan.Request{Kind: plan.KindDeploy, Service: "api", Version: "2", Environment: "prod-us"}, "approvals window freeze dependencies"},
 		{"a rollback judges the freeze and the window", plan.Request{Kind: plan.KindRollback, Service: "api", Version: "1", Environment: "prod-us"}, "window freeze"},
 	}

@@ -44,6 +44,8 @@ type Facts struct {
 	HealthySince map[Pair]map[string]time.Time
 	// Frozen lists frozen environments.
 	Frozen map[string]*strata.Freeze
+	// Recalls holds the recalls of the releases judged (RecallGate).
+	Recalls map[Ref]*strata.Recall
 }
 
 // Request is a promotion, a direct deploy or a rollback to judge (Kind).
@@ -158,6 +160,7 @@ func Gates(p *strata.Project, r Request, f Facts) []Gate {
 		windowGate(p, r, f),
 		freezeGate(r, f),
 		dependenciesGate(p, r, f),
+		recallGate(r, f),
 	}
 }
 

@@ -116,6 +116,12 @@ func TestGates(t *testing.T) {
 		}(), nil, "prod", plan.GateFreeze, false, "strata unfreeze prod-eu"},
 		{"a dependency missing in a target environment closes the gate", strata.Policy{}, facts(now, nil, []string{"prod-us"}), nil, "prod", plan.GateDependencies, false, "db, which is not deployed in prod-eu"},
 		{"dependencies present everywhere hold", strata.Policy{}, facts(now, nil, all), nil, "prod", plan.GateDependencies, true, "db deployed"},
+		{"a release nobody recalled passes the recall gate", strata.Policy{}, facts(now, nil, all), nil, "prod", plan.GateRecall, true, "api@2 is not recalled"},
+		{"a recalled release closes the recall gate naming who and why", strata.Policy{}, func() plan.Facts {
+			f := facts(now, nil, all)
+			f.Recalls = map[plan.Ref]*strata.Recall{{Service: "api", Version: "2"}: {By: "cy", Reason: "corrupts carts", At: now}}
+			return f
+		}(), nil, "prod", plan.GateRecall, false, "recalled by cy at 2026-11-23T"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,8 +131,8 @@ func TestGates(t *testing.T) {
 				tt.req(&r)
 			}
 			gates := plan.Gates(p, r, tt.facts)
-			if len(gates) != 6 {
-				t.Fatalf("got %d gates, want all 6 evaluated", len(gates))
+			if len(gates) != 7 {
+				t.Fatalf("got %d gates, want all 7 evaluated", len(gates))
 			}
 			g := gate(gates, tt.gate)
 			if g.OK != tt.ok || !strings.Contains(g.Detail, tt.mentions) {

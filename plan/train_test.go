@@ -37,14 +37,20 @@ func TestATrainIsJudgedOnceForEveryMember(t *testing.T) {
 		}(), plan.GateSoak, false, "in 20m"},
 		{"one approval serves the whole train", strata.Policy{Approvals: intp(1)}, facts(now, all, all), plan.GateApprovals, false, "0 of 1 approvals"},
 		{"a dependency that rides in the train does not hold it", strata.Policy{}, facts(now, all, nil), plan.GateDependencies, true, ""},
+		{"a recalled member holds the whole train, naming it and why", strata.Policy{}, func() plan.Facts {
+			f := facts(now, all, all)
+			f.Recalls = map[plan.Ref]*strata.Recall{{Service: "db", Version: "1"}: {By: "ops", Reason: "drops a column", At: now}}
+			return f
+		}(), plan.GateRecall, false, "db@1 was recalled by ops"},
+		{"no recalled member leaves the recall gate open", strata.Policy{}, facts(now, all, all), plan.GateRecall, true, "no release of the train is recalled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := estate(tt.policy)
 			r := plan.Request{ID: "p-9", Service: "api", Version: "2", Members: train, Stage: p.Stage("prod"), Requester: "ann"}
 			gates := plan.Gates(p, r, tt.facts)
-			if len(gates) != 6 {
-				t.Fatalf("got %d gates, want one set of 6", len(gates))
+			if len(gates) != 7 {
+				t.Fatalf("got %d gates, want one set of 7", len(gates))
 			}
 			g := gate(gates, tt.gate)
 			if g.OK != tt.ok || !strings.Contains(g.Detail, tt.mentions) {

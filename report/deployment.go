@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/plan"
+	"github.com/strata-dev/strata/engine"
 )
 
 // Deployment is the document of one deployment (`deploy`, `rollback`, `history`, and the
@@ -38,6 +39,11 @@ type Deployment struct {
 	// the promotion it opened instead (ID and Promotion are then that promotion's id, Kind
 	// "promotion", State its state).
 	Gates []plan.Gate `json:"gates,omitempty"`
+	// Recalled says who recalled the deployment's release, when and why (history).
+	Recalled *strata.Recall `json:"recalled,omitempty"`
+	// Picked, on a `deploy` that named no version, says which release it chose and which
+	// newer ones it passed over.
+	Picked *engine.Pick `json:"picked,omitempty"`
 }
 
 // poolDetail says what an active deployment of a pool waits for, or which agent runs it.
@@ -72,6 +78,18 @@ func NewDeployments(ds []*strata.Deployment) []Deployment {
 		}
 	}
 	return out
+}
+
+// WritePick prints, for a `deploy` that named no version, which release it picked and why
+// newer ones were passed over: the CLI writes it on stderr, beside the progress.
+func (d *Deployment) WritePick(w io.Writer) {
+	if d == nil || d.Picked == nil {
+		return
+	}
+	fmt.Fprintf(w, "deploy: no version named; picked %s@%s, the newest release not recalled, failed or rolled back in %s\n", d.Service, d.Picked.Version, d.Environment)
+	for _, s := range d.Picked.Skipped {
+		fmt.Fprintf(w, "  skipped %s@%s: %s\n", d.Service, s.Version, s.Why)
+	}
 }
 
 // WriteText prints the deployment as `deploy` and `rollback` do.

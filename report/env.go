@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -73,21 +74,34 @@ type Drift struct {
 
 // NewDrift compares what runs with what the files and observe steps say now, in env only
 // when env is not "". The error is EFAILED when there is any drift (the document lists it).
+//
+// An environment strata.yaml no longer has, where services still run, is drift of kind
+// orphan (engine.Orphans); env may name one.
 func NewDrift(ctx context.Context, e *engine.Engine, env string) (*Drift, error) {
-	if env != "" {
-		if err := NeedEnv(e.Project, env); err != nil {
+	var items []engine.DriftItem
+	if env != "" && e.Project.Environment(env) == nil {
+		if orphan, err := e.IsOrphan(ctx, env); err != nil || !orphan {
+			return nil, errors.Join(err, NeedEnv(e.Project, env))
+		}
+	} else {
+		var err error
+		if items, err = e.Drift(ctx, env); err != nil {
 			return nil, err
 		}
+		flags, err := FlagDrift(ctx, e, env)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, flags...)
 	}
-	items, err := e.Drift(ctx, env)
+	orphans, err := e.OrphanDrift(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	flags, err := FlagDrift(ctx, e, env)
-	if err != nil {
-		return nil, err
+	items = append(items, orphans...)
+	if items == nil {
+		items = []engine.DriftItem{}
 	}
-	items = append(items, flags...)
 	doc := &Drift{Drift: items}
 	if len(items) > 0 {
 		return doc, strata.Errorf(strata.EFAILED, "drift found: %d item(s)", len(items))
@@ -124,6 +138,10 @@ type Ephemeral struct {
 	Labels    map[string]string `json:"labels"`
 	Like      string            `json:"like"`
 	Name      string            `json:"name"`
+	// Set is its own config (--set); Policy is "inherit" when it keeps the parent's windows
+	// and approvals, else "own".
+	Set    map[string]string `json:"set"`
+	Policy string            `json:"policy"`
 }
 
 // NewEphemeral returns the document of a short-lived environment.
@@ -132,9 +150,17 @@ func NewEphemeral(env *strata.EphemeralEnv) *Ephemeral {
 	if labels == nil {
 		labels = map[string]string{}
 	}
+	set := env.Set
+	if set == nil {
+		set = map[string]string{}
+	}
+	policy := "own"
+	if env.InheritPolicy {
+		policy = "inherit"
+	}
 	return &Ephemeral{
 		Name: env.Name, Like: env.Like, Labels: labels, Expires: TimePtr(env.Expires),
-		CreatedBy: env.CreatedBy, CreatedAt: TimePtr(env.CreatedAt),
+		CreatedBy: env.CreatedBy, CreatedAt: TimePtr(env.CreatedAt), Set: set, Policy: policy,
 	}
 }
 

@@ -20,11 +20,23 @@ func Deploy(ctx context.Context, e *engine.Engine, req DeployRequest) (*Deployme
 	if err := NeedEnv(e.Project, req.Env); err != nil {
 		return nil, err
 	}
+	var pick *engine.Pick
+	if req.Version == "" {
+		var err error
+		if pick, err = e.PickRelease(ctx, req.Service, req.Env); err != nil {
+			return nil, err
+		}
+		req.Version = pick.Version
+	}
 	d, err := e.Deploy(ctx, engine.DeployRequest{Service: req.Service, Version: req.Version, Env: req.Env, NoWait: req.NoWait})
 	if opened := (*engine.OpenedPromotion)(nil); errors.As(err, &opened) {
 		return openedPromotion(opened.Result, req.Env), err
 	}
-	return deployment(d, err)
+	doc, err := deployment(d, err)
+	if doc != nil {
+		doc.Picked = pick
+	}
+	return doc, err
 }
 
 // Rollback redeploys the previous good release of a service in an environment (or To).

@@ -221,6 +221,8 @@ type Release struct {
 	Reused  bool   `json:"reused"`
 	Service string `json:"service"`
 	Version string `json:"version"`
+	// Recalled says who recalled the release, when and why; absent when it is not.
+	Recalled *strata.Recall `json:"recalled,omitempty"`
 }
 
 // NewRelease returns the document of a release result.
@@ -228,7 +230,7 @@ func NewRelease(res *engine.ReleaseResult) *Release {
 	r := res.Release
 	doc := &Release{
 		ID: r.ID, Service: r.Service, Version: r.Version, Digest: r.Digest, Commit: r.Commit, Bundle: r.Bundle, Recipe: r.Recipe,
-		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, Reused: res.Reused,
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, Reused: res.Reused, Recalled: r.Recalled,
 		Deployments: NewDeployments(res.Deployments),
 	}
 	for _, p := range res.Promotions {
@@ -240,6 +242,9 @@ func NewRelease(res *engine.ReleaseResult) *Release {
 // WriteText prints the release and where the auto stages took it.
 func (r *Release) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "release %s: %s@%s %s\n", r.ID, r.Service, r.Version, r.Digest)
+	if c := r.Recalled; c != nil {
+		fmt.Fprintf(w, "  recalled by %s at %s: %s\n", c.By, c.At.UTC().Format(time.RFC3339), c.Reason)
+	}
 	for _, p := range r.Promotions {
 		fmt.Fprintf(w, "  %s: %s (%s)\n", p.Stage, p.State, p.ID)
 	}

@@ -111,6 +111,10 @@ type EnvCreateRequest struct {
 	Like   string            `json:"like"`
 	TTL    string            `json:"ttl,omitempty"`
 	Labels map[string]string `json:"labels,omitempty"`
+	// Set is its own config (--set KEY=VALUE), each key checked against every schema that
+	// declares it; Policy "inherit" keeps the parent's deploy windows and approvals.
+	Set    map[string]string `json:"set,omitempty"`
+	Policy string            `json:"policy,omitempty"`
 }
 
 // EnvDestroyRequest is DELETE /api/v1/environments/{name}.
@@ -202,7 +206,14 @@ func CreateEnv(ctx context.Context, e *engine.Engine, req EnvCreateRequest) (*Ep
 	if req.Like == "" {
 		return nil, strata.Errorf(strata.EINVALID, "--like is required: name the declared environment to copy, e.g. --like staging")
 	}
-	env := &strata.EphemeralEnv{Name: req.Name, Like: req.Like, Labels: req.Labels}
+	env := &strata.EphemeralEnv{Name: req.Name, Like: req.Like, Labels: req.Labels, Set: req.Set}
+	switch req.Policy {
+	case "":
+	case "inherit":
+		env.InheritPolicy = true
+	default:
+		return nil, strata.Errorf(strata.EINVALID, "--policy %q: the one choice is inherit (keep the parent's deploy windows and approvals); without it a short-lived environment has neither", req.Policy)
+	}
 	if req.TTL != "" {
 		d, err := ParseTTL(req.TTL)
 		if err != nil {
@@ -231,6 +242,22 @@ func ParseTTL(s string) (time.Duration, error) {
 		return 0, bad
 	}
 	return d, nil
+}
+
+// ParseSet reads KEY=VALUE pairs (--set flags); the value may hold '=' and be empty.
+func ParseSet(pairs []string) (map[string]string, error) {
+	var set map[string]string
+	for _, kv := range pairs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, strata.Errorf(strata.EINVALID, "--set %q: want KEY=VALUE, e.g. --set PORT=9101", kv)
+		}
+		if set == nil {
+			set = map[string]string{}
+		}
+		set[k] = v
+	}
+	return set, nil
 }
 
 // ParseLabels reads k=v pairs (--label flags).

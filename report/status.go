@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,6 +22,27 @@ type Status struct {
 	Cells []Cell `json:"cells"`
 	// Next is the cursor of the next page of cells, when a limit cut this one short.
 	Next string `json:"next,omitempty"`
+	// Orphans are the environments strata.yaml no longer has where services still run
+	// (engine.Orphans), on the first page, for a principal who sees every environment.
+	Orphans []Orphan `json:"orphans,omitempty"`
+}
+
+// Orphan is an environment strata.yaml no longer has, and what still runs there.
+type Orphan struct {
+	Environment string       `json:"environment"`
+	Running     []Deployment `json:"running"`
+}
+
+// AddOrphans adds to s the orphans of e's project.
+func (s *Status) AddOrphans(ctx context.Context, e *engine.Engine) error {
+	orphans, err := e.Orphans(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range orphans {
+		s.Orphans = append(s.Orphans, Orphan{Environment: o.Environment, Running: NewDeployments(o.Running)})
+	}
+	return nil
 }
 
 // Cell is one (service, environment) of the status matrix: the version that runs there, the
@@ -203,6 +225,13 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	for _, o := range s.Orphans {
+		var running []string
+		for _, d := range o.Running {
+			running = append(running, d.Service+" "+d.Version)
+		}
+		fmt.Fprintf(w, "%s (orphan: no longer in strata.yaml; `strata env retire %s` destroys it): %s\n", o.Environment, o.Environment, strings.Join(running, ", "))
+	}
 }
 
 // HistoryQuery selects the deployments of `history` (GET /api/v1/deployments).
@@ -221,7 +250,7 @@ func NewHistory(ctx context.Context, e *engine.Engine, q HistoryQuery) ([]Deploy
 		}
 	}
 	if q.Environment != "" {
-		if err := NeedEnv(e.Project, q.Environment); err != nil {
+		if err := needGoneEnv(ctx, e, q.Environment); err != nil {
 			return nil, err
 		}
 	}
@@ -239,7 +268,32 @@ func NewHistory(ctx context.Context, e *engine.Engine, q HistoryQuery) ([]Deploy
 		return nil, err
 	}
 	MarkInterrupted(ctx, e, ds)
-	return NewDeployments(ds), nil
+	out := NewDeployments(ds)
+	return out, MarkRecalled(ctx, e.Store, out)
+}
+
+// MarkRecalled sets Recalled on each deployment of ds whose release is recalled, reading
+// the releases of each service ds holds once.
+func MarkRecalled(ctx context.Context, s strata.ReleaseStore, ds []Deployment) error {
+	recalls := map[string]*strata.Recall{}
+	read := map[string]bool{}
+	for i := range ds {
+		d := &ds[i]
+		if !read[d.Service] {
+			read[d.Service] = true
+			rs, err := s.Releases(ctx, d.Service)
+			if err != nil {
+				return fmt.Errorf("read the releases of %s: %w", d.Service, err)
+			}
+			for _, r := range rs {
+				if r.Recalled != nil {
+					recalls[r.Service+"@"+r.Version] = r.Recalled
+				}
+			}
+		}
+		d.Recalled = recalls[d.Service+"@"+d.Version]
+	}
+	return nil
 }
 
 // WriteHistory prints the `history` table.
@@ -247,7 +301,11 @@ func WriteHistory(w io.Writer, ds []Deployment, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSERVICE\tENVIRONMENT\tVERSION\tSTATE\tATTEMPT\tKIND\tACTOR\tSTARTED")
 	for _, d := range ds {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s ago\n", d.ID, d.Service, d.Environment, d.Version, d.State, d.Attempt, Dash(d.Kind), Dash(d.Actor), Age(now, timeOf(d.StartedAt)))
+		version := d.Version
+		if d.Recalled != nil {
+			version += " (recalled)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s ago\n", d.ID, d.Service, d.Environment, version, d.State, d.Attempt, Dash(d.Kind), Dash(d.Actor), Age(now, timeOf(d.StartedAt)))
 	}
 	tw.Flush()
 }

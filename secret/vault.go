@@ -37,6 +37,43 @@ func (v *Vault) KeyPath(env string) string {
 	return filepath.Join(v.KeyDir, v.Project, env+".key")
 }
 
+// Forget removes env's secrets file and its identity, when they exist, and returns the
+// paths it removed: what `env destroy` does once a short-lived environment is gone, so that
+// nothing can read its secrets again. Removing what is not there is not an error.
+func (v *Vault) Forget(env string) ([]string, error) {
+	if err := v.check(env); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(v.ProjectDir, Dir)); isNotExist(err) {
+		return v.forgetKey(env, nil)
+	}
+	unlock, err := v.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var removed []string
+	if err := os.Remove(v.FilePath(env)); err == nil {
+		removed = append(removed, v.FilePath(env))
+	} else if !isNotExist(err) {
+		return nil, fmt.Errorf("remove the secrets file of %s: %w", env, err)
+	}
+	return v.forgetKey(env, removed)
+}
+
+// forgetKey removes env's identity, when the vault knows its key directory and it is there.
+func (v *Vault) forgetKey(env string, removed []string) ([]string, error) {
+	if v.KeyDir == "" {
+		return removed, nil
+	}
+	if err := os.Remove(v.KeyPath(env)); err == nil {
+		removed = append(removed, v.KeyPath(env))
+	} else if !isNotExist(err) {
+		return removed, fmt.Errorf("remove the key of %s: %w", env, err)
+	}
+	return removed, nil
+}
+
 func (v *Vault) now() time.Time {
 	if v.Now == nil {
 		return time.Now().UTC()

@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"feature flags", testFlags},
 		{"webhook deliveries", testWebhooks},
 		{"task runs", testTaskRuns},
+		{"recalls", testRecalls},
+		{"retired environments", testRetired},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

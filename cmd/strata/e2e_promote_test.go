@@ -174,8 +174,8 @@ func TestPromoteThroughGates(t *testing.T) {
 		e := e.with(t)
 		p := e.promote(3, "promote", "api@1", "--as", "alice")
 		apiID = p.ID
-		if p.State != "waiting" || p.ID == "" || len(p.Gates) != 6 {
-			t.Fatalf("promote: %+v, want waiting with six gates", p)
+		if p.State != "waiting" || p.ID == "" || len(p.Gates) != 7 {
+			t.Fatalf("promote: %+v, want waiting with seven gates", p)
 		}
 		for _, name := range []string{"approvals", "dependencies"} {
 			if g := p.gate(name); g.OK || g.Detail == "" {

@@ -67,7 +67,7 @@ func TestATrainOfTwoServicesIsOnePromotionWithOneApprovalInDependencyOrder(t *te
 	if p.State != "waiting" || p.names() != "web@1.1.0 schema@8" || p.Service != "web" || p.Version != "1.1.0" {
 		t.Fatalf("the train: %+v", p)
 	}
-	if len(p.Gates) != 6 || !p.gate("dependencies").OK || !p.gate("previous-stage").OK {
+	if len(p.Gates) != 7 || !p.gate("dependencies").OK || !p.gate("previous-stage").OK {
 		t.Errorf("one set of gates, schema riding along for web's dependency: %+v", p.Gates)
 	}
 	if txt := e.must(3, "promote", "web@1.1.0", "schema@8", "--to", "prod", "--as", "alice"); !strings.Contains(txt.stdout, p.ID) || !strings.Contains(txt.stdout, "web@1.1.0 + schema@8") {

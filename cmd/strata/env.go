@@ -11,7 +11,7 @@ import (
 func (a *app) envCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "env",
-		Short: "List environments; create and destroy short-lived ones",
+		Short: "List environments; create and destroy short-lived ones; retire removed ones",
 	}
 	c.AddCommand(&cobra.Command{
 		Use:   "list",
@@ -25,7 +25,7 @@ func (a *app) envCommand() *cobra.Command {
 			return a.print(docs, func(w io.Writer) { report.WriteEnvironments(w, docs, a.now()) })
 		},
 	})
-	c.AddCommand(a.envCreateCommand(), a.envDestroyCommand())
+	c.AddCommand(a.envCreateCommand(), a.envDestroyCommand(), a.envRetireCommand())
 	return c
 }
 

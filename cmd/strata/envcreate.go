@@ -10,14 +10,14 @@ import (
 )
 
 func (a *app) envCreateCommand() *cobra.Command {
-	var like, ttl string
-	var labels []string
+	var like, ttl, policy string
+	var labels, set []string
 	c := &cobra.Command{
-		Use:   "create NAME --like ENV [--ttl 24h] [--label k=v ...]",
+		Use:   "create NAME --like ENV [--ttl 24h] [--label k=v ...] [--set KEY=VALUE ...] [--policy inherit]",
 		Short: "Make a short-lived environment like a declared one (config, labels, policy inherited)",
 		Args:  exactArgs(1, "one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := report.EnvCreateRequest{Name: args[0], Like: like, TTL: ttl}
+			req := report.EnvCreateRequest{Name: args[0], Like: like, TTL: ttl, Policy: policy}
 			if like == "" {
 				return strata.Errorf(strata.EINVALID, "--like is required: name the declared environment to copy, e.g. --like staging")
 			}
@@ -30,6 +30,9 @@ func (a *app) envCreateCommand() *cobra.Command {
 			if req.Labels, err = report.ParseLabels(labels); err != nil {
 				return err
 			}
+			if req.Set, err = report.ParseSet(set); err != nil {
+				return err
+			}
 			doc, err := invoke(cmd.Context(), a, command.CreateEnv, req)
 			return show(a, doc, err, func(w io.Writer) { doc.WriteText(w, a.now()) })
 		},
@@ -37,6 +40,8 @@ func (a *app) envCreateCommand() *cobra.Command {
 	c.Flags().StringVar(&like, "like", "", "the declared environment it is made like (required)")
 	c.Flags().StringVar(&ttl, "ttl", "", `time to live, e.g. "24h", "30m" or "7d"; resume destroys it after (default: none)`)
 	c.Flags().StringArrayVar(&labels, "label", nil, "a label k=v laid over the parent's (repeatable)")
+	c.Flags().StringArrayVar(&set, "set", nil, "its own config KEY=VALUE, checked against every schema that declares KEY (repeatable)")
+	c.Flags().StringVar(&policy, "policy", "", "inherit: keep the parent's deploy windows and approvals (default: neither)")
 	return c
 }
 
@@ -47,6 +52,18 @@ func (a *app) envDestroyCommand() *cobra.Command {
 		Args:  exactArgs(1, "one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			doc, err := invoke(cmd.Context(), a, command.DestroyEnv, report.EnvDestroyRequest{Name: args[0]})
+			return show(a, doc, err, doc.WriteText)
+		},
+	}
+}
+
+func (a *app) envRetireCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "retire NAME",
+		Short: "Destroy what still runs in an environment removed from strata.yaml, and record it retired",
+		Args:  exactArgs(1, "one NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc, err := invoke(cmd.Context(), a, command.RetireEnv, report.EnvRetireRequest{Name: args[0]})
 			return show(a, doc, err, doc.WriteText)
 		},
 	}
