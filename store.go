@@ -8,7 +8,7 @@ import (
 
 // SchemaVersion is the store schema this binary reads and writes. A store from a newer
 // binary is refused untouched.
-const SchemaVersion = 15
+const SchemaVersion = 17
 
 // Store keeps Strata's records. Every exported method owns its transaction; a method that
 // takes an *Event appends it to the audit log in the same transaction as the change it
@@ -31,6 +31,8 @@ type Store interface {
 	FlagStore
 	WebhookStore
 	TaskRunStore
+	// GroupStore keeps environment groups' switches and live members (group.go).
+	GroupStore
 	// BundleStore keeps releases' bundles (bundle.go): files beside the database on
 	// SQLite, chunks in the database on PostgreSQL.
 	BundleStore

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"feature flags", testFlags},
 		{"webhook deliveries", testWebhooks},
 		{"task runs", testTaskRuns},
+		{"environment groups and switches", testSwitches},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
