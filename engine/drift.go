@@ -116,6 +116,11 @@ func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
 	for _, r := range results {
 		out = append(out, r...)
 	}
+	failover, err := e.failoverDrift(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, failover...)
 	return out, ctx.Err()
 }
 

@@ -21,6 +21,9 @@ type Status struct {
 	Cells []Cell `json:"cells"`
 	// Next is the cursor of the next page of cells, when a limit cut this one short.
 	Next string `json:"next,omitempty"`
+	// Groups are the environment groups and their live members (MarkLive), when the
+	// project declares any.
+	Groups []StatusGroup `json:"groups,omitempty"`
 }
 
 // Cell is one (service, environment) of the status matrix: the version that runs there, the
@@ -44,6 +47,10 @@ type Cell struct {
 	// Ephemeral marks a short-lived environment; Expires is when it expires, if ever.
 	Ephemeral bool       `json:"ephemeral,omitempty"`
 	Expires   *time.Time `json:"expires,omitempty"`
+	// Group names the environment group the environment is in; Live says it is the
+	// group's live member (MarkLive).
+	Group string `json:"group,omitempty"`
+	Live  bool   `json:"live,omitempty"`
 }
 
 // NewStatus builds the matrix of e's project from its store. It reads what the matrix shows
@@ -158,6 +165,9 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 	for i := 0; len(services) > 0 && i < len(s.Cells); i += len(services) {
 		first := s.Cells[i]
 		fmt.Fprint(tw, first.Environment)
+		if first.Group != "" {
+			fmt.Fprint(tw, " ("+GroupRole(first.Live)+" "+first.Group+")")
+		}
 		if first.Ephemeral {
 			fmt.Fprint(tw, " ("+EnvExpiry(now, timeOf(first.Expires))+")")
 		}

@@ -134,6 +134,9 @@ func (a *app) addEphemeral(ctx context.Context, p *strata.Project, s strata.Stor
 	for _, err := range skipped {
 		fmt.Fprintf(a.stderr, "strata: warning: %v; `strata env destroy` forgets it\n", err)
 	}
+	if err := engine.ApplyLive(ctx, p, s); err != nil {
+		fmt.Fprintf(a.stderr, "strata: warning: %v\n", err)
+	}
 }
 
 // projectWithEphemeral loads the project and, when a store exists (it is not created for
