@@ -230,12 +230,15 @@ func (e *Engine) PlanSwitch(ctx context.Context, req SwitchRequest) (*SwitchResu
 	return res, nil
 }
 
-func (e *Engine) newSwitch(g *strata.Group, from, to string, req SwitchRequest) *strata.Switch {
-	kind := strata.KindSwitch
+func kindOf(req SwitchRequest) string {
 	if req.Failover {
-		kind = strata.KindFailover
+		return strata.KindFailover
 	}
-	return &strata.Switch{Group: g.Name, From: from, To: to, Kind: kind, State: strata.SwitchRunning, Requester: e.Actor,
+	return strata.KindSwitch
+}
+
+func (e *Engine) newSwitch(g *strata.Group, from, to string, req SwitchRequest) *strata.Switch {
+	return &strata.Switch{Group: g.Name, From: from, To: to, Kind: kindOf(req), State: strata.SwitchRunning, Requester: e.Actor,
 		Reason: req.Reason, Approvals: []strata.Approval{}, CreatedAt: e.now()}
 }
 
@@ -263,7 +266,15 @@ func (e *Engine) Switch(ctx context.Context, req SwitchRequest) (*SwitchResult, 
 	detail["state"] = sw.State
 	if err := e.Store.CreateSwitch(ctx, sw, e.event(sw.Kind+".request", "", sw.To, "", detail)); err != nil {
 		if strata.ErrorCode(err) == strata.ECONFLICT && sw.ID != "" {
+			// One switch of a group at a time: asking again for the one that waits
+			// is given it (as a promotion asked twice is), anything else the conflict.
 			res.Switch = sw
+			if sw.State == strata.SwitchWaiting && sw.To == req.To && sw.Kind == kindOf(req) {
+				if gates, gerr := e.switchGates(ctx, g, sw); gerr == nil {
+					res.Gates = relabel(gates, sw.ID)
+					return res, gateError(fmt.Sprintf("switch %s of %s to %s is waiting", sw.ID, sw.Group, sw.To), res.Gates)
+				}
+			}
 		}
 		return res, err
 	}
