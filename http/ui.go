@@ -174,6 +174,7 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("POST /environments/{name}/runs", u.page(u.runTask))
 	mux.Handle("POST /environments/{name}/rollback", u.page(u.rollbackService))
 	mux.Handle("POST /releases/{service}/{version}/promote", u.page(u.promoteRelease))
+	mux.Handle("POST /groups/{group}/switch", u.page(u.switchGroup))
 	mux.Handle("POST /runs/{id}/approve", u.page(u.decideRun(false)))
 	mux.Handle("POST /runs/{id}/reject", u.page(u.decideRun(true)))
 	mux.Handle("GET /services/{name}", u.page(u.service))
