@@ -38,6 +38,10 @@ type SwitchResult struct {
 	Unchanged bool
 }
 
+// SwitchRefused is the state a switch's document has when a closed gate other than
+// approvals refused it: it was not recorded (the store has no such state).
+const SwitchRefused = "refused"
+
 // switchOutputCap bounds the switch step's output kept in the store.
 const switchOutputCap = 64 << 10
 
@@ -254,6 +258,7 @@ func (e *Engine) Switch(ctx context.Context, req SwitchRequest) (*SwitchResult, 
 	}
 	sw := res.Switch
 	if !plan.Open(res.Gates) && !plan.OnlyApprovalsClosed(res.Gates) {
+		sw.State = SwitchRefused
 		return res, gateError(fmt.Sprintf("%s of %s to %s is refused", sw.Kind, sw.Group, sw.To), res.Gates)
 	}
 	g := e.Project.Group(sw.Group)
