@@ -477,6 +477,16 @@ func (e *Engine) memberSecrets(envs ...string) []string {
 	return out
 }
 
+// StrandedSwitches returns the running switches whose process is gone (on this host a dead
+// process, elsewhere a lapsed lease): `strata resume` runs their step again.
+func (e *Engine) StrandedSwitches(ctx context.Context) ([]*strata.Switch, error) {
+	open, err := e.Store.Switches(ctx, strata.SwitchFilter{States: []string{strata.SwitchRunning}})
+	if err != nil {
+		return nil, fmt.Errorf("find running switches: %w", err)
+	}
+	return slices.DeleteFunc(open, func(sw *strata.Switch) bool { return e.alive(sw.Owner, sw.LeaseUntil) }), nil
+}
+
 // resumeSwitches runs again the switches whose process died mid-step (taken over, compare
 // and set, so one process does), and runs the waiting ones whose gates now hold.
 func (e *Engine) resumeSwitches(ctx context.Context) ([]*strata.Switch, error) {

@@ -360,6 +360,9 @@ func TestASwitchWhoseProcessDiedIsResumedAndMovesTheLiveMemberOnce(t *testing.T)
 	if e.live("shop-us") != "blue" {
 		t.Fatal("the live member moved before the switch step ended")
 	}
+	if r := e.must(0, "groups"); !strings.Contains(r.stderr, "was interrupted; `strata resume` runs its step again") {
+		t.Fatalf("the interrupted switch is not reported:\n%s", r)
+	}
 	os.Remove(e.path("slow"))
 	r := e.must(0, "resume")
 	if !strings.Contains(r.stdout, "shop-us blue -> green succeeded") {
@@ -376,5 +379,27 @@ func TestASwitchWhoseProcessDiedIsResumedAndMovesTheLiveMemberOnce(t *testing.T)
 	audit := e.must(0, "audit").stdout
 	if n := strings.Count(audit, "switch.succeeded"); n != 1 {
 		t.Fatalf("%d switch.succeeded events, want 1:\n%s", n, audit)
+	}
+}
+
+func TestTheSwitchStepsOutputHasTheMembersSecretsRedacted(t *testing.T) {
+	t.Parallel()
+	const secretValue = "s3cr3t-green-7f1c"
+	yaml := strings.NewReplacer("@APP@", "true", "@BLUE@", "1", "@GREEN@", "2", "policy: {approvals: 1}", "policy: {approvals: 0}",
+		`echo "moved $STRATA_GROUP to $STRATA_TO"`, `echo "moved $STRATA_GROUP to $STRATA_TO with $LEAK"`,
+		"      PORT: {type: integer, default: 1}", "      PORT: {type: integer, default: 1}\n      TOKEN: {type: string, secret: true}").Replace(switchEstate)
+	e := newEstate(t, yaml)
+	e.must(0, "secret", "keygen", "green")
+	setSecret(t, e, "green", "TOKEN", secretValue)
+	leaky := e.plusEnv("LEAK=" + secretValue)
+	r := leaky.must(0, "-o", "json", "switch", "shop-us", "--to", "green")
+	if strings.Contains(r.stdout+r.stderr, secretValue) {
+		t.Fatalf("the secret is in the switch's output:\n%s", r)
+	}
+	if !strings.Contains(r.stdout, "moved shop-us to green with ***") {
+		t.Fatalf("want the redacted line in the stored output:\n%s", r)
+	}
+	if audit := e.must(0, "audit").stdout; strings.Contains(audit, secretValue) {
+		t.Fatalf("the secret is in the audit log:\n%s", audit)
 	}
 }
