@@ -185,16 +185,22 @@ func soakGate(p *strata.Project, r Request, f Facts, idx int) Gate {
 }
 
 func approvalsGate(p *strata.Project, r Request) Gate {
-	g := Gate{Name: GateApprovals, OK: true}
 	need := 0
 	for _, env := range r.Stage.Environments {
 		if e := p.Environment(env); e != nil {
 			need = max(need, e.Policy.ApprovalsNeeded())
 		}
 	}
+	return approvals(need, r.ID, r.Requester, r.Approvals)
+}
+
+// approvals is the approvals gate of anything that needs need approvals from principals
+// other than requester (a promotion, a group switch): id is what `strata approve` names.
+func approvals(need int, id, requester string, given []strata.Approval) Gate {
+	g := Gate{Name: GateApprovals, OK: true}
 	var by []string
-	for _, a := range r.Approvals {
-		if a.Principal != r.Requester && !slices.Contains(by, a.Principal) {
+	for _, a := range given {
+		if a.Principal != requester && !slices.Contains(by, a.Principal) {
 			by = append(by, a.Principal)
 		}
 	}
@@ -205,11 +211,10 @@ func approvalsGate(p *strata.Project, r Request) Gate {
 		g.Detail = fmt.Sprintf("approved by %s", strings.Join(by, ", "))
 	default:
 		g.OK = false
-		id := r.ID
 		if id == "" {
 			id = "ID"
 		}
-		g.Detail = fmt.Sprintf("%d of %d approvals; someone other than %s runs `strata approve %s`", len(by), need, r.Requester, id)
+		g.Detail = fmt.Sprintf("%d of %d approvals; someone other than %s runs `strata approve %s`", len(by), need, requester, id)
 	}
 	return g
 }

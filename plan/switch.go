@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/strata-dev/strata"
@@ -80,28 +79,7 @@ func switchDriftGate(r SwitchRequest, f SwitchFacts) Gate {
 }
 
 func switchApprovalsGate(r SwitchRequest) Gate {
-	g := Gate{Name: GateApprovals, OK: true}
-	need := r.Group.Policy.ApprovalsNeeded()
-	var by []string
-	for _, a := range r.Approvals {
-		if a.Principal != r.Requester && !slices.Contains(by, a.Principal) {
-			by = append(by, a.Principal)
-		}
-	}
-	switch {
-	case need == 0:
-		g.Detail = "no approvals required"
-	case len(by) >= need:
-		g.Detail = fmt.Sprintf("approved by %s", strings.Join(by, ", "))
-	default:
-		g.OK = false
-		id := r.ID
-		if id == "" {
-			id = "ID"
-		}
-		g.Detail = fmt.Sprintf("%d of %d approvals; someone other than %s runs `strata approve %s`", len(by), need, r.Requester, id)
-	}
-	return g
+	return approvals(r.Group.Policy.ApprovalsNeeded(), r.ID, r.Requester, r.Approvals)
 }
 
 // OnlyApprovalsClosed reports whether the approvals gate is the one gate of gates that does
