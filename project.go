@@ -31,6 +31,9 @@ type Project struct {
 	Digest string
 	// Flags are the feature flags strata.yaml declares, in declaration order.
 	Flags []*Flag
+	// Groups are the environment groups (blue/green, disaster recovery) strata.yaml
+	// declares, in declaration order (group.go).
+	Groups []*Group
 
 	// index finds environments by name without a scan (Environment); nil until Index.
 	index *nameIndex
@@ -275,7 +278,11 @@ type Stage struct {
 	// Exactly one of them is set.
 	Names    []string
 	Selector map[string]string
-	Auto     bool
+	// Group and Role, when set, select a group's members by role ({group: shop-us, role:
+	// standby}): Environments then holds the members in that role as the store last said
+	// (engine.ApplyLive), the role as strata.yaml's live says until a switch is recorded.
+	Group, Role string
+	Auto        bool
 	// Waves deploys that many environments at a time (0: all at once); WaveLists names the
 	// waves outright and wins when set.
 	Waves     int

@@ -31,6 +31,8 @@ type Store interface {
 	FlagStore
 	WebhookStore
 	TaskRunStore
+	// GroupStore keeps environment groups' switches and live members (group.go).
+	GroupStore
 	// BundleStore keeps releases' bundles (bundle.go): files beside the database on
 	// SQLite, chunks in the database on PostgreSQL.
 	BundleStore

@@ -22,6 +22,7 @@ func All() []Decl {
 		Approve, Reject, Freeze, Unfreeze, Audit, Resume, Drift, GC, Agents, Stats, Graph,
 		FlagList, FlagExplain, FlagSet, FlagRollout, FlagKill, FlagUnkill, FlagRequests, FlagApprove,
 		Run, ApproveRun, RejectRun, Runs, ShowRun, Recall, Unrecall,
+		Groups, Switch, Failover, PlanSwitch, ApproveSwitch, RejectSwitch,
 	}
 }
 

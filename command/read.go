@@ -108,6 +108,9 @@ func status(ctx context.Context, x Site, req report.StatusRequest) (*report.Stat
 	if err != nil {
 		return nil, err
 	}
+	if err := markLive(ctx, x, doc); err != nil {
+		return nil, err
+	}
 	if !x.CoversAll() {
 		doc.Cells = slices.DeleteFunc(doc.Cells, func(c report.Cell) bool { return !x.Covers(c.Environment) })
 	}

@@ -17,7 +17,7 @@ func TestEveryKeyIsInTheReference(t *testing.T) {
 	lists := map[string][]string{
 		"top level": topKeys, "environment": envKeys, "policy": policyKeys, "notify": notifyKeys,
 		"service": serviceKeys, "step": stepKeys, "observe": observeKeys, "health": healthKeys,
-		"config schema": schemaKeys, "stage": stageKeys, "rollback": rollbacks, "config type": keyTypes,
+		"config schema": schemaKeys, "stage": stageKeys, "group": groupKeys, "rollback": rollbacks, "config type": keyTypes,
 	}
 	for where, keys := range lists {
 		for _, k := range keys {

@@ -78,7 +78,7 @@ func TestHostileFilesAreRefusedWithoutEchoingThem(t *testing.T) {
 			"creds.yaml is not a Strata configuration file: none of its 2 top-level keys is one of", []string{"hunter2", "aws_secret_key"}},
 		{"a file that is a list is not echoed",
 			map[string]string{"strata.yaml": head + "include: [list.yaml]\n", "list.yaml": "- sk_live_123\n"}, nil,
-			"list.yaml is not a Strata configuration file: its top level should be keys such as include, defaults, environments, services, pipeline, notify, flags, found a list", []string{"sk_live"}},
+			"list.yaml is not a Strata configuration file: its top level should be keys such as include, defaults, environments, groups, services, pipeline, notify, flags, found a list", []string{"sk_live"}},
 		{"strata.yaml itself as one line of text is not echoed",
 			map[string]string{"strata.yaml": "root:x:0:0:root:/root:/bin/bash\n"}, nil,
 			"strata.yaml is not a Strata configuration file", []string{"root:"}},

@@ -190,7 +190,14 @@ func (l *loader) resolvePipeline() {
 		st := m.st
 		where := "stage " + quote(st.Name)
 		st.Environments = []string{}
-		if st.Selector != nil {
+		if st.Selector != nil && l.groupStage(m, where) {
+			// A group's members by role: every member may take the role after a switch.
+			if g := l.p.Group(st.Group); g != nil {
+				for _, name := range g.Environments {
+					inStage[name] = true
+				}
+			}
+		} else if st.Selector != nil {
 			for _, e := range l.p.Environments {
 				if strata.Matches(st.Selector, e.Name, e.Labels) {
 					st.Environments = append(st.Environments, e.Name)

@@ -12,8 +12,8 @@ import (
 )
 
 var (
-	topKeys     = []string{"project", "include", "defaults", "environments", "services", "pipeline", "notify", "flags"}
-	includeKeys = []string{"include", "defaults", "environments", "services", "pipeline", "notify", "flags"}
+	topKeys     = []string{"project", "include", "defaults", "environments", "groups", "services", "pipeline", "notify", "flags"}
+	includeKeys = []string{"include", "defaults", "environments", "groups", "services", "pipeline", "notify", "flags"}
 	envKeys     = []string{"labels", "config", "policy", "extends", "secrets", "runs_on", "flags"}
 	policyKeys  = []string{"approvals", "windows", "soak", "flag_approvals"}
 	notifyKeys  = []string{"url", "events"}
@@ -76,6 +76,8 @@ func (l *loader) decodeTop(src *source, root *yaml.Node, stack []string) {
 			l.decodeDefaults(src, p.v)
 		case "environments":
 			l.decodeEnvironments(src, p.v)
+		case "groups":
+			l.decodeGroups(src, p.v)
 		case "services":
 			l.decodeServices(src, p.v)
 		case "pipeline":

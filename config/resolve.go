@@ -23,6 +23,7 @@ func (l *loader) resolve() {
 	for _, it := range l.strs {
 		l.checkRefs(it)
 	}
+	l.resolveGroups()
 	l.resolvePipeline()
 	l.checkFlags()
 }

@@ -33,6 +33,7 @@ type loader struct {
 	svcs       map[string]*strata.Service
 	stages     map[string]*stageMeta
 	stageList  []*stageMeta
+	groups     []*groupMeta
 	labelPos   map[*strata.Environment]map[string]strata.Pos
 	sawProject bool
 	brokenTop  bool     // strata.yaml itself did not parse

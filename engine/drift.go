@@ -53,7 +53,8 @@ const observeTimeout = 10 * time.Second
 // observe that fails is version drift too ("could not observe: ..."). Secret values are not
 // read: keys that are secret now or were secret then are not compared. Health drift is a
 // deployment whose check, as `serve` last ran it after the deployment, fails (the store's
-// HealthChecks; drift does not run checks itself).
+// HealthChecks; drift does not run checks itself). Failover drift is the side a group failed
+// over from while a service there fails its health check, which drift does run (failover.go).
 //
 // Items come in project order (environments, then services). An unknown env is ENOTFOUND.
 func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
@@ -116,6 +117,11 @@ func (e *Engine) Drift(ctx context.Context, env string) ([]DriftItem, error) {
 	for _, r := range results {
 		out = append(out, r...)
 	}
+	failover, err := e.failoverDrift(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, failover...)
 	return out, ctx.Err()
 }
 

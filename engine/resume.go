@@ -23,6 +23,9 @@ type ResumeResult struct {
 	Destroyed []DestroyedEnv
 	// Runs are the runbook runs whose process died mid-run, now failed.
 	Runs []*strata.TaskRun
+	// Switches are the group switches run again after their process died, or run once
+	// their approvals and gates held (switch.go).
+	Switches []*strata.Switch
 }
 
 // Interrupted returns the active deployments whose owner is gone: on this host its process
@@ -116,6 +119,11 @@ func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 	}
 	runs, err := e.failStrandedRuns(ctx)
 	res.Runs = runs
+	if err != nil {
+		errs = append(errs, err)
+	}
+	switches, err := e.resumeSwitches(ctx)
+	res.Switches = switches
 	if err != nil {
 		errs = append(errs, err)
 	}

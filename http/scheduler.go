@@ -96,7 +96,11 @@ func (s *Server) syncEnvironments(ctx context.Context) *strata.Project {
 	for _, err := range skipped {
 		s.log.Warn("scheduler", "err", err)
 	}
-	if slices.Equal(np.Environments, cur.Environments) {
+	// A switch made elsewhere moves the standby stages' members (groups).
+	if err := engine.ApplyLive(ctx, np, s.store); err != nil {
+		s.log.Warn("scheduler: read live members", "err", err)
+	}
+	if slices.Equal(np.Environments, cur.Environments) && engine.SameMembers(np, cur) {
 		return cur
 	}
 	s.cur.Store(np)

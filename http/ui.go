@@ -177,6 +177,7 @@ func (u *ui) routes(mux *http.ServeMux) {
 	mux.Handle("POST /releases/{service}/{version}/promote", u.page(u.promoteRelease))
 	mux.Handle("POST /releases/{service}/{version}/recall", u.page(u.recallRelease))
 	mux.Handle("POST /releases/{service}/{version}/unrecall", u.page(u.unrecallRelease))
+	mux.Handle("POST /groups/{group}/switch", u.page(u.switchGroup))
 	mux.Handle("POST /runs/{id}/approve", u.page(u.decideRun(false)))
 	mux.Handle("POST /runs/{id}/reject", u.page(u.decideRun(true)))
 	mux.Handle("GET /services/{name}", u.page(u.service))

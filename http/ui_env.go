@@ -39,6 +39,8 @@ type envView struct {
 	// CanRollback is set for a deployer whose token covers the environment (ui_actions.go).
 	CanRollback bool
 	Principal   string
+	// Group is the environment's group, nil when it is in none (ui_switch.go).
+	Group *envGroup
 }
 
 // envRun is what runs of one service in the environment.
@@ -76,6 +78,11 @@ func (u *ui) environment(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	view := envView{Env: env, Labels: labelText(env.Labels), CSRF: v.session.csrf, CanFreeze: v.can(strata.ActAdmin),
 		CanRollback: v.can(strata.ActDeploy) && v.covers(name)}
+	var err error
+	if view.Group, err = v.groupOf(ctx, name); err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
 	for e := env; e != nil && len(view.Chain) < 64; e = p.Environment(e.Extends) {
 		view.Chain = append(view.Chain, e.Name)
 		if e.Extends == "" {

@@ -188,6 +188,10 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, q url.Values) (*matrixVi
 	m.Prev, m.Next = pageLinks(q, m.Page, len(rows))
 	page := rows[min(len(rows), (m.Page-1)*matrixPage):min(len(rows), m.Page*matrixPage)]
 	now := u.now()
+	live, err := v.engine.Live(ctx) // the groups' live members, marked on their rows
+	if err != nil {
+		return nil, err
+	}
 	var cur *matrixGroup
 	for _, env := range page {
 		label := ""
@@ -201,7 +205,7 @@ func (u *ui) buildMatrix(ctx context.Context, v *visit, q url.Values) (*matrixVi
 			m.Groups = append(m.Groups, matrixGroup{Label: label})
 			cur = &m.Groups[len(m.Groups)-1]
 		}
-		cur.Rows = append(cur.Rows, matrixRow{HTML: rowHTML(env, p.Services, snap, gone, now)})
+		cur.Rows = append(cur.Rows, matrixRow{HTML: rowHTML(env, p.Services, snap, gone, now, groupMark(p, live, env.Name))})
 	}
 	m.LabelKeys = slices.Sorted(maps.Keys(keys))
 	m.Waiting, err = u.waiting(ctx, v, now)
@@ -311,7 +315,10 @@ func (u *ui) funcs() template.FuncMap {
 // rowHTML writes one environment's row: its name (labels in the title), then per service
 // the running version and its age, coloured by the state of the newest deployment, linked
 // to that deployment. A short-lived environment made again under an old name starts empty.
-func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSnapshot, gone map[string]bool, now time.Time) template.HTML {
+//
+// mark, when not empty, is the environment's role in its group (groupMark), shown after its
+// name.
+func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSnapshot, gone map[string]bool, now time.Time, mark template.HTML) template.HTML {
 	var b strings.Builder
 	b.Grow(64 + 96*len(services))
 	name := html.EscapeString(env.Name)
@@ -327,6 +334,7 @@ func rowHTML(env *strata.Environment, services []*strata.Service, snap *matrixSn
 	if env.Ephemeral {
 		b.WriteString(` <span class="muted">short-lived</span>`)
 	}
+	b.WriteString(string(mark))
 	b.WriteString(`</th>`)
 	for _, s := range services {
 		k := pairKey{Service: s.Name, Environment: env.Name}

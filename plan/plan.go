@@ -257,16 +257,28 @@ func soakGate(p *strata.Project, r Request, f Facts, idx int) Gate {
 }
 
 func approvalsGate(p *strata.Project, r Request) Gate {
-	g := Gate{Name: GateApprovals, OK: true}
 	need := 0
 	for _, env := range r.Environments() {
 		if e := p.Environment(env); e != nil {
 			need = max(need, e.Policy.ApprovalsNeeded())
 		}
 	}
+	g := approvals(need, r.ID, r.Requester, r.Approvals)
+	if !g.OK && r.Kind == KindDeploy && r.ID == "" {
+		// Only a promotion collects approvals; `deploy` opens one (Request.ID is then its id).
+		g.Detail = fmt.Sprintf("0 of %d approvals; only a promotion collects them: `strata promote %s@%s --to STAGE --only %s`, then someone other than %s runs `strata approve ID`",
+			need, r.Service, r.Version, r.Environment, r.Requester)
+	}
+	return g
+}
+
+// approvals is the approvals gate of anything that needs need approvals from principals
+// other than requester (a promotion, a group switch): id is what `strata approve` names.
+func approvals(need int, id, requester string, given []strata.Approval) Gate {
+	g := Gate{Name: GateApprovals, OK: true}
 	var by []string
-	for _, a := range r.Approvals {
-		if a.Principal != r.Requester && !slices.Contains(by, a.Principal) {
+	for _, a := range given {
+		if a.Principal != requester && !slices.Contains(by, a.Principal) {
 			by = append(by, a.Principal)
 		}
 	}
@@ -277,16 +289,10 @@ func approvalsGate(p *strata.Project, r Request) Gate {
 		g.Detail = fmt.Sprintf("approved by %s", strings.Join(by, ", "))
 	default:
 		g.OK = false
-		id := r.ID
 		if id == "" {
 			id = "ID"
 		}
-		g.Detail = fmt.Sprintf("%d of %d approvals; someone other than %s runs `strata approve %s`", len(by), need, r.Requester, id)
-		if r.Kind == KindDeploy && r.ID == "" {
-			// Only a promotion collects approvals; `deploy` opens one (Request.ID is then its id).
-			g.Detail = fmt.Sprintf("0 of %d approvals; only a promotion collects them: `strata promote %s@%s --to STAGE --only %s`, then someone other than %s runs `strata approve ID`",
-				need, r.Service, r.Version, r.Environment, r.Requester)
-		}
+		g.Detail = fmt.Sprintf("%d of %d approvals; someone other than %s runs `strata approve %s`", len(by), need, requester, id)
 	}
 	return g
 }

@@ -255,11 +255,13 @@ type Resume struct {
 	Destroyed  []engine.DestroyedEnv `json:"destroyed"`
 	Promotions []*Promotion          `json:"promotions"`
 	Resumed    []Deployment          `json:"resumed"`
+	// Switches are the group switches resume ran (again).
+	Switches []*strata.Switch `json:"switches,omitempty"`
 }
 
 // NewResume returns the document of a resume result.
 func NewResume(res *engine.ResumeResult) *Resume {
-	doc := &Resume{Resumed: NewDeployments(res.Resumed), Destroyed: res.Destroyed}
+	doc := &Resume{Resumed: NewDeployments(res.Resumed), Destroyed: res.Destroyed, Switches: res.Switches}
 	if doc.Destroyed == nil {
 		doc.Destroyed = []engine.DestroyedEnv{}
 	}
@@ -271,8 +273,11 @@ func NewResume(res *engine.ResumeResult) *Resume {
 
 // WriteText prints what resume did, or that there was nothing to do.
 func (r *Resume) WriteText(w io.Writer) {
-	if len(r.Resumed) == 0 && len(r.Promotions) == 0 && len(r.Destroyed) == 0 {
+	if len(r.Resumed) == 0 && len(r.Promotions) == 0 && len(r.Destroyed) == 0 && len(r.Switches) == 0 {
 		fmt.Fprintln(w, "nothing to resume")
+	}
+	for _, s := range r.Switches {
+		fmt.Fprintf(w, "%s %s: %s %s -> %s %s\n", s.Kind, s.ID, s.Group, s.From, s.To, s.State)
 	}
 	for _, d := range r.Resumed {
 		fmt.Fprintf(w, "resumed %s: %s@%s in %s %s (attempt %d)\n", d.ID, d.Service, d.Version, d.Environment, d.State, d.Attempt)

@@ -25,6 +25,9 @@ type Status struct {
 	// Orphans are the environments strata.yaml no longer has where services still run
 	// (engine.Orphans), on the first page, for a principal who sees every environment.
 	Orphans []Orphan `json:"orphans,omitempty"`
+	// Groups are the environment groups and their live members (MarkLive), when the
+	// project declares any.
+	Groups []StatusGroup `json:"groups,omitempty"`
 }
 
 // Orphan is an environment strata.yaml no longer has, and what still runs there.
@@ -66,6 +69,10 @@ type Cell struct {
 	// Ephemeral marks a short-lived environment; Expires is when it expires, if ever.
 	Ephemeral bool       `json:"ephemeral,omitempty"`
 	Expires   *time.Time `json:"expires,omitempty"`
+	// Group names the environment group the environment is in; Live says it is the
+	// group's live member (MarkLive).
+	Group string `json:"group,omitempty"`
+	Live  bool   `json:"live,omitempty"`
 }
 
 // NewStatus builds the matrix of e's project from its store. It reads what the matrix shows
@@ -201,6 +208,9 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 	for i := 0; len(services) > 0 && i < len(s.Cells); i += len(services) {
 		first := s.Cells[i]
 		fmt.Fprint(tw, first.Environment)
+		if first.Group != "" {
+			fmt.Fprint(tw, " ("+GroupRole(first.Live)+" "+first.Group+")")
+		}
 		if first.Ephemeral {
 			fmt.Fprint(tw, " ("+EnvExpiry(now, timeOf(first.Expires))+")")
 		}

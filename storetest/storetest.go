@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"task runs", testTaskRuns},
 		{"recalls", testRecalls},
 		{"retired environments", testRetired},
+		{"environment groups and switches", testSwitches},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ func (a *app) moreCommands() []*cobra.Command {
 		a.rollbackCommand(), a.logsCommand(), a.resumeCommand(), a.freezeCommand(),
 		a.unfreezeCommand(), a.secretCommand(), a.auditCommand(), a.demoCommand(),
 		a.driftCommand(), a.flagCommand(), a.statsCommand(), a.graphCommand(), a.tokenCommand(), a.serveCommand(),
-		a.runCommand(), a.runsCommand(), a.gcCommand(), a.agentCommand(), a.recallCommand(), a.unrecallCommand(),
+		a.runCommand(), a.runsCommand(), a.groupsCommand(), a.switchCommand(), a.failoverCommand(), a.gcCommand(), a.agentCommand(),
+		a.recallCommand(), a.unrecallCommand(),
 	}
 }

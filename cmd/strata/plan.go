@@ -8,17 +8,27 @@ import (
 
 func (a *app) planCommand() *cobra.Command {
 	var req report.PromoteRequest
+	var group string
 	c := &cobra.Command{
-		Use:   "plan SERVICE[@VERSION]... [--to STAGE] [--only ENV]...",
-		Short: "Show what a promotion (or a release train) would do and which gates hold, changing nothing",
-		Args:  minArgs(1, "one SERVICE[@VERSION], or several for a release train"),
+		Use:   "plan SERVICE[@VERSION]... [--to STAGE] [--only ENV]... | plan --switch GROUP --to ENV",
+		Short: "Show what a promotion (a release train, or a group switch) would do and which gates hold, changing nothing",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if group != "" {
+				return exactArgs(0, "no SERVICE with --switch")(cmd, args)
+			}
+			return minArgs(1, "one SERVICE[@VERSION], or several for a release train")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if group != "" {
+				return a.planSwitch(cmd, group, req.To)
+			}
 			req.Service, req.Version, req.Members = trainRefs(args)
 			doc, err := invoke(cmd.Context(), a, command.Plan, req)
 			return show(a, doc, err, doc.WriteText)
 		},
 	}
-	c.Flags().StringVar(&req.To, "to", "", "stage (default: the next stage the release has not reached)")
+	c.Flags().StringVar(&req.To, "to", "", "stage (default: the next stage the release has not reached); with --switch, the member")
+	c.Flags().StringVar(&group, "switch", "", "plan a switch of this group (with --to ENV) instead: its gates and the diff of the two members")
 	c.Flags().BoolVar(&req.OverrideWindow, "override-window", false, "judge the window gate as overridden")
 	c.Flags().StringVar(&req.Reason, "reason", "", "why the window would be overridden")
 	c.Flags().StringArrayVar(&req.Only, "only", nil, "plan for this environment of the stage only (repeatable)")

@@ -50,8 +50,12 @@ func (a *app) approveCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "approve ID",
 		Short: "Approve a waiting promotion or runbook run; it runs here when that opens its last gate",
-		Args:  exactArgs(1, "one promotion ID (p-…) or run ID (t-…)"),
+		Args:  exactArgs(1, "one promotion ID (p-…), run ID (t-…) or switch ID (sw-…)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isSwitchID(args[0]) {
+				doc, err := invoke(cmd.Context(), a, command.ApproveSwitch, report.SwitchIDRequest{ID: args[0]})
+				return showAlways(a, doc, err, doc.WriteText)
+			}
 			if isRunID(args[0]) {
 				doc, err := invoke(cmd.Context(), a, command.ApproveRun, report.RunIDRequest{ID: args[0]})
 				return showAlways(a, doc, err, func(w io.Writer) { report.WriteRun(w, doc) })
@@ -72,8 +76,12 @@ func (a *app) rejectCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "reject ID --reason R",
 		Short: "Reject a waiting promotion or runbook run",
-		Args:  exactArgs(1, "one promotion ID (p-…) or run ID (t-…)"),
+		Args:  exactArgs(1, "one promotion ID (p-…), run ID (t-…) or switch ID (sw-…)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isSwitchID(args[0]) {
+				doc, err := invoke(cmd.Context(), a, command.RejectSwitch, report.SwitchRejectRequest{ID: args[0], Reason: req.Reason})
+				return showAlways(a, doc, err, doc.WriteText)
+			}
 			if isRunID(args[0]) {
 				doc, err := invoke(cmd.Context(), a, command.RejectRun, report.RunRejectRequest{ID: args[0], Reason: req.Reason})
 				return showAlways(a, doc, err, func(w io.Writer) { report.WriteRun(w, doc) })

@@ -120,6 +120,11 @@ func (a *app) reportInterrupted(ctx context.Context, e *engine.Engine) {
 			fmt.Fprintf(a.stderr, "strata: promotion %s (%s@%s to %s) was interrupted; `strata resume` carries it on\n", p.ID, p.Service, p.Version, p.Stage)
 		}
 	}
+	if ss, err := e.StrandedSwitches(ctx); err == nil {
+		for _, sw := range ss {
+			fmt.Fprintf(a.stderr, "strata: %s %s (%s from %s to %s) was interrupted; `strata resume` runs its step again\n", sw.Kind, sw.ID, sw.Group, sw.From, sw.To)
+		}
+	}
 }
 
 func pairFrom(k [2]string) plan.Pair { return plan.Pair{Service: k[0], Environment: k[1]} }
@@ -133,6 +138,9 @@ func (a *app) addEphemeral(ctx context.Context, p *strata.Project, s strata.Stor
 	}
 	for _, err := range skipped {
 		fmt.Fprintf(a.stderr, "strata: warning: %v; `strata env destroy` forgets it\n", err)
+	}
+	if err := engine.ApplyLive(ctx, p, s); err != nil {
+		fmt.Fprintf(a.stderr, "strata: warning: %v\n", err)
 	}
 }
 
