@@ -55,14 +55,15 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		n.Approvals[i].At = db.orNow(n.Approvals[i].At)
 	}
 	var open *strata.Promotion
-	err := db.write(ctx, func(tx *txn) error {
-		open = nil
-		inserted, err := tx.Exec(ctx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
+	insert := Stmt{Q: `INSERT INTO promotions (id, service, version, stage, state, requester, override,
 			reason, error, created_at, updated_at, owner_id, owner_host, owner_pid, owner_start, lease_until)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			n.ID, n.Service, n.Version, n.Stage, n.State, n.Requester, n.Override, n.Reason, n.Error,
+		Args: []any{n.ID, n.Service, n.Version, n.Stage, n.State, n.Requester, n.Override, n.Reason, n.Error,
 			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.UpdatedAt),
-			n.Owner.ID(), n.Owner.Host, n.Owner.PID, n.Owner.Start, sqlrow.Nanos(n.LeaseUntil))
+			n.Owner.ID(), n.Owner.Host, n.Owner.PID, n.Owner.Start, sqlrow.Nanos(n.LeaseUntil)}}
+	careful := func(tx *txn) error {
+		open = nil
+		inserted, err := tx.Exec(ctx, insert.Q, insert.Args...)
 		if err != nil {
 			return err
 		}
@@ -87,7 +88,18 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 			}
 		}
 		return tx.audit(ctx, e, n.ID, n.Service, "")
-	})
+	}
+	var err error
+	if len(n.Approvals) == 0 && e != nil {
+		// The quick way: the insert and its event at once; a refused insert (an open
+		// promotion of the release to the stage) diverges, and the careful way names it.
+		err = db.writePlanned(ctx, &planned{careful: careful, plan: func() ([]Stmt, []audited) {
+			open = nil
+			return []Stmt{insert}, []audited{{e, n.ID, n.Service, ""}}
+		}})
+	} else {
+		err = db.write(ctx, careful)
+	}
 	if open != nil {
 		*p = *open
 	}
@@ -119,7 +131,7 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 	}
 	updated := db.clock()
 	owner, until := sqlrow.PromotionOwner(p)
-	err := db.write(ctx, func(tx *txn) error {
+	careful := func(tx *txn) error {
 		var service string
 		err := tx.QueryRow(ctx, `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?,
 			owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?, lease_until = ?
@@ -136,7 +148,23 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 			return err
 		}
 		return tx.audit(ctx, e, p.ID, service, "")
-	})
+	}
+	var err error
+	if p.Service != "" && e != nil {
+		// The quick way, for a caller that knows the promotion's service: the update (which
+		// changes no row when the service is not the stored one, or another owner runs it)
+		// and its event at once; the careful way explains a refusal.
+		update := Stmt{Q: `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?,
+			owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?, lease_until = ?
+			WHERE id = ? AND service = ? AND (state <> 'running' OR owner_id = ?)`,
+			Args: []any{p.State, p.Override, p.Reason, p.Error, sqlrow.Nanos(updated),
+				owner.ID(), owner.Host, owner.PID, owner.Start, sqlrow.Nanos(until), p.ID, p.Service, p.Owner.ID()}}
+		err = db.writePlanned(ctx, &planned{careful: careful, plan: func() ([]Stmt, []audited) {
+			return []Stmt{update}, []audited{{e, p.ID, p.Service, ""}}
+		}})
+	} else {
+		err = db.write(ctx, careful)
+	}
 	if err != nil {
 		return sqlrow.Wrap(err, "update promotion %s", p.ID)
 	}
