@@ -150,17 +150,17 @@ func (db *DB) UpdatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 		return tx.audit(ctx, e, p.ID, service, "")
 	}
 	var err error
-	if p.Service != "" && e != nil {
-		// The quick way, for a caller that knows the promotion's service: the update (which
-		// changes no row when the service is not the stored one, or another owner runs it)
-		// and its event at once; the careful way explains a refusal.
+	if e != nil && e.Service != "" {
+		// The quick way, for an event that names its service (the careful way would take it
+		// from the stored row): the update (which changes no row when another owner runs
+		// the promotion) and its event at once; the careful way explains a refusal.
 		update := Stmt{Q: `UPDATE promotions SET state = ?, override = ?, reason = ?, error = ?, updated_at = ?,
 			owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?, lease_until = ?
-			WHERE id = ? AND service = ? AND (state <> 'running' OR owner_id = ?)`,
+			WHERE id = ? AND (state <> 'running' OR owner_id = ?)`,
 			Args: []any{p.State, p.Override, p.Reason, p.Error, sqlrow.Nanos(updated),
-				owner.ID(), owner.Host, owner.PID, owner.Start, sqlrow.Nanos(until), p.ID, p.Service, p.Owner.ID()}}
+				owner.ID(), owner.Host, owner.PID, owner.Start, sqlrow.Nanos(until), p.ID, p.Owner.ID()}}
 		err = db.writePlanned(ctx, &planned{careful: careful, plan: func() ([]Stmt, []audited) {
-			return []Stmt{update}, []audited{{e, p.ID, p.Service, ""}}
+			return []Stmt{update}, []audited{{e, p.ID, e.Service, ""}}
 		}})
 	} else {
 		err = db.write(ctx, careful)
