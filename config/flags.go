@@ -400,6 +400,9 @@ func (l *loader) checkFlags() {
 		l.checkResolved(flag.Resolve(f, nil), f, report)
 	}
 	for _, env := range l.p.Environments {
+		if len(env.Flags) == 0 {
+			continue // most environments override no flag: no sorted copy of nothing each
+		}
 		for _, key := range slices.Sorted(maps.Keys(env.Flags)) {
 			f := flag.Find(l.p, key)
 			if f == nil {

@@ -230,8 +230,9 @@ func (l *loader) decodeLabels(src *source, n *yaml.Node, where string) (map[stri
 			l.errorf(kat, "label key %q is not valid; use letters, digits, '-', '_', '.' and '/' (e.g. region)", p.key)
 			continue
 		}
-		if v, ok := l.scalar(src, p.v, "label "+p.key, "region: eu-west"); ok {
-			if err := strata.CheckLine("label "+p.key, v); err != nil {
+		name := "label " + p.key
+		if v, ok := l.scalar(src, p.v, name, "region: eu-west"); ok {
+			if err := strata.CheckLine(name, v); err != nil {
 				l.errorf(src.pos(p.v), "%v", err)
 				continue
 			}

@@ -128,12 +128,15 @@ func wantFor(k *strata.Key, v any) string {
 	if len(k.Enum) == 0 {
 		return ""
 	}
-	var names []string
 	for _, e := range k.Enum {
 		if want, ok := normalize(k.Type, e); ok && want == got {
 			return ""
 		}
-		names = append(names, fmt.Sprint(e))
+	}
+	// Only a value that fits none pays for the list.
+	names := make([]string, len(k.Enum))
+	for i, e := range k.Enum {
+		names[i] = fmt.Sprint(e)
 	}
 	return "one of " + strings.Join(names, ", ")
 }

@@ -43,6 +43,9 @@ func (l *loader) checkSecretSources() {
 	}
 	known := slices.Sorted(maps.Keys(secrets))
 	for _, env := range l.p.Environments {
+		if len(env.OwnSecrets) == 0 {
+			continue // most environments name no secret source: no sorted copy of nothing each
+		}
 		for _, key := range slices.Sorted(maps.Keys(env.OwnSecrets)) {
 			if !secrets[key] {
 				l.errorf(env.OwnSecrets[key].Pos, "secrets of environment %q: %s", env.Name, suggest.Unknown("secret key", key, known))

@@ -108,7 +108,7 @@ func unwrapPath(err error) error {
 func (e *Engine) BundleFiles(service string) ([]string, error) {
 	svc := e.Project.Service(service)
 	if svc == nil {
-		return nil, strata.Errorf(strata.ENOTFOUND, "unknown service %q; known: %s", service, strings.Join(e.Project.ServiceNames(), ", "))
+		return nil, notFound("service", service, e.Project.ServiceNames())
 	}
 	return e.recipeFileList(svc)
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,19 @@ func (b *backend) bind(q string) string {
 	}
 	s := out.String()
 	b.rebound.Store(q, s)
+	return s
+}
+
+// one returns q, a statement that changes rows, as a query that returns one row where q
+// changes exactly one, and fails (division by zero) where it changes another number: the
+// failure stops a batch before its COMMIT.
+func (b *backend) one(q string) string {
+	key := "one\x00" + q
+	if v, ok := b.rebound.Load(key); ok {
+		return v.(string)
+	}
+	s := "WITH changed AS (" + b.bind(q) + " RETURNING 1) SELECT 1 / (count(*) = 1)::int FROM changed"
+	b.rebound.Store(key, s)
 	return s
 }
 
@@ -112,13 +126,38 @@ func (t *writeTx) Query(ctx context.Context, q string, args ...any) (sqlstore.Ro
 // round trip, where Exec takes one each. The server skips what follows a statement that
 // fails, and the transaction is then aborted.
 func (t *writeTx) ExecAll(ctx context.Context, stmts []sqlstore.Stmt) ([]int64, error) {
+	return t.send(ctx, stmts, 0, false)
+}
+
+// ExecAllCommit sends stmts and COMMIT as one batch (after BEGIN when the transaction has
+// not begun): a whole transaction in one round trip. Each of the first checked statements
+// is sent as a query that fails when the statement changes other than one row (one), so
+// that the server skips the rest of the batch, COMMIT included, and the transaction is
+// left aborted for the caller to roll back.
+func (t *writeTx) ExecAllCommit(ctx context.Context, stmts []sqlstore.Stmt, checked int) ([]int64, error) {
+	return t.send(ctx, stmts, checked, true)
+}
+
+// errNotOne says a checked statement of ExecAllCommit changed other than one row.
+var errNotOne = errors.New("a statement did not change exactly one row")
+
+// send sends stmts as one batch, the first checked of them as one makes them, and COMMIT
+// after them when commit.
+func (t *writeTx) send(ctx context.Context, stmts []sqlstore.Stmt, checked int, commit bool) ([]int64, error) {
 	var b pgx.Batch
 	beginning := !t.begun
 	if beginning {
 		b.Queue("BEGIN")
 	}
-	for _, s := range stmts {
-		b.Queue(t.b.bind(s.Q), s.Args...)
+	for i, s := range stmts {
+		if i < checked {
+			b.Queue(t.b.one(s.Q), s.Args...)
+		} else {
+			b.Queue(t.b.bind(s.Q), s.Args...)
+		}
+	}
+	if commit {
+		b.Queue("COMMIT")
 	}
 	br := t.c.SendBatch(ctx, &b)
 	if beginning {
@@ -129,13 +168,28 @@ func (t *writeTx) ExecAll(ctx context.Context, stmts []sqlstore.Stmt) ([]int64, 
 		t.begun = true
 	}
 	rows := make([]int64, 0, len(stmts))
-	for range stmts {
+	for i := range stmts {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			if i < checked && isDivisionByZero(err) {
+				err = errNotOne
+			}
+			return rows, err
+		}
+		rows = append(rows, tag.RowsAffected())
+	}
+	if commit {
 		tag, err := br.Exec()
 		if err != nil {
 			br.Close()
 			return rows, err
 		}
-		rows = append(rows, tag.RowsAffected())
+		if tag.String() != "COMMIT" {
+			br.Close()
+			return rows, pgx.ErrTxCommitRollback
+		}
+		t.begun = false
 	}
 	return rows, br.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -40,6 +41,9 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	defer pc.Release()
 	c := pc.Conn()
+	if db.current(ctx, c, ms) {
+		return nil
+	}
 
 	var schema *string
 	if err := c.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
@@ -98,6 +102,43 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// current reports whether the store's schema is a Strata store this binary needs not
+// migrate, reading it (and the audit log's head, which it keeps in db.head) in one round
+// trip: every command of the CLI opens the store, and on a server each statement is a
+// round trip, its first use on a connection two (it is prepared). The statements go as
+// one simple query, which prepares nothing; they hold no value from outside. Anything else
+// (a new schema, a foreign one, one to migrate, an error) reports false, and migrate reads
+// the schema again the careful way, with its messages.
+func (db *DB) current(ctx context.Context, c *pgx.Conn, ms []sqlrow.Migration) bool {
+	q := `SELECT current_schema(),
+		(SELECT count(*) FROM pg_catalog.pg_class c
+		WHERE c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = current_schema())
+		AND c.relname IN ('strata_store', 'schema_version') AND c.relkind = 'r');
+		SELECT coalesce(max(version), 0), count(*) FILTER (WHERE version <= ` + strconv.Itoa(strata.SchemaVersion) + `) FROM schema_version;
+		SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`
+	rs, err := c.PgConn().Exec(ctx, q).ReadAll()
+	if err != nil || len(rs) != 3 || len(rs[0].Rows) != 1 || len(rs[1].Rows) != 1 {
+		return false
+	}
+	schema, tables := rs[0].Rows[0][0], string(rs[0].Rows[0][1])
+	v, verr := strconv.Atoi(string(rs[1].Rows[0][0]))
+	recorded, rerr := strconv.Atoi(string(rs[1].Rows[0][1]))
+	if schema == nil || tables != "2" || verr != nil || rerr != nil ||
+		v > strata.SchemaVersion || v < latest(ms) || recorded < applicable(ms) {
+		return false
+	}
+	head := &sqlstore.Head{}
+	if len(rs[2].Rows) == 1 {
+		seq, err := strconv.ParseInt(string(rs[2].Rows[0][0]), 10, 64)
+		if err != nil {
+			return false
+		}
+		head.Seq, head.Hash = seq, string(rs[2].Rows[0][1])
+	}
+	db.schema, db.head = string(schema), head
+	return true
 }
 
 // applicable returns how many of ms this binary applies.

@@ -41,6 +41,8 @@ type DB struct {
 	schema     string // the schema the store lives in
 	b          *backend
 	now        func() time.Time
+	// head is the audit log's head as the store was opened, when read (migrate.go).
+	head *sqlstore.Head
 }
 
 var _ strata.Store = (*DB)(nil)
@@ -105,6 +107,9 @@ func Open(url string, now func() time.Time) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", db.name, err)
 	}
 	db.DB = sqlstore.New(db.b, dialect(lockKey(db.schema, "audit")), now)
+	if db.head != nil {
+		db.DB.KnowHead(*db.head)
+	}
 	return db, nil
 }
 

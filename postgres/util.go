@@ -26,3 +26,10 @@ func isForeignKey(err error) bool {
 	e := pgError(err)
 	return e != nil && e.Code == "23503"
 }
+
+// isDivisionByZero reports whether err is a division by zero: how a statement sent by
+// backend.one says it changed other than one row.
+func isDivisionByZero(err error) bool {
+	e := pgError(err)
+	return e != nil && e.Code == "22012"
+}

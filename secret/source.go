@@ -163,11 +163,11 @@ func (f *Fetcher) run(ctx context.Context, argv []string, stderr bool) (string, 
 	}
 	if err != nil {
 		if !stderr {
-			return "", fmt.Errorf("%v (its output is not shown: it may hold the secret; run the command by hand to see why)", err)
+			return "", fmt.Errorf("%w (its output is not shown: it may hold the secret; run the command by hand to see why)", err)
 		}
 		msg := strings.TrimSpace(Redact(errb.String(), nonEmpty(strings.TrimSpace(value))))
 		if msg != "" {
-			return "", fmt.Errorf("%v: %s", err, msg)
+			return "", fmt.Errorf("%w: %s", err, msg)
 		}
 		return "", err
 	}

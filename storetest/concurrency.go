@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,6 +47,36 @@ func testConcurrency(t *testing.T, open func(t *testing.T) strata.Store) {
 		if len(evs) != 1 {
 			t.Fatalf("%d events, want 1 (only the winning claim)", len(evs))
 		}
+	})
+
+	t.Run("of 32 goroutines claiming 16 pairs two apiece one of each pair wins and only the winners' events stand, in one chain", func(t *testing.T) {
+		// The writers share transactions (the group commit), which a server may send with
+		// their COMMIT at once: a refused claim must stop its batch before the commit, and
+		// leave nothing of its own behind while the others' work stands.
+		s := open(t)
+		const n = 32
+		var wg sync.WaitGroup
+		codes := make([]string, n)
+		for i := range n {
+			wg.Go(func() {
+				d := deployment("api", fmt.Sprint("env-", i/2), i)
+				codes[i] = strata.ErrorCode(s.CreateDeployment(ctx(t), d, &strata.Event{Actor: "w", Action: "deploy"}))
+			})
+		}
+		wg.Wait()
+		for pair := range n / 2 {
+			if got := []string{codes[2*pair], codes[2*pair+1]}; !slices.Contains(got, "") || !slices.Contains(got, strata.EBLOCKED) {
+				t.Errorf("the claims of env-%d ended %q; want one won and one blocked", pair, got)
+			}
+		}
+		ds, err := s.Deployments(ctx(t), strata.DeploymentFilter{Service: "api"})
+		must(t, err)
+		evs, err := s.Events(ctx(t), strata.EventFilter{})
+		must(t, err)
+		if len(ds) != n/2 || len(evs) != n/2 {
+			t.Fatalf("%d deployments and %d events, want one of each per pair, %d", len(ds), len(evs), n/2)
+		}
+		verify(t, evs)
 	})
 
 	t.Run("of 8 goroutines opening the same promotion exactly one creates it", func(t *testing.T) {

@@ -62,6 +62,74 @@ func testPromotions(t *testing.T, open func(t *testing.T) strata.Store) {
 		}
 	})
 
+	t.Run("an audited update that is refused appends nothing and changes nothing", func(t *testing.T) {
+		tests := []struct {
+			name string
+			// refused returns the promotion to write, as its writer has it, once the store
+			// holds what makes the write fail with code.
+			refused func(t *testing.T, s strata.Store) *strata.Promotion
+			code    string
+		}{
+			{"a promotion that does not exist", func(t *testing.T, s strata.Store) *strata.Promotion {
+				p := promotion("1.0.0", "prod")
+				p.ID = "p-0000000000"
+				return p
+			}, strata.ENOTFOUND},
+			{"a runner that lost its running promotion", func(t *testing.T, s strata.Store) *strata.Promotion {
+				p := runningPromotion(t, s, owner(1))
+				must(t, s.TakeOverPromotion(ctx(t), p.ID, owner(1), owner(2), leaseEnd, nil))
+				return p
+			}, strata.ECONFLICT},
+			{"reopening a promotion while another of its release and stage is open", func(t *testing.T, s strata.Store) *strata.Promotion {
+				p := promotion("1.0.0", "prod")
+				must(t, s.CreatePromotion(ctx(t), p, nil))
+				p.State = strata.Rejected
+				must(t, s.UpdatePromotion(ctx(t), p, nil))
+				must(t, s.CreatePromotion(ctx(t), promotion("1.0.0", "prod"), nil))
+				p.State = strata.Waiting
+				return p
+			}, strata.ECONFLICT},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := open(t)
+				p := tt.refused(t, s)
+				before, err := s.Events(ctx(t), strata.EventFilter{})
+				must(t, err)
+				stored, _ := s.Promotion(ctx(t), p.ID)
+				want := p.State
+				p.State = strata.Failed
+				if want == strata.Waiting {
+					p.State = strata.Waiting
+				}
+				wantCode(t, s.UpdatePromotion(ctx(t), p, &strata.Event{Actor: "alice", Action: "promotion.failed"}), tt.code)
+				after, err := s.Events(ctx(t), strata.EventFilter{})
+				must(t, err)
+				if len(after) != len(before) {
+					t.Errorf("%d events after the refused update, want the %d before it", len(after), len(before))
+				}
+				if got, _ := s.Promotion(ctx(t), p.ID); stored != nil && got.State != stored.State {
+					t.Errorf("the refused update changed the state from %s to %s", stored.State, got.State)
+				}
+			})
+		}
+	})
+
+	t.Run("an audited update names the stored promotion's service, whatever the writer says", func(t *testing.T) {
+		s := open(t)
+		p := promotion("1.0.0", "prod")
+		must(t, s.CreatePromotion(ctx(t), p, nil))
+		p.Service, p.State = "web", strata.Rejected
+		e := &strata.Event{Actor: "alice", Action: "reject"}
+		must(t, s.UpdatePromotion(ctx(t), p, e))
+		if e.Service != "api" || e.Subject != p.ID {
+			t.Errorf("the event is about service %q, subject %q; want api and %s", e.Service, e.Subject, p.ID)
+		}
+		if got, _ := s.Promotion(ctx(t), p.ID); got.State != strata.Rejected {
+			t.Errorf("state %s, want rejected", got.State)
+		}
+	})
+
 	t.Run("a closed promotion does not stop a new one, nor does another stage or version", func(t *testing.T) {
 		s := open(t)
 		first := promotion("1.0.0", "prod")

@@ -101,6 +101,24 @@ func events(as []audited) []*strata.Event {
 	return evs
 }
 
+// Head is the audit log's newest event: its sequence number and hash (0 and "" for an
+// empty log).
+type Head struct {
+	Seq  int64
+	Hash string
+}
+
+// KnowHead gives the store the audit log's head as an adapter read it outside any
+// transaction (when it opened the store, in the round trip of other reads), so that the
+// first append need not read it. Where the dialect trusts heads it is trusted as the head
+// this process appended last is: when another process appended since, the INSERT of the
+// next seq fails, and the head is read. Call it before the store's first write.
+func (db *DB) KnowHead(h Head) {
+	if db.d.TrustHead {
+		db.head = &eventHead{seq: h.Seq, hash: h.Hash}
+	}
+}
+
 // knownHead returns the audit log's head where it is known without reading it, else nil. A
 // head this transaction read or appended is the head: the audit lock, or the writer's hold
 // on the whole database, keeps others out until it ends. The head this process appended in

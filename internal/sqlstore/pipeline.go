@@ -130,10 +130,12 @@ func (db *DB) writePlanned(ctx context.Context, p *planned) error {
 
 // pipeAll runs the quick way of every job of batch in tx, all of them in one round trip
 // where each job's is one: their statements in order, then the audit lock, then each job's
-// events, chained. It reports false when it cannot (a job without a quick way, or whose
-// quick way diverged before; an audit head to read first), having sent nothing, and
-// errDiverged when a statement changed no row or any failed: the caller rolls back and runs
-// each job alone, where the one that diverged finds out again and goes the careful way.
+// events, chained; where the Tx is a Pipeliner, the commit goes in the same round trip
+// (ExecAllCommit), and the caller's Commit finds nothing left to do. It reports false when
+// it cannot (a job without a quick way, or whose quick way diverged before; an audit head
+// to read first), having sent nothing, and errDiverged when a statement changed no row or
+// any failed: the caller rolls back and runs each job alone, where the one that diverged
+// finds out again and goes the careful way.
 func (db *DB) pipeAll(tx *txn, batch []*job) (bool, error) {
 	head, trusted := tx.knownHead()
 	if head == nil {
@@ -166,7 +168,13 @@ func (db *DB) pipeAll(tx *txn, batch []*job) (bool, error) {
 		s, next = tx.appendStmt(e, next)
 		stmts = append(stmts, s)
 	}
-	rows, err := tx.execAll(context.Background(), stmts)
+	var rows []int64
+	var err error
+	if p, ok := tx.Tx.(Pipeliner); ok {
+		rows, err = p.ExecAllCommit(context.Background(), stmts, checked)
+	} else {
+		rows, err = tx.execAll(context.Background(), stmts)
+	}
 	for i := 0; i < checked && i < len(rows); i++ {
 		if rows[i] != 1 {
 			return true, errDiverged

@@ -65,6 +65,12 @@ type Pipeliner interface {
 	// first that fails and returns that statement's error, with one count for each
 	// statement before it.
 	ExecAll(ctx context.Context, stmts []Stmt) ([]int64, error)
+	// ExecAllCommit is ExecAll followed by the transaction's commit, in the same round
+	// trip, when each of the first checked statements changes exactly one row. When one
+	// changes another number of rows, or any statement fails, nothing is committed: it
+	// stops there, with the counts before it and an error, and the transaction is left to
+	// be rolled back. Once it has committed, Commit has nothing left to do.
+	ExecAllCommit(ctx context.Context, stmts []Stmt, checked int) ([]int64, error)
 }
 
 // Backend is the database under the store: where write transactions begin and reads run.
