@@ -62,6 +62,17 @@ func TestATrainOfTwoServicesIsOnePromotionWithOneApprovalInDependencyOrder(t *te
 	if pl.names() != "web@1.1.0 schema@8" || pl.Service != "web" || pl.Version != "1.1.0" || pl.gate("approvals").OK {
 		t.Errorf("the plan of the train: %+v", pl)
 	}
+	var envs struct {
+		Environments []struct{ Service, Version, Name string } `json:"environments"`
+	}
+	jsonDoc(t, e.must(0, "plan", "web@1.1.0", "schema@8", "--to", "prod", "-o", "json"), &envs)
+	var order []string
+	for _, ep := range envs.Environments {
+		order = append(order, ep.Service+"@"+ep.Version+" "+ep.Name)
+	}
+	if want := []string{"schema@8 prod-us", "web@1.1.0 prod-us", "schema@8 prod-eu", "web@1.1.0 prod-eu"}; !slices.Equal(order, want) {
+		t.Errorf("the plan's environments = %v; want %v", order, want)
+	}
 	var p trainDoc
 	jsonDoc(t, e.must(3, "promote", "web@1.1.0", "schema@8", "--to", "prod", "--as", "alice", "-o", "json"), &p)
 	if p.State != "waiting" || p.names() != "web@1.1.0 schema@8" || p.Service != "web" || p.Version != "1.1.0" {
@@ -135,5 +146,26 @@ func TestATrainNamingOneServiceTwiceIsExit2(t *testing.T) {
 	}
 	if e.must(2, "promote", "schema@7", "nosuch@1", "--to", "prod"); e.storeSum() != before {
 		t.Error("a refused train changed the store")
+	}
+}
+
+func TestATrainPrintsTheSameOnAServerAsLocally(t *testing.T) {
+	t.Parallel()
+	tw := newTwins(t, strings.Replace(trainEstate, "@POLICY@", "{approvals: 1}", 1))
+	tw.same(t, "ann", "release", "schema", "--version", "8")
+	tw.same(t, "ann", "release", "web", "--version", "1.1.0")
+	tw.same(t, "ann", "plan", "web@1.1.0", "schema@8", "--to", "prod", "-o", "json")
+	l, r := tw.same(t, "ann", "promote", "web@1.1.0", "schema@8", "--to", "prod", "-o", "json")
+	var lp, rp trainDoc
+	jsonDoc(t, l, &lp)
+	jsonDoc(t, r, &rp)
+	if rp.names() != "web@1.1.0 schema@8" || rp.State != "waiting" {
+		t.Fatalf("the train on the server: %+v", rp)
+	}
+	if a, _ := tw.samePair(t, "bob", []string{"approve", lp.ID}, []string{"approve", rp.ID}); a.code != 0 {
+		t.Fatalf("approving the train: %s", a)
+	}
+	if got := strings.Fields(tw.remote.read("order-prod-eu")); !slices.Equal(got, []string{"schema", "8", "web", "1.1.0"}) {
+		t.Errorf("the server's prod-eu deployed %v", got)
 	}
 }
