@@ -3,6 +3,7 @@ package strata
 import (
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -347,9 +348,31 @@ func (p *Project) Service(name string) *Service {
 }
 
 // Stage returns the stage named name, or nil.
+//
+// "env:NAME" (EnvStagePrefix) names the one-environment stage of an environment NAME that no
+// stage of the pipeline selects; it is not in the pipeline (StageIndex is -1).
 func (p *Project) Stage(name string) *Stage {
 	for _, s := range p.Pipeline {
 		if s.Name == name {
+			return s
+		}
+	}
+	if env, ok := strings.CutPrefix(name, EnvStagePrefix); ok && p.Environment(env) != nil && p.StageOf(env) == nil {
+		return &Stage{Name: name, Names: []string{env}, Environments: []string{env}}
+	}
+	return nil
+}
+
+// EnvStagePrefix begins the name of an environment's own stage ("env:NAME", Stage): a
+// promotion into an environment that no stage selects, such as the one a `deploy` there
+// opens when its policy needs approvals, which only a promotion collects. No declared name
+// holds a colon, so it names no stage of the pipeline.
+const EnvStagePrefix = "env:"
+
+// StageOf returns the first stage of the pipeline that selects environment env, or nil.
+func (p *Project) StageOf(env string) *Stage {
+	for _, s := range p.Pipeline {
+		if slices.Contains(s.Environments, env) {
 			return s
 		}
 	}

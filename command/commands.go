@@ -126,7 +126,7 @@ var Rollback = &Command[report.RollbackRequest, *report.Deployment]{
 
 // Promote is `promote`: ask to move a release into a stage.
 var Promote = &Command[report.PromoteRequest, *report.Promotion]{
-	Info:      Info{Name: "promote", Route: "POST /api/v1/promotions", Action: deploy, Summary: "promote SERVICE[@VERSION] [--to STAGE]"},
+	Info:      Info{Name: "promote", Route: "POST /api/v1/promotions", Action: deploy, Summary: "promote SERVICE[@VERSION] [--to STAGE] [--only ENV]..."},
 	Authorize: authorizePromote,
 	Run: func(ctx context.Context, x Site, req report.PromoteRequest) (*report.Promotion, error) {
 		return onEngine(ctx, x, func(e *engine.Engine) (*report.Promotion, error) { return report.Promote(ctx, e, req) })
@@ -147,7 +147,7 @@ var Promotion = &Command[report.PromotionRequest, *report.Promotion]{
 
 // Plan is `plan`: what a promotion would do and which gates hold, changing nothing.
 var Plan = &Command[report.PromoteRequest, *report.Promotion]{
-	Info: Info{Name: "plan", Route: "POST /api/v1/plan", Action: read, Summary: "plan SERVICE[@VERSION] [--to STAGE]"},
+	Info: Info{Name: "plan", Route: "POST /api/v1/plan", Action: read, Summary: "plan SERVICE[@VERSION] [--to STAGE] [--only ENV]..."},
 	Authorize: func(ctx context.Context, x Site, req report.PromoteRequest) error {
 		return allowStage(ctx, x, read, req)
 	},

@@ -268,8 +268,8 @@ func judge(ctx context.Context, s strata.Store, e *engine.Engine, pr *strata.Pro
 	}
 	slices.Reverse(ds) // oldest first, as they ran
 	res.Deployments = ds
-	st := e.Project.Stage(pr.Stage)
-	if st == nil {
+	st, err := e.StageOf(pr)
+	if err != nil {
 		return res, nil
 	}
 	res.Waves = plan.Waves(st)
@@ -280,10 +280,9 @@ func judge(ctx context.Context, s strata.Store, e *engine.Engine, pr *strata.Pro
 	if err != nil {
 		return nil, err
 	}
-	res.Gates = plan.Gates(e.Project, plan.Request{
-		ID: pr.ID, Service: pr.Service, Version: pr.Version, Stage: st, Requester: pr.Requester,
-		Approvals: pr.Approvals, Override: pr.Override, OverrideBy: pr.Requester, Reason: pr.Reason,
-	}, f)
+	r := e.PromotionRequest(pr, st)
+	r.OverrideBy = pr.Requester
+	res.Gates = plan.Gates(e.Project, r, f)
 	return res, nil
 }
 

@@ -36,7 +36,16 @@ func allowStage(ctx context.Context, x Site, action string, req report.PromoteRe
 	if err != nil {
 		return err
 	}
-	return x.Allow(ctx, action, stageEnvs(e.Project, pl.Promotion.Stage)...)
+	return x.Allow(ctx, action, promotionEnvs(e.Project, pl.Promotion)...)
+}
+
+// promotionEnvs is the environments promotion p may change: those it names (Only), else
+// its stage's.
+func promotionEnvs(proj *strata.Project, p *strata.Promotion) []string {
+	if len(p.Only) > 0 {
+		return p.Only
+	}
+	return stageEnvs(proj, p.Stage)
 }
 
 // authorizePromote checks the principal may deploy to the target stage, and administer
@@ -71,7 +80,7 @@ func authorizeRollback(ctx context.Context, x Site, req report.RollbackRequest) 
 }
 
 // decidable checks the principal may approve or reject promotion id: it covers every
-// environment of the promotion's stage.
+// environment the promotion may change (promotionEnvs).
 func decidable(ctx context.Context, x Site, id string) error {
 	s, err := x.Store(ctx)
 	if err != nil {
@@ -85,5 +94,5 @@ func decidable(ctx context.Context, x Site, id string) error {
 	if err != nil {
 		return err
 	}
-	return x.Allow(ctx, strata.ActApprove, stageEnvs(proj, p.Stage)...)
+	return x.Allow(ctx, strata.ActApprove, promotionEnvs(proj, p)...)
 }

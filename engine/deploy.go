@@ -112,6 +112,9 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 	}
 	if !req.SkipPolicy {
 		if gates := e.directGates(req, rel, facts); !plan.Open(gates) {
+			if req.Kind != KindRollback && !gateOK(gates, plan.GateApprovals) {
+				return e.promoteInstead(ctx, rel, env.Name)
+			}
 			what := fmt.Sprintf("deploy of %s@%s to %s", rel.Service, rel.Version, env.Name)
 			if req.Kind == KindRollback {
 				what = fmt.Sprintf("rollback of %s in %s to %s", rel.Service, env.Name, rel.Version)

@@ -69,3 +69,13 @@ func overrideDetail(req DeployRequest, detail map[string]any) {
 		detail["reason"] = req.Reason
 	}
 }
+
+// gateOK reports whether the gate named name is among gates and holds.
+func gateOK(gates []plan.Gate, name string) bool {
+	for _, g := range gates {
+		if g.Name == name {
+			return g.OK
+		}
+	}
+	return false
+}

@@ -92,9 +92,9 @@ func (e *Engine) finishPromotion(ctx context.Context, p *strata.Promotion) (*Pro
 		return nil, fmt.Errorf("take over promotion %s: %w", p.ID, err)
 	}
 	p.Owner, p.LeaseUntil = e.Owner, until
-	st := e.Project.Stage(p.Stage)
-	if st == nil {
-		failed = append(failed, fmt.Sprintf("stage %q is no longer in strata.yaml", p.Stage))
+	st, err := e.StageOf(p)
+	if err != nil {
+		failed = append(failed, err.Error())
 	}
 	if len(failed) > 0 {
 		p.State, p.Error, p.UpdatedAt = strata.Failed, "after an interruption: "+fmt.Sprint(failed), e.now()

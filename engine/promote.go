@@ -23,6 +23,8 @@ type PromoteRequest struct {
 	// OverrideWindow opens closed deploy windows; Reason is required with it.
 	OverrideWindow bool
 	Reason         string
+	// Only narrows the stage to these of its environments (`--only`, a hotfix).
+	Only []string
 }
 
 // PromotionResult is a promotion with its gates and the deployments it ran. Next is the
@@ -51,7 +53,8 @@ func (r *PromotionResult) Last() *PromotionResult {
 }
 
 // target resolves a promotion's release and stage, and gathers the facts its gates read: the
-// release comes first, since they are facts of that release alone.
+// release comes first, since they are facts of that release alone. The stage is narrowed to
+// req.Only.
 func (e *Engine) target(ctx context.Context, req PromoteRequest) (*strata.Release, *strata.Stage, plan.Facts, error) {
 	var f plan.Facts
 	if e.Project.Service(req.Service) == nil {
@@ -79,6 +82,9 @@ func (e *Engine) target(ctx context.Context, req PromoteRequest) (*strata.Releas
 			return nil, nil, f, strata.Errorf(strata.EINVALID, "%s@%s has run healthy in every stage already; name one with --to to promote it again", rel.Service, rel.Version)
 		}
 	}
+	if st, err = plan.Narrow(st, req.Only); err != nil {
+		return nil, nil, f, err
+	}
 	return rel, st, f, nil
 }
 
@@ -88,7 +94,8 @@ func (e *Engine) Plan(ctx context.Context, req PromoteRequest) (*PromotionResult
 	if err != nil {
 		return nil, err
 	}
-	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor, Override: req.OverrideWindow, Reason: req.Reason}
+	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor, Override: req.OverrideWindow, Reason: req.Reason,
+		Only: only(req, st)}
 	gates := e.gates(p, st, f)
 	p.State = strata.Waiting
 	if plan.Open(gates) {
@@ -98,11 +105,16 @@ func (e *Engine) Plan(ctx context.Context, req PromoteRequest) (*PromotionResult
 }
 
 func (e *Engine) gates(p *strata.Promotion, st *strata.Stage, f plan.Facts) []plan.Gate {
-	return plan.Gates(e.Project, plan.Request{
-		ID: p.ID, Service: p.Service, Version: p.Version, Stage: st, Requester: p.Requester,
-		// Who overrode the windows is in the audit log: it need not be the requester.
-		Approvals: p.Approvals, Override: p.Override, Reason: p.Reason,
-	}, f)
+	return plan.Gates(e.Project, e.PromotionRequest(p, st), f)
+}
+
+// only is the environments a promotion of req into st (narrowed) names, in the stage's
+// order: none when it asked for the whole stage.
+func only(req PromoteRequest, st *strata.Stage) []string {
+	if len(req.Only) == 0 {
+		return nil
+	}
+	return st.Environments
 }
 
 // Promote records a promotion and runs it when every gate holds. With a closed gate it is
@@ -126,7 +138,8 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	}
 	now := e.now()
 	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor,
-		Override: req.OverrideWindow, Reason: req.Reason, CreatedAt: now, UpdatedAt: now, Approvals: []strata.Approval{}}
+		Override: req.OverrideWindow, Reason: req.Reason, CreatedAt: now, UpdatedAt: now, Approvals: []strata.Approval{},
+		Only: only(req, st)}
 	gates := e.gates(p, st, f)
 	p.State = strata.Waiting
 	if plan.Open(gates) {
@@ -139,6 +152,9 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 		action = "promote.auto"
 	}
 	detail := map[string]any{"version": p.Version, "stage": p.Stage, "state": p.State}
+	if len(p.Only) > 0 {
+		detail["only"] = p.Only
+	}
 	if req.OverrideWindow {
 		detail["override_window"] = true
 		detail["reason"] = req.Reason
@@ -278,8 +294,10 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s failed: %w", p.ID, p.Service, p.Version, p.Stage, failure)
 	}
 	e.logf("✓ %s@%s → %s: succeeded", p.Service, p.Version, p.Stage)
+	// A promotion into part of a stage (Only) leaves the release short of the whole stage,
+	// and one into an environment's own stage is in no pipeline: neither moves on by itself.
 	idx := e.Project.StageIndex(st.Name)
-	if idx+1 < len(e.Project.Pipeline) && e.Project.Pipeline[idx+1].Auto {
+	if idx >= 0 && len(p.Only) == 0 && idx+1 < len(e.Project.Pipeline) && e.Project.Pipeline[idx+1].Auto {
 		next, err := e.Promote(ctx, PromoteRequest{Service: p.Service, Version: p.Version, To: e.Project.Pipeline[idx+1].Name, Auto: true})
 		res.Next = next
 		return err
@@ -367,9 +385,9 @@ func (e *Engine) Advance(ctx context.Context, id string) (*PromotionResult, erro
 	if err != nil {
 		return nil, err
 	}
-	st := e.Project.Stage(p.Stage)
-	if st == nil {
-		return nil, strata.Errorf(strata.EINVALID, "promotion %s targets stage %q, which strata.yaml no longer has", p.ID, p.Stage)
+	st, err := e.StageOf(p)
+	if err != nil {
+		return nil, err
 	}
 	f, err := e.promotionFacts(ctx, p.Service, p.Version)
 	if err != nil {

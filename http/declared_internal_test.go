@@ -33,6 +33,20 @@ func fill(t *testing.T, v reflect.Value) {
 			f.SetInt(int64(7 + i))
 		case reflect.Map:
 			f.Set(reflect.ValueOf(map[string]string{"k": hostile}))
+		case reflect.Slice:
+			// Two elements, each a hostile string or a struct of filled fields (a train's members).
+			sl := reflect.MakeSlice(f.Type(), 2, 2)
+			for j := range 2 {
+				switch el := sl.Index(j); el.Kind() {
+				case reflect.String:
+					el.SetString(fmt.Sprintf("%s%s%d", hostile, v.Type().Field(i).Name, j))
+				case reflect.Struct:
+					fill(t, el)
+				default:
+					t.Fatalf("no sample value for an element of field %s of kind %s", v.Type().Field(i).Name, el.Kind())
+				}
+			}
+			f.Set(sl)
 		default:
 			t.Fatalf("no sample value for field %s of kind %s", v.Type().Field(i).Name, f.Kind())
 		}

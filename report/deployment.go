@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/plan"
 )
 
 // Deployment is the document of one deployment (`deploy`, `rollback`, `history`, and the
@@ -33,6 +34,10 @@ type Deployment struct {
 	Pool   string `json:"pool,omitempty"`
 	Agent  string `json:"agent,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Gates, on a `deploy` to an environment whose policy needs approvals, are the gates of
+	// the promotion it opened instead (ID and Promotion are then that promotion's id, Kind
+	// "promotion", State its state).
+	Gates []plan.Gate `json:"gates,omitempty"`
 }
 
 // poolDetail says what an active deployment of a pool waits for, or which agent runs it.
@@ -71,6 +76,18 @@ func NewDeployments(ds []*strata.Deployment) []Deployment {
 
 // WriteText prints the deployment as `deploy` and `rollback` do.
 func (d *Deployment) WriteText(w io.Writer) {
+	if d.Gates != nil {
+		fmt.Fprintf(w, "promotion %s: %s@%s, only %s: %s (the environment's policy needs approvals, which a promotion collects)\n",
+			d.ID, d.Service, d.Version, d.Environment, d.State)
+		for _, g := range d.Gates {
+			mark := "✓"
+			if !g.OK {
+				mark = "✗"
+			}
+			fmt.Fprintf(w, "  %s %-14s %s\n", mark, g.Name, g.Detail)
+		}
+		return
+	}
 	fmt.Fprintf(w, "%s: %s@%s in %s %s (attempt %d)\n", d.ID, d.Service, d.Version, d.Environment, d.State, d.Attempt)
 	if d.Detail != "" {
 		fmt.Fprintf(w, "  %s\n", d.Detail)

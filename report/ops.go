@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"iter"
 	"slices"
 
@@ -20,6 +21,9 @@ func Deploy(ctx context.Context, e *engine.Engine, req DeployRequest) (*Deployme
 		return nil, err
 	}
 	d, err := e.Deploy(ctx, engine.DeployRequest{Service: req.Service, Version: req.Version, Env: req.Env, NoWait: req.NoWait})
+	if opened := (*engine.OpenedPromotion)(nil); errors.As(err, &opened) {
+		return openedPromotion(opened.Result, req.Env), err
+	}
 	return deployment(d, err)
 }
 
@@ -31,6 +35,14 @@ func Rollback(ctx context.Context, e *engine.Engine, req RollbackRequest) (*Depl
 	d, err := e.RollbackWith(ctx, engine.RollbackRequest{Service: req.Service, Env: req.Env, To: req.To,
 		OverrideFreeze: req.OverrideFreeze, OverrideWindow: req.OverrideWindow, Reason: req.Reason})
 	return deployment(d, err)
+}
+
+// openedPromotion is the document of a deploy that opened promotion res instead: the
+// promotion's id and state, and its gates.
+func openedPromotion(res *engine.PromotionResult, env string) *Deployment {
+	p := res.Promotion
+	return &Deployment{ID: p.ID, Service: p.Service, Environment: env, Version: p.Version, State: p.State,
+		Kind: engine.KindPromotion, Promotion: p.ID, Actor: p.Requester, Gates: res.Gates}
 }
 
 func deployment(d *strata.Deployment, err error) (*Deployment, error) {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -27,13 +28,16 @@ type Promotion struct {
 	Gates        []plan.Gate `json:"gates"`
 	ID           string      `json:"id"`
 	Next         *Promotion  `json:"next,omitempty"`
-	Override     *Override   `json:"override,omitempty"`
-	Requester    string      `json:"requester"`
-	Service      string      `json:"service"`
-	Stage        string      `json:"stage"`
-	State        string      `json:"state"`
-	Version      string      `json:"version"`
-	Waves        [][]string  `json:"waves"`
+	// Only is the environments of the stage the promotion is narrowed to (`--only`, or the
+	// one a `deploy` that needs approvals opened it for); absent for the whole stage.
+	Only      []string   `json:"only,omitempty"`
+	Override  *Override  `json:"override,omitempty"`
+	Requester string     `json:"requester"`
+	Service   string     `json:"service"`
+	Stage     string     `json:"stage"`
+	State     string     `json:"state"`
+	Version   string     `json:"version"`
+	Waves     [][]string `json:"waves"`
 }
 
 // Override says an admin opened a closed deploy window, and why.
@@ -69,7 +73,7 @@ func NewPromotion(r *engine.PromotionResult) *Promotion {
 	doc := &Promotion{
 		ID: p.ID, Service: p.Service, Version: p.Version, Stage: p.Stage, State: p.State,
 		Requester: p.Requester, Approvals: p.Approvals, Gates: gates, Waves: r.Waves,
-		Deployments: NewDeployments(r.Deployments), Error: p.Error,
+		Deployments: NewDeployments(r.Deployments), Error: p.Error, Only: p.Only,
 	}
 	if p.Override {
 		doc.Override = &Override{Window: true, Reason: p.Reason}
@@ -172,7 +176,7 @@ func (p *Promotion) WriteText(w io.Writer) {
 		if id == "" {
 			id = "(plan)"
 		}
-		fmt.Fprintf(w, "promotion %s: %s@%s to %s: %s\n", id, r.Service, r.Version, r.Stage, r.State)
+		fmt.Fprintf(w, "promotion %s: %s@%s to %s%s: %s\n", id, r.Service, r.Version, r.Stage, onlyText(r.Only), r.State)
 		for _, g := range r.Gates {
 			mark := "✓"
 			if !g.OK {
@@ -277,4 +281,12 @@ func (r *Resume) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "destroyed expired environment %s (%s)\n", d.Name, Dash(services))
 	}
+}
+
+// onlyText says which environments of its stage a promotion is narrowed to ("" for all).
+func onlyText(only []string) string {
+	if len(only) == 0 {
+		return ""
+	}
+	return " (only " + strings.Join(only, ", ") + ")"
 }

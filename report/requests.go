@@ -61,11 +61,13 @@ type PromoteRequest struct {
 	OverrideWindow bool   `json:"override_window,omitempty"`
 	Reason         string `json:"reason,omitempty"`
 	Parallel       int    `json:"parallel,omitempty"`
+	// Only narrows the stage to these of its environments (`--only`, repeatable).
+	Only []string `json:"only,omitempty"`
 }
 
 // Engine returns the engine's request for r.
 func (r PromoteRequest) Engine() engine.PromoteRequest {
-	return engine.PromoteRequest{Service: r.Service, Version: r.Version, To: r.To, OverrideWindow: r.OverrideWindow, Reason: r.Reason}
+	return engine.PromoteRequest{Service: r.Service, Version: r.Version, To: r.To, OverrideWindow: r.OverrideWindow, Reason: r.Reason, Only: r.Only}
 }
 
 // ApproveRequest is POST /api/v1/promotions/{id}/approve, whose body is optional.

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) strata.Store) {
 		{"tallies of deployments", testTally},
 		{"logs", testLogs},
 		{"promotions", testPromotions},
+		{"promotion scopes", testPromotionScopes},
 		{"freezes", testFreezes},
 		{"events", testEvents},
 		{"scanning events", testScanEvents},

@@ -15,6 +15,10 @@ func (a *app) deployCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Service, req.Version = splitRef(args[0])
 			doc, err := invoke(cmd.Context(), a, command.Deploy, req)
+			if doc != nil && doc.Gates != nil {
+				// It opened a promotion: its gates say what it waits for.
+				return showAlways(a, doc, err, doc.WriteText)
+			}
 			return show(a, doc, err, doc.WriteText)
 		},
 	}

@@ -9,7 +9,7 @@ import (
 func (a *app) planCommand() *cobra.Command {
 	var req report.PromoteRequest
 	c := &cobra.Command{
-		Use:   "plan SERVICE[@VERSION] [--to STAGE]",
+		Use:   "plan SERVICE[@VERSION] [--to STAGE] [--only ENV]...",
 		Short: "Show what a promotion would do and which gates hold, changing nothing",
 		Args:  exactArgs(1, "one SERVICE[@VERSION]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -21,5 +21,6 @@ func (a *app) planCommand() *cobra.Command {
 	c.Flags().StringVar(&req.To, "to", "", "stage (default: the next stage the release has not reached)")
 	c.Flags().BoolVar(&req.OverrideWindow, "override-window", false, "judge the window gate as overridden")
 	c.Flags().StringVar(&req.Reason, "reason", "", "why the window would be overridden")
+	c.Flags().StringArrayVar(&req.Only, "only", nil, "plan for this environment of the stage only (repeatable)")
 	return c
 }

@@ -12,7 +12,7 @@ import (
 func (a *app) promoteCommand() *cobra.Command {
 	var req report.PromoteRequest
 	c := &cobra.Command{
-		Use:   "promote SERVICE[@VERSION] [--to STAGE]",
+		Use:   "promote SERVICE[@VERSION] [--to STAGE] [--only ENV]...",
 		Short: "Ask to move a release into the next (or named) stage; it runs when every gate holds",
 		Args:  exactArgs(1, "one SERVICE[@VERSION]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -27,6 +27,7 @@ func (a *app) promoteCommand() *cobra.Command {
 	c.Flags().StringVar(&req.To, "to", "", "stage (default: the next stage the release has not reached)")
 	c.Flags().BoolVar(&req.OverrideWindow, "override-window", false, "open closed deploy windows (recorded in the audit log; needs --reason)")
 	c.Flags().StringVar(&req.Reason, "reason", "", "why the window is overridden")
+	c.Flags().StringArrayVar(&req.Only, "only", nil, "promote into this environment of the stage only, with the stage's gates (repeatable)")
 	parallelFlag(c, &req.Parallel)
 	return c
 }

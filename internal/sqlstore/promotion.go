@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -14,7 +15,7 @@ import (
 // they were given (the dialect's Approvals).
 func (db *DB) promotionColumns() string {
 	return `id, service, version, stage, state, requester, override, reason, error, created_at, updated_at,
-		owner_host, owner_pid, owner_start, lease_until, ` + db.d.Approvals
+		owner_host, owner_pid, owner_start, lease_until, only_envs, members, ` + db.d.Approvals
 }
 
 // openStates is the SQL list of promotion states that are still open.
@@ -30,8 +31,9 @@ func promotionState(s string) bool {
 }
 
 // CreatePromotion records p (state waiting when empty) and its approvals, giving it an ID
-// ("p-...") and times; a running p is recorded with its owner and lease. When an open (waiting or running) promotion of the same service,
-// version and stage exists, it fills p with that one and returns ECONFLICT; of concurrent
+// ("p-...") and times; a running p is recorded with its owner and lease. When an open
+// (waiting or running) promotion of the same service, version, stage, environments (Only)
+// and members exists, it fills p with that one and returns ECONFLICT; of concurrent
 // creators, one inserts and the others' inserts wait for it, do nothing, and read it.
 func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strata.Event) error {
 	if p.Service == "" || p.Version == "" || p.Stage == "" {
@@ -54,20 +56,24 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 	for i := range n.Approvals {
 		n.Approvals[i].At = db.orNow(n.Approvals[i].At)
 	}
+	only, members, err := promotionScope(&n)
+	if err != nil {
+		return err
+	}
 	var open *strata.Promotion
-	err := db.write(ctx, func(tx *txn) error {
+	err = db.write(ctx, func(tx *txn) error {
 		open = nil
 		inserted, err := tx.Exec(ctx, `INSERT INTO promotions (id, service, version, stage, state, requester, override,
-			reason, error, created_at, updated_at, owner_id, owner_host, owner_pid, owner_start, lease_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			reason, error, created_at, updated_at, owner_id, owner_host, owner_pid, owner_start, lease_until, only_envs, members)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			n.ID, n.Service, n.Version, n.Stage, n.State, n.Requester, n.Override, n.Reason, n.Error,
 			sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.UpdatedAt),
-			n.Owner.ID(), n.Owner.Host, n.Owner.PID, n.Owner.Start, sqlrow.Nanos(n.LeaseUntil))
+			n.Owner.ID(), n.Owner.Host, n.Owner.PID, n.Owner.Start, sqlrow.Nanos(n.LeaseUntil), only, members)
 		if err != nil {
 			return err
 		}
 		if inserted == 0 {
-			if open, err = db.openPromotion(ctx, tx, n.Service, n.Version, n.Stage); err != nil || open != nil {
+			if open, err = db.openPromotion(ctx, tx, n.Service, n.Version, n.Stage, only, members); err != nil || open != nil {
 				if err != nil {
 					return err
 				}
@@ -98,10 +104,54 @@ func (db *DB) CreatePromotion(ctx context.Context, p *strata.Promotion, e *strat
 	return nil
 }
 
-// openPromotion returns the open promotion of (service, version, stage), nil when none is.
-func (db *DB) openPromotion(ctx context.Context, q Querier, service, version, stage string) (*strata.Promotion, error) {
+// promotionScope encodes p's environments and members as their columns: the environments
+// comma separated (names cannot hold a comma), the members as a JSON array of [service,
+// version] pairs; each "" when p has none.
+func promotionScope(p *strata.Promotion) (only, members string, err error) {
+	for _, env := range p.Only {
+		if env == "" || strings.Contains(env, ",") {
+			return "", "", strata.Errorf(strata.EINVALID, "promotion of %s@%s to %s: %q is not an environment name", p.Service, p.Version, p.Stage, env)
+		}
+	}
+	only = strings.Join(p.Only, ",")
+	if len(p.Members) > 0 {
+		pairs := make([][2]string, len(p.Members))
+		for i, m := range p.Members {
+			pairs[i] = [2]string{m.Service, m.Version}
+		}
+		b, err := json.Marshal(pairs)
+		if err != nil {
+			return "", "", err
+		}
+		members = string(b)
+	}
+	return only, members, nil
+}
+
+// readScope decodes promotionScope's columns into p.
+func readScope(p *strata.Promotion, only, members string) error {
+	if only != "" {
+		p.Only = strings.Split(only, ",")
+	}
+	if members == "" {
+		return nil
+	}
+	var pairs [][2]string
+	if err := json.Unmarshal([]byte(members), &pairs); err != nil {
+		return fmt.Errorf("promotion %s: members: %w", p.ID, err)
+	}
+	for _, pair := range pairs {
+		p.Members = append(p.Members, strata.Member{Service: pair[0], Version: pair[1]})
+	}
+	return nil
+}
+
+// openPromotion returns the open promotion of (service, version, stage, environments,
+// members), nil when none is.
+func (db *DB) openPromotion(ctx context.Context, q Querier, service, version, stage, only, members string) (*strata.Promotion, error) {
 	p, err := scanPromotion(q.QueryRow(ctx, `SELECT `+db.promotionColumns()+` FROM promotions
-		WHERE service = ? AND version = ? AND stage = ? AND state IN `+openStates+` LIMIT 1`, service, version, stage))
+		WHERE service = ? AND version = ? AND stage = ? AND only_envs = ? AND members = ? AND state IN `+openStates+` LIMIT 1`,
+		service, version, stage, only, members))
 	if noRows(err) {
 		return nil, nil
 	}
@@ -291,10 +341,13 @@ func (db *DB) Promotions(ctx context.Context, f strata.PromotionFilter) ([]*stra
 func scanPromotion(s scanner) (*strata.Promotion, error) {
 	var p strata.Promotion
 	var created, updated, lease int64
-	var approvals string
+	var approvals, only, members string
 	err := s.Scan(&p.ID, &p.Service, &p.Version, &p.Stage, &p.State, &p.Requester, &p.Override, &p.Reason,
-		&p.Error, &created, &updated, &p.Owner.Host, &p.Owner.PID, &p.Owner.Start, &lease, &approvals)
+		&p.Error, &created, &updated, &p.Owner.Host, &p.Owner.PID, &p.Owner.Start, &lease, &only, &members, &approvals)
 	if err != nil {
+		return nil, err
+	}
+	if err := readScope(&p, only, members); err != nil {
 		return nil, err
 	}
 	p.CreatedAt, p.UpdatedAt = sqlrow.FromNanos(created), sqlrow.FromNanos(updated)
