@@ -276,7 +276,7 @@ func judge(ctx context.Context, s strata.Store, e *engine.Engine, pr *strata.Pro
 	if pr.State != strata.Waiting {
 		return res, nil
 	}
-	f, err := e.PromotionFacts(ctx, pr.Service, pr.Version)
+	f, err := e.PromotionFactsOf(ctx, pr)
 	if err != nil {
 		return nil, err
 	}

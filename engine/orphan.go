@@ -64,7 +64,10 @@ func (e *Engine) finishPromotion(ctx context.Context, p *strata.Promotion) (*Pro
 	if err != nil {
 		return nil, fmt.Errorf("carry on promotion %s: %w", p.ID, err)
 	}
-	done := map[string]bool{}
+	// An environment is done when every release of the promotion landed there (one, but for
+	// a train); a train's environment left half done runs again whole: deploy steps are
+	// idempotent.
+	landed := map[string]int{}
 	res := &PromotionResult{Promotion: p, Deployments: []*strata.Deployment{}}
 	var failed []string
 	for _, d := range ds {
@@ -75,7 +78,7 @@ func (e *Engine) finishPromotion(ctx context.Context, p *strata.Promotion) (*Pro
 		case strata.Active(d.State):
 			return nil, nil
 		case d.State == strata.Succeeded:
-			done[d.Environment] = true
+			landed[d.Environment]++
 			res.Deployments = append(res.Deployments, d)
 		default:
 			failed = append(failed, fmt.Sprintf("%s in %s: %s", d.ID, d.Environment, d.State))
@@ -92,6 +95,10 @@ func (e *Engine) finishPromotion(ctx context.Context, p *strata.Promotion) (*Pro
 		return nil, fmt.Errorf("take over promotion %s: %w", p.ID, err)
 	}
 	p.Owner, p.LeaseUntil = e.Owner, until
+	done := map[string]bool{}
+	for env, n := range landed {
+		done[env] = n >= len(members(p))
+	}
 	st, err := e.StageOf(p)
 	if err != nil {
 		failed = append(failed, err.Error())

@@ -25,6 +25,9 @@ type PromoteRequest struct {
 	Reason         string
 	// Only narrows the stage to these of its environments (`--only`, a hotfix).
 	Only []string
+	// Members, when it holds more than one release, makes the promotion a release train
+	// (train.go); Service and Version are then ignored for its first member's.
+	Members []strata.Member
 }
 
 // PromotionResult is a promotion with its gates and the deployments it ran. Next is the
@@ -53,17 +56,29 @@ func (r *PromotionResult) Last() *PromotionResult {
 }
 
 // target resolves a promotion's release and stage, and gathers the facts its gates read: the
-// release comes first, since they are facts of that release alone. The stage is narrowed to
-// req.Only.
-func (e *Engine) target(ctx context.Context, req PromoteRequest) (*strata.Release, *strata.Stage, plan.Facts, error) {
-	var f plan.Facts
+// release comes first, since they are facts of that release alone. For a release train
+// (req.Members) the release is its first member's, and train lists every member resolved
+// (nil for one release).
+func (e *Engine) target(ctx context.Context, req PromoteRequest) (rel *strata.Release, st *strata.Stage, f plan.Facts, train []strata.Member, err error) {
+	if len(req.Members) > 1 {
+		return e.trainTarget(ctx, req)
+	}
 	if e.Project.Service(req.Service) == nil {
-		return nil, nil, f, notFound("service", req.Service, e.Project.ServiceNames())
+		return nil, nil, f, nil, notFound("service", req.Service, e.Project.ServiceNames())
 	}
-	rel, err := e.findRelease(ctx, req.Service, req.Version)
-	if err != nil {
-		return nil, nil, f, err
+	if rel, err = e.findRelease(ctx, req.Service, req.Version); err != nil {
+		return nil, nil, f, nil, err
 	}
+	st, f, err = e.targetStage(ctx, req, []*strata.Release{rel})
+	return rel, st, f, nil, err
+}
+
+// targetStage resolves the stage a promotion of rels goes to, narrowed to req.Only, and
+// gathers the facts of rels: req.To, or the first stage where one of them has not yet run
+// healthy everywhere.
+func (e *Engine) targetStage(ctx context.Context, req PromoteRequest, rels []*strata.Release) (*strata.Stage, plan.Facts, error) {
+	var f plan.Facts
+	var err error
 	var st *strata.Stage
 	if req.To != "" {
 		if st = e.Project.Stage(req.To); st == nil {
@@ -71,31 +86,43 @@ func (e *Engine) target(ctx context.Context, req PromoteRequest) (*strata.Releas
 			for _, s := range e.Project.Pipeline {
 				names = append(names, s.Name)
 			}
-			return nil, nil, f, notFound("stage", req.To, names)
+			return nil, f, notFound("stage", req.To, names)
 		}
 	}
-	if f, err = e.promotionFacts(ctx, rel.Service, rel.Version); err != nil {
-		return nil, nil, f, err
+	var ms []strata.Member
+	for _, rel := range rels {
+		ms = append(ms, strata.Member{Service: rel.Service, Version: rel.Version})
+	}
+	if f, err = e.trainFacts(ctx, ms); err != nil {
+		return nil, f, err
 	}
 	if st == nil {
-		if st = plan.NextStage(e.Project, rel.Service, rel.Version, f); st == nil {
-			return nil, nil, f, strata.Errorf(strata.EINVALID, "%s@%s has run healthy in every stage already; name one with --to to promote it again", rel.Service, rel.Version)
+		first := -1
+		for _, m := range ms {
+			if next := plan.NextStage(e.Project, m.Service, m.Version, f); next != nil {
+				if i := e.Project.StageIndex(next.Name); first < 0 || i < first {
+					first, st = i, next
+				}
+			}
+		}
+		if st == nil {
+			return nil, f, strata.Errorf(strata.EINVALID, "%s has run healthy in every stage already; name one with --to to promote it again", trainName(&strata.Promotion{Members: ms}))
 		}
 	}
 	if st, err = plan.Narrow(st, req.Only); err != nil {
-		return nil, nil, f, err
+		return nil, f, err
 	}
-	return rel, st, f, nil
+	return st, f, nil
 }
 
 // Plan judges the promotion req would make, changing nothing.
 func (e *Engine) Plan(ctx context.Context, req PromoteRequest) (*PromotionResult, error) {
-	rel, st, f, err := e.target(ctx, req)
+	rel, st, f, train, err := e.target(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor, Override: req.OverrideWindow, Reason: req.Reason,
-		Only: only(req, st)}
+		Only: only(req, st), Members: train}
 	gates := e.gates(p, st, f)
 	p.State = strata.Waiting
 	if plan.Open(gates) {
@@ -127,19 +154,27 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	if err := strata.CheckText("--reason", req.Reason); err != nil {
 		return nil, err
 	}
-	rel, st, f, err := e.target(ctx, req)
+	rel, st, f, train, err := e.target(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	// A release whose bundle cannot be had is refused now, not after it waited for its
 	// gates; fetched here, its waves find it on this machine.
-	if err := e.ensureBundle(ctx, rel); err != nil {
-		return nil, err
+	for _, m := range members(&strata.Promotion{Service: rel.Service, Version: rel.Version, Members: train}) {
+		r := rel
+		if m.Service != rel.Service {
+			if r, err = e.Store.Release(ctx, m.Service, m.Version); err != nil {
+				return nil, err
+			}
+		}
+		if err := e.ensureBundle(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	now := e.now()
 	p := &strata.Promotion{Service: rel.Service, Version: rel.Version, Stage: st.Name, Requester: e.Actor,
 		Override: req.OverrideWindow, Reason: req.Reason, CreatedAt: now, UpdatedAt: now, Approvals: []strata.Approval{},
-		Only: only(req, st)}
+		Only: only(req, st), Members: train}
 	gates := e.gates(p, st, f)
 	p.State = strata.Waiting
 	if plan.Open(gates) {
@@ -154,6 +189,9 @@ func (e *Engine) Promote(ctx context.Context, req PromoteRequest) (*PromotionRes
 	detail := map[string]any{"version": p.Version, "stage": p.Stage, "state": p.State}
 	if len(p.Only) > 0 {
 		detail["only"] = p.Only
+	}
+	if len(p.Members) > 0 {
+		detail["members"] = p.Members
 	}
 	if req.OverrideWindow {
 		detail["override_window"] = true
@@ -265,7 +303,7 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 		if errors.Is(context.Cause(fence), errPromotionLeaseLost) {
 			break
 		}
-		ds, err := e.deployWave(ctx, fence, p, wave)
+		ds, err := e.deployTrainWave(ctx, fence, p, wave)
 		res.Deployments = append(res.Deployments, ds...)
 		if err != nil {
 			failure = err
@@ -298,7 +336,7 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 	// and one into an environment's own stage is in no pipeline: neither moves on by itself.
 	idx := e.Project.StageIndex(st.Name)
 	if idx >= 0 && len(p.Only) == 0 && idx+1 < len(e.Project.Pipeline) && e.Project.Pipeline[idx+1].Auto {
-		next, err := e.Promote(ctx, PromoteRequest{Service: p.Service, Version: p.Version, To: e.Project.Pipeline[idx+1].Name, Auto: true})
+		next, err := e.Promote(ctx, PromoteRequest{Service: p.Service, Version: p.Version, Members: p.Members, To: e.Project.Pipeline[idx+1].Name, Auto: true})
 		res.Next = next
 		return err
 	}
@@ -313,12 +351,13 @@ func countEnvs(waves [][]string) int {
 	return n
 }
 
-// deployWave deploys one wave, at most Parallel at a time, and waits for all of them.
-// fence ends when the promotion is no longer this process's; no deployment is claimed then.
-func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wave []string) (_ []*strata.Deployment, err error) {
-	ctx, span := telemetry.Start(ctx, "wave", attribute.String("promotion", p.ID), attribute.StringSlice("environments", wave))
+// deployWave deploys release m of promotion p to one wave, at most Parallel at a time, and
+// waits for all of them. fence ends when the promotion is no longer this process's; no
+// deployment is claimed then.
+func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, m strata.Member, wave []string) (_ []*strata.Deployment, err error) {
+	ctx, span := telemetry.Start(ctx, "wave", attribute.String("promotion", p.ID), attribute.String("service", m.Service), attribute.StringSlice("environments", wave))
 	defer func() { telemetry.End(span, err) }()
-	rel, err := e.findRelease(ctx, p.Service, p.Version)
+	rel, err := e.findRelease(ctx, m.Service, m.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +378,7 @@ func (e *Engine) deployWave(ctx, fence context.Context, p *strata.Promotion, wav
 		wg.Go(func() {
 			h := e.newHandover()
 			for i := range jobs {
-				out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: p.Service, Version: p.Version, Env: wave[i], Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified, handover: h, fence: fence})
+				out[i], errs[i] = e.Deploy(ctx, DeployRequest{Service: m.Service, Version: m.Version, Env: wave[i], Kind: KindPromotion, PromotionID: p.ID, SkipPolicy: true, release: rel, verified: verified, handover: h, fence: fence})
 				h.reportTo(&errs[i])
 			}
 			h.flush(ctx)
@@ -389,7 +428,7 @@ func (e *Engine) Advance(ctx context.Context, id string) (*PromotionResult, erro
 	if err != nil {
 		return nil, err
 	}
-	f, err := e.promotionFacts(ctx, p.Service, p.Version)
+	f, err := e.PromotionFactsOf(ctx, p)
 	if err != nil {
 		return nil, err
 	}

@@ -123,17 +123,22 @@ func (u *ui) release(w http.ResponseWriter, r *http.Request, v *visit) {
 		}
 		pv := promotionView{P: p}
 		if p.State == strata.Waiting {
-			if facts == nil {
-				f, err := v.engine.PromotionFacts(ctx, service, version)
+			f := facts
+			if f == nil || len(p.Members) > 0 {
+				// A train's gates read every member's facts, not only this release's.
+				got, err := v.engine.PromotionFactsOf(ctx, p)
 				if err != nil {
 					u.fail(w, r, v, err)
 					return
 				}
-				facts = &f
+				if f = &got; len(p.Members) == 0 {
+					facts = f
+				}
 			}
-			if st := v.engine.Project.Stage(p.Stage); st != nil {
-				pv.Gates = plan.Gates(v.engine.Project, plan.Request{ID: p.ID, Service: p.Service, Version: p.Version, Stage: st,
-					Requester: p.Requester, Approvals: p.Approvals, Override: p.Override, OverrideBy: p.Requester, Reason: p.Reason}, *facts)
+			if st, err := v.engine.StageOf(p); err == nil {
+				req := v.engine.PromotionRequest(p, st)
+				req.OverrideBy = p.Requester
+				pv.Gates = plan.Gates(v.engine.Project, req, *f)
 			}
 			pv.CanDecide, pv.WhyNot = v.mayDecide(p)
 		}

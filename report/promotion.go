@@ -30,14 +30,17 @@ type Promotion struct {
 	Next         *Promotion  `json:"next,omitempty"`
 	// Only is the environments of the stage the promotion is narrowed to (`--only`, or the
 	// one a `deploy` that needs approvals opened it for); absent for the whole stage.
-	Only      []string   `json:"only,omitempty"`
-	Override  *Override  `json:"override,omitempty"`
-	Requester string     `json:"requester"`
-	Service   string     `json:"service"`
-	Stage     string     `json:"stage"`
-	State     string     `json:"state"`
-	Version   string     `json:"version"`
-	Waves     [][]string `json:"waves"`
+	Only []string `json:"only,omitempty"`
+	// Members is every release of a release train, the first being Service@Version;
+	// absent for a promotion of one release.
+	Members   []strata.Member `json:"members,omitempty"`
+	Override  *Override       `json:"override,omitempty"`
+	Requester string          `json:"requester"`
+	Service   string          `json:"service"`
+	Stage     string          `json:"stage"`
+	State     string          `json:"state"`
+	Version   string          `json:"version"`
+	Waves     [][]string      `json:"waves"`
 }
 
 // Override says an admin opened a closed deploy window, and why.
@@ -74,6 +77,7 @@ func NewPromotion(r *engine.PromotionResult) *Promotion {
 		ID: p.ID, Service: p.Service, Version: p.Version, Stage: p.Stage, State: p.State,
 		Requester: p.Requester, Approvals: p.Approvals, Gates: gates, Waves: r.Waves,
 		Deployments: NewDeployments(r.Deployments), Error: p.Error, Only: p.Only,
+		Members: p.Members,
 	}
 	if p.Override {
 		doc.Override = &Override{Window: true, Reason: p.Reason}
@@ -176,7 +180,7 @@ func (p *Promotion) WriteText(w io.Writer) {
 		if id == "" {
 			id = "(plan)"
 		}
-		fmt.Fprintf(w, "promotion %s: %s@%s to %s%s: %s\n", id, r.Service, r.Version, r.Stage, onlyText(r.Only), r.State)
+		fmt.Fprintf(w, "promotion %s: %s to %s%s: %s\n", id, releasesText(r), r.Stage, onlyText(r.Only), r.State)
 		for _, g := range r.Gates {
 			mark := "✓"
 			if !g.OK {
@@ -289,4 +293,16 @@ func onlyText(only []string) string {
 		return ""
 	}
 	return " (only " + strings.Join(only, ", ") + ")"
+}
+
+// releasesText names the releases a promotion moves: "web@1.1.0 + schema@8" for a train.
+func releasesText(p *Promotion) string {
+	if len(p.Members) == 0 {
+		return p.Service + "@" + p.Version
+	}
+	var s []string
+	for _, m := range p.Members {
+		s = append(s, m.Service+"@"+m.Version)
+	}
+	return strings.Join(s, " + ")
 }

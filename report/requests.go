@@ -63,11 +63,27 @@ type PromoteRequest struct {
 	Parallel       int    `json:"parallel,omitempty"`
 	// Only narrows the stage to these of its environments (`--only`, repeatable).
 	Only []string `json:"only,omitempty"`
+	// Members, with more than one, asks for a release train: one promotion of them all
+	// (Service and Version are then the first member's). A member's version "" is its newest.
+	Members []Member `json:"members,omitempty"`
+}
+
+// Member is one release of a release train, as asked for.
+type Member struct {
+	Service string `json:"service"`
+	Version string `json:"version,omitempty"`
 }
 
 // Engine returns the engine's request for r.
 func (r PromoteRequest) Engine() engine.PromoteRequest {
-	return engine.PromoteRequest{Service: r.Service, Version: r.Version, To: r.To, OverrideWindow: r.OverrideWindow, Reason: r.Reason, Only: r.Only}
+	req := engine.PromoteRequest{Service: r.Service, Version: r.Version, To: r.To, OverrideWindow: r.OverrideWindow, Reason: r.Reason, Only: r.Only}
+	for _, m := range r.Members {
+		req.Members = append(req.Members, strata.Member{Service: m.Service, Version: m.Version})
+	}
+	if len(req.Members) > 1 {
+		req.Service, req.Version = req.Members[0].Service, req.Members[0].Version
+	}
+	return req
 }
 
 // ApproveRequest is POST /api/v1/promotions/{id}/approve, whose body is optional.

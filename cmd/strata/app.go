@@ -385,6 +385,16 @@ func (a *app) close() {
 }
 
 // exactArgs is cobra.ExactArgs with a usage error that says what was expected.
+// minArgs is exactArgs for commands that take n or more arguments.
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return strata.Errorf(strata.EINVALID, "%s takes %s (got %d argument(s)); usage: %s", cmd.CommandPath(), what, len(args), cmd.UseLine())
+		}
+		return nil
+	}
+}
+
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {

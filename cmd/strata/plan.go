@@ -9,11 +9,11 @@ import (
 func (a *app) planCommand() *cobra.Command {
 	var req report.PromoteRequest
 	c := &cobra.Command{
-		Use:   "plan SERVICE[@VERSION] [--to STAGE] [--only ENV]...",
-		Short: "Show what a promotion would do and which gates hold, changing nothing",
-		Args:  exactArgs(1, "one SERVICE[@VERSION]"),
+		Use:   "plan SERVICE[@VERSION]... [--to STAGE] [--only ENV]...",
+		Short: "Show what a promotion (or a release train) would do and which gates hold, changing nothing",
+		Args:  minArgs(1, "one SERVICE[@VERSION], or several for a release train"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req.Service, req.Version = splitRef(args[0])
+			req.Service, req.Version, req.Members = trainRefs(args)
 			doc, err := invoke(cmd.Context(), a, command.Plan, req)
 			return show(a, doc, err, doc.WriteText)
 		},

@@ -12,14 +12,14 @@ import (
 func (a *app) promoteCommand() *cobra.Command {
 	var req report.PromoteRequest
 	c := &cobra.Command{
-		Use:   "promote SERVICE[@VERSION] [--to STAGE] [--only ENV]...",
-		Short: "Ask to move a release into the next (or named) stage; it runs when every gate holds",
-		Args:  exactArgs(1, "one SERVICE[@VERSION]"),
+		Use:   "promote SERVICE[@VERSION]... [--to STAGE] [--only ENV]...",
+		Short: "Ask to move a release (or a train of several) into the next (or named) stage; it runs when every gate holds",
+		Args:  minArgs(1, "one SERVICE[@VERSION], or several for a release train"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkParallel(req.Parallel); err != nil {
 				return err
 			}
-			req.Service, req.Version = splitRef(args[0])
+			req.Service, req.Version, req.Members = trainRefs(args)
 			doc, err := invoke(cmd.Context(), a, command.Promote, req)
 			return showAlways(a, doc, err, doc.WriteText)
 		},
@@ -84,4 +84,18 @@ func (a *app) rejectCommand() *cobra.Command {
 	}
 	c.Flags().StringVar(&req.Reason, "reason", "", "why (required; recorded in the audit log)")
 	return c
+}
+
+// trainRefs reads the SERVICE[@VERSION] arguments of promote and plan: the first is the
+// promotion's release; several make a release train of them all.
+func trainRefs(args []string) (service, version string, members []report.Member) {
+	service, version = splitRef(args[0])
+	if len(args) == 1 {
+		return service, version, nil
+	}
+	for _, a := range args {
+		s, v := splitRef(a)
+		members = append(members, report.Member{Service: s, Version: v})
+	}
+	return service, version, members
 }
