@@ -63,6 +63,9 @@ func routeCases(promo, dep, run string) []routeCase {
 		{"POST", "/api/v1/releases", map[string]any{"service": "api", "version": "9.0.0"}, deploy, false, false},
 		{"POST", "/api/v1/deployments", map[string]any{"service": "api", "version": "1.0.0", "env": "staging"}, deploy, true, false},
 		{"POST", "/api/v1/rollbacks", map[string]any{"service": "api", "env": "staging"}, deploy, true, false},
+		// Breaking a freeze needs deploy and approve there: of the roles, admin's alone.
+		{"POST", "/api/v1/rollbacks", map[string]any{"service": "api", "env": "staging", "override_freeze": true, "reason": "INC-1"}, admin, true, false},
+		{"POST", "/api/v1/rollbacks", map[string]any{"service": "api", "env": "staging", "override_window": true, "reason": "INC-1"}, admin, true, false},
 		{"POST", "/api/v1/promotions", map[string]any{"service": "api", "version": "1.0.0", "to": "prod"}, deploy, true, false},
 		{"POST", "/api/v1/promotions", map[string]any{"service": "api", "version": "1.0.0", "to": "prod", "override_window": true, "reason": "hotfix"}, admin, true, false},
 		{"GET", "/api/v1/promotions", nil, read, false, false},
