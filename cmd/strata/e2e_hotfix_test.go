@@ -133,3 +133,37 @@ func TestADeployThatNeedsApprovalsOpensAPromotionThatRunsOnApproval(t *testing.T
 		t.Errorf("want the promotions the deploys opened in the audit log: %v", ps)
 	}
 }
+
+func TestHotfixesAndGatedRollbacksPrintTheSameOnAServerAsLocally(t *testing.T) {
+	t.Parallel()
+	tw := newTwins(t, hotfixEstate)
+	tw.same(t, "ann", "release", "api", "--version", "1")
+	tw.same(t, "ann", "release", "api", "--version", "2")
+
+	l, r := tw.same(t, "ann", "deploy", "api@2", "--env", "prod-us", "-o", "json")
+	if l.code != 3 || !strings.Contains(l.stdout, `"gates"`) {
+		t.Fatalf("a deploy needing approvals opens a promotion on both sides: %s", l)
+	}
+	var ld, rd deployment
+	jsonDoc(t, l, &ld)
+	jsonDoc(t, r, &rd)
+	if a, b := tw.samePair(t, "bob", []string{"approve", ld.ID}, []string{"approve", rd.ID}); a.code != 0 || b.code != 0 {
+		t.Fatalf("approving the opened promotion: %s\n%s", a, b)
+	}
+	if tw.local.versions("api-prod-us") != "2" || tw.remote.versions("api-prod-us") != "2" {
+		t.Errorf("prod-us saw %q here and %q there", tw.local.read("api-prod-us"), tw.remote.read("api-prod-us"))
+	}
+
+	tw.same(t, "ann", "freeze", "dev", "--reason", "incident 9")
+	if l, _ := tw.same(t, "ann", "rollback", "api", "--env", "dev"); l.code != 3 || !strings.Contains(l.stderr, "gate freeze") {
+		t.Errorf("a rollback into frozen dev: %s", l)
+	}
+	// On the server an approver may not roll back even with an override: it needs deploy
+	// and approve there (admin). Locally the principal is self-asserted.
+	if _, re := tw.as(t, "bob"); re.must(4, "rollback", "api", "--env", "dev", "--override-freeze", "--reason", "x").code != 4 {
+		t.Error("an approver's override")
+	}
+	if l, _ := tw.same(t, "ann", "rollback", "api", "--env", "dev", "--override-freeze", "--reason", "INC-9"); l.code != 0 || !strings.Contains(l.stdout, "api@1 in dev succeeded") {
+		t.Errorf("an admin's override: %s", l)
+	}
+}

@@ -137,3 +137,24 @@ func TestATrainNamingOneServiceTwiceIsExit2(t *testing.T) {
 		t.Error("a refused train changed the store")
 	}
 }
+
+func TestATrainPrintsTheSameOnAServerAsLocally(t *testing.T) {
+	t.Parallel()
+	tw := newTwins(t, strings.Replace(trainEstate, "@POLICY@", "{approvals: 1}", 1))
+	tw.same(t, "ann", "release", "schema", "--version", "8")
+	tw.same(t, "ann", "release", "web", "--version", "1.1.0")
+	tw.same(t, "ann", "plan", "web@1.1.0", "schema@8", "--to", "prod", "-o", "json")
+	l, r := tw.same(t, "ann", "promote", "web@1.1.0", "schema@8", "--to", "prod", "-o", "json")
+	var lp, rp trainDoc
+	jsonDoc(t, l, &lp)
+	jsonDoc(t, r, &rp)
+	if rp.names() != "web@1.1.0 schema@8" || rp.State != "waiting" {
+		t.Fatalf("the train on the server: %+v", rp)
+	}
+	if a, _ := tw.samePair(t, "bob", []string{"approve", lp.ID}, []string{"approve", rp.ID}); a.code != 0 {
+		t.Fatalf("approving the train: %s", a)
+	}
+	if got := strings.Fields(tw.remote.read("order-prod-eu")); !slices.Equal(got, []string{"schema", "8", "web", "1.1.0"}) {
+		t.Errorf("the server's prod-eu deployed %v", got)
+	}
+}
