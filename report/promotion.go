@@ -51,6 +51,11 @@ type Override struct {
 
 // EnvPlan is what a promotion would do to one environment.
 type EnvPlan struct {
+	// Service and Version name the member of a release train this entry is about (a train
+	// has an entry per member and environment, in the order they would deploy); absent for
+	// a promotion of one release.
+	Service string   `json:"service,omitempty"`
+	Version string   `json:"version,omitempty"`
 	Name    string   `json:"name"`
 	Wave    int      `json:"wave"`
 	Current string   `json:"current_version"`
@@ -99,21 +104,31 @@ func Plan(ctx context.Context, e *engine.Engine, req engine.PromoteRequest) (*Pr
 	if err != nil {
 		return nil, err
 	}
+	train := res.Promotion.Members
+	ms := []strata.Member{{Service: res.Promotion.Service, Version: res.Promotion.Version}}
+	if len(train) > 0 {
+		ms = plan.TrainOrder(e.Project, train)
+	}
 	var envs []EnvPlan
 	for i, wave := range res.Waves {
-		for _, env := range wave {
-			ep := EnvPlan{Name: env, Wave: i + 1, Changes: []Change{}}
-			var had map[string]any
-			if d := cur[plan.Pair{Service: req.Service, Environment: env}]; d != nil {
-				ep.Current, had = d.Version, d.Config
+		for _, m := range ms {
+			for _, env := range wave {
+				ep := EnvPlan{Name: env, Wave: i + 1, Changes: []Change{}}
+				if len(train) > 0 {
+					ep.Service, ep.Version = m.Service, m.Version
+				}
+				var had map[string]any
+				if d := cur[plan.Pair{Service: m.Service, Environment: env}]; d != nil {
+					ep.Current, had = d.Version, d.Config
+				}
+				next, err := planConfig(e.Project, cur, m.Service, env, m.Version)
+				if err != nil {
+					ep.ConfigError = err.Error()
+				} else {
+					ep.Changes = configChanges(had, next)
+				}
+				envs = append(envs, ep)
 			}
-			next, err := planConfig(e.Project, cur, res.Promotion.Service, env, res.Promotion.Version)
-			if err != nil {
-				ep.ConfigError = err.Error()
-			} else {
-				ep.Changes = configChanges(had, next)
-			}
-			envs = append(envs, ep)
 		}
 	}
 	doc := NewPromotion(res)
@@ -194,7 +209,11 @@ func (p *Promotion) WriteText(w io.Writer) {
 		}
 	}
 	for _, ep := range p.Environments {
-		fmt.Fprintf(w, "  %s (wave %d): %s -> %s\n", ep.Name, ep.Wave, Dash(ep.Current), p.Version)
+		if ep.Service != "" {
+			fmt.Fprintf(w, "  %s %s (wave %d): %s -> %s\n", ep.Service, ep.Name, ep.Wave, Dash(ep.Current), ep.Version)
+		} else {
+			fmt.Fprintf(w, "  %s (wave %d): %s -> %s\n", ep.Name, ep.Wave, Dash(ep.Current), p.Version)
+		}
 		if ep.ConfigError != "" {
 			fmt.Fprintf(w, "      config: %s\n", ep.ConfigError)
 		}

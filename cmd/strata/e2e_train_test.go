@@ -62,6 +62,17 @@ func TestATrainOfTwoServicesIsOnePromotionWithOneApprovalInDependencyOrder(t *te
 	if pl.names() != "web@1.1.0 schema@8" || pl.Service != "web" || pl.Version != "1.1.0" || pl.gate("approvals").OK {
 		t.Errorf("the plan of the train: %+v", pl)
 	}
+	var envs struct {
+		Environments []struct{ Service, Version, Name string } `json:"environments"`
+	}
+	jsonDoc(t, e.must(0, "plan", "web@1.1.0", "schema@8", "--to", "prod", "-o", "json"), &envs)
+	var order []string
+	for _, ep := range envs.Environments {
+		order = append(order, ep.Service+"@"+ep.Version+" "+ep.Name)
+	}
+	if want := []string{"schema@8 prod-us", "web@1.1.0 prod-us", "schema@8 prod-eu", "web@1.1.0 prod-eu"}; !slices.Equal(order, want) {
+		t.Errorf("the plan's environments = %v; want %v", order, want)
+	}
 	var p trainDoc
 	jsonDoc(t, e.must(3, "promote", "web@1.1.0", "schema@8", "--to", "prod", "--as", "alice", "-o", "json"), &p)
 	if p.State != "waiting" || p.names() != "web@1.1.0 schema@8" || p.Service != "web" || p.Version != "1.1.0" {
