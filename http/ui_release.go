@@ -47,6 +47,15 @@ func (v *visit) coversStage(stage string) bool {
 	return v.coversAll(st.Environments)
 }
 
+// coversPromotion reports whether the visitor reaches every environment promotion p may
+// change: those it names (Only), else its stage's.
+func (v *visit) coversPromotion(p *strata.Promotion) bool {
+	if len(p.Only) > 0 {
+		return v.coversAll(p.Only)
+	}
+	return v.coversStage(p.Stage)
+}
+
 // seesStage reports whether the visitor reaches some environment of a stage (enough to
 // read about a promotion into it).
 func (v *visit) seesStage(stage string) bool {
@@ -157,8 +166,8 @@ func (v *visit) mayDecide(p *strata.Promotion) (bool, string) {
 	switch {
 	case !v.can(strata.ActApprove):
 		return false, fmt.Sprintf("your role (%s) cannot approve; an approver or admin can", v.token.Role)
-	case !v.coversStage(p.Stage):
-		return false, "your token does not reach every environment of stage " + p.Stage
+	case !v.coversPromotion(p):
+		return false, "your token does not reach every environment of stage " + p.Stage + " this promotion changes"
 	case p.Requester == v.token.Name:
 		return false, "you requested this promotion; approvals come from someone else"
 	case slices.ContainsFunc(p.Approvals, func(a strata.Approval) bool { return a.Principal == v.token.Name }):
@@ -191,8 +200,8 @@ func (u *ui) decidable(ctx context.Context, v *visit, id string) (*strata.Promot
 	if !v.can(strata.ActApprove) {
 		return nil, strata.Errorf(strata.EUNAUTHORIZED, "token %s (role %s) may not approve or reject; an approver or admin can", v.token.Name, v.token.Role)
 	}
-	if !v.coversStage(p.Stage) {
-		return nil, strata.Errorf(strata.EUNAUTHORIZED, "token %s does not reach every environment of stage %s", v.token.Name, p.Stage)
+	if !v.coversPromotion(p) {
+		return nil, strata.Errorf(strata.EUNAUTHORIZED, "token %s does not reach every environment of stage %s this promotion changes", v.token.Name, p.Stage)
 	}
 	return p, nil
 }
