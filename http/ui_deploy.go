@@ -84,6 +84,13 @@ func (u *ui) deploymentEvents(w http.ResponseWriter, r *http.Request, v *visit) 
 	beat := time.Now()
 	var buf bytes.Buffer
 	for {
+		// The state is read before the logs: a deployment's output is stored before the
+		// state that ends it, so logs read after an ended state hold its last lines, and the
+		// stream ends only once a read after the end found nothing more.
+		if d, err = v.engine.Store.Deployment(ctx, d.ID); err != nil {
+			u.streamError(ctx, w, r.PathValue("id"), err)
+			return
+		}
 		logs, err := v.engine.Store.Logs(ctx, d.ID, after)
 		if err != nil {
 			u.streamError(ctx, w, d.ID, err)
@@ -97,10 +104,6 @@ func (u *ui) deploymentEvents(w http.ResponseWriter, r *http.Request, v *visit) 
 			}
 			writeEvent(w, "log", strconv.FormatInt(c.Seq, 10), buf.String())
 			after = c.Seq
-		}
-		if d, err = v.engine.Store.Deployment(ctx, d.ID); err != nil {
-			u.streamError(ctx, w, r.PathValue("id"), err)
-			return
 		}
 		if state := d.State + "/" + d.Health + "/" + strconv.Itoa(d.Attempt); state != lastState {
 			lastState = state
