@@ -322,18 +322,18 @@ func audit(ctx context.Context, x Site, req report.AuditRequest) (*report.AuditL
 	if f.Limit > 0 {
 		f.Limit++ // one more than the page says whether another follows
 	}
-	if !x.CoversAll() {
-		f.Limit = 0
-	}
 	var p *strata.Project
 	if f.Environment != "" || !x.CoversAll() {
 		p, _ = x.Project(ctx) // without a readable project, promotion events are not matched to stages
 	}
-	events, err := report.Audit(ctx, s, p, f)
+	var sees func(*strata.Event) bool
+	if !x.CoversAll() {
+		sees = func(e *strata.Event) bool { return report.SeesEvent(p, x.Covers, e) }
+	}
+	events, err := report.Audit(ctx, s, p, f, sees)
 	if err != nil {
 		return nil, err
 	}
-	events = slices.DeleteFunc(events, func(e *strata.Event) bool { return !seesEvent(x, p, e) })
 	if req.Limit > 0 && len(events) > req.Limit {
 		events = events[len(events)-req.Limit:]
 		x.SetNext(report.NextEvents(events[0].Seq))
@@ -356,22 +356,6 @@ func drift(ctx context.Context, x Site, req report.DriftRequest) (*report.Drift,
 		return doc, nil
 	}
 	return doc, strata.Errorf(strata.EFAILED, "drift found: %d item(s)", len(doc.Drift))
-}
-
-// seesEvent reports whether x may see e: an event of an environment if x covers it, an
-// event of a stage (a promotion's) if x covers an environment of that stage, any other.
-func seesEvent(x Site, p *strata.Project, e *strata.Event) bool {
-	switch {
-	case x.CoversAll():
-		return true
-	case e.Environment != "":
-		return x.Covers(e.Environment)
-	}
-	stage := report.EventStage(e)
-	if stage == "" {
-		return true
-	}
-	return p != nil && p.Stage(stage) != nil && coversAny(x, p, stage)
 }
 
 // agents lists the agents that registered, with what each runs: the pools of the

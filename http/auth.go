@@ -159,31 +159,13 @@ func (c *call) allowEstate(action, what string) error {
 	return deny("%s counts the whole estate; %s's token covers only %s. Use a token made without --envs (e.g. `strata token create prometheus --role viewer`)", what, c.tok.Name, coverage(c.tok))
 }
 
-// seesEvent reports whether t may see audit event e of project p (the API's audit and the
-// dashboard's alike): an event of an environment it covers; a promotion-level event, which
-// names a stage, when it covers an environment of that stage (as the promotions list); any
-// other event of no environment. An environment or stage p no longer has is seen only by a
-// token that covers every environment.
+// seesEvent reports whether t may see audit event e of p (report.SeesEvent).
 func seesEvent(t *strata.Token, p *strata.Project, e *strata.Event) bool {
 	if coversAll(t) {
 		return true
 	}
-	if e.Environment != "" {
-		env := p.Environment(e.Environment)
+	return report.SeesEvent(p, func(name string) bool {
+		env := p.Environment(name)
 		return env != nil && t.Covers(env)
-	}
-	name := report.EventStage(e)
-	if name == "" {
-		return true
-	}
-	st := p.Stage(name)
-	if st == nil {
-		return false
-	}
-	for _, n := range st.Environments {
-		if env := p.Environment(n); env != nil && t.Covers(env) {
-			return true
-		}
-	}
-	return false
+	}, e)
 }

@@ -349,7 +349,7 @@ func TestDocumentsAreTheCLIs(t *testing.T) {
 		{"/api/v1/environments", want(report.NewEnvironments(e.Project), nil)},
 		{"/api/v1/config/api?env=prod-eu&explain=1", want(report.NewConfig(e.Project, "api", "prod-eu", true))},
 		{"/api/v1/deployments", want(report.NewHistory(ctx, e, report.HistoryQuery{}))},
-		{"/api/v1/audit?env=dev", want(report.Audit(ctx, x.store, e.Project, strata.EventFilter{Environment: "dev"}))},
+		{"/api/v1/audit?env=dev", want(report.Audit(ctx, x.store, e.Project, strata.EventFilter{Environment: "dev"}, nil))},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {

@@ -28,14 +28,16 @@ func (u *ui) audit(w http.ResponseWriter, r *http.Request, v *visit) {
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 5000 {
 		f.Limit = n
 	}
-	events, err := v.engine.Store.Events(r.Context(), f)
+	view := auditView{Filter: f, Scoped: len(v.token.Envs) > 0}
+	var sees func(*strata.Event) bool
+	if view.Scoped {
+		// Filtered as the log is read, so a scoped page holds its limit of events it may see.
+		sees = func(e *strata.Event) bool { return seesEvent(v.token, v.engine.Project, e) }
+	}
+	events, err := report.Audit(r.Context(), v.engine.Store, v.engine.Project, f, sees)
 	if err != nil {
 		u.fail(w, r, v, err)
 		return
-	}
-	view := auditView{Filter: f, Scoped: len(v.token.Envs) > 0}
-	if view.Scoped {
-		events = slices.DeleteFunc(events, func(e *strata.Event) bool { return !seesEvent(v.token, v.engine.Project, e) })
 	}
 	slices.Reverse(events) // newest first on the page
 	view.Events = events

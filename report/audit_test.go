@@ -31,20 +31,24 @@ func TestAuditOfAnEnvironmentKeepsItsStagesPromotions(t *testing.T) {
 		}
 		must(t, store.AppendEvent(t.Context(), ev))
 	}
+	stgOnly := func(e *strata.Event) bool { return report.SeesEvent(p, func(env string) bool { return env == "stg" }, e) }
 	tests := []struct {
 		name string
 		f    strata.EventFilter
+		sees func(*strata.Event) bool
 		want string
 	}{
-		{"every event of prod and of its stage", strata.EventFilter{Environment: "prod"}, "1 3 6 7"},
-		{"the newest two of them, oldest first", strata.EventFilter{Environment: "prod", Limit: 2}, "6 7"},
-		{"stg's", strata.EventFilter{Environment: "stg"}, "2 4"},
-		{"an environment no stage holds has its own events only", strata.EventFilter{Environment: "dev"}, ""},
-		{"no environment: every event", strata.EventFilter{Limit: 3}, "5 6 7"},
+		{"every event of prod and of its stage", strata.EventFilter{Environment: "prod"}, nil, "1 3 6 7"},
+		{"the newest two of them, oldest first", strata.EventFilter{Environment: "prod", Limit: 2}, nil, "6 7"},
+		{"stg's", strata.EventFilter{Environment: "stg"}, nil, "2 4"},
+		{"an environment no stage holds has its own events only", strata.EventFilter{Environment: "dev"}, nil, ""},
+		{"no environment: every event", strata.EventFilter{Limit: 3}, nil, "5 6 7"},
+		{"a principal of stg gets a full page of what it may see, however new the rest", strata.EventFilter{Limit: 3}, stgOnly, "2 4 5"},
+		{"a principal of stg sees stg's events and those of no environment or stage", strata.EventFilter{}, stgOnly, "2 4 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			evs, err := report.Audit(t.Context(), store, p, tt.f)
+			evs, err := report.Audit(t.Context(), store, p, tt.f, tt.sees)
 			must(t, err)
 			var got []string
 			for _, e := range evs {

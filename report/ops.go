@@ -132,12 +132,24 @@ func ResumeAll(ctx context.Context, e *engine.Engine) (*Resume, error) {
 	return NewResume(res), err
 }
 
-// Audit returns the audit events f selects, oldest first, never nil. An environment filter
-// also keeps the promotion-level events (promote, approve, reject, override, a promotion's
-// outcome) of every stage that holds the environment, as p's pipeline says: they carry a
-// stage, not one environment, and they are what let the environment's deployments happen.
-func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.EventFilter) ([]*strata.Event, error) {
-	if f.Environment == "" || p == nil {
+// Audit reads the events f selects, oldest first, never nil. With f.Environment and p it
+// keeps that environment's events and the promotion-level events (promote, approve, reject,
+// override, a promotion's outcome) of every stage that holds the environment, as p's
+// pipeline says: they carry a stage, not one environment, and they are what let the
+// environment's deployments happen. With sees, only the
+// events sees keeps (a scoped principal's, SeesEvent). With f.Limit, the newest f.Limit
+// events kept: the log is scanned from its newest event and the scan stops there, so
+// neither the whole log nor the events dropped are held.
+func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.EventFilter, sees func(*strata.Event) bool) ([]*strata.Event, error) {
+	var stages map[string]bool
+	if f.Environment != "" && p != nil {
+		stages = map[string]bool{}
+		for _, st := range p.StagesOf(f.Environment) {
+			stages[st.Name] = true
+		}
+		f.Unplaced = true // promotion-level events name no environment; kept by stage below
+	}
+	if stages == nil && sees == nil {
 		events, err := s.Events(ctx, f)
 		if err != nil {
 			return nil, err
@@ -147,19 +159,14 @@ func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.Even
 		}
 		return events, nil
 	}
-	// The store selects the environment's events and those that name none; of the latter,
-	// only the promotion-level ones of the environment's stages are kept, newest first
-	// when a limit says how many, so that neither the log nor the other environments'
-	// events are held.
-	stages := map[string]bool{}
-	for _, st := range p.StagesOf(f.Environment) {
-		stages[st.Name] = true
-	}
 	limit := f.Limit
-	f.Unplaced, f.Limit = true, 0
+	f.Limit = 0
 	events := []*strata.Event{}
 	err := s.ScanEvents(ctx, f, limit > 0, func(e *strata.Event) error {
-		if e.Environment == "" && !stages[EventStage(e)] {
+		if stages != nil && e.Environment == "" && !stages[EventStage(e)] {
+			return nil
+		}
+		if sees != nil && !sees(e) {
 			return nil
 		}
 		events = append(events, e)
@@ -175,6 +182,29 @@ func Audit(ctx context.Context, s strata.Store, p *strata.Project, f strata.Even
 		slices.Reverse(events)
 	}
 	return events, nil
+}
+
+// SeesEvent reports whether a principal covering the environments covers says (nil: every
+// environment) may see audit event e of p, in the API and the dashboard alike: an event of
+// an environment it covers; a promotion-level event, which names a stage, when it covers an
+// environment of that stage (as the promotions list); any other event of no environment. An
+// environment or stage p no longer has is seen only by a principal covering every one.
+func SeesEvent(p *strata.Project, covers func(env string) bool, e *strata.Event) bool {
+	if covers == nil {
+		return true
+	}
+	if e.Environment != "" {
+		return covers(e.Environment)
+	}
+	name := EventStage(e)
+	if name == "" {
+		return true
+	}
+	if p == nil {
+		return false
+	}
+	st := p.Stage(name)
+	return st != nil && slices.ContainsFunc(st.Environments, covers)
 }
 
 // EventStage is the stage an event's detail names, if any: promotion-level events (promote,
