@@ -106,6 +106,9 @@ func (tx *txn) auditSwitch(ctx context.Context, e *strata.Event, id string) erro
 	return tx.audit(ctx, e, id, "", to)
 }
 
+// switchApprovals are the approvals a waiting switch collects.
+var switchApprovals = waitingApprovals{table: "switches", what: "switch", waiting: strata.SwitchWaiting}
+
 // ApproveSwitch adds an approval to a waiting switch.
 func (db *DB) ApproveSwitch(ctx context.Context, id string, a strata.Approval, e *strata.Event) error {
 	if a.Principal == "" {
@@ -113,28 +116,7 @@ func (db *DB) ApproveSwitch(ctx context.Context, id string, a strata.Approval, e
 	}
 	a.At = db.orNow(a.At)
 	err := db.write(ctx, func(tx *txn) error {
-		var state, approvals string
-		err := tx.QueryRow(ctx, `SELECT state, approvals FROM switches WHERE id = ?`+db.d.ForUpdate, id).Scan(&state, &approvals)
-		if noRows(err) {
-			return strata.Errorf(strata.ENOTFOUND, "no switch %s", id)
-		}
-		if err != nil {
-			return err
-		}
-		if state != strata.SwitchWaiting {
-			return strata.Errorf(strata.ECONFLICT, "switch %s is %s, not waiting for approval", id, state)
-		}
-		var as []strata.Approval
-		if err := json.Unmarshal([]byte(approvals), &as); err != nil {
-			return err
-		}
-		for _, x := range as {
-			if x.Principal == a.Principal {
-				return strata.Errorf(strata.ECONFLICT, "%s has approved switch %s already", a.Principal, id)
-			}
-		}
-		as = append(as, a)
-		if _, err := tx.Exec(ctx, `UPDATE switches SET approvals = ? WHERE id = ?`, approvalsJSON(as), id); err != nil {
+		if err := switchApprovals.approve(ctx, db, tx, id, a, ""); err != nil {
 			return err
 		}
 		return tx.auditSwitch(ctx, e, id)

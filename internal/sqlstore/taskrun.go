@@ -34,14 +34,6 @@ func scanTaskRun(s scanner) (*strata.TaskRun, error) {
 	return &r, nil
 }
 
-func approvalsJSON(as []strata.Approval) string {
-	if as == nil {
-		as = []strata.Approval{}
-	}
-	b, _ := json.Marshal(as)
-	return string(b)
-}
-
 // CreateTaskRun records r.
 func (db *DB) CreateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Event) error {
 	if r.Service == "" || r.Environment == "" || r.Task == "" || (r.State != strata.RunWaiting && r.State != strata.RunRunning) {
@@ -139,6 +131,9 @@ func (db *DB) UpdateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Ev
 	return nil
 }
 
+// taskRunApprovals are the approvals a waiting task run collects.
+var taskRunApprovals = waitingApprovals{table: "task_runs", what: "task run", waiting: strata.RunWaiting}
+
 // ApproveTaskRun adds an approval to a waiting run.
 func (db *DB) ApproveTaskRun(ctx context.Context, id string, a strata.Approval, e *strata.Event) error {
 	if a.Principal == "" {
@@ -146,29 +141,8 @@ func (db *DB) ApproveTaskRun(ctx context.Context, id string, a strata.Approval, 
 	}
 	a.At = db.orNow(a.At)
 	err := db.write(ctx, func(tx *txn) error {
-		var state, approvals, service, env string
-		err := tx.QueryRow(ctx, `SELECT state, approvals, service, environment FROM task_runs WHERE id = ?`+db.d.ForUpdate, id).
-			Scan(&state, &approvals, &service, &env)
-		if noRows(err) {
-			return strata.Errorf(strata.ENOTFOUND, "no task run %s", id)
-		}
-		if err != nil {
-			return err
-		}
-		if state != strata.RunWaiting {
-			return strata.Errorf(strata.ECONFLICT, "task run %s is %s, not waiting for approval", id, state)
-		}
-		var as []strata.Approval
-		if err := json.Unmarshal([]byte(approvals), &as); err != nil {
-			return err
-		}
-		for _, x := range as {
-			if x.Principal == a.Principal {
-				return strata.Errorf(strata.ECONFLICT, "%s has approved task run %s already", a.Principal, id)
-			}
-		}
-		as = append(as, a)
-		if _, err := tx.Exec(ctx, `UPDATE task_runs SET approvals = ? WHERE id = ?`, approvalsJSON(as), id); err != nil {
+		var service, env string
+		if err := taskRunApprovals.approve(ctx, db, tx, id, a, ", service, environment", &service, &env); err != nil {
 			return err
 		}
 		return tx.audit(ctx, e, id, service, env)
