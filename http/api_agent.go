@@ -266,6 +266,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 				return nil, fmt.Errorf("claim %s: %w", d.ID, err)
 			}
 			j.Deployment = d.ID
+			j.Rollback = nil // the server's, for a failure's report; not the agent's to run
 			s.metrics.claimed(req.Pool, now.Sub(d.CreatedAt))
 			s.log.Info("agent claimed", "agent", req.Name, "deployment", d.ID, "attempt", d.Attempt, "fence", d.Fence)
 			return &Claimed{Job: j, Deployment: d.ID, Attempt: d.Attempt, Fence: d.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: d.LeaseUntil}, nil
@@ -369,10 +370,17 @@ func (s *Server) agentReport(c *call) (any, error) {
 	d.State, d.Health, d.Outputs, d.Error, d.FinishedAt = r.State, r.Health, r.Outputs, r.Error, s.now()
 	detail, _ := json.Marshal(map[string]any{"version": d.Version, "attempt": d.Attempt, "agent": r.Name, "fence": r.Fence, "error": r.Error})
 	ev := &strata.Event{Actor: c.tok.Name, Action: "deployment." + r.State, Service: d.Service, Environment: d.Environment, Subject: d.ID, Detail: detail}
-	if err := s.store.UpdateDeployment(context.WithoutCancel(c.r.Context()), d, ev); err != nil {
+	// A failure whose job carries its rollback is recorded with the rollback, pending for
+	// the pool, in one transaction: it happens once, whoever asked for d and whether or
+	// not that process still waits.
+	rb, err := s.engine.Reported(context.WithoutCancel(c.r.Context()), d, ev)
+	if err != nil {
 		return nil, err
 	}
 	s.engine.Wakes.Reported.Wake() // the process waiting for d, when it is this one, reads it at once
-	s.log.Info("agent reported", "agent", r.Name, "deployment", d.ID, "state", r.State)
+	s.log.Info("agent reported", "agent", r.Name, "deployment", d.ID, "state", d.State)
+	if rb != nil {
+		s.log.Info("rollback recorded", "deployment", d.ID, "rollback", rb.ID, "version", rb.Version, "pool", rb.Pool)
+	}
 	return report.NewDeployment(d), nil
 }
