@@ -29,8 +29,20 @@ func (w *Wakes) reported() *Signal {
 // Signal wakes its waiters of the moment. The zero value is ready; a nil *Signal wakes
 // nobody and is never woken.
 type Signal struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu  sync.Mutex
+	ch  chan struct{}
+	seq uint64
+}
+
+// Seq counts the wake-ups so far: a waiter that reads it after Wait knows which one woke it
+// (0 for a nil s).
+func (s *Signal) Seq() uint64 {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seq
 }
 
 // Wait returns a channel that is closed at the next Wake (nil, never closed, for a nil s).
@@ -53,6 +65,7 @@ func (s *Signal) Wake() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.seq++
 	if s.ch != nil {
 		close(s.ch)
 		s.ch = nil
