@@ -247,6 +247,12 @@ func TestAFailedDeploymentOfAPoolIsRolledBackOnceThoughNoOneWaitsForIt(t *testin
 		t.Fatalf("Deploy 2.0.0 after its asker stopped: %v; want EBLOCKED, stopped waiting", err)
 	}
 	failed := agentOnce(t, w, "eu-1", keys)
+	// The agent sends its report again (its answer was lost): refused, nothing made twice.
+	again := *failed
+	again.Owner, again.State, again.Error = strata.AgentOwner(failed.Agent, failed.Fence), strata.Failed, "again"
+	if _, err := w.engine().Reported(t.Context(), &again, &strata.Event{Actor: "eu-1", Action: "deployment.failed", Subject: failed.ID}); strata.ErrorCode(err) != strata.ECONFLICT {
+		t.Errorf("the report sent again: %v; want ECONFLICT", err)
+	}
 	rollback := agentOnce(t, w, "eu-2", keys)
 	if _, err := e.Resume(t.Context()); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,16 @@ func TestAFailedAgentDeploymentIsRolledBackOnceThoughItsAskerWasKilled(t *testin
 	if failingHealthYAML == agentYAML {
 		t.Fatal("the health check to replace is not in agentYAML")
 	}
-	x := newAgentEstate(t, "", "30s")
+	t.Run("on SQLite", func(t *testing.T) { testRolledBackOnce(t, "") })
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		_, url := pgSchema(t)
+		testRolledBackOnce(t, url)
+	})
+}
+
+// testRolledBackOnce is the test on store ("" for SQLite, else a PostgreSQL URL).
+func testRolledBackOnce(t *testing.T, store string) {
+	x := newAgentEstate(t, store, "30s")
 	x.write("strata.yaml", failingHealthYAML)
 	ag := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
 	t.Cleanup(func() {
