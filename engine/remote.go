@@ -156,8 +156,10 @@ func (e *Engine) await(ctx context.Context, d *strata.Deployment, svc *strata.Se
 	start := time.Now()
 	claimed := int64(0)
 	e.Wakes.pending().Wake() // d is pending: a claim held in this process takes it at once
+	reported, done := e.Wakes.awaitReport(d.ID)
+	defer done()
 	for {
-		woken := e.Wakes.reported().Wait() // before the read: a report after it wakes this wait
+		woken := reported.Wait() // before the read: a report after it wakes this wait
 		got, err := e.Store.Deployment(ctx, d.ID)
 		if err != nil {
 			if ctx.Err() != nil {

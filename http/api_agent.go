@@ -394,7 +394,7 @@ func (s *Server) agentReport(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.engine.Wakes.Reported.Wake() // the process waiting for d, when it is this one, reads it at once
+	s.engine.Wakes.ReportedOf(d.ID) // the process waiting for d, when it is this one, reads it at once
 	s.log.Info("agent reported", "agent", r.Name, "deployment", d.ID, "state", d.State)
 	if rb != nil {
 		s.log.Info("rollback recorded", "deployment", d.ID, "rollback", rb.ID, "version", rb.Version, "pool", rb.Pool)
