@@ -225,7 +225,9 @@ func (e *Engine) hasRollback(ctx context.Context, d *strata.Deployment) bool {
 func (e *Engine) awaitRollback(ctx context.Context, d *strata.Deployment, svc *strata.Service) (*strata.Deployment, error) {
 	e.logf("✗ %s → %s: %s %s on agent %s: %s", d.Service, d.Environment, d.Version, d.State, d.Agent, d.Error)
 	msg := fmt.Sprintf("%s@%s failed in %s (%s, on agent %s): %s", d.Service, d.Version, d.Environment, d.ID, d.Agent, d.Error)
-	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: d.Service, Environment: d.Environment, Since: d.CreatedAt, Limit: 16})
+	// The pair's newest: the rollback took the pair as d let it go. Not by time: the server
+	// that recorded it may run another clock than this process.
+	ds, err := e.Store.Deployments(ctx, strata.DeploymentFilter{Service: d.Service, Environment: d.Environment, Limit: 16})
 	if err != nil {
 		return d, &strata.Error{Code: strata.EFAILED, Message: msg + "; its rollback could not be read", Err: err}
 	}
