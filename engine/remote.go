@@ -121,8 +121,8 @@ func (e *Engine) Reported(ctx context.Context, d *strata.Deployment, ev *strata.
 		Detail: mustJSON(map[string]any{"version": rb.Version, "kind": KindRollback, "promotion": d.PromotionID, "rollback_of": d.ID, "automatic": true})}
 	err = e.Store.FinishAndCreate(ctx, d, ev, rb, rbEv)
 	if ce := (*strata.ClaimError)(nil); errors.As(err, &ce) {
-		// d's failure stands; the pair it held is free, so nothing else can hold it but a
-		// deployment asked for since, which goes first.
+		// d's write stands (rolled back) without its rollback. Not expected: d held the
+		// pair until this very transaction, so nothing else could take it meanwhile.
 		return nil, fmt.Errorf("%s failed; its rollback to %s was not recorded: %w", d.ID, rj.Version, ce.Err)
 	}
 	if err != nil {
