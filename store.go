@@ -236,6 +236,10 @@ type AgentStore interface {
 	// subject. Concurrent claimers each get a different deployment (rows are claimed
 	// skipping locked ones where the database locks rows). ENOTFOUND when there is none.
 	ClaimJob(ctx context.Context, c JobClaim, e *Event) (*Deployment, error)
+	// Job returns the job stored with deployment id (nil when it has none): the server
+	// that records an agent's report reads the rollback a failure asks for there.
+	// ENOTFOUND when there is no such deployment.
+	Job(ctx context.Context, id string) ([]byte, error)
 }
 
 // DeploymentFilter selects deployments. Zero fields select everything.

@@ -161,7 +161,7 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 		claimCtx = c
 	}
 	if env.RunsOn != "" {
-		if err := e.toPool(d, env, svc, rs, rel); err != nil {
+		if err := e.toPool(ctx, d, env, svc, rs, rel, facts); err != nil {
 			return nil, err
 		}
 	}

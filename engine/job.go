@@ -54,6 +54,22 @@ type Job struct {
 	// variables and tools. References only, never a value.
 	Sources map[string]string `json:"sources,omitempty"`
 	Health  *JobHealth        `json:"health,omitempty"`
+	// Rollback is the rollback a failure of this deployment asks for (rollback: previous),
+	// made with the deployment by the process that asked for it; nil when a failure is not
+	// rolled back. The server that records the failure records it, in the same transaction
+	// (Engine.Reported). It stays in the store: a claim does not send it to the agent.
+	Rollback *RollbackJob `json:"rollback,omitempty"`
+}
+
+// RollbackJob is the rollback a failed deployment of a pool asks for: the release it
+// returns to, the config that release ran with there (secrets masked) and the job an agent
+// of the pool runs.
+type RollbackJob struct {
+	Version    string         `json:"version"`
+	ReleaseID  string         `json:"release"`
+	Config     map[string]any `json:"config,omitempty"`
+	ConfigHash string         `json:"config_hash,omitempty"`
+	Job        *Job           `json:"job"`
 }
 
 // JobHealth is a service's health check made concrete for one deployment.

@@ -72,7 +72,8 @@ func (w *world) serverEngine() *engine.Engine {
 
 // agentOnce is one agent's turn, without the HTTP between it and the store: it claims a job
 // of pool eu, runs it in its own directory with the key directory keys, and reports the
-// outcome with its fence, as the server does for an agent.
+// outcome with its fence as the server does for an agent (Engine.Reported, which records a
+// failure's rollback with it).
 func agentOnce(t *testing.T, w *world, name, keys string) *strata.Deployment {
 	t.Helper()
 	var d *strata.Deployment
@@ -104,7 +105,7 @@ func agentOnce(t *testing.T, w *world, name, keys string) *strata.Deployment {
 	ae.StateDir = filepath.Join(w.dir, ".strata")
 	out := ae.RunJob(t.Context(), j, d.Attempt, w.store, &secret.Vault{KeyDir: keys})
 	d.State, d.Health, d.Outputs, d.Error = out.State, out.Health, out.Outputs, out.Error
-	if err := w.store.UpdateDeployment(context.WithoutCancel(t.Context()), d, &strata.Event{Actor: name, Action: "deployment." + out.State, Subject: d.ID}); err != nil {
+	if _, err := w.engine().Reported(context.WithoutCancel(t.Context()), d, &strata.Event{Actor: name, Action: "deployment." + out.State, Subject: d.ID}); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -209,6 +210,65 @@ func TestAFailedDeploymentOfAPoolIsRolledBackByItsAgent(t *testing.T) {
 	rb, _ := w.store.Deployment(t.Context(), rollback.ID)
 	if got.State != strata.RolledBack || got.Error != "deploy step exited with status 3" || rb.Version != "1.0.0" || rb.Kind != engine.KindRollback || rb.State != strata.Succeeded || rb.Agent != "eu-2" {
 		t.Errorf("2.0.0 %s (%q); rollback %s@%s %s on %s; want rolled_back, and 1.0.0 rolled back by eu-2", got.State, got.Error, rb.Kind, rb.Version, rb.State, rb.Agent)
+	}
+}
+
+func TestAFailedDeploymentOfAPoolIsRolledBackOnceThoughNoOneWaitsForIt(t *testing.T) {
+	w, keys := poolWorld(t)
+	e := w.serverEngine()
+	for _, v := range []string{"1.0.0", "2.0.0"} {
+		if _, err := e.Release(t.Context(), "api", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.write("healthy-1.0.0", "")
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Deploy(t.Context(), engine.DeployRequest{Service: "api", Version: "1.0.0", Env: "prod-eu"})
+		done <- err
+	}()
+	agentOnce(t, w, "eu-1", keys)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The asker stops waiting (it died) before the agent runs 2.0.0.
+	w.write("fail-2.0.0", "")
+	ctx, stop := context.WithCancel(t.Context())
+	go func() {
+		_, err := e.Deploy(ctx, engine.DeployRequest{Service: "api", Version: "2.0.0", Env: "prod-eu"})
+		done <- err
+	}()
+	waitUntil(t, "2.0.0 pending", func() bool {
+		ds, _ := w.store.Deployments(t.Context(), strata.DeploymentFilter{Environment: "prod-eu", States: []string{strata.Pending}})
+		return len(ds) == 1
+	})
+	stop()
+	if err := <-done; strata.ErrorCode(err) != strata.EBLOCKED {
+		t.Fatalf("Deploy 2.0.0 after its asker stopped: %v; want EBLOCKED, stopped waiting", err)
+	}
+	failed := agentOnce(t, w, "eu-1", keys)
+	// The agent sends its report again (its answer was lost): refused, nothing made twice.
+	again := *failed
+	again.Owner, again.State, again.Error = strata.AgentOwner(failed.Agent, failed.Fence), strata.Failed, "again"
+	if _, err := w.engine().Reported(t.Context(), &again, &strata.Event{Actor: "eu-1", Action: "deployment.failed", Subject: failed.ID}); strata.ErrorCode(err) != strata.ECONFLICT {
+		t.Errorf("the report sent again: %v; want ECONFLICT", err)
+	}
+	rollback := agentOnce(t, w, "eu-2", keys)
+	if _, err := e.Resume(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := w.store.Deployment(t.Context(), failed.ID)
+	rb, _ := w.store.Deployment(t.Context(), rollback.ID)
+	if got.State != strata.RolledBack || rb.RollbackOf != failed.ID || rb.Version != "1.0.0" || rb.State != strata.Succeeded {
+		t.Errorf("2.0.0 %s; rollback of %q to %s %s; want rolled_back, and its rollback to 1.0.0 succeeded", got.State, rb.RollbackOf, rb.Version, rb.State)
+	}
+	ds, _ := w.store.Deployments(t.Context(), strata.DeploymentFilter{Environment: "prod-eu"})
+	if len(ds) != 3 {
+		t.Errorf("%d deployments of prod-eu; want 3 (1.0.0, 2.0.0, one rollback)", len(ds))
+	}
+	evs, _ := w.store.Events(t.Context(), strata.EventFilter{Action: "rollback"})
+	if len(evs) != 1 || evs[0].Actor != "eu-1" {
+		t.Errorf("rollback events %+v; want one, recorded with eu-1's report", evs)
 	}
 }
 

@@ -4,14 +4,24 @@ import "sync"
 
 // Wakes tells the parts of one process that wait on agents' work that what they wait for
 // may have happened: Pending, that a deployment of a pool became pending (a held claim looks
-// again at once); Reported, that an agent reported one (the process that asked for it reads
-// its outcome at once). Each waiter still polls the store as well, as the other side may be
-// another process: a wake-up only saves the rest of a poll. The zero value is ready.
+// again at once); a report, that an agent reported one deployment (ReportedOf: the process
+// that asked for that one reads its outcome at once, and no other waiter reads its own for
+// nothing). Each waiter still polls the store as well, as the other side may be another
+// process: a wake-up only saves the rest of a poll. The zero value is ready.
 type Wakes struct {
-	Pending, Reported Signal
+	Pending Signal
+
+	mu      sync.Mutex
+	reports map[string]*report // by deployment, while someone waits for it
 }
 
-// pending and reported are w's signals, nil for a nil w.
+// report is the signal of one deployment's report and how many wait for it.
+type report struct {
+	Signal
+	waiters int
+}
+
+// pending is w's signal of pending deployments, nil for a nil w.
 func (w *Wakes) pending() *Signal {
 	if w == nil {
 		return nil
@@ -19,18 +29,62 @@ func (w *Wakes) pending() *Signal {
 	return &w.Pending
 }
 
-func (w *Wakes) reported() *Signal {
+// ReportedOf wakes whoever in this process waits for the report of deployment id.
+func (w *Wakes) ReportedOf(id string) {
 	if w == nil {
-		return nil
+		return
 	}
-	return &w.Reported
+	w.mu.Lock()
+	r := w.reports[id]
+	w.mu.Unlock()
+	if r != nil {
+		r.Wake()
+	}
+}
+
+// awaitReport registers a waiter for deployment id's report: the signal it waits on (nil,
+// never woken, for a nil w), and done, which the waiter calls when it stops waiting.
+func (w *Wakes) awaitReport(id string) (s *Signal, done func()) {
+	if w == nil {
+		return nil, func() {}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.reports == nil {
+		w.reports = map[string]*report{}
+	}
+	r := w.reports[id]
+	if r == nil {
+		r = &report{}
+		w.reports[id] = r
+	}
+	r.waiters++
+	return &r.Signal, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if r.waiters--; r.waiters == 0 {
+			delete(w.reports, id)
+		}
+	}
 }
 
 // Signal wakes its waiters of the moment. The zero value is ready; a nil *Signal wakes
 // nobody and is never woken.
 type Signal struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu  sync.Mutex
+	ch  chan struct{}
+	seq uint64
+}
+
+// Seq counts the wake-ups so far: a waiter that reads it after Wait knows which one woke it
+// (0 for a nil s).
+func (s *Signal) Seq() uint64 {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seq
 }
 
 // Wait returns a channel that is closed at the next Wake (nil, never closed, for a nil s).
@@ -53,6 +107,7 @@ func (s *Signal) Wake() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.seq++
 	if s.ch != nil {
 		close(s.ch)
 		s.ch = nil

@@ -149,6 +149,10 @@ func (c *call) poolEnvs(pool string) ([]string, error) {
 
 // poolCoverage is poolEnvs, and whether the token covers every environment of pool.
 func (c *call) poolCoverage(pool string) ([]string, bool, error) {
+	key := coverageKey{p: c.p, hash: c.tok.Hash, pool: pool}
+	if got, ok := c.s.covers.get(key); ok {
+		return got.envs, got.all, nil
+	}
 	var all, covered []string
 	for _, e := range c.p.Environments {
 		if e.RunsOn != pool {
@@ -160,6 +164,7 @@ func (c *call) poolCoverage(pool string) ([]string, bool, error) {
 		}
 	}
 	if len(covered) > 0 {
+		c.s.covers.put(key, poolShare{envs: covered, all: len(covered) == len(all)})
 		return covered, len(covered) == len(all), nil
 	}
 	c.s.auditDenied(c.r.Context(), c.r, c.tok, strata.ActAgent, "")
@@ -248,6 +253,8 @@ func (s *Server) agentClaim(c *call) (any, error) {
 	}
 	deadline := time.Now().Add(wait)
 	lease := s.agentLease()
+	gate := s.claims.gate(req.Pool, c.tok.Hash)
+	wasWoken := false // by a wake-up rather than the poll
 	for {
 		if ctx.Err() != nil {
 			// The agent hung up: claim nothing it would never hear of.
@@ -256,9 +263,18 @@ func (s *Server) agentClaim(c *call) (any, error) {
 		// Taken before looking: a deployment made pending in this process after the look
 		// wakes the wait below.
 		woken := s.engine.Wakes.Pending.Wait()
+		gen := s.engine.Wakes.Pending.Seq()
+		d, skipped, err := gate.try(wasWoken, gen, func() (*strata.Deployment, error) {
+			now := s.now()
+			ev := &strata.Event{Actor: c.tok.Name, Action: "agent.claim"}
+			return s.store.ClaimJob(context.WithoutCancel(ctx), strata.JobClaim{Pool: req.Pool, Envs: envs, AllEnvs: all, Agent: req.Name, Now: now, Until: now.Add(lease)}, ev)
+		})
+		if skipped {
+			// Another held claim looked after this wake-up and found nothing.
+			err = strata.Errorf(strata.ENOTFOUND, "nothing pending")
+		}
+		wasWoken = false
 		now := s.now()
-		ev := &strata.Event{Actor: c.tok.Name, Action: "agent.claim"}
-		d, err := s.store.ClaimJob(context.WithoutCancel(ctx), strata.JobClaim{Pool: req.Pool, Envs: envs, AllEnvs: all, Agent: req.Name, Now: now, Until: now.Add(lease)}, ev)
 		switch code := strata.ErrorCode(err); {
 		case err == nil:
 			j, err := engine.ParseJob(d.Job)
@@ -266,6 +282,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 				return nil, fmt.Errorf("claim %s: %w", d.ID, err)
 			}
 			j.Deployment = d.ID
+			j.Rollback = nil // the server's, for a failure's report; not the agent's to run
 			s.metrics.claimed(req.Pool, now.Sub(d.CreatedAt))
 			s.log.Info("agent claimed", "agent", req.Name, "deployment", d.ID, "attempt", d.Attempt, "fence", d.Fence)
 			return &Claimed{Job: j, Deployment: d.ID, Attempt: d.Attempt, Fence: d.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: d.LeaseUntil}, nil
@@ -280,6 +297,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 		select {
 		case <-ctx.Done():
 		case <-woken:
+			wasWoken = true
 		case <-time.After(min(agentPoll, time.Until(deadline))):
 		}
 	}
@@ -369,10 +387,17 @@ func (s *Server) agentReport(c *call) (any, error) {
 	d.State, d.Health, d.Outputs, d.Error, d.FinishedAt = r.State, r.Health, r.Outputs, r.Error, s.now()
 	detail, _ := json.Marshal(map[string]any{"version": d.Version, "attempt": d.Attempt, "agent": r.Name, "fence": r.Fence, "error": r.Error})
 	ev := &strata.Event{Actor: c.tok.Name, Action: "deployment." + r.State, Service: d.Service, Environment: d.Environment, Subject: d.ID, Detail: detail}
-	if err := s.store.UpdateDeployment(context.WithoutCancel(c.r.Context()), d, ev); err != nil {
+	// A failure whose job carries its rollback is recorded with the rollback, pending for
+	// the pool, in one transaction: it happens once, whoever asked for d and whether or
+	// not that process still waits.
+	rb, err := s.engine.Reported(context.WithoutCancel(c.r.Context()), d, ev)
+	if err != nil {
 		return nil, err
 	}
-	s.engine.Wakes.Reported.Wake() // the process waiting for d, when it is this one, reads it at once
-	s.log.Info("agent reported", "agent", r.Name, "deployment", d.ID, "state", r.State)
+	s.engine.Wakes.ReportedOf(d.ID) // the process waiting for d, when it is this one, reads it at once
+	s.log.Info("agent reported", "agent", r.Name, "deployment", d.ID, "state", d.State)
+	if rb != nil {
+		s.log.Info("rollback recorded", "deployment", d.ID, "rollback", rb.ID, "version", rb.Version, "pool", rb.Pool)
+	}
 	return report.NewDeployment(d), nil
 }

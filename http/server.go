@@ -119,6 +119,10 @@ type Server struct {
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
 	sessionHash func(r *http.Request) (hash string, ok bool)
 
+	// covers and claims make agents' claims cheaper (agent_claims.go).
+	covers coverages
+	claims claimGates
+
 	tickMu sync.Mutex // one scheduler pass at a time in this process
 	// scheduling is set while Serve's scheduler runs (GET /readyz reads it).
 	scheduling atomic.Bool

@@ -41,6 +41,23 @@ func testAgents(t *testing.T, open func(t *testing.T) strata.Store) {
 		_, err = s.ClaimJob(ctx(t), claim("eu-2", t0.Add(time.Second), "prod-eu"), nil)
 		wantCode(t, err, strata.ENOTFOUND)
 	})
+	t.Run("a deployment's job is read by its id, nil for a deployment with none", func(t *testing.T) {
+		s := open(t)
+		d := pending(t, s, "prod-eu")
+		job, err := s.Job(ctx(t), d.ID)
+		must(t, err)
+		if string(job) != `{"command":"./deploy.sh"}` {
+			t.Errorf("job %q", job)
+		}
+		local := create(t, s, deployment("api", "dev", 1))
+		job, err = s.Job(ctx(t), local.ID)
+		must(t, err)
+		if job != nil {
+			t.Errorf("a deployment for no pool has job %q", job)
+		}
+		_, err = s.Job(ctx(t), "d-missing")
+		wantCode(t, err, strata.ENOTFOUND)
+	})
 	t.Run("a claim takes only its pool and the environments it covers", func(t *testing.T) {
 		s := open(t)
 		pending(t, s, "prod-eu")

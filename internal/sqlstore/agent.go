@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -125,4 +126,23 @@ func (db *DB) ClaimJob(ctx context.Context, c strata.JobClaim, e *strata.Event) 
 		return nil, sqlrow.Wrap(err, "claim a job of pool %s for agent %s", c.Pool, c.Agent)
 	}
 	return got, nil
+}
+
+// Job returns the job stored with deployment id, nil when it has none.
+func (db *DB) Job(ctx context.Context, id string) ([]byte, error) {
+	job, err := one(ctx, db, `SELECT job FROM deployments WHERE id = ?`, []any{id}, func(s scanner) (*string, error) {
+		var job *string
+		err := s.Scan(&job)
+		return job, err
+	})
+	if noRows(err) {
+		return nil, strata.Errorf(strata.ENOTFOUND, "no deployment %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get the job of deployment %s: %w", id, err)
+	}
+	if job == nil {
+		return nil, nil
+	}
+	return []byte(*job), nil
 }

@@ -1,0 +1,53 @@
+package http
+
+import (
+	"testing"
+
+	"github.com/strata-dev/strata"
+)
+
+func TestHeldClaimsWokenTogetherLookOnceForNothing(t *testing.T) {
+	none := func() (*strata.Deployment, error) { return nil, strata.Errorf(strata.ENOTFOUND, "nothing pending") }
+	one := func() (*strata.Deployment, error) { return &strata.Deployment{ID: "d-1"}, nil }
+	tests := []struct {
+		name  string
+		empty uint64 // the generation a look found nothing for before
+		woken bool
+		gen   uint64
+		claim func() (*strata.Deployment, error)
+		looks bool
+		after uint64
+	}{
+		{"a claim woken by a generation someone found empty skips its look", 3, true, 3, none, false, 3},
+		{"a claim woken by a newer generation looks, and records it empty", 3, true, 4, none, true, 4},
+		{"a claim its poll woke always looks, for deployments made elsewhere", 3, false, 3, one, true, 3},
+		{"a look that takes a deployment records nothing empty", 3, true, 4, one, true, 3},
+		{"a look that finds nothing for an older generation keeps the newer", 5, false, 4, none, true, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &claimGate{empty: tt.empty}
+			looked := false
+			_, skipped, _ := g.try(tt.woken, tt.gen, func() (*strata.Deployment, error) { looked = true; return tt.claim() })
+			if looked != tt.looks || skipped == tt.looks || g.empty != tt.after {
+				t.Errorf("looked %v, skipped %v, empty %d; want looked %v, empty %d", looked, skipped, g.empty, tt.looks, tt.after)
+			}
+		})
+	}
+}
+
+func TestATokensShareOfAPoolIsWorkedOutAgainForANewProject(t *testing.T) {
+	var cs coverages
+	p1, p2 := &strata.Project{}, &strata.Project{}
+	cs.put(coverageKey{p: p1, hash: "h", pool: "eu"}, poolShare{envs: []string{"prod-eu"}, all: true})
+	if got, ok := cs.get(coverageKey{p: p1, hash: "h", pool: "eu"}); !ok || len(got.envs) != 1 {
+		t.Fatalf("the share is not cached: %+v %v", got, ok)
+	}
+	if _, ok := cs.get(coverageKey{p: p1, hash: "other", pool: "eu"}); ok {
+		t.Errorf("another token's share came from the cache")
+	}
+	cs.put(coverageKey{p: p2, hash: "h", pool: "us"}, poolShare{envs: []string{"prod-us"}})
+	if _, ok := cs.get(coverageKey{p: p1, hash: "h", pool: "eu"}); ok {
+		t.Errorf("a share of the old project outlived the new one")
+	}
+}
