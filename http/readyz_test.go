@@ -67,7 +67,7 @@ func TestReadyz(t *testing.T) {
 
 	t.Run("a store a newer strata migrated further is not ready, and says to upgrade", func(t *testing.T) {
 		x := newAPIEstate(t, apiYAML)
-		raw, err := sql.Open("sqlite", filepath.Join(x.dir, ".strata", "state.db"))
+		raw, err := sql.Open("sqlite", filepath.Join(x.dir, ".strata", "state.db")+"?_pragma=busy_timeout(10000)")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 func TestTheAuditPageShowsWhereATamperedChainBreaks(t *testing.T) {
 	x := newUIEstate(t, uiYAML)
 	x.shipToProd(t)
-	db, err := sql.Open("sqlite", filepath.Join(x.dir, ".strata", "state.db"))
+	db, err := sql.Open("sqlite", filepath.Join(x.dir, ".strata", "state.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -225,7 +225,7 @@ func mustRead(t *testing.T, path string) string {
 // copy opened with database/sql, as anyone with the file could.
 func copyStore(t *testing.T, from, to *estate) *sql.DB {
 	t.Helper()
-	src, err := sql.Open("sqlite", filepath.Join(from.dir, ".strata", "state.db"))
+	src, err := sql.Open("sqlite", filepath.Join(from.dir, ".strata", "state.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
