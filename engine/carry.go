@@ -23,14 +23,16 @@ import (
 // All of it is the handover, one per worker: Deploy is given it (DeployRequest.handover) and
 // claims through it; nothing else of the engine knows an outcome may wait.
 
-// handover is a worker's succeeded deployment whose outcome is not recorded yet, if any. A
-// nil *handover records every outcome at once.
+// handover is a worker's succeeded deployment (or a failed one awaiting its rollback's
+// claim) whose outcome is not recorded yet, if any. A nil *handover records every outcome
+// at once.
 type handover struct {
 	e       *Engine
 	pending *finished
 }
 
-// finished is a deployment that succeeded and whose outcome is not recorded yet.
+// finished is a deployment that ended and whose outcome is not recorded yet: a success a
+// worker carries to its next claim, or a failure carried to its rollback's claim.
 type finished struct {
 	d     *strata.Deployment
 	event *strata.Event
@@ -102,6 +104,9 @@ func (e *Engine) announceRecorded(f *finished, err error) {
 			*f.err = fmt.Errorf("record %s: %w", f.d.ID, err)
 		}
 		return
+	}
+	if f.d.State != strata.Succeeded {
+		return // a failure recorded with its rollback's claim (rollback.go) was said as it failed
 	}
 	e.logf("✓ %s → %s: %s succeeded in %s", f.d.Service, f.d.Environment, f.d.Version, time.Since(f.start).Round(time.Millisecond))
 }

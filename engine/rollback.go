@@ -20,12 +20,13 @@ func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Ser
 	if prev != nil {
 		d.State = strata.RolledBack
 	}
-	if err := e.Store.UpdateDeployment(ctx, d, e.event("deployment."+d.State, d.Service, d.Environment, d.ID, map[string]any{"version": d.Version, "attempt": d.Attempt, "error": failure})); err != nil {
-		return d, fmt.Errorf("record %s: %w", d.ID, err)
-	}
-	e.logf("✗ %s → %s: %s %s: %s", d.Service, d.Environment, d.Version, d.State, failure)
+	ev := e.event("deployment."+d.State, d.Service, d.Environment, d.ID, map[string]any{"version": d.Version, "attempt": d.Attempt, "error": failure})
 	msg := fmt.Sprintf("%s@%s failed in %s (%s): %s", d.Service, d.Version, d.Environment, d.ID, failure)
 	if prev == nil {
+		if err := e.Store.UpdateDeployment(ctx, d, ev); err != nil {
+			return d, fmt.Errorf("record %s: %w", d.ID, err)
+		}
+		e.logf("✗ %s → %s: %s %s: %s", d.Service, d.Environment, d.Version, d.State, failure)
 		switch {
 		case lookErr != nil:
 			// Wrapped, not flattened: the store's code stays readable behind EFAILED.
@@ -35,8 +36,28 @@ func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Ser
 		}
 		return d, &strata.Error{Code: strata.EFAILED, Message: msg}
 	}
+	// The failure is recorded with the rollback's claim, in one transaction (the handover's
+	// FinishAndCreate): recorded on its own first, a crash before the claim would leave the
+	// environment on the failed release with nothing to resume. A rollback that fails
+	// before its claim leaves the failure to be recorded on its own (flush).
+	var recorded error
+	h := &handover{e: e, pending: &finished{d: d, event: ev, err: &recorded}}
+	e.logf("✗ %s → %s: %s %s: %s", d.Service, d.Environment, d.Version, d.State, failure)
 	e.logf("↺ %s → %s: rolling back to %s", d.Service, d.Environment, prev.Version)
-	rb, err := e.Deploy(ctx, DeployRequest{Service: d.Service, Version: prev.Version, Env: d.Environment, Kind: KindRollback, RollbackOf: d.ID, SkipPolicy: true, PromotionID: d.PromotionID})
+	rb, err := e.Deploy(ctx, DeployRequest{Service: d.Service, Version: prev.Version, Env: d.Environment, Kind: KindRollback, RollbackOf: d.ID, SkipPolicy: true, PromotionID: d.PromotionID, handover: h})
+	if h.pending != nil && h.pending.d != d {
+		// The rollback's own success, kept for a next claim that will not come.
+		var rbRecorded error
+		h.reportTo(&rbRecorded)
+		h.flush(ctx)
+		if err == nil && rbRecorded != nil {
+			err = rbRecorded
+		}
+	}
+	h.flush(ctx)
+	if recorded != nil {
+		return d, recorded
+	}
 	if err != nil {
 		return d, strata.Errorf(strata.EFAILED, "%s; the rollback to %s failed too: %w", msg, prev.Version, err)
 	}
