@@ -31,6 +31,15 @@ type Client struct {
 	HTTP *http.Client
 }
 
+// nextKey is the context key of WithNext.
+type nextKey struct{}
+
+// WithNext returns ctx with next, which a list's answer through it sets to where the list's
+// next page begins (X-Next-Cursor; "" when the answer ends the list).
+func WithNext(ctx context.Context, next *string) context.Context {
+	return context.WithValue(ctx, nextKey{}, next)
+}
+
 // NewClient returns a client of the server at rawURL, checking the URL names an http or
 // https server. EINVALID otherwise.
 func NewClient(rawURL, token string) (*Client, error) {
@@ -102,6 +111,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	code := resp.Header.Get(ErrorCodeHeader)
 	if code == "" && resp.StatusCode < 300 {
+		if next, ok := ctx.Value(nextKey{}).(*string); ok {
+			*next = resp.Header.Get("X-Next-Cursor")
+		}
 		if err := decodeDoc(data, doc); err != nil {
 			return false, strata.Errorf(strata.EINTERNAL, "the server at %s answered %s %s with a document this strata cannot read: %w", c.where(), method, path, err)
 		}

@@ -29,6 +29,9 @@ import (
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// next is where the list the last command answered goes on ("" when it ended there):
+	// local.SetNext, or the server's X-Next-Cursor.
+	next string
 
 	dir      string
 	storeURL string

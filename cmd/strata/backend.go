@@ -18,8 +18,9 @@ import (
 // request, as the token's principal), else here on the project in -C DIR and its store. Both
 // return the same document and error, so every command renders one way.
 func invoke[Req, Doc any](ctx context.Context, a *app, c *command.Command[Req, Doc], req Req) (Doc, error) {
+	a.next = ""
 	if a.client != nil {
-		return strhttp.Run(ctx, a.client, c, req)
+		return strhttp.Run(strhttp.WithNext(ctx, &a.next), a.client, c, req)
 	}
 	return c.Run(ctx, local{a}, req)
 }
@@ -117,8 +118,8 @@ func (l local) Matrix(ctx context.Context) (*report.Status, error) {
 	return report.NewStatus(ctx, e)
 }
 
-// SetNext does nothing: the commands that page say so themselves when a page is full.
-func (l local) SetNext(string) {}
+// SetNext keeps where the list's next page begins, for noteLimit.
+func (l local) SetNext(cursor string) { l.a.next = cursor }
 
 // Follow does not stream: `logs --follow` asks again until the deployment ends.
 func (l local) Follow(context.Context, *strata.Deployment, int64) bool { return false }

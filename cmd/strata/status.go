@@ -61,10 +61,11 @@ func (a *app) historyCommand() *cobra.Command {
 // hundreds of thousands, and a terminal wants the newest.
 const defaultListLimit = 100
 
-// noteLimit says on stderr that a list stopped at its limit (n items of limit), and how to
-// see the rest; stdout keeps the document alone.
+// noteLimit says on stderr that a list stopped at its limit (n items of limit) with more
+// to come (the answer named a next page), and how to see the rest; stdout keeps the
+// document alone.
 func (a *app) noteLimit(n, limit int, what string) {
-	if limit > 0 && n >= limit {
+	if limit > 0 && n >= limit && a.next != "" {
 		fmt.Fprintf(a.stderr, "strata: showing the newest %d %s; --limit N shows more, --limit 0 all\n", limit, what)
 	}
 }
