@@ -49,13 +49,20 @@ func (e *Engine) RunTask(ctx context.Context, req RunRequest) (*strata.TaskRun, 
 	if rb.Approvals > 0 && strings.TrimSpace(req.Reason) == "" {
 		return nil, strata.Errorf(strata.EINVALID, "runbook %s of %s needs %d approval(s): say why with --reason (approvers read it)", rb.Name, svc.Name, rb.Approvals)
 	}
-	if err := e.runGates(ctx, svc, env); err != nil {
+	r := &strata.TaskRun{Service: svc.Name, Environment: env.Name, Task: rb.Name, State: strata.RunWaiting, Requester: e.Actor,
+		Reason: req.Reason}
+	gates, err := e.runGates(ctx, svc, r)
+	if err != nil {
 		return nil, err
 	}
+	// A closed freeze refuses the run and records nothing; closed approvals record it
+	// waiting, for approvers to see.
+	if !gateOK(gates, plan.GateFreeze) {
+		return nil, closedError(fmt.Sprintf("run of %s/%s in %s", r.Service, r.Task, r.Environment), gates)
+	}
 	now := e.now()
-	r := &strata.TaskRun{Service: svc.Name, Environment: env.Name, Task: rb.Name, State: strata.RunWaiting, Requester: e.Actor,
-		Reason: req.Reason, CreatedAt: now}
-	if rb.Approvals == 0 {
+	r.CreatedAt = now
+	if plan.Open(gates) {
 		r.State, r.Owner, r.LeaseUntil, r.StartedAt = strata.RunRunning, e.Owner, now.Add(e.runLease(rb)), now
 	}
 	ev := e.event("run.request", svc.Name, env.Name, "", map[string]any{"task": rb.Name, "reason": req.Reason, "state": r.State})
@@ -63,27 +70,30 @@ func (e *Engine) RunTask(ctx context.Context, req RunRequest) (*strata.TaskRun, 
 		return nil, err
 	}
 	if r.State == strata.RunWaiting {
-		return r, e.runWaiting(r, rb)
+		// Judged again now that the run has the id `strata approve` names.
+		if gates, err = e.runGates(ctx, svc, r); err != nil {
+			return r, err
+		}
+		return r, runBlocked(r, gates)
 	}
 	return e.executeRun(ctx, r, svc, env, rb)
 }
 
-// runGates applies the environment's freeze to a run. Deploy windows do not apply: a
-// runbook is what an operator reaches for when something is wrong, at any hour.
-func (e *Engine) runGates(ctx context.Context, svc *strata.Service, env *strata.Environment) error {
-	f, err := e.deployFacts(ctx, svc, env.Name, true)
+// runGates asks plan for the gates of run r (a KindRun request): its runbook's approvals
+// and its environment's freeze, worded as every other path words them.
+func (e *Engine) runGates(ctx context.Context, svc *strata.Service, r *strata.TaskRun) ([]plan.Gate, error) {
+	f, err := e.deployFacts(ctx, svc, r.Environment, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if fr := f.Frozen[env.Name]; fr != nil {
-		return strata.Errorf(strata.EBLOCKED, "gate freeze: %s is frozen by %s (%s); `strata unfreeze %s` reopens it", env.Name, fr.Actor, fr.Reason, env.Name)
-	}
-	return nil
+	req := plan.Request{Kind: plan.KindRun, ID: r.ID, Service: r.Service, Task: r.Task, Environment: r.Environment,
+		Requester: r.Requester, Approvals: r.Approvals}
+	return plan.Gates(e.Project, req, f), nil
 }
 
-func (e *Engine) runWaiting(r *strata.TaskRun, rb *strata.Runbook) error {
-	return strata.Errorf(strata.EBLOCKED, "gate approvals: run %s of %s/%s in %s has %d of %d approvals; someone other than %s runs `strata approve %s`",
-		r.ID, r.Service, r.Task, r.Environment, len(r.Approvals), rb.Approvals, r.Requester, r.ID)
+// runBlocked is the EBLOCKED error of a run whose gates are not all open.
+func runBlocked(r *strata.TaskRun, gates []plan.Gate) error {
+	return closedError(fmt.Sprintf("run %s of %s/%s in %s", r.ID, r.Service, r.Task, r.Environment), gates)
 }
 
 // runLease is how long a run's owner holds it: the runbook's timeout and a minute.
@@ -126,11 +136,12 @@ func (e *Engine) ApproveTaskRun(ctx context.Context, id string) (*strata.TaskRun
 	if r, err = e.Store.TaskRun(ctx, id); err != nil {
 		return nil, err
 	}
-	if len(r.Approvals) < rb.Approvals {
-		return r, e.runWaiting(r, rb)
-	}
-	if err := e.runGates(ctx, svc, env); err != nil {
+	gates, err := e.runGates(ctx, svc, r)
+	if err != nil {
 		return r, err
+	}
+	if !plan.Open(gates) {
+		return r, runBlocked(r, gates)
 	}
 	ev = e.event("run.running", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task})
 	if err := e.Store.ClaimTaskRun(ctx, id, e.Owner, e.now().Add(e.runLease(rb)), ev); err != nil {

@@ -44,6 +44,17 @@ func TestDirectGates(t *testing.T) {
 		{"a rollback may override a window", plan.KindRollback, closedWindow, facts(now, nil, all), func(r *plan.Request) {
 			r.Override, r.OverrideBy, r.Reason = true, "ann", "outage"
 		}, plan.GateWindow, true, "window overridden by ann: outage"},
+		{"a run waits for its runbook's approvals, not its environment's", plan.KindRun, strata.Policy{}, facts(now, nil, all), func(r *plan.Request) {
+			r.Task, r.ID = "rotate", "t-3"
+		}, plan.GateApprovals, false, "0 of 1 approvals; someone other than ann runs `strata approve t-3`"},
+		{"a run of a runbook needing none passes though its environment needs some", plan.KindRun, strata.Policy{Approvals: intp(2)}, facts(now, nil, all), func(r *plan.Request) {
+			r.Task = "reindex"
+		}, plan.GateApprovals, true, "no approvals required"},
+		{"a run approved by someone else passes", plan.KindRun, strata.Policy{}, facts(now, nil, all), func(r *plan.Request) {
+			r.Task, r.Approvals = "rotate", []strata.Approval{{Principal: "ann"}, {Principal: "bob"}}
+		}, plan.GateApprovals, true, "approved by bob"},
+		{"a run into a frozen environment is held by the freeze", plan.KindRun, strata.Policy{}, frozen(), func(r *plan.Request) { r.Task = "reindex" },
+			plan.GateFreeze, false, "prod-us is frozen by cy (black friday); `strata unfreeze prod-us` reopens it"},
 		{"a rollback inside its window passes", plan.KindRollback, strata.Policy{}, facts(now, nil, all), nil, plan.GateWindow, true, "inside every deploy window"},
 	}
 	for _, tt := range tests {
@@ -78,6 +89,7 @@ func TestEachKindJudgesItsOwnGates(t *testing.T) {
 	}{
 		{"a promotion judges all seven", plan.Request{Service: "api", Version: "2", Stage: p.Stage("prod")}, "previous-stage soak approvals window freeze dependencies recall"},
 		{"a direct deploy judges what does not compare stages", plan.Request{Kind: plan.KindDeploy, Service: "api", Version: "2", Environment: "prod-us"}, "approvals window freeze dependencies"},
+		{"a run judges its runbook's approvals and the freeze, never a window", plan.Request{Kind: plan.KindRun, Service: "api", Task: "rotate", Environment: "prod-us"}, "approvals freeze"},
 		{"a rollback judges the freeze and the window", plan.Request{Kind: plan.KindRollback, Service: "api", Version: "1", Environment: "prod-us"}, "window freeze"},
 	}
 	for _, tt := range tests {

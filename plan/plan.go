@@ -48,14 +48,16 @@ type Facts struct {
 	Recalls map[Ref]*strata.Recall
 }
 
-// Request is a promotion, a direct deploy or a rollback to judge (Kind).
+// Request is a promotion, a direct deploy, a rollback or a runbook run to judge (Kind).
 type Request struct {
-	// Kind is what is asked for: a promotion ("" or KindPromotion), a direct deploy or a
-	// rollback. Each kind has its own set of gates (Gates).
+	// Kind is what is asked for: a promotion ("" or KindPromotion), a direct deploy, a
+	// rollback or a run. Each kind has its own set of gates (Gates).
 	Kind    string
 	ID      string
 	Service string
 	Version string
+	// Task is the runbook of Service a run (KindRun) runs; its approvals are the run's.
+	Task string
 	// Stage is a promotion's target, narrowed to the environments it names when it names
 	// some (Narrow). Nil for a deploy or a rollback, whose one environment is Environment.
 	Stage       *strata.Stage
@@ -78,6 +80,7 @@ const (
 	KindPromotion = "promotion"
 	KindDeploy    = "deploy"
 	KindRollback  = "rollback"
+	KindRun       = "run"
 )
 
 // Environments returns the environments r would change: its stage's, or its one environment.
@@ -141,9 +144,13 @@ func Closed(gates []Gate) []Gate {
 // Gates evaluates every gate of r, all of them, in a fixed order. A promotion has six; a
 // direct deploy has those that do not compare stages (approvals, window, freeze,
 // dependencies); a rollback, which returns to a release that ran there, has window and
-// freeze, each of which an audited override opens.
+// freeze, each of which an audited override opens; a run of a runbook (`strata run`) has
+// approvals (its runbook's) and freeze, and no window: a runbook is what an operator reaches
+// for when something is wrong, at any hour.
 func Gates(p *strata.Project, r Request, f Facts) []Gate {
 	switch r.Kind {
+	case KindRun:
+		return []Gate{approvalsGate(p, r), freezeGate(r, f)}
 	case KindDeploy:
 		return []Gate{approvalsGate(p, r), windowGate(p, r, f), freezeGate(r, f), dependenciesGate(p, r, f)}
 	case KindRollback:
@@ -263,6 +270,9 @@ func approvalsGate(p *strata.Project, r Request) Gate {
 			need = max(need, e.Policy.ApprovalsNeeded())
 		}
 	}
+	if r.Kind == KindRun {
+		need = RunApprovals(p, r.Service, r.Task)
+	}
 	g := approvals(need, r.ID, r.Requester, r.Approvals)
 	if !g.OK && r.Kind == KindDeploy && r.ID == "" {
 		// Only a promotion collects approvals; `deploy` opens one (Request.ID is then its id).
@@ -270,6 +280,15 @@ func approvalsGate(p *strata.Project, r Request) Gate {
 			need, r.Service, r.Version, r.Environment, r.Requester)
 	}
 	return g
+}
+
+// RunApprovals is how many approvals a run of service's runbook task needs: the runbook's
+// own, not its environment's (0 for a runbook the project does not declare).
+func RunApprovals(p *strata.Project, service, task string) int {
+	if svc := p.Service(service); svc != nil && svc.Runbooks[task] != nil {
+		return svc.Runbooks[task].Approvals
+	}
+	return 0
 }
 
 // approvals is the approvals gate of anything that needs need approvals from principals

@@ -38,7 +38,8 @@ func estate(prodPolicy strata.Policy) *strata.Project {
 		},
 		Services: []*strata.Service{
 			{Name: "db"},
-			{Name: "api", DependsOn: []string{"db"}},
+			{Name: "api", DependsOn: []string{"db"}, Runbooks: map[string]*strata.Runbook{
+				"rotate": {Name: "rotate", Approvals: 1}, "reindex": {Name: "reindex"}}},
 		},
 		Pipeline: []*strata.Stage{
 			{Name: "dev", Environments: []string{"dev"}, Auto: true},

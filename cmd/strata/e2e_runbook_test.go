@@ -83,7 +83,7 @@ func TestRunbooksRunWithTheEnvironmentsConfigThroughItsGates(t *testing.T) {
 		e.must(2, "--as", "alice", "run", "api", "rotate", "--env", "prod")
 		r := e.must(3, "--as", "alice", "-o", "json", "run", "api", "rotate", "--env", "prod", "--reason", "yearly rotation")
 		d := runDoc(t, r)
-		if d.State != "waiting" || !strings.Contains(r.stderr, "strata approve "+d.ID) {
+		if d.State != "waiting" || !strings.Contains(r.stderr, "gate approvals: 0 of 1 approvals; someone other than alice runs `strata approve "+d.ID+"`") {
 			t.Fatalf("run %+v, stderr %s", d, r.stderr)
 		}
 		before := e.read("runs")
@@ -115,7 +115,7 @@ func TestRunbooksRunWithTheEnvironmentsConfigThroughItsGates(t *testing.T) {
 		e := e.with(t)
 		e.must(0, "freeze", "dev", "--reason", "incident")
 		r := e.must(3, "run", "api", "reindex", "--env", "dev")
-		if !strings.Contains(r.stderr, "gate freeze") {
+		if !strings.Contains(r.stderr, "gate freeze: dev is frozen by") || !strings.Contains(r.stderr, "`strata unfreeze dev` reopens it") {
 			t.Errorf("%s", r)
 		}
 		e.must(0, "unfreeze", "dev")
