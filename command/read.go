@@ -114,6 +114,14 @@ func status(ctx context.Context, x Site, req report.StatusRequest) (*report.Stat
 	if !x.CoversAll() {
 		doc.Cells = slices.DeleteFunc(doc.Cells, func(c report.Cell) bool { return !x.Covers(c.Environment) })
 	}
+	if e, err := x.Engine(ctx); err != nil {
+		return nil, err
+	} else if err := doc.MarkRecalled(ctx, e.Store.Release); err != nil {
+		return nil, err
+	}
+	if !x.CoversAll() {
+		doc.Cells = slices.DeleteFunc(doc.Cells, func(c report.Cell) bool { return !x.Covers(c.Environment) })
+	}
 	if err := doc.PageCells(req.Limit, req.Cursor); err != nil {
 		return nil, err
 	}

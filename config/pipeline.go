@@ -228,7 +228,7 @@ func (l *loader) resolvePipeline() {
 	}
 	for _, e := range l.p.Environments {
 		if !inStage[e.Name] {
-			l.warnf(e.Pos, "environment %q is in no pipeline stage; releases reach it only by `strata deploy`: add it to a stage", e.Name)
+			l.warnf(e.Pos, "environment %q is in no pipeline stage; releases reach it only one by one, by `strata deploy` or `strata promote SERVICE@VERSION --to env:%s`: add it to a stage for promotions to move through it", e.Name, e.Name)
 		}
 	}
 }

@@ -171,7 +171,8 @@ func TestAnEnvironmentInNoStageIsOnlyAWarning(t *testing.T) {
 	if err != nil || p == nil {
 		t.Fatalf("got %v, want a project", err)
 	}
-	if len(probs) != 1 || !probs[0].Warning || probs[0].Pos.String() != "strata.yaml:5:3" || !strings.Contains(probs[0].Message, `"lonely" is in no pipeline stage`) {
+	if len(probs) != 1 || !probs[0].Warning || probs[0].Pos.String() != "strata.yaml:5:3" || !strings.Contains(probs[0].Message, `"lonely" is in no pipeline stage`) ||
+		!strings.Contains(probs[0].Message, "`strata promote SERVICE@VERSION --to env:lonely`") {
 		t.Fatalf("got %v, want one warning at strata.yaml:5:3 about lonely", probs)
 	}
 }

@@ -154,7 +154,7 @@ func (e *Engine) RollbackTarget(ctx context.Context, service, env string) (from,
 		return "", "", err
 	}
 	if prev == nil {
-		return "", "", strata.Errorf(strata.EINVALID, "%s in %s runs %s and has no earlier good release; name one with --to", service, env, cur.Version)
+		return "", "", strata.Errorf(strata.EINVALID, "%s in %s runs %s and has no earlier good release (one that ran there healthy and is not recalled); name one with --to", service, env, cur.Version)
 	}
 	return cur.Version, prev.Version, nil
 }

@@ -73,6 +73,33 @@ type Cell struct {
 	// group's live member (MarkLive).
 	Group string `json:"group,omitempty"`
 	Live  bool   `json:"live,omitempty"`
+	// Recalled says who recalled the version that runs there, when and why (MarkRecalled).
+	Recalled *strata.Recall `json:"recalled,omitempty"`
+}
+
+// MarkRecalled marks each cell whose running version is recalled, reading each release
+// the matrix shows once.
+func (s *Status) MarkRecalled(ctx context.Context, releases func(ctx context.Context, service, version string) (*strata.Release, error)) error {
+	seen := map[plan.Pair]*strata.Recall{}
+	for i, c := range s.Cells {
+		if c.Version == "" {
+			continue
+		}
+		k := plan.Pair{Service: c.Service, Environment: c.Version}
+		r, ok := seen[k]
+		if !ok {
+			rel, err := releases(ctx, c.Service, c.Version)
+			if err != nil && strata.ErrorCode(err) != strata.ENOTFOUND {
+				return fmt.Errorf("is %s@%s recalled: %w", c.Service, c.Version, err)
+			}
+			if rel != nil {
+				r = rel.Recalled
+			}
+			seen[k] = r
+		}
+		s.Cells[i].Recalled = r
+	}
+	return nil
 }
 
 // NewStatus builds the matrix of e's project from its store. It reads what the matrix shows
@@ -229,6 +256,9 @@ func (s *Status) WriteText(w io.Writer, now time.Time) {
 				text += " (" + c.State + ")"
 			} else if c.Health == strata.Unhealthy {
 				text += " (unhealthy)"
+			}
+			if c.Recalled != nil {
+				text += " (recalled)"
 			}
 			fmt.Fprintf(tw, "\t%s", text)
 		}

@@ -49,7 +49,7 @@ func (a *app) approveCommand() *cobra.Command {
 	var req report.ApproveRequest
 	c := &cobra.Command{
 		Use:   "approve ID",
-		Short: "Approve a waiting promotion or runbook run; it runs here when that opens its last gate",
+		Short: "Approve a waiting promotion, runbook run or group switch; it runs here when that opens its last gate",
 		Args:  exactArgs(1, "one promotion ID (p-…), run ID (t-…) or switch ID (sw-…)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if isSwitchID(args[0]) {
@@ -75,7 +75,7 @@ func (a *app) rejectCommand() *cobra.Command {
 	var req report.RejectRequest
 	c := &cobra.Command{
 		Use:   "reject ID --reason R",
-		Short: "Reject a waiting promotion or runbook run",
+		Short: "Reject a waiting promotion, runbook run or group switch",
 		Args:  exactArgs(1, "one promotion ID (p-…), run ID (t-…) or switch ID (sw-…)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if isSwitchID(args[0]) {
