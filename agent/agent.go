@@ -76,13 +76,13 @@ func New(cfg Config) (*Agent, error) {
 	}
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
-		return nil, strata.Errorf(strata.EINVALID, "--dir %q: %v", cfg.Dir, err)
+		return nil, strata.Errorf(strata.EINVALID, "--dir %q: %w", cfg.Dir, err)
 	}
 	a := &Agent{cfg: cfg, state: filepath.Join(dir, "state"), work: filepath.Join(dir, "work"), lease: strhttp.DefaultAgentLease,
 		srv: &servers{list: cfg.Servers, log: cfg.Log}}
 	for _, d := range []string{a.state, a.work} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, strata.Errorf(strata.EINVALID, "--dir %q: %v; name a directory this agent may write", cfg.Dir, err)
+			return nil, strata.Errorf(strata.EINVALID, "--dir %q: %w; name a directory this agent may write", cfg.Dir, err)
 		}
 	}
 	return a, nil

@@ -44,7 +44,7 @@ func Load(dir string) (*strata.Project, strata.Problems, error) {
 	}
 	var big *tooBig
 	if errors.As(err, &big) {
-		return nil, nil, strata.Errorf(strata.EINVALID, "%s: %v", file, err)
+		return nil, nil, strata.Errorf(strata.EINVALID, "%s: %w", file, err)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("load %s: %w", file, err)
@@ -60,7 +60,7 @@ func Parse(file string, data []byte, dir string) (*strata.Project, strata.Proble
 		return nil, nil, fmt.Errorf("load %s: %w", file, err)
 	}
 	if len(data) > MaxFileSize {
-		return nil, nil, strata.Errorf(strata.EINVALID, "%s: %v", file, &tooBig{size: int64(len(data))})
+		return nil, nil, strata.Errorf(strata.EINVALID, "%s: %w", file, &tooBig{size: int64(len(data))})
 	}
 	l := newLoader()
 	l.p.Dir = abs

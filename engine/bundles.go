@@ -85,7 +85,7 @@ func (e *Engine) ensureBundle(ctx context.Context, rel *strata.Release) error {
 	defer rc.Close()
 	info, err := e.local().PutBundle(ctx, rel.Bundle, rc)
 	if errors.Is(err, strata.ErrBundleDigest) {
-		return strata.Errorf(strata.EFAILED, "the bundle of %s@%s fetched from the store is damaged: %v; nothing of it ran. Release %s again under a new version (or with the same bytes after `strata gc` removed the damaged copy)",
+		return strata.Errorf(strata.EFAILED, "the bundle of %s@%s fetched from the store is damaged: %w; nothing of it ran. Release %s again under a new version (or with the same bytes after `strata gc` removed the damaged copy)",
 			rel.Service, rel.Version, err, rel.Service)
 	}
 	if err != nil {

@@ -318,7 +318,7 @@ func (e *Engine) run(ctx context.Context, res *PromotionResult, st *strata.Stage
 	}
 	stopLease()
 	if errors.Is(context.Cause(fence), errPromotionLeaseLost) {
-		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s: this process %v; it started no further deployment",
+		return strata.Errorf(strata.EFAILED, "promotion %s of %s@%s to %s: this process %w; it started no further deployment",
 			p.ID, p.Service, p.Version, p.Stage, errPromotionLeaseLost)
 	}
 	p.UpdatedAt = e.now()

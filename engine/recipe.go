@@ -147,7 +147,7 @@ func (e *Engine) recipeFileList(svc *strata.Service) ([]string, error) {
 		}
 		real, err := filepath.EvalSymlinks(path)
 		if err != nil {
-			return strata.Errorf(strata.EINVALID, "%s: %s cannot be read: %v", where, rel, err)
+			return strata.Errorf(strata.EINVALID, "%s: %s cannot be read: %w", where, rel, err)
 		}
 		if !within(realDir, real) {
 			return strata.Errorf(strata.EINVALID, "%s: %s is a link that leads out of the project directory; bundle the file it points to instead", where, rel)
@@ -173,7 +173,7 @@ func (e *Engine) recipeFileList(svc *strata.Service) ([]string, error) {
 		}
 		matches, err := filepath.Glob(full)
 		if err != nil {
-			return nil, strata.Errorf(strata.EINVALID, "%s: %q is not a valid glob: %v", from[i], pattern, err)
+			return nil, strata.Errorf(strata.EINVALID, "%s: %q is not a valid glob: %w", from[i], pattern, err)
 		}
 		if len(matches) == 0 {
 			return nil, strata.Errorf(strata.EINVALID, "%s: %q matches no file in %s; fix the entry or add the file", from[i], pattern, dir)

@@ -53,7 +53,7 @@ func CopyArtifacts(dst string, paths []string) error {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			return strata.Errorf(strata.EINVALID, "--artifact %q: %v; name a file or directory the build made", p, unwrapPath(err))
+			return strata.Errorf(strata.EINVALID, "--artifact %q: %w; name a file or directory the build made", p, unwrapPath(err))
 		}
 		if !info.IsDir() {
 			if err := copyArtifact(p, filepath.Join(dst, filepath.Base(p))); err != nil {
@@ -63,7 +63,7 @@ func CopyArtifacts(dst string, paths []string) error {
 		}
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
-				return strata.Errorf(strata.EINVALID, "--artifact %q: %v", p, unwrapPath(err))
+				return strata.Errorf(strata.EINVALID, "--artifact %q: %w", p, unwrapPath(err))
 			}
 			rel, _ := filepath.Rel(p, path)
 			if d.IsDir() {
@@ -81,7 +81,7 @@ func CopyArtifacts(dst string, paths []string) error {
 func copyArtifact(src, dst string) error {
 	info, err := os.Lstat(src)
 	if err != nil {
-		return strata.Errorf(strata.EINVALID, "--artifact %q: %v", src, unwrapPath(err))
+		return strata.Errorf(strata.EINVALID, "--artifact %q: %w", src, unwrapPath(err))
 	}
 	if !info.Mode().IsRegular() {
 		return strata.Errorf(strata.EINVALID, "--artifact %q is not a regular file (a link or device); copy what it points to into the artifacts instead", src)
@@ -275,7 +275,7 @@ func (e *Engine) FetchBundle(ctx context.Context, digest string, limit int64, fe
 	case lr.over:
 		return strata.Errorf(strata.EINVALID, "fetch bundle %s: larger than the cap of %d MiB", short(digest), limit>>20)
 	case errors.Is(err, strata.ErrBundleDigest):
-		return strata.Errorf(strata.EINVALID, "fetch bundle %s: %v", short(digest), err)
+		return strata.Errorf(strata.EINVALID, "fetch bundle %s: %w", short(digest), err)
 	case err != nil:
 		return fmt.Errorf("fetch bundle %s: %w", short(digest), err)
 	}

@@ -387,11 +387,11 @@ func FlagSet(ctx context.Context, e *engine.Engine, req FlagSetRequest) (*FlagEn
 	}
 	v, err := r.ParseValue(req.Value)
 	if err != nil {
-		return nil, strata.Errorf(strata.EINVALID, "flag set %s: %v", req.Key, err)
+		return nil, strata.Errorf(strata.EINVALID, "flag set %s: %w", req.Key, err)
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return nil, strata.Errorf(strata.EINVALID, "flag set %s: %v", req.Key, err)
+		return nil, strata.Errorf(strata.EINVALID, "flag set %s: %w", req.Key, err)
 	}
 	return changeFlag(ctx, e, req.Key, req.Env, "flag.set", &strata.FlagChange{Value: raw}, map[string]any{"value": v, "reason": req.Reason})
 }

@@ -122,7 +122,7 @@ func (l *Loader) load(env string, services []*strata.Service) (map[string]string
 func (l *Loader) fromSource(env, key string, ref strata.SecretRef) (string, error) {
 	src, err := ParseSource(ref.Source)
 	if err != nil {
-		return "", strata.Errorf(strata.EINVALID, "%s: secret %s of %s: %v", ref.Pos, key, env, err)
+		return "", strata.Errorf(strata.EINVALID, "%s: secret %s of %s: %w", ref.Pos, key, env, err)
 	}
 	f := l.Fetcher
 	if f == nil {
@@ -130,7 +130,7 @@ func (l *Loader) fromSource(env, key string, ref strata.SecretRef) (string, erro
 	}
 	val, err := f.Fetch(context.Background(), src)
 	if err != nil {
-		return "", strata.Errorf(strata.EFAILED, "deploying to %s needs the secret %s from %s (%s): %v", env, key, ref.Source, ref.Pos, err)
+		return "", strata.Errorf(strata.EFAILED, "deploying to %s needs the secret %s from %s (%s): %w", env, key, ref.Source, ref.Pos, err)
 	}
 	return val, nil
 }

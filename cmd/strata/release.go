@@ -32,7 +32,7 @@ func (a *app) releaseCommand() *cobra.Command {
 				for i, p := range req.Artifacts {
 					abs, err := filepath.Abs(p)
 					if err != nil {
-						return strata.Errorf(strata.EINVALID, "--artifact %q: %v", p, err)
+						return strata.Errorf(strata.EINVALID, "--artifact %q: %w", p, err)
 					}
 					if _, err := os.Stat(abs); err != nil {
 						return strata.Errorf(strata.EINVALID, "--artifact %q: no such file or directory; name a file or directory the build made", p)

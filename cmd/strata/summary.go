@@ -42,7 +42,7 @@ func (a *app) startSummary(cmd *cobra.Command, args []string) error {
 	}
 	f, err := os.OpenFile(a.summaryPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return strata.Errorf(strata.EINVALID, "--summary %s: %v; name a file in a directory that exists", a.summaryPath, pathCause(err))
+		return strata.Errorf(strata.EINVALID, "--summary %s: %w; name a file in a directory that exists", a.summaryPath, pathCause(err))
 	}
 	// The command as typed, but for the global flags (--token is one).
 	words := append([]string{cmd.CommandPath()}, args...)
