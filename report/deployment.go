@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/plan"
 	"github.com/strata-dev/strata/engine"
+	"github.com/strata-dev/strata/plan"
 )
 
 // Deployment is the document of one deployment (`deploy`, `rollback`, `history`, and the
