@@ -31,7 +31,9 @@ func TestAuditOfAnEnvironmentKeepsItsStagesPromotions(t *testing.T) {
 		}
 		must(t, store.AppendEvent(t.Context(), ev))
 	}
-	stgOnly := func(e *strata.Event) bool { return report.SeesEvent(p, func(env string) bool { return env == "stg" }, e) }
+	stgOnly := func(e *strata.Event) bool {
+		return report.SeesEvent(p, func(env string) bool { return env == "stg" }, e)
+	}
 	tests := []struct {
 		name string
 		f    strata.EventFilter
