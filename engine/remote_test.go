@@ -176,7 +176,10 @@ func TestADeploymentOfAPoolRunsOnItsAgent(t *testing.T) {
 	})
 }
 
-func TestAFailedDeploymentOfAPoolIsRolledBackByItsAgent(t *testing.T) {
+// poolRunning100 is a pool world whose prod-eu runs api@1.0.0 healthy, deployed by agent
+// eu-1, with api@2.0.0 released; done carries the outcome of the next Deploy a test starts.
+func poolRunning100(t *testing.T) (*world, string, *engine.Engine, chan error) {
+	t.Helper()
 	w, keys := poolWorld(t)
 	e := w.serverEngine()
 	for _, v := range []string{"1.0.0", "2.0.0"} {
@@ -194,6 +197,11 @@ func TestAFailedDeploymentOfAPoolIsRolledBackByItsAgent(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	return w, keys, e, done
+}
+
+func TestAFailedDeploymentOfAPoolIsRolledBackByItsAgent(t *testing.T) {
+	w, keys, e, done := poolRunning100(t)
 
 	w.write("fail-2.0.0", "")
 	go func() {
@@ -214,23 +222,7 @@ func TestAFailedDeploymentOfAPoolIsRolledBackByItsAgent(t *testing.T) {
 }
 
 func TestAFailedDeploymentOfAPoolIsRolledBackOnceThoughNoOneWaitsForIt(t *testing.T) {
-	w, keys := poolWorld(t)
-	e := w.serverEngine()
-	for _, v := range []string{"1.0.0", "2.0.0"} {
-		if _, err := e.Release(t.Context(), "api", v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.write("healthy-1.0.0", "")
-	done := make(chan error, 1)
-	go func() {
-		_, err := e.Deploy(t.Context(), engine.DeployRequest{Service: "api", Version: "1.0.0", Env: "prod-eu"})
-		done <- err
-	}()
-	agentOnce(t, w, "eu-1", keys)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	w, keys, e, done := poolRunning100(t)
 	// The asker stops waiting (it died) before the agent runs 2.0.0.
 	w.write("fail-2.0.0", "")
 	ctx, stop := context.WithCancel(t.Context())
