@@ -15,6 +15,12 @@ const (
 	WebhookDropped   = "dropped"
 )
 
+// WebhookEvents are the events a webhook may be told, the names `notify: [{events: [...]}]`
+// takes: a promotion waiting, succeeded, failed or rolled back; a deployment's health check
+// failing or passing again after it was made; a runtime flag change; a group switch or
+// failover that ended.
+var WebhookEvents = []string{"waiting", "succeeded", "failed", "rolled_back", "unhealthy", "recovered", "flag", "switch"}
+
 // WebhookDelivery is one audit event announced to one webhook. The audit log is the outbox:
 // the event is committed with the change it records, and a delivery of it is made for each
 // webhook that wants it, so a crash between a change and its announcement loses nothing.
@@ -24,8 +30,7 @@ type WebhookDelivery struct {
 	// Hook names the webhook by a hash of its URL (WebhookID): the URL, which for Slack and
 	// others is a credential, stays in strata.yaml.
 	Hook string `json:"hook"`
-	// Event is what the webhook is told: waiting, succeeded, failed, rolled_back, unhealthy,
-	// recovered.
+	// Event is what the webhook is told: one of WebhookEvents.
 	Event     string    `json:"event"`
 	State     string    `json:"state"`
 	Tries     int       `json:"tries"`

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/suggest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -315,6 +316,11 @@ func (l *loader) decodeNotify(src *source, n *yaml.Node) {
 					evs, _ := l.sequence(src, p.v, "events", "events: [waiting, failed]")
 					for _, e := range evs {
 						if s, ok := l.scalar(src, e, "an event", "failed"); ok {
+							if !slices.Contains(strata.WebhookEvents, s) {
+								// A misspelt event would silently never be sent.
+								l.errorf(src.pos(l.deref(src, e)), "notify: %s", suggest.Unknown("event", s, strata.WebhookEvents))
+								continue
+							}
 							nt.Events = append(nt.Events, s)
 						}
 					}

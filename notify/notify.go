@@ -47,11 +47,15 @@ const (
 	// EventFlag announces a runtime flag change (set, rollout, kill, unkill, or the approval
 	// that applied one), wherever it was made.
 	EventFlag = "flag"
+	// EventSwitch announces a group switch or failover that ended: which member is live now,
+	// or why it is not.
+	EventSwitch = "switch"
 )
 
 // Actions are the audit actions that may announce something.
 var Actions = []string{"promote", "promote.auto", "promotion.succeeded", "promotion.failed", "health.unhealthy", "health.recovered",
-	"flag.set", "flag.rollout", "flag.kill", "flag.unkill"}
+	"flag.set", "flag.rollout", "flag.kill", "flag.unkill",
+	"switch.succeeded", "switch.failed", "failover.succeeded", "failover.failed"}
 
 // Headers of a webhook request. SignatureHeader carries "sha256=HEX": the HMAC-SHA256 of
 // the body keyed with the webhook secret (STRATA_WEBHOOK_SECRET), as GitHub signs its
@@ -80,9 +84,13 @@ type Webhook struct {
 	Detail      string `json:"detail,omitempty"`
 	// Flag, Actor and Value are set for flag events: the flag, who changed it, and the
 	// value it was set to (set only).
-	Flag  string `json:"flag,omitempty"`
-	Actor string `json:"actor,omitempty"`
-	Value any    `json:"value,omitempty"`
+	Flag string `json:"flag,omitempty"`
+	// Group and Switch are set for switch events: the group and the switch's id (Environment
+	// is the member it moved to, State succeeded or failed, Actor who asked).
+	Group  string `json:"group,omitempty"`
+	Switch string `json:"switch,omitempty"`
+	Actor  string `json:"actor,omitempty"`
+	Value  any    `json:"value,omitempty"`
 }
 
 // Sign returns the value of SignatureHeader for body.
@@ -207,6 +215,8 @@ func EventOf(e *strata.Event) string {
 		return EventRecovered
 	case "flag.set", "flag.rollout", "flag.kill", "flag.unkill":
 		return EventFlag
+	case "switch.succeeded", "switch.failed", "failover.succeeded", "failover.failed":
+		return EventSwitch
 	}
 	return ""
 }
@@ -253,6 +263,27 @@ func flagMessage(e *strata.Event) Webhook {
 	return m
 }
 
+// switchMessage is the webhook of a group switch or failover that ended: the event's
+// detail is {group, from, to, kind, reason, error}.
+func switchMessage(e *strata.Event) Webhook {
+	var x struct {
+		Group, From, To, Kind, Reason, Error string
+	}
+	_ = json.Unmarshal(e.Detail, &x) // an event without detail announces what it can
+	kind, state, _ := strings.Cut(e.Action, ".")
+	m := Webhook{Event: EventSwitch, Group: x.Group, Switch: e.Subject, Environment: x.To, Actor: e.Actor, State: state, Detail: x.Reason}
+	if state == strata.SwitchSucceeded {
+		m.Text = fmt.Sprintf("%s %s: %s is live (was %s), by %s (%s)", kind, x.Group, x.To, x.From, e.Actor, e.Subject)
+	} else {
+		m.Text = fmt.Sprintf("%s %s to %s failed: %s; %s is still live (%s)", kind, x.Group, x.To, x.Error, x.From, e.Subject)
+		m.Detail = x.Error
+	}
+	if x.Reason != "" {
+		m.Text += ": " + x.Reason
+	}
+	return m
+}
+
 // short writes a flag value for a message, cut when long.
 func short(v any) string {
 	b, err := json.Marshal(v)
@@ -271,6 +302,8 @@ func Message(e *strata.Event, event string) Webhook {
 	switch event {
 	case EventFlag:
 		return flagMessage(e)
+	case EventSwitch:
+		return switchMessage(e)
 	case EventUnhealthy, EventRecovered:
 		m := Webhook{Event: event, Service: e.Service, Version: x.Version, Environment: e.Environment, Deployment: e.Subject,
 			Health: strata.Healthy, Detail: x.Detail, State: strata.Succeeded}

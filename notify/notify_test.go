@@ -106,6 +106,9 @@ func TestEventOfNamesWhatAnAuditEventAnnounces(t *testing.T) {
 		{"a deployment gone unhealthy announces unhealthy", "health.unhealthy", `{}`, notify.EventUnhealthy},
 		{"a deployment recovered announces recovered", "health.recovered", `{}`, notify.EventRecovered},
 		{"a deployment announces nothing", "deploy", `{}`, ""},
+		{"a switch that succeeded announces switch", "switch.succeeded", `{}`, notify.EventSwitch},
+		{"a failover that failed announces switch", "failover.failed", `{}`, notify.EventSwitch},
+		{"a switch waiting for approval announces nothing yet", "switch.request", `{}`, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -245,5 +248,21 @@ func TestRedactURLKeepsOnlySchemeAndHost(t *testing.T) {
 		if got := notify.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestASwitchsWebhookSaysWhoIsLiveOrWhyNot(t *testing.T) {
+	ok := &strata.Event{Action: "switch.succeeded", Actor: "ann", Subject: "sw-1",
+		Detail: json.RawMessage(`{"group":"shop","from":"blue","to":"green","reason":"release 2"}`)}
+	m := notify.Message(ok, notify.EventOf(ok))
+	if m.Event != notify.EventSwitch || m.Group != "shop" || m.Switch != "sw-1" || m.Environment != "green" || m.State != "succeeded" ||
+		m.Text != "switch shop: green is live (was blue), by ann (sw-1): release 2" {
+		t.Errorf("the webhook of a switch that succeeded: %+v", m)
+	}
+	bad := &strata.Event{Action: "failover.failed", Actor: "bob", Subject: "sw-2",
+		Detail: json.RawMessage(`{"group":"shop","from":"green","to":"blue","error":"switch step exited with status 1"}`)}
+	m = notify.Message(bad, notify.EventOf(bad))
+	if m.State != "failed" || m.Detail != "switch step exited with status 1" || m.Text != "failover shop to blue failed: switch step exited with status 1; green is still live (sw-2)" {
+		t.Errorf("the webhook of a failover that failed: %+v", m)
 	}
 }
