@@ -45,16 +45,14 @@ func (e *Engine) fail(ctx context.Context, d *strata.Deployment, svc *strata.Ser
 	e.logf("✗ %s → %s: %s %s: %s", d.Service, d.Environment, d.Version, d.State, failure)
 	e.logf("↺ %s → %s: rolling back to %s", d.Service, d.Environment, prev.Version)
 	rb, err := e.Deploy(ctx, DeployRequest{Service: d.Service, Version: prev.Version, Env: d.Environment, Kind: KindRollback, RollbackOf: d.ID, SkipPolicy: true, PromotionID: d.PromotionID, handover: h})
+	var rbRecorded error
 	if h.pending != nil && h.pending.d != d {
-		// The rollback's own success, kept for a next claim that will not come.
-		var rbRecorded error
-		h.reportTo(&rbRecorded)
-		h.flush(ctx)
-		if err == nil && rbRecorded != nil {
-			err = rbRecorded
-		}
+		h.reportTo(&rbRecorded) // the rollback's own success, kept for a claim that will not come
 	}
 	h.flush(ctx)
+	if err == nil && rbRecorded != nil {
+		err = rbRecorded
+	}
 	if recorded != nil {
 		return d, recorded
 	}
