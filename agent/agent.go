@@ -120,14 +120,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
-		case final(err):
-			return err
-		case strata.ErrorCode(err) == strata.ENOTFOUND:
+		case strata.ErrorCode(err) == strata.ENOTFOUND && !strhttp.Unreachable(err):
 			// The server does not know this agent (its store was reset): register again.
 			if err := a.register(ctx); err != nil {
 				return err
 			}
 			continue
+		case final(err):
+			return err
 		case err != nil:
 			a.cfg.Log.Warn("claim", "err", err)
 			sleep(ctx, backoff)
@@ -142,14 +142,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// final reports whether err is a refusal that asking again will not change: the token
-// does not cover the pool, the protocol is older than the server's, a bad name.
+// final reports whether err is a refusal that asking again will not change
+// (strata.IsTerminal, as the server judged it: the token does not cover the pool, the
+// protocol is older than the server's, a bad name, a bundle whose digest does not match). A
+// server that cannot be reached is never final: another may answer, or this one later.
 func final(err error) bool {
-	if err == nil || strhttp.Unreachable(err) {
-		return false
-	}
-	code := strata.ErrorCode(err)
-	return code == strata.EUNAUTHORIZED || code == strata.EINVALID
+	return err != nil && !strhttp.Unreachable(err) && strata.IsTerminal(err)
 }
 
 func (a *Agent) register(ctx context.Context) error {
@@ -241,12 +239,12 @@ func (a *Agent) fetch(ctx context.Context, e *engine.Engine, j *engine.Job) *eng
 			})
 			return rc, err
 		})
-		switch code := strata.ErrorCode(err); {
+		switch {
 		case err == nil:
 			return nil
 		case ctx.Err() != nil:
 			return &engine.JobOutcome{State: strata.Failed, Error: "the bundle could not be fetched before the lease ran out"}
-		case !strhttp.Unreachable(err) && (code == strata.EINVALID || code == strata.ENOTFOUND || code == strata.EUNAUTHORIZED):
+		case final(err):
 			// A digest that does not match, or a bundle the server lacks: refused before
 			// anything runs.
 			return &engine.JobOutcome{State: strata.Failed, Error: "refused before anything ran: " + err.Error()}
@@ -277,7 +275,9 @@ func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOut
 		case ctx.Err() != nil:
 			a.cfg.Log.Warn("report abandoned: the lease ran out", "deployment", f.Deployment)
 			return
-		case code == strata.ECONFLICT, code == strata.EUNAUTHORIZED, code == strata.ENOTFOUND:
+		case code == strata.ECONFLICT, final(err):
+			// An older fence (another agent took the claim over), or a refusal that asking
+			// again will not change.
 			a.progress("✗ %s: the server refused the report: %v", f.Deployment, err)
 			a.cfg.Log.Warn("report refused", "deployment", f.Deployment, "err", err)
 			return
@@ -363,7 +363,7 @@ func (l *remoteLogs) send(ctx context.Context) {
 			if err == nil {
 				break
 			}
-			if strata.ErrorCode(err) == strata.ECONFLICT || time.Now().After(deadline) || ctx.Err() != nil {
+			if strata.ErrorCode(err) == strata.ECONFLICT || final(err) || time.Now().After(deadline) || ctx.Err() != nil {
 				l.log.Warn("output not sent", "deployment", l.f.Deployment, "chunks", len(batch), "err", err)
 				break
 			}

@@ -66,8 +66,9 @@ func (e *Engine) keepBundle(ctx context.Context, artifacts, recipe string) (stri
 // ensureBundle makes sure rel's bundle is in this machine's cache before anything of it
 // runs, fetching it from the store when it is not, and checking the fetched stream against
 // the release's digest before it is kept. It is called before a deployment is claimed: a
-// bundle the store lacks is EBLOCKED, and one whose content does not match is EFAILED,
-// neither recorded as a deployment of the environment. A bundle in the cache is checked
+// bundle the store lacks is EBLOCKED (it may be released again), and one whose content does
+// not match is EFAILED and final (strata.Terminal), neither recorded as a deployment of the
+// environment. A bundle in the cache is checked
 // where it is used (verifyArtifacts), as before.
 func (e *Engine) ensureBundle(ctx context.Context, rel *strata.Release) error {
 	if rel.Bundle == "" || e.cached(rel) {
@@ -85,15 +86,16 @@ func (e *Engine) ensureBundle(ctx context.Context, rel *strata.Release) error {
 	defer rc.Close()
 	info, err := e.local().PutBundle(ctx, rel.Bundle, rc)
 	if errors.Is(err, strata.ErrBundleDigest) {
-		return strata.Errorf(strata.EFAILED, "the bundle of %s@%s fetched from the store is damaged: %w; nothing of it ran. Release %s again under a new version (or with the same bytes after `strata gc` removed the damaged copy)",
-			rel.Service, rel.Version, err, rel.Service)
+		// Final: fetching the same bytes again cannot mend them (a scheduler stops trying).
+		return strata.Terminal(strata.Errorf(strata.EFAILED, "the bundle of %s@%s fetched from the store is damaged: %w; nothing of it ran. Release %s again under a new version (or with the same bytes after `strata gc` removed the damaged copy)",
+			rel.Service, rel.Version, err, rel.Service))
 	}
 	if err != nil {
 		return fmt.Errorf("fetch the bundle of %s@%s: %w", rel.Service, rel.Version, err)
 	}
 	if info.Artifacts != rel.Digest || info.Recipe != rel.Recipe {
-		return strata.Errorf(strata.EFAILED, "the bundle %s holds artifacts %s and recipe %q, but %s@%s records %s and %q; nothing of it ran",
-			short(rel.Bundle), short(info.Artifacts), info.Recipe, rel.Service, rel.Version, short(rel.Digest), rel.Recipe)
+		return strata.Terminal(strata.Errorf(strata.EFAILED, "the bundle %s holds artifacts %s and recipe %q, but %s@%s records %s and %q; nothing of it ran",
+			short(rel.Bundle), short(info.Artifacts), info.Recipe, rel.Service, rel.Version, short(rel.Digest), rel.Recipe))
 	}
 	e.logf("  fetched bundle %s of %s@%s from the store (%d bytes)", short(rel.Bundle), rel.Service, rel.Version, info.Size)
 	return nil

@@ -53,11 +53,32 @@ func (e *Engine) landLost(ctx context.Context) ([]*PromotionResult, error) {
 		switch code := strata.ErrorCode(err); {
 		case err == nil, code == strata.EBLOCKED, code == strata.ECONFLICT:
 			// Waiting on its gates, or someone else made it meanwhile: it is made.
+		case strata.IsTerminal(err):
+			// No later pass can make it either: say so once, in the audit log, and stop.
+			errs = append(errs, e.abandonLanding(ctx, l, err))
 		default:
 			errs = append(errs, fmt.Errorf("land %s@%s in %s: %w", l.service, l.version, l.stage, err))
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// abandonedLanding is the audit action that records a lost landing which failed for good
+// (strata.IsTerminal: a damaged bundle, a release or stage that is gone): resume does not
+// try it again, and the event says what to do instead.
+const abandonedLanding = "landing.abandoned"
+
+// abandonLanding records that l failed for good and returns that failure, final, for the
+// caller to report once.
+func (e *Engine) abandonLanding(ctx context.Context, l lostLanding, cause error) error {
+	ev := e.event(abandonedLanding, l.service, "", "", map[string]any{"version": l.version, "stage": l.stage, "error": cause.Error()})
+	if err := e.Store.AppendEvent(ctx, ev); err != nil {
+		// Not recorded: the next pass tries it again, which is all that is lost.
+		return fmt.Errorf("land %s@%s in %s: %w (and recording that it was given up failed: %w)", l.service, l.version, l.stage, cause, err)
+	}
+	e.logf("%s@%s cannot be promoted into the auto stage %s, and will not be tried again: %v; promote it by hand (`strata promote %s@%s --to %s`) once that is mended",
+		l.service, l.version, l.stage, cause, l.service, l.version, l.stage)
+	return strata.Terminal(fmt.Errorf("land %s@%s in %s (given up, recorded as %s): %w", l.service, l.version, l.stage, abandonedLanding, cause))
 }
 
 // lostLandings finds the landings that are due and were never made.
@@ -78,6 +99,11 @@ func (e *Engine) lostLandings(ctx context.Context) ([]lostLanding, error) {
 			made, err := e.landedSince(ctx, d, st.Name)
 			if err != nil {
 				return nil, err
+			}
+			if !made {
+				if made, err = e.landingAbandoned(ctx, d, st.Name); err != nil {
+					return nil, err
+				}
 			}
 			if !made {
 				out = append(out, lostLanding{service: d.service, version: d.version, stage: st.Name})
@@ -152,4 +178,23 @@ func (e *Engine) landedSince(ctx context.Context, d dueLanding, stage string) (b
 		return false, fmt.Errorf("find promotions of %s@%s to %s: %w", d.service, d.version, stage, err)
 	}
 	return len(mine) > 0, nil
+}
+
+// landingAbandoned reports whether d's landing in stage was given up (abandonLanding) since
+// it became due.
+func (e *Engine) landingAbandoned(ctx context.Context, d dueLanding, stage string) (bool, error) {
+	evs, err := e.Store.Events(ctx, strata.EventFilter{Service: d.service, Action: abandonedLanding, Limit: landingScan})
+	if err != nil {
+		return false, fmt.Errorf("find abandoned landings of %s: %w", d.service, err)
+	}
+	for _, ev := range evs {
+		var det struct{ Version, Stage string }
+		if ev.At.Before(d.at) || json.Unmarshal(ev.Detail, &det) != nil {
+			continue
+		}
+		if det.Version == d.version && det.Stage == stage {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -1,11 +1,15 @@
 package engine_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/bundledir"
+	"github.com/strata-dev/strata/config"
 	"github.com/strata-dev/strata/engine"
 )
 
@@ -136,4 +140,89 @@ func countVersion(ps []*strata.Promotion, version string) int {
 		}
 	}
 	return n
+}
+
+// damagedElsewhere releases app@1 and returns an engine of another machine (an empty cache)
+// that fetches bundles from a copy of the store's changed after the release, whose digest
+// therefore no longer matches, and whose clock reads start.
+func damagedElsewhere(t *testing.T, w *world, start time.Time) (*engine.Engine, *strata.Release) {
+	t.Helper()
+	e := w.engine()
+	e.Owner, e.Now = strata.Owner{Host: "a-host-that-died", PID: 4242}, func() time.Time { return start }
+	release(t, e, "1")
+	rel, err := w.store.Release(t.Context(), "app", "1")
+	if err != nil || rel.Bundle == "" {
+		t.Fatalf("release app@1: %+v, %v; want one with a bundle", rel, err)
+	}
+	src := bundledir.New(filepath.Join(w.dir, ".strata"), nil)
+	if err := os.WriteFile(filepath.Join(src.ArtifactsPath(rel.Digest), "planted"), []byte("not what was released\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e = w.engine()
+	e.StateDir, e.Bundles = t.TempDir(), src
+	e.Now = func() time.Time { return start }
+	return e, rel
+}
+
+// TestAnInterruptedDeploymentWhoseBundleIsDamagedFailsOnce: a deployment whose owner is gone
+// and whose bundle arrives damaged cannot run again on any pass: resume fails it once,
+// saying why, instead of leaving it interrupted for every pass to try.
+func TestAnInterruptedDeploymentWhoseBundleIsDamagedFailsOnce(t *testing.T) {
+	w := newWorld(t, landingYAML(false, false))
+	start := time.Now()
+	e, rel := damagedElsewhere(t, w, start)
+	d := &strata.Deployment{Service: "app", Environment: "dev", Version: "1", ReleaseID: rel.ID, State: strata.Running, Attempt: 1,
+		Owner: strata.Owner{Host: "another-host", PID: 7, Start: 1}, LeaseUntil: start.Add(-time.Second), CreatedAt: start, StartedAt: start}
+	if err := w.store.CreateDeployment(t.Context(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Resume(t.Context()); err == nil || !strata.IsTerminal(err) {
+		t.Fatalf("the first resume: %v; want a final error", err)
+	}
+	if _, err := e.Resume(t.Context()); err != nil {
+		t.Fatalf("the next resume: %v; want nothing left to try", err)
+	}
+	got, err := w.store.Deployment(t.Context(), d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != strata.Failed || got.Attempt != 1 || !strings.Contains(got.Error, "cannot resume") || !strings.Contains(got.Error, "damaged") {
+		t.Errorf("the deployment: %s attempt %d %q; want failed in attempt 1, saying the bundle is damaged", got.State, got.Attempt, got.Error)
+	}
+}
+
+// TestALandingThatCannotBeMadeIsGivenUpOnceAndNotTriedAgain: a lost landing whose release's
+// bundle arrives damaged fails for good (strata.IsTerminal): resume records that it gave it
+// up, says so once, and the passes after it neither try it again nor report it again.
+func TestALandingThatCannotBeMadeIsGivenUpOnceAndNotTriedAgain(t *testing.T) {
+	w := newWorld(t, landingYAML(false, false))
+	start := time.Now()
+	e, _ := damagedElsewhere(t, w, start)
+	w.writeYAML(landingYAML(true, true)) // the release was due in dev: a crash lost it
+	p, _, err := config.Load(w.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Project = p
+	e.Now = func() time.Time { return start.Add(2 * time.Minute) }
+
+	_, err = e.Resume(t.Context())
+	if err == nil || !strata.IsTerminal(err) || !strings.Contains(err.Error(), "landing.abandoned") {
+		t.Fatalf("the first resume: %v; want a final error saying the landing was given up", err)
+	}
+	for i := range 2 {
+		if _, err := e.Resume(t.Context()); err != nil {
+			t.Fatalf("resume %d after it was given up: %v; want nothing tried again", i+2, err)
+		}
+	}
+	if ps, _ := w.store.Promotions(t.Context(), strata.PromotionFilter{Service: "app"}); len(ps) != 0 {
+		t.Errorf("promotions were recorded from a damaged bundle: %+v", ps)
+	}
+	evs, err := w.store.Events(t.Context(), strata.EventFilter{Action: "landing.abandoned"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || !strings.Contains(string(evs[0].Detail), `"stage":"dev"`) || !strings.Contains(string(evs[0].Detail), "nothing of it ran") {
+		t.Errorf("landing.abandoned events: %d (want one naming dev and the failure): %+v", len(evs), evs)
+	}
 }

@@ -65,6 +65,12 @@ func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 	}
 	for _, d := range taken {
 		if err := e.bundleFor(ctx, d); err != nil {
+			if strata.IsTerminal(err) {
+				// Its bundle is damaged: no later pass can run it either.
+				errs = append(errs, e.abandon(ctx, d, err))
+				res.Resumed = append(res.Resumed, d)
+				continue
+			}
 			// Left interrupted, ours until its lease lapses again.
 			errs = append(errs, err)
 			continue
@@ -136,8 +142,9 @@ func (e *Engine) Resume(ctx context.Context) (*ResumeResult, error) {
 }
 
 func (e *Engine) resumeOne(ctx context.Context, d *strata.Deployment) (*strata.Deployment, error) {
-	if err := e.bundleFor(ctx, d); err != nil {
-		return nil, err
+	bundleErr := e.bundleFor(ctx, d)
+	if bundleErr != nil && !strata.IsTerminal(bundleErr) {
+		return nil, bundleErr // left interrupted: the bundle may be released again
 	}
 	from := d.Owner
 	until := e.now().Add(e.LeaseTTL)
@@ -148,12 +155,16 @@ func (e *Engine) resumeOne(ctx context.Context, d *strata.Deployment) (*strata.D
 		}
 		return nil, fmt.Errorf("take over %s: %w", d.ID, err)
 	}
+	if bundleErr != nil {
+		return d, e.abandon(ctx, d, bundleErr) // final: no later pass could run it either
+	}
 	return e.resumeTaken(ctx, d, until)
 }
 
 // bundleFor makes sure the bundle of d's release is here. One this machine cannot have
 // leaves the deployment interrupted (and says why) rather than failing it, so it resumes
-// once the bundle is back.
+// once the bundle is back; one that is damaged is final (strata.IsTerminal), and the
+// caller fails the deployment rather than trying it again on every pass.
 func (e *Engine) bundleFor(ctx context.Context, d *strata.Deployment) error {
 	if rel, err := e.Store.Release(ctx, d.Service, d.Version); err == nil {
 		if err := e.ensureBundle(ctx, rel); err != nil {
@@ -202,14 +213,15 @@ func (e *Engine) resumeTaken(ctx context.Context, d *strata.Deployment, until ti
 	return e.execute(ctx, d, svc, rs, rel, false, nil)
 }
 
-// abandon marks a deployment that cannot run again (its service or release is gone) failed.
+// abandon marks a deployment that cannot run again (its service or release is gone, its
+// bundle damaged) failed. The error it returns is final: nothing is left to try.
 func (e *Engine) abandon(ctx context.Context, d *strata.Deployment, cause error) error {
 	d.Owner = e.Owner
 	d.State, d.Error, d.FinishedAt = strata.Failed, "cannot resume: "+cause.Error(), e.now()
 	if err := e.Store.UpdateDeployment(ctx, d, e.event("deployment.failed", d.Service, d.Environment, d.ID, map[string]any{"error": d.Error})); err != nil {
 		return err
 	}
-	return strata.Errorf(strata.EFAILED, "%s: %s", d.ID, d.Error)
+	return strata.Terminal(strata.Errorf(strata.EFAILED, "%s: %s", d.ID, d.Error))
 }
 
 // stopLeftovers stops every process a dead run of d left behind: its recorded process

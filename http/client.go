@@ -124,12 +124,22 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if uerr != nil {
 			text = strings.Join(msg, "")
 		}
+		err := finalIf(resp, &strata.Error{Code: code, Message: text})
 		if derr := decodeDoc(data, doc); derr != nil {
-			return false, &strata.Error{Code: code, Message: text}
+			return false, err
 		}
-		return true, &strata.Error{Code: code, Message: text}
+		return true, err
 	}
-	return false, c.errorOf(resp, method, path, code, data)
+	return false, finalIf(resp, c.errorOf(resp, method, path, code, data))
+}
+
+// finalIf marks err final (strata.Terminal) when the server said it is (FinalHeader), so
+// that strata.IsTerminal sees through the network what it would have seen in the server.
+func finalIf(resp *http.Response, err error) error {
+	if resp.Header.Get(FinalHeader) == "true" {
+		return strata.Terminal(err)
+	}
+	return err
 }
 
 // errorOf reads an error response: {"error": {"code", "message"}}, else what the status and

@@ -23,6 +23,11 @@ const (
 	ExitHeader      = "Strata-Exit"
 	ErrorCodeHeader = "Strata-Error-Code"
 	ErrorHeader     = "Strata-Error"
+	// FinalHeader is "true" on an error that asking again will not mend (strata.IsTerminal:
+	// its code is invalid, not_found or unauthorized, or the server marked it final, such
+	// as a bundle whose content does not match its digest). The client marks the error it
+	// returns final too, so that an agent or a script's retry loop stops.
+	FinalHeader = "Strata-Error-Final"
 )
 
 // Status returns the HTTP status of an error code. This table is the one place codes map to
@@ -105,6 +110,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, d
 	h := w.Header()
 	h.Set(ExitHeader, strconv.Itoa(strata.ExitStatus(err)))
 	h.Set(ErrorCodeHeader, code)
+	final := strata.IsTerminal(err)
+	if final {
+		h.Set(FinalHeader, "true")
+	}
 	if code == strata.EUNAUTHORIZED && httpStatus(err) == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="strata"`)
 	}
@@ -117,7 +126,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, d
 		s.writeJSON(w, r, httpStatus(err), doc)
 		return
 	}
-	s.writeJSON(w, r, httpStatus(err), errorDoc{Error: errorBody{Code: code, Message: publicMessage(err)}})
+	s.writeJSON(w, r, httpStatus(err), errorDoc{Error: errorBody{Code: code, Message: publicMessage(err), Final: final}})
 }
 
 // errorDoc is the body of an error response.
@@ -128,6 +137,8 @@ type errorDoc struct {
 type errorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Final is FinalHeader's word in the body.
+	Final bool `json:"final,omitempty"`
 }
 
 // logError logs an error the client never sees (a write to a gone client).

@@ -136,7 +136,8 @@ func openAPIDoc(routes []route) map[string]any {
 			"schemas": map[string]any{"Error": map[string]any{"type": "object", "required": []string{"error"}, "properties": map[string]any{
 				"error": map[string]any{"type": "object", "properties": map[string]any{
 					"code":    map[string]any{"type": "string", "enum": []string{strata.EINVALID, strata.ENOTFOUND, strata.ECONFLICT, strata.EBLOCKED, strata.EUNAUTHORIZED, strata.EFAILED, strata.EINTERNAL}},
-					"message": map[string]any{"type": "string"}}}}}},
+					"message": map[string]any{"type": "string"},
+					"final":   map[string]any{"type": "boolean", "description": "true when asking again will not mend it (also the header Strata-Error-Final)"}}}}}},
 		},
 		"security": []any{map[string]any{"bearer": []any{}}},
 	}

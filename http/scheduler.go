@@ -2,7 +2,9 @@ package http
 
 import (
 	"context"
+	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -43,8 +45,12 @@ func (s *Server) Tick(ctx context.Context) {
 	// the project with the short-lived environments the store holds now.
 	e.Project = cloneProject(s.syncEnvironments(ctx))
 	res, err := e.Resume(ctx)
-	if err != nil && ctx.Err() == nil {
-		s.log.Warn("scheduler", "err", err)
+	if ctx.Err() == nil {
+		now := time.Now()
+		if e.Now != nil {
+			now = e.Now()
+		}
+		s.schedErrs.log(s.log, err, now)
 	}
 	if res == nil {
 		return
@@ -105,4 +111,62 @@ func (s *Server) syncEnvironments(ctx context.Context) *strata.Project {
 	}
 	s.cur.Store(np)
 	return np
+}
+
+// A scheduler pass reports what failed, and the same failure tends to come back on every
+// pass (a bundle the store lacks, a promotion whose config is wrong): one line per failure
+// every few seconds would bury everything else in the log. So the scheduler says each
+// failure once: a final one (strata.IsTerminal: asking again fails the same way until
+// someone changes something) at Error, once for as long as it keeps coming; one worth
+// retrying at Warn, and again only after schedulerQuiet has passed while it kept coming.
+
+// schedulerQuiet is how long a failure worth retrying that keeps coming is not logged again.
+const schedulerQuiet = 10 * time.Minute
+
+// maxSchedulerErrs bounds the failures remembered.
+const maxSchedulerErrs = 1024
+
+// schedulerErrs remembers the failures the scheduler logged, by message.
+type schedulerErrs struct {
+	mu   sync.Mutex
+	seen map[string]time.Time // message -> when it was last logged
+}
+
+// log logs the parts of a pass's error (errors.Join's, one level deep) that are new, or
+// worth retrying and not logged for schedulerQuiet. A failure that did not come back in a
+// pass is forgotten, so that it is logged again should it come back later.
+func (se *schedulerErrs) log(l *slog.Logger, err error, now time.Time) {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	parts := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = j.Unwrap()
+	}
+	pass := make(map[string]bool, len(parts))
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		msg := p.Error()
+		pass[msg] = true
+		last, seen := se.seen[msg]
+		final := strata.IsTerminal(p)
+		if seen && (final || now.Sub(last) < schedulerQuiet) {
+			continue
+		}
+		if se.seen == nil || len(se.seen) >= maxSchedulerErrs {
+			se.seen = map[string]time.Time{}
+		}
+		se.seen[msg] = now
+		if final {
+			l.Error("scheduler: a failure that trying again will not mend; it is not logged again while it lasts", "err", p, "code", strata.ErrorCode(p))
+		} else {
+			l.Warn("scheduler: a failure, tried again on every pass", "err", p, "code", strata.ErrorCode(p))
+		}
+	}
+	for msg := range se.seen {
+		if !pass[msg] {
+			delete(se.seen, msg)
+		}
+	}
 }

@@ -124,6 +124,8 @@ type Server struct {
 	claims claimGates
 
 	tickMu sync.Mutex // one scheduler pass at a time in this process
+	// schedErrs says each of the scheduler's failures once (scheduler.go).
+	schedErrs schedulerErrs
 	// scheduling is set while Serve's scheduler runs (GET /readyz reads it).
 	scheduling atomic.Bool
 }
