@@ -2,8 +2,8 @@ package sqlstore
 
 import (
 	"embed"
-	"fmt"
 	"io/fs"
+	"slices"
 
 	"github.com/strata-dev/strata/internal/sqlrow"
 )
@@ -11,9 +11,11 @@ import (
 //go:embed migrations/*.sql
 var shared embed.FS
 
-// Migrations returns a store's migrations: its own SQL files of dir in fsys (the tables, in
-// its database's types), each followed by the statements of the same number that every
-// database reads alike (this package's migrations/), in one transaction.
+// Migrations returns a store's migrations: those every database reads alike (this
+// package's migrations/, written once in types both read the same: text, bigint, integer)
+// and the store's own SQL files of dir in fsys (what its database writes its own way: a
+// bigserial, a rowid). Where both have a number, the store's own statements come first and
+// the shared ones follow, in one transaction; a number only one of them has is that one.
 func Migrations(fsys fs.FS, dir string) ([]sqlrow.Migration, error) {
 	own, err := sqlrow.Migrations(fsys, dir)
 	if err != nil {
@@ -28,11 +30,12 @@ func Migrations(fsys fs.FS, dir string) ([]sqlrow.Migration, error) {
 		byVersion[m.Version] = i
 	}
 	for _, c := range common {
-		i, ok := byVersion[c.Version]
-		if !ok {
-			return nil, fmt.Errorf("migration %s: the store has no migration %04d to follow", c.Name, c.Version)
+		if i, ok := byVersion[c.Version]; ok {
+			own[i].SQL += "\n" + c.SQL
+			continue
 		}
-		own[i].SQL += "\n" + c.SQL
+		own = append(own, c)
 	}
+	slices.SortFunc(own, func(a, b sqlrow.Migration) int { return a.Version - b.Version })
 	return own, nil
 }

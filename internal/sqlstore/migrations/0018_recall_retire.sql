@@ -1,14 +1,14 @@
 -- 0018: recalled releases, retired environments, and previews that stand alone.
 -- A release's recall (who, why, when; '' and 0 when it is not recalled) lives on its row, so
 -- every read of a release says whether it may be deployed.
-ALTER TABLE releases ADD COLUMN IF NOT EXISTS recalled_by text NOT NULL DEFAULT '';
-ALTER TABLE releases ADD COLUMN IF NOT EXISTS recall_reason text NOT NULL DEFAULT '';
-ALTER TABLE releases ADD COLUMN IF NOT EXISTS recalled_at bigint NOT NULL DEFAULT 0;
+ALTER TABLE releases ADD COLUMN recalled_by text NOT NULL DEFAULT '';
+ALTER TABLE releases ADD COLUMN recall_reason text NOT NULL DEFAULT '';
+ALTER TABLE releases ADD COLUMN recalled_at bigint NOT NULL DEFAULT 0;
 
 -- A short-lived environment's own config (`env create --set`, JSON) and whether it keeps its
 -- parent's windows and approvals (`--policy inherit`).
-ALTER TABLE environments ADD COLUMN IF NOT EXISTS config text;
-ALTER TABLE environments ADD COLUMN IF NOT EXISTS inherit_policy bigint NOT NULL DEFAULT 0;
+ALTER TABLE environments ADD COLUMN config text;
+ALTER TABLE environments ADD COLUMN inherit_policy bigint NOT NULL DEFAULT 0;
 
 -- Environments that are gone: retired (`env retire`) or destroyed short-lived ones. What ran
 -- in one before at is history, not an orphan. services is a JSON list.

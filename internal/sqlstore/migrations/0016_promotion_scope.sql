@@ -5,8 +5,8 @@
 -- pairs ('' for one release). Both join the key of an open promotion: a hotfix into one
 -- environment of a stage and a promotion into all of it, or a train and a promotion of its
 -- first member alone, are different requests, and each may be open at once.
-ALTER TABLE promotions ADD COLUMN only_envs TEXT NOT NULL DEFAULT '';
-ALTER TABLE promotions ADD COLUMN members TEXT NOT NULL DEFAULT '';
+ALTER TABLE promotions ADD COLUMN only_envs text NOT NULL DEFAULT '';
+ALTER TABLE promotions ADD COLUMN members text NOT NULL DEFAULT '';
 DROP INDEX IF EXISTS promotions_open;
 CREATE UNIQUE INDEX promotions_open ON promotions (service, version, stage, only_envs, members)
 	WHERE state IN ('waiting', 'running');
