@@ -78,24 +78,52 @@ func (e *Engine) keepPromotionLease(ctx context.Context, p *strata.Promotion, ca
 	})
 }
 
-// renewEvery calls renew with a new lease end every third of the TTL until stopped. When the
-// store says another owner holds the work (ECONFLICT), or renewals fail until the lease
-// (which ran until until) is about to lapse, it cancels ctx with lost: the work stops (the
-// worker fences itself) before anyone else may take it over.
+// renewEvery calls renew with a new lease end every third of the TTL until stopped. A
+// renewal that fails is tried again soon (renewWait), not a third of the TTL later. When the
+// store says another owner holds the work (ECONFLICT), or no renewal has succeeded by the
+// time the lease is a sixth of the TTL from lapsing, it cancels ctx with lost: the work
+// stops (the worker fences itself) before anyone else may take it over. That point has a
+// timer of its own, so a renewal that hangs (a link that drops packets) cannot carry the
+// worker past it.
 func (e *Engine) renewEvery(ctx context.Context, until time.Time, cancel context.CancelCauseFunc, lost error, renew func(next time.Time) error) (stop func()) {
-	return every(e.LeaseTTL/3, func() bool {
+	fenceIn := func(u time.Time) time.Duration { return max(u.Add(-e.LeaseTTL/6).Sub(e.now()), 0) }
+	guard := time.AfterFunc(fenceIn(until), func() { cancel(lost) })
+	stopRenew := after(e.LeaseTTL/3, func() (time.Duration, bool) {
 		if ctx.Err() != nil {
-			return false
+			return 0, false
 		}
 		next := e.now().Add(e.LeaseTTL)
 		err := renew(next)
-		switch {
-		case err == nil:
+		if err == nil {
 			until = next
-		case strata.ErrorCode(err) == strata.ECONFLICT || !e.now().Before(until.Add(-e.LeaseTTL/6)):
-			cancel(lost)
-			return false
+			guard.Reset(fenceIn(until))
 		}
-		return true
+		wait, fence := renewWait(e.now(), until, e.LeaseTTL, err)
+		if fence {
+			cancel(lost)
+			return 0, false
+		}
+		return wait, true
 	})
+	return func() {
+		stopRenew()
+		guard.Stop()
+	}
+}
+
+// renewWait says, after a renewal that ended with err at now, of a lease that runs until
+// until, how long to wait before renewing again, or that the worker must fence itself: the
+// store said another holds the work, or the lease is a sixth of ttl from lapsing. After a
+// success the wait is a third of ttl; after a failure a fifteenth (a short network cut
+// costs one quick retry, not a third of the lease), and never past that fencing point, so
+// the worker stops its work before the lease lapses rather than at the next renewal.
+func renewWait(now, until time.Time, ttl time.Duration, err error) (wait time.Duration, fence bool) {
+	if err == nil {
+		return ttl / 3, false
+	}
+	fenceAt := until.Add(-ttl / 6)
+	if strata.ErrorCode(err) == strata.ECONFLICT || !now.Before(fenceAt) {
+		return 0, true
+	}
+	return min(max(ttl/15, time.Millisecond), fenceAt.Sub(now)), false
 }

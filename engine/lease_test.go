@@ -1,6 +1,9 @@
 package engine_test
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,5 +55,37 @@ func TestTheLeaseIsRenewedWhileTheHealthCheckRuns(t *testing.T) {
 	w.write("go", "")
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAWorkerWhoseRenewalHangsFencesItself: a renewal that never returns (a link that drops
+// every packet) does not hold the worker past its fencing point: its work is cancelled, with
+// ErrLeaseLost, while the renewal still hangs.
+func TestAWorkerWhoseRenewalHangsFencesItself(t *testing.T) {
+	e := engine.New(&strata.Project{Name: "lease"}, nil, "tester")
+	e.LeaseTTL = 600 * time.Millisecond
+	ctx, cancel := context.WithCancelCause(t.Context())
+	defer cancel(nil)
+	hung := make(chan struct{})
+	release := make(chan struct{})
+	var returned atomic.Bool
+	stop := e.KeepLease(ctx, time.Now().Add(e.LeaseTTL), cancel, func(time.Time) error {
+		select {
+		case hung <- struct{}{}:
+		default:
+		}
+		<-release
+		returned.Store(true)
+		return nil
+	})
+	defer stop()
+	defer close(release) // before stop, which waits for the renewal under way
+	<-hung               // the first renewal is under way, and will not return
+	<-ctx.Done()
+	if cause := context.Cause(ctx); !errors.Is(cause, engine.ErrLeaseLost) {
+		t.Fatalf("the work was cancelled with %v, want ErrLeaseLost", cause)
+	}
+	if returned.Load() {
+		t.Fatal("the renewal returned before the worker fenced itself")
 	}
 }

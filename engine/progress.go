@@ -27,19 +27,25 @@ func (e *Engine) progress(what, stepName string) (stop func()) {
 // most deployments' steps end before the first call, and a goroutine apiece (with its
 // ticker and wake-ups) was a measurable part of a promotion through hundreds of them.
 func every(period time.Duration, fn func() bool) (stop func()) {
+	return after(period, func() (time.Duration, bool) { return period, fn() })
+}
+
+// after calls fn once first has passed, then again after each wait it returns, until it
+// returns false or stop is called; a call in progress ends before stop returns.
+func after(first time.Duration, fn func() (wait time.Duration, again bool)) (stop func()) {
 	var mu sync.Mutex
 	stopped := false
 	mu.Lock()
 	defer mu.Unlock()
 	var t *time.Timer
-	t = time.AfterFunc(period, func() {
+	t = time.AfterFunc(first, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if stopped {
 			return
 		}
-		if fn() {
-			t.Reset(period)
+		if wait, again := fn(); again {
+			t.Reset(wait)
 		} else {
 			stopped = true
 		}
