@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -37,7 +36,8 @@ type counter struct {
 func newCounter(base string) (*counter, error) {
 	u, err := url.Parse(base)
 	if err != nil {
-		return nil, fmt.Errorf("-postgres: %w", err)
+		// Not err itself, which quotes the URL and its password.
+		return nil, errors.New("-postgres is not a URL (postgres://user@host:port/db)")
 	}
 	target := u.Host
 	if u.Port() == "" {
@@ -56,7 +56,7 @@ func newCounter(base string) (*counter, error) {
 func (c *counter) through(u string) (string, error) {
 	p, err := url.Parse(u)
 	if err != nil {
-		return "", err
+		return "", errors.New("the store's URL does not parse")
 	}
 	p.Host = c.ln.Addr().String()
 	return p.String(), nil
