@@ -16,10 +16,12 @@ import (
 
 // backend is the Store's way into the server: transactions and reads on a pgxpool, with the
 // core's ? placeholders numbered as PostgreSQL wants them ($1, $2, ...). pgx prepares each
-// statement once per connection and caches it.
+// statement once per connection and caches it; a read outside a transaction, only from its
+// second run in the process (reader).
 type backend struct {
 	pool    *pgxpool.Pool
 	rebound sync.Map // statement with ? -> statement with $n
+	read    sync.Map // statements the reader has run (with $n) -> true
 }
 
 // Begin takes a connection of the pool for a READ COMMITTED transaction, which holds it
@@ -239,20 +241,35 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
-// reader runs statements on the pool, outside any transaction.
+// reader runs statements on the pool, outside any transaction. The first time the process
+// runs a statement it goes unprepared, in one round trip (pgx's exec mode: parameters typed
+// by their Go types), where preparing it first costs two; from the second time pgx prepares
+// it, once per connection, and runs it prepared. Every command of the CLI opens the store
+// and reads a few statements once each; serve reads the same ones again and again.
 type reader struct{ b *backend }
 
+// args returns args, led by the mode q goes in when the process has not run it before.
+func (r reader) args(q string, args []any) []any {
+	if _, seen := r.b.read.LoadOrStore(q, true); seen {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeExec}, args...)
+}
+
 func (r reader) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := r.b.pool.Exec(ctx, r.b.bind(q), args...)
+	q = r.b.bind(q)
+	tag, err := r.b.pool.Exec(ctx, q, r.args(q, args)...)
 	return rowsAffected(tag, err)
 }
 
 func (r reader) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	return r.b.pool.QueryRow(ctx, r.b.bind(q), args...)
+	q = r.b.bind(q)
+	return r.b.pool.QueryRow(ctx, q, r.args(q, args)...)
 }
 
 func (r reader) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	return r.b.pool.Query(ctx, r.b.bind(q), args...)
+	q = r.b.bind(q)
+	return r.b.pool.Query(ctx, q, r.args(q, args)...)
 }
 
 func rowsAffected(tag pgconn.CommandTag, err error) (int64, error) {

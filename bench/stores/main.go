@@ -8,8 +8,13 @@
 // and reports each binary's times as ratios of OLD's: how a change moved each store, on a
 // machine whose speed drifts.
 //
+// With -count, after the timed runs each binary promotes once more on PostgreSQL through a
+// proxy that counts (proxy.go): round trips per environment, connections, and the CPU time
+// of the server processes, which the timed runs' CPU (the strata process and its steps)
+// leaves out. Those promotions are not timed: the hop adds to every round trip.
+//
 //	go run ./bench/stores [-envs 200] [-parallel 8] [-runs 5] [-strata PATH] [-against PATH]
-//	    [-postgres postgres://postgres@127.0.0.1:5432/test]
+//	    [-count] [-postgres postgres://postgres@127.0.0.1:5432/test]
 //
 // Without -strata it builds cmd/strata first (run it inside the module).
 package main
@@ -25,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,6 +47,7 @@ type options struct {
 	work            string
 	keep            bool
 	only            string // "" for both stores, or "sqlite" or "postgres"
+	count           bool
 }
 
 func main() {
@@ -54,6 +61,7 @@ func main() {
 	flag.StringVar(&o.work, "work", "", "directory for the estates (default: a new temporary one)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the estates (and schemas) afterwards")
 	flag.StringVar(&o.only, "only", "", "measure one store only (sqlite or postgres), with -against")
+	flag.BoolVar(&o.count, "count", false, "then promote once more on PostgreSQL through a proxy, counting round trips and the server's CPU")
 	flag.Parse()
 	if _, err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/stores:", err)
@@ -74,6 +82,14 @@ type case_ struct {
 	name         string
 	bin, store   string // store "" is SQLite
 	first, again []harness.Sample
+	// counted is what the promotions through the counting proxy cost (-count).
+	counted [2]cost
+}
+
+// cost is what one promotion cost the PostgreSQL server, counted by the proxy.
+type cost struct {
+	trips, conns int64
+	cpu          time.Duration
 }
 
 // result holds every case's samples, in the order printed.
@@ -112,7 +128,7 @@ func run(o options, w io.Writer) (*result, error) {
 		// meets the machine as another left it.
 		for k := range cases {
 			c := cases[(i+k)%len(cases)]
-			first, again, err := promoteTwice(o, filepath.Join(work, fmt.Sprintf("run-%d-%d", i, k)), c)
+			first, again, err := promoteTwice(o, filepath.Join(work, fmt.Sprintf("run-%d-%d", i, k)), c, nil)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", c.name, err)
 			}
@@ -135,6 +151,11 @@ func run(o options, w io.Writer) (*result, error) {
 	if o.only == "" {
 		ratios("postgres/sqlite", res.Cases[1], res.Cases[0])
 	}
+	if o.count {
+		if err := count(o, work, cases, w); err != nil {
+			return nil, err
+		}
+	}
 	if o.against != "" {
 		if o.only == "" {
 			ratios("postgres/sqlite (against)", res.Cases[3], res.Cases[2])
@@ -149,9 +170,34 @@ func run(o options, w io.Writer) (*result, error) {
 	return res, nil
 }
 
+// count promotes once more with each PostgreSQL case of cases, through a counting proxy,
+// and reports what each promotion cost the server.
+func count(o options, work string, cases []*case_, w io.Writer) error {
+	cnt, err := newCounter(o.postgres)
+	if err != nil {
+		return err
+	}
+	defer cnt.close()
+	for _, c := range cases {
+		if c.store == "" {
+			continue
+		}
+		if _, _, err := promoteTwice(o, filepath.Join(work, "count-"+strings.ReplaceAll(c.name, " ", "-")), c, cnt); err != nil {
+			return fmt.Errorf("%s, counted: %w", c.name, err)
+		}
+		for i, label := range []string{"fresh", "again"} {
+			k := c.counted[i]
+			fmt.Fprintf(w, "counted %s, %s: %d round trips (%.2f per environment), %d connection(s), server CPU %s (%s per environment)\n",
+				c.name, label, k.trips, float64(k.trips)/float64(o.envs), k.conns, k.cpu, k.cpu/time.Duration(o.envs))
+		}
+	}
+	return nil
+}
+
 // promoteTwice makes a fresh estate in dir (and a fresh schema for PostgreSQL), releases
-// noop 1 and times its promotion, then the same for noop 2.
-func promoteTwice(o options, dir string, c *case_) (first, again harness.Sample, err error) {
+// noop 1 and times its promotion, then the same for noop 2. With cnt, PostgreSQL is
+// reached through it, and what each promotion cost is kept in c.counted.
+func promoteTwice(o options, dir string, c *case_, cnt *counter) (first, again harness.Sample, err error) {
 	if err := harness.WriteEstate(dir, o.envs, 0); err != nil {
 		return first, again, err
 	}
@@ -162,11 +208,19 @@ func promoteTwice(o options, dir string, c *case_) (first, again harness.Sample,
 			return first, again, err
 		}
 		defer drop()
+		if cnt != nil {
+			if u, err = cnt.through(u); err != nil {
+				return first, again, err
+			}
+		}
 		store = []string{"--store", u}
 	}
 	for i, v := range []string{"1", "2"} {
 		if _, err := harness.StrataRun(c.bin, dir, append([]string{"release", "noop", "--version", v}, store...)...); err != nil {
 			return first, again, err
+		}
+		if cnt != nil {
+			cnt.reset()
 		}
 		s, out, err := harness.Timed(dir, nil, c.bin, append([]string{"promote", "noop@" + v, "--to", "all", "--parallel", fmt.Sprint(o.parallel)}, store...)...)
 		if err == nil {
@@ -174,6 +228,10 @@ func promoteTwice(o options, dir string, c *case_) (first, again harness.Sample,
 		}
 		if err != nil {
 			return first, again, err
+		}
+		if cnt != nil && c.store != "" {
+			k := &c.counted[i]
+			k.trips, k.conns, k.cpu = cnt.counts()
 		}
 		if i == 0 {
 			first = s

@@ -11,16 +11,17 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The benchmark end to end on a small estate: both stores, the same binary measured against
-// itself, every promotion checked to list its deployments, and no schema left behind.
-func TestAPromotionOnEachStoreIsMeasuredAndCompared(t *testing.T) {
+// The benchmark end to end on a small estate: both stores, every promotion checked to list
+// its deployments, the PostgreSQL promotions counted once more through the proxy, and no
+// schema left behind.
+func TestAPromotionOnEachStoreIsMeasuredComparedAndCounted(t *testing.T) {
 	if os.Getenv("STRATA_TEST_POSTGRES") == "off" {
 		t.Skip("STRATA_TEST_POSTGRES=off: the PostgreSQL side cannot run")
 	}
 	server := defaultServer()
 	before := benchSchemas(t, server)
 	var out bytes.Buffer
-	res, err := run(options{envs: 3, parallel: 2, runs: 1, work: t.TempDir(), postgres: server, against: ""}, &out)
+	res, err := run(options{envs: 3, parallel: 2, runs: 1, work: t.TempDir(), postgres: server, count: true}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +35,18 @@ func TestAPromotionOnEachStoreIsMeasuredAndCompared(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "postgres/sqlite: ") {
 		t.Errorf("the output has no ratio of the stores:\n%s", out.String())
+	}
+	for i, k := range res.Cases[1].counted {
+		// At least: the startup, reading the estate's state, a claim, its outcome.
+		if k.trips < 4 || k.conns < 1 {
+			t.Errorf("promotion %d through the counter: %d round trips on %d connection(s), want 4 or more on 1 or more", i+1, k.trips, k.conns)
+		}
+	}
+	if res.Cases[0].counted != [2]cost{} {
+		t.Errorf("SQLite's promotions were counted: %v, want nothing", res.Cases[0].counted)
+	}
+	if !strings.Contains(out.String(), "counted postgres, fresh: ") {
+		t.Errorf("the output has no counts:\n%s", out.String())
 	}
 	if got := benchSchemas(t, server); got != before {
 		t.Errorf("bench schemas after = %d, want %d as before (each run drops its own)", got, before)
