@@ -242,6 +242,16 @@ func promoteTwice(o options, dir string, c *case_, cnt *counter) (first, again h
 	return first, again, nil
 }
 
+// redacted is base with its password masked, for errors: a URL that cannot be read is
+// not shown at all (its password could be anywhere in it).
+func redacted(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "(the -postgres URL)"
+	}
+	return u.Redacted()
+}
+
 // freshSchema makes an empty schema on the server at base and returns the URL that names
 // it, and a function that drops it (unless keep).
 func freshSchema(base string, keep bool) (string, func(), error) {
@@ -252,7 +262,7 @@ func freshSchema(base string, keep bool) (string, func(), error) {
 	defer cancel()
 	c, err := pgx.Connect(ctx, base)
 	if err != nil {
-		return "", nil, fmt.Errorf("connect to %s: %w", base, err)
+		return "", nil, fmt.Errorf("connect to %s: %w", redacted(base), err)
 	}
 	defer c.Close(context.Background())
 	if _, err := c.Exec(ctx, `CREATE SCHEMA `+name); err != nil {
@@ -260,7 +270,7 @@ func freshSchema(base string, keep bool) (string, func(), error) {
 	}
 	u, err := url.Parse(base)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("read the server's URL %s: it is not a URL", redacted(base))
 	}
 	q := u.Query()
 	q.Set("search_path", name)
