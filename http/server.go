@@ -119,6 +119,9 @@ type Server struct {
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
 	sessionHash func(r *http.Request) (hash string, ok bool)
 
+	// tokens are the agent and client tokens looked up lately (token_cache.go).
+	tokens tokenCache
+
 	// covers and claims make agents' claims cheaper (agent_claims.go).
 	covers coverages
 	claims claimGates
