@@ -125,6 +125,8 @@ type Server struct {
 	// covers and claims make agents' claims cheaper (agent_claims.go).
 	covers coverages
 	claims claimGates
+	// seen is when this server last recorded each agent as seen (agent_next.go).
+	seen seen
 
 	tickMu sync.Mutex // one scheduler pass at a time in this process
 	// scheduling is set while Serve's scheduler runs (GET /readyz reads it).
