@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -61,6 +62,11 @@ type Agent struct {
 	work  string // Dir/work: where steps run
 	lease time.Duration
 	srv   *servers
+	// next says the server takes a report that claims the next deployment too
+	// (AgentWelcome.ReportNext); it is cleared when a server refuses one.
+	next atomic.Bool
+	// engines run the jobs, one per project (engine).
+	engines map[string]*engine.Engine
 }
 
 // New checks cfg and makes the agent's directories.
@@ -135,8 +141,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = time.Second
-		if c.Job != nil {
-			a.runClaim(ctx, c)
+		// A report may bring the next claim with it.
+		for c != nil && c.Job != nil {
+			c = a.runClaim(ctx, c)
 		}
 	}
 	return nil
@@ -162,6 +169,7 @@ func (a *Agent) register(ctx context.Context) error {
 			if w.LeaseSeconds > 0 {
 				a.lease = time.Duration(w.LeaseSeconds * float64(time.Second))
 			}
+			a.next.Store(w.ReportNext)
 			a.progress("agent %s: registered for pool %s (%s); lease %s", a.cfg.Name, a.cfg.Pool, joinEnvs(w.Environments), strata.Duration(a.lease))
 			a.cfg.Log.Info("registered", "agent", a.cfg.Name, "pool", a.cfg.Pool, "environments", w.Environments, "protocol", w.Protocol)
 			return nil
@@ -175,10 +183,11 @@ func (a *Agent) register(ctx context.Context) error {
 	}
 }
 
-// runClaim runs one claimed job under its lease and reports it. When the lease is lost (it
-// could not be renewed in time, or another agent holds a newer claim) the step has been
-// stopped and nothing is reported: the deployment is the next claimer's.
-func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
+// runClaim runs one claimed job under its lease and reports it, returning the next claim
+// when the report brought one. When the lease is lost (it could not be renewed in time, or
+// another agent holds a newer claim) the step has been stopped and nothing is reported: the
+// deployment is the next claimer's.
+func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) *strhttp.Claimed {
 	j := c.Job
 	f := strhttp.Fenced{Name: a.cfg.Name, Pool: a.cfg.Pool, Deployment: c.Deployment, Fence: c.Fence}
 	lease := a.lease
@@ -191,10 +200,11 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 	a.progress("▸ %s → %s: claimed %s@%s (%s, attempt %d, fence %d)", j.Service, j.Environment, j.Service, j.Version, c.Deployment, c.Attempt, c.Fence)
 	a.cfg.Log.Info("claimed", "deployment", c.Deployment, "attempt", c.Attempt, "fence", c.Fence)
 
-	e := engine.New(&strata.Project{Name: j.Project, Dir: a.work}, nil, a.cfg.Name)
-	e.StateDir, e.LeaseTTL, e.Log = a.state, lease, a.cfg.Progress
+	e := a.engine(j.Project)
+	e.LeaseTTL = lease
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	var reporting atomic.Bool // the step has ended and its outcome is on its way
 	stop := e.KeepLease(runCtx, until, cancel, func(time.Time) error {
 		rctx, done := context.WithTimeout(runCtx, lease/3)
 		defer done()
@@ -202,6 +212,12 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 			_, err := s.Renew(ctx, f)
 			return err
 		})
+		if err != nil && reporting.Load() && strata.ErrorCode(err) == strata.ECONFLICT {
+			// The report was recorded (a report held for the next claim may still be
+			// waiting), or another agent took over and the report will be refused: either
+			// way no step runs to be stopped, and the report must not be cut short.
+			return nil
+		}
 		if err != nil {
 			a.cfg.Log.Warn("renew", "deployment", c.Deployment, "err", err)
 		}
@@ -219,9 +235,25 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 	if errors.Is(context.Cause(runCtx), engine.ErrLeaseLost) {
 		a.progress("✗ %s → %s: %s: the lease could not be renewed; the step was stopped and the deployment is left to the next claim", j.Service, j.Environment, c.Deployment)
 		a.cfg.Log.Warn("fenced", "deployment", c.Deployment, "fence", c.Fence)
-		return
+		return nil
 	}
-	a.report(runCtx, f, out)
+	reporting.Store(true)
+	return a.report(runCtx, f, out)
+}
+
+// engine returns the engine that runs the jobs of project, made on its first job and kept:
+// it remembers the scratch directories it made, and the agent runs one job at a time.
+func (a *Agent) engine(project string) *engine.Engine {
+	if e := a.engines[project]; e != nil {
+		return e
+	}
+	e := engine.New(&strata.Project{Name: project, Dir: a.work}, nil, a.cfg.Name)
+	e.StateDir, e.Log = a.state, a.cfg.Progress
+	if a.engines == nil || len(a.engines) >= 64 {
+		a.engines = map[string]*engine.Engine{}
+	}
+	a.engines[project] = e
+	return e
 }
 
 // fetch stores the job's bundle, checked against its digest, trying again while the lease
@@ -254,16 +286,44 @@ func (a *Agent) fetch(ctx context.Context, e *engine.Engine, j *engine.Job) *eng
 	}
 }
 
+// nextWait is how long a report may be held for the next claim: a deployment of the pool
+// that becomes pending just after a report (the next of a promotion's wave) is taken at once,
+// and an agent that finds none claims as usual.
+const nextWait = 5 * time.Second
+
 // report sends the outcome, trying again until it is recorded, refused, or the lease
-// (which KeepLease renews meanwhile) is lost.
-func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOutcome) {
+// (which KeepLease renews meanwhile) is lost. When the server takes it, the report claims
+// the next deployment too, which it returns (nil when none came).
+func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOutcome) *strhttp.Claimed {
 	r := strhttp.AgentReport{Name: f.Name, Pool: f.Pool, Deployment: f.Deployment, Fence: f.Fence,
 		State: out.State, Health: out.Health, Outputs: out.Outputs, Error: out.Error}
 	for {
-		rctx, done := context.WithTimeout(ctx, 10*time.Second)
-		err := a.srv.each(rctx, func(ctx context.Context, s *strhttp.Client) error { return s.Report(ctx, r) })
+		var next *strhttp.Claimed
+		asked := a.next.Load()
+		wait := min(nextWait, a.cfg.Wait)
+		if !asked {
+			wait = 0
+		}
+		rctx, done := context.WithTimeout(ctx, 10*time.Second+wait)
+		err := a.srv.each(rctx, func(ctx context.Context, s *strhttp.Client) error {
+			if !asked {
+				return s.Report(ctx, r)
+			}
+			r.WaitSeconds = wait.Seconds()
+			got, err := s.ReportNext(ctx, r)
+			if err == nil {
+				next = got.Next
+			}
+			return err
+		})
 		done()
 		switch code := strata.ErrorCode(err); {
+		case asked && code == strata.EINVALID && !strhttp.Unreachable(err):
+			// A server older than the report's next claim (one behind a failover) refuses
+			// the field: report as it expects from now on.
+			a.next.Store(false)
+			a.cfg.Log.Warn("the server does not take a report with the next claim; reporting alone", "err", err)
+			continue
 		case err == nil:
 			mark := "✓"
 			if out.State != strata.Succeeded {
@@ -271,104 +331,19 @@ func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOut
 			}
 			a.progress("%s %s: %s %s", mark, f.Deployment, out.State, out.Error)
 			a.cfg.Log.Info("reported", "deployment", f.Deployment, "state", out.State)
-			return
+			return next
 		case ctx.Err() != nil:
 			a.cfg.Log.Warn("report abandoned: the lease ran out", "deployment", f.Deployment)
-			return
+			return nil
 		case code == strata.ECONFLICT, final(err):
 			// An older fence (another agent took the claim over), or a refusal that asking
 			// again will not change.
 			a.progress("✗ %s: the server refused the report: %v", f.Deployment, err)
 			a.cfg.Log.Warn("report refused", "deployment", f.Deployment, "err", err)
-			return
+			return nil
 		}
 		a.cfg.Log.Warn("report", "deployment", f.Deployment, "err", err)
 		sleep(ctx, time.Second)
-	}
-}
-
-// remoteLogs is the LogStore of a claimed deployment: chunks go to the server with the
-// claim's fence, in order, from a queue, so that a step's output never waits on the network
-// (a cut shorter than the lease delays the chunks; it does not stall the step). They were
-// redacted on this host (the engine's step output) before they get here.
-type remoteLogs struct {
-	c     *servers
-	f     strhttp.Fenced
-	lease time.Duration
-	log   *slog.Logger
-	ch    chan strhttp.LogPiece
-	done  chan struct{}
-}
-
-// logQueue bounds the chunks waiting to be sent; beyond it a chunk is dropped, and the drop
-// is said in the output.
-const logQueue = 4096
-
-func newRemoteLogs(ctx context.Context, c *servers, f strhttp.Fenced, lease time.Duration, log *slog.Logger) *remoteLogs {
-	l := &remoteLogs{c: c, f: f, lease: lease, log: log, ch: make(chan strhttp.LogPiece, logQueue), done: make(chan struct{})}
-	go l.send(ctx)
-	return l
-}
-
-// AppendLog queues one chunk.
-func (l *remoteLogs) AppendLog(_ context.Context, _ string, c strata.LogChunk) error {
-	select {
-	case l.ch <- strhttp.LogPiece{Step: c.Step, At: c.At, Data: c.Data}:
-		return nil
-	default:
-		l.log.Warn("log queue full: a chunk of output was dropped", "deployment", l.f.Deployment)
-		return strata.Errorf(strata.EINTERNAL, "the agent's log queue is full")
-	}
-}
-
-// Logs is not read on an agent.
-func (l *remoteLogs) Logs(context.Context, string, int64) ([]strata.LogChunk, error) {
-	return nil, strata.Errorf(strata.EINVALID, "an agent does not read logs back")
-}
-
-// close stops taking chunks and waits until the queued ones are sent (or given up), or ctx
-// ends.
-func (l *remoteLogs) close(ctx context.Context) {
-	close(l.ch)
-	select {
-	case <-l.done:
-	case <-ctx.Done():
-	}
-}
-
-// send sends the queue in batches, each tried again until it is taken, refused (an old
-// fence: nobody wants it), or has failed for a whole lease.
-func (l *remoteLogs) send(ctx context.Context) {
-	defer close(l.done)
-	for p := range l.ch {
-		batch := []strhttp.LogPiece{p}
-	more:
-		for len(batch) < 64 {
-			select {
-			case q, ok := <-l.ch:
-				if !ok {
-					break more
-				}
-				batch = append(batch, q)
-			default:
-				break more
-			}
-		}
-		msg := strhttp.AgentLogs{Name: l.f.Name, Pool: l.f.Pool, Deployment: l.f.Deployment, Fence: l.f.Fence, Chunks: batch}
-		deadline := time.Now().Add(l.lease)
-		for {
-			rctx, done := context.WithTimeout(ctx, l.lease/3)
-			err := l.c.each(rctx, func(ctx context.Context, s *strhttp.Client) error { return s.SendLogs(ctx, msg) })
-			done()
-			if err == nil {
-				break
-			}
-			if strata.ErrorCode(err) == strata.ECONFLICT || final(err) || time.Now().After(deadline) || ctx.Err() != nil {
-				l.log.Warn("output not sent", "deployment", l.f.Deployment, "chunks", len(batch), "err", err)
-				break
-			}
-			sleep(ctx, 500*time.Millisecond)
-		}
 	}
 }
 

@@ -152,7 +152,9 @@ func PoolDetail(ctx context.Context, s strata.AgentStore, pool string, now time.
 // await waits until the agent that runs d reports, then applies svc's rollback policy to a
 // failure, as execute does for a step this process ran.
 func (e *Engine) await(ctx context.Context, d *strata.Deployment, svc *strata.Service) (*strata.Deployment, error) {
-	e.logf("… %s → %s: %s %s", d.Service, d.Environment, d.ID, PoolDetail(ctx, e.Store, d.Pool, e.now(), AgentGone))
+	if e.Log != nil { // a server's engine logs nothing: no need to read the agents for it
+		e.logf("… %s → %s: %s %s", d.Service, d.Environment, d.ID, PoolDetail(ctx, e.Store, d.Pool, e.now(), AgentGone))
+	}
 	start := time.Now()
 	claimed := int64(0)
 	e.Wakes.pending().Wake() // d is pending: a claim held in this process takes it at once

@@ -54,3 +54,15 @@ func (c *Client) Report(ctx context.Context, r AgentReport) error {
 	_, err := c.do(ctx, "POST", "/api/v1/agent/report", nil, r, nil)
 	return err
 }
+
+// ReportNext reports a claimed deployment's outcome and claims the next deployment of the
+// pool in the same request (r.Next set), the server holding it up to r.WaitSeconds; a nil
+// Job means none came. Only a server whose welcome says ReportNext takes it.
+func (c *Client) ReportNext(ctx context.Context, r AgentReport) (*ReportedNext, error) {
+	r.Next = true
+	var got ReportedNext
+	if _, err := c.do(ctx, "POST", "/api/v1/agent/report", nil, r, &got); err != nil {
+		return nil, err
+	}
+	return &got, nil
+}

@@ -46,6 +46,9 @@ type AgentWelcome struct {
 	Protocol     int           `json:"protocol"`
 	LeaseSeconds float64       `json:"lease_seconds"`
 	Environments []string      `json:"environments"`
+	// ReportNext says the server answers a report that asks for it with the agent's next
+	// claim (AgentReport.Next): a server older than that refuses the field.
+	ReportNext bool `json:"report_next,omitempty"`
 }
 
 // ClaimRequest asks for a deployment of the agent's pool, waiting up to WaitSeconds (at
@@ -106,6 +109,10 @@ type AgentReport struct {
 	Health     string            `json:"health,omitempty"`
 	Outputs    map[string]string `json:"outputs,omitempty"`
 	Error      string            `json:"error,omitempty"`
+	// Next asks, once the outcome is recorded, for the agent's next claim as a claim would
+	// (waiting up to WaitSeconds): the answer is then ReportedNext (agent_next.go).
+	Next        bool    `json:"next,omitempty"`
+	WaitSeconds float64 `json:"wait_seconds,omitempty"`
 }
 
 // agentRoutes are the agents' routes, in the order docs/api.md lists them.
@@ -205,7 +212,7 @@ func (s *Server) agentRegister(c *call) (any, error) {
 		return nil, err
 	}
 	s.log.Info("agent registered", "agent", a.Name, "pool", a.Pool, "version", a.Version, "token", c.tok.Name)
-	return &AgentWelcome{Agent: a, Protocol: strata.AgentProtocol, LeaseSeconds: s.agentLease().Seconds(), Environments: envs}, nil
+	return &AgentWelcome{Agent: a, Protocol: strata.AgentProtocol, LeaseSeconds: s.agentLease().Seconds(), Environments: envs, ReportNext: true}, nil
 }
 
 func (s *Server) agentHeartbeat(c *call) (any, error) {
@@ -233,6 +240,12 @@ func (s *Server) agentClaim(c *call) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
+	return s.claim(c, req)
+}
+
+// claim is agentClaim's work once the request is read; a report that asks for the next
+// claim does it too.
+func (s *Server) claim(c *call, req ClaimRequest) (*Claimed, error) {
 	if err := checkHello(AgentHello{Name: req.Name, Pool: req.Pool, Protocol: strata.AgentProtocol}); err != nil {
 		return nil, err
 	}
@@ -241,7 +254,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 		return nil, err
 	}
 	ctx := c.r.Context()
-	if err := s.store.SeeAgent(ctx, &strata.Agent{Name: req.Name, Pool: req.Pool, LastSeen: s.now()}, false); err != nil {
+	if err := s.seeAgent(ctx, req.Name, req.Pool); err != nil {
 		return nil, err
 	}
 	wait := s.cfg.AgentWait
@@ -398,6 +411,9 @@ func (s *Server) agentReport(c *call) (any, error) {
 	s.log.Info("agent reported", "agent", r.Name, "deployment", d.ID, "state", d.State)
 	if rb != nil {
 		s.log.Info("rollback recorded", "deployment", d.ID, "rollback", rb.ID, "version", rb.Version, "pool", rb.Pool)
+	}
+	if r.Next {
+		return s.reportedNext(c, r, d), nil
 	}
 	return report.NewDeployment(d), nil
 }

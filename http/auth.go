@@ -16,7 +16,8 @@ type tokenKey struct{}
 
 // authenticate finds the request's token: "Authorization: Bearer TOKEN", else the
 // dashboard's session cookie. No token, a malformed header, an unknown or a revoked token
-// are all EUNAUTHORIZED (401), with one message that does not say which. A bearer token from
+// are all EUNAUTHORIZED (401), with one message that does not say which. An agent or
+// client bearer token is trusted for CachedTokenTTL after it was looked up (tokenCache). A bearer token from
 // an address that has failed too often is refused (429) without being looked up, unless
 // this server has seen it authenticate (authLimiter); a session's hash came from this
 // server, not the client, so it is not limited.
@@ -26,13 +27,19 @@ func (s *Server) authenticate(r *http.Request) (*strata.Token, error) {
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 			return nil, strata.Errorf(strata.EUNAUTHORIZED, "the Authorization header must be \"Bearer TOKEN\"")
 		}
-		hash := strata.HashToken(strings.TrimSpace(secret))
+		hash, now := strata.HashToken(strings.TrimSpace(secret)), s.now()
+		if t, ok := s.tokens.get(hash, now); ok {
+			return t, nil // an agent or client token looked up within CachedTokenTTL
+		}
 		at, err := s.limit.admit(r, hash)
 		if err != nil {
 			return nil, err
 		}
 		t, err := lookupToken(r.Context(), s.store.TokenByHash, hash)
 		at.done(err)
+		if err == nil {
+			s.tokens.put(hash, t, now)
+		}
 		return t, err
 	}
 	if s.sessionHash != nil {

@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/flag"
@@ -64,50 +62,7 @@ func preflight(w http.ResponseWriter, r *http.Request) {
 
 // ofrepState is what the OFREP routes keep between requests.
 type ofrepState struct {
-	flags  *flag.Cache
-	mu     sync.Mutex
-	tokens map[string]cachedToken
-}
-
-// cachedToken is a client token OFREP authenticated, and when.
-type cachedToken struct {
-	t  *strata.Token
-	at time.Time
-}
-
-// tokenTTL is how long OFREP trusts a client token it looked up, before it asks the store
-// again: a token lookup would otherwise be most of an evaluation's cost. A revoked client
-// token therefore stops evaluating within a second, where the API's tokens stop at once.
-const tokenTTL = time.Second
-
-// maxCachedTokens bounds the cache; past it the cache starts over.
-const maxCachedTokens = 10000
-
-// ofrepToken authenticates r as s.authenticate does, trusting for tokenTTL a client token
-// it found before.
-func (s *Server) ofrepToken(r *http.Request) (*strata.Token, error) {
-	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	secret = strings.TrimSpace(secret)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return s.authenticate(r)
-	}
-	hash, now, o := strata.HashToken(secret), s.now(), s.ofrep
-	o.mu.Lock()
-	c, hit := o.tokens[hash]
-	o.mu.Unlock()
-	if hit && now.Sub(c.at) < tokenTTL && !now.Before(c.at) {
-		return c.t, nil
-	}
-	t, err := s.authenticate(r)
-	if err == nil && t.Role == strata.RoleClient {
-		o.mu.Lock()
-		if o.tokens == nil || len(o.tokens) >= maxCachedTokens {
-			o.tokens = map[string]cachedToken{}
-		}
-		o.tokens[hash] = cachedToken{t: t, at: now}
-		o.mu.Unlock()
-	}
-	return t, err
+	flags *flag.Cache
 }
 
 // flagSource is what the flag cache reads through the server's store and engine.
@@ -151,7 +106,7 @@ func (s *Server) ofrepSnapshot(w http.ResponseWriter, r *http.Request, key strin
 			r.Header.Set("Authorization", "Bearer "+k)
 		}
 	}
-	t, err := s.ofrepToken(r)
+	t, err := s.authenticate(r) // a client token is trusted for CachedTokenTTL (token_cache.go)
 	if err != nil {
 		var th throttled
 		if errors.As(err, &th) {

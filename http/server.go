@@ -119,9 +119,14 @@ type Server struct {
 	// cookie stands for, so that a logged-in browser needs no Authorization header.
 	sessionHash func(r *http.Request) (hash string, ok bool)
 
+	// tokens are the agent and client tokens looked up lately (token_cache.go).
+	tokens tokenCache
+
 	// covers and claims make agents' claims cheaper (agent_claims.go).
 	covers coverages
 	claims claimGates
+	// seen is when this server last recorded each agent as seen (agent_next.go).
+	seen seen
 
 	tickMu sync.Mutex // one scheduler pass at a time in this process
 	// schedErrs says each of the scheduler's failures once (scheduler.go).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -65,10 +66,15 @@ func waitGroup(pgid int, d time.Duration) bool {
 // Self returns this process's strata.Owner: the hostname, the pid and the process start time.
 func Self() strata.Owner {
 	host, _ := os.Hostname()
-	pid := os.Getpid()
-	start, _ := StartTime(pid)
-	return strata.Owner{Host: host, PID: pid, Start: start}
+	return strata.Owner{Host: host, PID: os.Getpid(), Start: selfStart()}
 }
+
+// selfStart is this process's start time, read once: an agent makes an engine, and so an
+// owner, for every job it runs.
+var selfStart = sync.OnceValue(func() int64 {
+	start, _ := StartTime(os.Getpid())
+	return start
+})
 
 // Alive reports whether the owner process is still running on this host: the same pid with
 // the same start time (a reused pid is not alive; an exited process awaiting its reaper is

@@ -4,9 +4,11 @@
 // run locally (the same estate without runs_on, the same --parallel). It reports the wall
 // time of each, their ratio (the target: within 1.5), and the CPU the server and the agents
 // used besides the promoting command's own. Each run gets fresh estates; the two take turns
-// going first. bench/README.md keeps the figures.
+// going first. With -against OLD each run measures OLD, a second strata binary, the same
+// way too, the two binaries taking turns: a change's before and after in one run.
+// bench/README.md keeps the figures.
 //
-//	go run ./bench/agents [-envs 1000] [-agents 4] [-parallel 4] [-runs 1] [-strata PATH]
+//	go run ./bench/agents [-envs 1000] [-agents 4] [-parallel 4] [-runs 1] [-strata PATH] [-against PATH]
 //
 // Without -strata it builds cmd/strata first (run it inside the module).
 package main
@@ -20,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +34,7 @@ import (
 // options are the command's flags.
 type options struct {
 	strata   string
+	against  string
 	envs     int
 	agents   int
 	parallel int
@@ -42,6 +46,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.strata, "strata", "", "strata binary to measure (default: build ./cmd/strata)")
+	flag.StringVar(&o.against, "against", "", "a second strata binary measured the same way in every run (the before of a change)")
 	flag.IntVar(&o.envs, "envs", 1000, "environments in the stage")
 	flag.IntVar(&o.agents, "agents", 4, "agent processes of the pool")
 	flag.IntVar(&o.parallel, "parallel", 4, "deployments at once (promote --parallel), on agents and locally")
@@ -55,16 +60,18 @@ func main() {
 	}
 }
 
-// result holds every run's samples.
+// result holds every run's samples of one binary.
 type result struct {
+	Bin           string
 	Local, Agents []harness.Sample
 	// Server and Agents are the CPU the server and the agents (their steps included) used
 	// during each promotion on agents.
 	Server, AgentsCPU []time.Duration
 }
 
-// run measures o.runs runs, printing each and then the medians to w.
-func run(o options, w io.Writer) (*result, error) {
+// run measures o.runs runs, printing each and then the medians to w: of the binary under
+// test and, with o.against, of that one (the second result).
+func run(o options, w io.Writer) ([]*result, error) {
 	if o.envs < 1 || o.agents < 1 || o.parallel < 1 || o.runs < 1 {
 		return nil, fmt.Errorf("-envs, -agents, -parallel and -runs must be 1 or more")
 	}
@@ -79,47 +86,82 @@ func run(o options, w io.Writer) (*result, error) {
 	}
 	fmt.Fprintf(w, "agents: %d environments, %d agent(s), --parallel %d, %d run(s), %d CPU(s), load %s\n",
 		o.envs, o.agents, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
-	res := &result{}
-	for i := range o.runs {
-		dir := filepath.Join(work, fmt.Sprintf("run-%d", i))
-		local := filepath.Join(dir, "local")
-		if err := harness.WriteEstate(local, o.envs, 0); err != nil {
-			return nil, err
-		}
-		if _, err := harness.StrataRun(bin, local, "release", "noop", "--version", "1"); err != nil {
-			return nil, err
-		}
-		p, err := startPool(bin, filepath.Join(dir, "pool"), o)
+	results := []*result{{Bin: bin}}
+	if o.against != "" {
+		// Absolute: each promotion runs in its estate's directory.
+		against, err := filepath.Abs(o.against)
 		if err != nil {
 			return nil, err
 		}
-		var server, agents time.Duration
-		onAgents := func() (harness.Sample, error) {
-			s0, a0 := p.cpu()
-			s, out, err := harness.Timed(p.dir, nil, bin, "--server", p.url, "--token", p.ops,
-				"promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
-			s1, a1 := p.cpu()
-			server, agents = s1-s0, a1-a0
-			if err != nil {
-				return s, err
-			}
-			return s, harness.CheckSucceeded(out, o.envs)
-		}
-		here := func() (harness.Sample, error) { return harness.Promote(bin, local, "1", o.parallel, o.envs) }
-		a, l, err := harness.InTurn(i, onAgents, here)
-		p.stop()
-		if err != nil {
-			return nil, err
-		}
-		res.Local, res.Agents = append(res.Local, l), append(res.Agents, a)
-		res.Server, res.AgentsCPU = append(res.Server, server), append(res.AgentsCPU, agents)
-		fmt.Fprintf(w, "run %d: on agents %s (+ cpu %s in the server, %s in the agents), here %s: ratio %.2f\n",
-			i+1, a, server.Round(time.Millisecond), agents.Round(time.Millisecond), l, ratio(a, l))
+		results = append(results, &result{Bin: against})
 	}
-	ma, ml := harness.Median(res.Agents), harness.Median(res.Local)
-	fmt.Fprintf(w, "median: on agents %s (+ cpu %s in the server, %s in the agents), here %s: ratio %.2f (target 1.5); %s per environment beyond here\n",
-		ma, harness.Mid(res.Server).Round(time.Millisecond), harness.Mid(res.AgentsCPU).Round(time.Millisecond), ml, ratio(ma, ml), harness.PerEnv(ma.Wall-ml.Wall, o.envs))
-	return res, nil
+	for i := range o.runs {
+		for k := range results {
+			res := results[(i+k)%len(results)] // the binaries take turns going first
+			if err := measure(res, i, filepath.Join(work, fmt.Sprintf("run-%d-%d", i, k)), o, w); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, res := range results {
+		ma, ml := harness.Median(res.Agents), harness.Median(res.Local)
+		fmt.Fprintf(w, "median of %s: on agents %s (+ cpu %s in the server, %s in the agents), here %s: ratio %.2f (target 1.5), runs' own %.2f; %s per environment beyond here\n",
+			filepath.Base(res.Bin), ma, harness.Mid(res.Server).Round(time.Millisecond), harness.Mid(res.AgentsCPU).Round(time.Millisecond), ml, ratio(ma, ml), runsOwn(res), harness.PerEnv(ma.Wall-ml.Wall, o.envs))
+	}
+	return results, nil
+}
+
+// runsOwn is the median of the runs' own ratios: steadier than the ratio of the medians
+// when the machine's load moves between runs.
+func runsOwn(res *result) float64 {
+	rs := make([]float64, len(res.Agents))
+	for i := range rs {
+		rs[i] = ratio(res.Agents[i], res.Local[i])
+	}
+	slices.Sort(rs)
+	if n := len(rs); n%2 == 0 {
+		return (rs[n/2-1] + rs[n/2]) / 2
+	}
+	return rs[len(rs)/2]
+}
+
+// measure runs run i of res.Bin in dir: the promotion on agents and here, in turn.
+func measure(res *result, i int, dir string, o options, w io.Writer) error {
+	bin := res.Bin
+	local := filepath.Join(dir, "local")
+	if err := harness.WriteEstate(local, o.envs, 0); err != nil {
+		return err
+	}
+	if _, err := harness.StrataRun(bin, local, "release", "noop", "--version", "1"); err != nil {
+		return err
+	}
+	p, err := startPool(bin, filepath.Join(dir, "pool"), o)
+	if err != nil {
+		return err
+	}
+	var server, agents time.Duration
+	onAgents := func() (harness.Sample, error) {
+		s0, a0 := p.cpu()
+		s, out, err := harness.Timed(p.dir, nil, bin, "--server", p.url, "--token", p.ops,
+			"promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
+		s1, a1 := p.cpu()
+		server, agents = s1-s0, a1-a0
+		if err != nil {
+			return s, err
+		}
+		return s, harness.CheckSucceeded(out, o.envs)
+	}
+	here := func() (harness.Sample, error) { return harness.Promote(bin, local, "1", o.parallel, o.envs) }
+	a, l, err := harness.InTurn(i, onAgents, here)
+	p.stop()
+	if err != nil {
+		return err
+	}
+	res.Local, res.Agents = append(res.Local, l), append(res.Agents, a)
+	res.Server, res.AgentsCPU = append(res.Server, server), append(res.AgentsCPU, agents)
+	fmt.Fprintf(w, "run %d, %s: on agents %s (+ cpu %s in the server, %s in the agents), here %s: ratio %.2f\n",
+		i+1, filepath.Base(bin), a, server.Round(time.Millisecond), agents.Round(time.Millisecond), l, ratio(a, l))
+	return nil
 }
 
 func ratio(a, b harness.Sample) float64 { return float64(a.Wall) / float64(b.Wall) }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -71,6 +72,13 @@ See docs/agents.md.`,
 					return err
 				}
 				keys = k
+			}
+			// An agent runs one job at a time, and its goroutines mostly wait (on the
+			// server, on the step's process): on more than one P the runtime wakes an idle
+			// thread at each hand-off between them, which cost a tenth of an agent's CPU in
+			// bench/agents. GOMAXPROCS in the environment still decides.
+			if os.Getenv("GOMAXPROCS") == "" {
+				runtime.GOMAXPROCS(1)
 			}
 			var handler slog.Handler = slog.NewTextHandler(a.stderr, nil)
 			if a.json() {

@@ -90,7 +90,9 @@ func (db *DB) ClaimJob(ctx context.Context, c strata.JobClaim, e *strata.Event) 
 			AND (state = 'pending' OR lease_until < ?)
 			ORDER BY created_at, `+db.d.Order+` LIMIT 1`+db.d.SkipLocked, args...).Scan(&id, &fence)
 		if noRows(err) {
-			return strata.Errorf(strata.ENOTFOUND, "no deployment of pool %s waits for an agent", c.Pool)
+			// Not a failure of the transaction: a writer's error rolls back the whole
+			// group commit it rides in, and runs every other writer of it again alone.
+			return nil
 		}
 		if err != nil {
 			return err
@@ -124,6 +126,9 @@ func (db *DB) ClaimJob(ctx context.Context, c strata.JobClaim, e *strata.Event) 
 	})
 	if err != nil {
 		return nil, sqlrow.Wrap(err, "claim a job of pool %s for agent %s", c.Pool, c.Agent)
+	}
+	if got == nil {
+		return nil, strata.Errorf(strata.ENOTFOUND, "no deployment of pool %s waits for an agent", c.Pool)
 	}
 	return got, nil
 }
