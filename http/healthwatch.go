@@ -138,10 +138,18 @@ func (s *Server) RecheckHealth(ctx context.Context) {
 // project, acting as the scheduler), and what runs in each pair. It leaves out a pair whose
 // service has no check, one being deployed to (its check would see the deployment), and
 // one of an environment that runs_on a pool of agents.
+//
+// It reads the store only when some pair may be checked, and then what runs in each pair
+// and the active deployments alone (a handful, from their own index): at 50,000 pairs a
+// read of every pair's newest deployment as well held some 25 MB more for a pass that
+// needs none of it, at the moment serve's first status reads every pair too.
 func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, map[plan.Pair]*strata.Deployment) {
 	e := *s.engine
 	e.Actor = s.cfg.SchedulerActor
 	e.Project = s.cur.Load()
+	if !anyChecked(e.Project) {
+		return nil, &e, nil
+	}
 	running, err := e.Current(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -149,18 +157,16 @@ func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, 
 		}
 		return nil, &e, nil
 	}
-	latest, err := s.store.Deployments(ctx, strata.DeploymentFilter{Latest: true})
+	active, err := s.store.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Pending, strata.Running, strata.Interrupted}})
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.Warn("health watch: read the newest deployments", "err", err)
+			s.log.Warn("health watch: read the active deployments", "err", err)
 		}
 		return nil, &e, nil
 	}
 	busy := map[plan.Pair]bool{}
-	for _, d := range latest {
-		if strata.Active(d.State) {
-			busy[plan.Pair{Service: d.Service, Environment: d.Environment}] = true
-		}
+	for _, d := range active {
+		busy[plan.Pair{Service: d.Service, Environment: d.Environment}] = true
 	}
 	checks, err := s.store.HealthChecks(ctx)
 	if err != nil {
@@ -188,6 +194,13 @@ func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, 
 		}
 	}
 	return jobs, &e, running
+}
+
+// anyChecked reports whether p has a pair the health watch checks: a service with a health
+// check, and an environment whose steps run here rather than on agents.
+func anyChecked(p *strata.Project) bool {
+	return slices.ContainsFunc(p.Services, func(s *strata.Service) bool { return s.Health != nil }) &&
+		slices.ContainsFunc(p.Environments, func(e *strata.Environment) bool { return e.RunsOn == "" })
 }
 
 // recheck checks d, records what the check saw, and announces a transition this server's

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
+	"github.com/strata-dev/strata/step"
 )
 
 // healthAnswers is the estate's health endpoint: per environment (the path), the status
@@ -253,5 +255,28 @@ func TestServeChecksEveryPairOnceAnIntervalAtItsOwnTime(t *testing.T) {
 	}
 	if len(firsts) != 3 {
 		t.Errorf("the three pairs were checked at %v into the interval, want three different points", firsts)
+	}
+}
+
+func TestHealthWatchLeavesAPairBeingDeployedTo(t *testing.T) {
+	x, _ := newWatchEstate(t, "")
+	// api@2 is being deployed to staging by this process: its check would see the deployment.
+	d := &strata.Deployment{Service: "api", Environment: "staging", Version: "2", State: strata.Running, Attempt: 1,
+		Kind: "deploy", Owner: step.Self(), LeaseUntil: time.Now().Add(time.Hour), StartedAt: time.Now()}
+	if err := x.store.CreateDeployment(t.Context(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	x.server.RecheckHealth(t.Context())
+	cs, err := x.store.HealthChecks(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cs {
+		got = append(got, c.Service+" in "+c.Environment)
+	}
+	slices.Sort(got)
+	if want := []string{"api in dev", "api in prod"}; !slices.Equal(got, want) {
+		t.Errorf("checked %q, want %q (staging is being deployed to; worker has no check)", got, want)
 	}
 }
