@@ -135,14 +135,14 @@ func (s *Server) RecheckHealth(ctx context.Context) {
 }
 
 // healthJobs returns the pairs to check, the engine to check them with (the current
-// project, acting as the scheduler), and what runs in each pair. It leaves out a pair whose
+// project, acting as the scheduler), and what runs in the pairs their checks read. It leaves out a pair whose
 // service has no check, one being deployed to (its check would see the deployment), and
 // one of an environment that runs_on a pool of agents.
 //
-// It reads the store only when some pair may be checked, and then what runs in each pair
-// and the active deployments alone (a handful, from their own index): at 50,000 pairs a
-// read of every pair's newest deployment as well held some 25 MB more for a pass that
-// needs none of it, at the moment serve's first status reads every pair too.
+// It reads the store only when some pair may be checked, and then what runs in the pairs
+// the checks need (checkedRunning) and the active deployments alone (a handful, from their
+// own index): its first pass starts with serve, as the first status reads every pair, and
+// at 50,000 pairs reading every pair's running and newest deployments held 53 MB at once.
 func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, map[plan.Pair]*strata.Deployment) {
 	e := *s.engine
 	e.Actor = s.cfg.SchedulerActor
@@ -150,7 +150,7 @@ func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, 
 	if !anyChecked(e.Project) {
 		return nil, &e, nil
 	}
-	running, err := e.Current(ctx)
+	running, err := s.checkedRunning(ctx, e.Project)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("health watch: read what runs", "err", err)
@@ -194,6 +194,30 @@ func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, 
 		}
 	}
 	return jobs, &e, running
+}
+
+// checkedRunning returns what runs (Engine.Current) in each pair of p whose service has a
+// health check, and of each service those depend on, whose outputs their config reads
+// (Engine.Recheck). It keeps those pairs' deployments alone as the read streams by, where
+// Engine.Current keeps every pair's.
+func (s *Server) checkedRunning(ctx context.Context, p *strata.Project) (map[plan.Pair]*strata.Deployment, error) {
+	need := map[string]bool{}
+	for _, svc := range p.Services {
+		if svc.Health != nil {
+			need[svc.Name] = true
+			for _, dep := range svc.DependsOn {
+				need[dep] = true
+			}
+		}
+	}
+	running := map[plan.Pair]*strata.Deployment{}
+	err := s.store.ScanDeployments(ctx, strata.DeploymentFilter{States: []string{strata.Succeeded}, Latest: true}, func(d *strata.Deployment) error {
+		if need[d.Service] && !p.Environment(d.Environment).Predates(d) {
+			running[plan.Pair{Service: d.Service, Environment: d.Environment}] = d
+		}
+		return nil
+	})
+	return running, err
 }
 
 // anyChecked reports whether p has a pair the health watch checks: a service with a health
