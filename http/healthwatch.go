@@ -135,32 +135,38 @@ func (s *Server) RecheckHealth(ctx context.Context) {
 }
 
 // healthJobs returns the pairs to check, the engine to check them with (the current
-// project, acting as the scheduler), and what runs in each pair. It leaves out a pair whose
+// project, acting as the scheduler), and what runs in the pairs their checks read. It leaves out a pair whose
 // service has no check, one being deployed to (its check would see the deployment), and
 // one of an environment that runs_on a pool of agents.
+//
+// It reads the store only when some pair may be checked, and then what runs in the pairs
+// the checks need (checkedRunning) and the active deployments alone (a handful, from their
+// own index): its first pass starts with serve, as the first status reads every pair, and
+// at 50,000 pairs reading every pair's running and newest deployments held 53 MB at once.
 func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, map[plan.Pair]*strata.Deployment) {
 	e := *s.engine
 	e.Actor = s.cfg.SchedulerActor
 	e.Project = s.cur.Load()
-	running, err := e.Current(ctx)
+	if !anyChecked(e.Project) {
+		return nil, &e, nil
+	}
+	running, err := s.checkedRunning(ctx, e.Project)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("health watch: read what runs", "err", err)
 		}
 		return nil, &e, nil
 	}
-	latest, err := s.store.Deployments(ctx, strata.DeploymentFilter{Latest: true})
+	active, err := s.store.Deployments(ctx, strata.DeploymentFilter{States: []string{strata.Pending, strata.Running, strata.Interrupted}})
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.Warn("health watch: read the newest deployments", "err", err)
+			s.log.Warn("health watch: read the active deployments", "err", err)
 		}
 		return nil, &e, nil
 	}
 	busy := map[plan.Pair]bool{}
-	for _, d := range latest {
-		if strata.Active(d.State) {
-			busy[plan.Pair{Service: d.Service, Environment: d.Environment}] = true
-		}
+	for _, d := range active {
+		busy[plan.Pair{Service: d.Service, Environment: d.Environment}] = true
 	}
 	checks, err := s.store.HealthChecks(ctx)
 	if err != nil {
@@ -188,6 +194,37 @@ func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, 
 		}
 	}
 	return jobs, &e, running
+}
+
+// checkedRunning returns what runs (Engine.Current) in each pair of p whose service has a
+// health check, and of each service those depend on, whose outputs their config reads
+// (Engine.Recheck). It keeps those pairs' deployments alone as the read streams by, where
+// Engine.Current keeps every pair's.
+func (s *Server) checkedRunning(ctx context.Context, p *strata.Project) (map[plan.Pair]*strata.Deployment, error) {
+	need := map[string]bool{}
+	for _, svc := range p.Services {
+		if svc.Health != nil {
+			need[svc.Name] = true
+			for _, dep := range svc.DependsOn {
+				need[dep] = true
+			}
+		}
+	}
+	running := map[plan.Pair]*strata.Deployment{}
+	err := s.store.ScanDeployments(ctx, strata.DeploymentFilter{States: []string{strata.Succeeded}, Latest: true}, func(d *strata.Deployment) error {
+		if need[d.Service] && !p.Environment(d.Environment).Predates(d) {
+			running[plan.Pair{Service: d.Service, Environment: d.Environment}] = d
+		}
+		return nil
+	})
+	return running, err
+}
+
+// anyChecked reports whether p has a pair the health watch checks: a service with a health
+// check, and an environment whose steps run here rather than on agents.
+func anyChecked(p *strata.Project) bool {
+	return slices.ContainsFunc(p.Services, func(s *strata.Service) bool { return s.Health != nil }) &&
+		slices.ContainsFunc(p.Environments, func(e *strata.Environment) bool { return e.RunsOn == "" })
 }
 
 // recheck checks d, records what the check saw, and announces a transition this server's

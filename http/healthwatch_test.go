@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
 	strhttp "github.com/strata-dev/strata/http"
+	"github.com/strata-dev/strata/step"
 )
 
 // healthAnswers is the estate's health endpoint: per environment (the path), the status
@@ -253,5 +255,70 @@ func TestServeChecksEveryPairOnceAnIntervalAtItsOwnTime(t *testing.T) {
 	}
 	if len(firsts) != 3 {
 		t.Errorf("the three pairs were checked at %v into the interval, want three different points", firsts)
+	}
+}
+
+func TestHealthWatchLeavesAPairBeingDeployedTo(t *testing.T) {
+	x, _ := newWatchEstate(t, "")
+	// api@2 is being deployed to staging by this process: its check would see the deployment.
+	d := &strata.Deployment{Service: "api", Environment: "staging", Version: "2", State: strata.Running, Attempt: 1,
+		Kind: "deploy", Owner: step.Self(), LeaseUntil: time.Now().Add(time.Hour), StartedAt: time.Now()}
+	if err := x.store.CreateDeployment(t.Context(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	x.server.RecheckHealth(t.Context())
+	cs, err := x.store.HealthChecks(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cs {
+		got = append(got, c.Service+" in "+c.Environment)
+	}
+	slices.Sort(got)
+	if want := []string{"api in dev", "api in prod"}; !slices.Equal(got, want) {
+		t.Errorf("checked %q, want %q (staging is being deployed to; worker has no check)", got, want)
+	}
+}
+
+func TestHealthWatchReadsTheOutputsOfWhatACheckedServiceDependsOn(t *testing.T) {
+	h := &healthAnswers{code: map[string]int{}, body: map[string]string{}}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	// api's check is at the path its config has from db's outputs in that environment;
+	// neither db nor worker has a check.
+	x := newAPIEstate(t, `project: shop
+environments:
+  dev: {}
+  prod: {}
+services:
+  db:
+    deploy: echo "CHECK=db-$STRATA_ENV" >> "$STRATA_OUTPUTS"
+  api:
+    depends_on: [db]
+    deploy: "true"
+    health: {http: "`+srv.URL+`/${config.CHECK}", contains: "v${release.version}", timeout: 2s, interval: 10ms}
+    config:
+      CHECK: {type: string, default: "${outputs.db.CHECK}"}
+  worker:
+    deploy: "true"
+`)
+	for _, env := range []string{"dev", "prod"} {
+		h.set("db-"+env, 200, "ok api v1 ("+env+")")
+		for _, svc := range []string{"db", "api", "worker"} {
+			if _, err := x.engine.Release(t.Context(), svc, "1"); err != nil && strata.ErrorCode(err) != strata.ECONFLICT {
+				t.Fatal(err)
+			}
+			if _, err := x.engine.Deploy(t.Context(), engine.DeployRequest{Service: svc, Version: "1", Env: env}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	h.set("db-prod", 503, "down")
+	x.server.RecheckHealth(t.Context())
+	for env, want := range map[string]string{"dev": strata.Healthy, "prod": strata.Unhealthy} {
+		if got := x.cell(env)["health"]; got != want {
+			t.Errorf("api in %s: health %v, want %s (checked at /db-%s)", env, got, want, env)
+		}
 	}
 }
