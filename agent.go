@@ -38,7 +38,8 @@ func AgentOwner(agent string, fence int64) Owner {
 func (o Owner) IsAgent() bool { return strings.HasPrefix(o.Host, agentHost) }
 
 // JobClaim asks for the oldest deployment an agent may run: pending, or claimed by an
-// agent whose lease lapsed before Now.
+// agent whose lease lapsed before Now (ClaimJob); or for the oldest runbook run queued for
+// its pool (ClaimRunJob).
 type JobClaim struct {
 	// Pool is the agent's pool; Envs the environments of the pool its token covers.
 	Pool string

@@ -113,7 +113,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(ctx, a.cfg.Wait+15*time.Second)
 		var c *strhttp.Claimed
 		err := a.srv.once(ctx, cctx, func(ctx context.Context, s *strhttp.Client) (err error) {
-			c, err = s.Claim(ctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds()})
+			c, err = s.Claim(ctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds(),
+				Kinds: []string{strhttp.ClaimDeploy, strhttp.ClaimRun}})
 			return err
 		})
 		cancel()
@@ -190,7 +191,11 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 	// The lease is counted on this host's clock from before the claim was sent back: a
 	// little shorter than the server's, never longer.
 	until := time.Now().Add(lease)
-	a.progress("▸ %s → %s: claimed %s@%s (%s, attempt %d, fence %d)", j.Service, j.Environment, j.Service, j.Version, c.Deployment, c.Attempt, c.Fence)
+	if j.Kind == engine.KindRun {
+		a.progress("▸ %s → %s: claimed run %s (%s, fence %d)", j.Service, j.Environment, j.Task, c.Deployment, c.Fence)
+	} else {
+		a.progress("▸ %s → %s: claimed %s@%s (%s, attempt %d, fence %d)", j.Service, j.Environment, j.Service, j.Version, c.Deployment, c.Attempt, c.Fence)
+	}
 	a.cfg.Log.Info("claimed", "deployment", c.Deployment, "attempt", c.Attempt, "fence", c.Fence)
 
 	e := engine.New(&strata.Project{Name: j.Project, Dir: a.work}, nil, a.cfg.Name)
@@ -211,12 +216,29 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 	})
 	defer stop()
 
-	out := a.fetch(runCtx, e, j)
-	if out == nil {
-		logs := newRemoteLogs(runCtx, a.srv, f, lease, a.cfg.Log)
-		o := e.RunJob(runCtx, j, c.Attempt, logs, &secret.Vault{KeyDir: a.cfg.Keys})
-		logs.close(runCtx) // the output lands before the outcome
-		out = &o
+	var out *engine.JobOutcome
+	switch refusal := a.refuseKind(j.Kind); {
+	case refusal != "":
+		// Never run as something else: a newer server's job this agent cannot run.
+		out = &engine.JobOutcome{State: strata.Failed, Error: refusal}
+	case j.Kind == engine.KindRun:
+		// A run's output comes with its report; its bundle (the recipe of the release
+		// running in its environment) only when one runs there.
+		if j.Bundle != "" {
+			out = a.fetch(runCtx, e, j)
+		}
+		if out == nil {
+			o := e.RunTaskJob(runCtx, j, &secret.Vault{KeyDir: a.cfg.Keys})
+			out = &o
+		}
+	default:
+		out = a.fetch(runCtx, e, j)
+		if out == nil {
+			logs := newRemoteLogs(runCtx, a.srv, f, lease, a.cfg.Log)
+			o := e.RunJob(runCtx, j, c.Attempt, logs, &secret.Vault{KeyDir: a.cfg.Keys})
+			logs.close(runCtx) // the output lands before the outcome
+			out = &o
+		}
 	}
 	if errors.Is(context.Cause(runCtx), engine.ErrLeaseLost) {
 		a.progress("✗ %s → %s: %s: the lease could not be renewed; the step was stopped and the deployment is left to the next claim", j.Service, j.Environment, c.Deployment)
@@ -224,6 +246,16 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 		return
 	}
 	a.report(runCtx, f, out)
+}
+
+// refuseKind says why this agent will not run a job of kind ("" when it runs it): a
+// deployment's kinds and runbook runs it knows; any other is a newer server's, and is
+// refused rather than run as a deployment.
+func (a *Agent) refuseKind(kind string) string {
+	if kind == engine.KindRun || engine.IsDeploymentKind(kind) {
+		return ""
+	}
+	return fmt.Sprintf("agent %s (strata %s) does not know jobs of kind %q: upgrade strata on the agent's host to the server's version", a.cfg.Name, a.cfg.Version, kind)
 }
 
 // fetch stores the job's bundle, checked against its digest, trying again while the lease
@@ -260,7 +292,7 @@ func (a *Agent) fetch(ctx context.Context, e *engine.Engine, j *engine.Job) *eng
 // (which KeepLease renews meanwhile) is lost.
 func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOutcome) {
 	r := strhttp.AgentReport{Name: f.Name, Pool: f.Pool, Deployment: f.Deployment, Fence: f.Fence,
-		State: out.State, Health: out.Health, Outputs: out.Outputs, Error: out.Error}
+		State: out.State, Health: out.Health, Outputs: out.Outputs, Error: out.Error, ExitCode: out.ExitCode, Output: out.Output}
 	for {
 		rctx, done := context.WithTimeout(ctx, 10*time.Second)
 		err := a.srv.each(rctx, func(ctx context.Context, s *strhttp.Client) error { return s.Report(ctx, r) })

@@ -7,14 +7,14 @@ import (
 )
 
 func TestHeldClaimsWokenTogetherLookOnceForNothing(t *testing.T) {
-	none := func() (*strata.Deployment, error) { return nil, strata.Errorf(strata.ENOTFOUND, "nothing pending") }
-	one := func() (*strata.Deployment, error) { return &strata.Deployment{ID: "d-1"}, nil }
+	none := func() (*Claimed, error) { return nil, strata.Errorf(strata.ENOTFOUND, "nothing pending") }
+	one := func() (*Claimed, error) { return &Claimed{Deployment: "d-1"}, nil }
 	tests := []struct {
 		name  string
 		empty uint64 // the generation a look found nothing for before
 		woken bool
 		gen   uint64
-		claim func() (*strata.Deployment, error)
+		claim func() (*Claimed, error)
 		looks bool
 		after uint64
 	}{
@@ -28,7 +28,7 @@ func TestHeldClaimsWokenTogetherLookOnceForNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := &claimGate{empty: tt.empty}
 			looked := false
-			_, skipped, _ := g.try(tt.woken, tt.gen, func() (*strata.Deployment, error) { looked = true; return tt.claim() })
+			_, skipped, _ := g.try(tt.woken, tt.gen, func() (*Claimed, error) { looked = true; return tt.claim() })
 			if looked != tt.looks || skipped == tt.looks || g.empty != tt.after {
 				t.Errorf("looked %v, skipped %v, empty %d; want looked %v, empty %d", looked, skipped, g.empty, tt.looks, tt.after)
 			}
@@ -49,5 +49,30 @@ func TestATokensShareOfAPoolIsWorkedOutAgainForANewProject(t *testing.T) {
 	cs.put(coverageKey{p: p2, hash: "h", pool: "us"}, poolShare{envs: []string{"prod-us"}})
 	if _, ok := cs.get(coverageKey{p: p1, hash: "h", pool: "eu"}); ok {
 		t.Errorf("a share of the old project outlived the new one")
+	}
+}
+
+func TestAClaimTakesTheJobKindsItNames(t *testing.T) {
+	cases := []struct {
+		name        string
+		kinds       []string
+		deploy, run bool
+		wantRefused bool
+	}{
+		{"a claim naming no kinds (an older agent) takes deployments only", nil, true, false, false},
+		{"a claim naming deploy and run takes both", []string{"deploy", "run"}, true, true, false},
+		{"a claim naming run takes runs only", []string{"run"}, false, true, false},
+		{"a claim naming an unknown kind is refused", []string{"deploy", "teleport"}, false, false, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			deploy, run, err := claimKinds(tc.kinds)
+			if (err != nil) != tc.wantRefused || (err != nil && strata.ErrorCode(err) != strata.EINVALID) {
+				t.Fatalf("claimKinds(%v) error %v, want refused %v", tc.kinds, err, tc.wantRefused)
+			}
+			if err == nil && (deploy != tc.deploy || run != tc.run) {
+				t.Errorf("claimKinds(%v) = deploy %v, run %v; want %v, %v", tc.kinds, deploy, run, tc.deploy, tc.run)
+			}
+		})
 	}
 }

@@ -41,6 +41,9 @@ func WriteRun(w io.Writer, r *strata.TaskRun) {
 		fmt.Fprintf(w, " (exit %d)", r.ExitCode)
 	}
 	fmt.Fprintln(w)
+	if d := RunPlace(r); d != "" {
+		fmt.Fprintf(w, "  %s\n", d)
+	}
 	fmt.Fprintf(w, "  requested by %s", r.Requester)
 	if r.Reason != "" {
 		fmt.Fprintf(w, ": %s", r.Reason)
@@ -67,7 +70,25 @@ func WriteRuns(w io.Writer, rs []*strata.TaskRun) {
 		return
 	}
 	for _, r := range rs {
-		fmt.Fprintf(w, "%s  %-10s %s/%s in %s by %s at %s\n", r.ID, r.State, r.Service, r.Task, r.Environment, r.Requester,
+		fmt.Fprintf(w, "%s  %-10s %s/%s in %s by %s at %s", r.ID, r.State, r.Service, r.Task, r.Environment, r.Requester,
 			r.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"))
+		if d := RunPlace(r); d != "" {
+			fmt.Fprintf(w, " (%s)", d)
+		}
+		fmt.Fprintln(w)
 	}
+}
+
+// RunPlace says where a run of a pool runs: "waiting for an agent of pool P" while no agent
+// has claimed it, else "on agent A"; "" for a run that runs where it was asked for.
+func RunPlace(r *strata.TaskRun) string {
+	switch {
+	case r.Pool == "":
+		return ""
+	case r.Agent != "":
+		return "on agent " + r.Agent + " of pool " + r.Pool
+	case r.State == strata.RunRunning:
+		return "waiting for an agent of pool " + r.Pool
+	}
+	return "for pool " + r.Pool
 }

@@ -1,0 +1,140 @@
+package main_test
+
+// End-to-end tests of runbooks on agents (issue 11 point 4): `strata run` in an environment
+// that runs_on a pool records the run for the pool and waits; the agent, with no checkout
+// and the only copy of the environment's key, runs it from the recipe of the release
+// running there and reports its exit code and redacted output. A run is never run twice by
+// itself: a kill -9 of the agent mid-run fails it once.
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// agentRunYAML is agentYAML with two runbooks: reindex prints the secret (to be redacted),
+// hold runs until the test lets it go.
+var agentRunYAML = strings.Replace(agentYAML, "    config:\n      DB_PASSWORD", `    runbooks:
+      reindex: ./ops/reindex.sh
+      hold: ./ops/hold.sh
+      rotate:
+        run: ./ops/reindex.sh
+        policy: {approvals: 1}
+    config:
+      DB_PASSWORD`, 1)
+
+var agentRunFiles = map[string]string{
+	"ops/reindex.sh": `#!/bin/sh
+echo "reindex $STRATA_ENV $STRATA_RUN $PWD" >> @SCRATCH@/reindexed
+echo "reindexing with password $DB_PASSWORD"
+exit 3
+`,
+	"ops/hold.sh": `#!/bin/sh
+echo "hold $STRATA_RUN $$" >> @SCRATCH@/held
+i=0; while [ ! -f @SCRATCH@/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+`,
+}
+
+func TestARunbookOfAPoolsEnvironmentRunsOnItsAgentOnce(t *testing.T) {
+	x := newAgentEstateOf(t, agentRunYAML, agentRunFiles, "", "3s")
+	t.Cleanup(func() { os.WriteFile(x.path("go"), nil, 0o644) })
+	ops := x.remote(t, "ops")
+	first := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
+	x.release("api", "--version", "1.0.0")
+	ops.must(0, "deploy", "api@1.0.0", "--env", "prod-eu")
+
+	t.Run("a runbook runs on the agent and its exit code and redacted output come back", func(t *testing.T) {
+		for _, who := range []struct {
+			name string
+			cli  *estate
+		}{{"from a CLI on the store, which has no key for the environment", x.estate}, {"over --server", ops}} {
+			t.Run(who.name, func(t *testing.T) {
+				before := strings.Count(x.read("reindexed"), "\n")
+				r := who.cli.with(t).run("-o", "json", "run", "api", "reindex", "--env", "prod-eu")
+				d := runDoc(t, r)
+				if r.code != 1 || d.State != "failed" || d.ExitCode != 3 || !strings.Contains(d.Error, "status 3") {
+					t.Fatalf("want exit 1, the run failed with the command's status 3:\n%s", r)
+				}
+				if d.Output != "reindexing with password ***\n" || strings.Contains(r.stdout+r.stderr, "s3cret") {
+					t.Errorf("output %q; want the secret redacted:\n%s", d.Output, r)
+				}
+				lines := strings.Split(strings.TrimSpace(x.read("reindexed")), "\n")
+				if len(lines) != before+1 || !strings.Contains(lines[len(lines)-1], "prod-eu "+d.ID+" "+first.dir) {
+					t.Errorf("reindex ran %q; want once more, as %s, under the agent's directory %s", lines, d.ID, first.dir)
+				}
+				show := x.must(0, "runs", "show", d.ID).stdout
+				if !strings.Contains(show, "on agent eu-1 of pool eu") || !strings.Contains(show, "password ***") || strings.Contains(show, "s3cret") {
+					t.Errorf("runs show:\n%s", show)
+				}
+			})
+		}
+	})
+	t.Run("a run that needs an approval waits, and the last approval queues it for the agent", func(t *testing.T) {
+		r := ops.run("-o", "json", "run", "api", "rotate", "--env", "prod-eu", "--reason", "key leaked")
+		d := runDoc(t, r)
+		if r.code != 3 || d.State != "waiting" {
+			t.Fatalf("want exit 3, waiting:\n%s", r)
+		}
+		a := x.run("-o", "json", "approve", d.ID)
+		got := runDoc(t, a)
+		if a.code != 1 || got.State != "failed" || got.ExitCode != 3 || !strings.Contains(got.Output, "password ***") {
+			t.Errorf("want the approval to wait for the agent's run (exit 1, status 3, output redacted):\n%s", a)
+		}
+		if !strings.Contains(x.read("reindexed"), d.ID+" "+first.dir) {
+			t.Errorf("the approved run did not run on the agent:\n%s", x.read("reindexed"))
+		}
+	})
+	t.Run("the run and its outcome are audited, the outcome as the agent's", func(t *testing.T) {
+		if evs := x.events("--action", "run.failed", "--actor", "eu-agent"); len(evs) != 3 {
+			t.Errorf("run.failed events by eu-agent: %+v, want 3", evs)
+		}
+		if filesHolding(t, x.dir, "s3cret") != nil {
+			t.Errorf("a file of the project holds the secret: %v", filesHolding(t, x.dir, "s3cret"))
+		}
+	})
+
+	t.Run("a kill -9 of the agent mid-run fails the run once; no agent runs it again", func(t *testing.T) {
+		holding := ops.start("-o", "json", "run", "api", "hold", "--env", "prod-eu")
+		waitFor(t, 30*time.Second, "the hold to start on the agent", func() bool { return x.read("held") != "" })
+		if err := first.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		first.wait(t, 10*time.Second)
+		r := holding.wait(t, 60*time.Second)
+		d := runDoc(t, r)
+		if r.code != 1 || d.State != "failed" || !strings.Contains(d.Error, "agent eu-1, which ran it, stopped renewing its lease") {
+			t.Fatalf("want exit 1, failed as interrupted:\n%s", r)
+		}
+		// A second agent takes what is queued after it (the queue is oldest first): the held
+		// run, were it claimable, would come before.
+		second := x.startAgent(t, "eu-2", x.tokens["eu-agent"])
+		after := runDoc(t, ops.run("-o", "json", "run", "api", "reindex", "--env", "prod-eu"))
+		if after.State != "failed" || after.ExitCode != 3 {
+			t.Fatalf("the next run %+v; want it run by the second agent\n%s", after, mustRead(t, second.stderr))
+		}
+		if held := strings.Split(strings.TrimSpace(x.read("held")), "\n"); len(held) != 1 {
+			t.Errorf("hold ran %d times: %q", len(held), held)
+		}
+		got := runDoc(t, x.must(0, "-o", "json", "runs", "show", d.ID))
+		if got.State != "failed" {
+			t.Errorf("the held run is %s, want failed", got.State)
+		}
+		n := 0
+		for _, ev := range x.events("--action", "run.failed") {
+			if ev.Subject == d.ID {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d run.failed events for %s, want 1", n, d.ID)
+		}
+	})
+	t.Run("the audit log holds", func(t *testing.T) {
+		var v verifyDoc
+		jsonDoc(t, x.must(0, "audit", "--verify", "-o", "json"), &v)
+		if !v.OK {
+			t.Errorf("audit --verify: %+v", v)
+		}
+	})
+}
