@@ -48,6 +48,9 @@ type JobClaim struct {
 	// claim then takes any deployment of the pool without naming them, which for a pool of
 	// a thousand environments is most of a claim's cost.
 	AllEnvs bool
+	// TaskKinds are the kinds of task run (TaskRunbook, TaskDestroy) ClaimRunJob may take;
+	// none takes every kind.
+	TaskKinds []string
 	// Agent is the claiming agent's name; Until the end of its lease.
 	Agent      string
 	Now, Until time.Time

@@ -16,16 +16,25 @@ const (
 	RunRejected  = "rejected"
 )
 
+// Task run kinds: what a run does.
+const (
+	TaskRunbook = "run"
+	TaskDestroy = "destroy"
+)
+
 // TaskRun is one run of a service's runbook in one environment (`strata run`).
 type TaskRun struct {
-	ID          string     `json:"id"`
-	Service     string     `json:"service"`
-	Environment string     `json:"environment"`
-	Task        string     `json:"task"`
-	State       string     `json:"state"`
-	Requester   string     `json:"requester"`
-	Reason      string     `json:"reason,omitempty"`
-	Approvals   []Approval `json:"approvals"`
+	ID          string `json:"id"`
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	Task        string `json:"task"`
+	// Kind is what the run does: TaskRunbook (a runbook's command) or TaskDestroy (a
+	// service's destroy step, run by an agent for `env destroy`; its Task is "destroy").
+	Kind      string     `json:"kind"`
+	State     string     `json:"state"`
+	Requester string     `json:"requester"`
+	Reason    string     `json:"reason,omitempty"`
+	Approvals []Approval `json:"approvals"`
 	// ExitCode is the command's exit status once it ended (-1 when it did not run to an end).
 	ExitCode int    `json:"exit_code"`
 	Error    string `json:"error,omitempty"`

@@ -21,13 +21,18 @@ import (
 // is never run twice by itself: a claimed run whose agent's lease lapsed is failed, not
 // claimed again, as a local run whose process died is.
 
-// KindRun is the kind of a job that runs a runbook.
-const KindRun = "run"
+// KindRun is the kind of a job that runs a runbook, KindDestroy of one that runs a
+// service's destroy step (`env destroy` of an environment with runs_on).
+const (
+	KindRun     = "run"
+	KindDestroy = "destroy"
+)
 
 // IsDeploymentKind reports whether kind is a deployment's (a job ClaimJob hands out): an
 // agent runs those as deployments, and refuses a kind it does not know rather than run it
 // as one.
 func IsDeploymentKind(kind string) bool {
+	// KindDestroy is a task run's, not a deployment's.
 	return kind == KindDeploy || kind == KindPromotion || kind == KindRollback
 }
 
@@ -67,7 +72,7 @@ func (e *Engine) newRunJob(ctx context.Context, svc *strata.Service, env *strata
 	return b, nil
 }
 
-// RunTaskJob runs an agent's job of KindRun in e (an engine as RunJob's), once: keys opens
+// RunTaskJob runs an agent's job of KindRun or KindDestroy in e (an engine as RunJob's), once: keys opens
 // its secrets; its output, redacted, goes to e.Log and, its first 256 KiB, into the
 // outcome. ctx is the claim's: the agent cancels it when it can no longer renew its lease,
 // and the command is stopped.
@@ -91,10 +96,20 @@ func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault) Job
 			return failed(why)
 		}
 	}
-	vars := append([]string{}, e.BaseEnv...)
-	vars = append(vars, rs.Environ()...)
-	vars = append(vars, "STRATA_PROJECT="+j.Project, "STRATA_ENV="+j.Environment, "STRATA_SERVICE="+j.Service,
-		"STRATA_VERSION="+j.Version, "STRATA_TASK="+j.Task, "STRATA_RUN="+j.Run, "STRATA_RECIPE="+e.recipePath(rel))
+	var vars []string
+	if j.Kind == KindDestroy {
+		if rel == nil {
+			return failed(fmt.Sprintf("the destroy of %s in %s names no bundle: release %s again to destroy it on an agent", j.Service, j.Environment, j.Service))
+		}
+		// A destroy step gets what it gets locally (destroyStep): a deploy step's variables.
+		d := &strata.Deployment{ID: j.Deployment, Service: j.Service, Environment: j.Environment, Version: j.Version, Attempt: 1}
+		vars = e.stepEnv(d, rel, rs, "", "")
+	} else {
+		vars = append([]string{}, e.BaseEnv...)
+		vars = append(vars, rs.Environ()...)
+		vars = append(vars, "STRATA_PROJECT="+j.Project, "STRATA_ENV="+j.Environment, "STRATA_SERVICE="+j.Service,
+			"STRATA_VERSION="+j.Version, "STRATA_TASK="+j.Task, "STRATA_RUN="+j.Run, "STRATA_RECIPE="+e.recipePath(rel))
+	}
 	vars = append(vars, j.CommandEnv...)
 	out := &capbuf.Buffer{Max: runOutputCap}
 	ws := []io.Writer{out}
@@ -102,8 +117,8 @@ func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault) Job
 		ws = append(ws, &linePrefixer{e: e, prefix: "  " + j.Service + "/" + j.Environment + " | "})
 	}
 	o := &output{redactor: secret.NewRedactor(io.MultiWriter(ws...), secrets)}
-	e.logf("▸ %s → %s: run %s (%s)", j.Service, j.Environment, j.Task, j.Run)
-	res, err := e.runStep(ctx, step.Spec{Name: "run " + j.Task, Command: e.recipeCommand(rel, j.Command), Dir: e.Project.Dir,
+	e.logf("▸ %s → %s: %s %s (%s)", j.Service, j.Environment, j.Kind, j.Task, j.Run)
+	res, err := e.runStep(ctx, step.Spec{Name: j.Kind + " " + j.Task, Command: e.recipeCommand(rel, j.Command), Dir: e.Project.Dir,
 		Env: vars, Timeout: time.Duration(j.Timeout), Output: o})
 	o.Flush()
 	outcome := JobOutcome{State: strata.Succeeded, ExitCode: &exit, Output: out.String()}
@@ -126,8 +141,15 @@ func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault) Job
 
 // awaitRun waits until the agent that runs r reports, and says how r ended as executeRun
 // does for a run this process ran. A claimed run whose agent's lease lapsed is failed here
-// (failStranded), as resume would: it is not run again.
-func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun) (*strata.TaskRun, error) {
+// (failStranded), as resume would: it is not run again. claimWithin, when not 0, bounds how
+// long it waits for an agent to claim r: then it stops waiting (EBLOCKED) and r stays queued.
+func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin time.Duration) (*strata.TaskRun, error) {
+	var unclaimed <-chan time.Time
+	if claimWithin > 0 {
+		t := time.NewTimer(claimWithin)
+		defer t.Stop()
+		unclaimed = t.C
+	}
 	e.logf("… %s/%s in %s: %s %s", r.Service, r.Task, r.Environment, r.ID, PoolDetail(ctx, e.Store, r.Pool, e.now(), AgentGone))
 	e.Wakes.pending().Wake() // a claim held in this process takes it at once
 	claimed := false
@@ -156,6 +178,12 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun) (*strata.TaskR
 		select {
 		case <-ctx.Done():
 			return r, e.stoppedWaitingRun(ctx, r)
+		case <-unclaimed:
+			if r.Agent == "" {
+				return r, strata.Errorf(strata.EBLOCKED, "%s (%s/%s in %s) is %s after %s; it stays queued", r.ID, r.Service, r.Task, r.Environment,
+					PoolDetail(ctx, e.Store, r.Pool, e.now(), AgentGone), claimWithin)
+			}
+			unclaimed = nil
 		case <-time.After(awaitPoll):
 		}
 	}
@@ -165,6 +193,18 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun) (*strata.TaskR
 	}
 	e.logf("✗ %s/%s in %s: %s", r.Service, r.Task, r.Environment, r.Error)
 	return r, strata.Errorf(strata.EFAILED, "run %s of %s/%s in %s failed (on agent %s): %s", r.ID, r.Service, r.Task, r.Environment, r.Agent, r.Error)
+}
+
+// RunAction is the audit action of r's ending: "run.succeeded" or "run.failed" for a
+// runbook run, "destroy" or "destroy.failed" for a destroy step, as a local one is audited.
+func RunAction(r *strata.TaskRun) string {
+	if r.Kind == strata.TaskDestroy {
+		if r.State == strata.RunSucceeded {
+			return "destroy"
+		}
+		return "destroy.failed"
+	}
+	return "run." + r.State
 }
 
 // stoppedWaitingRun is the error of a process that stopped waiting for r: r itself goes on,
@@ -183,7 +223,7 @@ func (e *Engine) failStranded(ctx context.Context, r *strata.TaskRun) (bool, err
 	} else {
 		r.Error = "interrupted: the process running it (" + r.Owner.ID() + ") died; it was not run again: run it with `strata run` if that is safe"
 	}
-	ev := e.event("run.failed", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task, "error": r.Error, "exit_code": r.ExitCode})
+	ev := e.event(RunAction(r), r.Service, r.Environment, r.ID, map[string]any{"task": r.Task, "error": r.Error, "exit_code": r.ExitCode})
 	err := e.Store.UpdateTaskRun(ctx, r, ev)
 	switch strata.ErrorCode(err) {
 	case "":

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/strata-dev/strata"
@@ -56,22 +57,23 @@ func TestAClaimTakesTheJobKindsItNames(t *testing.T) {
 	cases := []struct {
 		name        string
 		kinds       []string
-		deploy, run bool
+		deploy      bool
+		tasks       []string
 		wantRefused bool
 	}{
-		{"a claim naming no kinds (an older agent) takes deployments only", nil, true, false, false},
-		{"a claim naming deploy and run takes both", []string{"deploy", "run"}, true, true, false},
-		{"a claim naming run takes runs only", []string{"run"}, false, true, false},
-		{"a claim naming an unknown kind is refused", []string{"deploy", "teleport"}, false, false, true},
+		{"a claim naming no kinds (an older agent) takes deployments only", nil, true, nil, false},
+		{"a claim naming deploy, run and destroy takes them all", []string{"deploy", "run", "destroy"}, true, []string{"destroy", "run"}, false},
+		{"a claim naming run takes runbook runs only", []string{"run"}, false, []string{"run"}, false},
+		{"a claim naming an unknown kind is refused", []string{"deploy", "teleport"}, false, nil, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			deploy, run, err := claimKinds(tc.kinds)
+			deploy, tasks, err := claimKinds(tc.kinds)
 			if (err != nil) != tc.wantRefused || (err != nil && strata.ErrorCode(err) != strata.EINVALID) {
 				t.Fatalf("claimKinds(%v) error %v, want refused %v", tc.kinds, err, tc.wantRefused)
 			}
-			if err == nil && (deploy != tc.deploy || run != tc.run) {
-				t.Errorf("claimKinds(%v) = deploy %v, run %v; want %v, %v", tc.kinds, deploy, run, tc.deploy, tc.run)
+			if err == nil && (deploy != tc.deploy || !slices.Equal(tasks, tc.tasks)) {
+				t.Errorf("claimKinds(%v) = deploy %v, tasks %v; want %v, %v", tc.kinds, deploy, tasks, tc.deploy, tc.tasks)
 			}
 		})
 	}

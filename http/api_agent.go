@@ -52,7 +52,7 @@ type AgentWelcome struct {
 // ClaimRequest asks for a job of the agent's pool, waiting up to WaitSeconds (at most the
 // server's wait) for one. Kinds names the kinds of job the agent runs: "deploy" (every
 // deployment, rollbacks included) and "run" (runbook runs); an agent that names none (an
-// older one) is given deployments only.
+// older one) is given deployments only; "destroy" takes the destroy steps of `env destroy`.
 type ClaimRequest struct {
 	Name        string   `json:"name"`
 	Pool        string   `json:"pool"`
@@ -62,27 +62,32 @@ type ClaimRequest struct {
 
 // Job kinds an agent names in its claim (ClaimRequest.Kinds).
 const (
-	ClaimDeploy = "deploy"
-	ClaimRun    = "run"
+	ClaimDeploy  = "deploy"
+	ClaimRun     = strata.TaskRunbook
+	ClaimDestroy = strata.TaskDestroy
 )
 
 // claimKinds checks the kinds a claim names and says which it takes: deployments (none
-// named, or "deploy"), runbook runs ("run").
-func claimKinds(kinds []string) (deploy, run bool, err error) {
+// named, or "deploy"), and the kinds of task run it names ("run": runbook runs, "destroy":
+// destroy steps).
+func claimKinds(kinds []string) (deploy bool, tasks []string, err error) {
 	if len(kinds) == 0 {
-		return true, false, nil
+		return true, nil, nil
 	}
 	for _, k := range kinds {
 		switch k {
 		case ClaimDeploy:
 			deploy = true
-		case ClaimRun:
-			run = true
+		case ClaimRun, ClaimDestroy:
+			if !slices.Contains(tasks, k) {
+				tasks = append(tasks, k)
+			}
 		default:
-			return false, false, strata.Errorf(strata.EINVALID, "claim: job kind %q is not one this server hands out; name %q or %q", k, ClaimDeploy, ClaimRun)
+			return false, nil, strata.Errorf(strata.EINVALID, "claim: job kind %q is not one this server hands out; name %q, %q or %q", k, ClaimDeploy, ClaimRun, ClaimDestroy)
 		}
 	}
-	return deploy, run, nil
+	slices.Sort(tasks)
+	return deploy, tasks, nil
 }
 
 // Claimed is a claimed job: its job, the id of its deployment (or, for a runbook run, of
@@ -270,7 +275,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 	if err := checkHello(AgentHello{Name: req.Name, Pool: req.Pool, Protocol: strata.AgentProtocol}); err != nil {
 		return nil, err
 	}
-	takeDeploys, takeRuns, err := claimKinds(req.Kinds)
+	takeDeploys, taskKinds, err := claimKinds(req.Kinds)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +298,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 	lease := s.agentLease()
 	// Claims that take other kinds of job do not share a turn: one that found no
 	// deployment says nothing of runs.
-	gate := s.claims.gate(req.Pool+"\x00"+fmt.Sprint(takeDeploys, takeRuns), c.tok.Hash)
+	gate := s.claims.gate(req.Pool+"\x00"+fmt.Sprint(takeDeploys, taskKinds), c.tok.Hash)
 	wasWoken := false // by a wake-up rather than the poll
 	for {
 		if ctx.Err() != nil {
@@ -306,7 +311,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 		gen := s.engine.Wakes.Pending.Seq()
 		got, skipped, err := gate.try(wasWoken, gen, func() (*Claimed, error) {
 			now := s.now()
-			claim := strata.JobClaim{Pool: req.Pool, Envs: envs, AllEnvs: all, Agent: req.Name, Now: now, Until: now.Add(lease)}
+			claim := strata.JobClaim{Pool: req.Pool, Envs: envs, AllEnvs: all, Agent: req.Name, Now: now, Until: now.Add(lease), TaskKinds: taskKinds}
 			ev := &strata.Event{Actor: c.tok.Name, Action: "agent.claim"}
 			var err error = strata.Errorf(strata.ENOTFOUND, "nothing pending")
 			if takeDeploys {
@@ -316,7 +321,7 @@ func (s *Server) agentClaim(c *call) (any, error) {
 					return s.claimedDeployment(req, d, lease)
 				}
 			}
-			if takeRuns && strata.ErrorCode(err) == strata.ENOTFOUND {
+			if len(taskKinds) > 0 && strata.ErrorCode(err) == strata.ENOTFOUND {
 				var r *strata.TaskRun
 				r, err = s.store.ClaimRunJob(context.WithoutCancel(ctx), claim, ev)
 				if err == nil {
@@ -546,7 +551,7 @@ func (s *Server) agentReportRun(c *call, rep AgentReport) (any, error) {
 		detail["error"] = r.Error
 	}
 	b, _ := json.Marshal(detail)
-	ev := &strata.Event{Actor: c.tok.Name, Action: "run." + r.State, Service: r.Service, Environment: r.Environment, Subject: r.ID, Detail: b}
+	ev := &strata.Event{Actor: c.tok.Name, Action: engine.RunAction(r), Service: r.Service, Environment: r.Environment, Subject: r.ID, Detail: b}
 	if err := s.store.UpdateTaskRun(context.WithoutCancel(c.r.Context()), r, ev); err != nil {
 		return nil, err
 	}

@@ -92,7 +92,7 @@ func testRunClaims(t *testing.T, open func(t *testing.T) strata.Store) {
 		wantCode(t, err, strata.ENOTFOUND)
 		got, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-eu"), &strata.Event{Actor: "eu-agent", Action: "agent.claim"})
 		must(t, err)
-		if got.ID != r.ID || got.State != strata.RunRunning || got.Fence != 1 || got.Agent != "eu-1" || got.Pool != "eu" ||
+		if got.ID != r.ID || got.State != strata.RunRunning || got.Fence != 1 || got.Agent != "eu-1" || got.Pool != "eu" || got.Kind != strata.TaskRunbook ||
 			got.Owner != strata.AgentOwner("eu-1", 1) || string(got.Job) != `{"kind":"run","command":"./ops/reindex.sh"}` ||
 			!got.StartedAt.Equal(t0) || !got.LeaseUntil.Equal(t0.Add(30*time.Second)) {
 			t.Errorf("claimed %+v (job %s); want %s running, fence 1, owned by eu-1 with its job", got, got.Job, r.ID)
@@ -147,6 +147,24 @@ func testRunClaims(t *testing.T, open func(t *testing.T) strata.Store) {
 		if got.ID != w.ID {
 			t.Errorf("claimed %s, want the approved %s", got.ID, w.ID)
 		}
+	})
+	t.Run("a claim takes only the kinds of task run it names", func(t *testing.T) {
+		s := open(t)
+		d := taskRun("prod-eu", strata.RunRunning)
+		d.Task, d.Kind, d.Pool, d.Job = "destroy", strata.TaskDestroy, "eu", []byte(`{"kind":"destroy"}`)
+		must(t, s.CreateTaskRun(ctx(t), d, nil))
+		runs := claim("eu-1", t0, "prod-eu")
+		runs.TaskKinds = []string{strata.TaskRunbook}
+		_, err := s.ClaimRunJob(ctx(t), runs, nil)
+		wantCode(t, err, strata.ENOTFOUND)
+		both := claim("eu-1", t0, "prod-eu")
+		both.TaskKinds = []string{strata.TaskRunbook, strata.TaskDestroy}
+		got, err := s.ClaimRunJob(ctx(t), both, nil)
+		must(t, err)
+		if got.ID != d.ID || got.Kind != strata.TaskDestroy {
+			t.Errorf("claimed %+v, want the destroy %s", got, d.ID)
+		}
+		wantCode(t, s.CreateTaskRun(ctx(t), &strata.TaskRun{Service: "api", Environment: "dev", Task: "x", Kind: "teleport", State: strata.RunRunning}, nil), strata.EINVALID)
 	})
 	t.Run("a claimed run is renewed and ended only by its claim", func(t *testing.T) {
 		s := open(t)

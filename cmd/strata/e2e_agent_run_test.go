@@ -8,6 +8,7 @@ package main_test
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,84 @@ func TestARunbookOfAPoolsEnvironmentRunsOnItsAgentOnce(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%d run.failed events for %s, want 1", n, d.ID)
 		}
+	})
+	t.Run("the audit log holds", func(t *testing.T) {
+		var v verifyDoc
+		jsonDoc(t, x.must(0, "audit", "--verify", "-o", "json"), &v)
+		if !v.OK {
+			t.Errorf("audit --verify: %+v", v)
+		}
+	})
+}
+
+// agentDestroyYAML is agentYAML with a destroy step that prints the secret.
+var agentDestroyYAML = strings.Replace(agentYAML, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    destroy: ./ops/destroy.sh\n", 1)
+
+var agentDestroyFiles = map[string]string{
+	"ops/destroy.sh": `#!/bin/sh
+echo "destroy $STRATA_ENV $STRATA_VERSION $STRATA_DEPLOYMENT $PWD" >> @SCRATCH@/destroyed
+echo "dropping with password $DB_PASSWORD"
+`,
+}
+
+func TestAShortLivedEnvironmentOfAPoolIsDestroyedOnItsAgent(t *testing.T) {
+	x := newAgentEstateOf(t, agentDestroyYAML, agentDestroyFiles, "", "30s")
+	ops := x.remote(t, "ops")
+	ag := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
+	x.release("api", "--version", "1.0.0")
+	withKeys := x.with(t)
+	withKeys.env = append(slices.Clone(x.env), "STRATA_KEYS="+x.keys)
+	for _, env := range []string{"pr-1", "pr-2"} {
+		ttl := "24h"
+		if env == "pr-2" {
+			ttl = "4s" // past by the time the loop below runs resume
+		}
+		ops.must(0, "env", "create", env, "--like", "prod-eu", "--ttl", ttl)
+		withKeys.must(0, "secret", "keygen", env)
+		set := withKeys.command("secret", "set", env, "DB_PASSWORD")
+		set.Stdin = strings.NewReader(agentSecret)
+		if out, err := set.CombinedOutput(); err != nil {
+			t.Fatalf("secret set: %v\n%s", err, out)
+		}
+		ops.must(0, "deploy", "api@1.0.0", "--env", env)
+	}
+
+	destroyedOn := func(t *testing.T, env string) {
+		t.Helper()
+		var line string
+		for _, l := range strings.Split(x.read("destroyed"), "\n") {
+			if strings.HasPrefix(l, "destroy "+env+" ") {
+				if line != "" {
+					t.Fatalf("%s was destroyed twice:\n%s", env, x.read("destroyed"))
+				}
+				line = l
+			}
+		}
+		if !strings.HasPrefix(line, "destroy "+env+" 1.0.0 d-") || !strings.Contains(line, " "+ag.dir) {
+			t.Errorf("the destroy step of %s ran as %q; want once, for 1.0.0's deployment, under the agent's directory %s", env, line, ag.dir)
+		}
+		var runs []taskRun
+		jsonDoc(t, x.must(0, "runs", "--env", env, "-o", "json"), &runs)
+		if len(runs) != 1 || runs[0].State != "succeeded" || runs[0].Task != "destroy" || runs[0].Output != "dropping with password ***\n" {
+			t.Errorf("the runs of %s: %+v; want its destroy, succeeded, the secret redacted", env, runs)
+		}
+		if evs := x.events("--action", "destroy", "--env", env); len(evs) != 1 || evs[0].Actor != "eu-agent" {
+			t.Errorf("destroy events of %s: %+v; want one, by the agent's token", env, evs)
+		}
+	}
+	t.Run("env destroy from a CLI with no key for it runs the destroy step on the agent", func(t *testing.T) {
+		r := x.must(0, "env", "destroy", "pr-1")
+		if strings.Contains(r.stdout+r.stderr, "s3cret") {
+			t.Errorf("the secret is shown:\n%s", r)
+		}
+		destroyedOn(t, "pr-1")
+	})
+	t.Run("the destroy a time to live starts runs on the agent too", func(t *testing.T) {
+		waitFor(t, 30*time.Second, "pr-2 to expire and be destroyed by resume", func() bool {
+			x.run("resume")
+			return strings.Contains(x.read("destroyed"), "destroy pr-2 ")
+		})
+		destroyedOn(t, "pr-2")
 	})
 	t.Run("the audit log holds", func(t *testing.T) {
 		var v verifyDoc

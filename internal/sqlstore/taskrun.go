@@ -12,7 +12,7 @@ import (
 
 // taskRunColumns are the columns scanTaskRun reads.
 const taskRunColumns = `id, service, environment, task, state, requester, reason, approvals, exit_code, error, output,
-	owner_host, owner_pid, owner_start, lease_until, created_at, started_at, finished_at, pool, agent, fence`
+	owner_host, owner_pid, owner_start, lease_until, created_at, started_at, finished_at, pool, agent, fence, kind`
 
 func scanTaskRun(s scanner) (*strata.TaskRun, error) {
 	var r strata.TaskRun
@@ -20,7 +20,7 @@ func scanTaskRun(s scanner) (*strata.TaskRun, error) {
 	var lease, created, started, finished int64
 	err := s.Scan(&r.ID, &r.Service, &r.Environment, &r.Task, &r.State, &r.Requester, &r.Reason, &approvals, &r.ExitCode,
 		&r.Error, &r.Output, &r.Owner.Host, &r.Owner.PID, &r.Owner.Start, &lease, &created, &started, &finished,
-		&r.Pool, &r.Agent, &r.Fence)
+		&r.Pool, &r.Agent, &r.Fence, &r.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +45,12 @@ func (db *DB) CreateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Ev
 		n.ID = sqlrow.NewID("t-")
 	}
 	n.CreatedAt = db.orNow(n.CreatedAt)
+	if n.Kind == "" {
+		n.Kind = strata.TaskRunbook
+	}
+	if n.Kind != strata.TaskRunbook && n.Kind != strata.TaskDestroy {
+		return strata.Errorf(strata.EINVALID, "create task run: kind %q is not %q or %q", n.Kind, strata.TaskRunbook, strata.TaskDestroy)
+	}
 	if n.Approvals == nil {
 		n.Approvals = []strata.Approval{}
 	}
@@ -55,11 +61,11 @@ func (db *DB) CreateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Ev
 	}
 	err := db.write(ctx, func(tx *txn) error {
 		_, err := tx.Exec(ctx, `INSERT INTO task_runs (id, service, environment, task, state, requester, reason, approvals, exit_code,
-			owner_id, owner_host, owner_pid, owner_start, lease_until, created_at, started_at, pool, job)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			owner_id, owner_host, owner_pid, owner_start, lease_until, created_at, started_at, pool, job, kind)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, n.Service, n.Environment, n.Task, n.State, n.Requester, n.Reason, approvalsJSON(n.Approvals),
 			n.Owner.ID(), n.Owner.Host, n.Owner.PID, n.Owner.Start, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt),
-			n.Pool, job)
+			n.Pool, job, n.Kind)
 		if err != nil {
 			return err
 		}
@@ -111,10 +117,13 @@ func (db *DB) ClaimRunJob(ctx context.Context, c strata.JobClaim, e *strata.Even
 	err := db.write(ctx, func(tx *txn) error {
 		got = nil
 		var conds conds
-		envs := ""
 		if !c.AllEnvs {
 			conds.in("environment", c.Envs)
-			envs = " AND " + conds.where[0]
+		}
+		conds.in("kind", c.TaskKinds)
+		envs := ""
+		for _, w := range conds.where {
+			envs += " AND " + w
 		}
 		args := append([]any{c.Pool}, conds.args...)
 		var id string
