@@ -20,6 +20,8 @@ const (
 const (
 	TaskRunbook = "run"
 	TaskDestroy = "destroy"
+	// TaskObserve is drift's observe step, run by an agent (its Output the version).
+	TaskObserve = "observe"
 )
 
 // TaskRun is one run of a service's runbook in one environment (`strata run`).
@@ -28,8 +30,9 @@ type TaskRun struct {
 	Service     string `json:"service"`
 	Environment string `json:"environment"`
 	Task        string `json:"task"`
-	// Kind is what the run does: TaskRunbook (a runbook's command) or TaskDestroy (a
-	// service's destroy step, run by an agent for `env destroy`; its Task is "destroy").
+	// Kind is what the run does: TaskRunbook (a runbook's command), TaskDestroy (a
+	// service's destroy step, run by an agent for `env destroy`; its Task is "destroy") or
+	// TaskObserve (drift's observe step, run by an agent; its Task is "observe").
 	Kind      string     `json:"kind"`
 	State     string     `json:"state"`
 	Requester string     `json:"requester"`

@@ -114,7 +114,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		var c *strhttp.Claimed
 		err := a.srv.once(ctx, cctx, func(ctx context.Context, s *strhttp.Client) (err error) {
 			c, err = s.Claim(ctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds(),
-				Kinds: []string{strhttp.ClaimDeploy, strhttp.ClaimRun, strhttp.ClaimDestroy}})
+				Kinds: []string{strhttp.ClaimDeploy, strhttp.ClaimRun, strhttp.ClaimDestroy, strhttp.ClaimObserve}})
 			return err
 		})
 		cancel()
@@ -191,7 +191,7 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 	// The lease is counted on this host's clock from before the claim was sent back: a
 	// little shorter than the server's, never longer.
 	until := time.Now().Add(lease)
-	if j.Kind == engine.KindRun || j.Kind == engine.KindDestroy {
+	if j.Kind == engine.KindRun || j.Kind == engine.KindDestroy || j.Kind == engine.KindObserve {
 		a.progress("▸ %s → %s: claimed %s %s (%s, fence %d)", j.Service, j.Environment, j.Kind, j.Task, c.Deployment, c.Fence)
 	} else {
 		a.progress("▸ %s → %s: claimed %s@%s (%s, attempt %d, fence %d)", j.Service, j.Environment, j.Service, j.Version, c.Deployment, c.Attempt, c.Fence)
@@ -221,6 +221,14 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 	case refusal != "":
 		// Never run as something else: a newer server's job this agent cannot run.
 		out = &engine.JobOutcome{State: strata.Failed, Error: refusal}
+	case j.Kind == engine.KindObserve:
+		if j.Bundle != "" {
+			out = a.fetch(runCtx, e, j)
+		}
+		if out == nil {
+			o := e.ObserveJob(runCtx, j)
+			out = &o
+		}
 	case j.Kind == engine.KindRun, j.Kind == engine.KindDestroy:
 		// A run's output comes with its report; its bundle (the recipe of the release
 		// running in its environment) only when one runs there.
@@ -249,10 +257,14 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 }
 
 // refuseKind says why this agent will not run a job of kind ("" when it runs it): a
-// deployment's kinds, runbook runs and destroy steps it knows; any other is a newer server's, and is
+// deployment's kinds, runbook runs, destroy and observe steps it knows; any other is a newer server's, and is
 // refused rather than run as a deployment.
 func (a *Agent) refuseKind(kind string) string {
-	if kind == engine.KindRun || kind == engine.KindDestroy || engine.IsDeploymentKind(kind) {
+	switch kind {
+	case engine.KindRun, engine.KindDestroy, engine.KindObserve:
+		return ""
+	}
+	if engine.IsDeploymentKind(kind) {
 		return ""
 	}
 	return fmt.Sprintf("agent %s (strata %s) does not know jobs of kind %q: upgrade strata on the agent's host to the server's version", a.cfg.Name, a.cfg.Version, kind)

@@ -62,6 +62,7 @@ func TestAnAgentRunsTheJobKindsItKnowsAndRefusesOthers(t *testing.T) {
 		{"a rollback is run", "rollback", false},
 		{"a runbook run is run", "run", false},
 		{"a destroy step is run", "destroy", false},
+		{"an observe step is run", "observe", false},
 		{"a kind it does not know is refused, not run as a deployment", "destroy-everything", true},
 		{"a job with no kind is refused", "", true},
 	}

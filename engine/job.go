@@ -45,8 +45,11 @@ type Job struct {
 	// Command is the deploy step as layer.ExpandCommand made it (every value a variable of
 	// CommandEnv), its script words as written: the agent points them at its copy of the
 	// recipe. Empty for a service without a deploy step.
-	Command    string          `json:"command,omitempty"`
-	CommandEnv []string        `json:"command_env,omitempty"`
+	Command    string   `json:"command,omitempty"`
+	CommandEnv []string `json:"command_env,omitempty"`
+	// ObserveURL is an observe job's URL (KindObserve with observe.http), in place of a
+	// command.
+	ObserveURL string          `json:"observe_url,omitempty"`
 	Timeout    strata.Duration `json:"timeout"`
 	// Config is the resolved config without the secrets; SecretKeys are the keys the
 	// service declares secret, which the agent adds from Secrets.

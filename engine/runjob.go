@@ -26,6 +26,8 @@ import (
 const (
 	KindRun     = "run"
 	KindDestroy = "destroy"
+	// KindObserve is drift's observe step (observejob.go).
+	KindObserve = "observe"
 )
 
 // IsDeploymentKind reports whether kind is a deployment's (a job ClaimJob hands out): an
@@ -196,8 +198,12 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 }
 
 // RunAction is the audit action of r's ending: "run.succeeded" or "run.failed" for a
-// runbook run, "destroy" or "destroy.failed" for a destroy step, as a local one is audited.
+// runbook run, "destroy" or "destroy.failed" for a destroy step, as a local one is audited;
+// "" (not audited) for an observe step.
 func RunAction(r *strata.TaskRun) string {
+	if r.Kind == strata.TaskObserve {
+		return "" // drift's look is not audited, wherever it runs
+	}
 	if r.Kind == strata.TaskDestroy {
 		if r.State == strata.RunSucceeded {
 			return "destroy"
@@ -223,7 +229,10 @@ func (e *Engine) failStranded(ctx context.Context, r *strata.TaskRun) (bool, err
 	} else {
 		r.Error = "interrupted: the process running it (" + r.Owner.ID() + ") died; it was not run again: run it with `strata run` if that is safe"
 	}
-	ev := e.event(RunAction(r), r.Service, r.Environment, r.ID, map[string]any{"task": r.Task, "error": r.Error, "exit_code": r.ExitCode})
+	var ev *strata.Event
+	if action := RunAction(r); action != "" {
+		ev = e.event(action, r.Service, r.Environment, r.ID, map[string]any{"task": r.Task, "error": r.Error, "exit_code": r.ExitCode})
+	}
 	err := e.Store.UpdateTaskRun(ctx, r, ev)
 	switch strata.ErrorCode(err) {
 	case "":

@@ -62,7 +62,7 @@ func TestAClaimTakesTheJobKindsItNames(t *testing.T) {
 		wantRefused bool
 	}{
 		{"a claim naming no kinds (an older agent) takes deployments only", nil, true, nil, false},
-		{"a claim naming deploy, run and destroy takes them all", []string{"deploy", "run", "destroy"}, true, []string{"destroy", "run"}, false},
+		{"a claim naming deploy, run, destroy and observe takes them all", []string{"deploy", "run", "destroy", "observe"}, true, []string{"destroy", "observe", "run"}, false},
 		{"a claim naming run takes runbook runs only", []string{"run"}, false, []string{"run"}, false},
 		{"a claim naming an unknown kind is refused", []string{"deploy", "teleport"}, false, nil, true},
 	}

@@ -52,7 +52,8 @@ type AgentWelcome struct {
 // ClaimRequest asks for a job of the agent's pool, waiting up to WaitSeconds (at most the
 // server's wait) for one. Kinds names the kinds of job the agent runs: "deploy" (every
 // deployment, rollbacks included) and "run" (runbook runs); an agent that names none (an
-// older one) is given deployments only; "destroy" takes the destroy steps of `env destroy`.
+// older one) is given deployments only; "destroy" takes the destroy steps of `env destroy`,
+// "observe" drift's observe steps.
 type ClaimRequest struct {
 	Name        string   `json:"name"`
 	Pool        string   `json:"pool"`
@@ -65,6 +66,7 @@ const (
 	ClaimDeploy  = "deploy"
 	ClaimRun     = strata.TaskRunbook
 	ClaimDestroy = strata.TaskDestroy
+	ClaimObserve = strata.TaskObserve
 )
 
 // claimKinds checks the kinds a claim names and says which it takes: deployments (none
@@ -78,12 +80,12 @@ func claimKinds(kinds []string) (deploy bool, tasks []string, err error) {
 		switch k {
 		case ClaimDeploy:
 			deploy = true
-		case ClaimRun, ClaimDestroy:
+		case ClaimRun, ClaimDestroy, ClaimObserve:
 			if !slices.Contains(tasks, k) {
 				tasks = append(tasks, k)
 			}
 		default:
-			return false, nil, strata.Errorf(strata.EINVALID, "claim: job kind %q is not one this server hands out; name %q, %q or %q", k, ClaimDeploy, ClaimRun, ClaimDestroy)
+			return false, nil, strata.Errorf(strata.EINVALID, "claim: job kind %q is not one this server hands out; name %q, %q, %q or %q", k, ClaimDeploy, ClaimRun, ClaimDestroy, ClaimObserve)
 		}
 	}
 	slices.Sort(tasks)
@@ -551,7 +553,10 @@ func (s *Server) agentReportRun(c *call, rep AgentReport) (any, error) {
 		detail["error"] = r.Error
 	}
 	b, _ := json.Marshal(detail)
-	ev := &strata.Event{Actor: c.tok.Name, Action: engine.RunAction(r), Service: r.Service, Environment: r.Environment, Subject: r.ID, Detail: b}
+	var ev *strata.Event
+	if action := engine.RunAction(r); action != "" {
+		ev = &strata.Event{Actor: c.tok.Name, Action: action, Service: r.Service, Environment: r.Environment, Subject: r.ID, Detail: b}
+	}
 	if err := s.store.UpdateTaskRun(context.WithoutCancel(c.r.Context()), r, ev); err != nil {
 		return nil, err
 	}

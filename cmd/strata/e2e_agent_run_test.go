@@ -217,3 +217,77 @@ func TestAShortLivedEnvironmentOfAPoolIsDestroyedOnItsAgent(t *testing.T) {
 		}
 	})
 }
+
+// agentObserveYAML is agentYAML with an observe step that reports the deployed version, or
+// what the file observed holds.
+var agentObserveYAML = strings.Replace(agentYAML, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    observe: ./ops/observe.sh\n", 1)
+
+var agentObserveFiles = map[string]string{
+	"ops/observe.sh": `#!/bin/sh
+echo "observe $STRATA_ENV $PWD" >> @SCRATCH@/observations
+if [ -f @SCRATCH@/observed ]; then cat @SCRATCH@/observed; else echo "$STRATA_VERSION"; fi
+`,
+}
+
+func TestDriftObservesAPoolsEnvironmentOnItsAgent(t *testing.T) {
+	x := newAgentEstateOf(t, agentObserveYAML, agentObserveFiles, "", "30s")
+	ops := x.remote(t, "ops")
+	ag := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
+	x.release("api", "--version", "1.0.0")
+	ops.must(0, "deploy", "api@1.0.0", "--env", "prod-eu")
+	versionItems := func(t *testing.T, r result) []string {
+		t.Helper()
+		var doc driftDoc
+		jsonDoc(t, r, &doc)
+		var out []string
+		for _, it := range doc.Drift {
+			if it.Kind == "version" {
+				out = append(out, it.Environment+": "+it.Detail)
+			}
+		}
+		return out
+	}
+
+	t.Run("observe runs on the agent, from a CLI with no key for the environment", func(t *testing.T) {
+		r := x.must(0, "drift", "--env", "prod-eu", "-o", "json")
+		if items := versionItems(t, r); len(items) != 0 {
+			t.Errorf("version drift %v, want none", items)
+		}
+		lines := strings.Split(strings.TrimSpace(x.read("observations")), "\n")
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "observe prod-eu "+ag.dir) {
+			t.Errorf("observe ran %q; want once, under the agent's directory %s", lines, ag.dir)
+		}
+	})
+	t.Run("what the agent observes is version drift, also over --server", func(t *testing.T) {
+		x.write("../scratch/observed", "0.9.0\n")
+		for _, cli := range []*estate{x.estate, ops} {
+			r := cli.with(t).must(1, "drift", "--env", "prod-eu", "-o", "json")
+			if items := versionItems(t, r); len(items) != 1 || !strings.Contains(items[0], "observed 0.9.0, but 1.0.0 was deployed") {
+				t.Errorf("version drift %v, want prod-eu observed 0.9.0", items)
+			}
+		}
+	})
+	t.Run("with no agent of the pool, drift says so within --agent-wait and nothing runs later", func(t *testing.T) {
+		if err := ag.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		ag.wait(t, 10*time.Second)
+		before := x.read("observations")
+		r := x.must(1, "drift", "--env", "prod-eu", "--agent-wait", "2s", "-o", "json")
+		if items := versionItems(t, r); len(items) != 1 || !strings.Contains(items[0], "could not observe: no agent of pool eu answered within 2s") {
+			t.Errorf("version drift %v, want prod-eu could not observe: no agent answered", items)
+		}
+		// A new agent then runs the next drift's observe only: the withdrawn one is not run.
+		x.startAgent(t, "eu-2", x.tokens["eu-agent"])
+		x.must(1, "drift", "--env", "prod-eu", "-o", "json")
+		if got := strings.TrimPrefix(x.read("observations"), before); strings.Count(got, "\n") != 1 {
+			t.Errorf("after the withdrawn observe, observe ran %q; want once (the new drift's)", got)
+		}
+	})
+	t.Run("a wait that is not a duration is refused", func(t *testing.T) {
+		r := x.must(2, "drift", "--agent-wait", "soon")
+		if !strings.Contains(r.stderr, "--agent-wait") {
+			t.Errorf("want the flag named:\n%s", r)
+		}
+	})
+}

@@ -48,8 +48,8 @@ func (db *DB) CreateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Ev
 	if n.Kind == "" {
 		n.Kind = strata.TaskRunbook
 	}
-	if n.Kind != strata.TaskRunbook && n.Kind != strata.TaskDestroy {
-		return strata.Errorf(strata.EINVALID, "create task run: kind %q is not %q or %q", n.Kind, strata.TaskRunbook, strata.TaskDestroy)
+	if n.Kind != strata.TaskRunbook && n.Kind != strata.TaskDestroy && n.Kind != strata.TaskObserve {
+		return strata.Errorf(strata.EINVALID, "create task run: kind %q is not %q, %q or %q", n.Kind, strata.TaskRunbook, strata.TaskDestroy, strata.TaskObserve)
 	}
 	if n.Approvals == nil {
 		n.Approvals = []strata.Approval{}

@@ -4,7 +4,8 @@
 -- (strata.AgentOwner) names the fence, so a renew or a report carrying another matches no
 -- row. A claimed run is never claimed again: when its lease lapses it is failed. job is what
 -- the agent needs to run it (engine.Job as JSON: no secret's plaintext). kind is what the run
--- does: 'run' (a runbook), 'destroy' (a service's destroy step, `env destroy` on an agent).
+-- does: 'run' (a runbook), 'destroy' (a service's destroy step, `env destroy` on an agent),
+-- 'observe' (drift's observe step on an agent).
 ALTER TABLE task_runs ADD COLUMN pool TEXT NOT NULL DEFAULT '';
 ALTER TABLE task_runs ADD COLUMN agent TEXT NOT NULL DEFAULT '';
 ALTER TABLE task_runs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
