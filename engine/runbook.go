@@ -92,7 +92,7 @@ func (e *Engine) RunTask(ctx context.Context, req RunRequest) (*strata.TaskRun, 
 		return r, runBlocked(r, gates)
 	}
 	if r.Pool != "" {
-		return e.awaitRun(ctx, r, 0)
+		return e.awaitQueued(ctx, r)
 	}
 	return e.executeRun(ctx, r, svc, env, rb)
 }
@@ -170,7 +170,7 @@ func (e *Engine) ApproveTaskRun(ctx context.Context, id string) (*strata.TaskRun
 		if r, err = e.Store.TaskRun(ctx, id); err != nil {
 			return nil, err
 		}
-		return e.awaitRun(ctx, r, 0)
+		return e.awaitQueued(ctx, r)
 	}
 	ev = e.event("run.running", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task})
 	if err := e.Store.ClaimTaskRun(ctx, id, e.Owner, e.now().Add(e.runLease(rb)), ev); err != nil {

@@ -141,6 +141,25 @@ func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault) Job
 	return outcome
 }
 
+type noWaitKey struct{}
+
+// WithoutWaiting returns ctx for a caller that does not wait for an agent (the dashboard,
+// whose request must end): a run RunTask or ApproveTaskRun queues for a pool is returned
+// queued (running, no agent yet) instead of waited for.
+func WithoutWaiting(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noWaitKey{}, true)
+}
+
+// awaitQueued waits for r, a runbook run just queued for its pool, unless ctx says not to
+// (WithoutWaiting).
+func (e *Engine) awaitQueued(ctx context.Context, r *strata.TaskRun) (*strata.TaskRun, error) {
+	if ctx.Value(noWaitKey{}) != nil {
+		e.Wakes.pending().Wake()
+		return r, nil
+	}
+	return e.awaitRun(ctx, r, 0)
+}
+
 // awaitRun waits until the agent that runs r reports, and says how r ended as executeRun
 // does for a run this process ran. A claimed run whose agent's lease lapsed is failed here
 // (failStranded), as resume would: it is not run again. claimWithin, when not 0, bounds how
