@@ -21,19 +21,25 @@ type Agent struct {
 	Version        string    `json:"version"`
 	ConnectedSince time.Time `json:"connected_since"`
 	LastSeen       time.Time `json:"last_seen"`
-	// Running lists the ids of the deployments it holds now.
+	// Running lists the ids of the deployments and task runs (t-…: runbooks, destroy and
+	// observe steps) it holds now.
 	Running []string `json:"running"`
 }
 
-// NewAgents returns the documents of as, each with the active deployments of active that it
-// holds (an agent's claim names it); never nil.
-func NewAgents(as []*strata.Agent, active []*strata.Deployment) []Agent {
+// NewAgents returns the documents of as, each with the active deployments of active and
+// the running task runs of runs that it holds (an agent's claim names it); never nil.
+func NewAgents(as []*strata.Agent, active []*strata.Deployment, runs []*strata.TaskRun) []Agent {
 	out := make([]Agent, 0, len(as))
 	for _, a := range as {
 		doc := Agent{Name: a.Name, Pool: a.Pool, Version: a.Version, ConnectedSince: a.ConnectedSince.UTC(), LastSeen: a.LastSeen.UTC(), Running: []string{}}
 		for _, d := range active {
 			if d.Pool != "" && d.Agent == a.Name && d.State == strata.Running && d.Owner.IsAgent() {
 				doc.Running = append(doc.Running, d.ID)
+			}
+		}
+		for _, r := range runs {
+			if r.Pool != "" && r.Agent == a.Name && r.State == strata.RunRunning && r.Owner.IsAgent() {
+				doc.Running = append(doc.Running, r.ID)
 			}
 		}
 		out = append(out, doc)
@@ -73,8 +79,13 @@ func ListAgents(ctx context.Context, s strata.Store, p *strata.Project, now time
 	if err != nil {
 		return nil, nil, fmt.Errorf("list agents' deployments: %w", err)
 	}
+	runs, err := s.TaskRuns(ctx, strata.TaskRunFilter{States: []string{strata.RunRunning}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list agents' runs: %w", err)
+	}
 	if covers != nil {
 		active = slices.DeleteFunc(active, func(d *strata.Deployment) bool { return !covers(d.Environment) })
+		runs = slices.DeleteFunc(runs, func(r *strata.TaskRun) bool { return !covers(r.Environment) })
 	}
 	pools := NewPools(p, as, active, now, covers)
 	if covers != nil {
@@ -82,7 +93,7 @@ func ListAgents(ctx context.Context, s strata.Store, p *strata.Project, now time
 			return !slices.ContainsFunc(pools, func(p Pool) bool { return p.Name == a.Pool })
 		})
 	}
-	return NewAgents(as, active), pools, nil
+	return NewAgents(as, active, runs), pools, nil
 }
 
 // Pool is a pool of agents: the environments that run on it, its agents connected (seen

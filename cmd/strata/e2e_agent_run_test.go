@@ -98,6 +98,14 @@ func TestARunbookOfAPoolsEnvironmentRunsOnItsAgentOnce(t *testing.T) {
 	t.Run("a kill -9 of the agent mid-run fails the run once; no agent runs it again", func(t *testing.T) {
 		holding := ops.start("-o", "json", "run", "api", "hold", "--env", "prod-eu")
 		waitFor(t, 30*time.Second, "the hold to start on the agent", func() bool { return x.read("held") != "" })
+		var agents []struct {
+			Name    string   `json:"name"`
+			Running []string `json:"running"`
+		}
+		jsonDoc(t, ops.must(0, "agent", "list", "-o", "json"), &agents)
+		if len(agents) != 1 || len(agents[0].Running) != 1 || !strings.HasPrefix(agents[0].Running[0], "t-") {
+			t.Errorf("agent list while the hold runs: %+v; want eu-1 running one t-… run", agents)
+		}
 		if err := first.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
