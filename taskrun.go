@@ -67,7 +67,9 @@ type TaskRunFilter struct {
 	Service     string
 	Environment string
 	States      []string
-	Limit       int
+	// Kinds selects runs of these kinds (TaskRunbook, TaskDestroy, TaskObserve).
+	Kinds []string
+	Limit int
 }
 
 // TaskRunStore keeps runs of runbooks.

@@ -28,7 +28,7 @@ func (u *ui) envRunbooks(ctx context.Context, v *visit, view *envView) error {
 	view.CanRun = v.can(strata.ActDeploy) && v.covers(name)
 	view.CanDecide = v.can(strata.ActApprove) && v.covers(name)
 	view.Principal = v.token.Name
-	runs, err := v.engine.Store.TaskRuns(ctx, strata.TaskRunFilter{Environment: name, Limit: 20})
+	runs, err := v.engine.Store.TaskRuns(ctx, strata.TaskRunFilter{Environment: name, Kinds: []string{strata.TaskRunbook, strata.TaskDestroy}, Limit: 20})
 	view.TaskRuns = runs
 	return err
 }

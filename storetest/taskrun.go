@@ -165,6 +165,16 @@ func testRunClaims(t *testing.T, open func(t *testing.T) strata.Store) {
 			t.Errorf("claimed %+v, want the destroy %s", got, d.ID)
 		}
 		wantCode(t, s.CreateTaskRun(ctx(t), &strata.TaskRun{Service: "api", Environment: "dev", Task: "x", Kind: "teleport", State: strata.RunRunning}, nil), strata.EINVALID)
+		listed, err := s.TaskRuns(ctx(t), strata.TaskRunFilter{Kinds: []string{strata.TaskDestroy}})
+		must(t, err)
+		if len(listed) != 1 || listed[0].ID != d.ID {
+			t.Errorf("destroy runs %+v, want %s", listed, d.ID)
+		}
+		listed, err = s.TaskRuns(ctx(t), strata.TaskRunFilter{Kinds: []string{strata.TaskObserve}})
+		must(t, err)
+		if len(listed) != 0 {
+			t.Errorf("observe runs %+v, want none", listed)
+		}
 	})
 	t.Run("a claimed run is renewed and ended only by its claim", func(t *testing.T) {
 		s := open(t)

@@ -292,6 +292,18 @@ func TestDriftObservesAPoolsEnvironmentOnItsAgent(t *testing.T) {
 			t.Errorf("after the withdrawn observe, observe ran %q; want once (the new drift's)", got)
 		}
 	})
+	t.Run("runs lists the observe steps only when asked to", func(t *testing.T) {
+		var runs []taskRun
+		jsonDoc(t, x.must(0, "runs", "--env", "prod-eu", "-o", "json"), &runs)
+		if len(runs) != 0 {
+			t.Errorf("runs lists %+v; want no observe step by default", runs)
+		}
+		jsonDoc(t, x.must(0, "runs", "--env", "prod-eu", "--kind", "observe", "-o", "json"), &runs)
+		if len(runs) < 4 || runs[0].Task != "observe" {
+			t.Errorf("runs --kind observe lists %+v; want the observe steps", runs)
+		}
+		x.must(2, "runs", "--kind", "everything")
+	})
 	t.Run("a wait that is not a duration is refused", func(t *testing.T) {
 		r := x.must(2, "drift", "--agent-wait", "soon")
 		if !strings.Contains(r.stderr, "--agent-wait") {

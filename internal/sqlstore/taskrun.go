@@ -258,6 +258,7 @@ func (db *DB) TaskRuns(ctx context.Context, f strata.TaskRunFilter) ([]*strata.T
 	c.equal("service", f.Service)
 	c.equal("environment", f.Environment)
 	c.in("state", f.States)
+	c.in("kind", f.Kinds)
 	q := `SELECT ` + taskRunColumns + ` FROM task_runs` + c.clause() + ` ORDER BY created_at DESC, ` + db.d.Order + ` DESC` + c.limit(f.Limit)
 	return list(ctx, db, "list task runs", q, c.args, scanTaskRun)
 }
