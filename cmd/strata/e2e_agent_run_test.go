@@ -115,12 +115,23 @@ func TestARunbookOfAPoolsEnvironmentRunsOnItsAgentOnce(t *testing.T) {
 		if r.code != 1 || d.State != "failed" || !strings.Contains(d.Error, "agent eu-1, which ran it, stopped renewing its lease") {
 			t.Fatalf("want exit 1, failed as interrupted:\n%s", r)
 		}
-		// A second agent takes what is queued after it (the queue is oldest first): the held
-		// run, were it claimable, would come before.
+		// With no agent connected a run waits queued, and resume leaves it so: it was not
+		// claimed, so nothing of it can have run.
+		queued := ops.start("-o", "json", "run", "api", "reindex", "--env", "prod-eu")
+		waitFor(t, 30*time.Second, "the next run to wait for an agent", func() bool {
+			return strings.Contains(x.must(0, "runs", "--env", "prod-eu").stdout, "(waiting for an agent of pool eu)")
+		})
+		x.must(0, "resume")
+		if text := x.must(0, "runs", "--env", "prod-eu").stdout; !strings.Contains(text, "running    api/reindex in prod-eu by ops") ||
+			!strings.Contains(text, "(waiting for an agent of pool eu)") {
+			t.Errorf("after resume, the queued run is not waiting:\n%s", text)
+		}
+		// A second agent takes what is queued (oldest first): the held run, were it
+		// claimable, would come before.
 		second := x.startAgent(t, "eu-2", x.tokens["eu-agent"])
-		after := runDoc(t, ops.run("-o", "json", "run", "api", "reindex", "--env", "prod-eu"))
-		if after.State != "failed" || after.ExitCode != 3 {
-			t.Fatalf("the next run %+v; want it run by the second agent\n%s", after, mustRead(t, second.stderr))
+		after := runDoc(t, queued.wait(t, 60*time.Second))
+		if after.State != "failed" || after.ExitCode != 3 || after.Agent != "eu-2" {
+			t.Fatalf("the queued run %+v; want it run by the second agent\n%s", after, mustRead(t, second.stderr))
 		}
 		if held := strings.Split(strings.TrimSpace(x.read("held")), "\n"); len(held) != 1 {
 			t.Errorf("hold ran %d times: %q", len(held), held)
