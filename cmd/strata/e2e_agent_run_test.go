@@ -38,7 +38,17 @@ i=0; while [ ! -f @SCRATCH@/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); do
 }
 
 func TestARunbookOfAPoolsEnvironmentRunsOnItsAgentOnce(t *testing.T) {
-	x := newAgentEstateOf(t, agentRunYAML, agentRunFiles, "", "3s")
+	t.Run("on SQLite", func(t *testing.T) { testRunbookOnAgent(t, "") })
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		_, url := pgSchema(t)
+		testRunbookOnAgent(t, url)
+	})
+}
+
+// testRunbookOnAgent is the runbook's path through an agent on store ("" for SQLite, else a
+// PostgreSQL URL).
+func testRunbookOnAgent(t *testing.T, store string) {
+	x := newAgentEstateOf(t, agentRunYAML, agentRunFiles, store, "3s")
 	t.Cleanup(func() { os.WriteFile(x.path("go"), nil, 0o644) })
 	ops := x.remote(t, "ops")
 	first := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
