@@ -377,7 +377,7 @@ func (s *Server) claimedRun(req ClaimRequest, r *strata.TaskRun, lease time.Dura
 		return nil, fmt.Errorf("claim %s: %w", r.ID, err)
 	}
 	j.Run = r.ID
-	s.metrics.claimed(req.Pool, s.now().Sub(r.CreatedAt))
+	// Not in strata_agent_claim_wait_seconds, which is the deployments' wait.
 	s.log.Info("agent claimed", "agent", req.Name, "run", r.ID, "fence", r.Fence)
 	return &Claimed{Job: j, Deployment: r.ID, Attempt: 1, Fence: r.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: r.LeaseUntil}, nil
 }
