@@ -256,9 +256,9 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) {
 	a.report(runCtx, f, out)
 }
 
-// refuseKind says why this agent will not run a job of kind ("" when it runs it): a
-// deployment's kinds, runbook runs, destroy and observe steps it knows; any other is a newer server's, and is
-// refused rather than run as a deployment.
+// refuseKind says why this agent will not run a job of kind ("" when it runs it): it knows
+// a deployment's kinds, runbook runs, and destroy and observe steps; any other is a newer
+// server's, and is refused rather than run as a deployment.
 func (a *Agent) refuseKind(kind string) string {
 	switch kind {
 	case engine.KindRun, engine.KindDestroy, engine.KindObserve:

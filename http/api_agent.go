@@ -51,9 +51,9 @@ type AgentWelcome struct {
 
 // ClaimRequest asks for a job of the agent's pool, waiting up to WaitSeconds (at most the
 // server's wait) for one. Kinds names the kinds of job the agent runs: "deploy" (every
-// deployment, rollbacks included) and "run" (runbook runs); an agent that names none (an
-// older one) is given deployments only; "destroy" takes the destroy steps of `env destroy`,
-// "observe" drift's observe steps.
+// deployment, rollbacks included), "run" (runbook runs), "destroy" (the destroy steps of
+// `env destroy`) and "observe" (drift's observe steps); an agent that names none (an older
+// one) is given deployments only.
 type ClaimRequest struct {
 	Name        string   `json:"name"`
 	Pool        string   `json:"pool"`
@@ -70,8 +70,7 @@ const (
 )
 
 // claimKinds checks the kinds a claim names and says which it takes: deployments (none
-// named, or "deploy"), and the kinds of task run it names ("run": runbook runs, "destroy":
-// destroy steps).
+// named, or "deploy"), and the kinds of task run it names, sorted.
 func claimKinds(kinds []string) (deploy bool, tasks []string, err error) {
 	if len(kinds) == 0 {
 		return true, nil, nil
@@ -92,8 +91,8 @@ func claimKinds(kinds []string) (deploy bool, tasks []string, err error) {
 	return deploy, tasks, nil
 }
 
-// Claimed is a claimed job: its job, the id of its deployment (or, for a runbook run, of
-// the run: t-…), the claim's fence and lease. Job is nil when nothing was pending within
+// Claimed is a claimed job: its job, the id of its deployment (or, for a task run, of the
+// run: t-…), the claim's fence and lease. Job is nil when nothing was pending within
 // the wait.
 type Claimed struct {
 	Job          *engine.Job `json:"job"`
@@ -157,10 +156,10 @@ func (s *Server) agentRoutes() []route {
 	return []route{
 		r("register", "An agent says who it is, its pool and protocol version", AgentHello{}, s.agentRegister),
 		r("heartbeat", "An agent says it is still connected", AgentHello{}, s.agentHeartbeat),
-		r("claim", "Claim a deployment or a runbook run of the agent's pool (long-poll)", ClaimRequest{}, s.agentClaim),
+		r("claim", "Claim a deployment or a task run (runbook, destroy, observe) of the agent's pool (long-poll)", ClaimRequest{}, s.agentClaim),
 		r("renew", "Renew a claim's lease (with its fence)", Fenced{}, s.agentRenew),
 		r("logs", "Send a claimed deployment's redacted output (with its fence)", AgentLogs{}, s.agentLogs),
-		r("report", "Report a claimed deployment's outcome (with its fence)", AgentReport{}, s.agentReport),
+		r("report", "Report a claimed deployment's or run's outcome (with its fence)", AgentReport{}, s.agentReport),
 	}
 }
 
@@ -370,7 +369,7 @@ func (s *Server) claimedDeployment(req ClaimRequest, d *strata.Deployment, lease
 	return &Claimed{Job: j, Deployment: d.ID, Attempt: d.Attempt, Fence: d.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: d.LeaseUntil}, nil
 }
 
-// claimedRun is the answer to a claim that took runbook run r.
+// claimedRun is the answer to a claim that took task run r.
 func (s *Server) claimedRun(req ClaimRequest, r *strata.TaskRun, lease time.Duration) (*Claimed, error) {
 	j, err := engine.ParseJob(r.Job)
 	if err != nil {
