@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -102,7 +104,7 @@ func (e *Engine) observeOnAgent(ctx context.Context, svc *strata.Service, d *str
 		return "", err
 	}
 	if got.State != strata.RunSucceeded {
-		return "", fmt.Errorf("%s (on agent %s)", got.Error, got.Agent)
+		return "", fmt.Errorf("%s%s", got.Error, onAgent(got))
 	}
 	return got.Output, nil
 }
@@ -122,10 +124,8 @@ func (e *Engine) ObserveJob(ctx context.Context, j *Job) JobOutcome {
 		if why := e.verifyArtifacts(rel); why != "" {
 			return failed(why)
 		}
-		rs := &layer.Resolved{Service: j.Service, Environment: j.Environment, Values: j.Config, Secret: map[string]bool{}}
-		for k := range j.Config {
-			rs.Keys = append(rs.Keys, k)
-		}
+		rs := &layer.Resolved{Service: j.Service, Environment: j.Environment, Values: j.Config, Secret: map[string]bool{},
+			Keys: slices.Sorted(maps.Keys(j.Config))}
 		d := &strata.Deployment{ID: j.Deployment, Service: j.Service, Environment: j.Environment, Version: j.Version, Attempt: 1}
 		scratch, serr := os.MkdirTemp("", "strata-observe-")
 		if serr != nil {

@@ -213,7 +213,15 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 		return r, nil
 	}
 	e.logf("✗ %s/%s in %s: %s", r.Service, r.Task, r.Environment, r.Error)
-	return r, strata.Errorf(strata.EFAILED, "run %s of %s/%s in %s failed (on agent %s): %s", r.ID, r.Service, r.Task, r.Environment, r.Agent, r.Error)
+	return r, strata.Errorf(strata.EFAILED, "run %s of %s/%s in %s failed%s: %s", r.ID, r.Service, r.Task, r.Environment, onAgent(r), r.Error)
+}
+
+// onAgent is " (on agent A)" for a run an agent claimed, "" for one none did.
+func onAgent(r *strata.TaskRun) string {
+	if r.Agent == "" {
+		return ""
+	}
+	return " (on agent " + r.Agent + ")"
 }
 
 // RunAction is the audit action of r's ending: "run.succeeded" or "run.failed" for a
