@@ -87,7 +87,7 @@ func ListAgents(ctx context.Context, s strata.Store, p *strata.Project, now time
 		active = slices.DeleteFunc(active, func(d *strata.Deployment) bool { return !covers(d.Environment) })
 		runs = slices.DeleteFunc(runs, func(r *strata.TaskRun) bool { return !covers(r.Environment) })
 	}
-	pools := NewPools(p, as, active, now, covers)
+	pools := NewPools(p, as, active, runs, now, covers)
 	if covers != nil {
 		as = slices.DeleteFunc(as, func(a *strata.Agent) bool {
 			return !slices.ContainsFunc(pools, func(p Pool) bool { return p.Name == a.Pool })
@@ -97,17 +97,20 @@ func ListAgents(ctx context.Context, s strata.Store, p *strata.Project, now time
 }
 
 // Pool is a pool of agents: the environments that run on it, its agents connected (seen
-// within engine.AgentGone) and its deployments waiting for one.
+// within engine.AgentGone), its deployments waiting for one and its task runs (runbooks,
+// destroy and observe steps) queued for one.
 type Pool struct {
 	Name         string   `json:"name"`
 	Environments []string `json:"environments"`
 	Connected    int      `json:"connected"`
 	Waiting      int      `json:"waiting"`
+	RunsWaiting  int      `json:"runs_waiting"`
 }
 
 // NewPools returns the pools the environments of p that covers reaches (nil: all) run on,
-// by name, with their figures from agents and the active deployments.
-func NewPools(p *strata.Project, agents []*strata.Agent, active []*strata.Deployment, now time.Time, covers func(env string) bool) []Pool {
+// by name, with their figures from agents, the active deployments and the running task
+// runs.
+func NewPools(p *strata.Project, agents []*strata.Agent, active []*strata.Deployment, runs []*strata.TaskRun, now time.Time, covers func(env string) bool) []Pool {
 	byName := map[string]*Pool{}
 	for _, e := range p.Environments {
 		if e.RunsOn == "" || (covers != nil && !covers(e.Name)) {
@@ -126,6 +129,11 @@ func NewPools(p *strata.Project, agents []*strata.Agent, active []*strata.Deploy
 	for _, d := range active {
 		if pl := byName[d.Pool]; pl != nil && d.State == strata.Pending {
 			pl.Waiting++
+		}
+	}
+	for _, r := range runs {
+		if pl := byName[r.Pool]; pl != nil && r.State == strata.RunRunning && r.Agent == "" && (covers == nil || covers(r.Environment)) {
+			pl.RunsWaiting++
 		}
 	}
 	out := make([]Pool, 0, len(byName))
