@@ -38,7 +38,8 @@ func AgentOwner(agent string, fence int64) Owner {
 func (o Owner) IsAgent() bool { return strings.HasPrefix(o.Host, agentHost) }
 
 // JobClaim asks for the oldest deployment an agent may run: pending, or claimed by an
-// agent whose lease lapsed before Now.
+// agent whose lease lapsed before Now (ClaimJob); or for the oldest runbook run queued for
+// its pool (ClaimRunJob).
 type JobClaim struct {
 	// Pool is the agent's pool; Envs the environments of the pool its token covers.
 	Pool string
@@ -47,6 +48,9 @@ type JobClaim struct {
 	// claim then takes any deployment of the pool without naming them, which for a pool of
 	// a thousand environments is most of a claim's cost.
 	AllEnvs bool
+	// TaskKinds are the kinds of task run (TaskRunbook, TaskDestroy) ClaimRunJob may take;
+	// none takes every kind.
+	TaskKinds []string
 	// Agent is the claiming agent's name; Until the end of its lease.
 	Agent      string
 	Now, Until time.Time

@@ -16,22 +16,45 @@ const (
 	RunRejected  = "rejected"
 )
 
+// Task run kinds: what a run does.
+const (
+	TaskRunbook = "run"
+	TaskDestroy = "destroy"
+	// TaskObserve is drift's observe step, run by an agent (its Output the version).
+	TaskObserve = "observe"
+)
+
 // TaskRun is one run of a service's runbook in one environment (`strata run`).
 type TaskRun struct {
-	ID          string     `json:"id"`
-	Service     string     `json:"service"`
-	Environment string     `json:"environment"`
-	Task        string     `json:"task"`
-	State       string     `json:"state"`
-	Requester   string     `json:"requester"`
-	Reason      string     `json:"reason,omitempty"`
-	Approvals   []Approval `json:"approvals"`
+	ID          string `json:"id"`
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	Task        string `json:"task"`
+	// Kind is what the run does: TaskRunbook (a runbook's command), TaskDestroy (a
+	// service's destroy step, run by an agent for `env destroy`; its Task is "destroy") or
+	// TaskObserve (drift's observe step, run by an agent; its Task is "observe").
+	Kind      string     `json:"kind"`
+	State     string     `json:"state"`
+	Requester string     `json:"requester"`
+	Reason    string     `json:"reason,omitempty"`
+	Approvals []Approval `json:"approvals"`
 	// ExitCode is the command's exit status once it ended (-1 when it did not run to an end).
 	ExitCode int    `json:"exit_code"`
 	Error    string `json:"error,omitempty"`
 	// Output is the command's output, secret values redacted, its first 256 KiB.
 	Output string `json:"output,omitempty"`
-	// Owner and LeaseUntil say which process runs it while it runs.
+	// Pool is the runs_on of its environment when an agent of that pool runs it ("" when
+	// it runs where it was asked for). A run of a pool that is running with Fence 0 is
+	// queued: no agent has claimed it yet. Agent names the agent that claimed it; a claimed
+	// run is never claimed again (Fence is 1 once claimed).
+	Pool  string `json:"pool,omitempty"`
+	Agent string `json:"agent,omitempty"`
+	Fence int64  `json:"-"`
+	// Job is what the agent runs (engine.Job as JSON, no secret's plaintext); the store
+	// keeps it for the claim and returns it only with ClaimRunJob.
+	Job []byte `json:"-"`
+	// Owner and LeaseUntil say which process (or agent, with AgentOwner) runs it while it
+	// runs.
 	Owner      Owner     `json:"-"`
 	LeaseUntil time.Time `json:"-"`
 	CreatedAt  time.Time `json:"created_at"`
@@ -44,18 +67,22 @@ type TaskRunFilter struct {
 	Service     string
 	Environment string
 	States      []string
-	Limit       int
+	// Kinds selects runs of these kinds (TaskRunbook, TaskDestroy, TaskObserve).
+	Kinds []string
+	Limit int
 }
 
 // TaskRunStore keeps runs of runbooks.
 type TaskRunStore interface {
 	// CreateTaskRun records r (ID and CreatedAt set when empty), waiting or running (then
-	// owned by r.Owner until r.LeaseUntil). EINVALID when it has no service, environment,
+	// owned by r.Owner until r.LeaseUntil, or, for a run of a pool, owned by no one until an
+	// agent claims it), with its Pool and Job. EINVALID when it has no service, environment,
 	// task or a state other than those.
 	CreateTaskRun(ctx context.Context, r *TaskRun, e *Event) error
 	// ClaimTaskRun moves a waiting run to running, owned by owner until until, only if it is
 	// still waiting (compare and set): of several processes that saw its last approval, one
-	// runs it. ECONFLICT when it is no longer waiting; ENOTFOUND when there is none.
+	// runs it. A run of a pool is claimed with the zero owner: it is then queued for an
+	// agent of its pool (ClaimRunJob). ECONFLICT when it is no longer waiting; ENOTFOUND when there is none.
 	ClaimTaskRun(ctx context.Context, id string, owner Owner, until time.Time, e *Event) error
 	// UpdateTaskRun writes r's state, exit code, error, output and times, clearing its owner
 	// once it has ended, or a waiting run's rejection. ECONFLICT when the stored run is
@@ -65,6 +92,18 @@ type TaskRunStore interface {
 	// ApproveTaskRun adds a's approval to a waiting run. ECONFLICT when that principal has
 	// approved it already or it is not waiting; ENOTFOUND when there is none.
 	ApproveTaskRun(ctx context.Context, id string, a Approval, e *Event) error
+	// ClaimRunJob gives c.Agent the oldest run of c.Pool in one of c.Envs (any of the
+	// pool's with c.AllEnvs) that is running and not yet claimed: it becomes owned by
+	// AgentOwner(c.Agent, 1) with a lease until c.Until, started at c.Now, its Fence 1. It
+	// returns the run with its Job and appends e (nil: not audited) with the run as its
+	// subject. A claimed run is never claimed again, even once its lease lapsed: a task is
+	// not run twice by itself (the lapse fails it). Concurrent claimers each get a
+	// different run. ENOTFOUND when there is none.
+	ClaimRunJob(ctx context.Context, c JobClaim, e *Event) (*TaskRun, error)
+	// RenewTaskRun extends the lease of a running run owned by owner to until. ECONFLICT
+	// when owner no longer holds it (it ended, or was failed when its lease lapsed);
+	// ENOTFOUND when there is none.
+	RenewTaskRun(ctx context.Context, id string, owner Owner, until time.Time) error
 	// TaskRun returns one run; ENOTFOUND when there is none.
 	TaskRun(ctx context.Context, id string) (*TaskRun, error)
 	// TaskRuns returns the runs f selects, newest first.

@@ -119,7 +119,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(ctx, a.cfg.Wait+15*time.Second)
 		var c *strhttp.Claimed
 		err := a.srv.once(ctx, cctx, func(ctx context.Context, s *strhttp.Client) (err error) {
-			c, err = s.Claim(ctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds()})
+			c, err = s.Claim(ctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds(), Kinds: claimKinds})
 			return err
 		})
 		cancel()
@@ -148,6 +148,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// claimKinds are the kinds of job this agent claims (and runs: refuseKind).
+var claimKinds = []string{strhttp.ClaimDeploy, strhttp.ClaimRun, strhttp.ClaimDestroy, strhttp.ClaimObserve}
 
 // final reports whether err is a refusal that asking again will not change
 // (strata.IsTerminal, as the server judged it: the token does not cover the pool, the
@@ -197,7 +200,11 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) *strhttp.Claim
 	// The lease is counted on this host's clock from before the claim was sent back: a
 	// little shorter than the server's, never longer.
 	until := time.Now().Add(lease)
-	a.progress("▸ %s → %s: claimed %s@%s (%s, attempt %d, fence %d)", j.Service, j.Environment, j.Service, j.Version, c.Deployment, c.Attempt, c.Fence)
+	if j.Kind == engine.KindRun || j.Kind == engine.KindDestroy || j.Kind == engine.KindObserve {
+		a.progress("▸ %s → %s: claimed %s %s (%s, fence %d)", j.Service, j.Environment, j.Kind, j.Task, c.Deployment, c.Fence)
+	} else {
+		a.progress("▸ %s → %s: claimed %s@%s (%s, attempt %d, fence %d)", j.Service, j.Environment, j.Service, j.Version, c.Deployment, c.Attempt, c.Fence)
+	}
 	a.cfg.Log.Info("claimed", "deployment", c.Deployment, "attempt", c.Attempt, "fence", c.Fence)
 
 	e := a.engine(j.Project)
@@ -225,12 +232,37 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) *strhttp.Claim
 	})
 	defer stop()
 
-	out := a.fetch(runCtx, e, j)
-	if out == nil {
-		logs := newRemoteLogs(runCtx, a.srv, f, lease, a.cfg.Log)
-		o := e.RunJob(runCtx, j, c.Attempt, logs, &secret.Vault{KeyDir: a.cfg.Keys})
-		logs.close(runCtx) // the output lands before the outcome
-		out = &o
+	var out *engine.JobOutcome
+	switch refusal := a.refuseKind(j.Kind); {
+	case refusal != "":
+		// Never run as something else: a newer server's job this agent cannot run.
+		out = &engine.JobOutcome{State: strata.Failed, Error: refusal}
+	case j.Kind == engine.KindObserve:
+		if j.Bundle != "" {
+			out = a.fetch(runCtx, e, j)
+		}
+		if out == nil {
+			o := e.ObserveJob(runCtx, j)
+			out = &o
+		}
+	case j.Kind == engine.KindRun, j.Kind == engine.KindDestroy:
+		// A run's output comes with its report; its bundle (the recipe of the release
+		// running in its environment) only when one runs there.
+		if j.Bundle != "" {
+			out = a.fetch(runCtx, e, j)
+		}
+		if out == nil {
+			o := e.RunTaskJob(runCtx, j, &secret.Vault{KeyDir: a.cfg.Keys})
+			out = &o
+		}
+	default:
+		out = a.fetch(runCtx, e, j)
+		if out == nil {
+			logs := newRemoteLogs(runCtx, a.srv, f, lease, a.cfg.Log)
+			o := e.RunJob(runCtx, j, c.Attempt, logs, &secret.Vault{KeyDir: a.cfg.Keys})
+			logs.close(runCtx) // the output lands before the outcome
+			out = &o
+		}
 	}
 	if errors.Is(context.Cause(runCtx), engine.ErrLeaseLost) {
 		a.progress("✗ %s → %s: %s: the lease could not be renewed; the step was stopped and the deployment is left to the next claim", j.Service, j.Environment, c.Deployment)
@@ -254,6 +286,20 @@ func (a *Agent) engine(project string) *engine.Engine {
 	}
 	a.engines[project] = e
 	return e
+}
+
+// refuseKind says why this agent will not run a job of kind ("" when it runs it): it knows
+// a deployment's kinds, runbook runs, and destroy and observe steps; any other is a newer
+// server's, and is refused rather than run as a deployment.
+func (a *Agent) refuseKind(kind string) string {
+	switch kind {
+	case engine.KindRun, engine.KindDestroy, engine.KindObserve:
+		return ""
+	}
+	if engine.IsDeploymentKind(kind) {
+		return ""
+	}
+	return fmt.Sprintf("agent %s (strata %s) does not know jobs of kind %q: upgrade strata on the agent's host to the server's version", a.cfg.Name, a.cfg.Version, kind)
 }
 
 // fetch stores the job's bundle, checked against its digest, trying again while the lease
@@ -296,7 +342,7 @@ const nextWait = 5 * time.Second
 // the next deployment too, which it returns (nil when none came).
 func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOutcome) *strhttp.Claimed {
 	r := strhttp.AgentReport{Name: f.Name, Pool: f.Pool, Deployment: f.Deployment, Fence: f.Fence,
-		State: out.State, Health: out.Health, Outputs: out.Outputs, Error: out.Error}
+		State: out.State, Health: out.Health, Outputs: out.Outputs, Error: out.Error, ExitCode: out.ExitCode, Output: out.Output}
 	for {
 		var next *strhttp.Claimed
 		asked := a.next.Load()
@@ -309,7 +355,7 @@ func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOut
 			if !asked {
 				return s.Report(ctx, r)
 			}
-			r.WaitSeconds = wait.Seconds()
+			r.WaitSeconds, r.Kinds = wait.Seconds(), claimKinds
 			got, err := s.ReportNext(ctx, r)
 			if err == nil {
 				next = got.Next

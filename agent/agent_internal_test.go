@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/strata-dev/strata"
@@ -45,6 +46,34 @@ func TestWhatAnAgentWaitsOutAndWhatEndsIt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := final(tc.err); got != tc.final {
 				t.Errorf("final(%v) = %v, want %v", tc.err, got, tc.final)
+			}
+		})
+	}
+}
+
+func TestAnAgentRunsTheJobKindsItKnowsAndRefusesOthers(t *testing.T) {
+	a := &Agent{cfg: Config{Name: "eu-1", Version: "1.2.3"}}
+	cases := []struct {
+		name, kind string
+		refused    bool
+	}{
+		{"a deployment is run", "deploy", false},
+		{"a promotion's deployment is run", "promotion", false},
+		{"a rollback is run", "rollback", false},
+		{"a runbook run is run", "run", false},
+		{"a destroy step is run", "destroy", false},
+		{"an observe step is run", "observe", false},
+		{"a kind it does not know is refused, not run as a deployment", "destroy-everything", true},
+		{"a job with no kind is refused", "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			why := a.refuseKind(tc.kind)
+			if (why != "") != tc.refused {
+				t.Fatalf("refuseKind(%q) = %q, want refused %v", tc.kind, why, tc.refused)
+			}
+			if tc.refused && !strings.Contains(why, fmt.Sprintf("kind %q", tc.kind)) {
+				t.Errorf("the refusal %q does not name the kind", why)
 			}
 		})
 	}

@@ -355,7 +355,11 @@ func drift(ctx context.Context, x Site, req report.DriftRequest) (*report.Drift,
 	if err != nil {
 		return nil, err
 	}
-	doc, err := report.NewDrift(ctx, e, req.Env)
+	wait, err := req.ObserveWait()
+	if err != nil {
+		return nil, err
+	}
+	doc, err := report.NewDrift(engine.WithObserveWait(ctx, wait), e, req.Env)
 	if doc == nil || x.CoversAll() {
 		return doc, err
 	}

@@ -61,7 +61,7 @@ var ShowRun = &Command[report.RunIDRequest, *strata.TaskRun]{
 
 // Runs is `runs`: the newest runs, of one environment or service, that the principal sees.
 var Runs = &Command[report.RunsRequest, []*strata.TaskRun]{
-	Info: Info{Name: "runs", Route: "GET /api/v1/runs", Action: read, Summary: "runs [--env ENV] [--service S]"},
+	Info: Info{Name: "runs", Route: "GET /api/v1/runs", Action: read, Summary: "runs [--env ENV] [--service S] [--kind K]"},
 	Authorize: func(ctx context.Context, x Site, req report.RunsRequest) error {
 		return allowIfNamed(ctx, x, read, req.Env)
 	},
@@ -74,7 +74,11 @@ var Runs = &Command[report.RunsRequest, []*strata.TaskRun]{
 		if limit <= 0 {
 			limit = 50
 		}
-		rs, err := s.TaskRuns(ctx, strata.TaskRunFilter{Environment: req.Env, Service: req.Service, Limit: limit})
+		kinds, err := req.RunKinds()
+		if err != nil {
+			return nil, err
+		}
+		rs, err := s.TaskRuns(ctx, strata.TaskRunFilter{Environment: req.Env, Service: req.Service, Kinds: kinds, Limit: limit})
 		if err != nil {
 			return nil, err
 		}

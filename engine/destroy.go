@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,9 +16,18 @@ import (
 
 // Destroy runs the destroy step of every service that runs in env, in reverse dependency
 // order, and returns the services it destroyed. A service without a destroy step is left.
-// Each destroy is audited ("destroy", or "destroy.failed" for the step that failed).
+// Each destroy is audited ("destroy", or "destroy.failed" for the step that failed). In an
+// environment with runs_on each step runs on an agent of its pool (destroyOnAgent), one
+// after the other: the next is asked for once the one before succeeded.
 func (e *Engine) Destroy(ctx context.Context, env string) ([]string, error) {
-	if e.Project.Environment(env) == nil {
+	return e.destroy(ctx, env, 0)
+}
+
+// destroy is Destroy; claimWithin, when not 0, bounds how long a destroy step of a pool
+// waits for an agent to claim it (a scheduler's pass does not wait for an absent agent).
+func (e *Engine) destroy(ctx context.Context, env string, claimWithin time.Duration) ([]string, error) {
+	environment := e.Project.Environment(env)
+	if environment == nil {
 		return nil, notFound("environment", env, e.Project.EnvironmentNames())
 	}
 	f, err := e.currentFacts(ctx, env)
@@ -35,6 +45,13 @@ func (e *Engine) Destroy(ctx context.Context, env string) ([]string, error) {
 		rel, err := e.Store.Release(ctx, svc.Name, cur.Version)
 		if err != nil {
 			return done, err
+		}
+		if environment.RunsOn != "" {
+			if err := e.destroyOnAgent(ctx, svc, environment, cur, rel, f, claimWithin); err != nil {
+				return done, err
+			}
+			done = append(done, svc.Name)
+			continue
 		}
 		if err := e.ensureBundle(ctx, rel); err != nil {
 			return done, fmt.Errorf("destroy %s in %s: %w", svc.Name, env, err)
@@ -62,11 +79,7 @@ func (e *Engine) destroyStep(ctx context.Context, p *strata.Project, svc *strata
 	}
 	env := append(e.stepEnv(&d, rel, rs, "", ""), cmd.Env...)
 	out := e.stepOutput(svc.Name+"/"+d.Environment, "destroy", nil, secretValues(rs)...)
-	timeout := svc.Destroy.Timeout
-	if timeout == 0 {
-		timeout = 10 * time.Minute
-	}
-	res, err := e.runStep(ctx, step.Spec{Name: "destroy", Command: cmd.Text, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: out})
+	res, err := e.runStep(ctx, step.Spec{Name: "destroy", Command: cmd.Text, Dir: e.Project.Dir, Env: env, Timeout: destroyTimeout(svc), Output: out})
 	out.Flush()
 	if err == nil && res.ExitCode != 0 {
 		err = strata.Errorf(strata.EFAILED, "destroy step exited with status %d", res.ExitCode)
@@ -80,6 +93,66 @@ func (e *Engine) destroyStep(ctx context.Context, p *strata.Project, svc *strata
 	}
 	if err := e.Store.AppendEvent(ctx, e.event("destroy", svc.Name, d.Environment, d.ID, map[string]any{"version": d.Version})); err != nil {
 		return fmt.Errorf("record the destroy of %s in %s: %w", svc.Name, d.Environment, err)
+	}
+	return nil
+}
+
+// destroyTimeout is how long svc's destroy step may run.
+func destroyTimeout(svc *strata.Service) time.Duration {
+	if svc.Destroy.Timeout > 0 {
+		return svc.Destroy.Timeout
+	}
+	return 10 * time.Minute
+}
+
+// destroyOnAgent has an agent of env's pool run svc's destroy step for what cur deployed: a
+// task run of kind destroy, with its job (the step as ExpandCommand makes it, the config
+// cur's release resolves to without secrets, sealed secrets, the release's bundle), and waits
+// for it. A destroy of the pair already asked for and not ended (by a process that stopped
+// waiting, or an earlier scheduler pass) is waited for rather than asked for again. Its
+// outcome is audited by the server that records the agent's report ("destroy" or
+// "destroy.failed").
+func (e *Engine) destroyOnAgent(ctx context.Context, svc *strata.Service, env *strata.Environment, cur *strata.Deployment, rel *strata.Release, f plan.Facts, claimWithin time.Duration) error {
+	open, err := e.Store.TaskRuns(ctx, strata.TaskRunFilter{Service: svc.Name, Environment: env.Name, States: []string{strata.RunRunning}})
+	if err != nil {
+		return fmt.Errorf("destroy %s in %s: %w", svc.Name, env.Name, err)
+	}
+	var r *strata.TaskRun
+	for _, x := range open {
+		if x.Kind == strata.TaskDestroy {
+			r = x
+		}
+	}
+	if r == nil {
+		rs, err := e.resolveFor(svc, env, cur.Version, f)
+		if err != nil {
+			return err
+		}
+		j := &Job{Deployment: cur.ID, Project: e.Project.Name, Service: svc.Name, Environment: env.Name, Version: cur.Version,
+			Kind: KindDestroy, Task: strata.TaskDestroy, Release: rel.ID, Digest: rel.Digest, Recipe: rel.Recipe, Bundle: rel.Bundle,
+			Timeout: strata.Duration(destroyTimeout(svc)), Config: map[string]any{}}
+		if err := e.sealSecrets(j, svc, rs); err != nil {
+			return err
+		}
+		cmd, err := layer.ExpandCommand(e.Project, rs, svc.Destroy.Run, svc.Destroy.Pos, &layer.Runtime{Version: cur.Version})
+		if err != nil {
+			return fmt.Errorf("destroy %s in %s: %w", svc.Name, env.Name, err)
+		}
+		j.Command, j.CommandEnv = cmd.Text, cmd.Env
+		b, err := json.Marshal(j)
+		if err != nil {
+			return fmt.Errorf("destroy %s in %s: the job: %w", svc.Name, env.Name, err)
+		}
+		r = &strata.TaskRun{Service: svc.Name, Environment: env.Name, Task: strata.TaskDestroy, Kind: strata.TaskDestroy,
+			State: strata.RunRunning, Requester: e.Actor, Pool: env.RunsOn, Job: b, CreatedAt: e.now()}
+		ev := e.event("destroy.request", svc.Name, env.Name, cur.ID, map[string]any{"version": cur.Version, "pool": env.RunsOn})
+		if err := e.Store.CreateTaskRun(ctx, r, ev); err != nil {
+			return fmt.Errorf("destroy %s in %s: %w", svc.Name, env.Name, err)
+		}
+	}
+	_, err = e.awaitRun(ctx, r, claimWithin)
+	if err != nil {
+		return fmt.Errorf("destroy %s in %s: %w", svc.Name, env.Name, err)
 	}
 	return nil
 }

@@ -142,7 +142,11 @@ func (e *Engine) driftOf(ctx context.Context, svc *strata.Service, d *strata.Dep
 	if svc.Observe == nil {
 		return out
 	}
-	got, err := e.observe(ctx, svc, d, rs, scratch)
+	observe := e.observe
+	if env := e.Project.Environment(d.Environment); env != nil && env.RunsOn != "" {
+		observe = e.observeOnAgent
+	}
+	got, err := observe(ctx, svc, d, rs, scratch)
 	switch {
 	case err != nil:
 		out = append(out, item(DriftVersion, "could not observe: "+err.Error()))
@@ -268,6 +272,12 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 	if err := e.ensureBundle(ctx, rel); err != nil {
 		return "", err
 	}
+	return e.observeCommand(ctx, d, rel, rs, target.Text, target.Env, timeout, scratch)
+}
+
+// observeCommand runs an observe command (text, its values in vars) for d of release rel,
+// with rs (no secrets) as its config file, and returns what it printed, trimmed.
+func (e *Engine) observeCommand(ctx context.Context, d *strata.Deployment, rel *strata.Release, rs *layer.Resolved, text string, vars []string, timeout time.Duration, scratch string) (string, error) {
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return "", err
 	}
@@ -279,9 +289,9 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return "", err
 	}
-	env := append(e.stepEnv(d, rel, rs, cfgPath, os.DevNull), target.Env...)
+	env := append(e.stepEnv(d, rel, rs, cfgPath, os.DevNull), vars...)
 	// stdout is the version; stderr goes to a file, for the error.
-	cmd := "{ " + target.Text + "\n} 2>" + shellQuote(errPath)
+	cmd := "{ " + text + "\n} 2>" + shellQuote(errPath)
 	var stdout bytes.Buffer
 	res, err := e.runStep(ctx, step.Spec{Name: "observe", Command: cmd, Dir: e.Project.Dir, Env: env, Timeout: timeout, Output: &stdout, Grace: time.Second})
 	if err != nil {

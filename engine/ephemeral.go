@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/config"
@@ -79,6 +80,11 @@ func (e *Engine) CreateEnvironment(ctx context.Context, env *strata.EphemeralEnv
 // environment recorded, so that it can be destroyed again. A declared environment is
 // EINVALID; an unknown one ENOTFOUND.
 func (e *Engine) DestroyEnvironment(ctx context.Context, name string) ([]string, error) {
+	return e.destroyEnvironment(ctx, name, 0)
+}
+
+// destroyEnvironment is DestroyEnvironment, with destroy's claimWithin.
+func (e *Engine) destroyEnvironment(ctx context.Context, name string, claimWithin time.Duration) ([]string, error) {
 	env := e.Project.Environment(name)
 	if env != nil && !env.Ephemeral {
 		return nil, strata.Errorf(strata.EINVALID, "%s is declared in %s, not made by `strata env create`; remove it there instead", name, e.Project.File)
@@ -86,7 +92,7 @@ func (e *Engine) DestroyEnvironment(ctx context.Context, name string) ([]string,
 	var done []string
 	if env != nil {
 		var err error
-		done, err = e.Destroy(ctx, name)
+		done, err = e.destroy(ctx, name, claimWithin)
 		if err != nil {
 			return done, fmt.Errorf("destroy environment %s (it stays recorded; run `strata env destroy %s` again): %w", name, name, err)
 		}
@@ -185,7 +191,9 @@ func (e *Engine) DestroyExpired(ctx context.Context) ([]DestroyedEnv, error) {
 	var errs []error
 	for _, env := range e.Expired() {
 		e.logf("✗ %s expired at %s: destroying it", env.Name, env.Expires.UTC().Format("2006-01-02 15:04:05Z"))
-		done, err := e.DestroyEnvironment(ctx, env.Name)
+		// An agent of its pool that is not there is not waited for: the destroy stays
+		// queued, and the next pass waits for it again.
+		done, err := e.destroyEnvironment(ctx, env.Name, AgentGone)
 		if done == nil {
 			done = []string{}
 		}

@@ -26,7 +26,11 @@ import (
 type Job struct {
 	// Deployment is the deployment's id, which the claim fills in (the job is made before
 	// the deployment is recorded).
-	Deployment  string `json:"deployment,omitempty"`
+	Deployment string `json:"deployment,omitempty"`
+	// Run and Task name a runbook run (Kind "run", runjob.go): its id, which the claim
+	// fills in, and the runbook.
+	Run         string `json:"run,omitempty"`
+	Task        string `json:"task,omitempty"`
 	Project     string `json:"project"`
 	Service     string `json:"service"`
 	Environment string `json:"environment"`
@@ -41,8 +45,11 @@ type Job struct {
 	// Command is the deploy step as layer.ExpandCommand made it (every value a variable of
 	// CommandEnv), its script words as written: the agent points them at its copy of the
 	// recipe. Empty for a service without a deploy step.
-	Command    string          `json:"command,omitempty"`
-	CommandEnv []string        `json:"command_env,omitempty"`
+	Command    string   `json:"command,omitempty"`
+	CommandEnv []string `json:"command_env,omitempty"`
+	// ObserveURL is an observe job's URL (KindObserve with observe.http), in place of a
+	// command.
+	ObserveURL string          `json:"observe_url,omitempty"`
 	Timeout    strata.Duration `json:"timeout"`
 	// Config is the resolved config without the secrets; SecretKeys are the keys the
 	// service declares secret, which the agent adds from Secrets.
@@ -90,6 +97,10 @@ type JobOutcome struct {
 	Health  string            `json:"health,omitempty"`
 	Outputs map[string]string `json:"outputs,omitempty"`
 	Error   string            `json:"error,omitempty"`
+	// ExitCode and Output are a run's (KindRun): its command's exit status (-1 when it did
+	// not run to an end) and its output, redacted, its first 256 KiB.
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Output   string `json:"output,omitempty"`
 }
 
 // ParseJob reads a job as a deployment stores it. Numbers in the config come back as the
@@ -123,39 +134,8 @@ func (e *Engine) newJob(d *strata.Deployment, svc *strata.Service, rs *layer.Res
 		Kind: d.Kind, Release: rel.ID, Digest: rel.Digest, Recipe: rel.Recipe, Bundle: rel.Bundle,
 		Timeout: strata.Duration(30 * time.Minute), Config: map[string]any{},
 	}
-	for k, v := range rs.Values {
-		if !rs.Secret[k] {
-			j.Config[k] = v
-		}
-	}
-	var stored []string
-	env := e.Project.Environment(d.Environment)
-	for _, k := range svc.Schema {
-		if !k.Secret {
-			continue
-		}
-		j.SecretKeys = append(j.SecretKeys, k.Name)
-		if ref, ok := env.SecretSource(k.Name); ok {
-			if j.Sources == nil {
-				j.Sources = map[string]string{}
-			}
-			j.Sources[k.Name] = ref.Source
-		} else if k.From == "" {
-			stored = append(stored, k.Name)
-		}
-	}
-	if len(stored) > 0 {
-		v := &secret.Vault{ProjectDir: e.Project.Dir, Project: e.Project.Name}
-		s, err := v.Seal(d.Environment, stored)
-		if err != nil {
-			return nil, fmt.Errorf("seal the secrets of %s for its agent: %w", d.Environment, err)
-		}
-		for _, k := range stored {
-			if s == nil || s.Values[k] == "" {
-				return nil, strata.Errorf(strata.EINVALID, "%s in %s needs the secret %s, which is not set; run `strata secret set %s %s`", d.Service, d.Environment, k, d.Environment, k)
-			}
-		}
-		j.Secrets = s
+	if err := e.sealSecrets(j, svc, rs); err != nil {
+		return nil, err
 	}
 	rt := &layer.Runtime{Version: d.Version}
 	if svc.Deploy != nil {
@@ -195,6 +175,78 @@ func (e *Engine) newJob(d *strata.Deployment, svc *strata.Service, rs *layer.Res
 	return j, nil
 }
 
+// sealSecrets fills j's config without secrets (from rs, resolved without them), and the
+// secrets svc declares: those of the environment's age file sealed (their ciphertext), those
+// it keeps in another source as their references.
+func (e *Engine) sealSecrets(j *Job, svc *strata.Service, rs *layer.Resolved) error {
+	for k, v := range rs.Values {
+		if !rs.Secret[k] {
+			j.Config[k] = v
+		}
+	}
+	var stored []string
+	env := e.Project.Environment(j.Environment)
+	for _, k := range svc.Schema {
+		if !k.Secret {
+			continue
+		}
+		j.SecretKeys = append(j.SecretKeys, k.Name)
+		if ref, ok := env.SecretSource(k.Name); ok {
+			if j.Sources == nil {
+				j.Sources = map[string]string{}
+			}
+			j.Sources[k.Name] = ref.Source
+		} else if k.From == "" {
+			stored = append(stored, k.Name)
+		}
+	}
+	if len(stored) == 0 {
+		return nil
+	}
+	v := &secret.Vault{ProjectDir: e.Project.Dir, Project: e.Project.Name}
+	s, err := v.Seal(j.Environment, stored)
+	if err != nil {
+		return fmt.Errorf("seal the secrets of %s for its agent: %w", j.Environment, err)
+	}
+	for _, k := range stored {
+		if s == nil || s.Values[k] == "" {
+			return strata.Errorf(strata.EINVALID, "%s in %s needs the secret %s, which is not set; run `strata secret set %s %s`", j.Service, j.Environment, k, j.Environment, k)
+		}
+	}
+	j.Secrets = s
+	return nil
+}
+
+// openSecrets opens j's secrets with keys (its sealed ones) and fetches those it keeps in
+// other sources, on this host, and returns j's config with them.
+func (e *Engine) openSecrets(ctx context.Context, j *Job, keys *secret.Vault) (*layer.Resolved, error) {
+	opened, err := keys.Open(j.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	fetch := &secret.Fetcher{Dir: e.Project.Dir}
+	for _, k := range slices.Sorted(maps.Keys(j.Sources)) {
+		src, err := secret.ParseSource(j.Sources[k])
+		if err != nil {
+			return nil, fmt.Errorf("secret %s of %s: %v", k, j.Environment, err)
+		}
+		v, err := fetch.Fetch(ctx, src)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s of %s from %s: %v", k, j.Environment, src, err)
+		}
+		opened[k] = v
+	}
+	rs := &layer.Resolved{Service: j.Service, Environment: j.Environment, Values: maps.Clone(j.Config), Secret: map[string]bool{}}
+	for _, k := range j.SecretKeys {
+		rs.Secret[k] = true
+		if v, ok := opened[k]; ok {
+			rs.Values[k] = v
+		}
+	}
+	rs.Keys = slices.Sorted(maps.Keys(rs.Values))
+	return rs, nil
+}
+
 // RunJob runs one attempt of an agent's job in e, an engine whose Project names the job's
 // project and whose directory is the agent's work directory, and whose StateDir holds the
 // fetched bundle (StoreUpload). keys opens the job's secrets. Output goes, redacted, to logs
@@ -211,30 +263,10 @@ func (e *Engine) RunJob(ctx context.Context, j *Job, attempt int, logs strata.Lo
 		stopLeftovers(d)
 	}
 
-	opened, err := keys.Open(j.Secrets)
+	rs, err := e.openSecrets(ctx, j, keys)
 	if err != nil {
 		return failed(err.Error())
 	}
-	fetch := &secret.Fetcher{Dir: e.Project.Dir}
-	for _, k := range slices.Sorted(maps.Keys(j.Sources)) {
-		src, err := secret.ParseSource(j.Sources[k])
-		if err != nil {
-			return failed(fmt.Sprintf("secret %s of %s: %v", k, j.Environment, err))
-		}
-		v, err := fetch.Fetch(ctx, src)
-		if err != nil {
-			return failed(fmt.Sprintf("secret %s of %s from %s: %v", k, j.Environment, src, err))
-		}
-		opened[k] = v
-	}
-	rs := &layer.Resolved{Service: j.Service, Environment: j.Environment, Values: maps.Clone(j.Config), Secret: map[string]bool{}}
-	for _, k := range j.SecretKeys {
-		rs.Secret[k] = true
-		if v, ok := opened[k]; ok {
-			rs.Values[k] = v
-		}
-	}
-	rs.Keys = slices.Sorted(maps.Keys(rs.Values))
 	secrets := secretValues(rs)
 	sink := newLogSink(ctx, logs, d.ID, attempt)
 	defer sink.Close()

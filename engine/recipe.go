@@ -99,6 +99,13 @@ func stepCommands(svc *strata.Service) []stepCommand {
 	if svc.Health != nil && svc.Health.Command != "" {
 		out = append(out, stepCommand{"health", svc.Health.Command, svc.Health.Pos})
 	}
+	// A runbook's script travels too: an agent, which has no checkout, runs it from the
+	// recipe of the release running in its environment.
+	for _, name := range svc.RunbookNames() {
+		if rb := svc.Runbooks[name]; rb.Run != "" {
+			out = append(out, stepCommand{"runbook " + name, rb.Run, rb.Pos})
+		}
+	}
 	return out
 }
 

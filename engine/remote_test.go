@@ -300,3 +300,53 @@ func TestASecretSourceOfAPoolIsReadOnItsAgent(t *testing.T) {
 		t.Errorf("logs %q: want the fetched secret given to the step and redacted", logs.String())
 	}
 }
+
+func TestResumeLeavesQueuedRunsOfAPoolButWithdrawsObservesNoDriftWaitsFor(t *testing.T) {
+	w, _ := poolWorld(t)
+	e := w.engine()
+	start := time.Now()
+	queue := func(kind, task string) *strata.TaskRun {
+		r := &strata.TaskRun{Service: "api", Environment: "prod-eu", Task: task, Kind: kind, State: strata.RunRunning,
+			Requester: "alice", Pool: "eu", Job: []byte(`{}`), CreatedAt: start}
+		if err := w.store.CreateTaskRun(t.Context(), r, nil); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	held := queue(strata.TaskRunbook, "hold")
+	if _, err := w.store.ClaimRunJob(t.Context(), strata.JobClaim{Pool: "eu", Envs: []string{"prod-eu"}, Agent: "eu-1", Now: start, Until: start.Add(30 * time.Second)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	runbook, observe := queue(strata.TaskRunbook, "reindex"), queue(strata.TaskObserve, "observe")
+	cases := []struct {
+		name                              string
+		later                             time.Duration
+		heldState, runbookState, observed string
+	}{
+		{"a minute on, the claimed run whose lease lapsed is failed and the queued ones wait", time.Minute,
+			strata.RunFailed, strata.RunRunning, strata.RunRunning},
+		{"past drift's longest wait, the observe is withdrawn and the runbook still waits", engine.MaxObserveWait + time.Minute,
+			strata.RunFailed, strata.RunRunning, strata.RunFailed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e.Now = func() time.Time { return start.Add(c.later) }
+			if _, err := e.Resume(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []struct{ id, state, agent string }{{held.ID, c.heldState, "eu-1"}, {runbook.ID, c.runbookState, ""}, {observe.ID, c.observed, ""}} {
+				got, err := w.store.TaskRun(t.Context(), want.id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.State != want.state || got.Agent != want.agent {
+					t.Errorf("%s (%s) is %s (agent %q), want %s (agent %q)", got.ID, got.Task, got.State, got.Agent, want.state, want.agent)
+				}
+			}
+		})
+	}
+	got, err := w.store.TaskRun(t.Context(), held.ID)
+	if err != nil || !strings.Contains(got.Error, "agent eu-1, which ran it, stopped renewing its lease") {
+		t.Errorf("the lapsed run: %+v, %v", got, err)
+	}
+}

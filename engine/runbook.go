@@ -51,6 +51,14 @@ func (e *Engine) RunTask(ctx context.Context, req RunRequest) (*strata.TaskRun, 
 	}
 	r := &strata.TaskRun{Service: svc.Name, Environment: env.Name, Task: rb.Name, State: strata.RunWaiting, Requester: e.Actor,
 		Reason: req.Reason}
+	if env.RunsOn != "" {
+		// Its agent runs it, with the job made now (runjob.go): this process never opens
+		// the environment's secrets.
+		r.Pool = env.RunsOn
+		if r.Job, err = e.newRunJob(ctx, svc, env, rb); err != nil {
+			return nil, err
+		}
+	}
 	gates, err := e.runGates(ctx, svc, r)
 	if err != nil {
 		return nil, err
@@ -62,10 +70,17 @@ func (e *Engine) RunTask(ctx context.Context, req RunRequest) (*strata.TaskRun, 
 	}
 	now := e.now()
 	r.CreatedAt = now
-	if plan.Open(gates) {
+	switch {
+	case plan.Open(gates) && r.Pool != "":
+		r.State = strata.RunRunning // queued: owned by no one until an agent of the pool claims it
+	case plan.Open(gates):
 		r.State, r.Owner, r.LeaseUntil, r.StartedAt = strata.RunRunning, e.Owner, now.Add(e.runLease(rb)), now
 	}
-	ev := e.event("run.request", svc.Name, env.Name, "", map[string]any{"task": rb.Name, "reason": req.Reason, "state": r.State})
+	detail := map[string]any{"task": rb.Name, "reason": req.Reason, "state": r.State}
+	if r.Pool != "" {
+		detail["pool"] = r.Pool
+	}
+	ev := e.event("run.request", svc.Name, env.Name, "", detail)
 	if err := e.Store.CreateTaskRun(ctx, r, ev); err != nil {
 		return nil, err
 	}
@@ -75,6 +90,9 @@ func (e *Engine) RunTask(ctx context.Context, req RunRequest) (*strata.TaskRun, 
 			return r, err
 		}
 		return r, runBlocked(r, gates)
+	}
+	if r.Pool != "" {
+		return e.awaitQueued(ctx, r)
 	}
 	return e.executeRun(ctx, r, svc, env, rb)
 }
@@ -143,6 +161,17 @@ func (e *Engine) ApproveTaskRun(ctx context.Context, id string) (*strata.TaskRun
 	if !plan.Open(gates) {
 		return r, runBlocked(r, gates)
 	}
+	if r.Pool != "" {
+		// Queued for an agent of its pool (claimed by no one), not run here.
+		ev = e.event("run.running", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task, "pool": r.Pool})
+		if err := e.Store.ClaimTaskRun(ctx, id, strata.Owner{}, time.Time{}, ev); err != nil {
+			return r, err // another approver queued it
+		}
+		if r, err = e.Store.TaskRun(ctx, id); err != nil {
+			return nil, err
+		}
+		return e.awaitQueued(ctx, r)
+	}
 	ev = e.event("run.running", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task})
 	if err := e.Store.ClaimTaskRun(ctx, id, e.Owner, e.now().Add(e.runLease(rb)), ev); err != nil {
 		return r, err // another approver's process runs it
@@ -204,14 +233,9 @@ func (e *Engine) executeRun(ctx context.Context, r *strata.TaskRun, svc *strata.
 // runCommand runs the runbook's command with env's config and secrets and returns why it
 // failed ("" when it succeeded). Its output goes, redacted, to out and to the terminal.
 func (e *Engine) runCommand(ctx context.Context, r *strata.TaskRun, svc *strata.Service, env *strata.Environment, rb *strata.Runbook, out io.Writer) string {
-	// The config as it is in env now, with the version that runs there (for ${release.version}).
-	f, err := e.deployFacts(ctx, svc, env.Name, false)
+	f, version, err := e.runFacts(ctx, svc, env)
 	if err != nil {
 		return err.Error()
-	}
-	version := ""
-	if d := f.Current[plan.Pair{Service: svc.Name, Environment: env.Name}]; d != nil {
-		version = d.Version
 	}
 	rs, err := e.resolve(svc, env.Name, version, f)
 	if err != nil {
@@ -250,9 +274,28 @@ func (e *Engine) runCommand(ctx context.Context, r *strata.TaskRun, svc *strata.
 	return ""
 }
 
+// runFacts are the facts a run of svc in env is resolved with (its config as it is in env
+// now), and the version that runs there (for ${release.version}; "" when none does).
+func (e *Engine) runFacts(ctx context.Context, svc *strata.Service, env *strata.Environment) (plan.Facts, string, error) {
+	f, err := e.deployFacts(ctx, svc, env.Name, false)
+	if err != nil {
+		return f, "", err
+	}
+	// deployFacts reads only svc's dependencies: what runs of svc itself is read here.
+	d, err := e.running(ctx, svc.Name, env.Name)
+	if err != nil || d == nil {
+		return f, "", err
+	}
+	f.Current[plan.Pair{Service: svc.Name, Environment: env.Name}] = d
+	return f, d.Version, nil
+}
+
 // failStrandedRuns fails the runs whose process died mid-run (on its host a dead process,
-// elsewhere a lapsed lease). They are not run again by themselves: a task (a reindex, a key
-// rotation) may not be safe to run twice, so whoever asked decides, with `strata run`.
+// elsewhere a lapsed lease), and the runs of a pool whose agent's lease lapsed. They are not
+// run again by themselves: a task (a reindex, a key rotation) may not be safe to run twice,
+// so whoever asked decides, with `strata run`. A run of a pool no agent has claimed yet is
+// not stranded: it waits for one; but an observe step no drift waits for any more is
+// withdrawn.
 func (e *Engine) failStrandedRuns(ctx context.Context) ([]*strata.TaskRun, error) {
 	rs, err := e.Store.TaskRuns(ctx, strata.TaskRunFilter{States: []string{strata.RunRunning}})
 	if err != nil {
@@ -261,19 +304,26 @@ func (e *Engine) failStrandedRuns(ctx context.Context) ([]*strata.TaskRun, error
 	var failed []*strata.TaskRun
 	var errs []error
 	for _, r := range rs {
-		if e.alive(r.Owner, r.LeaseUntil) {
+		if r.Pool != "" && r.Agent == "" && r.Kind == strata.TaskObserve && e.now().Sub(r.CreatedAt) > MaxObserveWait {
+			// No drift waits for it any more (it waits MaxObserveWait at most): no agent
+			// should run it for no one.
+			r.State, r.FinishedAt = strata.RunFailed, e.now()
+			r.Error = "withdrawn: no agent of pool " + r.Pool + " claimed it while drift waited"
+			switch err := e.Store.UpdateTaskRun(ctx, r, nil); strata.ErrorCode(err) {
+			case "", strata.ECONFLICT: // withdrawn, or claimed meanwhile
+			default:
+				errs = append(errs, err)
+			}
 			continue
 		}
-		r.State, r.FinishedAt = strata.RunFailed, e.now()
-		r.Error = "interrupted: the process running it (" + r.Owner.ID() + ") died; it was not run again: run it with `strata run` if that is safe"
-		ev := e.event("run.failed", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task, "error": r.Error, "exit_code": r.ExitCode})
-		err := e.Store.UpdateTaskRun(ctx, r, ev)
-		switch strata.ErrorCode(err) {
-		case "":
-			failed = append(failed, r)
-		case strata.ECONFLICT: // another process failed it first
-		default:
+		if (r.Pool != "" && r.Agent == "") || e.alive(r.Owner, r.LeaseUntil) {
+			continue
+		}
+		ok, err := e.failStranded(ctx, r)
+		if err != nil {
 			errs = append(errs, err)
+		} else if ok {
+			failed = append(failed, r)
 		}
 	}
 	return failed, errors.Join(errs...)

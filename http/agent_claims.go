@@ -85,18 +85,18 @@ func (gs *claimGates) gate(pool, hash string) *claimGate {
 	return g
 }
 
-// try runs claim, a claim's look for a deployment, unless woken (the claim was woken by
-// generation gen rather than by its poll) and another claim has found nothing since gen
-// began: then it reports skipped. A look that finds nothing (ENOTFOUND) records gen.
-func (g *claimGate) try(woken bool, gen uint64, claim func() (*strata.Deployment, error)) (d *strata.Deployment, skipped bool, err error) {
+// try runs claim, a claim's look for a job, unless woken (the claim was woken by generation
+// gen rather than by its poll) and another claim has found nothing since gen began: then it
+// reports skipped. A look that finds nothing (ENOTFOUND) records gen.
+func (g *claimGate) try(woken bool, gen uint64, claim func() (*Claimed, error)) (c *Claimed, skipped bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if woken && g.empty >= gen {
 		return nil, true, nil
 	}
-	d, err = claim()
+	c, err = claim()
 	if strata.ErrorCode(err) == strata.ENOTFOUND && gen > g.empty {
 		g.empty = gen
 	}
-	return d, false, err
+	return c, false, err
 }

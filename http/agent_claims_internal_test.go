@@ -1,20 +1,21 @@
 package http
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/strata-dev/strata"
 )
 
 func TestHeldClaimsWokenTogetherLookOnceForNothing(t *testing.T) {
-	none := func() (*strata.Deployment, error) { return nil, strata.Errorf(strata.ENOTFOUND, "nothing pending") }
-	one := func() (*strata.Deployment, error) { return &strata.Deployment{ID: "d-1"}, nil }
+	none := func() (*Claimed, error) { return nil, strata.Errorf(strata.ENOTFOUND, "nothing pending") }
+	one := func() (*Claimed, error) { return &Claimed{Deployment: "d-1"}, nil }
 	tests := []struct {
 		name  string
 		empty uint64 // the generation a look found nothing for before
 		woken bool
 		gen   uint64
-		claim func() (*strata.Deployment, error)
+		claim func() (*Claimed, error)
 		looks bool
 		after uint64
 	}{
@@ -28,7 +29,7 @@ func TestHeldClaimsWokenTogetherLookOnceForNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := &claimGate{empty: tt.empty}
 			looked := false
-			_, skipped, _ := g.try(tt.woken, tt.gen, func() (*strata.Deployment, error) { looked = true; return tt.claim() })
+			_, skipped, _ := g.try(tt.woken, tt.gen, func() (*Claimed, error) { looked = true; return tt.claim() })
 			if looked != tt.looks || skipped == tt.looks || g.empty != tt.after {
 				t.Errorf("looked %v, skipped %v, empty %d; want looked %v, empty %d", looked, skipped, g.empty, tt.looks, tt.after)
 			}
@@ -49,5 +50,31 @@ func TestATokensShareOfAPoolIsWorkedOutAgainForANewProject(t *testing.T) {
 	cs.put(coverageKey{p: p2, hash: "h", pool: "us"}, poolShare{envs: []string{"prod-us"}})
 	if _, ok := cs.get(coverageKey{p: p1, hash: "h", pool: "eu"}); ok {
 		t.Errorf("a share of the old project outlived the new one")
+	}
+}
+
+func TestAClaimTakesTheJobKindsItNames(t *testing.T) {
+	cases := []struct {
+		name        string
+		kinds       []string
+		deploy      bool
+		tasks       []string
+		wantRefused bool
+	}{
+		{"a claim naming no kinds (an older agent) takes deployments only", nil, true, nil, false},
+		{"a claim naming deploy, run, destroy and observe takes them all", []string{"deploy", "run", "destroy", "observe"}, true, []string{"destroy", "observe", "run"}, false},
+		{"a claim naming run takes runbook runs only", []string{"run"}, false, []string{"run"}, false},
+		{"a claim naming an unknown kind is refused", []string{"deploy", "teleport"}, false, nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			deploy, tasks, err := claimKinds(tc.kinds)
+			if (err != nil) != tc.wantRefused || (err != nil && strata.ErrorCode(err) != strata.EINVALID) {
+				t.Fatalf("claimKinds(%v) error %v, want refused %v", tc.kinds, err, tc.wantRefused)
+			}
+			if err == nil && (deploy != tc.deploy || !slices.Equal(tasks, tc.tasks)) {
+				t.Errorf("claimKinds(%v) = deploy %v, tasks %v; want %v, %v", tc.kinds, deploy, tasks, tc.deploy, tc.tasks)
+			}
+		})
 	}
 }

@@ -20,23 +20,30 @@ import (
 // ReportedNext answers a report that asked for the next claim: the deployment as recorded,
 // and the claim (Job nil when nothing came within the wait, or the claim failed: the agent
 // then claims as usual).
+// Run is set in place of Deployment when the report was of a task run (a t-… id).
 type ReportedNext struct {
-	Deployment *report.Deployment `json:"deployment"`
+	Deployment *report.Deployment `json:"deployment,omitempty"`
+	Run        *strata.TaskRun    `json:"run,omitempty"`
 	Next       *Claimed           `json:"next"`
 }
 
-// reportedNext claims the next deployment for the agent of r, whose report of d is
-// recorded. A claim that fails is logged and answered as nothing claimed: the report
-// stands, and the agent must not send it again.
+// reportedNext claims the next job for the agent of r, whose report of d is recorded.
 func (s *Server) reportedNext(c *call, r AgentReport, d *strata.Deployment) *ReportedNext {
-	next, err := s.claim(c, ClaimRequest{Name: r.Name, Pool: r.Pool, WaitSeconds: r.WaitSeconds})
+	return &ReportedNext{Deployment: report.NewDeployment(d), Next: s.claimNext(c, r, d.ID)}
+}
+
+// claimNext claims the next job for the agent of r, whose report of id is recorded, of the
+// kinds r names. A claim that fails is logged and answered as nothing claimed: the report
+// stands, and the agent must not send it again.
+func (s *Server) claimNext(c *call, r AgentReport, id string) *Claimed {
+	next, err := s.claim(c, ClaimRequest{Name: r.Name, Pool: r.Pool, WaitSeconds: r.WaitSeconds, Kinds: r.Kinds})
 	if err != nil {
 		if c.r.Context().Err() == nil {
-			s.log.Warn("claim after a report", "agent", r.Name, "deployment", d.ID, "err", err)
+			s.log.Warn("claim after a report", "agent", r.Name, "reported", id, "err", err)
 		}
 		next = &Claimed{}
 	}
-	return &ReportedNext{Deployment: report.NewDeployment(d), Next: next}
+	return next
 }
 
 // seenEvery is how often a server records that an agent claiming from it is still

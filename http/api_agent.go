@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -51,16 +52,51 @@ type AgentWelcome struct {
 	ReportNext bool `json:"report_next,omitempty"`
 }
 
-// ClaimRequest asks for a deployment of the agent's pool, waiting up to WaitSeconds (at
-// most the server's wait) for one.
+// ClaimRequest asks for a job of the agent's pool, waiting up to WaitSeconds (at most the
+// server's wait) for one. Kinds names the kinds of job the agent runs: "deploy" (every
+// deployment, rollbacks included), "run" (runbook runs), "destroy" (the destroy steps of
+// `env destroy`) and "observe" (drift's observe steps); an agent that names none (an older
+// one) is given deployments only.
 type ClaimRequest struct {
-	Name        string  `json:"name"`
-	Pool        string  `json:"pool"`
-	WaitSeconds float64 `json:"wait_seconds,omitempty"`
+	Name        string   `json:"name"`
+	Pool        string   `json:"pool"`
+	WaitSeconds float64  `json:"wait_seconds,omitempty"`
+	Kinds       []string `json:"kinds,omitempty"`
 }
 
-// Claimed is a claimed deployment: its job, the claim's fence and lease. Job is nil when
-// nothing was pending within the wait.
+// Job kinds an agent names in its claim (ClaimRequest.Kinds).
+const (
+	ClaimDeploy  = "deploy"
+	ClaimRun     = strata.TaskRunbook
+	ClaimDestroy = strata.TaskDestroy
+	ClaimObserve = strata.TaskObserve
+)
+
+// claimKinds checks the kinds a claim names and says which it takes: deployments (none
+// named, or "deploy"), and the kinds of task run it names, sorted.
+func claimKinds(kinds []string) (deploy bool, tasks []string, err error) {
+	if len(kinds) == 0 {
+		return true, nil, nil
+	}
+	for _, k := range kinds {
+		switch k {
+		case ClaimDeploy:
+			deploy = true
+		case ClaimRun, ClaimDestroy, ClaimObserve:
+			if !slices.Contains(tasks, k) {
+				tasks = append(tasks, k)
+			}
+		default:
+			return false, nil, strata.Errorf(strata.EINVALID, "claim: job kind %q is not one this server hands out; name %q, %q, %q or %q", k, ClaimDeploy, ClaimRun, ClaimDestroy, ClaimObserve)
+		}
+	}
+	slices.Sort(tasks)
+	return deploy, tasks, nil
+}
+
+// Claimed is a claimed job: its job, the id of its deployment (or, for a task run, of the
+// run: t-…), the claim's fence and lease. Job is nil when nothing was pending within
+// the wait.
 type Claimed struct {
 	Job          *engine.Job `json:"job"`
 	Deployment   string      `json:"deployment,omitempty"`
@@ -70,7 +106,8 @@ type Claimed struct {
 	LeaseUntil   time.Time   `json:"lease_until,omitzero"`
 }
 
-// Fenced names a claim: every request about a claimed deployment carries it.
+// Fenced names a claim: every request about a claimed deployment (or run: a t-… id in
+// Deployment) carries it.
 type Fenced struct {
 	Name       string `json:"name"`
 	Pool       string `json:"pool"`
@@ -99,7 +136,8 @@ type LogPiece struct {
 	Data string    `json:"data"`
 }
 
-// AgentReport is the outcome of a claimed deployment's attempt.
+// AgentReport is the outcome of a claimed deployment's attempt, or of a claimed run (then
+// with its command's exit code and its output, redacted by the agent).
 type AgentReport struct {
 	Name       string            `json:"name"`
 	Pool       string            `json:"pool"`
@@ -113,6 +151,10 @@ type AgentReport struct {
 	// (waiting up to WaitSeconds): the answer is then ReportedNext (agent_next.go).
 	Next        bool    `json:"next,omitempty"`
 	WaitSeconds float64 `json:"wait_seconds,omitempty"`
+	// Kinds are the next claim's job kinds, as ClaimRequest.Kinds.
+	Kinds    []string `json:"kinds,omitempty"`
+	ExitCode *int     `json:"exit_code,omitempty"`
+	Output   string   `json:"output,omitempty"`
 }
 
 // agentRoutes are the agents' routes, in the order docs/api.md lists them.
@@ -123,10 +165,10 @@ func (s *Server) agentRoutes() []route {
 	return []route{
 		r("register", "An agent says who it is, its pool and protocol version", AgentHello{}, s.agentRegister),
 		r("heartbeat", "An agent says it is still connected", AgentHello{}, s.agentHeartbeat),
-		r("claim", "Claim a deployment of the agent's pool (long-poll)", ClaimRequest{}, s.agentClaim),
+		r("claim", "Claim a deployment or a task run (runbook, destroy, observe) of the agent's pool (long-poll)", ClaimRequest{}, s.agentClaim),
 		r("renew", "Renew a claim's lease (with its fence)", Fenced{}, s.agentRenew),
 		r("logs", "Send a claimed deployment's redacted output (with its fence)", AgentLogs{}, s.agentLogs),
-		r("report", "Report a claimed deployment's outcome (with its fence)", AgentReport{}, s.agentReport),
+		r("report", "Report a claimed deployment's or run's outcome (with its fence)", AgentReport{}, s.agentReport),
 	}
 }
 
@@ -249,6 +291,10 @@ func (s *Server) claim(c *call, req ClaimRequest) (*Claimed, error) {
 	if err := checkHello(AgentHello{Name: req.Name, Pool: req.Pool, Protocol: strata.AgentProtocol}); err != nil {
 		return nil, err
 	}
+	takeDeploys, taskKinds, err := claimKinds(req.Kinds)
+	if err != nil {
+		return nil, err
+	}
 	envs, all, err := c.poolCoverage(req.Pool)
 	if err != nil {
 		return nil, err
@@ -266,7 +312,9 @@ func (s *Server) claim(c *call, req ClaimRequest) (*Claimed, error) {
 	}
 	deadline := time.Now().Add(wait)
 	lease := s.agentLease()
-	gate := s.claims.gate(req.Pool, c.tok.Hash)
+	// Claims that take other kinds of job do not share a turn: one that found no
+	// deployment says nothing of runs.
+	gate := s.claims.gate(req.Pool+"\x00"+fmt.Sprint(takeDeploys, taskKinds), c.tok.Hash)
 	wasWoken := false // by a wake-up rather than the poll
 	for {
 		if ctx.Err() != nil {
@@ -277,28 +325,35 @@ func (s *Server) claim(c *call, req ClaimRequest) (*Claimed, error) {
 		// wakes the wait below.
 		woken := s.engine.Wakes.Pending.Wait()
 		gen := s.engine.Wakes.Pending.Seq()
-		d, skipped, err := gate.try(wasWoken, gen, func() (*strata.Deployment, error) {
+		got, skipped, err := gate.try(wasWoken, gen, func() (*Claimed, error) {
 			now := s.now()
+			claim := strata.JobClaim{Pool: req.Pool, Envs: envs, AllEnvs: all, Agent: req.Name, Now: now, Until: now.Add(lease), TaskKinds: taskKinds}
 			ev := &strata.Event{Actor: c.tok.Name, Action: "agent.claim"}
-			return s.store.ClaimJob(context.WithoutCancel(ctx), strata.JobClaim{Pool: req.Pool, Envs: envs, AllEnvs: all, Agent: req.Name, Now: now, Until: now.Add(lease)}, ev)
+			var err error = strata.Errorf(strata.ENOTFOUND, "nothing pending")
+			if takeDeploys {
+				var d *strata.Deployment
+				d, err = s.store.ClaimJob(context.WithoutCancel(ctx), claim, ev)
+				if err == nil {
+					return s.claimedDeployment(req, d, lease)
+				}
+			}
+			if len(taskKinds) > 0 && strata.ErrorCode(err) == strata.ENOTFOUND {
+				var r *strata.TaskRun
+				r, err = s.store.ClaimRunJob(context.WithoutCancel(ctx), claim, ev)
+				if err == nil {
+					return s.claimedRun(req, r, lease)
+				}
+			}
+			return nil, err
 		})
 		if skipped {
 			// Another held claim looked after this wake-up and found nothing.
 			err = strata.Errorf(strata.ENOTFOUND, "nothing pending")
 		}
 		wasWoken = false
-		now := s.now()
 		switch code := strata.ErrorCode(err); {
 		case err == nil:
-			j, err := engine.ParseJob(d.Job)
-			if err != nil {
-				return nil, fmt.Errorf("claim %s: %w", d.ID, err)
-			}
-			j.Deployment = d.ID
-			j.Rollback = nil // the server's, for a failure's report; not the agent's to run
-			s.metrics.claimed(req.Pool, now.Sub(d.CreatedAt))
-			s.log.Info("agent claimed", "agent", req.Name, "deployment", d.ID, "attempt", d.Attempt, "fence", d.Fence)
-			return &Claimed{Job: j, Deployment: d.ID, Attempt: d.Attempt, Fence: d.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: d.LeaseUntil}, nil
+			return got, nil
 		case code == strata.ECONFLICT:
 			continue // another agent took that one first: look again at once
 		case code != strata.ENOTFOUND:
@@ -314,6 +369,53 @@ func (s *Server) claim(c *call, req ClaimRequest) (*Claimed, error) {
 		case <-time.After(min(agentPoll, time.Until(deadline))):
 		}
 	}
+}
+
+// claimedDeployment is the answer to a claim that took deployment d.
+func (s *Server) claimedDeployment(req ClaimRequest, d *strata.Deployment, lease time.Duration) (*Claimed, error) {
+	j, err := engine.ParseJob(d.Job)
+	if err != nil {
+		return nil, fmt.Errorf("claim %s: %w", d.ID, err)
+	}
+	j.Deployment = d.ID
+	j.Rollback = nil // the server's, for a failure's report; not the agent's to run
+	s.metrics.claimed(req.Pool, s.now().Sub(d.CreatedAt))
+	s.log.Info("agent claimed", "agent", req.Name, "deployment", d.ID, "attempt", d.Attempt, "fence", d.Fence)
+	return &Claimed{Job: j, Deployment: d.ID, Attempt: d.Attempt, Fence: d.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: d.LeaseUntil}, nil
+}
+
+// claimedRun is the answer to a claim that took task run r.
+func (s *Server) claimedRun(req ClaimRequest, r *strata.TaskRun, lease time.Duration) (*Claimed, error) {
+	j, err := engine.ParseJob(r.Job)
+	if err != nil {
+		return nil, fmt.Errorf("claim %s: %w", r.ID, err)
+	}
+	j.Run = r.ID
+	// Not in strata_agent_claim_wait_seconds, which is the deployments' wait.
+	s.log.Info("agent claimed", "agent", req.Name, "run", r.ID, "fence", r.Fence)
+	return &Claimed{Job: j, Deployment: r.ID, Attempt: 1, Fence: r.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: r.LeaseUntil}, nil
+}
+
+// isRun reports whether a fenced request's id names a runbook run rather than a deployment.
+func isRun(id string) bool { return strings.HasPrefix(id, "t-") }
+
+// claimedRun reads the run a fenced request is about and checks as claimed does.
+func (c *call) claimedRun(f Fenced) (*strata.TaskRun, error) {
+	if f.Fence <= 0 || !agentName.MatchString(f.Name) {
+		return nil, strata.Errorf(strata.EINVALID, "name the agent, the claimed run and the claim's fence (a whole number from 1)")
+	}
+	r, err := c.s.store.TaskRun(c.r.Context(), f.Deployment)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.allow(strata.ActAgent, r.Environment); err != nil {
+		return nil, err
+	}
+	if r.Pool == "" || r.Pool != f.Pool {
+		c.s.auditDenied(c.r.Context(), c.r, c.tok, strata.ActAgent, r.Environment)
+		return nil, deny("%s is not a run of pool %s", r.ID, f.Pool)
+	}
+	return r, nil
 }
 
 // claimed reads the deployment a fenced request is about and checks the token covers its
@@ -341,7 +443,11 @@ func (s *Server) agentRenew(c *call) (any, error) {
 	if err := c.decode(&f); err != nil {
 		return nil, err
 	}
-	if _, err := c.claimed(f); err != nil {
+	if isRun(f.Deployment) {
+		if _, err := c.claimedRun(f); err != nil {
+			return nil, err
+		}
+	} else if _, err := c.claimed(f); err != nil {
 		return nil, err
 	}
 	// A renewal is the agent's heartbeat while it runs a job.
@@ -349,7 +455,11 @@ func (s *Server) agentRenew(c *call) (any, error) {
 		return nil, err
 	}
 	until := s.now().Add(s.agentLease())
-	if err := s.store.RenewLease(c.r.Context(), f.Deployment, strata.AgentOwner(f.Name, f.Fence), until); err != nil {
+	renew := s.store.RenewLease
+	if isRun(f.Deployment) {
+		renew = s.store.RenewTaskRun
+	}
+	if err := renew(c.r.Context(), f.Deployment, strata.AgentOwner(f.Name, f.Fence), until); err != nil {
 		return nil, err
 	}
 	s.metrics.leaseRenewed()
@@ -360,6 +470,16 @@ func (s *Server) agentLogs(c *call) (any, error) {
 	var l AgentLogs
 	if err := c.decode(&l); err != nil {
 		return nil, err
+	}
+	if isRun(l.Deployment) {
+		r, err := c.claimedRun(Fenced{l.Name, l.Pool, l.Deployment, l.Fence})
+		if err != nil {
+			return nil, err
+		}
+		if r.Owner != strata.AgentOwner(l.Name, l.Fence) || r.State != strata.RunRunning {
+			return nil, strata.Errorf(strata.ECONFLICT, "%s is no longer claimed by %s with fence %d (it is %s); stop sending its output", r.ID, l.Name, l.Fence, r.State)
+		}
+		return nil, strata.Errorf(strata.EINVALID, "the output of run %s comes with its report (output), not as logs", r.ID)
 	}
 	d, err := c.claimed(Fenced{l.Name, l.Pool, l.Deployment, l.Fence})
 	if err != nil {
@@ -391,6 +511,9 @@ func (s *Server) agentReport(c *call) (any, error) {
 	if r.Health != "" && r.Health != strata.Healthy && r.Health != strata.Unhealthy {
 		return nil, strata.Errorf(strata.EINVALID, "health %q: want healthy, unhealthy or none", r.Health)
 	}
+	if isRun(r.Deployment) {
+		return s.agentReportRun(c, r)
+	}
 	d, err := c.claimed(Fenced{r.Name, r.Pool, r.Deployment, r.Fence})
 	if err != nil {
 		return nil, err
@@ -416,4 +539,47 @@ func (s *Server) agentReport(c *call) (any, error) {
 		return s.reportedNext(c, r, d), nil
 	}
 	return report.NewDeployment(d), nil
+}
+
+// runOutputCap bounds a run's output as the store keeps it (as a local run's).
+const runOutputCap = 256 << 10
+
+// agentReportRun records the outcome of a claimed runbook run, compare-and-set on the claim
+// (its owner names the fence): a report of another claim, or of a run failed meanwhile
+// because its lease lapsed, is refused (409).
+func (s *Server) agentReportRun(c *call, rep AgentReport) (any, error) {
+	if rep.Health != "" || len(rep.Outputs) > 0 {
+		return nil, strata.Errorf(strata.EINVALID, "a run's report has no health or outputs: send state, exit_code, output and error")
+	}
+	r, err := c.claimedRun(Fenced{rep.Name, rep.Pool, rep.Deployment, rep.Fence})
+	if err != nil {
+		return nil, err
+	}
+	r.Owner = strata.AgentOwner(rep.Name, rep.Fence)
+	r.State, r.Error, r.FinishedAt = rep.State, rep.Error, s.now()
+	r.ExitCode = -1
+	if rep.ExitCode != nil {
+		r.ExitCode = *rep.ExitCode
+	}
+	r.Output = rep.Output
+	if len(r.Output) > runOutputCap {
+		r.Output = r.Output[:runOutputCap] + "\n… (cut: the first 256 KiB are kept)"
+	}
+	detail := map[string]any{"task": r.Task, "exit_code": r.ExitCode, "agent": rep.Name, "fence": rep.Fence}
+	if r.Error != "" {
+		detail["error"] = r.Error
+	}
+	b, _ := json.Marshal(detail)
+	var ev *strata.Event
+	if action := engine.RunAction(r); action != "" {
+		ev = &strata.Event{Actor: c.tok.Name, Action: action, Service: r.Service, Environment: r.Environment, Subject: r.ID, Detail: b}
+	}
+	if err := s.store.UpdateTaskRun(context.WithoutCancel(c.r.Context()), r, ev); err != nil {
+		return nil, err
+	}
+	s.log.Info("agent reported", "agent", rep.Name, "run", r.ID, "state", r.State, "exit_code", r.ExitCode)
+	if rep.Next {
+		return &ReportedNext{Run: r, Next: s.claimNext(c, rep, r.ID)}, nil
+	}
+	return r, nil
 }

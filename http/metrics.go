@@ -314,7 +314,11 @@ func (s *Server) poolFigures(ctx context.Context, b *bytes.Buffer) error {
 	if err != nil {
 		return err
 	}
-	pools := report.NewPools(p, agents, active, s.now(), nil)
+	runs, err := s.store.TaskRuns(ctx, strata.TaskRunFilter{States: []string{strata.RunRunning}})
+	if err != nil {
+		return err
+	}
+	pools := report.NewPools(p, agents, active, runs, s.now(), nil)
 	b.WriteString("# HELP strata_agents_connected Agents of each pool seen in the last minute.\n# TYPE strata_agents_connected gauge\n")
 	for _, pl := range pools {
 		fmt.Fprintf(b, "strata_agents_connected{pool=%q} %d\n", pl.Name, pl.Connected)
@@ -322,6 +326,10 @@ func (s *Server) poolFigures(ctx context.Context, b *bytes.Buffer) error {
 	b.WriteString("# HELP strata_pool_queue Deployments of each pool waiting for an agent.\n# TYPE strata_pool_queue gauge\n")
 	for _, pl := range pools {
 		fmt.Fprintf(b, "strata_pool_queue{pool=%q} %d\n", pl.Name, pl.Waiting)
+	}
+	b.WriteString("# HELP strata_pool_run_queue Task runs (runbooks, destroy and observe steps) of each pool waiting for an agent.\n# TYPE strata_pool_run_queue gauge\n")
+	for _, pl := range pools {
+		fmt.Fprintf(b, "strata_pool_run_queue{pool=%q} %d\n", pl.Name, pl.RunsWaiting)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/report"
 )
 
 // matrixView is the environment x service matrix as the page shows it.
@@ -284,6 +285,7 @@ func (u *ui) funcs() template.FuncMap {
 			}
 			return t.UTC().Format("2006-01-02 15:04:05Z")
 		},
+		"runPlace": report.RunPlace,
 		"dash": func(s string) string {
 			if s == "" {
 				return "-"

@@ -28,7 +28,7 @@ func (u *ui) envRunbooks(ctx context.Context, v *visit, view *envView) error {
 	view.CanRun = v.can(strata.ActDeploy) && v.covers(name)
 	view.CanDecide = v.can(strata.ActApprove) && v.covers(name)
 	view.Principal = v.token.Name
-	runs, err := v.engine.Store.TaskRuns(ctx, strata.TaskRunFilter{Environment: name, Limit: 20})
+	runs, err := v.engine.Store.TaskRuns(ctx, strata.TaskRunFilter{Environment: name, Kinds: []string{strata.TaskRunbook, strata.TaskDestroy}, Limit: 20})
 	view.TaskRuns = runs
 	return err
 }
@@ -47,7 +47,8 @@ func (u *ui) runTask(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	req := engine.RunRequest{Service: r.PostFormValue("service"), Task: r.PostFormValue("task"), Env: name, Reason: strings.TrimSpace(r.PostFormValue("reason"))}
-	run, err := v.engine.RunTask(context.WithoutCancel(r.Context()), req)
+	// A run of a pool is queued, not waited for: its agent runs it, and the page shows it.
+	run, err := v.engine.RunTask(engine.WithoutWaiting(context.WithoutCancel(r.Context())), req)
 	u.runFlash(v, run, err)
 	http.Redirect(w, r, "/environments/"+url.PathEscape(name), http.StatusSeeOther)
 }
@@ -69,7 +70,7 @@ func (u *ui) decideRun(reject bool) func(w http.ResponseWriter, r *http.Request,
 		if reject {
 			run, err = v.engine.RejectTaskRun(ctx, run.ID, strings.TrimSpace(r.PostFormValue("reason")))
 		} else {
-			run, err = v.engine.ApproveTaskRun(context.WithoutCancel(ctx), run.ID)
+			run, err = v.engine.ApproveTaskRun(engine.WithoutWaiting(context.WithoutCancel(ctx)), run.ID)
 		}
 		u.runFlash(v, run, err)
 		http.Redirect(w, r, "/environments/"+url.PathEscape(run.Environment), http.StatusSeeOther)
@@ -79,6 +80,8 @@ func (u *ui) decideRun(reject bool) func(w http.ResponseWriter, r *http.Request,
 // runFlash tells the visitor how a run went.
 func (u *ui) runFlash(v *visit, run *strata.TaskRun, err error) {
 	switch {
+	case err == nil && run.Pool != "" && run.State == strata.RunRunning && run.Agent == "":
+		v.session.setFlash("Run "+run.ID+" of "+run.Service+"/"+run.Task+": queued for an agent of pool "+run.Pool+".", false)
 	case err == nil:
 		v.session.setFlash("Run "+run.ID+" of "+run.Service+"/"+run.Task+": "+run.State+".", false)
 	case run != nil && strata.ErrorCode(err) == strata.EBLOCKED && run.State == strata.RunWaiting:

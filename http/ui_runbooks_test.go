@@ -65,3 +65,20 @@ func TestRunbooksRunFromTheEnvironmentPage(t *testing.T) {
 		}
 	})
 }
+
+func TestARunbookOfAPoolsEnvironmentIsQueuedFromThePageNotWaitedFor(t *testing.T) {
+	yaml := strings.Replace(uiYAML, "  prod-eu:\n", "  edge:\n    labels: {tier: edge}\n    runs_on: eu\n  prod-eu:\n", 1)
+	yaml = strings.Replace(yaml, "  web:\n    deploy: \"echo web up\"\n", "  web:\n    deploy: \"echo web up\"\n    runbooks:\n      flush: \"echo flushing\"\n", 1)
+	x := newUIEstate(t, yaml)
+	b := x.login(t, "alice")
+	// No agent of pool eu runs: the request returns with the run queued.
+	b.post("/environments/edge/runs", url.Values{"csrf": {b.csrf()}, "service": {"web"}, "task": {"flush"}, "reason": {"cache stale"}})
+	_, page := b.get("/environments/edge")
+	if !strings.Contains(page, "queued for an agent of pool eu") || !strings.Contains(page, "waiting for an agent of pool eu") {
+		t.Fatalf("after asking:\n%s", page)
+	}
+	runs, err := x.store.TaskRuns(context.Background(), strata.TaskRunFilter{Environment: "edge"})
+	if err != nil || len(runs) != 1 || runs[0].State != strata.RunRunning || runs[0].Pool != "eu" || runs[0].Agent != "" {
+		t.Fatalf("runs %+v, %v; want one queued for pool eu", runs, err)
+	}
+}

@@ -21,19 +21,25 @@ type Agent struct {
 	Version        string    `json:"version"`
 	ConnectedSince time.Time `json:"connected_since"`
 	LastSeen       time.Time `json:"last_seen"`
-	// Running lists the ids of the deployments it holds now.
+	// Running lists the ids of the deployments and task runs (t-…: runbooks, destroy and
+	// observe steps) it holds now.
 	Running []string `json:"running"`
 }
 
-// NewAgents returns the documents of as, each with the active deployments of active that it
-// holds (an agent's claim names it); never nil.
-func NewAgents(as []*strata.Agent, active []*strata.Deployment) []Agent {
+// NewAgents returns the documents of as, each with the active deployments of active and
+// the running task runs of runs that it holds (an agent's claim names it); never nil.
+func NewAgents(as []*strata.Agent, active []*strata.Deployment, runs []*strata.TaskRun) []Agent {
 	out := make([]Agent, 0, len(as))
 	for _, a := range as {
 		doc := Agent{Name: a.Name, Pool: a.Pool, Version: a.Version, ConnectedSince: a.ConnectedSince.UTC(), LastSeen: a.LastSeen.UTC(), Running: []string{}}
 		for _, d := range active {
 			if d.Pool != "" && d.Agent == a.Name && d.State == strata.Running && d.Owner.IsAgent() {
 				doc.Running = append(doc.Running, d.ID)
+			}
+		}
+		for _, r := range runs {
+			if r.Pool != "" && r.Agent == a.Name && r.State == strata.RunRunning && r.Owner.IsAgent() {
+				doc.Running = append(doc.Running, r.ID)
 			}
 		}
 		out = append(out, doc)
@@ -73,30 +79,38 @@ func ListAgents(ctx context.Context, s strata.Store, p *strata.Project, now time
 	if err != nil {
 		return nil, nil, fmt.Errorf("list agents' deployments: %w", err)
 	}
+	runs, err := s.TaskRuns(ctx, strata.TaskRunFilter{States: []string{strata.RunRunning}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list agents' runs: %w", err)
+	}
 	if covers != nil {
 		active = slices.DeleteFunc(active, func(d *strata.Deployment) bool { return !covers(d.Environment) })
+		runs = slices.DeleteFunc(runs, func(r *strata.TaskRun) bool { return !covers(r.Environment) })
 	}
-	pools := NewPools(p, as, active, now, covers)
+	pools := NewPools(p, as, active, runs, now, covers)
 	if covers != nil {
 		as = slices.DeleteFunc(as, func(a *strata.Agent) bool {
 			return !slices.ContainsFunc(pools, func(p Pool) bool { return p.Name == a.Pool })
 		})
 	}
-	return NewAgents(as, active), pools, nil
+	return NewAgents(as, active, runs), pools, nil
 }
 
 // Pool is a pool of agents: the environments that run on it, its agents connected (seen
-// within engine.AgentGone) and its deployments waiting for one.
+// within engine.AgentGone), its deployments waiting for one and its task runs (runbooks,
+// destroy and observe steps) queued for one.
 type Pool struct {
 	Name         string   `json:"name"`
 	Environments []string `json:"environments"`
 	Connected    int      `json:"connected"`
 	Waiting      int      `json:"waiting"`
+	RunsWaiting  int      `json:"runs_waiting"`
 }
 
 // NewPools returns the pools the environments of p that covers reaches (nil: all) run on,
-// by name, with their figures from agents and the active deployments.
-func NewPools(p *strata.Project, agents []*strata.Agent, active []*strata.Deployment, now time.Time, covers func(env string) bool) []Pool {
+// by name, with their figures from agents, the active deployments and the running task
+// runs.
+func NewPools(p *strata.Project, agents []*strata.Agent, active []*strata.Deployment, runs []*strata.TaskRun, now time.Time, covers func(env string) bool) []Pool {
 	byName := map[string]*Pool{}
 	for _, e := range p.Environments {
 		if e.RunsOn == "" || (covers != nil && !covers(e.Name)) {
@@ -115,6 +129,11 @@ func NewPools(p *strata.Project, agents []*strata.Agent, active []*strata.Deploy
 	for _, d := range active {
 		if pl := byName[d.Pool]; pl != nil && d.State == strata.Pending {
 			pl.Waiting++
+		}
+	}
+	for _, r := range runs {
+		if pl := byName[r.Pool]; pl != nil && r.State == strata.RunRunning && r.Agent == "" && (covers == nil || covers(r.Environment)) {
+			pl.RunsWaiting++
 		}
 	}
 	out := make([]Pool, 0, len(byName))

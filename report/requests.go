@@ -199,6 +199,22 @@ type EnvListRequest struct {
 // DriftRequest is GET /api/v1/drift: `drift [--env ENV]`.
 type DriftRequest struct {
 	Env string `query:"env" doc:"only this environment"`
+	// AgentWait is how long an observe step of an environment with runs_on waits for an
+	// agent of its pool (a duration such as 30s; empty: 30s).
+	AgentWait string `query:"agent_wait" doc:"how long an observe on an agent waits for one of its pool to answer (e.g. 30s; default 30s)"`
+}
+
+// ObserveWait reads req's AgentWait: EINVALID naming the flag when it is not a duration
+// from 1s to 10m.
+func (req DriftRequest) ObserveWait() (time.Duration, error) {
+	if req.AgentWait == "" {
+		return engine.DefaultObserveWait, nil
+	}
+	d, err := time.ParseDuration(req.AgentWait)
+	if err != nil || d < time.Second || d > engine.MaxObserveWait {
+		return 0, strata.Errorf(strata.EINVALID, "--agent-wait %q: want a duration from 1s to %s, such as 30s", req.AgentWait, engine.MaxObserveWait)
+	}
+	return d, nil
 }
 
 // CreateEnv makes the short-lived environment req asks for, as e's actor.

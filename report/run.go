@@ -32,6 +32,23 @@ type RunsRequest struct {
 	Env     string `json:"-" query:"env"`
 	Service string `json:"-" query:"service"`
 	Limit   int    `json:"-" query:"limit"`
+	// Kind selects the runs of one kind: run (runbooks), destroy, observe, or all; empty
+	// lists runbooks and destroy steps (drift's observe steps are many and said by drift).
+	Kind string `json:"-" query:"kind"`
+}
+
+// RunKinds reads req's Kind as the kinds it selects; EINVALID naming the flag when it is
+// none of run, destroy, observe or all.
+func (req RunsRequest) RunKinds() ([]string, error) {
+	switch req.Kind {
+	case "":
+		return []string{strata.TaskRunbook, strata.TaskDestroy}, nil
+	case "all":
+		return nil, nil
+	case strata.TaskRunbook, strata.TaskDestroy, strata.TaskObserve:
+		return []string{req.Kind}, nil
+	}
+	return nil, strata.Errorf(strata.EINVALID, "--kind %q: want run, destroy, observe or all", req.Kind)
 }
 
 // WriteRun prints a run: its state, its approvals or output, and why it failed.
@@ -41,6 +58,9 @@ func WriteRun(w io.Writer, r *strata.TaskRun) {
 		fmt.Fprintf(w, " (exit %d)", r.ExitCode)
 	}
 	fmt.Fprintln(w)
+	if d := RunPlace(r); d != "" {
+		fmt.Fprintf(w, "  %s\n", d)
+	}
 	fmt.Fprintf(w, "  requested by %s", r.Requester)
 	if r.Reason != "" {
 		fmt.Fprintf(w, ": %s", r.Reason)
@@ -67,7 +87,25 @@ func WriteRuns(w io.Writer, rs []*strata.TaskRun) {
 		return
 	}
 	for _, r := range rs {
-		fmt.Fprintf(w, "%s  %-10s %s/%s in %s by %s at %s\n", r.ID, r.State, r.Service, r.Task, r.Environment, r.Requester,
+		fmt.Fprintf(w, "%s  %-10s %s/%s in %s by %s at %s", r.ID, r.State, r.Service, r.Task, r.Environment, r.Requester,
 			r.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"))
+		if d := RunPlace(r); d != "" {
+			fmt.Fprintf(w, " (%s)", d)
+		}
+		fmt.Fprintln(w)
 	}
+}
+
+// RunPlace says where a run of a pool runs: "waiting for an agent of pool P" while no agent
+// has claimed it, else "on agent A"; "" for a run that runs where it was asked for.
+func RunPlace(r *strata.TaskRun) string {
+	switch {
+	case r.Pool == "":
+		return ""
+	case r.Agent != "":
+		return "on agent " + r.Agent + " of pool " + r.Pool
+	case r.State == strata.RunRunning:
+		return "waiting for an agent of pool " + r.Pool
+	}
+	return "for pool " + r.Pool
 }

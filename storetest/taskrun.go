@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -64,5 +65,176 @@ func testTaskRuns(t *testing.T, open func(t *testing.T) strata.Store) {
 		_, err = s.TaskRun(ctx(t), "t-nope")
 		wantCode(t, err, strata.ENOTFOUND)
 		wantCode(t, s.CreateTaskRun(ctx(t), &strata.TaskRun{Service: "api", Environment: "dev", Task: "x", State: strata.RunSucceeded}, nil), strata.EINVALID)
+	})
+
+	testRunClaims(t, open)
+}
+
+// testRunClaims: a run of a pool is queued (running, fence 0) until an agent of the pool
+// claims it, once; its renewals and its ending need the claim's owner, and a lapsed claim is
+// never taken again.
+func testRunClaims(t *testing.T, open func(t *testing.T) strata.Store) {
+	t0 := time.Date(2031, 1, 1, 12, 0, 0, 0, time.UTC)
+	queued := func(t *testing.T, s strata.Store, env string) *strata.TaskRun {
+		t.Helper()
+		r := taskRun(env, strata.RunRunning)
+		r.Pool, r.Job = "eu", []byte(`{"kind":"run","command":"./ops/reindex.sh"}`)
+		must(t, s.CreateTaskRun(ctx(t), r, nil))
+		return r
+	}
+	claim := func(agent string, now time.Time, envs ...string) strata.JobClaim {
+		return strata.JobClaim{Pool: "eu", Envs: envs, Agent: agent, Now: now, Until: now.Add(30 * time.Second)}
+	}
+	t.Run("a queued run of a pool is claimed once, with its job, by an agent its environment is covered for", func(t *testing.T) {
+		s := open(t)
+		r := queued(t, s, "prod-eu")
+		_, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-us"), nil)
+		wantCode(t, err, strata.ENOTFOUND)
+		got, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-eu"), &strata.Event{Actor: "eu-agent", Action: "agent.claim"})
+		must(t, err)
+		if got.ID != r.ID || got.State != strata.RunRunning || got.Fence != 1 || got.Agent != "eu-1" || got.Pool != "eu" || got.Kind != strata.TaskRunbook ||
+			got.Owner != strata.AgentOwner("eu-1", 1) || string(got.Job) != `{"kind":"run","command":"./ops/reindex.sh"}` ||
+			!got.StartedAt.Equal(t0) || !got.LeaseUntil.Equal(t0.Add(30*time.Second)) {
+			t.Errorf("claimed %+v (job %s); want %s running, fence 1, owned by eu-1 with its job", got, got.Job, r.ID)
+		}
+		evs, err := s.Events(ctx(t), strata.EventFilter{Action: "agent.claim"})
+		must(t, err)
+		if len(evs) != 1 || evs[0].Subject != r.ID || evs[0].Environment != "prod-eu" {
+			t.Errorf("agent.claim events %+v, want one about %s in prod-eu", evs, r.ID)
+		}
+		_, err = s.ClaimRunJob(ctx(t), claim("eu-2", t0.Add(time.Second), "prod-eu"), nil)
+		wantCode(t, err, strata.ENOTFOUND)
+	})
+	t.Run("a run whose agent's lease lapsed is not claimed again", func(t *testing.T) {
+		s := open(t)
+		queued(t, s, "prod-eu")
+		_, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-eu"), nil)
+		must(t, err)
+		_, err = s.ClaimRunJob(ctx(t), claim("eu-2", t0.Add(time.Hour), "prod-eu"), nil)
+		wantCode(t, err, strata.ENOTFOUND)
+	})
+	t.Run("the oldest queued run is claimed first, and a token covering the whole pool takes any", func(t *testing.T) {
+		s := open(t)
+		first := queued(t, s, "prod-eu")
+		second := queued(t, s, "prod-eu2")
+		c := claim("eu-1", t0, "prod-eu", "prod-eu2")
+		c.AllEnvs = true
+		a, err := s.ClaimRunJob(ctx(t), c, nil)
+		must(t, err)
+		b, err := s.ClaimRunJob(ctx(t), c, nil)
+		must(t, err)
+		if a.ID != first.ID || b.ID != second.ID {
+			t.Errorf("claimed %s then %s, want %s then %s", a.ID, b.ID, first.ID, second.ID)
+		}
+	})
+	t.Run("waiting runs, runs for no pool and runs of another pool are not claimed", func(t *testing.T) {
+		s := open(t)
+		w := taskRun("prod-eu", strata.RunWaiting)
+		w.Pool, w.Job = "eu", []byte(`{}`)
+		must(t, s.CreateTaskRun(ctx(t), w, nil))
+		local := taskRun("prod-eu", strata.RunRunning)
+		local.Owner, local.LeaseUntil = owner(1), t0
+		must(t, s.CreateTaskRun(ctx(t), local, nil))
+		other := taskRun("prod-eu", strata.RunRunning)
+		other.Pool, other.Job = "us", []byte(`{}`)
+		must(t, s.CreateTaskRun(ctx(t), other, nil))
+		_, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-eu"), nil)
+		wantCode(t, err, strata.ENOTFOUND)
+		// Approved, the waiting one is queued for the pool (claimed by no one) and then taken.
+		must(t, s.ClaimTaskRun(ctx(t), w.ID, strata.Owner{}, time.Time{}, nil))
+		got, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-eu"), nil)
+		must(t, err)
+		if got.ID != w.ID {
+			t.Errorf("claimed %s, want the approved %s", got.ID, w.ID)
+		}
+	})
+	t.Run("a claim takes only the kinds of task run it names", func(t *testing.T) {
+		s := open(t)
+		d := taskRun("prod-eu", strata.RunRunning)
+		d.Task, d.Kind, d.Pool, d.Job = "destroy", strata.TaskDestroy, "eu", []byte(`{"kind":"destroy"}`)
+		must(t, s.CreateTaskRun(ctx(t), d, nil))
+		runs := claim("eu-1", t0, "prod-eu")
+		runs.TaskKinds = []string{strata.TaskRunbook}
+		_, err := s.ClaimRunJob(ctx(t), runs, nil)
+		wantCode(t, err, strata.ENOTFOUND)
+		both := claim("eu-1", t0, "prod-eu")
+		both.TaskKinds = []string{strata.TaskRunbook, strata.TaskDestroy}
+		got, err := s.ClaimRunJob(ctx(t), both, nil)
+		must(t, err)
+		if got.ID != d.ID || got.Kind != strata.TaskDestroy {
+			t.Errorf("claimed %+v, want the destroy %s", got, d.ID)
+		}
+		wantCode(t, s.CreateTaskRun(ctx(t), &strata.TaskRun{Service: "api", Environment: "dev", Task: "x", Kind: "teleport", State: strata.RunRunning}, nil), strata.EINVALID)
+		listed, err := s.TaskRuns(ctx(t), strata.TaskRunFilter{Kinds: []string{strata.TaskDestroy}})
+		must(t, err)
+		if len(listed) != 1 || listed[0].ID != d.ID {
+			t.Errorf("destroy runs %+v, want %s", listed, d.ID)
+		}
+		listed, err = s.TaskRuns(ctx(t), strata.TaskRunFilter{Kinds: []string{strata.TaskObserve}})
+		must(t, err)
+		if len(listed) != 0 {
+			t.Errorf("observe runs %+v, want none", listed)
+		}
+	})
+	t.Run("a claimed run is renewed and ended only by its claim", func(t *testing.T) {
+		s := open(t)
+		r := queued(t, s, "prod-eu")
+		got, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-eu"), nil)
+		must(t, err)
+		must(t, s.RenewTaskRun(ctx(t), r.ID, got.Owner, t0.Add(time.Minute)))
+		wantCode(t, s.RenewTaskRun(ctx(t), r.ID, strata.AgentOwner("eu-2", 1), t0.Add(time.Minute)), strata.ECONFLICT)
+		wantCode(t, s.RenewTaskRun(ctx(t), "t-nope", got.Owner, t0.Add(time.Minute)), strata.ENOTFOUND)
+		end := *got
+		end.State, end.ExitCode, end.Output, end.FinishedAt = strata.RunFailed, 3, "boom\n", t0.Add(time.Minute)
+		end.Owner = strata.AgentOwner("eu-2", 1)
+		wantCode(t, s.UpdateTaskRun(ctx(t), &end, nil), strata.ECONFLICT)
+		end.Owner = got.Owner
+		must(t, s.UpdateTaskRun(ctx(t), &end, nil))
+		wantCode(t, s.RenewTaskRun(ctx(t), r.ID, got.Owner, t0.Add(2*time.Minute)), strata.ECONFLICT)
+		back, err := s.TaskRun(ctx(t), r.ID)
+		must(t, err)
+		if back.State != strata.RunFailed || back.ExitCode != 3 || back.Agent != "eu-1" || back.Pool != "eu" || back.Job != nil {
+			t.Errorf("after the end: %+v", back)
+		}
+	})
+	t.Run("concurrent claimers each get a different run", func(t *testing.T) {
+		s := open(t)
+		const n = 6
+		for range n {
+			queued(t, s, "prod-eu")
+		}
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for i := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					r, err := s.ClaimRunJob(ctx(t), claim("eu-"+string(rune('1'+i)), t0, "prod-eu"), nil)
+					switch strata.ErrorCode(err) {
+					case "":
+						mu.Lock()
+						seen[r.ID]++
+						mu.Unlock()
+					case strata.ECONFLICT, strata.EBLOCKED:
+					case strata.ENOTFOUND:
+						return
+					default:
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if len(seen) != n {
+			t.Errorf("%d runs claimed, want %d", len(seen), n)
+		}
+		for id, k := range seen {
+			if k != 1 {
+				t.Errorf("%s claimed %d times", id, k)
+			}
+		}
 	})
 }

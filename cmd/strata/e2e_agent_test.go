@@ -70,7 +70,19 @@ type agentEstate struct {
 // agents' claims last lease (serve --agent-lease): short where a test waits for one to lapse,
 // the default elsewhere, so that a slow machine never makes an agent fence itself.
 func newAgentEstate(t *testing.T, store, lease string) *agentEstate {
-	e := newEstate(t, agentYAML)
+	return newAgentEstateOf(t, agentYAML, nil, store, lease)
+}
+
+// newAgentEstateOf is newAgentEstate of yaml, with files (executable, by their path in the
+// project) written before anything is released.
+func newAgentEstateOf(t *testing.T, yaml string, files map[string]string, store, lease string) *agentEstate {
+	e := newEstate(t, yaml)
+	for name, text := range files {
+		e.write(name, strings.ReplaceAll(text, "@SCRATCH@", e.scratch))
+		if err := os.Chmod(filepath.Join(e.dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if store != "" {
 		e.env = append(e.env, "STRATA_STORE="+store)
 	}

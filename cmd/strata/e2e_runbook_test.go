@@ -36,9 +36,9 @@ pipeline:
 `
 
 type taskRun struct {
-	ID, State, Service, Task, Environment, Requester, Error, Output string
-	ExitCode                                                        int `json:"exit_code"`
-	Approvals                                                       []struct{ Principal string }
+	ID, State, Service, Task, Environment, Requester, Error, Output, Agent string
+	ExitCode                                                               int `json:"exit_code"`
+	Approvals                                                              []struct{ Principal string }
 }
 
 func runDoc(t *testing.T, r result) taskRun {

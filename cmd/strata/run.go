@@ -43,7 +43,7 @@ its approvals and how it ended are in the audit log; its output (secrets redacte
 func (a *app) runsCommand() *cobra.Command {
 	var req report.RunsRequest
 	c := &cobra.Command{
-		Use:   "runs [--env ENV] [--service S]",
+		Use:   "runs [--env ENV] [--service S] [--kind K]",
 		Short: "The newest runbook runs",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,6 +57,7 @@ func (a *app) runsCommand() *cobra.Command {
 	c.Flags().StringVar(&req.Env, "env", "", "only runs in this environment")
 	c.Flags().StringVar(&req.Service, "service", "", "only runs of this service's runbooks")
 	c.Flags().IntVar(&req.Limit, "limit", 50, "the newest this many")
+	c.Flags().StringVar(&req.Kind, "kind", "", "only runs of this kind: run, destroy, observe or all (default: run and destroy)")
 	c.AddCommand(&cobra.Command{
 		Use:   "show ID",
 		Short: "One run: its state, approvals, exit status and output",

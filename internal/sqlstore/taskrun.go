@@ -12,14 +12,15 @@ import (
 
 // taskRunColumns are the columns scanTaskRun reads.
 const taskRunColumns = `id, service, environment, task, state, requester, reason, approvals, exit_code, error, output,
-	owner_host, owner_pid, owner_start, lease_until, created_at, started_at, finished_at`
+	owner_host, owner_pid, owner_start, lease_until, created_at, started_at, finished_at, pool, agent, fence, kind`
 
 func scanTaskRun(s scanner) (*strata.TaskRun, error) {
 	var r strata.TaskRun
 	var approvals string
 	var lease, created, started, finished int64
 	err := s.Scan(&r.ID, &r.Service, &r.Environment, &r.Task, &r.State, &r.Requester, &r.Reason, &approvals, &r.ExitCode,
-		&r.Error, &r.Output, &r.Owner.Host, &r.Owner.PID, &r.Owner.Start, &lease, &created, &started, &finished)
+		&r.Error, &r.Output, &r.Owner.Host, &r.Owner.PID, &r.Owner.Start, &lease, &created, &started, &finished,
+		&r.Pool, &r.Agent, &r.Fence, &r.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -44,15 +45,27 @@ func (db *DB) CreateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Ev
 		n.ID = sqlrow.NewID("t-")
 	}
 	n.CreatedAt = db.orNow(n.CreatedAt)
+	if n.Kind == "" {
+		n.Kind = strata.TaskRunbook
+	}
+	if n.Kind != strata.TaskRunbook && n.Kind != strata.TaskDestroy && n.Kind != strata.TaskObserve {
+		return strata.Errorf(strata.EINVALID, "create task run: kind %q is not %q, %q or %q", n.Kind, strata.TaskRunbook, strata.TaskDestroy, strata.TaskObserve)
+	}
 	if n.Approvals == nil {
 		n.Approvals = []strata.Approval{}
 	}
+	var job *string
+	if n.Pool != "" {
+		j := string(n.Job)
+		job = &j
+	}
 	err := db.write(ctx, func(tx *txn) error {
 		_, err := tx.Exec(ctx, `INSERT INTO task_runs (id, service, environment, task, state, requester, reason, approvals, exit_code,
-			owner_id, owner_host, owner_pid, owner_start, lease_until, created_at, started_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?)`,
+			owner_id, owner_host, owner_pid, owner_start, lease_until, created_at, started_at, pool, job, kind)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, n.Service, n.Environment, n.Task, n.State, n.Requester, n.Reason, approvalsJSON(n.Approvals),
-			n.Owner.ID(), n.Owner.Host, n.Owner.PID, n.Owner.Start, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt))
+			n.Owner.ID(), n.Owner.Host, n.Owner.PID, n.Owner.Start, sqlrow.Nanos(n.LeaseUntil), sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(n.StartedAt),
+			n.Pool, job, n.Kind)
 		if err != nil {
 			return err
 		}
@@ -61,7 +74,7 @@ func (db *DB) CreateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Ev
 	if err != nil {
 		return sqlrow.Wrap(err, "create task run %s of %s in %s", n.Task, n.Service, n.Environment)
 	}
-	n.ExitCode = -1
+	n.ExitCode, n.Job = -1, nil
 	*r = n
 	return nil
 }
@@ -86,6 +99,90 @@ func (db *DB) ClaimTaskRun(ctx context.Context, id string, owner strata.Owner, u
 		return tx.audit(ctx, e, id, service, env)
 	})
 	return sqlrow.Wrap(err, "claim task run %s", id)
+}
+
+// ClaimRunJob gives c.Agent the oldest run queued for its pool: picked skipping rows other
+// claimers hold locked (PostgreSQL), then updated compare-and-set on its fence, so that of
+// two claimers that picked the same row one wins. Only fence 0 is ever claimed: a run is
+// run at most once.
+func (db *DB) ClaimRunJob(ctx context.Context, c strata.JobClaim, e *strata.Event) (*strata.TaskRun, error) {
+	if c.Agent == "" || c.Pool == "" {
+		return nil, strata.Errorf(strata.EINVALID, "claim a run: name the agent and its pool")
+	}
+	if len(c.Envs) == 0 {
+		return nil, strata.Errorf(strata.ENOTFOUND, "no run of pool %s waits for this agent (its token covers no environment of the pool)", c.Pool)
+	}
+	now := db.orNow(c.Now)
+	var got *strata.TaskRun
+	err := db.write(ctx, func(tx *txn) error {
+		got = nil
+		var conds conds
+		if !c.AllEnvs {
+			conds.in("environment", c.Envs)
+		}
+		conds.in("kind", c.TaskKinds)
+		envs := ""
+		for _, w := range conds.where {
+			envs += " AND " + w
+		}
+		args := append([]any{c.Pool}, conds.args...)
+		var id string
+		// "pool <> ''", "state = 'running'" and "fence = 0" are the partial index
+		// task_runs_pool's condition, written out so that the planner uses it.
+		err := tx.QueryRow(ctx, `SELECT id FROM task_runs
+			WHERE pool = ? AND pool <> ''`+envs+` AND state = 'running' AND fence = 0
+			ORDER BY created_at, `+db.d.Order+` LIMIT 1`+db.d.SkipLocked, args...).Scan(&id)
+		if noRows(err) {
+			return strata.Errorf(strata.ENOTFOUND, "no run of pool %s waits for an agent", c.Pool)
+		}
+		if err != nil {
+			return err
+		}
+		owner := strata.AgentOwner(c.Agent, 1)
+		rows, err := tx.Exec(ctx, `UPDATE task_runs SET fence = 1, agent = ?, owner_id = ?, owner_host = ?, owner_pid = 0,
+			owner_start = ?, lease_until = ?, started_at = ?
+			WHERE id = ? AND state = 'running' AND fence = 0`,
+			c.Agent, owner.ID(), owner.Host, owner.Start, sqlrow.Nanos(c.Until), sqlrow.Nanos(now), id)
+		if err != nil {
+			return err
+		}
+		if rows != 1 {
+			return strata.Errorf(strata.ECONFLICT, "run %s was claimed by another agent first", id)
+		}
+		r, err := scanTaskRun(tx.QueryRow(ctx, `SELECT `+taskRunColumns+` FROM task_runs WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		var job *string
+		if err := tx.QueryRow(ctx, `SELECT job FROM task_runs WHERE id = ?`, id).Scan(&job); err != nil {
+			return err
+		}
+		if job != nil {
+			r.Job = []byte(*job)
+		}
+		got = r
+		return tx.audit(ctx, e, r.ID, r.Service, r.Environment)
+	})
+	if err != nil {
+		return nil, sqlrow.Wrap(err, "claim a run of pool %s for agent %s", c.Pool, c.Agent)
+	}
+	return got, nil
+}
+
+// RenewTaskRun extends a running run's lease, compare-and-set on its owner.
+func (db *DB) RenewTaskRun(ctx context.Context, id string, owner strata.Owner, until time.Time) error {
+	err := db.write(ctx, func(tx *txn) error {
+		n, err := tx.Exec(ctx, `UPDATE task_runs SET lease_until = ? WHERE id = ? AND state = 'running' AND owner_id = ? AND owner_id <> ''`,
+			sqlrow.Nanos(until), id, owner.ID())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return db.taskRunMissing(ctx, tx, id, "is %s and no longer this claim's")
+		}
+		return nil
+	})
+	return sqlrow.Wrap(err, "renew task run %s", id)
 }
 
 // taskRunMissing is the error of a compare-and-set on run id that matched nothing:
@@ -161,6 +258,7 @@ func (db *DB) TaskRuns(ctx context.Context, f strata.TaskRunFilter) ([]*strata.T
 	c.equal("service", f.Service)
 	c.equal("environment", f.Environment)
 	c.in("state", f.States)
+	c.in("kind", f.Kinds)
 	q := `SELECT ` + taskRunColumns + ` FROM task_runs` + c.clause() + ` ORDER BY created_at DESC, ` + db.d.Order + ` DESC` + c.limit(f.Limit)
 	return list(ctx, db, "list task runs", q, c.args, scanTaskRun)
 }

@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/layer"
+)
+
+// Drift's observe step of a service in an environment with runs_on runs on an agent of the
+// pool, which reaches the environment's network: a task run of kind observe, with its job
+// (the command or URL, the config without secrets: an observe step gets none), queued for
+// the pool. Drift waits for it a bounded time (WithObserveWait); when no agent claims it by then
+// it is withdrawn (failed, never run) and the item says so.
+
+// DefaultObserveWait is how long drift waits for an agent of a pool to claim an observe.
+const DefaultObserveWait = 30 * time.Second
+
+// MaxObserveWait bounds what a drift may ask to wait (`drift --agent-wait`).
+const MaxObserveWait = 10 * time.Minute
+
+type observeWaitKey struct{}
+
+// WithObserveWait returns ctx with how long a drift made with it waits for an agent of a
+// pool to claim an observe step (DefaultObserveWait without it).
+func WithObserveWait(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, observeWaitKey{}, d)
+}
+
+func observeWait(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(observeWaitKey{}).(time.Duration); ok && d > 0 {
+		return d
+	}
+	return DefaultObserveWait
+}
+
+// observeOnAgent has an agent of the pool of d's environment run svc's observe step for d,
+// and returns the version it reports.
+func (e *Engine) observeOnAgent(ctx context.Context, svc *strata.Service, d *strata.Deployment, rs *layer.Resolved, _ string) (string, error) {
+	env := e.Project.Environment(d.Environment)
+	ob := svc.Observe
+	if rs == nil {
+		return "", fmt.Errorf("the config does not resolve")
+	}
+	rs = withoutSecrets(rs)
+	timeout := ob.Timeout
+	if timeout <= 0 {
+		timeout = observeTimeout
+	}
+	rel, err := e.Store.Release(ctx, d.Service, d.Version)
+	if err != nil {
+		return "", fmt.Errorf("release %s@%s: %w", d.Service, d.Version, err)
+	}
+	j := &Job{Deployment: d.ID, Project: e.Project.Name, Service: svc.Name, Environment: d.Environment, Version: d.Version,
+		Kind: KindObserve, Task: strata.TaskObserve, Release: rel.ID, Digest: rel.Digest, Recipe: rel.Recipe, Bundle: rel.Bundle,
+		Timeout: strata.Duration(timeout), Config: map[string]any{}}
+	for k, v := range rs.Values {
+		j.Config[k] = v
+	}
+	rt := &layer.Runtime{Version: d.Version}
+	if ob.HTTP != "" {
+		if j.ObserveURL, err = layer.Expand(e.Project, rs, ob.HTTP, ob.Pos, rt); err != nil {
+			return "", err
+		}
+		j.Bundle = "" // a URL needs no file of the release
+	} else {
+		cmd, err := layer.ExpandCommand(e.Project, rs, ob.Run, ob.Pos, rt)
+		if err != nil {
+			return "", err
+		}
+		j.Command, j.CommandEnv = cmd.Text, cmd.Env
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return "", fmt.Errorf("the observe job: %w", err)
+	}
+	r := &strata.TaskRun{Service: svc.Name, Environment: d.Environment, Task: strata.TaskObserve, Kind: strata.TaskObserve,
+		State: strata.RunRunning, Requester: e.Actor, Pool: env.RunsOn, Job: b, CreatedAt: e.now()}
+	if err := e.Store.CreateTaskRun(ctx, r, nil); err != nil {
+		return "", err
+	}
+	wait := observeWait(ctx)
+	got, err := e.awaitRun(ctx, r, wait)
+	if strata.ErrorCode(err) == strata.EBLOCKED && got.Agent == "" && ctx.Err() == nil {
+		// Withdrawn, compare-and-set on its claim: unless an agent took it just now, no
+		// agent runs it later for no one.
+		got.State, got.Error, got.FinishedAt = strata.RunFailed, fmt.Sprintf("no agent of pool %s answered within %s", got.Pool, wait), e.now()
+		switch uerr := e.Store.UpdateTaskRun(context.WithoutCancel(ctx), got, nil); strata.ErrorCode(uerr) {
+		case "":
+			return "", fmt.Errorf("no agent of pool %s answered within %s", got.Pool, wait)
+		case strata.ECONFLICT: // claimed meanwhile: wait for its answer
+			got, err = e.awaitRun(ctx, r, 0)
+		default:
+			return "", uerr
+		}
+	}
+	if err != nil && got.State != strata.RunFailed {
+		return "", err
+	}
+	if got.State != strata.RunSucceeded {
+		return "", fmt.Errorf("%s%s", got.Error, onAgent(got))
+	}
+	return got.Output, nil
+}
+
+// ObserveJob runs an agent's job of KindObserve in e (an engine as RunJob's): it GETs the
+// URL or runs the command, from the release's recipe, and returns the version observed as
+// the outcome's Output.
+func (e *Engine) ObserveJob(ctx context.Context, j *Job) JobOutcome {
+	exit := -1
+	failed := func(why string) JobOutcome { return JobOutcome{State: strata.Failed, Error: why, ExitCode: &exit} }
+	var got string
+	var err error
+	if j.ObserveURL != "" {
+		got, err = observeHTTP(ctx, j.ObserveURL, time.Duration(j.Timeout))
+	} else {
+		rel := &strata.Release{ID: j.Release, Service: j.Service, Version: j.Version, Digest: j.Digest, Recipe: j.Recipe, Bundle: j.Bundle}
+		if why := e.verifyArtifacts(rel); why != "" {
+			return failed(why)
+		}
+		rs := &layer.Resolved{Service: j.Service, Environment: j.Environment, Values: j.Config, Secret: map[string]bool{},
+			Keys: slices.Sorted(maps.Keys(j.Config))}
+		d := &strata.Deployment{ID: j.Deployment, Service: j.Service, Environment: j.Environment, Version: j.Version, Attempt: 1}
+		scratch, serr := os.MkdirTemp("", "strata-observe-")
+		if serr != nil {
+			return failed(serr.Error())
+		}
+		defer os.RemoveAll(scratch)
+		got, err = e.observeCommand(ctx, d, rel, rs, e.recipeCommand(rel, j.Command), j.CommandEnv, time.Duration(j.Timeout), scratch)
+	}
+	if err != nil {
+		return failed(err.Error())
+	}
+	exit = 0
+	return JobOutcome{State: strata.Succeeded, ExitCode: &exit, Output: got}
+}

@@ -1,0 +1,271 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/strata-dev/strata"
+	"github.com/strata-dev/strata/internal/capbuf"
+	"github.com/strata-dev/strata/layer"
+	"github.com/strata-dev/strata/secret"
+	"github.com/strata-dev/strata/step"
+)
+
+// A runbook run in an environment that runs_on a pool is not run here: it is recorded with
+// its job (a Job of KindRun) for the pool, running and claimed by no one (queued); an agent
+// of the pool claims it once (ClaimRunJob), runs it here (RunTaskJob) and reports its exit
+// code and redacted output; the process that asked for it waits for that (awaitRun). A run
+// is never run twice by itself: a claimed run whose agent's lease lapsed is failed, not
+// claimed again, as a local run whose process died is.
+
+// KindRun is the kind of a job that runs a runbook, KindDestroy of one that runs a
+// service's destroy step (`env destroy` of an environment with runs_on).
+const (
+	KindRun     = "run"
+	KindDestroy = "destroy"
+	// KindObserve is drift's observe step (observejob.go).
+	KindObserve = "observe"
+)
+
+// IsDeploymentKind reports whether kind is a deployment's (a job ClaimJob hands out): an
+// agent runs those as deployments, and refuses a kind it does not know rather than run it
+// as one.
+func IsDeploymentKind(kind string) bool {
+	// KindDestroy is a task run's, not a deployment's.
+	return kind == KindDeploy || kind == KindPromotion || kind == KindRollback
+}
+
+// newRunJob is the job an agent of env's pool runs for runbook rb of svc: its command as
+// layer.ExpandCommand makes it, env's config as it is now without the secrets (sealed), and
+// the bundle of the release running there, whose recipe holds the runbook's script.
+func (e *Engine) newRunJob(ctx context.Context, svc *strata.Service, env *strata.Environment, rb *strata.Runbook) ([]byte, error) {
+	f, version, err := e.runFacts(ctx, svc, env)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := e.resolveFor(svc, env, version, f)
+	if err != nil {
+		return nil, err
+	}
+	j := &Job{Project: e.Project.Name, Service: svc.Name, Environment: env.Name, Version: version, Kind: KindRun, Task: rb.Name,
+		Timeout: strata.Duration(runTimeout(rb)), Config: map[string]any{}}
+	if version != "" {
+		rel, err := e.Store.Release(ctx, svc.Name, version)
+		if err != nil {
+			return nil, fmt.Errorf("run %s of %s in %s: the release running there: %w", rb.Name, svc.Name, env.Name, err)
+		}
+		j.Release, j.Digest, j.Recipe, j.Bundle = rel.ID, rel.Digest, rel.Recipe, rel.Bundle
+	}
+	if err := e.sealSecrets(j, svc, rs); err != nil {
+		return nil, err
+	}
+	cmd, err := layer.ExpandCommand(e.Project, rs, rb.Run, rb.Pos, &layer.Runtime{Version: version})
+	if err != nil {
+		return nil, err
+	}
+	j.Command, j.CommandEnv = cmd.Text, cmd.Env
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, fmt.Errorf("run %s of %s in %s: the job: %w", rb.Name, svc.Name, env.Name, err)
+	}
+	return b, nil
+}
+
+// RunTaskJob runs an agent's job of KindRun or KindDestroy in e (an engine as RunJob's), once: keys opens
+// its secrets; its output, redacted, goes to e.Log and, its first 256 KiB, into the
+// outcome. ctx is the claim's: the agent cancels it when it can no longer renew its lease,
+// and the command is stopped.
+func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault) JobOutcome {
+	exit := -1
+	failed := func(why string) JobOutcome { return JobOutcome{State: strata.Failed, Error: why, ExitCode: &exit} }
+	if j.Command == "" {
+		return failed(fmt.Sprintf("run %s of %s has no command", j.Task, j.Service))
+	}
+	rs, err := e.openSecrets(ctx, j, keys)
+	if err != nil {
+		return failed(err.Error())
+	}
+	secrets := secretValues(rs)
+	var rel *strata.Release
+	if j.Bundle != "" {
+		// Fetched and checked against its digest; its trees are checked again before
+		// anything of it runs, as for a deployment.
+		rel = &strata.Release{ID: j.Release, Service: j.Service, Version: j.Version, Digest: j.Digest, Recipe: j.Recipe, Bundle: j.Bundle}
+		if why := e.verifyArtifacts(rel); why != "" {
+			return failed(why)
+		}
+	}
+	var vars []string
+	if j.Kind == KindDestroy {
+		if rel == nil {
+			return failed(fmt.Sprintf("the destroy of %s in %s names no bundle: release %s again to destroy it on an agent", j.Service, j.Environment, j.Service))
+		}
+		// A destroy step gets what it gets locally (destroyStep): a deploy step's variables.
+		d := &strata.Deployment{ID: j.Deployment, Service: j.Service, Environment: j.Environment, Version: j.Version, Attempt: 1}
+		vars = e.stepEnv(d, rel, rs, "", "")
+	} else {
+		vars = append([]string{}, e.BaseEnv...)
+		vars = append(vars, rs.Environ()...)
+		vars = append(vars, "STRATA_PROJECT="+j.Project, "STRATA_ENV="+j.Environment, "STRATA_SERVICE="+j.Service,
+			"STRATA_VERSION="+j.Version, "STRATA_TASK="+j.Task, "STRATA_RUN="+j.Run, "STRATA_RECIPE="+e.recipePath(rel))
+	}
+	vars = append(vars, j.CommandEnv...)
+	out := &capbuf.Buffer{Max: runOutputCap}
+	ws := []io.Writer{out}
+	if e.Log != nil {
+		ws = append(ws, &linePrefixer{e: e, prefix: "  " + j.Service + "/" + j.Environment + " | "})
+	}
+	o := &output{redactor: secret.NewRedactor(io.MultiWriter(ws...), secrets)}
+	e.logf("▸ %s → %s: %s %s (%s)", j.Service, j.Environment, j.Kind, j.Task, j.Run)
+	res, err := e.runStep(ctx, step.Spec{Name: j.Kind + " " + j.Task, Command: e.recipeCommand(rel, j.Command), Dir: e.Project.Dir,
+		Env: vars, Timeout: time.Duration(j.Timeout), Output: o})
+	o.Flush()
+	outcome := JobOutcome{State: strata.Succeeded, ExitCode: &exit, Output: out.String()}
+	if out.Cut {
+		outcome.Output += "\n… (cut: the first 256 KiB are kept)"
+	}
+	switch {
+	case ctx.Err() != nil:
+		outcome.State, outcome.Error = strata.Failed, fmt.Sprintf("the run was stopped: %v", context.Cause(ctx))
+	case err != nil:
+		outcome.State, outcome.Error = strata.Failed, secret.Redact(err.Error(), secrets)
+	default:
+		exit = res.ExitCode
+		if exit != 0 {
+			outcome.State, outcome.Error = strata.Failed, fmt.Sprintf("the command exited with status %d", exit)
+		}
+	}
+	return outcome
+}
+
+type noWaitKey struct{}
+
+// WithoutWaiting returns ctx for a caller that does not wait for an agent (the dashboard,
+// whose request must end): a run RunTask or ApproveTaskRun queues for a pool is returned
+// queued (running, no agent yet) instead of waited for.
+func WithoutWaiting(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noWaitKey{}, true)
+}
+
+// awaitQueued waits for r, a runbook run just queued for its pool, unless ctx says not to
+// (WithoutWaiting).
+func (e *Engine) awaitQueued(ctx context.Context, r *strata.TaskRun) (*strata.TaskRun, error) {
+	if ctx.Value(noWaitKey{}) != nil {
+		e.Wakes.pending().Wake()
+		return r, nil
+	}
+	return e.awaitRun(ctx, r, 0)
+}
+
+// awaitRun waits until the agent that runs r reports, and says how r ended as executeRun
+// does for a run this process ran. A claimed run whose agent's lease lapsed is failed here
+// (failStranded), as resume would: it is not run again. claimWithin, when not 0, bounds how
+// long it waits for an agent to claim r: then it stops waiting (EBLOCKED) and r stays queued.
+func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin time.Duration) (*strata.TaskRun, error) {
+	var unclaimed <-chan time.Time
+	if claimWithin > 0 {
+		t := time.NewTimer(claimWithin)
+		defer t.Stop()
+		unclaimed = t.C
+	}
+	e.logf("… %s/%s in %s: %s %s", r.Service, r.Task, r.Environment, r.ID, PoolDetail(ctx, e.Store, r.Pool, e.now(), AgentGone))
+	e.Wakes.pending().Wake() // a claim held in this process takes it at once
+	claimed := false
+	for {
+		got, err := e.Store.TaskRun(ctx, r.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return r, e.stoppedWaitingRun(ctx, r)
+			}
+			return r, fmt.Errorf("wait for %s: %w", r.ID, err)
+		}
+		r = got
+		if r.State != strata.RunRunning {
+			break
+		}
+		if r.Agent != "" && !claimed {
+			claimed = true
+			e.logf("  %s/%s | agent %s runs %s", r.Service, r.Environment, r.Agent, r.ID)
+		}
+		if r.Agent != "" && !e.alive(r.Owner, r.LeaseUntil) {
+			if _, err := e.failStranded(ctx, r); err != nil {
+				return r, err
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return r, e.stoppedWaitingRun(ctx, r)
+		case <-unclaimed:
+			if r.Agent == "" {
+				return r, strata.Errorf(strata.EBLOCKED, "%s (%s/%s in %s) is %s after %s; it stays queued", r.ID, r.Service, r.Task, r.Environment,
+					PoolDetail(ctx, e.Store, r.Pool, e.now(), AgentGone), claimWithin)
+			}
+			unclaimed = nil
+		case <-time.After(awaitPoll):
+		}
+	}
+	if r.State == strata.RunSucceeded {
+		e.logf("✓ %s/%s in %s: succeeded on agent %s", r.Service, r.Task, r.Environment, r.Agent)
+		return r, nil
+	}
+	e.logf("✗ %s/%s in %s: %s", r.Service, r.Task, r.Environment, r.Error)
+	return r, strata.Errorf(strata.EFAILED, "run %s of %s/%s in %s failed%s: %s", r.ID, r.Service, r.Task, r.Environment, onAgent(r), r.Error)
+}
+
+// onAgent is " (on agent A)" for a run an agent claimed, "" for one none did.
+func onAgent(r *strata.TaskRun) string {
+	if r.Agent == "" {
+		return ""
+	}
+	return " (on agent " + r.Agent + ")"
+}
+
+// RunAction is the audit action of r's ending: "run.succeeded" or "run.failed" for a
+// runbook run, "destroy" or "destroy.failed" for a destroy step, as a local one is audited;
+// "" (not audited) for an observe step.
+func RunAction(r *strata.TaskRun) string {
+	if r.Kind == strata.TaskObserve {
+		return "" // drift's look is not audited, wherever it runs
+	}
+	if r.Kind == strata.TaskDestroy {
+		if r.State == strata.RunSucceeded {
+			return "destroy"
+		}
+		return "destroy.failed"
+	}
+	return "run." + r.State
+}
+
+// stoppedWaitingRun is the error of a process that stopped waiting for r: r itself goes on,
+// for an agent of its pool.
+func (e *Engine) stoppedWaitingRun(ctx context.Context, r *strata.TaskRun) error {
+	return strata.Errorf(strata.EBLOCKED, "stopped waiting for run %s (%s/%s in %s): %v; it stays with pool %s, whose agent runs it: `strata runs show %s` shows how it ends",
+		r.ID, r.Service, r.Task, r.Environment, context.Cause(ctx), r.Pool, r.ID)
+}
+
+// failStranded fails r, a running run whose process (or agent) is gone, unless another
+// process failed it first (then it reports false): it is not run again.
+func (e *Engine) failStranded(ctx context.Context, r *strata.TaskRun) (bool, error) {
+	r.State, r.FinishedAt = strata.RunFailed, e.now()
+	if r.Agent != "" {
+		r.Error = "interrupted: agent " + r.Agent + ", which ran it, stopped renewing its lease (it died or lost the server); it was not run again: run it with `strata run` if that is safe"
+	} else {
+		r.Error = "interrupted: the process running it (" + r.Owner.ID() + ") died; it was not run again: run it with `strata run` if that is safe"
+	}
+	var ev *strata.Event
+	if action := RunAction(r); action != "" {
+		ev = e.event(action, r.Service, r.Environment, r.ID, map[string]any{"task": r.Task, "error": r.Error, "exit_code": r.ExitCode})
+	}
+	err := e.Store.UpdateTaskRun(ctx, r, ev)
+	switch strata.ErrorCode(err) {
+	case "":
+		return true, nil
+	case strata.ECONFLICT: // another process failed it first, or its agent reported
+		return false, nil
+	}
+	return false, err
+}
