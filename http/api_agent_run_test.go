@@ -75,7 +75,9 @@ func TestTheAgentsProtocolForARunbookRun(t *testing.T) {
 		return m
 	}
 	exit := 7
-	report := fenced(1, map[string]any{"state": "failed", "exit_code": exit, "output": "reindexing with ***\n", "error": "the command exited with status 7"})
+	// The report asks for the next claim too (as agents do): it answers the run and a claim.
+	report := fenced(1, map[string]any{"state": "failed", "exit_code": exit, "output": "reindexing with ***\n", "error": "the command exited with status 7",
+		"next": true, "wait_seconds": 0, "kinds": []string{"deploy", "run"}})
 	cases := []struct {
 		name, path string
 		body       map[string]any
@@ -96,6 +98,14 @@ func TestTheAgentsProtocolForARunbookRun(t *testing.T) {
 			got := x.do("agnes", "POST", "/api/v1/agent/"+c.path, c.body)
 			if got.status != c.status {
 				t.Errorf("status %d (%s), want %d", got.status, got.body, c.status)
+			}
+			if c.name == "the claim's report is recorded" {
+				doc := got.json(t)
+				run, _ := doc["run"].(map[string]any)
+				next, ok := doc["next"].(map[string]any)
+				if run == nil || run["id"] != id || run["state"] != "failed" || !ok || next["job"] != nil {
+					t.Errorf("a report that asks for the next claim answered %s; want the run and an empty claim", got.body)
+				}
 			}
 		})
 	}
