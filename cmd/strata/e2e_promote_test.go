@@ -107,6 +107,16 @@ func (e *estate) auditCount(args ...string) int {
 	return len(evs)
 }
 
+// auditHolds fails t unless `audit --verify` finds the chain whole.
+func (e *estate) auditHolds(t *testing.T) {
+	t.Helper()
+	var v verifyDoc
+	jsonDoc(t, e.must(0, "audit", "--verify", "-o", "json"), &v)
+	if !v.OK {
+		t.Errorf("audit --verify: %+v", v)
+	}
+}
+
 // storeSum fingerprints the store's files.
 func (e *estate) storeSum() string {
 	e.t.Helper()
