@@ -109,19 +109,27 @@ func destroyTimeout(svc *strata.Service) time.Duration {
 // task run of kind destroy, with its job (the step as ExpandCommand makes it, the config
 // cur's release resolves to without secrets, sealed secrets, the release's bundle), and waits
 // for it. A destroy of the pair already asked for and not ended (by a process that stopped
-// waiting, or an earlier scheduler pass) is waited for rather than asked for again. Its
+// waiting, or an earlier scheduler pass) is waited for rather than asked for again, and one
+// that succeeded since cur was deployed counts as done. Its
 // outcome is audited by the server that records the agent's report ("destroy" or
 // "destroy.failed").
 func (e *Engine) destroyOnAgent(ctx context.Context, svc *strata.Service, env *strata.Environment, cur *strata.Deployment, rel *strata.Release, f plan.Facts, claimWithin time.Duration) error {
-	open, err := e.Store.TaskRuns(ctx, strata.TaskRunFilter{Service: svc.Name, Environment: env.Name, States: []string{strata.RunRunning}})
+	runs, err := e.Store.TaskRuns(ctx, strata.TaskRunFilter{Service: svc.Name, Environment: env.Name, States: []string{strata.RunRunning, strata.RunSucceeded}})
 	if err != nil {
 		return fmt.Errorf("destroy %s in %s: %w", svc.Name, env.Name, err)
 	}
 	var r *strata.TaskRun
-	for _, x := range open {
-		if x.Kind == strata.TaskDestroy {
-			r = x
+	for _, x := range runs { // newest first
+		if x.Kind != strata.TaskDestroy || x.CreatedAt.Before(cur.CreatedAt) {
+			continue
 		}
+		if x.State == strata.RunSucceeded {
+			// An agent ran it after the process that asked stopped waiting (a scheduler
+			// pass bounds its wait): it is done, and is not run a second time.
+			return nil
+		}
+		r = x
+		break
 	}
 	if r == nil {
 		rs, err := e.resolveFor(svc, env, cur.Version, f)

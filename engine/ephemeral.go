@@ -184,6 +184,11 @@ type DestroyedEnv struct {
 	Destroyed bool     `json:"destroyed"`
 }
 
+// expiredClaimWait is how long a scheduler pass waits for an agent to claim an expired
+// environment's destroy step: an agent of the pool that is connected and idle claims it at
+// once, and a pass must not hold up the scheduler's other work for an absent one.
+const expiredClaimWait = 5 * time.Second
+
 // DestroyExpired destroys every short-lived environment whose time to live has run out, and
 // goes on past one that fails (it stays recorded and is reported in the error).
 func (e *Engine) DestroyExpired(ctx context.Context) ([]DestroyedEnv, error) {
@@ -192,8 +197,9 @@ func (e *Engine) DestroyExpired(ctx context.Context) ([]DestroyedEnv, error) {
 	for _, env := range e.Expired() {
 		e.logf("✗ %s expired at %s: destroying it", env.Name, env.Expires.UTC().Format("2006-01-02 15:04:05Z"))
 		// An agent of its pool that is not there is not waited for: the destroy stays
-		// queued, and the next pass waits for it again.
-		done, err := e.destroyEnvironment(ctx, env.Name, AgentGone)
+		// queued, and the next pass waits for it again (and finds it done, should an
+		// agent run it in between).
+		done, err := e.destroyEnvironment(ctx, env.Name, expiredClaimWait)
 		if done == nil {
 			done = []string{}
 		}
