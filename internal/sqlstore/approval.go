@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/strata-dev/strata"
 )
@@ -15,6 +16,19 @@ func approvalsJSON(as []strata.Approval) string {
 	}
 	b, _ := json.Marshal(as)
 	return string(b)
+}
+
+// readApprovals decodes the approvals column of row id (what names the row in the error),
+// never nil.
+func readApprovals(what, id, col string) ([]strata.Approval, error) {
+	var as []strata.Approval
+	if err := json.Unmarshal([]byte(col), &as); err != nil {
+		return nil, fmt.Errorf("%s %s: approvals: %w", what, id, err)
+	}
+	if as == nil {
+		as = []strata.Approval{}
+	}
+	return as, nil
 }
 
 // waitingApprovals names a table whose rows collect approvals in a JSON column `approvals`
@@ -39,8 +53,8 @@ func (w waitingApprovals) approve(ctx context.Context, db *DB, tx *txn, id strin
 	if state != w.waiting {
 		return strata.Errorf(strata.ECONFLICT, "%s %s is %s, not waiting for approval", w.what, id, state)
 	}
-	var as []strata.Approval
-	if err := json.Unmarshal([]byte(approvals), &as); err != nil {
+	as, err := readApprovals(w.what, id, approvals)
+	if err != nil {
 		return err
 	}
 	for _, x := range as {

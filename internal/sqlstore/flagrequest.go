@@ -117,7 +117,8 @@ func scanFlagRequest(s scanner) (*strata.FlagRequest, error) {
 	if err := json.Unmarshal([]byte(change), &r.Change); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(approvals), &r.Approvals); err != nil {
+	var err error
+	if r.Approvals, err = readApprovals("flag request", r.ID, approvals); err != nil {
 		return nil, err
 	}
 	if detail != nil {

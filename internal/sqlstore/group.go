@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -23,11 +21,8 @@ func scanSwitch(s scanner) (*strata.Switch, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(approvals), &w.Approvals); err != nil {
-		return nil, fmt.Errorf("switch %s: approvals: %w", w.ID, err)
-	}
-	if w.Approvals == nil {
-		w.Approvals = []strata.Approval{}
+	if w.Approvals, err = readApprovals("switch", w.ID, approvals); err != nil {
+		return nil, err
 	}
 	w.LeaseUntil, w.CreatedAt = sqlrow.FromNanos(lease), sqlrow.FromNanos(created)
 	w.StartedAt, w.FinishedAt = sqlrow.FromNanos(started), sqlrow.FromNanos(finished)

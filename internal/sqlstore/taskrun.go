@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -24,11 +22,8 @@ func scanTaskRun(s scanner) (*strata.TaskRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(approvals), &r.Approvals); err != nil {
-		return nil, fmt.Errorf("task run %s: approvals: %w", r.ID, err)
-	}
-	if r.Approvals == nil {
-		r.Approvals = []strata.Approval{}
+	if r.Approvals, err = readApprovals("task run", r.ID, approvals); err != nil {
+		return nil, err
 	}
 	r.LeaseUntil, r.CreatedAt = sqlrow.FromNanos(lease), sqlrow.FromNanos(created)
 	r.StartedAt, r.FinishedAt = sqlrow.FromNanos(started), sqlrow.FromNanos(finished)
