@@ -22,7 +22,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,26 +32,16 @@ import (
 
 // options are the command's flags.
 type options struct {
-	strata   string
-	against  string
-	envs     int
-	agents   int
-	parallel int
-	runs     int
-	work     string
-	keep     bool
+	harness.Flags
+	against string
+	agents  int
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.strata, "strata", "", "strata binary to measure (default: build ./cmd/strata)")
+	o.Declare(flag.CommandLine, 1000, 4, 1)
 	flag.StringVar(&o.against, "against", "", "a second strata binary measured the same way in every run (the before of a change)")
-	flag.IntVar(&o.envs, "envs", 1000, "environments in the stage")
 	flag.IntVar(&o.agents, "agents", 4, "agent processes of the pool")
-	flag.IntVar(&o.parallel, "parallel", 4, "deployments at once (promote --parallel), on agents and locally")
-	flag.IntVar(&o.runs, "runs", 1, "runs; the medians are reported")
-	flag.StringVar(&o.work, "work", "", "directory for the estates (default: a new temporary one)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the estates afterwards")
 	flag.Parse()
 	if _, err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/agents:", err)
@@ -69,23 +58,19 @@ type result struct {
 	Server, AgentsCPU []time.Duration
 }
 
-// run measures o.runs runs, printing each and then the medians to w: of the binary under
+// run measures o.Runs runs, printing each and then the medians to w: of the binary under
 // test and, with o.against, of that one (the second result).
 func run(o options, w io.Writer) ([]*result, error) {
-	if o.envs < 1 || o.agents < 1 || o.parallel < 1 || o.runs < 1 {
+	if o.Envs < 1 || o.agents < 1 || o.Parallel < 1 || o.Runs < 1 {
 		return nil, fmt.Errorf("-envs, -agents, -parallel and -runs must be 1 or more")
 	}
-	work, cleanup, err := harness.WorkDir(o.work, o.keep)
+	work, bin, cleanup, err := o.Setup()
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	bin, err := harness.Strata(o.strata, work)
-	if err != nil {
-		return nil, err
-	}
 	fmt.Fprintf(w, "agents: %d environments, %d agent(s), --parallel %d, %d run(s), %d CPU(s), load %s\n",
-		o.envs, o.agents, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
+		o.Envs, o.agents, o.Parallel, o.Runs, harness.NumCPU(), harness.LoadAvg())
 	results := []*result{{Bin: bin}}
 	if o.against != "" {
 		// Absolute: each promotion runs in its estate's directory.
@@ -95,7 +80,7 @@ func run(o options, w io.Writer) ([]*result, error) {
 		}
 		results = append(results, &result{Bin: against})
 	}
-	for i := range o.runs {
+	for i := range o.Runs {
 		for k := range results {
 			res := results[(i+k)%len(results)] // the binaries take turns going first
 			if err := measure(res, i, filepath.Join(work, fmt.Sprintf("run-%d-%d", i, k)), o, w); err != nil {
@@ -106,30 +91,16 @@ func run(o options, w io.Writer) ([]*result, error) {
 	for _, res := range results {
 		ma, ml := harness.Median(res.Agents), harness.Median(res.Local)
 		fmt.Fprintf(w, "median of %s: on agents %s (+ cpu %s in the server, %s in the agents), here %s: ratio %.2f (target 1.5), runs' own %.2f; %s per environment beyond here\n",
-			filepath.Base(res.Bin), ma, harness.Mid(res.Server).Round(time.Millisecond), harness.Mid(res.AgentsCPU).Round(time.Millisecond), ml, ratio(ma, ml), runsOwn(res), harness.PerEnv(ma.Wall-ml.Wall, o.envs))
+			filepath.Base(res.Bin), ma, harness.Mid(res.Server).Round(time.Millisecond), harness.Mid(res.AgentsCPU).Round(time.Millisecond), ml, harness.Ratio(ma.Wall, ml.Wall), harness.RunsOwn(res.Agents, res.Local), harness.PerEnv(ma.Wall-ml.Wall, o.Envs))
 	}
 	return results, nil
-}
-
-// runsOwn is the median of the runs' own ratios: steadier than the ratio of the medians
-// when the machine's load moves between runs.
-func runsOwn(res *result) float64 {
-	rs := make([]float64, len(res.Agents))
-	for i := range rs {
-		rs[i] = ratio(res.Agents[i], res.Local[i])
-	}
-	slices.Sort(rs)
-	if n := len(rs); n%2 == 0 {
-		return (rs[n/2-1] + rs[n/2]) / 2
-	}
-	return rs[len(rs)/2]
 }
 
 // measure runs run i of res.Bin in dir: the promotion on agents and here, in turn.
 func measure(res *result, i int, dir string, o options, w io.Writer) error {
 	bin := res.Bin
 	local := filepath.Join(dir, "local")
-	if err := harness.WriteEstate(local, o.envs, 0); err != nil {
+	if err := harness.WriteEstate(local, o.Envs, 0); err != nil {
 		return err
 	}
 	if _, err := harness.StrataRun(bin, local, "release", "noop", "--version", "1"); err != nil {
@@ -143,15 +114,15 @@ func measure(res *result, i int, dir string, o options, w io.Writer) error {
 	onAgents := func() (harness.Sample, error) {
 		s0, a0 := p.cpu()
 		s, out, err := harness.Timed(p.dir, nil, bin, "--server", p.url, "--token", p.ops,
-			"promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.parallel))
+			"promote", "noop@1", "--to", "all", "--parallel", fmt.Sprint(o.Parallel))
 		s1, a1 := p.cpu()
 		server, agents = s1-s0, a1-a0
 		if err != nil {
 			return s, err
 		}
-		return s, harness.CheckSucceeded(out, o.envs)
+		return s, harness.CheckSucceeded(out, o.Envs)
 	}
-	here := func() (harness.Sample, error) { return harness.Promote(bin, local, "1", o.parallel, o.envs) }
+	here := func() (harness.Sample, error) { return harness.Promote(bin, local, "1", o.Parallel, o.Envs) }
 	a, l, err := harness.InTurn(i, onAgents, here)
 	p.stop()
 	if err != nil {
@@ -160,11 +131,11 @@ func measure(res *result, i int, dir string, o options, w io.Writer) error {
 	res.Local, res.Agents = append(res.Local, l), append(res.Agents, a)
 	res.Server, res.AgentsCPU = append(res.Server, server), append(res.AgentsCPU, agents)
 	fmt.Fprintf(w, "run %d, %s: on agents %s (+ cpu %s in the server, %s in the agents), here %s: ratio %.2f\n",
-		i+1, filepath.Base(bin), a, server.Round(time.Millisecond), agents.Round(time.Millisecond), l, ratio(a, l))
+		i+1, filepath.Base(bin), a, server.Round(time.Millisecond), agents.Round(time.Millisecond), l, harness.Ratio(a.Wall, l.Wall))
 	return nil
 }
 
-func ratio(a, b harness.Sample) float64 { return float64(a.Wall) / float64(b.Wall) }
+var listening = regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
 
 // pool is a served estate whose environments run on pool bench, and its agents.
 type pool struct {
@@ -172,13 +143,11 @@ type pool struct {
 	procs         []*exec.Cmd
 }
 
-var listening = regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
-
 // startPool writes the estate in dir with every environment on pool bench, releases noop
 // 1, serves it and starts o.agents agents, each in a directory of its own, and returns once
 // every agent registered.
 func startPool(bin, dir string, o options) (*pool, error) {
-	if err := harness.WriteEstateOn(dir, o.envs, 0, "bench"); err != nil {
+	if err := harness.WriteEstateOn(dir, o.Envs, 0, "bench"); err != nil {
 		return nil, err
 	}
 	if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {

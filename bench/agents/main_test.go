@@ -18,7 +18,7 @@ func TestAPromotionOnAgentsIsMeasuredAgainstAnotherBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	res, err := run(options{strata: bin, against: bin, envs: 3, agents: 1, parallel: 1, runs: 1, work: filepath.Join(work, "runs")}, &out)
+	res, err := run(options{Flags: harness.Flags{Strata: bin, Envs: 3, Parallel: 1, Runs: 1, Work: filepath.Join(work, "runs")}, against: bin, agents: 1}, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

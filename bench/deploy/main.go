@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/strata-dev/strata/bench/harness"
@@ -22,22 +21,12 @@ import (
 
 // options are the command's flags.
 type options struct {
-	strata   string
-	envs     int
-	parallel int
-	runs     int
-	work     string
-	keep     bool
+	harness.Flags
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.strata, "strata", "", "strata binary to measure (default: build ./cmd/strata)")
-	flag.IntVar(&o.envs, "envs", 200, "environments in the estate")
-	flag.IntVar(&o.parallel, "parallel", 8, "deployments at once (strata --parallel, xargs -P)")
-	flag.IntVar(&o.runs, "runs", 5, "runs; the medians are reported")
-	flag.StringVar(&o.work, "work", "", "directory for the estates (default: a new temporary one)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the estates afterwards")
+	o.Declare(flag.CommandLine, 200, 8, 5)
 	flag.Parse()
 	if _, err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/deploy:", err)
@@ -50,26 +39,22 @@ type result struct {
 	First, Again, Xargs []harness.Sample
 }
 
-// run measures o.runs runs, printing each and then the medians to w.
+// run measures o.Runs runs, printing each and then the medians to w.
 func run(o options, w io.Writer) (*result, error) {
-	if o.envs < 1 || o.parallel < 1 || o.runs < 1 {
+	if o.Envs < 1 || o.Parallel < 1 || o.Runs < 1 {
 		return nil, fmt.Errorf("-envs, -parallel and -runs must be 1 or more")
 	}
-	work, cleanup, err := harness.WorkDir(o.work, o.keep)
+	work, bin, cleanup, err := o.Setup()
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	bin, err := harness.Strata(o.strata, work)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(w, "deploy: %d environments, --parallel %d, %d run(s), %d CPU(s), load %s\n", o.envs, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
+	fmt.Fprintf(w, "deploy: %d environments, --parallel %d, %d run(s), %d CPU(s), load %s\n", o.Envs, o.Parallel, o.Runs, harness.NumCPU(), harness.LoadAvg())
 	res := &result{}
 	var perFirst, perAgain []float64
-	for i := range o.runs {
+	for i := range o.Runs {
 		dir := filepath.Join(work, fmt.Sprintf("run-%d", i))
-		if err := harness.WriteEstate(dir, o.envs, 0); err != nil {
+		if err := harness.WriteEstate(dir, o.Envs, 0); err != nil {
 			return nil, err
 		}
 		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {
@@ -78,11 +63,11 @@ func run(o options, w io.Writer) (*result, error) {
 		// xargs runs before and after the two promotions and the baseline is the mean of
 		// the two, so that a machine that speeds up or slows down during a run (other
 		// virtual machines sharing its cores) moves both sides alike.
-		before, err := harness.XargsTrue(dir, o.envs, o.parallel)
+		before, err := harness.XargsTrue(dir, o.Envs, o.Parallel)
 		if err != nil {
 			return nil, err
 		}
-		first, err := harness.Promote(bin, dir, "1", o.parallel, o.envs)
+		first, err := harness.Promote(bin, dir, "1", o.Parallel, o.Envs)
 		if err != nil {
 			return nil, err
 		}
@@ -91,45 +76,25 @@ func run(o options, w io.Writer) (*result, error) {
 		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
 			return nil, err
 		}
-		again, err := harness.Promote(bin, dir, "2", o.parallel, o.envs)
+		again, err := harness.Promote(bin, dir, "2", o.Parallel, o.Envs)
 		if err != nil {
 			return nil, err
 		}
-		after, err := harness.XargsTrue(dir, o.envs, o.parallel)
+		after, err := harness.XargsTrue(dir, o.Envs, o.Parallel)
 		if err != nil {
 			return nil, err
 		}
 		x := harness.Sample{Wall: (before.Wall + after.Wall) / 2, CPU: (before.CPU + after.CPU) / 2}
 		res.First, res.Again, res.Xargs = append(res.First, first), append(res.Again, again), append(res.Xargs, x)
-		perFirst, perAgain = append(perFirst, ratio(first.Wall, x.Wall)), append(perAgain, ratio(again.Wall, x.Wall))
+		perFirst, perAgain = append(perFirst, harness.Ratio(first.Wall, x.Wall)), append(perAgain, harness.Ratio(again.Wall, x.Wall))
 		fmt.Fprintf(w, "run %d: strata %s, strata again %s, xargs %s (%s before, %s after): ratios %.2f, %.2f\n",
 			i+1, first, again, x, before.Wall.Round(time.Millisecond), after.Wall.Round(time.Millisecond), perFirst[i], perAgain[i])
 	}
 	mf, ma, mx := harness.Median(res.First), harness.Median(res.Again), harness.Median(res.Xargs)
 	fmt.Fprintf(w, "median: strata %s, strata again %s, xargs %s\n", mf, ma, mx)
-	fmt.Fprintf(w, "ratio (wall): strata/xargs %.2f, strata again/xargs %.2f\n", ratio(mf.Wall, mx.Wall), ratio(ma.Wall, mx.Wall))
-	fmt.Fprintf(w, "ratio (wall), median of the runs' own ratios: %.2f, again %.2f\n", median(perFirst), median(perAgain))
-	fmt.Fprintf(w, "ratio (cpu): strata/xargs %.2f, strata again/xargs %.2f\n", ratio(mf.CPU, mx.CPU), ratio(ma.CPU, mx.CPU))
-	fmt.Fprintf(w, "per environment beyond xargs: %s, again %s\n", harness.PerEnv(mf.Wall-mx.Wall, o.envs), harness.PerEnv(ma.Wall-mx.Wall, o.envs))
+	fmt.Fprintf(w, "ratio (wall): strata/xargs %.2f, strata again/xargs %.2f\n", harness.Ratio(mf.Wall, mx.Wall), harness.Ratio(ma.Wall, mx.Wall))
+	fmt.Fprintf(w, "ratio (wall), median of the runs' own ratios: %.2f, again %.2f\n", harness.Mid(perFirst), harness.Mid(perAgain))
+	fmt.Fprintf(w, "ratio (cpu): strata/xargs %.2f, strata again/xargs %.2f\n", harness.Ratio(mf.CPU, mx.CPU), harness.Ratio(ma.CPU, mx.CPU))
+	fmt.Fprintf(w, "per environment beyond xargs: %s, again %s\n", harness.PerEnv(mf.Wall-mx.Wall, o.Envs), harness.PerEnv(ma.Wall-mx.Wall, o.Envs))
 	return res, nil
-}
-
-// median returns the median of xs, sorting xs in place.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	slices.Sort(xs)
-	if n := len(xs); n%2 == 1 {
-		return xs[n/2]
-	} else {
-		return (xs[n/2-1] + xs[n/2]) / 2
-	}
-}
-
-func ratio(a, b time.Duration) float64 {
-	if b <= 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
 }

@@ -81,7 +81,7 @@ func TestRun(t *testing.T) {
 	}
 	work := t.TempDir()
 	var out bytes.Buffer
-	res, err := run(options{envs: 6, parallel: 3, runs: 2, work: work}, &out)
+	res, err := run(options{Flags: harness.Flags{Envs: 6, Parallel: 3, Runs: 2, Work: work}}, &out)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}

@@ -86,14 +86,35 @@ func Median(ss []Sample) Sample {
 	return Sample{Wall: Mid(walls), CPU: Mid(cpus)}
 }
 
-// Mid returns the median of ds, sorting ds in place.
-func Mid(ds []time.Duration) time.Duration {
-	slices.Sort(ds)
-	n := len(ds)
-	if n%2 == 1 {
-		return ds[n/2]
+// Mid returns the median of xs (durations or ratios), sorting xs in place; 0 for none.
+func Mid[T ~int64 | ~float64](xs []T) T {
+	n := len(xs)
+	if n == 0 {
+		return 0
 	}
-	return (ds[n/2-1] + ds[n/2]) / 2
+	slices.Sort(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// Ratio is a/b, 0 when b is not positive.
+func Ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// RunsOwn is the median of the runs' own wall-time ratios a[i]/b[i]: steadier than the
+// ratio of the medians when the machine's load moves between runs.
+func RunsOwn(a, b []Sample) float64 {
+	rs := make([]float64, min(len(a), len(b)))
+	for i := range rs {
+		rs[i] = Ratio(a[i].Wall, b[i].Wall)
+	}
+	return Mid(rs)
 }
 
 // WorkDir returns the directory the estates go in and a function that removes it unless

@@ -24,3 +24,23 @@ func TestMedian(t *testing.T) {
 		})
 	}
 }
+
+// TestMidOfRatios: the median of float64s, as the runs' own ratios are.
+func TestMidOfRatios(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float64
+		want float64
+	}{
+		{"the middle of an odd count", []float64{3, 1, 2}, 2},
+		{"the mean of the middle two of an even count", []float64{4, 1, 3, 2}, 2.5},
+		{"nothing gives zero", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Mid(tt.in); got != tt.want {
+				t.Errorf("Mid = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

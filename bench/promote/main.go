@@ -18,30 +18,21 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/strata-dev/strata/bench/harness"
 )
 
 // options are the command's flags.
 type options struct {
-	strata   string
-	envs     int
-	waves    int
-	parallel int
-	runs     int
-	work     string
-	keep     bool
+	harness.Flags
+	waves int
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.strata, "strata", "", "strata binary to measure (default: build ./cmd/strata)")
-	flag.IntVar(&o.envs, "envs", 500, "environments in the stage")
+	o.Declare(flag.CommandLine, 500, 8, 3)
 	flag.IntVar(&o.waves, "waves", 25, "environments per wave (the stage's waves: N)")
-	flag.IntVar(&o.parallel, "parallel", 8, "deployments at once within a wave (strata --parallel, xargs -P)")
-	flag.IntVar(&o.runs, "runs", 3, "runs; the medians are reported")
-	flag.StringVar(&o.work, "work", "", "directory for the estates (default: a new temporary one)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the estates afterwards")
 	flag.Parse()
 	if _, err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/promote:", err)
@@ -58,27 +49,23 @@ type result struct {
 	Growth []float64
 }
 
-// run measures o.runs runs, printing each and then the medians to w.
+// run measures o.Runs runs, printing each and then the medians to w.
 func run(o options, w io.Writer) (*result, error) {
-	if o.envs < 1 || o.waves < 1 || o.parallel < 1 || o.runs < 1 {
+	if o.Envs < 1 || o.waves < 1 || o.Parallel < 1 || o.Runs < 1 {
 		return nil, fmt.Errorf("-envs, -waves, -parallel and -runs must be 1 or more")
 	}
-	work, cleanup, err := harness.WorkDir(o.work, o.keep)
+	work, bin, cleanup, err := o.Setup()
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	bin, err := harness.Strata(o.strata, work)
-	if err != nil {
-		return nil, err
-	}
-	nWaves := (o.envs + o.waves - 1) / o.waves
+	nWaves := (o.Envs + o.waves - 1) / o.waves
 	fmt.Fprintf(w, "promote: %d environments in %d wave(s) of %d, --parallel %d, %d run(s), %d CPU(s), load %s\n",
-		o.envs, nWaves, o.waves, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
+		o.Envs, nWaves, o.waves, o.Parallel, o.Runs, harness.NumCPU(), harness.LoadAvg())
 	res := &result{}
-	for i := range o.runs {
+	for i := range o.Runs {
 		dir := filepath.Join(work, fmt.Sprintf("run-%d", i))
-		if err := harness.WriteEstate(dir, o.envs, o.waves); err != nil {
+		if err := harness.WriteEstate(dir, o.Envs, o.waves); err != nil {
 			return nil, err
 		}
 		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "1"); err != nil {
@@ -89,13 +76,13 @@ func run(o options, w io.Writer) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		promote := func() (harness.Sample, error) { return harness.Promote(bin, dir, "1", o.parallel, o.envs) }
-		xargs := func() (harness.Sample, error) { return harness.XargsTrue(dir, o.envs, o.parallel) }
+		promote := func() (harness.Sample, error) { return harness.Promote(bin, dir, "1", o.Parallel, o.Envs) }
+		xargs := func() (harness.Sample, error) { return harness.XargsTrue(dir, o.Envs, o.Parallel) }
 		s, x, err := harness.InTurn(i, promote, xargs)
 		if err != nil {
 			return nil, err
 		}
-		xw, err := xargsWaves(dir, o.envs, o.waves, o.parallel)
+		xw, err := xargsWaves(dir, o.Envs, o.waves, o.Parallel)
 		if err != nil {
 			return nil, err
 		}
@@ -103,13 +90,13 @@ func run(o options, w io.Writer) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		growth := float64(after-before) / float64(o.envs)
+		growth := float64(after-before) / float64(o.Envs)
 		// The same estate again: a second release, once every environment has been deployed
 		// to (its scratch files exist, the history holds a deployment per environment).
 		if _, err := harness.StrataRun(bin, dir, "release", "noop", "--version", "2"); err != nil {
 			return nil, err
 		}
-		again, err := harness.Promote(bin, dir, "2", o.parallel, o.envs)
+		again, err := harness.Promote(bin, dir, "2", o.Parallel, o.Envs)
 		if err != nil {
 			return nil, err
 		}
@@ -121,9 +108,9 @@ func run(o options, w io.Writer) (*result, error) {
 	ms, ma, mx, mw := harness.Median(res.Strata), harness.Median(res.Again), harness.Median(res.Xargs), harness.Median(res.XargsWaves)
 	fmt.Fprintf(w, "median: strata %s, strata again %s, xargs %s, xargs in waves %s\n", ms, ma, mx, mw)
 	fmt.Fprintf(w, "orchestration per environment: %s beyond xargs, %s beyond xargs in waves (cpu %s beyond xargs)\n",
-		harness.PerEnv(ms.Wall-mx.Wall, o.envs), harness.PerEnv(ms.Wall-mw.Wall, o.envs), harness.PerEnv(ms.CPU-mx.CPU, o.envs))
+		harness.PerEnv(ms.Wall-mx.Wall, o.Envs), harness.PerEnv(ms.Wall-mw.Wall, o.Envs), harness.PerEnv(ms.CPU-mx.CPU, o.Envs))
 	fmt.Fprintf(w, "orchestration per environment, again: %s beyond xargs, %s beyond xargs in waves (cpu %s beyond xargs)\n",
-		harness.PerEnv(ma.Wall-mx.Wall, o.envs), harness.PerEnv(ma.Wall-mw.Wall, o.envs), harness.PerEnv(ma.CPU-mx.CPU, o.envs))
-	fmt.Fprintf(w, "store growth per deployment: %.0f bytes (median of %d run(s))\n", midFloat(res.Growth), len(res.Growth))
+		harness.PerEnv(ma.Wall-mx.Wall, o.Envs), harness.PerEnv(ma.Wall-mw.Wall, o.Envs), harness.PerEnv(ma.CPU-mx.CPU, o.Envs))
+	fmt.Fprintf(w, "store growth per deployment: %.0f bytes (median of %d run(s))\n", harness.Mid(slices.Clone(res.Growth)), len(res.Growth))
 	return res, nil
 }

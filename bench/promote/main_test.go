@@ -68,32 +68,13 @@ func TestStoreSize(t *testing.T) {
 	}
 }
 
-func TestMidFloat(t *testing.T) {
-	tests := []struct {
-		name string
-		in   []float64
-		want float64
-	}{
-		{"the middle of an odd count", []float64{3, 1, 2}, 2},
-		{"the mean of the middle two of an even count", []float64{4, 1, 3, 2}, 2.5},
-		{"nothing gives zero", nil, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := midFloat(tt.in); got != tt.want {
-				t.Errorf("midFloat = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
 // TestRun builds strata and runs the benchmark on a small estate end to end.
 func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds strata and runs real deployments")
 	}
 	var out bytes.Buffer
-	res, err := run(options{envs: 10, waves: 4, parallel: 2, runs: 1, work: t.TempDir()}, &out)
+	res, err := run(options{Flags: harness.Flags{Envs: 10, Parallel: 2, Runs: 1, Work: t.TempDir()}, waves: 4}, &out)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}

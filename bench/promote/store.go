@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/strata-dev/strata/bench/harness"
@@ -50,16 +49,4 @@ func xargsWaves(dir string, n, size, p int) (harness.Sample, error) {
 	}
 	s, _, err := harness.Timed(dir, nil, "sh", "-c", script.String())
 	return s, err
-}
-
-// midFloat is the median of xs.
-func midFloat(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(xs))
-	if n := len(s); n%2 == 0 {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
-	return s[len(s)/2]
 }

@@ -40,26 +40,18 @@ import (
 
 // options are the command's flags.
 type options struct {
-	strata, against string
-	postgres        string
-	envs, parallel  int
-	runs            int
-	work            string
-	keep            bool
-	only            string // "" for both stores, or "sqlite" or "postgres"
-	count           bool
+	harness.Flags
+	against  string
+	postgres string
+	only     string // "" for both stores, or "sqlite" or "postgres"
+	count    bool
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.strata, "strata", "", "strata binary to measure (default: build ./cmd/strata)")
+	o.Declare(flag.CommandLine, 200, 8, 5)
 	flag.StringVar(&o.against, "against", "", "a second strata binary to run the same way, the baseline of the ratios between binaries")
 	flag.StringVar(&o.postgres, "postgres", defaultServer(), "PostgreSQL server (a schema is made and dropped per run)")
-	flag.IntVar(&o.envs, "envs", 200, "environments in the estate")
-	flag.IntVar(&o.parallel, "parallel", 8, "deployments at once (strata --parallel)")
-	flag.IntVar(&o.runs, "runs", 5, "runs; the medians are reported")
-	flag.StringVar(&o.work, "work", "", "directory for the estates (default: a new temporary one)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the estates (and schemas) afterwards")
 	flag.StringVar(&o.only, "only", "", "measure one store only (sqlite or postgres), with -against")
 	flag.BoolVar(&o.count, "count", false, "then promote once more on PostgreSQL through a proxy, counting round trips and the server's CPU")
 	flag.Parse()
@@ -97,23 +89,19 @@ type result struct {
 	Cases []*case_
 }
 
-// run measures o.runs runs, printing each and then the medians and ratios to w.
+// run measures o.Runs runs, printing each and then the medians and ratios to w.
 func run(o options, w io.Writer) (*result, error) {
-	if o.envs < 1 || o.parallel < 1 || o.runs < 1 {
+	if o.Envs < 1 || o.Parallel < 1 || o.Runs < 1 {
 		return nil, fmt.Errorf("-envs, -parallel and -runs must be 1 or more")
 	}
 	if o.only != "" && (o.against == "" || o.only != "sqlite" && o.only != "postgres") {
 		return nil, fmt.Errorf("-only wants sqlite or postgres, and -against")
 	}
-	work, cleanup, err := harness.WorkDir(o.work, o.keep)
+	work, bin, cleanup, err := o.Setup()
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	bin, err := harness.Strata(o.strata, work)
-	if err != nil {
-		return nil, err
-	}
 	res := &result{Cases: []*case_{{name: "sqlite", bin: bin}, {name: "postgres", bin: bin, store: "pg"}}}
 	if o.against != "" {
 		res.Cases = append(res.Cases, &case_{name: "sqlite (against)", bin: o.against}, &case_{name: "postgres (against)", bin: o.against, store: "pg"})
@@ -122,8 +110,8 @@ func run(o options, w io.Writer) (*result, error) {
 	if o.only != "" {
 		cases = slices.DeleteFunc(slices.Clone(cases), func(c *case_) bool { return (c.store == "") != (o.only == "sqlite") })
 	}
-	fmt.Fprintf(w, "stores: %d environments, --parallel %d, %d run(s), %d CPU(s), load %s\n", o.envs, o.parallel, o.runs, harness.NumCPU(), harness.LoadAvg())
-	for i := range o.runs {
+	fmt.Fprintf(w, "stores: %d environments, --parallel %d, %d run(s), %d CPU(s), load %s\n", o.Envs, o.Parallel, o.Runs, harness.NumCPU(), harness.LoadAvg())
+	for i := range o.Runs {
 		// Each case in turn, starting one further along every run, so that none always
 		// meets the machine as another left it.
 		for k := range cases {
@@ -145,8 +133,8 @@ func run(o options, w io.Writer) (*result, error) {
 	}
 	ratios := func(label string, a, b *case_) {
 		fmt.Fprintf(w, "%s: %.2f, again %.2f (median of the runs' own ratios: %.2f, again %.2f)\n", label,
-			ratio(harness.Median(a.first).Wall, harness.Median(b.first).Wall), ratio(harness.Median(a.again).Wall, harness.Median(b.again).Wall),
-			perRun(a.first, b.first), perRun(a.again, b.again))
+			harness.Ratio(harness.Median(a.first).Wall, harness.Median(b.first).Wall), harness.Ratio(harness.Median(a.again).Wall, harness.Median(b.again).Wall),
+			harness.RunsOwn(a.first, b.first), harness.RunsOwn(a.again, b.again))
 	}
 	if o.only == "" {
 		ratios("postgres/sqlite", res.Cases[1], res.Cases[0])
@@ -188,7 +176,7 @@ func count(o options, work string, cases []*case_, w io.Writer) error {
 		for i, label := range []string{"fresh", "again"} {
 			k := c.counted[i]
 			fmt.Fprintf(w, "counted %s, %s: %d round trips (%.2f per environment), %d connection(s), server CPU %s (%s per environment)\n",
-				c.name, label, k.trips, float64(k.trips)/float64(o.envs), k.conns, k.cpu, k.cpu/time.Duration(o.envs))
+				c.name, label, k.trips, float64(k.trips)/float64(o.Envs), k.conns, k.cpu, k.cpu/time.Duration(o.Envs))
 		}
 	}
 	return nil
@@ -198,12 +186,12 @@ func count(o options, work string, cases []*case_, w io.Writer) error {
 // noop 1 and times its promotion, then the same for noop 2. With cnt, PostgreSQL is
 // reached through it, and what each promotion cost is kept in c.counted.
 func promoteTwice(o options, dir string, c *case_, cnt *counter) (first, again harness.Sample, err error) {
-	if err := harness.WriteEstate(dir, o.envs, 0); err != nil {
+	if err := harness.WriteEstate(dir, o.Envs, 0); err != nil {
 		return first, again, err
 	}
 	var store []string
 	if c.store != "" {
-		u, drop, err := freshSchema(o.postgres, o.keep)
+		u, drop, err := freshSchema(o.postgres, o.Keep)
 		if err != nil {
 			return first, again, err
 		}
@@ -222,9 +210,9 @@ func promoteTwice(o options, dir string, c *case_, cnt *counter) (first, again h
 		if cnt != nil {
 			cnt.reset()
 		}
-		s, out, err := harness.Timed(dir, nil, c.bin, append([]string{"promote", "noop@" + v, "--to", "all", "--parallel", fmt.Sprint(o.parallel)}, store...)...)
+		s, out, err := harness.Timed(dir, nil, c.bin, append([]string{"promote", "noop@" + v, "--to", "all", "--parallel", fmt.Sprint(o.Parallel)}, store...)...)
 		if err == nil {
-			err = harness.CheckSucceeded(out, o.envs)
+			err = harness.CheckSucceeded(out, o.Envs)
 		}
 		if err != nil {
 			return first, again, err
@@ -287,28 +275,4 @@ func freshSchema(base string, keep bool) (string, func(), error) {
 		}
 	}
 	return u.String(), drop, nil
-}
-
-// perRun is the median of the runs' own ratios a[i]/b[i].
-func perRun(a, b []harness.Sample) float64 {
-	var rs []float64
-	for i := range min(len(a), len(b)) {
-		rs = append(rs, ratio(a[i].Wall, b[i].Wall))
-	}
-	if len(rs) == 0 {
-		return 0
-	}
-	slices.Sort(rs)
-	if n := len(rs); n%2 == 1 {
-		return rs[n/2]
-	} else {
-		return (rs[n/2-1] + rs[n/2]) / 2
-	}
-}
-
-func ratio(a, b time.Duration) float64 {
-	if b <= 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/strata-dev/strata/bench/harness"
 )
 
 // The benchmark end to end on a small estate: both stores, every promotion checked to list
@@ -21,7 +22,7 @@ func TestAPromotionOnEachStoreIsMeasuredComparedAndCounted(t *testing.T) {
 	server := defaultServer()
 	before := benchSchemas(t, server)
 	var out bytes.Buffer
-	res, err := run(options{envs: 3, parallel: 2, runs: 1, work: t.TempDir(), postgres: server, count: true}, &out)
+	res, err := run(options{Flags: harness.Flags{Envs: 3, Parallel: 2, Runs: 1, Work: t.TempDir()}, postgres: server, count: true}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
