@@ -173,8 +173,11 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 	}
 	e.logf("… %s/%s in %s: %s %s", r.Service, r.Task, r.Environment, r.ID, PoolDetail(ctx, e.Store, r.Pool, e.now(), AgentGone))
 	e.Wakes.pending().Wake() // a claim held in this process takes it at once
+	reported, done := e.Wakes.awaitReport(r.ID) // a report to this process wakes the wait, as await's
+	defer done()
 	claimed := false
 	for {
+		woken := reported.Wait() // before the read: a report after it wakes this wait
 		got, err := e.Store.TaskRun(ctx, r.ID)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -205,6 +208,7 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 					PoolDetail(ctx, e.Store, r.Pool, e.now(), AgentGone), claimWithin)
 			}
 			unclaimed = nil
+		case <-woken:
 		case <-time.After(awaitPoll):
 		}
 	}

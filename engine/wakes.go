@@ -29,7 +29,8 @@ func (w *Wakes) pending() *Signal {
 	return &w.Pending
 }
 
-// ReportedOf wakes whoever in this process waits for the report of deployment id.
+// ReportedOf wakes whoever in this process waits for the report of deployment (or task
+// run) id.
 func (w *Wakes) ReportedOf(id string) {
 	if w == nil {
 		return

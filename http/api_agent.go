@@ -577,6 +577,7 @@ func (s *Server) agentReportRun(c *call, rep AgentReport) (any, error) {
 	if err := s.store.UpdateTaskRun(context.WithoutCancel(c.r.Context()), r, ev); err != nil {
 		return nil, err
 	}
+	s.engine.Wakes.ReportedOf(r.ID) // the process waiting for r, when it is this one, reads it at once
 	s.log.Info("agent reported", "agent", rep.Name, "run", r.ID, "state", r.State, "exit_code", r.ExitCode)
 	if rep.Next {
 		return &ReportedNext{Run: r, Next: s.claimNext(c, rep, r.ID)}, nil
