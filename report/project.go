@@ -174,6 +174,16 @@ type TrailStep struct {
 	Value  any    `json:"value"`
 }
 
+// place is where s's value was written, for text that has just named its layer: a
+// short-lived environment's layer ("env create pr-7 --set") is not followed by "--set"
+// again ("--set by alice at ..." reads "by alice at ..."). The JSON keeps both as they are.
+func (s TrailStep) place() string {
+	if strings.HasSuffix(s.Layer, " --set") {
+		return strings.TrimPrefix(s.Source, "--set ")
+	}
+	return s.Source
+}
+
 // NewConfig resolves service's config in env. Unknown names are ENOTFOUND; a missing env
 // is EINVALID.
 func NewConfig(p *strata.Project, service, env string, explain bool) (*Config, error) {
@@ -217,12 +227,12 @@ func (c *Config) WriteText(w io.Writer) {
 		trail := c.Trail[k]
 		// The layer that won, named as the ones it overrides are: "from overrides.prod-eu (file:line:col)".
 		if n := len(trail); n > 0 && trail[n-1].Source != "" && trail[n-1].Source == c.Sources[k] {
-			fmt.Fprintf(w, "    from %s (%s)\n", trail[n-1].Layer, c.Sources[k])
+			fmt.Fprintf(w, "    from %s (%s)\n", trail[n-1].Layer, trail[n-1].place())
 		} else {
 			fmt.Fprintf(w, "    from %s\n", c.Sources[k])
 		}
 		for i := len(trail) - 2; i >= 0; i-- {
-			fmt.Fprintf(w, "    overrides %s from %s (%s)\n", FormatValue(trail[i].Value), trail[i].Layer, Dash(trail[i].Source))
+			fmt.Fprintf(w, "    overrides %s from %s (%s)\n", FormatValue(trail[i].Value), trail[i].Layer, Dash(trail[i].place()))
 		}
 	}
 }

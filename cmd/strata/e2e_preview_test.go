@@ -69,7 +69,7 @@ func TestAPreviewGetsItsOwnConfigWithSet(t *testing.T) {
 			t.Errorf("PORT's trail %+v, want --set's layer last, set by alice", trail)
 		}
 		text := e.must(0, "config", "api", "--env", "pr-7", "--explain").stdout
-		if !strings.Contains(text, "PORT=9101\n    from env create pr-7 --set (--set by alice at ") {
+		if !strings.Contains(text, "PORT=9101\n    from env create pr-7 --set (by alice at ") {
 			t.Errorf("config --explain text:\n%s", text)
 		}
 	})
