@@ -11,12 +11,16 @@ package main_test
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -37,10 +41,13 @@ func newNetns(t *testing.T) *netns {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("partition tests need ip (iproute2) to make network namespaces")
 	}
+	sweepNetns.Do(removeStaleNetns)
 	b := make([]byte, 4)
 	rand.Read(b)
 	id := hex.EncodeToString(b[:3])
-	n := &netns{Name: "strata-e2e-" + id, host: "sth" + id}
+	// The name carries this process's id, so that a later run can tell a namespace whose
+	// test process was killed (kill -9 runs no cleanup) from one another test process uses.
+	n := &netns{Name: fmt.Sprintf("%s%d-%s", netnsPrefix, os.Getpid(), id), host: "sth" + id}
 	peer := "stn" + id
 	// A /30 of 10.200.0.0/13 picked at random: .1 the host's end, .2 the namespace's.
 	prefix := fmt.Sprintf("10.%d.%d.", 200+b[0]%8, b[1])
@@ -66,6 +73,39 @@ func newNetns(t *testing.T) *netns {
 		}
 	}
 	return n
+}
+
+// netnsPrefix starts the name of every namespace these tests make.
+const netnsPrefix = "strata-e2e-"
+
+// sweepNetns removes stale namespaces once per test process.
+var sweepNetns sync.Once
+
+// removeStaleNetns removes the namespaces (and with them their veth pairs) that test
+// processes which are gone left behind: each name holds its maker's process id, and one
+// without (the names of earlier versions of these tests) is stale too.
+func removeStaleNetns() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if !strings.HasPrefix(name, netnsPrefix) {
+			continue
+		}
+		pid, _, withPID := strings.Cut(strings.TrimPrefix(name, netnsPrefix), "-")
+		if n, err := strconv.Atoi(pid); withPID && err == nil && processLives(n) {
+			continue
+		}
+		exec.Command("ip", "netns", "del", name).Run()
+	}
+}
+
+// processLives reports whether a process with id pid exists (signal 0 checks, sends nothing).
+func processLives(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // setLink cuts (up false) or restores the namespace's link.
