@@ -82,8 +82,9 @@ type TaskRunStore interface {
 	// ClaimTaskRun moves a waiting run to running, owned by owner until until, only if it is
 	// still waiting (compare and set): of several processes that saw its last approval, one
 	// runs it. A run of a pool is claimed with the zero owner: it is then queued for an
-	// agent of its pool (ClaimRunJob). ECONFLICT when it is no longer waiting; ENOTFOUND when there is none.
-	ClaimTaskRun(ctx context.Context, id string, owner Owner, until time.Time, e *Event) error
+	// agent of its pool (ClaimRunJob), with job, when not nil, in place of the job made when
+	// it was asked for. ECONFLICT when it is no longer waiting; ENOTFOUND when there is none.
+	ClaimTaskRun(ctx context.Context, id string, owner Owner, until time.Time, job []byte, e *Event) error
 	// UpdateTaskRun writes r's state, exit code, error, output and times, clearing its owner
 	// once it has ended, or a waiting run's rejection. ECONFLICT when the stored run is
 	// running and its owner is not r.Owner, or it has ended already; ENOTFOUND when there is

@@ -147,6 +147,16 @@ func (e *Engine) ApproveTaskRun(ctx context.Context, id string) (*strata.TaskRun
 	if rb == nil {
 		return r, strata.Errorf(strata.EINVALID, "run %s is of runbook %s, which service %s no longer has", r.ID, r.Task, r.Service)
 	}
+	// A run of a pool gets its job made again, from the config and secrets of now: the one
+	// made when it was asked for may be days old (a secret rotated since, a value mended), and
+	// a local run resolves its config as it starts too. One that cannot be made now refuses
+	// the approval, recording nothing.
+	var job []byte
+	if r.Pool != "" {
+		if job, err = e.newRunJob(ctx, svc, env, rb); err != nil {
+			return r, fmt.Errorf("approve run %s: make its job for pool %s: %w", r.ID, r.Pool, err)
+		}
+	}
 	ev := e.event("run.approve", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task})
 	if err := e.Store.ApproveTaskRun(ctx, id, strata.Approval{Principal: e.Actor, At: e.now()}, ev); err != nil {
 		return r, err
@@ -164,7 +174,7 @@ func (e *Engine) ApproveTaskRun(ctx context.Context, id string) (*strata.TaskRun
 	if r.Pool != "" {
 		// Queued for an agent of its pool (claimed by no one), not run here.
 		ev = e.event("run.running", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task, "pool": r.Pool})
-		if err := e.Store.ClaimTaskRun(ctx, id, strata.Owner{}, time.Time{}, ev); err != nil {
+		if err := e.Store.ClaimTaskRun(ctx, id, strata.Owner{}, time.Time{}, job, ev); err != nil {
 			return r, err // another approver queued it
 		}
 		if r, err = e.Store.TaskRun(ctx, id); err != nil {
@@ -173,7 +183,7 @@ func (e *Engine) ApproveTaskRun(ctx context.Context, id string) (*strata.TaskRun
 		return e.awaitQueued(ctx, r)
 	}
 	ev = e.event("run.running", r.Service, r.Environment, r.ID, map[string]any{"task": r.Task})
-	if err := e.Store.ClaimTaskRun(ctx, id, e.Owner, e.now().Add(e.runLease(rb)), ev); err != nil {
+	if err := e.Store.ClaimTaskRun(ctx, id, e.Owner, e.now().Add(e.runLease(rb)), nil, ev); err != nil {
 		return r, err // another approver's process runs it
 	}
 	if r, err = e.Store.TaskRun(ctx, id); err != nil {

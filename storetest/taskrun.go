@@ -24,8 +24,8 @@ func testTaskRuns(t *testing.T, open func(t *testing.T) strata.Store) {
 		}
 		must(t, s.ApproveTaskRun(ctx(t), r.ID, strata.Approval{Principal: "bob"}, nil))
 		wantCode(t, s.ApproveTaskRun(ctx(t), r.ID, strata.Approval{Principal: "bob"}, nil), strata.ECONFLICT)
-		must(t, s.ClaimTaskRun(ctx(t), r.ID, owner(1), until, nil))
-		wantCode(t, s.ClaimTaskRun(ctx(t), r.ID, owner(2), until, nil), strata.ECONFLICT)
+		must(t, s.ClaimTaskRun(ctx(t), r.ID, owner(1), until, nil, nil))
+		wantCode(t, s.ClaimTaskRun(ctx(t), r.ID, owner(2), until, nil, nil), strata.ECONFLICT)
 		wantCode(t, s.ApproveTaskRun(ctx(t), r.ID, strata.Approval{Principal: "carol"}, nil), strata.ECONFLICT)
 		got, err := s.TaskRun(ctx(t), r.ID)
 		must(t, err)
@@ -141,11 +141,15 @@ func testRunClaims(t *testing.T, open func(t *testing.T) strata.Store) {
 		_, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-eu"), nil)
 		wantCode(t, err, strata.ENOTFOUND)
 		// Approved, the waiting one is queued for the pool (claimed by no one) and then taken.
-		must(t, s.ClaimTaskRun(ctx(t), w.ID, strata.Owner{}, time.Time{}, nil))
+		// Its job is made again as it is queued: the config and secrets of now.
+		must(t, s.ClaimTaskRun(ctx(t), w.ID, strata.Owner{}, time.Time{}, []byte(`{"made":"at approval"}`), nil))
 		got, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-eu"), nil)
 		must(t, err)
 		if got.ID != w.ID {
 			t.Errorf("claimed %s, want the approved %s", got.ID, w.ID)
+		}
+		if string(got.Job) != `{"made":"at approval"}` {
+			t.Errorf("claimed job %s, want the one made at approval", got.Job)
 		}
 	})
 	t.Run("a claim takes only the kinds of task run it names", func(t *testing.T) {

@@ -7,6 +7,7 @@ package main_test
 // itself: a kill -9 of the agent mid-run fails it once.
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -25,9 +26,13 @@ var agentRunYAML = strings.Replace(agentYAML, "    config:\n      DB_PASSWORD", 
     config:
       DB_PASSWORD`, 1)
 
+// rotatedSecret is prod-eu's DB_PASSWORD once rotated while a run waits for its approval:
+// hostile too, and of another length than agentSecret, which the runbook writes down.
+const rotatedSecret = "r0tated-$(touch pwned2)-`id`"
+
 var agentRunFiles = map[string]string{
 	"ops/reindex.sh": `#!/bin/sh
-echo "reindex $STRATA_ENV $STRATA_RUN $PWD" >> @SCRATCH@/reindexed
+echo "reindex $STRATA_ENV $STRATA_RUN $PWD length ${#DB_PASSWORD}" >> @SCRATCH@/reindexed
 echo "reindexing with password $DB_PASSWORD"
 exit 3
 `,
@@ -87,21 +92,40 @@ func testRunbookOnAgent(t *testing.T, store string) {
 		if r.code != 3 || d.State != "waiting" {
 			t.Fatalf("want exit 3, waiting:\n%s", r)
 		}
+		// The secret is rotated while the run waits: the approved run gets the new one.
+		withKeys := x.with(t)
+		withKeys.env = append(slices.Clone(x.env), "STRATA_KEYS="+x.keys)
+		set := withKeys.command("secret", "set", "prod-eu", "DB_PASSWORD")
+		set.Stdin = strings.NewReader(rotatedSecret)
+		if out, err := set.CombinedOutput(); err != nil {
+			t.Fatalf("secret set: %v\n%s", err, out)
+		}
 		a := x.run("-o", "json", "approve", d.ID)
 		got := runDoc(t, a)
-		if a.code != 1 || got.State != "failed" || got.ExitCode != 3 || !strings.Contains(got.Output, "password ***") {
-			t.Errorf("want the approval to wait for the agent's run (exit 1, status 3, output redacted):\n%s", a)
+		if a.code != 1 || got.State != "failed" || got.ExitCode != 3 || got.Output != "reindexing with password ***\n" {
+			t.Errorf("want the approval to wait for the agent's run (exit 1, status 3, the new secret redacted):\n%s", a)
 		}
-		if !strings.Contains(x.read("reindexed"), d.ID+" "+first.dir) {
-			t.Errorf("the approved run did not run on the agent:\n%s", x.read("reindexed"))
+		if strings.Contains(a.stdout+a.stderr, "r0tated") {
+			t.Errorf("the rotated secret shows:\n%s", a)
+		}
+		ran := ""
+		for _, line := range strings.Split(x.read("reindexed"), "\n") {
+			if strings.Contains(line, d.ID+" "+first.dir) {
+				ran = line
+			}
+		}
+		if want := fmt.Sprintf(" length %d", len(rotatedSecret)); !strings.HasSuffix(ran, want) {
+			t.Errorf("the approved run did not run on the agent with the secret of now (a line ending %q):\n%s", want, x.read("reindexed"))
 		}
 	})
 	t.Run("the run and its outcome are audited, the outcome as the agent's", func(t *testing.T) {
 		if evs := x.events("--action", "run.failed", "--actor", "eu-agent"); len(evs) != 3 {
 			t.Errorf("run.failed events by eu-agent: %+v, want 3", evs)
 		}
-		if filesHolding(t, x.dir, "s3cret") != nil {
-			t.Errorf("a file of the project holds the secret: %v", filesHolding(t, x.dir, "s3cret"))
+		for _, secret := range []string{"s3cret", "r0tated"} {
+			if files := filesHolding(t, x.dir, secret); files != nil {
+				t.Errorf("a file of the project holds the secret: %v", files)
+			}
 		}
 	})
 

@@ -75,12 +75,18 @@ func (db *DB) CreateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Ev
 }
 
 // ClaimTaskRun moves a waiting run to running.
-func (db *DB) ClaimTaskRun(ctx context.Context, id string, owner strata.Owner, until time.Time, e *strata.Event) error {
+func (db *DB) ClaimTaskRun(ctx context.Context, id string, owner strata.Owner, until time.Time, job []byte, e *strata.Event) error {
 	started := db.clock()
+	q := `UPDATE task_runs SET state = 'running', owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
+			lease_until = ?, started_at = ?`
+	args := []any{owner.ID(), owner.Host, owner.PID, owner.Start, sqlrow.Nanos(until), sqlrow.Nanos(started)}
+	if job != nil {
+		q += `, job = ?`
+		args = append(args, string(job))
+	}
+	args = append(args, id)
 	err := db.write(ctx, func(tx *txn) error {
-		n, err := tx.Exec(ctx, `UPDATE task_runs SET state = 'running', owner_id = ?, owner_host = ?, owner_pid = ?, owner_start = ?,
-			lease_until = ?, started_at = ? WHERE id = ? AND state = 'waiting'`,
-			owner.ID(), owner.Host, owner.PID, owner.Start, sqlrow.Nanos(until), sqlrow.Nanos(started), id)
+		n, err := tx.Exec(ctx, q+` WHERE id = ? AND state = 'waiting'`, args...)
 		if err != nil {
 			return err
 		}
