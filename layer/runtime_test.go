@@ -1,6 +1,8 @@
 package layer_test
 
 import (
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,5 +148,29 @@ func TestAnOutputThatIsNotThereSaysWhyAndWhatToDo(t *testing.T) {
 				t.Errorf("err = %v\nwant an invalid error starting %s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestAHostileOutputReachesEveryShellByteForByte(t *testing.T) {
+	p := outputsEstate(t)
+	for _, shell := range shells(t) {
+		for _, v := range append(slices.Clone(hostile), "; rm -rf pwned-not\n`touch pwned`\n$(touch pwned)") {
+			t.Run(filepath.Base(shell)+"/"+v, func(t *testing.T) {
+				rt := layer.DeployRuntime(p.Service("api"), "1", func(string) *strata.Deployment {
+					return &strata.Deployment{Outputs: map[string]string{"X": v}}
+				})
+				r, err := layer.Resolve(p, "api", "dev", rt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd, err := layer.ExpandCommand(p, r, `printf '%s' "${outputs.db.X}"`, at(70))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, pwned := runWith(t, shell, cmd); got != v || pwned {
+					t.Errorf("printed %q (pwned: %v), want %q (command %q)", got, pwned, v, cmd.Text)
+				}
+			})
+		}
 	}
 }
