@@ -143,6 +143,11 @@ func (e *Engine) deploy(ctx context.Context, req DeployRequest) (*strata.Deploym
 			e.logf("  %s/%s | rollback uses the config %s ran with%s", svc.Name, env.Name, from, differingKeys(old, rs))
 		}
 	}
+	if env.RunsOn == "" { // a pool's job is made, and its steps interpolated, by toPool
+		if err := e.checkSteps(svc, rs, rel); err != nil {
+			return nil, err
+		}
+	}
 	if req.Kind == "" {
 		req.Kind = KindDeploy
 	}
@@ -290,7 +295,7 @@ func (e *Engine) runDeploy(ctx context.Context, d *strata.Deployment, svc *strat
 		return "", fmt.Errorf("deploy %s: %w", d.ID, err)
 	}
 	defer dropScratch(cfgPath, outPath, len(secrets) > 0)
-	cmd, err := layer.ExpandCommand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos, &layer.Runtime{Version: d.Version})
+	cmd, err := layer.ExpandCommand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos)
 	if err != nil {
 		return "", err
 	}

@@ -73,7 +73,7 @@ func (e *Engine) destroy(ctx context.Context, env string, claimWithin time.Durat
 // ("destroy", or "destroy.failed").
 func (e *Engine) destroyStep(ctx context.Context, p *strata.Project, svc *strata.Service, cur *strata.Deployment, rel *strata.Release, rs *layer.Resolved) error {
 	d := *cur
-	cmd, err := layer.ExpandCommand(p, rs, svc.Destroy.Run, svc.Destroy.Pos, &layer.Runtime{Version: d.Version})
+	cmd, err := layer.ExpandCommand(p, rs, svc.Destroy.Run, svc.Destroy.Pos)
 	if err != nil {
 		return fmt.Errorf("destroy %s in %s: %w", svc.Name, d.Environment, err)
 	}
@@ -142,7 +142,7 @@ func (e *Engine) destroyOnAgent(ctx context.Context, svc *strata.Service, env *s
 		if err := e.sealSecrets(j, svc, rs); err != nil {
 			return err
 		}
-		cmd, err := layer.ExpandCommand(e.Project, rs, svc.Destroy.Run, svc.Destroy.Pos, &layer.Runtime{Version: cur.Version})
+		cmd, err := layer.ExpandCommand(e.Project, rs, svc.Destroy.Run, svc.Destroy.Pos)
 		if err != nil {
 			return fmt.Errorf("destroy %s in %s: %w", svc.Name, env.Name, err)
 		}

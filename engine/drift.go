@@ -159,13 +159,7 @@ func (e *Engine) driftOf(ctx context.Context, svc *strata.Service, d *strata.Dep
 // resolveNow resolves svc's config in d's environment as a deployment of d's version would
 // now, with dependencies' current outputs and without secret values.
 func (e *Engine) resolveNow(svc *strata.Service, d *strata.Deployment, f plan.Facts) (*layer.Resolved, error) {
-	rt := &layer.Runtime{Version: d.Version, Outputs: map[string]map[string]string{}}
-	for _, dep := range svc.DependsOn {
-		if c := f.Current[plan.Pair{Service: dep, Environment: d.Environment}]; c != nil {
-			rt.Outputs[dep] = c.Outputs
-		}
-	}
-	return layer.Resolve(e.Project, svc.Name, d.Environment, rt)
+	return layer.Resolve(e.Project, svc.Name, d.Environment, runtimeIn(svc, d.Environment, d.Version, f))
 }
 
 // configDiff names the keys whose value now differs from the deployed one, sorted, and
@@ -252,16 +246,15 @@ func (e *Engine) observe(ctx context.Context, svc *strata.Service, d *strata.Dep
 		return "", fmt.Errorf("the config does not resolve")
 	}
 	rs = withoutSecrets(rs)
-	rt := &layer.Runtime{Version: d.Version}
 	if ob.HTTP != "" {
-		target, err := layer.Expand(e.Project, rs, ob.HTTP, ob.Pos, rt)
+		target, err := layer.Expand(e.Project, rs, ob.HTTP, ob.Pos)
 		if err != nil {
 			return "", err
 		}
 		return observeHTTP(ctx, target, timeout)
 	}
 	// The command gets its values through variables, so that the shell never parses one.
-	target, err := layer.ExpandCommand(e.Project, rs, ob.Run, ob.Pos, rt)
+	target, err := layer.ExpandCommand(e.Project, rs, ob.Run, ob.Pos)
 	if err != nil {
 		return "", err
 	}

@@ -137,9 +137,8 @@ func (e *Engine) newJob(d *strata.Deployment, svc *strata.Service, rs *layer.Res
 	if err := e.sealSecrets(j, svc, rs); err != nil {
 		return nil, err
 	}
-	rt := &layer.Runtime{Version: d.Version}
 	if svc.Deploy != nil {
-		cmd, err := layer.ExpandCommand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos, rt)
+		cmd, err := layer.ExpandCommand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos)
 		if err != nil {
 			return nil, err
 		}
@@ -152,18 +151,18 @@ func (e *Engine) newJob(d *strata.Deployment, svc *strata.Service, rs *layer.Res
 		jh := &JobHealth{Status: h.Status, Timeout: strata.Duration(h.Timeout), Interval: strata.Duration(h.Interval)}
 		var err error
 		if h.HTTP != "" {
-			if jh.URL, err = layer.Expand(e.Project, rs, h.HTTP, h.Pos, rt); err != nil {
+			if jh.URL, err = layer.Expand(e.Project, rs, h.HTTP, h.Pos); err != nil {
 				return nil, err
 			}
 		} else {
-			cmd, err := layer.ExpandCommand(e.Project, rs, h.Command, h.Pos, rt)
+			cmd, err := layer.ExpandCommand(e.Project, rs, h.Command, h.Pos)
 			if err != nil {
 				return nil, err
 			}
 			jh.Command, jh.Env = cmd.Text, cmd.Env
 		}
 		if h.Contains != "" {
-			if jh.Contains, err = layer.Expand(e.Project, rs, h.Contains, h.ContainsPos, rt); err != nil {
+			if jh.Contains, err = layer.Expand(e.Project, rs, h.Contains, h.ContainsPos); err != nil {
 				return nil, err
 			}
 			if jh.Status == 0 {

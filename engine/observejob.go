@@ -63,14 +63,13 @@ func (e *Engine) observeOnAgent(ctx context.Context, svc *strata.Service, d *str
 	for k, v := range rs.Values {
 		j.Config[k] = v
 	}
-	rt := &layer.Runtime{Version: d.Version}
 	if ob.HTTP != "" {
-		if j.ObserveURL, err = layer.Expand(e.Project, rs, ob.HTTP, ob.Pos, rt); err != nil {
+		if j.ObserveURL, err = layer.Expand(e.Project, rs, ob.HTTP, ob.Pos); err != nil {
 			return "", err
 		}
 		j.Bundle = "" // a URL needs no file of the release
 	} else {
-		cmd, err := layer.ExpandCommand(e.Project, rs, ob.Run, ob.Pos, rt)
+		cmd, err := layer.ExpandCommand(e.Project, rs, ob.Run, ob.Pos)
 		if err != nil {
 			return "", err
 		}

@@ -9,14 +9,12 @@ import (
 )
 
 // resolve computes the config a deployment gets: dependencies' outputs and the
-// environment's own secrets included.
+// environment's own secrets included. Every step of svc in env is interpolated with the
+// runtime it returns the config with (layer.Resolved.Runtime), so that a deploy command, a
+// health check, a runbook or a destroy step reads the same outputs as the config does.
 func (e *Engine) resolve(svc *strata.Service, env, version string, f plan.Facts) (*layer.Resolved, error) {
-	rt := &layer.Runtime{Version: version, Outputs: map[string]map[string]string{}, Secrets: map[string]string{}}
-	for _, dep := range svc.DependsOn {
-		if d := f.Current[plan.Pair{Service: dep, Environment: env}]; d != nil {
-			rt.Outputs[dep] = d.Outputs
-		}
-	}
+	rt := runtimeIn(svc, env, version, f)
+	rt.Secrets = map[string]string{}
 	load := e.Secrets
 	if e.ServiceSecrets != nil {
 		load = func(env string) (map[string]string, error) { return e.ServiceSecrets(e.Project, svc.Name, env) }
@@ -43,4 +41,30 @@ func (e *Engine) resolve(svc *strata.Service, env, version string, f plan.Facts)
 		return nil, fmt.Errorf("resolve %s config in %s: %w", svc.Name, env, err)
 	}
 	return rs, nil
+}
+
+// runtimeIn is the runtime of a deployment of svc at version into env, with the outputs of
+// the dependencies f says run there, and no secrets.
+func runtimeIn(svc *strata.Service, env, version string, f plan.Facts) *layer.Runtime {
+	return layer.DeployRuntime(svc, version, func(dep string) *strata.Deployment {
+		return f.Current[plan.Pair{Service: dep, Environment: env}]
+	})
+}
+
+// checkSteps interpolates svc's deploy step and health check with rs, as execute will,
+// so that a reference that cannot resolve (a dependency's output where it has not been
+// deployed) is refused as bad input before a deployment is recorded, not found after.
+func (e *Engine) checkSteps(svc *strata.Service, rs *layer.Resolved, rel *strata.Release) error {
+	if svc.Deploy != nil {
+		if _, err := layer.ExpandCommand(e.Project, rs, svc.Deploy.Run, svc.Deploy.Pos); err != nil {
+			return fmt.Errorf("deploy %s to %s: the deploy step: %w", svc.Name, rs.Environment, err)
+		}
+	}
+	if svc.Health == nil {
+		return nil
+	}
+	if _, _, err := e.interpolateHealth(svc, rs, rel); err != nil {
+		return fmt.Errorf("deploy %s to %s: the health check: %w", svc.Name, rs.Environment, err)
+	}
+	return nil
 }

@@ -203,6 +203,9 @@ func (e *Engine) resumeTaken(ctx context.Context, d *strata.Deployment, until ti
 		// A rollback resumes with the config it took from the deployment it returns to.
 		rs = reuseKept(rs, d.Config)
 	}
+	if err := e.checkSteps(svc, rs, rel); err != nil {
+		return d, e.abandon(ctx, d, err)
+	}
 	d.Owner, d.LeaseUntil = e.Owner, until
 	d.Attempt++
 	d.State, d.PGID, d.Error, d.Health = strata.Running, 0, "", ""

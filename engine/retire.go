@@ -124,6 +124,7 @@ func (e *Engine) RetireEnvironment(ctx context.Context, name string) (*strata.Re
 	for _, d := range orphans[i].Running {
 		running[d.Service] = d
 	}
+	ran := maps.Clone(running) // what each destroy step reads its dependencies' outputs from
 	p := e.withRetiring(name)
 	order := p.DependencyOrder(nil)
 	slices.Reverse(order)
@@ -142,7 +143,8 @@ func (e *Engine) RetireEnvironment(ctx context.Context, name string) (*strata.Re
 			return nil, fmt.Errorf("destroy %s in %s: %w", svc.Name, name, err)
 		}
 		e.logf("✗ %s → %s: destroy %s (config of %s)", svc.Name, name, d.Version, d.ID)
-		if err := e.destroyStep(ctx, p, svc, d, rel, keptResolved(svc.Name, name, d.Config)); err != nil {
+		rt := layer.DeployRuntime(svc, d.Version, func(dep string) *strata.Deployment { return ran[dep] })
+		if err := e.destroyStep(ctx, p, svc, d, rel, keptResolved(svc.Name, name, d.Config, rt)); err != nil {
 			return nil, fmt.Errorf("retire %s (it stays an orphan; run `strata env retire %s` again): %w", name, name, err)
 		}
 		done = append(done, svc.Name)
@@ -209,10 +211,9 @@ func (e *Engine) withRetiring(name string) *strata.Project {
 }
 
 // keptResolved is the config a deployment ran with (kept, as stored: secrets are "***" and
-// left out) as a resolved config for a step.
-func keptResolved(service, env string, kept map[string]any) *layer.Resolved {
-	empty := &layer.Resolved{Service: service, Environment: env, Values: map[string]any{}, Secret: map[string]bool{}, Sources: map[string]strata.Pos{}}
-	return reuseKept(empty, kept)
+// left out) as a resolved config for a step, which reads the version and outputs of rt.
+func keptResolved(service, env string, kept map[string]any, rt *layer.Runtime) *layer.Resolved {
+	return reuseKept(layer.Kept(service, env, rt), kept)
 }
 
 // projectFile names the project's file, for messages.

@@ -58,6 +58,11 @@ func (e *Engine) RunTask(ctx context.Context, req RunRequest) (*strata.TaskRun, 
 		if r.Job, err = e.newRunJob(ctx, svc, env, rb); err != nil {
 			return nil, err
 		}
+	} else if _, err := e.prepareRun(ctx, svc, env, rb); err != nil {
+		// Refused before anything is recorded, as a pool's job is: a config or a reference
+		// that does not resolve (a dependency's output where it has not been deployed) is
+		// bad input, not a run that failed.
+		return nil, err
 	}
 	gates, err := e.runGates(ctx, svc, r)
 	if err != nil {
@@ -243,19 +248,12 @@ func (e *Engine) executeRun(ctx context.Context, r *strata.TaskRun, svc *strata.
 // runCommand runs the runbook's command with env's config and secrets and returns why it
 // failed ("" when it succeeded). Its output goes, redacted, to out and to the terminal.
 func (e *Engine) runCommand(ctx context.Context, r *strata.TaskRun, svc *strata.Service, env *strata.Environment, rb *strata.Runbook, out io.Writer) string {
-	f, version, err := e.runFacts(ctx, svc, env)
+	pr, err := e.prepareRun(ctx, svc, env, rb)
 	if err != nil {
 		return err.Error()
 	}
-	rs, err := e.resolve(svc, env.Name, version, f)
-	if err != nil {
-		return err.Error()
-	}
+	rs, cmd, version := pr.rs, pr.cmd, pr.version
 	secrets := secretValues(rs)
-	cmd, err := layer.ExpandCommand(e.Project, rs, rb.Run, rb.Pos, &layer.Runtime{Version: version})
-	if err != nil {
-		return err.Error()
-	}
 	vars := append([]string{}, e.BaseEnv...)
 	vars = append(vars, rs.Environ()...)
 	vars = append(vars, "STRATA_PROJECT="+e.Project.Name, "STRATA_ENV="+env.Name, "STRATA_SERVICE="+svc.Name,
@@ -282,6 +280,32 @@ func (e *Engine) runCommand(ctx context.Context, r *strata.TaskRun, svc *strata.
 		return fmt.Sprintf("the command exited with status %d", res.ExitCode)
 	}
 	return ""
+}
+
+// preparedRun is a runbook's command made concrete for a run: the config of the service in
+// the environment as it is now, and the command interpolated with it.
+type preparedRun struct {
+	rs      *layer.Resolved
+	cmd     layer.Command
+	version string // what runs of the service there ("" when nothing does)
+}
+
+// prepareRun resolves svc's config in env as a deployment there would get it now (its
+// dependencies' outputs, its secrets) and interpolates rb's command with it.
+func (e *Engine) prepareRun(ctx context.Context, svc *strata.Service, env *strata.Environment, rb *strata.Runbook) (*preparedRun, error) {
+	f, version, err := e.runFacts(ctx, svc, env)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := e.resolve(svc, env.Name, version, f)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := layer.ExpandCommand(e.Project, rs, rb.Run, rb.Pos)
+	if err != nil {
+		return nil, fmt.Errorf("run %s of %s in %s: %w", rb.Name, svc.Name, env.Name, err)
+	}
+	return &preparedRun{rs: rs, cmd: cmd, version: version}, nil
 }
 
 // runFacts are the facts a run of svc in env is resolved with (its config as it is in env

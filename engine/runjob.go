@@ -62,7 +62,7 @@ func (e *Engine) newRunJob(ctx context.Context, svc *strata.Service, env *strata
 	if err := e.sealSecrets(j, svc, rs); err != nil {
 		return nil, err
 	}
-	cmd, err := layer.ExpandCommand(e.Project, rs, rb.Run, rb.Pos, &layer.Runtime{Version: version})
+	cmd, err := layer.ExpandCommand(e.Project, rs, rb.Run, rb.Pos)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 		unclaimed = t.C
 	}
 	e.logf("… %s/%s in %s: %s %s", r.Service, r.Task, r.Environment, r.ID, PoolDetail(ctx, e.Store, r.Pool, e.now(), AgentGone))
-	e.Wakes.pending().Wake() // a claim held in this process takes it at once
+	e.Wakes.pending().Wake()                    // a claim held in this process takes it at once
 	reported, done := e.Wakes.awaitReport(r.ID) // a report to this process wakes the wait, as await's
 	defer done()
 	claimed := false

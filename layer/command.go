@@ -29,15 +29,16 @@ type Command struct {
 	Env []string
 }
 
-// ExpandCommand interpolates a step command (deploy, destroy, observe, a health command)
-// against r, as Expand does a URL, but keeps every value out of the command's text (see
-// Command). A reference the shell could not expand where it stands (inside a here-document
-// whose delimiter is quoted) is an EINVALID *strata.Error naming pos, as a bad reference is.
-func ExpandCommand(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Runtime) (Command, error) {
+// ExpandCommand interpolates a step command (deploy, destroy, observe, a health command, a
+// runbook) against r and the runtime r was resolved with, as Expand does a URL, but keeps
+// every value out of the command's text (see Command). A reference the shell could not
+// expand where it stands (inside a here-document whose delimiter is quoted) is an EINVALID
+// *strata.Error naming pos, as a bad reference is.
+func ExpandCommand(p *strata.Project, r *Resolved, text string, pos strata.Pos) (Command, error) {
 	if strings.IndexByte(text, '$') < 0 {
 		return Command{Text: text}, nil
 	}
-	c, err := expandCtx(p, r, text, pos, rt)
+	c, err := expandCtx(p, r, text, pos)
 	if err != nil {
 		return Command{}, err
 	}

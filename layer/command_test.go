@@ -87,11 +87,11 @@ func TestACommandReceivesEveryValueByteForByteAndRunsNone(t *testing.T) {
 			for _, v := range hostile {
 				t.Run(filepath.Base(shell)+"/"+f.name+"/"+v, func(t *testing.T) {
 					p := interpEstate(t, v)
-					r, err := layer.Resolve(p, "api", "prod-eu", nil)
+					r, err := layer.Resolve(p, "api", "prod-eu", &layer.Runtime{Version: "1.0"})
 					if err != nil {
 						t.Fatal(err)
 					}
-					cmd, err := layer.ExpandCommand(p, r, f.text, at(70), &layer.Runtime{Version: "1.0"})
+					cmd, err := layer.ExpandCommand(p, r, f.text, at(70))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -129,11 +129,11 @@ func TestArithmeticTakesOnlyWholeNumbers(t *testing.T) {
 			}
 			t.Run(filepath.Base(shell)+"/"+c.name, func(t *testing.T) {
 				p := interpEstate(t, c.value)
-				r, err := layer.Resolve(p, "api", "prod-eu", nil)
+				r, err := layer.Resolve(p, "api", "prod-eu", &layer.Runtime{Version: "1"})
 				if err != nil {
 					t.Fatal(err)
 				}
-				cmd, err := layer.ExpandCommand(p, r, c.text, at(70), &layer.Runtime{Version: "1"})
+				cmd, err := layer.ExpandCommand(p, r, c.text, at(70))
 				if c.err != "" {
 					if strata.ErrorCode(err) != strata.EINVALID || !strings.Contains(err.Error(), c.err) {
 						t.Errorf("err = %v\nwant an invalid error containing %s", err, c.err)
@@ -162,7 +162,7 @@ func TestAnUnquotedValueIsSplitIntoWordsButNeverRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd, err := layer.ExpandCommand(p, r, `printf '[%s]' ${config.VALUE} x${config.VALUE}`, at(70), nil)
+			cmd, err := layer.ExpandCommand(p, r, `printf '[%s]' ${config.VALUE} x${config.VALUE}`, at(70))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,7 +199,7 @@ func TestEveryKindOfReferenceReachesACommandAsData(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd, err := layer.ExpandCommand(p, r, c.text, at(70), rt)
+			cmd, err := layer.ExpandCommand(p, r, c.text, at(70))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +237,7 @@ func TestACommandThatCannotCarryAValueIsAnErrorNamingItsPosition(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = layer.ExpandCommand(p, r, c.text, at(70), nil)
+			_, err = layer.ExpandCommand(p, r, c.text, at(70))
 			if strata.ErrorCode(err) != strata.EINVALID || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err = %v\nwant an invalid error containing %s", err, c.want)
 			}

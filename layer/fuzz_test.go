@@ -26,7 +26,7 @@ func FuzzInterpolation(f *testing.F) {
 			if err != nil && strata.ErrorCode(err) != strata.EINVALID {
 				t.Fatalf("err = %v", err)
 			}
-			if _, err := layer.Expand(p, r, text, at(1), rt); err != nil && strata.ErrorCode(err) != strata.EINVALID {
+			if _, err := layer.Expand(p, r, text, at(1)); err != nil && strata.ErrorCode(err) != strata.EINVALID {
 				t.Fatalf("Expand err = %v", err)
 			}
 		}
@@ -51,11 +51,11 @@ func FuzzExpandCommand(f *testing.F) {
 			envs:     []*strata.Environment{env("dev", "", map[string]string{"x": value}, vals("V", value, 10))},
 			services: []*strata.Service{service("api")},
 		}.project(t)
-		r, err := layer.Resolve(p, "api", "dev", nil)
+		r, err := layer.Resolve(p, "api", "dev", &layer.Runtime{Version: "1"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd, err := layer.ExpandCommand(p, r, text, at(1), &layer.Runtime{Version: "1"})
+		cmd, err := layer.ExpandCommand(p, r, text, at(1))
 		if err != nil {
 			if strata.ErrorCode(err) != strata.EINVALID {
 				t.Fatalf("err = %v", err)

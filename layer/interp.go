@@ -221,13 +221,33 @@ func (c *ctx) outputRef(ref, rest string, pos strata.Pos, what label) (refValue,
 	if c.rt == nil {
 		return refValue{s: "${" + ref + "}"}, stUnknown, true
 	}
-	v, ok := c.rt.Outputs[svc][key]
+	outs, deployed := c.rt.Outputs[svc]
+	if !deployed {
+		c.fail(pos, "", prefix(what), "${", ref, "}: ", c.notDeployed(svc))
+		return refValue{}, 0, false
+	}
+	v, ok := outs[key]
 	if !ok {
 		c.fail(pos, c.ev.env.Name, prefix(what), "${", ref, "}: service ", svc,
 			" wrote no output ", strconv.Quote(key), " (its deploy step appends KEY=value lines to $STRATA_OUTPUTS)")
 		return refValue{}, 0, false
 	}
 	return refValue{s: v}, 0, true
+}
+
+// notDeployed says why dependency svc has no outputs to read in the environment, and what
+// to do.
+func (c *ctx) notDeployed(svc string) string {
+	self, env := c.sv.svc.Name, c.ev.env.Name
+	switch {
+	case svc == self:
+		return self + " cannot read its own outputs: its deploy step writes them for its dependents; refer to a dependency's"
+	case !slices.Contains(c.sv.svc.DependsOn, svc):
+		return svc + " is not in the depends_on of " + self + ", whose steps read the outputs of its dependencies only; add " +
+			svc + " to services." + self + ".depends_on, so that it deploys to " + env + " first"
+	}
+	return svc + " has not been deployed to " + env + " yet, so it has written no outputs there; deploy " + svc +
+		" to " + env + " first (`strata deploy " + svc + " --env " + env + "`)"
 }
 
 // writeValue formats v as it appears inside a longer string and in a step's environment.

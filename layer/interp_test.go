@@ -162,28 +162,31 @@ func TestCyclesAreErrorsNamingThePath(t *testing.T) {
 
 func TestExpand(t *testing.T) {
 	p := interpEstate(t, "x", key("PORT", strata.TypeInteger, 30, def(int64(8080), 31)), key("TOKEN", strata.TypeString, 32, secret))
-	r, err := layer.Resolve(p, "api", "prod-eu", &layer.Runtime{Secrets: map[string]string{"TOKEN": "s3cret"}})
+	deploy, err := layer.Resolve(p, "api", "prod-eu", &layer.Runtime{Version: "2.0.0", Secrets: map[string]string{"TOKEN": "s3cret"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &layer.Runtime{Version: "2.0.0"}
+	config, err := layer.Resolve(p, "api", "prod-eu", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, text string
-		rt         *layer.Runtime
+		r          *layer.Resolved // at deploy time, or at config time
 		want, err  string
 	}{
-		{"a health URL reads the resolved config", "http://127.0.0.1:${config.PORT}/healthz", nil, "http://127.0.0.1:8080/healthz", ""},
-		{"a step sees the release version at deploy time", "./deploy.sh ${service.name} ${release.version} ${env.labels.region}", rt,
+		{"a health URL reads the resolved config", "http://127.0.0.1:${config.PORT}/healthz", deploy, "http://127.0.0.1:8080/healthz", ""},
+		{"a step sees the release version at deploy time", "./deploy.sh ${service.name} ${release.version} ${env.labels.region}", deploy,
 			"./deploy.sh api 2.0.0 eu-west", ""},
-		{"at config time the release version is left as written", "./deploy.sh ${release.version}", nil, "./deploy.sh ${release.version}", ""},
-		{"a step may be given a secret", "curl -H 'X-Token: ${config.TOKEN}'", nil, "curl -H 'X-Token: s3cret'", ""},
-		{"text without references comes back as is", "./deploy.sh", nil, "./deploy.sh", ""},
-		{"an unknown key names where the text was written", "http://x:${config.PROT}/", nil, "",
+		{"at config time the release version is left as written", "./deploy.sh ${release.version}", config, "./deploy.sh ${release.version}", ""},
+		{"a step may be given a secret", "curl -H 'X-Token: ${config.TOKEN}'", deploy, "curl -H 'X-Token: s3cret'", ""},
+		{"text without references comes back as is", "./deploy.sh", deploy, "./deploy.sh", ""},
+		{"an unknown key names where the text was written", "http://x:${config.PROT}/", deploy, "",
 			`strata.yaml:77:7: ${config.PROT}: service api has no config key "PROT"; did you mean "PORT"? (environment prod-eu)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := layer.Expand(p, r, c.text, at(77), c.rt)
+			got, err := layer.Expand(p, c.r, c.text, at(77))
 			if c.err != "" {
 				if err == nil || err.Error() != c.err || strata.ErrorCode(err) != strata.EINVALID {
 					t.Errorf("err = %v\nwant %s", err, c.err)

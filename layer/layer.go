@@ -32,6 +32,41 @@ type Runtime struct {
 // secretsKnown reports whether rt carries the environment's secrets.
 func (rt *Runtime) secretsKnown() bool { return rt != nil && rt.Secrets != nil }
 
+// DeployRuntime returns the runtime of a deployment of svc at version into an environment
+// where running gives the deployment that runs each service there now (nil where none
+// does): every dependency's outputs as its deployment stored them (secret values already
+// masked), so that ${outputs.DEP.KEY} reads what DEP last wrote there, and a dependency
+// that runs nowhere there is told apart from one that wrote no such key. Secrets are not
+// set: the caller adds the environment's own, or leaves them unknown.
+//
+// It is the one place a deploy-time runtime is made: config, step commands, health and
+// observe checks, runbooks, destroy steps and agents' jobs all read their outputs through
+// it (by way of the Resolved it was resolved into), so none can forget them.
+func DeployRuntime(svc *strata.Service, version string, running func(service string) *strata.Deployment) *Runtime {
+	rt := &Runtime{Version: version, Outputs: make(map[string]map[string]string, len(svc.DependsOn))}
+	for _, dep := range svc.DependsOn {
+		d := running(dep)
+		if d == nil {
+			continue
+		}
+		outs := d.Outputs
+		if outs == nil {
+			outs = map[string]string{} // deployed, and wrote none
+		}
+		rt.Outputs[dep] = outs
+	}
+	return rt
+}
+
+// steps returns what of rt a step's interpolation reads (the version and the outputs), nil
+// for config time: rt without its secrets.
+func (rt *Runtime) steps() *Runtime {
+	if rt == nil {
+		return nil
+	}
+	return &Runtime{Version: rt.Version, Outputs: rt.Outputs}
+}
+
 // Resolved is one service's configuration in one environment.
 //
 // Keys, and the Trail slices, may be shared with other Resolved values of the same project:
@@ -49,6 +84,25 @@ type Resolved struct {
 	Trail map[string][]Layer
 	// Secret marks the keys whose values are secret, or built from a secret.
 	Secret map[string]bool
+
+	// rt is the runtime the config was resolved with, which every step of the service in
+	// the environment is interpolated with too (Expand, ExpandCommand): one runtime per
+	// resolution, so that a step cannot be given another. Its secrets are never read
+	// again (Values holds what they resolved to) and never handed out (Runtime).
+	rt *Runtime
+}
+
+// Runtime returns the deploy-time values the configuration was resolved with, its release
+// version and its dependencies' outputs, without secrets; nil for a configuration resolved
+// at config time. Treat its maps as read-only.
+func (r *Resolved) Runtime() *Runtime { return r.rt.steps() }
+
+// Kept returns an empty configuration of service in env resolved with rt (from
+// DeployRuntime), on which a configuration resolved before and kept (a deployment's stored
+// config) is laid, so that its steps are interpolated as a fresh resolution's would be.
+func Kept(service, env string, rt *Runtime) *Resolved {
+	return &Resolved{Service: service, Environment: env, Values: map[string]any{}, Sources: map[string]strata.Pos{},
+		Trail: map[string][]Layer{}, Secret: map[string]bool{}, rt: rt}
 }
 
 // Layer is one place that set a key.

@@ -97,15 +97,16 @@ func (r *Resolved) Source(key string) string {
 	return t[len(t)-1].Name
 }
 
-// Expand interpolates text (a step command, a health or observe URL) against r, the
-// resolved config of a service in an environment of p; pos is where text was written, for
-// errors. With a nil rt, ${release.version} and ${outputs...} are left as written. A bad
-// reference is an EINVALID *strata.Error naming pos.
-func Expand(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Runtime) (string, error) {
+// Expand interpolates text (a health or observe URL, what a health answer must contain)
+// against r, the resolved config of a service in an environment of p, and the runtime r was
+// resolved with (its release version, its dependencies' outputs); pos is where text was
+// written, for errors. For r resolved at config time, ${release.version} and ${outputs...}
+// are left as written. A bad reference is an EINVALID *strata.Error naming pos.
+func Expand(p *strata.Project, r *Resolved, text string, pos strata.Pos) (string, error) {
 	if strings.IndexByte(text, '$') < 0 {
 		return text, nil
 	}
-	c, err := expandCtx(p, r, text, pos, rt)
+	c, err := expandCtx(p, r, text, pos)
 	if err != nil {
 		return "", err
 	}
@@ -116,8 +117,9 @@ func Expand(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Run
 	return rv.text(), nil
 }
 
-// expandCtx prepares the interpolation of text against r.
-func expandCtx(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *Runtime) (*ctx, error) {
+// expandCtx prepares the interpolation of text against r, with the runtime r was resolved
+// with.
+func expandCtx(p *strata.Project, r *Resolved, text string, pos strata.Pos) (*ctx, error) {
 	if p == nil || r == nil {
 		return nil, strata.Errorf(strata.EINVALID, "%s: expand %q: no project or resolved config", pos, text)
 	}
@@ -129,7 +131,7 @@ func expandCtx(p *strata.Project, r *Resolved, text string, pos strata.Pos, rt *
 		p:   p,
 		sv:  &svcView{svc: s},
 		ev:  &envView{env: e, labels: labelsOf(p, e)},
-		rt:  rt,
+		rt:  r.rt,
 		res: r,
 	}, nil
 }

@@ -106,6 +106,7 @@ func resolve(p *strata.Project, sv *svcView, ev *envView, rt *Runtime) (*Resolve
 		Sources:     make(map[string]strata.Pos, n),
 		Trail:       make(map[string][]Layer, n),
 		Secret:      make(map[string]bool),
+		rt:          rt,
 	}
 	for i, k := range keys {
 		it := &c.items[i]

@@ -140,13 +140,9 @@ func Plan(ctx context.Context, e *engine.Engine, req engine.PromoteRequest) (*Pr
 // with the outputs its dependencies last wrote there. Where a dependency has not written
 // them yet, the references stay as written (what `strata config` shows). Secrets are "***".
 func planConfig(p *strata.Project, cur map[plan.Pair]*strata.Deployment, service, env, version string) (map[string]any, error) {
-	rt := &layer.Runtime{Version: version, Outputs: map[string]map[string]string{}}
+	var rt *layer.Runtime
 	if svc := p.Service(service); svc != nil {
-		for _, dep := range svc.DependsOn {
-			if d := cur[plan.Pair{Service: dep, Environment: env}]; d != nil {
-				rt.Outputs[dep] = d.Outputs
-			}
-		}
+		rt = layer.DeployRuntime(svc, version, func(dep string) *strata.Deployment { return cur[plan.Pair{Service: dep, Environment: env}] })
 	}
 	rs, err := layer.Resolve(p, service, env, rt)
 	if err != nil {
