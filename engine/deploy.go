@@ -236,6 +236,12 @@ func (e *Engine) execute(ctx context.Context, d *strata.Deployment, svc *strata.
 	e.logf("▸ %s → %s: deploy %s (%s, attempt %d)", d.Service, d.Environment, d.Version, d.ID, d.Attempt)
 
 	failure, err := e.runDeploy(runCtx, d, svc, rs, rel, verified, sink, secrets, label)
+	if err != nil && runCtx.Err() == nil {
+		// The step could not be started at all (its scratch files cannot be written): this
+		// attempt failed, and is recorded so. Left running, it would stay held by this live
+		// process, which no resume takes over while it lives (a server's, for days).
+		failure, err = "the deploy step could not start: "+err.Error(), nil
+	}
 	// The health check runs under the lease too: one that outlasts it (a timeout of
 	// minutes) must not let another worker take the deployment over meanwhile.
 	if err == nil && failure == "" && svc.Health != nil && runCtx.Err() == nil {
