@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/strata-dev/strata"
@@ -12,6 +13,16 @@ type interp struct {
 	s    string
 	at   strata.Pos
 	what string
+	// owner is the service whose value s is (a step, its health check, a schema default,
+	// an override), or "" for a value every service may read (defaults, an environment's).
+	owner string
+	build bool // s is the service's build step, which runs in no environment
+}
+
+// addInterp keeps it for checkRefs, as a value of the service being decoded, if any.
+func (l *loader) addInterp(it interp) {
+	it.owner = l.owner
+	l.strs = append(l.strs, it)
 }
 
 const refForms = "${env.name}, ${env.labels.KEY}, ${service.name}, ${release.version}, ${config.KEY} or ${outputs.SERVICE.KEY}"
@@ -49,10 +60,35 @@ func (l *loader) checkRefs(it interp) {
 		l.errorf(it.at, "%s: %v", it.what, err)
 	}
 	for _, ref := range refs {
-		if msg := l.badRef(ref); msg != "" {
+		msg := l.badRef(ref)
+		if msg == "" {
+			msg = l.unreadableOutput(it, ref)
+		}
+		if msg != "" {
 			l.errorf(it.at, "%s: %s", it.what, msg)
 		}
 	}
+}
+
+// unreadableOutput says why a well-formed ${outputs.SERVICE.KEY} in one service's value can
+// never resolve, or "": outputs come from the service's own dependencies (depends_on), which
+// are deployed to the environment first; a build runs in no environment.
+func (l *loader) unreadableOutput(it interp, ref string) string {
+	parts := strings.Split(ref, ".")
+	owner := l.svcs[it.owner]
+	if parts[0] != "outputs" || owner == nil {
+		return ""
+	}
+	dep := parts[1]
+	switch {
+	case it.build:
+		return fmt.Sprintf("${%s}: a build runs once, in no environment, so it has no outputs to read; read them in the deploy step or the config", ref)
+	case dep == owner.Name:
+		return fmt.Sprintf("${%s}: service %q reads its own outputs, which its deploy step writes; outputs come from the services it depends on", ref, owner.Name)
+	case !slices.Contains(owner.DependsOn, dep):
+		return fmt.Sprintf("${%s}: service %q does not depend on %q, so %q's outputs are not read; add %s to services.%s.depends_on", ref, owner.Name, dep, dep, dep, owner.Name)
+	}
+	return ""
 }
 
 var namespaces = []string{"env", "service", "release", "config", "outputs"}

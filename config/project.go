@@ -158,7 +158,7 @@ func (l *loader) decodeConfig(src *source, n *yaml.Node, where string) map[strin
 			continue
 		}
 		if s, isStr := v.V.(string); isStr {
-			l.strs = append(l.strs, interp{s: s, at: v.Pos, what: p.key})
+			l.addInterp(interp{s: s, at: v.Pos, what: p.key})
 		}
 		out[p.key] = v
 	}

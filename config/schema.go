@@ -47,7 +47,7 @@ func (l *loader) decodeKey(src *source, k *strata.Key, n *yaml.Node, where strin
 			if v, ok := l.value(src, p.v, "default of "+k.Name); ok {
 				k.Default = &v
 				if s, isStr := v.V.(string); isStr {
-					l.strs = append(l.strs, interp{s: s, at: v.Pos, what: "default of " + k.Name})
+					l.addInterp(interp{s: s, at: v.Pos, what: "default of " + k.Name})
 				}
 			}
 		case "enum":

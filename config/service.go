@@ -45,11 +45,17 @@ func (l *loader) decodeServices(src *source, n *yaml.Node) {
 
 func (l *loader) decodeService(src *source, svc *strata.Service, n *yaml.Node) {
 	where := "service " + quote(svc.Name)
+	l.owner = svc.Name
+	defer func() { l.owner = "" }()
 	pairs, ok := l.mapping(src, n, where, "{deploy: ./deploy/api.sh}")
 	for _, p := range pairs {
 		switch p.key {
 		case "build":
+			from := len(l.strs)
 			svc.Build = l.decodeStep(src, p, where, false)
+			for i := from; i < len(l.strs); i++ {
+				l.strs[i].build = true
+			}
 		case "deploy":
 			svc.Deploy = l.decodeStep(src, p, where, false)
 		case "destroy":
@@ -106,7 +112,7 @@ func (l *loader) decodeStep(src *source, p pair, where string, observe bool) *st
 	}
 	if v.Kind == yaml.ScalarNode && !isNull(v) {
 		st.Run = v.Value
-		l.strs = append(l.strs, interp{s: st.Run, at: src.pos(v), what: kind})
+		l.addInterp(interp{s: st.Run, at: src.pos(v), what: kind})
 		return st
 	}
 	example := "{run: ./deploy.sh, timeout: 10m}"
@@ -125,7 +131,7 @@ func (l *loader) decodeStep(src *source, p pair, where string, observe bool) *st
 		case sp.key == "run":
 			if s, ok := l.scalar(src, sp.v, "run", "run: ./deploy.sh"); ok {
 				st.Run = s
-				l.strs = append(l.strs, interp{s: s, at: src.pos(l.deref(src, sp.v)), what: kind})
+				l.addInterp(interp{s: s, at: src.pos(l.deref(src, sp.v)), what: kind})
 			}
 		case sp.key == "http" && observe:
 			if s, ok := l.scalar(src, sp.v, "http", "http: http://127.0.0.1:8080/version"); ok {
@@ -169,7 +175,7 @@ func (l *loader) decodeHealth(src *source, p pair, where string) *strata.Health 
 		case "command":
 			if s, ok := l.scalar(src, hp.v, "command", "command: ./check.sh"); ok {
 				h.Command = s
-				l.strs = append(l.strs, interp{s: s, at: src.pos(l.deref(src, hp.v)), what: "health command"})
+				l.addInterp(interp{s: s, at: src.pos(l.deref(src, hp.v)), what: "health command"})
 			}
 		case "contains":
 			if s, ok := l.scalar(src, hp.v, "contains", `contains: "v${release.version}"`); ok {
@@ -178,7 +184,7 @@ func (l *loader) decodeHealth(src *source, p pair, where string) *strata.Health 
 					l.errorf(at, "health contains of %s is empty, which every answer contains; remove it or write e.g. contains: \"v${release.version}\"", where)
 				}
 				h.Contains, h.ContainsPos = s, at
-				l.strs = append(l.strs, interp{s: s, at: at, what: "health contains"})
+				l.addInterp(interp{s: s, at: at, what: "health contains"})
 			}
 		case "status":
 			if n, ok := l.integer(src, hp.v, "status", "status: 200"); ok {
@@ -219,7 +225,7 @@ func (l *loader) decodeHealth(src *source, p pair, where string) *strata.Health 
 // checkURL checks the shape of a URL; one that interpolates is checked for ${...} only.
 func (l *loader) checkURL(src *source, n *yaml.Node, s, what string) {
 	at := src.pos(l.deref(src, n))
-	l.strs = append(l.strs, interp{s: s, at: at, what: what})
+	l.addInterp(interp{s: s, at: at, what: what})
 	if strings.Contains(s, "${") {
 		return
 	}

@@ -38,6 +38,7 @@ type loader struct {
 	sawProject bool
 	brokenTop  bool     // strata.yaml itself did not parse
 	strs       []interp // strings whose ${...} are checked once every service is known
+	owner      string   // the service being decoded, whose values those strings are ("" for none)
 
 	flagRequires []flagRequire // `requires` of flags, checked once every service is known
 
