@@ -3,12 +3,9 @@ package engine
 import (
 	"context"
 	"io"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/layer"
 	"github.com/strata-dev/strata/plan"
 	"github.com/strata-dev/strata/secret"
 )
@@ -44,7 +41,9 @@ func (e *Engine) Recheck(ctx context.Context, d *strata.Deployment, running map[
 	if err != nil {
 		return nil, err
 	}
-	rs = deployedConfig(rs, d.Config)
+	// The check checks what runs: the values d was deployed with, not today's (strata.yaml
+	// may have changed since, which drift reports); secrets, never stored, from today's.
+	rs = reuseKept(rs, d.Config)
 	secrets := secretValues(rs)
 	rel, err := e.findRelease(ctx, d.Service, d.Version)
 	if err != nil {
@@ -86,27 +85,4 @@ func (e *Engine) RecordHealth(ctx context.Context, c *strata.HealthCheck, versio
 	}
 	ev := e.event(action, c.Service, c.Environment, c.Deployment, map[string]any{"version": version, "detail": c.Detail})
 	return e.Store.RecordHealth(ctx, c, ev)
-}
-
-// deployedConfig returns rs with the values d was deployed with (deployed, as stored) in
-// place of today's, for the keys that are not secret: a health check checks what runs,
-// and strata.yaml may have changed since it was deployed (which drift reports). Secret
-// values are not stored, so they come from rs.
-func deployedConfig(rs *layer.Resolved, deployed map[string]any) *layer.Resolved {
-	if len(deployed) == 0 {
-		return rs
-	}
-	out := *rs
-	out.Values, out.Keys = maps.Clone(rs.Values), slices.Clone(rs.Keys)
-	for k, v := range deployed {
-		if rs.Secret[k] || v == layer.Redaction {
-			continue
-		}
-		if _, ok := out.Values[k]; !ok {
-			out.Keys = append(out.Keys, k)
-		}
-		out.Values[k] = v
-	}
-	slices.Sort(out.Keys)
-	return &out
 }
