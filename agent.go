@@ -54,4 +54,7 @@ type JobClaim struct {
 	// Agent is the claiming agent's name; Until the end of its lease.
 	Agent      string
 	Now, Until time.Time
+	// Since is for HeldJob and HeldRunJob: a job the agent holds claimed since then (at
+	// Since or later) is one whose answer it never received.
+	Since time.Time
 }

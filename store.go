@@ -236,6 +236,14 @@ type AgentStore interface {
 	// subject. Concurrent claimers each get a different deployment (rows are claimed
 	// skipping locked ones where the database locks rows). ENOTFOUND when there is none.
 	ClaimJob(ctx context.Context, c JobClaim, e *Event) (*Deployment, error)
+	// HeldJob gives c.Agent again the deployment of c.Pool, in one of c.Envs (any of the
+	// pool's with c.AllEnvs), it holds claimed: running, owned
+	// by AgentOwner(c.Agent, its fence), its lease not lapsed by c.Now, and claimed (started)
+	// at c.Since or later: a claim whose answer the agent never received (a cut link, a
+	// server that died after the claim's commit). Its lease runs until c.Until from then; its
+	// fence and attempt stay, and nothing is audited (the claim was). The newest such
+	// claim when there are several. ENOTFOUND when there is none.
+	HeldJob(ctx context.Context, c JobClaim) (*Deployment, error)
 	// Job returns the job stored with deployment id (nil when it has none): the server
 	// that records an agent's report reads the rollback a failure asks for there.
 	// ENOTFOUND when there is no such deployment.

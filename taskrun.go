@@ -101,6 +101,11 @@ type TaskRunStore interface {
 	// not run twice by itself (the lapse fails it). Concurrent claimers each get a
 	// different run. ENOTFOUND when there is none.
 	ClaimRunJob(ctx context.Context, c JobClaim, e *Event) (*TaskRun, error)
+	// HeldRunJob is HeldJob for task runs (of c.TaskKinds, every kind when none): the run
+	// c.Agent holds claimed since c.Since, its lease not lapsed, given again with its lease
+	// until c.Until. A run is still claimed once: this is that claim's answer, sent again.
+	// ENOTFOUND when there is none.
+	HeldRunJob(ctx context.Context, c JobClaim) (*TaskRun, error)
 	// RenewTaskRun extends the lease of a running run owned by owner to until. ECONFLICT
 	// when owner no longer holds it (it ended, or was failed when its lease lapsed);
 	// ENOTFOUND when there is none.

@@ -62,9 +62,9 @@ type Agent struct {
 	work  string // Dir/work: where steps run
 	lease time.Duration
 	srv   *servers
-	// next says the server takes a report that claims the next deployment too
-	// (AgentWelcome.ReportNext); it is cleared when a server refuses one.
-	next atomic.Bool
+	// asks is what the agent asks of servers that may be older than it, and what it heard
+	// of its claims (asks.go).
+	asks *asks
 	// engines run the jobs, one per project (engine).
 	engines map[string]*engine.Engine
 }
@@ -85,7 +85,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, strata.Errorf(strata.EINVALID, "--dir %q: %w", cfg.Dir, err)
 	}
 	a := &Agent{cfg: cfg, state: filepath.Join(dir, "state"), work: filepath.Join(dir, "work"), lease: strhttp.DefaultAgentLease,
-		srv: &servers{list: cfg.Servers, log: cfg.Log}}
+		srv: &servers{list: cfg.Servers, log: cfg.Log}, asks: newAsks()}
 	for _, d := range []string{a.state, a.work} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, strata.Errorf(strata.EINVALID, "--dir %q: %w; name a directory this agent may write", cfg.Dir, err)
@@ -119,10 +119,18 @@ func (a *Agent) Run(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(ctx, a.cfg.Wait+15*time.Second)
 		var c *strhttp.Claimed
 		err := a.srv.once(ctx, cctx, func(ctx context.Context, s *strhttp.Client) (err error) {
-			c, err = s.Claim(ctx, strhttp.ClaimRequest{Name: a.cfg.Name, Pool: a.cfg.Pool, WaitSeconds: a.cfg.Wait.Seconds(), Kinds: claimKinds})
+			c, err = s.Claim(ctx, a.asks.claim(a.cfg.Name, a.cfg.Pool, a.cfg.Wait))
 			return err
 		})
+		lost := noAnswer(ctx, cctx, err)
 		cancel()
+		if err == nil {
+			a.asks.answered(c)
+		} else if lost {
+			// The server may have claimed a job for this agent: the next claim says what
+			// the agent heard, and is given that job again.
+			a.asks.lost()
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -172,7 +180,7 @@ func (a *Agent) register(ctx context.Context) error {
 			if w.LeaseSeconds > 0 {
 				a.lease = time.Duration(w.LeaseSeconds * float64(time.Second))
 			}
-			a.next.Store(w.ReportNext)
+			a.asks.registered(w)
 			a.progress("agent %s: registered for pool %s (%s); lease %s", a.cfg.Name, a.cfg.Pool, joinEnvs(w.Environments), strata.Duration(a.lease))
 			a.cfg.Log.Info("registered", "agent", a.cfg.Name, "pool", a.cfg.Pool, "environments", w.Environments, "protocol", w.Protocol)
 			return nil
@@ -339,13 +347,15 @@ const nextWait = 5 * time.Second
 
 // report sends the outcome, trying again until it is recorded, refused, or the lease
 // (which KeepLease renews meanwhile) is lost. When the server takes it, the report claims
-// the next deployment too, which it returns (nil when none came).
+// the next deployment too, which it returns (nil when none came). A report whose answer was
+// lost is sent again as it was: the server answers it as the first time, with the same next
+// job.
 func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOutcome) *strhttp.Claimed {
-	r := strhttp.AgentReport{Name: f.Name, Pool: f.Pool, Deployment: f.Deployment, Fence: f.Fence,
-		State: out.State, Health: out.Health, Outputs: out.Outputs, Error: out.Error, ExitCode: out.ExitCode, Output: out.Output}
 	for {
+		r := strhttp.AgentReport{Name: f.Name, Pool: f.Pool, Deployment: f.Deployment, Fence: f.Fence,
+			State: out.State, Health: out.Health, Outputs: out.Outputs, Error: out.Error, ExitCode: out.ExitCode, Output: out.Output}
 		var next *strhttp.Claimed
-		asked := a.next.Load()
+		asked, kinds := a.asks.reportNext()
 		wait := min(nextWait, a.cfg.Wait)
 		if !asked {
 			wait = 0
@@ -355,19 +365,24 @@ func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOut
 			if !asked {
 				return s.Report(ctx, r)
 			}
-			r.WaitSeconds, r.Kinds = wait.Seconds(), claimKinds
+			r.WaitSeconds, r.Kinds = wait.Seconds(), kinds
 			got, err := s.ReportNext(ctx, r)
 			if err == nil {
 				next = got.Next
 			}
 			return err
 		})
+		if asked && err == nil {
+			a.asks.answered(next)
+		} else if asked && noAnswer(ctx, rctx, err) {
+			a.asks.lost()
+		}
 		done()
 		switch code := strata.ErrorCode(err); {
 		case asked && code == strata.EINVALID && !strhttp.Unreachable(err):
 			// A server older than the report's next claim (one behind a failover) refuses
 			// the field: report as it expects from now on.
-			a.next.Store(false)
+			a.asks.reportAlone()
 			a.cfg.Log.Warn("the server does not take a report with the next claim; reporting alone", "err", err)
 			continue
 		case err == nil:

@@ -27,16 +27,12 @@ type ReportedNext struct {
 	Next       *Claimed           `json:"next"`
 }
 
-// reportedNext claims the next job for the agent of r, whose report of d is recorded.
-func (s *Server) reportedNext(c *call, r AgentReport, d *strata.Deployment) *ReportedNext {
-	return &ReportedNext{Deployment: report.NewDeployment(d), Next: s.claimNext(c, r, d.ID)}
-}
-
 // claimNext claims the next job for the agent of r, whose report of id is recorded, of the
-// kinds r names. A claim that fails is logged and answered as nothing claimed: the report
-// stands, and the agent must not send it again.
-func (s *Server) claimNext(c *call, r AgentReport, id string) *Claimed {
-	next, err := s.claim(c, ClaimRequest{Name: r.Name, Pool: r.Pool, WaitSeconds: r.WaitSeconds, Kinds: r.Kinds})
+// kinds r names, giving first a job the agent holds claimed since since (not zero: the report
+// was sent again, agent_again.go). A claim that fails is logged and answered as nothing
+// claimed: the report stands, and the agent must not send it again.
+func (s *Server) claimNext(c *call, r AgentReport, id string, since time.Time) *Claimed {
+	next, err := s.claim(c, ClaimRequest{Name: r.Name, Pool: r.Pool, WaitSeconds: r.WaitSeconds, Kinds: r.Kinds}, since)
 	if err != nil {
 		if c.r.Context().Err() == nil {
 			s.log.Warn("claim after a report", "agent", r.Name, "reported", id, "err", err)

@@ -95,11 +95,24 @@ func TestAReportClaimsTheNextDeploymentInTheSameRequest(t *testing.T) {
 			t.Errorf("%d agent.claim events (%v), want 2: one claim each", len(evs), err)
 		}
 	})
-	t.Run("a second report of a recorded deployment is a conflict, with no claim", func(t *testing.T) {
-		r := x.do("agnes", "POST", "/api/v1/agent/report", map[string]any{"name": "edge-1", "pool": "edge",
-			"deployment": next["deployment"], "fence": 1, "state": "succeeded"})
-		if r.status != http.StatusConflict || strings.Contains(r.body, `"next"`) {
-			t.Errorf("a second report: %d %s, want a conflict", r.status, r.body)
-		}
-	})
+	cases := []struct {
+		name   string
+		state  string
+		status int
+	}{
+		{"the same report sent again is answered as recorded", strata.Succeeded, http.StatusOK},
+		{"a report of another outcome of a recorded deployment is a conflict", strata.Failed, http.StatusConflict},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := x.do("agnes", "POST", "/api/v1/agent/report", map[string]any{"name": "edge-1", "pool": "edge",
+				"deployment": next["deployment"], "fence": 1, "state": c.state})
+			if r.status != c.status || strings.Contains(r.body, `"next"`) {
+				t.Fatalf("a second report: %d %s, want %d", r.status, r.body, c.status)
+			}
+			if d, _ := x.store.Deployment(t.Context(), next["deployment"].(string)); d == nil || d.State != strata.Succeeded {
+				t.Errorf("the deployment after a second report: %+v, want it succeeded as first reported", d)
+			}
+		})
+	}
 }

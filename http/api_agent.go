@@ -62,6 +62,11 @@ type ClaimRequest struct {
 	Pool        string   `json:"pool"`
 	WaitSeconds float64  `json:"wait_seconds,omitempty"`
 	Kinds       []string `json:"kinds,omitempty"`
+	// Heard, sent by an agent whose last claiming request got no answer, is the newest
+	// claim it received (its ClaimedAt), or when none its registration (the welcome's
+	// agent's connected_since): a job claimed for it after that, whose lease holds, is given
+	// again first (agent_again.go). A server older than it refuses the field.
+	Heard time.Time `json:"heard,omitzero"`
 }
 
 // Job kinds an agent names in its claim (ClaimRequest.Kinds).
@@ -104,6 +109,9 @@ type Claimed struct {
 	Fence        int64       `json:"fence,omitempty"`
 	LeaseSeconds float64     `json:"lease_seconds,omitempty"`
 	LeaseUntil   time.Time   `json:"lease_until,omitzero"`
+	// ClaimedAt is when the job was claimed, by the server's clock: what the agent says it
+	// heard (ClaimRequest.Heard) should a later answer be lost.
+	ClaimedAt time.Time `json:"claimed_at,omitzero"`
 }
 
 // Fenced names a claim: every request about a claimed deployment (or run: a t-… id in
@@ -282,12 +290,13 @@ func (s *Server) agentClaim(c *call) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	return s.claim(c, req)
+	return s.claim(c, req, heldSince(req.Heard))
 }
 
 // claim is agentClaim's work once the request is read; a report that asks for the next
-// claim does it too.
-func (s *Server) claim(c *call, req ClaimRequest) (*Claimed, error) {
+// claim does it too. A job the agent holds claimed since since (not zero) is given first: a
+// claim whose answer it never received (agent_again.go).
+func (s *Server) claim(c *call, req ClaimRequest, since time.Time) (*Claimed, error) {
 	if err := checkHello(AgentHello{Name: req.Name, Pool: req.Pool, Protocol: strata.AgentProtocol}); err != nil {
 		return nil, err
 	}
@@ -312,6 +321,12 @@ func (s *Server) claim(c *call, req ClaimRequest) (*Claimed, error) {
 	}
 	deadline := time.Now().Add(wait)
 	lease := s.agentLease()
+	if !since.IsZero() {
+		got, err := s.held(context.WithoutCancel(ctx), req, envs, all, since, takeDeploys, taskKinds)
+		if strata.ErrorCode(err) != strata.ENOTFOUND {
+			return got, err
+		}
+	}
 	// Claims that take other kinds of job do not share a turn: one that found no
 	// deployment says nothing of runs.
 	gate := s.claims.gate(req.Pool+"\x00"+fmt.Sprint(takeDeploys, taskKinds), c.tok.Hash)
@@ -381,7 +396,7 @@ func (s *Server) claimedDeployment(req ClaimRequest, d *strata.Deployment, lease
 	j.Rollback = nil // the server's, for a failure's report; not the agent's to run
 	s.metrics.claimed(req.Pool, s.now().Sub(d.CreatedAt))
 	s.log.Info("agent claimed", "agent", req.Name, "deployment", d.ID, "attempt", d.Attempt, "fence", d.Fence)
-	return &Claimed{Job: j, Deployment: d.ID, Attempt: d.Attempt, Fence: d.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: d.LeaseUntil}, nil
+	return &Claimed{Job: j, Deployment: d.ID, Attempt: d.Attempt, Fence: d.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: d.LeaseUntil, ClaimedAt: d.StartedAt}, nil
 }
 
 // claimedRun is the answer to a claim that took task run r.
@@ -393,7 +408,7 @@ func (s *Server) claimedRun(req ClaimRequest, r *strata.TaskRun, lease time.Dura
 	j.Run = r.ID
 	// Not in strata_agent_claim_wait_seconds, which is the deployments' wait.
 	s.log.Info("agent claimed", "agent", req.Name, "run", r.ID, "fence", r.Fence)
-	return &Claimed{Job: j, Deployment: r.ID, Attempt: 1, Fence: r.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: r.LeaseUntil}, nil
+	return &Claimed{Job: j, Deployment: r.ID, Attempt: 1, Fence: r.Fence, LeaseSeconds: lease.Seconds(), LeaseUntil: r.LeaseUntil, ClaimedAt: r.StartedAt}, nil
 }
 
 // isRun reports whether a fenced request's id names a runbook run rather than a deployment.
@@ -518,6 +533,9 @@ func (s *Server) agentReport(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if reportedAgain(d, r) {
+		return s.answerAgain(c, r, d), nil // its first answer was lost
+	}
 	// The owner names the fence: the update matches only the claim the report is about.
 	d.Owner = strata.AgentOwner(r.Name, r.Fence)
 	d.State, d.Health, d.Outputs, d.Error, d.FinishedAt = r.State, r.Health, r.Outputs, r.Error, s.now()
@@ -527,6 +545,12 @@ func (s *Server) agentReport(c *call) (any, error) {
 	// the pool, in one transaction: it happens once, whoever asked for d and whether or
 	// not that process still waits.
 	rb, err := s.engine.Reported(context.WithoutCancel(c.r.Context()), d, ev)
+	if strata.ErrorCode(err) == strata.ECONFLICT {
+		// The same report, sent again while the first was being recorded?
+		if now, rerr := s.store.Deployment(context.WithoutCancel(c.r.Context()), d.ID); rerr == nil && reportedAgain(now, r) {
+			return s.answerAgain(c, r, now), nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -536,7 +560,7 @@ func (s *Server) agentReport(c *call) (any, error) {
 		s.log.Info("rollback recorded", "deployment", d.ID, "rollback", rb.ID, "version", rb.Version, "pool", rb.Pool)
 	}
 	if r.Next {
-		return s.reportedNext(c, r, d), nil
+		return &ReportedNext{Deployment: report.NewDeployment(d), Next: s.claimNext(c, r, d.ID, time.Time{})}, nil
 	}
 	return report.NewDeployment(d), nil
 }
@@ -554,6 +578,9 @@ func (s *Server) agentReportRun(c *call, rep AgentReport) (any, error) {
 	r, err := c.claimedRun(Fenced{rep.Name, rep.Pool, rep.Deployment, rep.Fence})
 	if err != nil {
 		return nil, err
+	}
+	if runReportedAgain(r, rep) {
+		return s.answerRunAgain(c, rep, r), nil // its first answer was lost
 	}
 	r.Owner = strata.AgentOwner(rep.Name, rep.Fence)
 	r.State, r.Error, r.FinishedAt = rep.State, rep.Error, s.now()
@@ -575,12 +602,18 @@ func (s *Server) agentReportRun(c *call, rep AgentReport) (any, error) {
 		ev = &strata.Event{Actor: c.tok.Name, Action: action, Service: r.Service, Environment: r.Environment, Subject: r.ID, Detail: b}
 	}
 	if err := s.store.UpdateTaskRun(context.WithoutCancel(c.r.Context()), r, ev); err != nil {
+		if strata.ErrorCode(err) == strata.ECONFLICT {
+			// The same report, sent again while the first was being recorded?
+			if now, rerr := s.store.TaskRun(context.WithoutCancel(c.r.Context()), r.ID); rerr == nil && runReportedAgain(now, rep) {
+				return s.answerRunAgain(c, rep, now), nil
+			}
+		}
 		return nil, err
 	}
 	s.engine.Wakes.ReportedOf(r.ID) // the process waiting for r, when it is this one, reads it at once
 	s.log.Info("agent reported", "agent", rep.Name, "run", r.ID, "state", r.State, "exit_code", r.ExitCode)
 	if rep.Next {
-		return &ReportedNext{Run: r, Next: s.claimNext(c, rep, r.ID)}, nil
+		return &ReportedNext{Run: r, Next: s.claimNext(c, rep, r.ID, time.Time{})}, nil
 	}
 	return r, nil
 }

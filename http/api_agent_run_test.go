@@ -89,7 +89,8 @@ func TestTheAgentsProtocolForARunbookRun(t *testing.T) {
 		{"a report with another fence is refused", "report", fenced(2, map[string]any{"state": "succeeded"}), http.StatusConflict},
 		{"a report with health is bad input", "report", fenced(1, map[string]any{"state": "succeeded", "health": "healthy"}), http.StatusBadRequest},
 		{"the claim's report is recorded", "report", report, http.StatusOK},
-		{"a second report is refused", "report", report, http.StatusConflict},
+		{"the same report sent again is answered as recorded (its first answer was lost)", "report", report, http.StatusOK},
+		{"a report of another outcome is refused", "report", fenced(1, map[string]any{"state": "failed", "exit_code": 1}), http.StatusConflict},
 		{"a renewal after the report is refused", "renew", fenced(1, nil), http.StatusConflict},
 		{"another pool's agent may not report it", "report", map[string]any{"name": "edge-1", "pool": "eu", "deployment": id, "fence": 1, "state": "succeeded"}, http.StatusForbidden},
 	}

@@ -137,8 +137,14 @@ func TestTheAgentsProtocol(t *testing.T) {
 			t.Errorf("Deploy = %+v, %v", got.d, got.err)
 		}
 	})
-	t.Run("a second report of an ended deployment is a conflict", func(t *testing.T) {
-		if r := x.do("agnes", "POST", "/api/v1/agent/report", report); r.status != http.StatusConflict {
+	t.Run("the same report sent again is answered as recorded: its first answer was lost", func(t *testing.T) {
+		r := x.do("agnes", "POST", "/api/v1/agent/report", report)
+		if r.status != http.StatusOK || r.json(t)["state"] != strata.Succeeded {
+			t.Errorf("status %d: %s", r.status, r.body)
+		}
+	})
+	t.Run("a report of another outcome of an ended deployment is a conflict", func(t *testing.T) {
+		if r := x.do("agnes", "POST", "/api/v1/agent/report", fenced(1, map[string]any{"state": "failed", "error": "boom"})); r.status != http.StatusConflict {
 			t.Errorf("status %d: %s", r.status, r.body)
 		}
 	})

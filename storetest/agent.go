@@ -115,6 +115,52 @@ func testAgents(t *testing.T, open func(t *testing.T) strata.Store) {
 			t.Errorf("after the report: %+v; want succeeded in attempt 2 by eu-2, fence 2, no owner", got)
 		}
 	})
+	t.Run("a claim whose answer was lost is given again to its agent only, with its fence and a new lease", func(t *testing.T) {
+		s := open(t)
+		pending(t, s, "prod-eu")
+		claimed, err := s.ClaimJob(ctx(t), claim("eu-1", t0, "prod-eu"), &strata.Event{Actor: "eu-1", Action: "agent.claim"})
+		must(t, err)
+		held := func(agent string, now, since time.Time, envs ...string) strata.JobClaim {
+			c := claim(agent, now, envs...)
+			c.Since = since
+			return c
+		}
+		cases := []struct {
+			name string
+			c    strata.JobClaim
+		}{
+			{"another agent of the pool holds nothing", held("eu-2", t0.Add(time.Second), t0, "prod-eu")},
+			{"a claim before since is one the agent heard of", held("eu-1", t0.Add(time.Second), t0.Add(time.Nanosecond), "prod-eu")},
+			{"a lapsed lease holds nothing", held("eu-1", t0.Add(31*time.Second), t0, "prod-eu")},
+			{"an environment the token does not cover holds nothing", held("eu-1", t0.Add(time.Second), t0, "prod-us")},
+			{"a token that covers no environment holds nothing", held("eu-1", t0.Add(time.Second), t0)},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				_, err := s.HeldJob(ctx(t), c.c)
+				wantCode(t, err, strata.ENOTFOUND)
+			})
+		}
+		again, err := s.HeldJob(ctx(t), held("eu-1", t0.Add(10*time.Second), t0, "prod-eu"))
+		must(t, err)
+		if again.ID != claimed.ID || again.Fence != 1 || again.Attempt != 1 || again.Owner != strata.AgentOwner("eu-1", 1) ||
+			!again.LeaseUntil.Equal(t0.Add(40*time.Second)) || string(again.Job) != `{"command":"./deploy.sh"}` {
+			t.Errorf("held %+v (job %s); want %s again, fence 1, attempt 1, its lease until %s", again, again.Job, claimed.ID, t0.Add(40*time.Second))
+		}
+		// The lease was renewed: at t0+35s the deployment is still eu-1's.
+		_, err = s.ClaimJob(ctx(t), claim("eu-2", t0.Add(35*time.Second), "prod-eu"), nil)
+		wantCode(t, err, strata.ENOTFOUND)
+		evs, err := s.Events(ctx(t), strata.EventFilter{Action: "agent.claim"})
+		must(t, err)
+		if len(evs) != 1 {
+			t.Errorf("%d agent.claim events, want 1: giving a claim again is not another claim", len(evs))
+		}
+		done := *again
+		done.State = strata.Succeeded
+		must(t, s.UpdateDeployment(ctx(t), &done, nil))
+		_, err = s.HeldJob(ctx(t), held("eu-1", t0.Add(11*time.Second), t0, "prod-eu"))
+		wantCode(t, err, strata.ENOTFOUND)
+	})
 	t.Run("a lease that has not lapsed keeps the deployment from a second claim", func(t *testing.T) {
 		s := open(t)
 		pending(t, s, "prod-eu")

@@ -113,6 +113,41 @@ func testRunClaims(t *testing.T, open func(t *testing.T) strata.Store) {
 		_, err = s.ClaimRunJob(ctx(t), claim("eu-2", t0.Add(time.Hour), "prod-eu"), nil)
 		wantCode(t, err, strata.ENOTFOUND)
 	})
+	t.Run("a run whose claim's answer was lost is given again to its agent only, never claimed again", func(t *testing.T) {
+		s := open(t)
+		r := queued(t, s, "prod-eu")
+		_, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-eu"), nil)
+		must(t, err)
+		held := func(agent string, now, since time.Time, env string, kinds ...string) strata.JobClaim {
+			c := claim(agent, now, env)
+			c.Since, c.TaskKinds = since, kinds
+			return c
+		}
+		cases := []struct {
+			name string
+			c    strata.JobClaim
+		}{
+			{"another agent of the pool holds nothing", held("eu-2", t0.Add(time.Second), t0, "prod-eu")},
+			{"a claim before since is one the agent heard of", held("eu-1", t0.Add(time.Second), t0.Add(time.Nanosecond), "prod-eu")},
+			{"a lapsed lease holds nothing", held("eu-1", t0.Add(31*time.Second), t0, "prod-eu")},
+			{"a kind the claim does not name is not given", held("eu-1", t0.Add(time.Second), t0, "prod-eu", strata.TaskDestroy)},
+			{"an environment the token does not cover holds nothing", held("eu-1", t0.Add(time.Second), t0, "prod-us")},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				_, err := s.HeldRunJob(ctx(t), c.c)
+				wantCode(t, err, strata.ENOTFOUND)
+			})
+		}
+		again, err := s.HeldRunJob(ctx(t), held("eu-1", t0.Add(10*time.Second), t0, "prod-eu", strata.TaskRunbook))
+		must(t, err)
+		if again.ID != r.ID || again.Fence != 1 || again.Owner != strata.AgentOwner("eu-1", 1) || !again.StartedAt.Equal(t0) ||
+			!again.LeaseUntil.Equal(t0.Add(40*time.Second)) || string(again.Job) != `{"kind":"run","command":"./ops/reindex.sh"}` {
+			t.Errorf("held %+v (job %s); want %s again, fence 1, started at %s, its lease until %s", again, again.Job, r.ID, t0, t0.Add(40*time.Second))
+		}
+		_, err = s.ClaimRunJob(ctx(t), claim("eu-2", t0.Add(time.Hour), "prod-eu"), nil)
+		wantCode(t, err, strata.ENOTFOUND)
+	})
 	t.Run("the oldest queued run is claimed first, and a token covering the whole pool takes any", func(t *testing.T) {
 		s := open(t)
 		first := queued(t, s, "prod-eu")

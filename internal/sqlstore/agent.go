@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -129,6 +130,68 @@ func (db *DB) ClaimJob(ctx context.Context, c strata.JobClaim, e *strata.Event) 
 	}
 	if got == nil {
 		return nil, strata.Errorf(strata.ENOTFOUND, "no deployment of pool %s waits for an agent", c.Pool)
+	}
+	return got, nil
+}
+
+// HeldJob gives c.Agent again the deployment it holds claimed since c.Since (the newest),
+// renewing its lease compare-and-set on the claim's owner: a claim whose answer was lost.
+func (db *DB) HeldJob(ctx context.Context, c strata.JobClaim) (*strata.Deployment, error) {
+	if c.Agent == "" || c.Pool == "" {
+		return nil, strata.Errorf(strata.EINVALID, "find a held job: name the agent and its pool")
+	}
+	if len(c.Envs) == 0 {
+		return nil, strata.Errorf(strata.ENOTFOUND, "agent %s holds no deployment (its token covers no environment of pool %s)", c.Agent, c.Pool)
+	}
+	now := db.orNow(c.Now)
+	var got *strata.Deployment
+	err := db.write(ctx, func(tx *txn) error {
+		got = nil
+		var conds conds
+		envs := "" // every environment of the pool
+		if !c.AllEnvs {
+			conds.in("environment", c.Envs)
+			envs = " AND " + conds.where[0]
+		}
+		args := append([]any{c.Pool}, conds.args...)
+		args = append(args, c.Agent, strata.AgentOwner(c.Agent, 0).Host, sqlrow.Nanos(now), sqlrow.Nanos(c.Since))
+		var id string
+		var fence int64
+		// "pool <> ''" as ClaimJob's: the partial index deployments_pool's condition.
+		err := tx.QueryRow(ctx, `SELECT id, fence FROM deployments
+			WHERE pool = ? AND pool <> ''`+envs+` AND state = 'running' AND agent = ? AND owner_host = ?
+			AND lease_until >= ? AND started_at >= ?
+			ORDER BY started_at DESC, `+db.d.Order+` DESC LIMIT 1`, args...).Scan(&id, &fence)
+		if noRows(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Exec(ctx, `UPDATE deployments SET lease_until = ? WHERE id = ? AND owner_id = ? AND state = 'running'`,
+			sqlrow.Nanos(c.Until), id, strata.AgentOwner(c.Agent, fence).ID())
+		if err != nil || rows != 1 {
+			return err // rows 0: not this agent's claim after all; none is held
+		}
+		d, err := scanDeployment(tx.QueryRow(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		var job *string
+		if err := tx.QueryRow(ctx, `SELECT job FROM deployments WHERE id = ?`, id).Scan(&job); err != nil {
+			return err
+		}
+		if job != nil {
+			d.Job = []byte(*job)
+		}
+		got = d
+		return nil
+	})
+	if err != nil {
+		return nil, sqlrow.Wrap(err, "find the job agent %s holds", c.Agent)
+	}
+	if got == nil {
+		return nil, strata.Errorf(strata.ENOTFOUND, "agent %s holds no deployment claimed since %s", c.Agent, c.Since.UTC().Format(time.RFC3339Nano))
 	}
 	return got, nil
 }

@@ -170,6 +170,70 @@ func (db *DB) ClaimRunJob(ctx context.Context, c strata.JobClaim, e *strata.Even
 	return got, nil
 }
 
+// HeldRunJob gives c.Agent again the run it holds claimed since c.Since (the newest),
+// renewing its lease compare-and-set on the claim's owner: a claim whose answer was lost.
+func (db *DB) HeldRunJob(ctx context.Context, c strata.JobClaim) (*strata.TaskRun, error) {
+	if c.Agent == "" || c.Pool == "" {
+		return nil, strata.Errorf(strata.EINVALID, "find a held run: name the agent and its pool")
+	}
+	if len(c.Envs) == 0 {
+		return nil, strata.Errorf(strata.ENOTFOUND, "agent %s holds no run (its token covers no environment of pool %s)", c.Agent, c.Pool)
+	}
+	now := db.orNow(c.Now)
+	var got *strata.TaskRun
+	err := db.write(ctx, func(tx *txn) error {
+		got = nil
+		var conds conds
+		if !c.AllEnvs {
+			conds.in("environment", c.Envs)
+		}
+		conds.in("kind", c.TaskKinds)
+		kinds := ""
+		for _, w := range conds.where {
+			kinds += " AND " + w
+		}
+		owner := strata.AgentOwner(c.Agent, 1)
+		args := append([]any{c.Pool, owner.ID()}, conds.args...)
+		args = append(args, sqlrow.Nanos(now), sqlrow.Nanos(c.Since))
+		var id string
+		// "pool <> ''" and "state = 'running'" as ClaimRunJob's: task_runs_pool's condition.
+		err := tx.QueryRow(ctx, `SELECT id FROM task_runs
+			WHERE pool = ? AND pool <> '' AND state = 'running' AND fence = 1 AND owner_id = ?`+kinds+`
+			AND lease_until >= ? AND started_at >= ?
+			ORDER BY started_at DESC, `+db.d.Order+` DESC LIMIT 1`, args...).Scan(&id)
+		if noRows(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE task_runs SET lease_until = ? WHERE id = ? AND owner_id = ? AND state = 'running'`,
+			sqlrow.Nanos(c.Until), id, owner.ID()); err != nil {
+			return err
+		}
+		r, err := scanTaskRun(tx.QueryRow(ctx, `SELECT `+taskRunColumns+` FROM task_runs WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		var job *string
+		if err := tx.QueryRow(ctx, `SELECT job FROM task_runs WHERE id = ?`, id).Scan(&job); err != nil {
+			return err
+		}
+		if job != nil {
+			r.Job = []byte(*job)
+		}
+		got = r
+		return nil
+	})
+	if err != nil {
+		return nil, sqlrow.Wrap(err, "find the run agent %s holds", c.Agent)
+	}
+	if got == nil {
+		return nil, strata.Errorf(strata.ENOTFOUND, "agent %s holds no run claimed since %s", c.Agent, c.Since.UTC().Format(time.RFC3339Nano))
+	}
+	return got, nil
+}
+
 // RenewTaskRun extends a running run's lease, compare-and-set on its owner.
 func (db *DB) RenewTaskRun(ctx context.Context, id string, owner strata.Owner, until time.Time) error {
 	err := db.write(ctx, func(tx *txn) error {

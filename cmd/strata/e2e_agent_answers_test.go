@@ -1,0 +1,230 @@
+package main_test
+
+// What reaches the agent of the server's answers (issue 11 point 5): an answer lost after
+// the server committed a claim. `strata agent` talks to `strata serve` through answerFake, an
+// HTTP proxy at the agent's edge (the one fake here): it drops chosen answers once the server
+// has handled the request, as a cut link or a server that died after its commit would.
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// answerFake forwards the agent's requests to a server. drop, when set, says which answers
+// to cut off (the request was handled; the agent gets a closed connection); refuse, when
+// set, answers a request itself, as an older server would (status and message); welcome,
+// when set, edits the answer to a register.
+type answerFake struct {
+	target  string
+	drop    func(path string, req, answer map[string]any) bool
+	refuse  func(path string, body []byte) (status int, msg string)
+	welcome func(answer map[string]any)
+
+	mu      sync.Mutex
+	dropped map[string]int
+	refused map[string]int
+}
+
+func newAnswerFake(t *testing.T, target string, f *answerFake) string {
+	f.target, f.dropped, f.refused = target, map[string]int{}, map[string]int{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: f}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+func (f *answerFake) count(m map[string]int, path string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m[path]++
+}
+
+// counts returns how many answers of path were dropped and refused.
+func (f *answerFake) counts(path string) (dropped, refused int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dropped[path], f.refused[path]
+}
+
+func (f *answerFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	if f.refuse != nil {
+		if status, msg := f.refuse(r.URL.Path, body); status != 0 {
+			f.count(f.refused, r.URL.Path)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": "invalid", "message": msg}})
+			return
+		}
+	}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, f.target+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	req.Header = r.Header.Clone()
+	req.Header.Del("Accept-Encoding") // the transport's own: it reads the answer plain
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return
+	}
+	var reqDoc, ansDoc map[string]any
+	json.Unmarshal(body, &reqDoc)
+	json.Unmarshal(answer, &ansDoc)
+	if f.drop != nil && resp.StatusCode == http.StatusOK && f.drop(r.URL.Path, reqDoc, ansDoc) {
+		f.count(f.dropped, r.URL.Path)
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
+	if f.welcome != nil && r.URL.Path == "/api/v1/agent/register" && ansDoc != nil {
+		f.welcome(ansDoc)
+		answer, _ = json.Marshal(ansDoc)
+	}
+	for k, vs := range resp.Header {
+		if k != "Content-Length" {
+			w.Header()[k] = vs
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	w.Write(answer)
+}
+
+const answersYAML = `project: answers
+environments:
+  eu-1: {labels: {region: eu}, runs_on: eu}
+  eu-2: {labels: {region: eu}, runs_on: eu}
+  eu-3: {labels: {region: eu}, runs_on: eu}
+services:
+  api:
+    deploy: ./deploy.sh
+pipeline:
+  - stage: prod
+    environments: {region: eu}
+`
+
+// newAnswersEstate serves answersYAML on SQLite with agents' claims of lease, and returns it
+// with the server's URL in url (for the CLI) and the agent token.
+func newAnswersEstate(t *testing.T, lease string) *agentEstate {
+	e := newEstate(t, answersYAML)
+	e.write("deploy.sh", strings.ReplaceAll(deployScript, "@SCRATCH@", e.scratch))
+	if err := os.Chmod(filepath.Join(e.dir, "deploy.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	x := &agentEstate{estate: e, keys: filepath.Join(t.TempDir(), "agent-keys"), tokens: map[string]string{}}
+	for _, tok := range [][]string{{"eu-agent", "--role", "agent", "--envs", "region=eu"}, {"ops", "--role", "admin"}} {
+		x.tokens[tok[0]] = createToken(t, e, tok...).Token
+	}
+	x.server = e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h", "--agent-lease", lease)
+	addr := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`)
+	waitFor(t, 30*time.Second, "the server to listen", func() bool {
+		b, _ := os.ReadFile(x.server.stderr)
+		if m := addr.FindSubmatch(b); m != nil {
+			x.url = "http://" + string(m[1])
+			return true
+		}
+		if x.server.ended() {
+			t.Fatalf("strata serve ended:\n%s", b)
+		}
+		return false
+	})
+	return x
+}
+
+// promoteThroughFake promotes api@1.0.0 to the three environments of pool eu over the
+// server, with one agent that talks to it through f, and returns the agent's log once the
+// promotion ended well.
+func promoteThroughFake(t *testing.T, x *agentEstate, f *answerFake) string {
+	x.release("api", "--version", "1.0.0")
+	via := *x
+	via.url = newAnswerFake(t, x.url, f)
+	ag := via.startAgent(t, "eu-1", x.tokens["eu-agent"])
+	promoted := x.remote(t, "ops").start("promote", "api@1.0.0", "--to", "prod").wait(t, 90*time.Second)
+	log := mustRead(t, ag.stderr)
+	if promoted.code != 0 {
+		t.Fatalf("the promotion did not succeed:\n%s\n--- agent\n%s", promoted, log)
+	}
+	return log
+}
+
+// ranOnceEach checks that each environment of pool eu has one deployment, succeeded in
+// attempt 1, whose step ran once, and that each was claimed once.
+func ranOnceEach(t *testing.T, x *agentEstate) {
+	t.Helper()
+	ran := map[string]int{}
+	for _, r := range x.runs(t) {
+		ran[r.env]++
+	}
+	for _, env := range []string{"eu-1", "eu-2", "eu-3"} {
+		ds := find(x.history("api"), "api", env)
+		if len(ds) != 1 || ds[0].State != "succeeded" || ds[0].Attempt != 1 {
+			t.Errorf("%s deployments %+v; want one, succeeded in attempt 1", env, ds)
+		}
+		if ran[env] != 1 {
+			t.Errorf("deploy.sh ran %d times in %s, want once", ran[env], env)
+		}
+	}
+	if evs := x.events("--action", "agent.claim"); len(evs) != 3 {
+		t.Errorf("%d agent.claim events, want 3: one claim a deployment", len(evs))
+	}
+}
+
+func TestAnAgentWhoseAnswersAreLostRunsEachDeploymentOnceWithoutWaitingForItsLease(t *testing.T) {
+	// A lease of 10 minutes: were a lost claim left to lapse, the promotion would not end
+	// within the test's wait.
+	x := newAnswersEstate(t, "10m")
+	hasJob := func(c any) bool {
+		m, _ := c.(map[string]any)
+		return m != nil && m["job"] != nil
+	}
+	var once sync.Map
+	f := &answerFake{drop: func(path string, req, answer map[string]any) bool {
+		lost := (path == "/api/v1/agent/claim" && hasJob(answer)) ||
+			(path == "/api/v1/agent/report" && req["next"] == true && hasJob(answer["next"]))
+		if !lost {
+			return false
+		}
+		_, before := once.LoadOrStore(path, true)
+		return !before // the first of each
+	}}
+	log := promoteThroughFake(t, x, f)
+	t.Run("the answer of a claim and of a report that claimed were lost", func(t *testing.T) {
+		for _, path := range []string{"/api/v1/agent/claim", "/api/v1/agent/report"} {
+			if dropped, _ := f.counts(path); dropped != 1 {
+				t.Errorf("%d answers of %s dropped, want 1\n%s", dropped, path, log)
+			}
+		}
+	})
+	t.Run("each deployment ran once, in its first attempt, claimed once", func(t *testing.T) { ranOnceEach(t, x) })
+	t.Run("the server gave the claims again", func(t *testing.T) {
+		srv := mustRead(t, x.server.stderr)
+		if n := strings.Count(srv, "agent given its claim again"); n != 2 {
+			t.Errorf("the server gave %d claims again, want 2 (the claim's, the report's)\n%s", n, srv)
+		}
+		if !strings.Contains(srv, "agent reported again") {
+			t.Errorf("the server's log does not say the report came again\n%s", srv)
+		}
+	})
+}
