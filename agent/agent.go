@@ -134,6 +134,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case a.gaveUp(err):
+			continue
 		case strata.ErrorCode(err) == strata.ENOTFOUND && !strhttp.Unreachable(err):
 			// The server does not know this agent (its store was reset): register again.
 			if err := a.register(ctx); err != nil {
@@ -379,11 +381,7 @@ func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOut
 		}
 		done()
 		switch code := strata.ErrorCode(err); {
-		case asked && code == strata.EINVALID && !strhttp.Unreachable(err):
-			// A server older than the report's next claim (one behind a failover) refuses
-			// the field: report as it expects from now on.
-			a.asks.reportAlone()
-			a.cfg.Log.Warn("the server does not take a report with the next claim; reporting alone", "err", err)
+		case a.gaveUp(err):
 			continue
 		case err == nil:
 			mark := "✓"
@@ -406,6 +404,16 @@ func (a *Agent) report(ctx context.Context, f strhttp.Fenced, out *engine.JobOut
 		a.cfg.Log.Warn("report", "deployment", f.Deployment, "err", err)
 		sleep(ctx, time.Second)
 	}
+}
+
+// gaveUp reports whether err is a refusal of a server older than the agent of something it
+// may do without (asks.older): it then asks without it, at once.
+func (a *Agent) gaveUp(err error) bool {
+	what := a.asks.older(err)
+	if what != "" {
+		a.cfg.Log.Warn("the server is older than this agent; going on without "+what, "err", err)
+	}
+	return what != ""
 }
 
 func sleep(ctx context.Context, d time.Duration) {

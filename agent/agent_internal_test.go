@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-dev/strata"
 	strhttp "github.com/strata-dev/strata/http"
@@ -74,6 +76,55 @@ func TestAnAgentRunsTheJobKindsItKnowsAndRefusesOthers(t *testing.T) {
 			}
 			if tc.refused && !strings.Contains(why, fmt.Sprintf("kind %q", tc.kind)) {
 				t.Errorf("the refusal %q does not name the kind", why)
+			}
+		})
+	}
+}
+
+func TestAnAgentAsksAnOlderServerOnlyWhatItKnows(t *testing.T) {
+	// The refusals are those of the servers that came before each field (http/api.go's
+	// decode, and claimKinds of a server that knew deploy and run, then destroy too).
+	cases := []struct {
+		name      string
+		err       error
+		gaveUp    bool
+		next      bool
+		kinds     []string
+		sendHeard bool
+	}{
+		{"a server that does not know next makes it report alone",
+			strata.Errorf(strata.EINVALID, `unknown field "next"; known fields: name, pool, deployment, fence, state, health, outputs, error`),
+			true, false, claimKinds, true},
+		{"a server that knows next but not kinds makes it claim deployments only",
+			strata.Errorf(strata.EINVALID, `unknown field "kinds"; known fields: name, pool, deployment, fence, state, health, outputs, error, next, wait_seconds`),
+			true, true, nil, true},
+		{"a server that knows deploy and run only makes it claim those",
+			strata.Errorf(strata.EINVALID, `claim: job kind "destroy" is not one this server hands out; name "deploy" or "run"`),
+			true, true, []string{"deploy", "run", "observe"}, true},
+		{"a server that does not know heard makes it say nothing of what it heard",
+			strata.Errorf(strata.EINVALID, `unknown field "heard"; known fields: name, pool, wait_seconds, kinds`),
+			true, true, claimKinds, false},
+		{"another refusal changes nothing", strata.Errorf(strata.EINVALID, "agent a speaks agent protocol 0"), false, true, claimKinds, true},
+		{"a conflict changes nothing", strata.Errorf(strata.ECONFLICT, `unknown field "next"`), false, true, claimKinds, true},
+		{"a field it never sends changes nothing", strata.Errorf(strata.EINVALID, `unknown field "name"`), false, true, claimKinds, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAsks()
+			a.next, a.unheard, a.heard = true, true, time.Date(2031, 1, 1, 12, 0, 0, 0, time.UTC)
+			if got := a.older(tc.err) != ""; got != tc.gaveUp {
+				t.Errorf("gave up something: %v, want %v", got, tc.gaveUp)
+			}
+			next, kinds := a.reportNext()
+			c := a.claim("eu-1", "eu", time.Second)
+			if next != tc.next || !slices.Equal(kinds, tc.kinds) || !slices.Equal(c.Kinds, tc.kinds) {
+				t.Errorf("next %v, kinds %v, claim's kinds %v; want next %v, kinds %v", next, kinds, c.Kinds, tc.next, tc.kinds)
+			}
+			if sent := !c.Heard.IsZero(); sent != tc.sendHeard {
+				t.Errorf("the claim's heard %v sent: %v, want %v", c.Heard, sent, tc.sendHeard)
+			}
+			if again := a.older(tc.err); again != "" {
+				t.Errorf("the same refusal again gave up %q: the agent must not ask again and again", again)
 			}
 		})
 	}

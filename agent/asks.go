@@ -1,22 +1,30 @@
 package agent
 
 import (
+	"regexp"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/strata-dev/strata"
 	strhttp "github.com/strata-dev/strata/http"
 )
 
-// What the agent asks of its servers: a report that claims the next job when the server
-// offers it, and, when an answer may have been lost, what it heard of its claims
-// (agent_again.go on the server).
+// What the agent asks of its servers, which may be older than it: a server refuses a field it
+// does not know (400, "unknown field"), and a kind of job it does not hand out. The agent then
+// asks as that server expects, from then on (until it restarts): a report alone and then a
+// claim instead of a report that claims the next job; deployments only instead of the kinds a
+// newer agent runs; no word of what it heard. It also keeps what it heard of its claims, to
+// say it when an answer may have been lost (agent_again.go on the server).
 type asks struct {
 	mu sync.Mutex
 	// next: a report claims the next job too (the welcome's ReportNext).
 	next bool
-	// kinds are the kinds of job claimed.
+	// kinds are the kinds of job claimed; nil (deployments only) once a server refused the
+	// field.
 	kinds []string
+	// noHeard: a server refused the field heard.
+	noHeard bool
 	// heard is the newest claim the agent received, by the server's clock, or its
 	// registration; unheard says a request that claims got no answer since: a job may be
 	// the agent's that it never received.
@@ -43,7 +51,7 @@ func (a *asks) claim(name, pool string, wait time.Duration) strhttp.ClaimRequest
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	c := strhttp.ClaimRequest{Name: name, Pool: pool, WaitSeconds: wait.Seconds(), Kinds: slices.Clone(a.kinds)}
-	if a.unheard {
+	if a.unheard && !a.noHeard {
 		c.Heard = a.heard
 	}
 	return c
@@ -73,10 +81,43 @@ func (a *asks) lost() {
 	a.unheard = true
 }
 
-// reportAlone stops asking a report to claim the next job: a server older than that refused
-// the field.
-func (a *asks) reportAlone() {
+var (
+	unknownField = regexp.MustCompile(`unknown field "([a-z_]+)"`)
+	unknownKind  = regexp.MustCompile(`job kind "([a-z_]+)" is not one this server hands out`)
+)
+
+// older reads err, a server's refusal, as that of a server older than the agent: when it
+// refuses something the agent may do without, the agent asks without it from now on, and
+// older says what it gave up ("" when err is another refusal, to be taken as it is).
+func (a *asks) older(err error) string {
+	if err == nil || strhttp.Unreachable(err) || strata.ErrorCode(err) != strata.EINVALID {
+		return ""
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.next = false
+	if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
+		switch m[1] {
+		case "next", "wait_seconds":
+			if a.next {
+				a.next = false
+				return "a report that claims the next job"
+			}
+		case "kinds":
+			if a.kinds != nil {
+				a.kinds = nil
+				return "claiming jobs other than deployments"
+			}
+		case "heard":
+			if !a.noHeard {
+				a.noHeard = true
+				return "saying which claims it heard of"
+			}
+		}
+		return ""
+	}
+	if m := unknownKind.FindStringSubmatch(err.Error()); m != nil && slices.Contains(a.kinds, m[1]) {
+		a.kinds = slices.DeleteFunc(a.kinds, func(k string) bool { return k == m[1] })
+		return "claiming jobs of kind " + m[1]
+	}
+	return ""
 }

@@ -1,13 +1,15 @@
 package main_test
 
 // What reaches the agent of the server's answers (issue 11 point 5): an answer lost after
-// the server committed a claim. `strata agent` talks to `strata serve` through answerFake, an
-// HTTP proxy at the agent's edge (the one fake here): it drops chosen answers once the server
-// has handled the request, as a cut link or a server that died after its commit would.
+// the server committed a claim, and a server older than the agent. `strata agent` talks to
+// `strata serve` through answerFake, an HTTP proxy at the agent's edge (the one fake here):
+// it drops chosen answers once the server has handled the request, as a cut link or a
+// server that died after its commit would, or answers as an older server would.
 
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -227,4 +229,82 @@ func TestAnAgentWhoseAnswersAreLostRunsEachDeploymentOnceWithoutWaitingForItsLea
 			t.Errorf("the server's log does not say the report came again\n%s", srv)
 		}
 	})
+}
+
+// olderServer refuses, as a server older than the agent's fields would, the fields it did
+// not know then: the first unknown one, in the order the body names them, with the known
+// fields of that server's request.
+func olderServer(known map[string][]string) func(path string, body []byte) (int, string) {
+	return func(path string, body []byte) (int, string) {
+		fields, ok := known[path]
+		if !ok {
+			return 0, ""
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if _, err := dec.Token(); err != nil {
+			return 0, ""
+		}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return 0, ""
+			}
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				return 0, ""
+			}
+			if key, _ := k.(string); !containsString(fields, key) {
+				return http.StatusBadRequest, fmt.Sprintf("unknown field %q; known fields: %s", key, strings.Join(fields, ", "))
+			}
+		}
+		return 0, ""
+	}
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAnAgentIsServedByAServerOlderThanIt(t *testing.T) {
+	// The fields of a server from before "next" and "kinds" (strata before the report that
+	// claims, and before runbooks on agents).
+	before := map[string][]string{
+		"/api/v1/agent/claim":  {"name", "pool", "wait_seconds"},
+		"/api/v1/agent/report": {"name", "pool", "deployment", "fence", "state", "health", "outputs", "error"},
+	}
+	cases := []struct {
+		name string
+		// welcome edits the register's answer.
+		welcome func(answer map[string]any)
+		// refusedReports: whether the agent asks the server a report that claims.
+		refusedReports bool
+	}{
+		{"an older server, which says nothing of report_next, is claimed from without kinds",
+			func(a map[string]any) { delete(a, "report_next") }, false},
+		{"an older server behind a newer one's welcome is reported to alone, then claimed from without kinds",
+			nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newAnswersEstate(t, "30s")
+			f := &answerFake{refuse: olderServer(before), welcome: tc.welcome}
+			log := promoteThroughFake(t, x, f)
+			ranOnceEach(t, x)
+			if _, refused := f.counts("/api/v1/agent/claim"); refused != 1 {
+				t.Errorf("%d claims refused, want 1: the agent claims without kinds after the first\n%s", refused, log)
+			}
+			_, refused := f.counts("/api/v1/agent/report")
+			if want := map[bool]int{true: 1, false: 0}[tc.refusedReports]; refused != want {
+				t.Errorf("%d reports refused, want %d\n%s", refused, want, log)
+			}
+			if !strings.Contains(log, "the server is older than this agent") {
+				t.Errorf("the agent's log does not say the server is older\n%s", log)
+			}
+		})
+	}
 }
