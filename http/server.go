@@ -81,6 +81,10 @@ type Config struct {
 	// (DefaultAgentWait when 0).
 	AgentLease time.Duration
 	AgentWait  time.Duration
+	// AgentPoll is how often a held claim looks at the store for work it was not woken for
+	// (DefaultAgentPoll when 0); a test sets it long to see that work queued on this server
+	// is claimed by a wake-up.
+	AgentPoll time.Duration
 }
 
 // Server serves the API, the dashboard and /metrics, and runs the scheduler.
