@@ -122,6 +122,8 @@ environments:
 services:
   api:
     deploy: ./deploy.sh
+    runbooks:
+      reindex: ./ops/reindex.sh
 pipeline:
   - stage: prod
     environments: {region: eu}
@@ -132,8 +134,11 @@ pipeline:
 func newAnswersEstate(t *testing.T, lease string) *agentEstate {
 	e := newEstate(t, answersYAML)
 	e.write("deploy.sh", strings.ReplaceAll(deployScript, "@SCRATCH@", e.scratch))
-	if err := os.Chmod(filepath.Join(e.dir, "deploy.sh"), 0o755); err != nil {
-		t.Fatal(err)
+	e.write("ops/reindex.sh", "#!/bin/sh\necho \"$STRATA_ENV $STRATA_RUN\" >> "+e.scratch+"/reindexed\n")
+	for _, f := range []string{"deploy.sh", "ops/reindex.sh"} {
+		if err := os.Chmod(filepath.Join(e.dir, f), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	x := &agentEstate{estate: e, keys: filepath.Join(t.TempDir(), "agent-keys"), tokens: map[string]string{}}
 	for _, tok := range [][]string{{"eu-agent", "--role", "agent", "--envs", "region=eu"}, {"ops", "--role", "admin"}} {
@@ -156,9 +161,9 @@ func newAnswersEstate(t *testing.T, lease string) *agentEstate {
 }
 
 // promoteThroughFake promotes api@1.0.0 to the three environments of pool eu over the
-// server, with one agent that talks to it through f, and returns the agent's log once the
+// server, with one agent that talks to it through f, and returns the agent once the
 // promotion ended well.
-func promoteThroughFake(t *testing.T, x *agentEstate, f *answerFake) string {
+func promoteThroughFake(t *testing.T, x *agentEstate, f *answerFake) *agentProc {
 	x.release("api", "--version", "1.0.0")
 	via := *x
 	via.url = newAnswerFake(t, x.url, f)
@@ -168,7 +173,7 @@ func promoteThroughFake(t *testing.T, x *agentEstate, f *answerFake) string {
 	if promoted.code != 0 {
 		t.Fatalf("the promotion did not succeed:\n%s\n--- agent\n%s", promoted, log)
 	}
-	return log
+	return ag
 }
 
 // ranOnceEach checks that each environment of pool eu has one deployment, succeeded in
@@ -201,17 +206,22 @@ func TestAnAgentWhoseAnswersAreLostRunsEachDeploymentOnceWithoutWaitingForItsLea
 		m, _ := c.(map[string]any)
 		return m != nil && m["job"] != nil
 	}
-	var once sync.Map
+	// armed counts the answers of each path still to drop.
+	var mu sync.Mutex
+	armed := map[string]int{"/api/v1/agent/claim": 1, "/api/v1/agent/report": 1}
 	f := &answerFake{drop: func(path string, req, answer map[string]any) bool {
 		lost := (path == "/api/v1/agent/claim" && hasJob(answer)) ||
 			(path == "/api/v1/agent/report" && req["next"] == true && hasJob(answer["next"]))
-		if !lost {
+		mu.Lock()
+		defer mu.Unlock()
+		if !lost || armed[path] == 0 {
 			return false
 		}
-		_, before := once.LoadOrStore(path, true)
-		return !before // the first of each
+		armed[path]--
+		return true
 	}}
-	log := promoteThroughFake(t, x, f)
+	ag := promoteThroughFake(t, x, f)
+	log := mustRead(t, ag.stderr)
 	t.Run("the answer of a claim and of a report that claimed were lost", func(t *testing.T) {
 		for _, path := range []string{"/api/v1/agent/claim", "/api/v1/agent/report"} {
 			if dropped, _ := f.counts(path); dropped != 1 {
@@ -220,10 +230,29 @@ func TestAnAgentWhoseAnswersAreLostRunsEachDeploymentOnceWithoutWaitingForItsLea
 		}
 	})
 	t.Run("each deployment ran once, in its first attempt, claimed once", func(t *testing.T) { ranOnceEach(t, x) })
+	t.Run("a runbook run whose claim's answer was lost runs once", func(t *testing.T) {
+		// The agent asks for it with a claim, or with its last report's next claim when the
+		// run comes within that report's wait: the first answer that carries it is lost.
+		mu.Lock()
+		armed["/api/v1/agent/claim"], armed["/api/v1/agent/report"] = 1, 1
+		mu.Unlock()
+		ran := x.remote(t, "ops").start("run", "api", "reindex", "--env", "eu-1").wait(t, 90*time.Second)
+		if ran.code != 0 {
+			t.Fatalf("the run did not succeed:\n%s\n--- agent\n%s", ran, mustRead(t, ag.stderr))
+		}
+		claims, _ := f.counts("/api/v1/agent/claim")
+		reports, _ := f.counts("/api/v1/agent/report")
+		if claims+reports != 3 {
+			t.Errorf("%d claim and %d report answers dropped, want 3 in all (two of deployments, the run's)", claims, reports)
+		}
+		if lines := strings.Fields(strings.TrimSpace(x.read("reindexed"))); len(lines) != 2 || lines[0] != "eu-1" {
+			t.Errorf("reindex.sh ran: %q, want once in eu-1", x.read("reindexed"))
+		}
+	})
 	t.Run("the server gave the claims again", func(t *testing.T) {
 		srv := mustRead(t, x.server.stderr)
-		if n := strings.Count(srv, "agent given its claim again"); n != 2 {
-			t.Errorf("the server gave %d claims again, want 2 (the claim's, the report's)\n%s", n, srv)
+		if n := strings.Count(srv, "agent given its claim again"); n != 3 {
+			t.Errorf("the server gave %d claims again, want 3 (a claim's, a report's, the run's claim)\n%s", n, srv)
 		}
 		if !strings.Contains(srv, "agent reported again") {
 			t.Errorf("the server's log does not say the report came again\n%s", srv)
@@ -293,7 +322,7 @@ func TestAnAgentIsServedByAServerOlderThanIt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			x := newAnswersEstate(t, "30s")
 			f := &answerFake{refuse: olderServer(before), welcome: tc.welcome}
-			log := promoteThroughFake(t, x, f)
+			log := mustRead(t, promoteThroughFake(t, x, f).stderr)
 			ranOnceEach(t, x)
 			if _, refused := f.counts("/api/v1/agent/claim"); refused != 1 {
 				t.Errorf("%d claims refused, want 1: the agent claims without kinds after the first\n%s", refused, log)
