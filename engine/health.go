@@ -40,50 +40,14 @@ type probe struct {
 }
 
 // newProbe interpolates svc's health check for d with the config rs; a command check runs
-// rel's recipe (the scripts released with it), not today's files.
+// rel's recipe (the scripts released with it), not today's files. It is the probe an agent
+// makes of the same check (jobHealth, then jobProbe), made where the project is.
 func (e *Engine) newProbe(svc *strata.Service, rs *layer.Resolved, d *strata.Deployment, rel *strata.Release) (*probe, error) {
-	p, cmdEnv, err := e.interpolateHealth(svc, rs, rel)
+	h, err := e.jobHealth(svc, rs)
 	if err != nil {
 		return nil, err
 	}
-	p.label, p.secrets = d.Service+"/"+d.Environment, secretValues(rs)
-	p.env = append(append([]string{}, e.BaseEnv...), rs.Environ()...)
-	p.env = append(p.env, "STRATA_ENV="+d.Environment, "STRATA_SERVICE="+d.Service, "STRATA_VERSION="+d.Version, "STRATA_DEPLOYMENT="+d.ID, "STRATA_RECIPE="+e.recipePath(rel))
-	// The interpolated values come last, so that no inherited variable of their name wins.
-	p.env = append(p.env, cmdEnv...)
-	return p, nil
-}
-
-// interpolateHealth makes svc's health check concrete with rs (and the runtime rs was
-// resolved with): its URL or command, the command's variables, and what the answer must
-// hold. A reference that does not resolve is its error.
-func (e *Engine) interpolateHealth(svc *strata.Service, rs *layer.Resolved, rel *strata.Release) (*probe, []string, error) {
-	h := svc.Health
-	p := &probe{status: h.Status}
-	var err error
-	var cmdEnv []string
-	if h.HTTP != "" {
-		if p.url, err = layer.Expand(e.Project, rs, h.HTTP, h.Pos); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		// A URL is no shell code: its values are pasted. A command gets them through
-		// variables (layer.ExpandCommand), so that the shell never parses one.
-		var cmd layer.Command
-		if cmd, err = layer.ExpandCommand(e.Project, rs, h.Command, h.Pos); err != nil {
-			return nil, nil, err
-		}
-		p.command, cmdEnv = e.recipeCommand(rel, cmd.Text), cmd.Env
-	}
-	if h.Contains != "" {
-		if p.contains, err = layer.Expand(e.Project, rs, h.Contains, h.ContainsPos); err != nil {
-			return nil, nil, err
-		}
-		if p.status == 0 {
-			p.status = http.StatusOK
-		}
-	}
-	return p, cmdEnv, nil
+	return e.jobProbe(h, d, rel, rs, secretValues(rs)), nil
 }
 
 // try runs the check once, giving it at most per, and returns "" when it passed, else what

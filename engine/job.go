@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"time"
 
@@ -147,31 +148,59 @@ func (e *Engine) newJob(d *strata.Deployment, svc *strata.Service, rs *layer.Res
 			j.Timeout = strata.Duration(svc.Deploy.Timeout)
 		}
 	}
-	if h := svc.Health; h != nil {
-		jh := &JobHealth{Status: h.Status, Timeout: strata.Duration(h.Timeout), Interval: strata.Duration(h.Interval)}
+	if svc.Health != nil {
 		var err error
-		if h.HTTP != "" {
-			if jh.URL, err = layer.Expand(e.Project, rs, h.HTTP, h.Pos); err != nil {
-				return nil, err
-			}
-		} else {
-			cmd, err := layer.ExpandCommand(e.Project, rs, h.Command, h.Pos)
-			if err != nil {
-				return nil, err
-			}
-			jh.Command, jh.Env = cmd.Text, cmd.Env
+		if j.Health, err = e.jobHealth(svc, rs); err != nil {
+			return nil, err
 		}
-		if h.Contains != "" {
-			if jh.Contains, err = layer.Expand(e.Project, rs, h.Contains, h.ContainsPos); err != nil {
-				return nil, err
-			}
-			if jh.Status == 0 {
-				jh.Status = 200
-			}
-		}
-		j.Health = jh
 	}
 	return j, nil
+}
+
+// jobHealth is svc's health check made concrete with rs (and the runtime rs was resolved
+// with): its URL or command, the command's variables, what the answer must hold, its timeout
+// and interval. A URL is no shell code: its values are pasted. A command gets them through
+// variables (layer.ExpandCommand), so that the shell never parses one. A reference that does
+// not resolve is its error. An agent's job carries it (rs then has no secrets).
+func (e *Engine) jobHealth(svc *strata.Service, rs *layer.Resolved) (*JobHealth, error) {
+	h := svc.Health
+	jh := &JobHealth{Status: h.Status, Timeout: strata.Duration(h.Timeout), Interval: strata.Duration(h.Interval)}
+	var err error
+	if h.HTTP != "" {
+		if jh.URL, err = layer.Expand(e.Project, rs, h.HTTP, h.Pos); err != nil {
+			return nil, err
+		}
+	} else {
+		cmd, err := layer.ExpandCommand(e.Project, rs, h.Command, h.Pos)
+		if err != nil {
+			return nil, err
+		}
+		jh.Command, jh.Env = cmd.Text, cmd.Env
+	}
+	if h.Contains != "" {
+		if jh.Contains, err = layer.Expand(e.Project, rs, h.Contains, h.ContainsPos); err != nil {
+			return nil, err
+		}
+		if jh.Status == 0 {
+			jh.Status = http.StatusOK
+		}
+	}
+	return jh, nil
+}
+
+// jobProbe is the probe of h, the health check of d, with the config rs and rel's recipe
+// (a command check runs the scripts released with it): the variables of a step, and the
+// interpolated values last, so that no inherited variable of their name wins.
+func (e *Engine) jobProbe(h *JobHealth, d *strata.Deployment, rel *strata.Release, rs *layer.Resolved, secrets []string) *probe {
+	p := &probe{url: h.URL, contains: h.Contains, status: h.Status, label: d.Service + "/" + d.Environment, secrets: secrets}
+	if h.Command != "" {
+		p.command = e.recipeCommand(rel, h.Command)
+	}
+	p.env = append(append([]string{}, e.BaseEnv...), rs.Environ()...)
+	p.env = append(p.env, "STRATA_ENV="+d.Environment, "STRATA_SERVICE="+d.Service, "STRATA_VERSION="+d.Version,
+		"STRATA_DEPLOYMENT="+d.ID, "STRATA_RECIPE="+e.recipePath(rel))
+	p.env = append(p.env, h.Env...)
+	return p
 }
 
 // sealSecrets fills j's config without secrets (from rs, resolved without them), and the
@@ -307,14 +336,7 @@ func (e *Engine) RunJob(ctx context.Context, j *Job, attempt int, logs strata.Lo
 		out.Outputs = redactOutputs(outs, secrets)
 	}
 	if h := j.Health; h != nil {
-		p := &probe{url: h.URL, contains: h.Contains, status: h.Status, label: label, secrets: secrets}
-		if h.Command != "" {
-			p.command = e.recipeCommand(rel, h.Command)
-		}
-		p.env = append(append([]string{}, e.BaseEnv...), rs.Environ()...)
-		p.env = append(p.env, "STRATA_ENV="+d.Environment, "STRATA_SERVICE="+d.Service, "STRATA_VERSION="+d.Version,
-			"STRATA_DEPLOYMENT="+d.ID, "STRATA_RECIPE="+e.recipePath(rel))
-		p.env = append(p.env, h.Env...)
+		p := e.jobProbe(h, d, rel, rs, secrets)
 		ok, detail := e.probeUntil(ctx, p, time.Duration(h.Timeout), time.Duration(h.Interval), sink, secrets, label)
 		if ctx.Err() != nil {
 			return failed(fmt.Sprintf("the attempt was stopped: %v", context.Cause(ctx)))

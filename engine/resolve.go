@@ -63,7 +63,7 @@ func (e *Engine) checkSteps(svc *strata.Service, rs *layer.Resolved, rel *strata
 	if svc.Health == nil {
 		return nil
 	}
-	if _, _, err := e.interpolateHealth(svc, rs, rel); err != nil {
+	if _, err := e.jobHealth(svc, rs); err != nil {
 		return fmt.Errorf("deploy %s to %s: the health check: %w", svc.Name, rs.Environment, err)
 	}
 	return nil
