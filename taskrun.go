@@ -22,7 +22,16 @@ const (
 	TaskDestroy = "destroy"
 	// TaskObserve is drift's observe step, run by an agent (its Output the version).
 	TaskObserve = "observe"
+	// TaskHealth is a deployment's health check run again by an agent (Engine.Recheck of
+	// an environment with runs_on): its Output is "healthy" or "unhealthy", its Error
+	// what a failing check saw, redacted on the agent.
+	TaskHealth = "health"
 )
+
+// TaskKinds returns every kind a task run may have, in the order messages list them.
+func TaskKinds() []string {
+	return []string{TaskRunbook, TaskDestroy, TaskObserve, TaskHealth}
+}
 
 // TaskRun is one run of a service's runbook in one environment (`strata run`).
 type TaskRun struct {
@@ -31,8 +40,9 @@ type TaskRun struct {
 	Environment string `json:"environment"`
 	Task        string `json:"task"`
 	// Kind is what the run does: TaskRunbook (a runbook's command), TaskDestroy (a
-	// service's destroy step, run by an agent for `env destroy`; its Task is "destroy") or
-	// TaskObserve (drift's observe step, run by an agent; its Task is "observe").
+	// service's destroy step, run by an agent for `env destroy`; its Task is "destroy"),
+	// TaskObserve (drift's observe step, run by an agent; its Task is "observe") or
+	// TaskHealth (a health check run again by an agent; its Task is "health").
 	Kind      string     `json:"kind"`
 	State     string     `json:"state"`
 	Requester string     `json:"requester"`
@@ -67,7 +77,7 @@ type TaskRunFilter struct {
 	Service     string
 	Environment string
 	States      []string
-	// Kinds selects runs of these kinds (TaskRunbook, TaskDestroy, TaskObserve).
+	// Kinds selects runs of these kinds (TaskRunbook, TaskDestroy, TaskObserve, TaskHealth).
 	Kinds []string
 	Limit int
 }
@@ -77,7 +87,7 @@ type TaskRunStore interface {
 	// CreateTaskRun records r (ID and CreatedAt set when empty), waiting or running (then
 	// owned by r.Owner until r.LeaseUntil, or, for a run of a pool, owned by no one until an
 	// agent claims it), with its Pool and Job. EINVALID when it has no service, environment,
-	// task or a state other than those.
+	// task, a state other than those or a kind not of TaskKinds (none is TaskRunbook).
 	CreateTaskRun(ctx context.Context, r *TaskRun, e *Event) error
 	// ClaimTaskRun moves a waiting run to running, owned by owner until until, only if it is
 	// still waiting (compare and set): of several processes that saw its last approval, one

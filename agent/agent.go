@@ -160,7 +160,7 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // claimKinds are the kinds of job this agent claims (and runs: refuseKind).
-var claimKinds = []string{strhttp.ClaimDeploy, strhttp.ClaimRun, strhttp.ClaimDestroy, strhttp.ClaimObserve}
+var claimKinds = []string{strhttp.ClaimDeploy, strhttp.ClaimRun, strhttp.ClaimDestroy, strhttp.ClaimObserve, strhttp.ClaimHealth}
 
 // final reports whether err is a refusal that asking again will not change
 // (strata.IsTerminal, as the server judged it: the token does not cover the pool, the
@@ -210,7 +210,7 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) *strhttp.Claim
 	// The lease is counted on this host's clock from before the claim was sent back: a
 	// little shorter than the server's, never longer.
 	until := time.Now().Add(lease)
-	if j.Kind == engine.KindRun || j.Kind == engine.KindDestroy || j.Kind == engine.KindObserve {
+	if !engine.IsDeploymentKind(j.Kind) {
 		a.progress("▸ %s → %s: claimed %s %s (%s, fence %d)", j.Service, j.Environment, j.Kind, j.Task, c.Deployment, c.Fence)
 	} else {
 		a.progress("▸ %s → %s: claimed %s@%s (%s, attempt %d, fence %d)", j.Service, j.Environment, j.Service, j.Version, c.Deployment, c.Attempt, c.Fence)
@@ -253,6 +253,16 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) *strhttp.Claim
 		}
 		if out == nil {
 			o := e.ObserveJob(runCtx, j)
+			out = &o
+		}
+	case j.Kind == engine.KindHealth:
+		// A check run again, never a deployment: a command check runs from the release's
+		// recipe, a URL needs no bundle.
+		if j.Bundle != "" {
+			out = a.fetch(runCtx, e, j)
+		}
+		if out == nil {
+			o := e.HealthJob(runCtx, j, &secret.Vault{KeyDir: a.cfg.Keys})
 			out = &o
 		}
 	case j.Kind == engine.KindRun, j.Kind == engine.KindDestroy:
@@ -299,11 +309,11 @@ func (a *Agent) engine(project string) *engine.Engine {
 }
 
 // refuseKind says why this agent will not run a job of kind ("" when it runs it): it knows
-// a deployment's kinds, runbook runs, and destroy and observe steps; any other is a newer
-// server's, and is refused rather than run as a deployment.
+// a deployment's kinds, runbook runs, destroy and observe steps and health checks; any other
+// is a newer server's, and is refused rather than run as a deployment.
 func (a *Agent) refuseKind(kind string) string {
 	switch kind {
-	case engine.KindRun, engine.KindDestroy, engine.KindObserve:
+	case engine.KindRun, engine.KindDestroy, engine.KindObserve, engine.KindHealth:
 		return ""
 	}
 	if engine.IsDeploymentKind(kind) {

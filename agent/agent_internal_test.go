@@ -65,6 +65,7 @@ func TestAnAgentRunsTheJobKindsItKnowsAndRefusesOthers(t *testing.T) {
 		{"a runbook run is run", "run", false},
 		{"a destroy step is run", "destroy", false},
 		{"an observe step is run", "observe", false},
+		{"a health check run again is run", "health", false},
 		{"a kind it does not know is refused, not run as a deployment", "destroy-everything", true},
 		{"a job with no kind is refused", "", true},
 	}
@@ -100,7 +101,7 @@ func TestAnAgentAsksAnOlderServerOnlyWhatItKnows(t *testing.T) {
 			true, true, nil, true},
 		{"a server that knows deploy and run only makes it claim those",
 			strata.Errorf(strata.EINVALID, `claim: job kind "destroy" is not one this server hands out; name "deploy" or "run"`),
-			true, true, []string{"deploy", "run", "observe"}, true},
+			true, true, []string{"deploy", "run", "observe", "health"}, true},
 		{"a server that does not know heard makes it say nothing of what it heard",
 			strata.Errorf(strata.EINVALID, `unknown field "heard"; known fields: name, pool, wait_seconds, kinds`),
 			true, true, claimKinds, false},

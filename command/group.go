@@ -27,6 +27,11 @@ var Switch = &Command[report.SwitchRequest, *report.Switch]{
 		return allowGroup(ctx, x, action, req.Group)
 	},
 	Run: func(ctx context.Context, x Site, req report.SwitchRequest) (*report.Switch, error) {
+		wait, err := report.AgentWait(req.AgentWait)
+		if err != nil {
+			return nil, err
+		}
+		ctx = engine.WithAgentWait(ctx, wait)
 		if req.DryRun {
 			return planSwitch(ctx, x, req.Group, engine.SwitchRequest{Group: req.Group, To: req.To, Reason: req.Reason})
 		}

@@ -359,7 +359,7 @@ func drift(ctx context.Context, x Site, req report.DriftRequest) (*report.Drift,
 	if err != nil {
 		return nil, err
 	}
-	doc, err := report.NewDrift(engine.WithObserveWait(ctx, wait), e, req.Env)
+	doc, err := report.NewDrift(engine.WithAgentWait(ctx, wait), e, req.Env)
 	if doc == nil || x.CoversAll() {
 		return doc, err
 	}

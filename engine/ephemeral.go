@@ -184,10 +184,11 @@ type DestroyedEnv struct {
 	Destroyed bool     `json:"destroyed"`
 }
 
-// expiredClaimWait is how long a scheduler pass waits for an agent to claim an expired
-// environment's destroy step: an agent of the pool that is connected and idle claims it at
-// once, and a pass must not hold up the scheduler's other work for an absent one.
-const expiredClaimWait = 5 * time.Second
+// passClaimWait is how long a scheduler pass waits for an agent to claim what it queued (an
+// expired environment's destroy step, the health check of an approved switch it judges
+// again): an agent of the pool that is connected and idle claims it at once, and a pass
+// must not hold up the scheduler's other work for an absent one.
+const passClaimWait = 5 * time.Second
 
 // DestroyExpired destroys every short-lived environment whose time to live has run out, and
 // goes on past one that fails (it stays recorded and is reported in the error).
@@ -199,7 +200,7 @@ func (e *Engine) DestroyExpired(ctx context.Context) ([]DestroyedEnv, error) {
 		// An agent of its pool that is not there is not waited for: the destroy stays
 		// queued, and the next pass waits for it again (and finds it done, should an
 		// agent run it in between).
-		done, err := e.destroyEnvironment(ctx, env.Name, expiredClaimWait)
+		done, err := e.destroyEnvironment(ctx, env.Name, passClaimWait)
 		if done == nil {
 			done = []string{}
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -16,28 +17,67 @@ import (
 // Drift's observe step of a service in an environment with runs_on runs on an agent of the
 // pool, which reaches the environment's network: a task run of kind observe, with its job
 // (the command or URL, the config without secrets: an observe step gets none), queued for
-// the pool. Drift waits for it a bounded time (WithObserveWait); when no agent claims it by then
-// it is withdrawn (failed, never run) and the item says so.
+// the pool. Drift waits for it a bounded time (WithAgentWait); when no agent claims it by then
+// it is withdrawn (failed, never run) and the item says so. A health check run again
+// (Recheck, recheck.go) waits for its agent the same way (runOnAgent).
 
-// DefaultObserveWait is how long drift waits for an agent of a pool to claim an observe.
-const DefaultObserveWait = 30 * time.Second
+// DefaultAgentWait is how long drift, or a health check run again, waits for an agent of a
+// pool to claim the observe step or the check it queued.
+const DefaultAgentWait = 30 * time.Second
 
-// MaxObserveWait bounds what a drift may ask to wait (`drift --agent-wait`).
-const MaxObserveWait = 10 * time.Minute
+// MaxAgentWait bounds what a drift or a switch may ask to wait (`--agent-wait`).
+const MaxAgentWait = 10 * time.Minute
 
-type observeWaitKey struct{}
+type agentWaitKey struct{}
 
-// WithObserveWait returns ctx with how long a drift made with it waits for an agent of a
-// pool to claim an observe step (DefaultObserveWait without it).
-func WithObserveWait(ctx context.Context, d time.Duration) context.Context {
-	return context.WithValue(ctx, observeWaitKey{}, d)
+// WithAgentWait returns ctx with how long work made with it waits for an agent of a pool to
+// claim an observe step or a health check it queued (DefaultAgentWait without it).
+func WithAgentWait(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, agentWaitKey{}, d)
 }
 
-func observeWait(ctx context.Context) time.Duration {
-	if d, ok := ctx.Value(observeWaitKey{}).(time.Duration); ok && d > 0 {
+func agentWait(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(agentWaitKey{}).(time.Duration); ok && d > 0 {
 		return d
 	}
-	return DefaultObserveWait
+	return DefaultAgentWait
+}
+
+// waitedFor reports whether a run of kind is one a caller waits for a bounded time
+// (runOnAgent): unclaimed past MaxAgentWait, nobody waits for it any more.
+func waitedFor(kind string) bool {
+	return kind == strata.TaskObserve || kind == strata.TaskHealth
+}
+
+// runOnAgent queues r, a run of a pool for a caller that waits a bounded time (an observe
+// step, a health check), and waits for its agent's answer: at most agentWait(ctx) for a
+// claim, then, once claimed, until it ends. Unclaimed by then it is withdrawn (failed, never
+// run), compare-and-set on its claim, so that unless an agent took it just now no agent
+// runs it later for no one; the error then says no agent answered. It returns r as its
+// agent ended it (succeeded or failed); an error when it could not be queued, no agent
+// answered, its agent died or ctx ended.
+func (e *Engine) runOnAgent(ctx context.Context, r *strata.TaskRun) (*strata.TaskRun, error) {
+	if err := e.Store.CreateTaskRun(ctx, r, nil); err != nil {
+		return nil, err
+	}
+	wait := agentWait(ctx)
+	got, err := e.awaitRun(ctx, r, wait)
+	if strata.ErrorCode(err) == strata.EBLOCKED && got.Agent == "" && ctx.Err() == nil {
+		noAgent := fmt.Sprintf("no agent of pool %s answered within %s", got.Pool, wait)
+		got.State, got.Error, got.FinishedAt = strata.RunFailed, noAgent, e.now()
+		switch uerr := e.Store.UpdateTaskRun(context.WithoutCancel(ctx), got, nil); strata.ErrorCode(uerr) {
+		case "":
+			return got, errors.New(noAgent)
+		case strata.ECONFLICT: // claimed meanwhile: wait for its answer
+			got, err = e.awaitRun(ctx, r, 0)
+		default:
+			return got, uerr
+		}
+	}
+	if err != nil && got.State != strata.RunFailed {
+		return got, err
+	}
+	return got, nil
 }
 
 // observeOnAgent has an agent of the pool of d's environment run svc's observe step for d,
@@ -81,25 +121,8 @@ func (e *Engine) observeOnAgent(ctx context.Context, svc *strata.Service, d *str
 	}
 	r := &strata.TaskRun{Service: svc.Name, Environment: d.Environment, Task: strata.TaskObserve, Kind: strata.TaskObserve,
 		State: strata.RunRunning, Requester: e.Actor, Pool: env.RunsOn, Job: b, CreatedAt: e.now()}
-	if err := e.Store.CreateTaskRun(ctx, r, nil); err != nil {
-		return "", err
-	}
-	wait := observeWait(ctx)
-	got, err := e.awaitRun(ctx, r, wait)
-	if strata.ErrorCode(err) == strata.EBLOCKED && got.Agent == "" && ctx.Err() == nil {
-		// Withdrawn, compare-and-set on its claim: unless an agent took it just now, no
-		// agent runs it later for no one.
-		got.State, got.Error, got.FinishedAt = strata.RunFailed, fmt.Sprintf("no agent of pool %s answered within %s", got.Pool, wait), e.now()
-		switch uerr := e.Store.UpdateTaskRun(context.WithoutCancel(ctx), got, nil); strata.ErrorCode(uerr) {
-		case "":
-			return "", fmt.Errorf("no agent of pool %s answered within %s", got.Pool, wait)
-		case strata.ECONFLICT: // claimed meanwhile: wait for its answer
-			got, err = e.awaitRun(ctx, r, 0)
-		default:
-			return "", uerr
-		}
-	}
-	if err != nil && got.State != strata.RunFailed {
+	got, err := e.runOnAgent(ctx, r)
+	if err != nil {
 		return "", err
 	}
 	if got.State != strata.RunSucceeded {

@@ -301,7 +301,7 @@ func TestASecretSourceOfAPoolIsReadOnItsAgent(t *testing.T) {
 	}
 }
 
-func TestResumeLeavesQueuedRunsOfAPoolButWithdrawsObservesNoDriftWaitsFor(t *testing.T) {
+func TestResumeLeavesQueuedRunsOfAPoolButWithdrawsObservesAndChecksNoOneWaitsFor(t *testing.T) {
 	w, _ := poolWorld(t)
 	e := w.engine()
 	start := time.Now()
@@ -317,7 +317,7 @@ func TestResumeLeavesQueuedRunsOfAPoolButWithdrawsObservesNoDriftWaitsFor(t *tes
 	if _, err := w.store.ClaimRunJob(t.Context(), strata.JobClaim{Pool: "eu", Envs: []string{"prod-eu"}, Agent: "eu-1", Now: start, Until: start.Add(30 * time.Second)}, nil); err != nil {
 		t.Fatal(err)
 	}
-	runbook, observe := queue(strata.TaskRunbook, "reindex"), queue(strata.TaskObserve, "observe")
+	runbook, observe, check := queue(strata.TaskRunbook, "reindex"), queue(strata.TaskObserve, "observe"), queue(strata.TaskHealth, "health")
 	cases := []struct {
 		name                              string
 		later                             time.Duration
@@ -325,7 +325,7 @@ func TestResumeLeavesQueuedRunsOfAPoolButWithdrawsObservesNoDriftWaitsFor(t *tes
 	}{
 		{"a minute on, the claimed run whose lease lapsed is failed and the queued ones wait", time.Minute,
 			strata.RunFailed, strata.RunRunning, strata.RunRunning},
-		{"past drift's longest wait, the observe is withdrawn and the runbook still waits", engine.MaxObserveWait + time.Minute,
+		{"past the longest wait, the observe and the health check are withdrawn and the runbook still waits", engine.MaxAgentWait + time.Minute,
 			strata.RunFailed, strata.RunRunning, strata.RunFailed},
 	}
 	for _, c := range cases {
@@ -334,7 +334,7 @@ func TestResumeLeavesQueuedRunsOfAPoolButWithdrawsObservesNoDriftWaitsFor(t *tes
 			if _, err := e.Resume(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []struct{ id, state, agent string }{{held.ID, c.heldState, "eu-1"}, {runbook.ID, c.runbookState, ""}, {observe.ID, c.observed, ""}} {
+			for _, want := range []struct{ id, state, agent string }{{held.ID, c.heldState, "eu-1"}, {runbook.ID, c.runbookState, ""}, {observe.ID, c.observed, ""}, {check.ID, c.observed, ""}} {
 				got, err := w.store.TaskRun(t.Context(), want.id)
 				if err != nil {
 					t.Fatal(err)

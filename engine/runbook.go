@@ -328,8 +328,8 @@ func (e *Engine) runFacts(ctx context.Context, svc *strata.Service, env *strata.
 // elsewhere a lapsed lease), and the runs of a pool whose agent's lease lapsed. They are not
 // run again by themselves: a task (a reindex, a key rotation) may not be safe to run twice,
 // so whoever asked decides, with `strata run`. A run of a pool no agent has claimed yet is
-// not stranded: it waits for one; but an observe step no drift waits for any more is
-// withdrawn.
+// not stranded: it waits for one; but an observe step or a health check no one waits for
+// any more is withdrawn.
 func (e *Engine) failStrandedRuns(ctx context.Context) ([]*strata.TaskRun, error) {
 	rs, err := e.Store.TaskRuns(ctx, strata.TaskRunFilter{States: []string{strata.RunRunning}})
 	if err != nil {
@@ -338,11 +338,11 @@ func (e *Engine) failStrandedRuns(ctx context.Context) ([]*strata.TaskRun, error
 	var failed []*strata.TaskRun
 	var errs []error
 	for _, r := range rs {
-		if r.Pool != "" && r.Agent == "" && r.Kind == strata.TaskObserve && e.now().Sub(r.CreatedAt) > MaxObserveWait {
-			// No drift waits for it any more (it waits MaxObserveWait at most): no agent
-			// should run it for no one.
+		if r.Pool != "" && r.Agent == "" && waitedFor(r.Kind) && e.now().Sub(r.CreatedAt) > MaxAgentWait {
+			// No drift or health check waits for it any more (they wait MaxAgentWait at
+			// most): no agent should run it for no one.
 			r.State, r.FinishedAt = strata.RunFailed, e.now()
-			r.Error = "withdrawn: no agent of pool " + r.Pool + " claimed it while drift waited"
+			r.Error = "withdrawn: no agent of pool " + r.Pool + " claimed it while its " + r.Kind + " was waited for"
 			switch err := e.Store.UpdateTaskRun(ctx, r, nil); strata.ErrorCode(err) {
 			case "", strata.ECONFLICT: // withdrawn, or claimed meanwhile
 			default:

@@ -28,6 +28,8 @@ const (
 	KindDestroy = "destroy"
 	// KindObserve is drift's observe step (observejob.go).
 	KindObserve = "observe"
+	// KindHealth is a deployment's health check run again (recheck.go).
+	KindHealth = "health"
 )
 
 // IsDeploymentKind reports whether kind is a deployment's (a job ClaimJob hands out): an
@@ -230,10 +232,12 @@ func onAgent(r *strata.TaskRun) string {
 
 // RunAction is the audit action of r's ending: "run.succeeded" or "run.failed" for a
 // runbook run, "destroy" or "destroy.failed" for a destroy step, as a local one is audited;
-// "" (not audited) for an observe step.
+// "" (not audited) for an observe step or a health check.
 func RunAction(r *strata.TaskRun) string {
-	if r.Kind == strata.TaskObserve {
-		return "" // drift's look is not audited, wherever it runs
+	if r.Kind == strata.TaskObserve || r.Kind == strata.TaskHealth {
+		// Drift's look is not audited, wherever it runs, nor a check run again: the
+		// health it changes is (RecordHealth).
+		return ""
 	}
 	if r.Kind == strata.TaskDestroy {
 		if r.State == strata.RunSucceeded {
@@ -255,7 +259,9 @@ func (e *Engine) stoppedWaitingRun(ctx context.Context, r *strata.TaskRun) error
 // process failed it first (then it reports false): it is not run again.
 func (e *Engine) failStranded(ctx context.Context, r *strata.TaskRun) (bool, error) {
 	r.State, r.FinishedAt = strata.RunFailed, e.now()
-	if r.Agent != "" {
+	if r.Agent != "" && waitedFor(r.Kind) {
+		r.Error = "interrupted: agent " + r.Agent + ", which ran it, stopped renewing its lease (it died or lost the server)"
+	} else if r.Agent != "" {
 		r.Error = "interrupted: agent " + r.Agent + ", which ran it, stopped renewing its lease (it died or lost the server); it was not run again: run it with `strata run` if that is safe"
 	} else {
 		r.Error = "interrupted: the process running it (" + r.Owner.ID() + ") died; it was not run again: run it with `strata run` if that is safe"

@@ -144,7 +144,8 @@ func (e *Engine) resumeSwitches(ctx context.Context) ([]*strata.Switch, error) {
 			if g == nil || len(sw.Approvals) < g.Policy.ApprovalsNeeded() {
 				continue
 			}
-			res, err := e.AdvanceSwitch(ctx, sw.ID)
+			// Its health gate may wait for an agent of a member's pool: not long, here.
+			res, err := e.AdvanceSwitch(WithAgentWait(ctx, passClaimWait), sw.ID)
 			switch strata.ErrorCode(err) {
 			case "":
 				if res.Switch.State != strata.SwitchWaiting {

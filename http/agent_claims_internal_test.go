@@ -62,7 +62,8 @@ func TestAClaimTakesTheJobKindsItNames(t *testing.T) {
 		wantRefused bool
 	}{
 		{"a claim naming no kinds (an older agent) takes deployments only", nil, true, nil, false},
-		{"a claim naming deploy, run, destroy and observe takes them all", []string{"deploy", "run", "destroy", "observe"}, true, []string{"destroy", "observe", "run"}, false},
+		{"a claim naming deploy, run, destroy, observe and health takes them all", []string{"deploy", "run", "destroy", "observe", "health"}, true, []string{"destroy", "health", "observe", "run"}, false},
+		{"a claim of an agent from before health checks takes none", []string{"deploy", "run", "destroy", "observe"}, true, []string{"destroy", "observe", "run"}, false},
 		{"a claim naming run takes runbook runs only", []string{"run"}, false, []string{"run"}, false},
 		{"a claim naming an unknown kind is refused", []string{"deploy", "teleport"}, false, nil, true},
 	}

@@ -60,8 +60,9 @@ type AgentWelcome struct {
 // ClaimRequest asks for a job of the agent's pool, waiting up to WaitSeconds (at most the
 // server's wait) for one. Kinds names the kinds of job the agent runs: "deploy" (every
 // deployment, rollbacks included), "run" (runbook runs), "destroy" (the destroy steps of
-// `env destroy`) and "observe" (drift's observe steps); an agent that names none (an older
-// one) is given deployments only.
+// `env destroy`), "observe" (drift's observe steps) and "health" (health checks run again:
+// a switch's health gate, drift's failover items); an agent that names none (an older one)
+// is given deployments only, and one that names some is never given another kind.
 type ClaimRequest struct {
 	Name        string   `json:"name"`
 	Pool        string   `json:"pool"`
@@ -80,6 +81,7 @@ const (
 	ClaimRun     = strata.TaskRunbook
 	ClaimDestroy = strata.TaskDestroy
 	ClaimObserve = strata.TaskObserve
+	ClaimHealth  = strata.TaskHealth
 )
 
 // claimKinds checks the kinds a claim names and says which it takes: deployments (none
@@ -92,12 +94,12 @@ func claimKinds(kinds []string) (deploy bool, tasks []string, err error) {
 		switch k {
 		case ClaimDeploy:
 			deploy = true
-		case ClaimRun, ClaimDestroy, ClaimObserve:
+		case ClaimRun, ClaimDestroy, ClaimObserve, ClaimHealth:
 			if !slices.Contains(tasks, k) {
 				tasks = append(tasks, k)
 			}
 		default:
-			return false, nil, strata.Errorf(strata.EINVALID, "claim: job kind %q is not one this server hands out; name %q, %q, %q or %q", k, ClaimDeploy, ClaimRun, ClaimDestroy, ClaimObserve)
+			return false, nil, strata.Errorf(strata.EINVALID, "claim: job kind %q is not one this server hands out; name %q, %q, %q, %q or %q", k, ClaimDeploy, ClaimRun, ClaimDestroy, ClaimObserve, ClaimHealth)
 		}
 	}
 	slices.Sort(tasks)

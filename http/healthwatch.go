@@ -185,8 +185,12 @@ func (s *Server) healthJobs(ctx context.Context) ([]*healthJob, *engine.Engine, 
 			k := plan.Pair{Service: svc.Name, Environment: env.Name}
 			d := running[k]
 			// An environment whose steps run on agents is checked where they run, inside
-			// its network, which this server may not reach (its agent checks it on each
-			// deployment).
+			// its network, which this server may not reach: its agent checks it on each
+			// deployment, and Recheck runs the check on an agent when a switch or drift
+			// asks for it. The watch does not: it would queue a task run on the pool's
+			// agents for every pair every interval (10,000 a minute on a large estate),
+			// each held in the store, and an agent runs one job at a time, so the checks
+			// would queue ahead of deployments.
 			if d == nil || svc.Health == nil || busy[k] || env.Predates(d) || env.RunsOn != "" {
 				continue
 			}

@@ -21,6 +21,9 @@ type SwitchRequest struct {
 	Reason string `json:"reason,omitempty"`
 	// DryRun judges the gates and shows the diff, changing nothing (as `plan --switch`).
 	DryRun bool `json:"dry_run,omitempty"`
+	// AgentWait is how long the health gate's check of a service in a member with runs_on
+	// waits for an agent of its pool (a duration such as 30s; empty: 30s).
+	AgentWait string `json:"agent_wait,omitempty"`
 }
 
 // FailoverRequest is POST /api/v1/groups/{group}/failover: `failover GROUP --reason R`.

@@ -199,20 +199,27 @@ type EnvListRequest struct {
 // DriftRequest is GET /api/v1/drift: `drift [--env ENV]`.
 type DriftRequest struct {
 	Env string `query:"env" doc:"only this environment"`
-	// AgentWait is how long an observe step of an environment with runs_on waits for an
-	// agent of its pool (a duration such as 30s; empty: 30s).
+	// AgentWait is how long an observe step (or a failover item's health check) of an
+	// environment with runs_on waits for an agent of its pool (a duration such as 30s;
+	// empty: 30s).
 	AgentWait string `query:"agent_wait" doc:"how long an observe on an agent waits for one of its pool to answer (e.g. 30s; default 30s)"`
 }
 
-// ObserveWait reads req's AgentWait: EINVALID naming the flag when it is not a duration
-// from 1s to 10m.
+// ObserveWait reads req's AgentWait (AgentWait).
 func (req DriftRequest) ObserveWait() (time.Duration, error) {
-	if req.AgentWait == "" {
-		return engine.DefaultObserveWait, nil
+	return AgentWait(req.AgentWait)
+}
+
+// AgentWait reads s, an --agent-wait, as how long work queued for an agent of a pool (an
+// observe step, a health check) waits for one to claim it: engine.DefaultAgentWait when
+// empty; EINVALID naming the flag when it is not a duration from 1s to 10m.
+func AgentWait(s string) (time.Duration, error) {
+	if s == "" {
+		return engine.DefaultAgentWait, nil
 	}
-	d, err := time.ParseDuration(req.AgentWait)
-	if err != nil || d < time.Second || d > engine.MaxObserveWait {
-		return 0, strata.Errorf(strata.EINVALID, "--agent-wait %q: want a duration from 1s to %s, such as 30s", req.AgentWait, engine.MaxObserveWait)
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Second || d > engine.MaxAgentWait {
+		return 0, strata.Errorf(strata.EINVALID, "--agent-wait %q: want a duration from 1s to %s, such as 30s", s, engine.MaxAgentWait)
 	}
 	return d, nil
 }

@@ -32,23 +32,24 @@ type RunsRequest struct {
 	Env     string `json:"-" query:"env"`
 	Service string `json:"-" query:"service"`
 	Limit   int    `json:"-" query:"limit"`
-	// Kind selects the runs of one kind: run (runbooks), destroy, observe, or all; empty
-	// lists runbooks and destroy steps (drift's observe steps are many and said by drift).
+	// Kind selects the runs of one kind: run (runbooks), destroy, observe, health, or all;
+	// empty lists runbooks and destroy steps (drift's observe steps and health checks run
+	// again on agents are many, and said by drift and the switch gates).
 	Kind string `json:"-" query:"kind"`
 }
 
 // RunKinds reads req's Kind as the kinds it selects; EINVALID naming the flag when it is
-// none of run, destroy, observe or all.
+// none of run, destroy, observe, health or all.
 func (req RunsRequest) RunKinds() ([]string, error) {
 	switch req.Kind {
 	case "":
 		return []string{strata.TaskRunbook, strata.TaskDestroy}, nil
 	case "all":
 		return nil, nil
-	case strata.TaskRunbook, strata.TaskDestroy, strata.TaskObserve:
+	case strata.TaskRunbook, strata.TaskDestroy, strata.TaskObserve, strata.TaskHealth:
 		return []string{req.Kind}, nil
 	}
-	return nil, strata.Errorf(strata.EINVALID, "--kind %q: want run, destroy, observe or all", req.Kind)
+	return nil, strata.Errorf(strata.EINVALID, "--kind %q: want run, destroy, observe, health or all", req.Kind)
 }
 
 // WriteRun prints a run: its state, its approvals or output, and why it failed.

@@ -215,6 +215,28 @@ func testRunClaims(t *testing.T, open func(t *testing.T) strata.Store) {
 			t.Errorf("observe runs %+v, want none", listed)
 		}
 	})
+	t.Run("a health check run again on an agent is claimed only by a claim naming health", func(t *testing.T) {
+		s := open(t)
+		h := taskRun("prod-eu", strata.RunRunning)
+		h.Task, h.Kind, h.Pool, h.Job = "health", strata.TaskHealth, "eu", []byte(`{"kind":"health"}`)
+		must(t, s.CreateTaskRun(ctx(t), h, nil))
+		older := claim("eu-1", t0, "prod-eu")
+		older.TaskKinds = []string{strata.TaskRunbook, strata.TaskDestroy, strata.TaskObserve}
+		_, err := s.ClaimRunJob(ctx(t), older, nil)
+		wantCode(t, err, strata.ENOTFOUND)
+		newer := claim("eu-1", t0, "prod-eu")
+		newer.TaskKinds = strata.TaskKinds()
+		got, err := s.ClaimRunJob(ctx(t), newer, nil)
+		must(t, err)
+		if got.ID != h.ID || got.Kind != strata.TaskHealth || string(got.Job) != `{"kind":"health"}` {
+			t.Errorf("claimed %+v (job %s), want the health check %s", got, got.Job, h.ID)
+		}
+		listed, err := s.TaskRuns(ctx(t), strata.TaskRunFilter{Kinds: []string{strata.TaskHealth}})
+		must(t, err)
+		if len(listed) != 1 || listed[0].ID != h.ID {
+			t.Errorf("health runs %+v, want %s", listed, h.ID)
+		}
+	})
 	t.Run("a claimed run is renewed and ended only by its claim", func(t *testing.T) {
 		s := open(t)
 		r := queued(t, s, "prod-eu")

@@ -25,6 +25,6 @@ item says "could not observe: no agent of pool P answered".`,
 		},
 	}
 	c.Flags().StringVar(&req.Env, "env", "", "only this environment")
-	c.Flags().StringVar(&req.AgentWait, "agent-wait", "", "how long an observe step of an environment with runs_on waits for an agent of its pool (default 30s)")
+	c.Flags().StringVar(&req.AgentWait, "agent-wait", "", "how long an observe step (or a failover item's health check) of an environment with runs_on waits for an agent of its pool (default 30s)")
 	return c
 }

@@ -57,7 +57,7 @@ func (a *app) runsCommand() *cobra.Command {
 	c.Flags().StringVar(&req.Env, "env", "", "only runs in this environment")
 	c.Flags().StringVar(&req.Service, "service", "", "only runs of this service's runbooks")
 	c.Flags().IntVar(&req.Limit, "limit", 50, "the newest this many")
-	c.Flags().StringVar(&req.Kind, "kind", "", "only runs of this kind: run, destroy, observe or all (default: run and destroy)")
+	c.Flags().StringVar(&req.Kind, "kind", "", "only runs of this kind: run, destroy, observe, health or all (default: run and destroy)")
 	c.AddCommand(&cobra.Command{
 		Use:   "show ID",
 		Short: "One run: its state, approvals, exit status and output",

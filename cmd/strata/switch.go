@@ -40,7 +40,9 @@ closed gate refuses the switch (exit 3, naming it); when only approvals are miss
 switch is recorded waiting (exit 3, with its id) and runs on ` + "`strata approve ID`" + `. Then the
 group's switch step runs (STRATA_GROUP, STRATA_FROM, STRATA_TO) and the store records ENV as
 live. A step that fails leaves the live member as it was (exit 1). --dry-run shows the gates
-and the diff of the two members, as ` + "`strata plan --switch`" + ` does.`,
+and the diff of the two members, as ` + "`strata plan --switch`" + ` does. In a member with
+runs_on the health check runs on an agent of its pool; when none answers within --agent-wait
+the health gate says so.`,
 		Example: `  strata switch shop-us --to prod-us-green --reason "release 1.4 verified on green"`,
 		Args:    exactArgs(1, "one GROUP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,6 +57,7 @@ and the diff of the two members, as ` + "`strata plan --switch`" + ` does.`,
 	c.Flags().StringVar(&req.To, "to", "", "the member that becomes live")
 	c.Flags().StringVar(&req.Reason, "reason", "", "why (recorded in the audit log; approvers read it)")
 	c.Flags().BoolVar(&req.DryRun, "dry-run", false, "show the gates and the diff, changing nothing")
+	c.Flags().StringVar(&req.AgentWait, "agent-wait", "", "how long the health check of a member with runs_on waits for an agent of its pool (default 30s)")
 	return c
 }
 

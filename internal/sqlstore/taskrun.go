@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -43,8 +45,8 @@ func (db *DB) CreateTaskRun(ctx context.Context, r *strata.TaskRun, e *strata.Ev
 	if n.Kind == "" {
 		n.Kind = strata.TaskRunbook
 	}
-	if n.Kind != strata.TaskRunbook && n.Kind != strata.TaskDestroy && n.Kind != strata.TaskObserve {
-		return strata.Errorf(strata.EINVALID, "create task run: kind %q is not %q, %q or %q", n.Kind, strata.TaskRunbook, strata.TaskDestroy, strata.TaskObserve)
+	if !slices.Contains(strata.TaskKinds(), n.Kind) {
+		return strata.Errorf(strata.EINVALID, "create task run: kind %q is not one of %s", n.Kind, strings.Join(strata.TaskKinds(), ", "))
 	}
 	if n.Approvals == nil {
 		n.Approvals = []strata.Approval{}
