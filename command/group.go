@@ -27,11 +27,10 @@ var Switch = &Command[report.SwitchRequest, *report.Switch]{
 		return allowGroup(ctx, x, action, req.Group)
 	},
 	Run: func(ctx context.Context, x Site, req report.SwitchRequest) (*report.Switch, error) {
-		wait, err := report.AgentWait(req.AgentWait)
+		ctx, err := withAgentWait(ctx, req.AgentWait)
 		if err != nil {
 			return nil, err
 		}
-		ctx = engine.WithAgentWait(ctx, wait)
 		if req.DryRun {
 			return planSwitch(ctx, x, req.Group, engine.SwitchRequest{Group: req.Group, To: req.To, Reason: req.Reason})
 		}
@@ -59,8 +58,22 @@ var PlanSwitch = &Command[report.PlanSwitchRequest, *report.Switch]{
 		return allowGroup(ctx, x, read, req.Group)
 	},
 	Run: func(ctx context.Context, x Site, req report.PlanSwitchRequest) (*report.Switch, error) {
+		ctx, err := withAgentWait(ctx, req.AgentWait)
+		if err != nil {
+			return nil, err
+		}
 		return planSwitch(ctx, x, req.Group, engine.SwitchRequest{Group: req.Group, To: req.To})
 	},
+}
+
+// withAgentWait returns ctx bounding, by wait (`--agent-wait`, "" for the default), how long
+// a health check of a member with runs_on waits for an agent of its pool.
+func withAgentWait(ctx context.Context, wait string) (context.Context, error) {
+	d, err := report.AgentWait(wait)
+	if err != nil {
+		return ctx, err
+	}
+	return engine.WithAgentWait(ctx, d), nil
 }
 
 // ApproveSwitch is `approve sw-…`: approve a waiting switch; the last approval runs it.

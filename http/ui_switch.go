@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
@@ -22,6 +23,12 @@ import (
 // confirm=1, switches through the engine, as the CLI and the API do.
 
 // groupMark is the badge after an environment's name in the matrix: its role in its group.
+
+// uiAgentWait bounds how long the page that asks to confirm a switch waits for an agent to
+// check the health of a member with runs_on: a page should come back in seconds, and a check
+// no agent ran in time shows as the health gate's "could not run", which the page names.
+const uiAgentWait = 10 * time.Second
+
 func groupMark(p *strata.Project, live map[string]string, env string) template.HTML {
 	g := p.GroupOf(env)
 	if g == nil {
@@ -108,7 +115,7 @@ func (u *ui) switchGroup(w http.ResponseWriter, r *http.Request, v *visit) {
 	req := engine.SwitchRequest{Group: group, To: to, Reason: reason, Failover: failover}
 	verb := map[bool]string{false: "Switch", true: "Fail over"}[failover]
 	if r.PostFormValue("confirm") != "1" {
-		res, err := v.engine.PlanSwitch(ctx, req)
+		res, err := v.engine.PlanSwitch(engine.WithAgentWait(ctx, uiAgentWait), req)
 		if err != nil {
 			v.session.setFlash("Cannot "+strings.ToLower(verb)+": "+err.Error(), true)
 			http.Redirect(w, r, back, http.StatusSeeOther)

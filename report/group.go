@@ -37,6 +37,9 @@ type FailoverRequest struct {
 type PlanSwitchRequest struct {
 	Group string `json:"-" path:"group"`
 	To    string `json:"-" query:"to" doc:"the member that would become live"`
+	// AgentWait is as SwitchRequest's: how long the health gate's check of a service in a
+	// member with runs_on waits for an agent of its pool.
+	AgentWait string `json:"-" query:"agent_wait" doc:"how long the health check of a member with runs_on waits for an agent of its pool (e.g. 30s; default 30s)"`
 }
 
 // SwitchIDRequest names one switch: POST /api/v1/switches/{id}/approve.

@@ -85,10 +85,10 @@ again. Without --to it moves to the group's first standby.`,
 }
 
 // planSwitch is `plan --switch GROUP --to ENV`.
-func (a *app) planSwitch(cmd *cobra.Command, group, to string) error {
+func (a *app) planSwitch(cmd *cobra.Command, group, to, agentWait string) error {
 	if to == "" {
 		return strata.Errorf(strata.EINVALID, "plan --switch %s needs --to ENV: the member that would become live", group)
 	}
-	doc, err := invoke(cmd.Context(), a, command.PlanSwitch, report.PlanSwitchRequest{Group: group, To: to})
+	doc, err := invoke(cmd.Context(), a, command.PlanSwitch, report.PlanSwitchRequest{Group: group, To: to, AgentWait: agentWait})
 	return show(a, doc, err, doc.WriteText)
 }
