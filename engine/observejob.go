@@ -62,13 +62,24 @@ func (e *Engine) runOnAgent(ctx context.Context, r *strata.TaskRun) (*strata.Tas
 	}
 	wait := agentWait(ctx)
 	got, err := e.awaitRun(ctx, r, wait)
-	if strata.ErrorCode(err) == strata.EBLOCKED && got.Agent == "" && ctx.Err() == nil {
-		noAgent := fmt.Sprintf("no agent of pool %s answered within %s", got.Pool, wait)
-		got.State, got.Error, got.FinishedAt = strata.RunFailed, noAgent, e.now()
+	if strata.ErrorCode(err) == strata.EBLOCKED && got.Agent == "" && got.State == strata.RunRunning {
+		// Withdrawn, unclaimed: no agent took it in time, or whoever asked stopped waiting
+		// (an interrupted CLI, a request that ended). Nobody reads its answer any more.
+		why := fmt.Sprintf("no agent of pool %s answered within %s", got.Pool, wait)
+		if ctx.Err() != nil {
+			why = fmt.Sprintf("withdrawn before an agent of pool %s claimed it: whoever asked stopped waiting (%v)", got.Pool, context.Cause(ctx))
+		}
+		got.State, got.Error, got.FinishedAt = strata.RunFailed, why, e.now()
 		switch uerr := e.Store.UpdateTaskRun(context.WithoutCancel(ctx), got, nil); strata.ErrorCode(uerr) {
 		case "":
-			return got, errors.New(noAgent)
-		case strata.ECONFLICT: // claimed meanwhile: wait for its answer
+			if ctx.Err() != nil {
+				return got, err
+			}
+			return got, errors.New(why)
+		case strata.ECONFLICT: // claimed meanwhile: wait for its answer, unless nobody waits
+			if ctx.Err() != nil {
+				return got, err
+			}
 			got, err = e.awaitRun(ctx, r, 0)
 		default:
 			return got, uerr

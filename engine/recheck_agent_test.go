@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -155,5 +156,58 @@ func TestARecheckOfAPoolsDeploymentRunsOnItsAgent(t *testing.T) {
 	}
 	if len(runs) != 3 || runs[0].State != strata.RunFailed || runs[0].Agent != "" {
 		t.Errorf("health runs %+v; want 3, the newest withdrawn unclaimed", runs)
+	}
+}
+
+// A check whose asker stops waiting before any agent claims it (an interrupted CLI, a request
+// that ended) is withdrawn at once: no agent runs it later for no one.
+func TestACheckWhoseAskerStopsWaitingIsWithdrawnUnclaimed(t *testing.T) {
+	w := newWorld(t, strings.ReplaceAll(recheckPoolEstate, "@URL@", "http://127.0.0.1:9"))
+	keys := filepath.Join(t.TempDir(), "keys")
+	v := &secret.Vault{ProjectDir: w.dir, Project: "shop", KeyDir: keys}
+	if _, err := v.Keygen("prod-eu", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Set("prod-eu", "DB_PASSWORD", hostileSecret, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	e := w.serverEngine()
+	if _, err := e.Release(t.Context(), "api", "1"); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := w.store.Release(t.Context(), "api", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour)
+	d := &strata.Deployment{Service: "api", Environment: "prod-eu", Version: "1", ReleaseID: rel.ID, State: strata.Succeeded, Attempt: 1,
+		Pool: "eu", Config: map[string]any{"DB_PASSWORD": "***"}, CreatedAt: at, StartedAt: at, FinishedAt: at}
+	if err := w.store.CreateDeployment(t.Context(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Recheck(engine.WithAgentWait(ctx, engine.MaxAgentWait), d, nil)
+		done <- err
+	}()
+	queued := func() []*strata.TaskRun {
+		runs, err := w.store.TaskRuns(t.Context(), strata.TaskRunFilter{Kinds: []string{strata.TaskHealth}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return runs
+	}
+	waitUntil(t, "the check is queued for the pool", func() bool { return len(queued()) == 1 })
+	stop()
+	if err := <-done; err == nil {
+		t.Fatal("a recheck whose asker stopped waiting returned no error")
+	}
+	runs := queued()
+	if len(runs) != 1 || runs[0].State != strata.RunFailed || runs[0].Agent != "" || !strings.Contains(runs[0].Error, "whoever asked stopped waiting") {
+		t.Fatalf("health runs %+v; want the one withdrawn unclaimed, saying its asker stopped waiting", runs)
+	}
+	if healthAgentOnce(t, w, keys, strata.TaskKinds()...) {
+		t.Error("an agent claimed the withdrawn check")
 	}
 }
