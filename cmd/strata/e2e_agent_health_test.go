@@ -74,7 +74,17 @@ func healthChecks(t *testing.T, dir string) []string {
 }
 
 func TestASwitchChecksTheHealthOfAStandbyOfAPoolOnItsAgent(t *testing.T) {
-	x := newAgentEstateOf(t, agentGroupYAML, agentGroupFiles, "", "30s")
+	t.Run("on SQLite", func(t *testing.T) { testSwitchHealthOnAgent(t, "") })
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		_, url := pgSchema(t)
+		testSwitchHealthOnAgent(t, url)
+	})
+}
+
+// testSwitchHealthOnAgent is a switch's health gate through an agent on store ("" for
+// SQLite, else a PostgreSQL URL).
+func testSwitchHealthOnAgent(t *testing.T, store string) {
+	x := newAgentEstateOf(t, agentGroupYAML, agentGroupFiles, store, "30s")
 	ops := x.remote(t, "ops")
 	ag := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
 	x.release("api", "--version", "1.0.0")
