@@ -73,13 +73,8 @@ func (db *DB) ClaimJob(ctx context.Context, c strata.JobClaim, e *strata.Event) 
 	var got *strata.Deployment
 	err := db.write(ctx, func(tx *txn) error {
 		got = nil
-		var conds conds
-		envs := "" // every environment of the pool
-		if !c.AllEnvs {
-			conds.in("environment", c.Envs)
-			envs = " AND " + conds.where[0]
-		}
-		args := append([]any{c.Pool}, conds.args...)
+		envs, narrow := claimWhere(c, false)
+		args := append([]any{c.Pool}, narrow...)
 		args = append(args, sqlrow.Nanos(now))
 		var id string
 		var fence int64
@@ -111,16 +106,9 @@ func (db *DB) ClaimJob(ctx context.Context, c strata.JobClaim, e *strata.Event) 
 		if rows != 1 {
 			return strata.Errorf(strata.ECONFLICT, "deployment %s was claimed by another agent first", id)
 		}
-		d, err := scanDeployment(tx.QueryRow(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE id = ?`, id))
+		d, err := deploymentWithJob(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		var job *string
-		if err := tx.QueryRow(ctx, `SELECT job FROM deployments WHERE id = ?`, id).Scan(&job); err != nil {
-			return err
-		}
-		if job != nil {
-			d.Job = []byte(*job)
 		}
 		got = d
 		return tx.audit(ctx, e, d.ID, d.Service, d.Environment)
@@ -147,13 +135,8 @@ func (db *DB) HeldJob(ctx context.Context, c strata.JobClaim) (*strata.Deploymen
 	var got *strata.Deployment
 	err := db.write(ctx, func(tx *txn) error {
 		got = nil
-		var conds conds
-		envs := "" // every environment of the pool
-		if !c.AllEnvs {
-			conds.in("environment", c.Envs)
-			envs = " AND " + conds.where[0]
-		}
-		args := append([]any{c.Pool}, conds.args...)
+		envs, narrow := claimWhere(c, false)
+		args := append([]any{c.Pool}, narrow...)
 		args = append(args, c.Agent, strata.AgentOwner(c.Agent, 0).Host, sqlrow.Nanos(now), sqlrow.Nanos(c.Since))
 		var id string
 		var fence int64
@@ -173,16 +156,9 @@ func (db *DB) HeldJob(ctx context.Context, c strata.JobClaim) (*strata.Deploymen
 		if err != nil || rows != 1 {
 			return err // rows 0: not this agent's claim after all; none is held
 		}
-		d, err := scanDeployment(tx.QueryRow(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE id = ?`, id))
+		d, err := deploymentWithJob(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		var job *string
-		if err := tx.QueryRow(ctx, `SELECT job FROM deployments WHERE id = ?`, id).Scan(&job); err != nil {
-			return err
-		}
-		if job != nil {
-			d.Job = []byte(*job)
 		}
 		got = d
 		return nil
@@ -211,6 +187,44 @@ func (db *DB) Job(ctx context.Context, id string) ([]byte, error) {
 	}
 	if job == nil {
 		return nil, nil
+	}
+	return []byte(*job), nil
+}
+
+// claimWhere is what a claim's query adds for c: " AND environment IN (...)" unless the claim
+// covers every environment of its pool, and with kinds " AND kind IN (...)" (the kinds of run
+// it takes); and their arguments, in that order.
+func claimWhere(c strata.JobClaim, kinds bool) (string, []any) {
+	var cs conds
+	if !c.AllEnvs {
+		cs.in("environment", c.Envs)
+	}
+	if kinds {
+		cs.in("kind", c.TaskKinds)
+	}
+	where := ""
+	for _, w := range cs.where {
+		where += " AND " + w
+	}
+	return where, cs.args
+}
+
+// deploymentWithJob reads deployment id with the job an agent runs for it.
+func deploymentWithJob(ctx context.Context, tx *txn, id string) (*strata.Deployment, error) {
+	d, err := scanDeployment(tx.QueryRow(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE id = ?`, id))
+	if err != nil {
+		return nil, err
+	}
+	d.Job, err = readJob(ctx, tx, "deployments", id)
+	return d, err
+}
+
+// readJob reads the job of row id of table (deployments or task_runs: never a value from
+// outside), nil when it has none.
+func readJob(ctx context.Context, tx *txn, table, id string) ([]byte, error) {
+	var job *string
+	if err := tx.QueryRow(ctx, `SELECT job FROM `+table+` WHERE id = ?`, id).Scan(&job); err != nil || job == nil {
+		return nil, err
 	}
 	return []byte(*job), nil
 }

@@ -119,16 +119,8 @@ func (db *DB) ClaimRunJob(ctx context.Context, c strata.JobClaim, e *strata.Even
 	var got *strata.TaskRun
 	err := db.write(ctx, func(tx *txn) error {
 		got = nil
-		var conds conds
-		if !c.AllEnvs {
-			conds.in("environment", c.Envs)
-		}
-		conds.in("kind", c.TaskKinds)
-		envs := ""
-		for _, w := range conds.where {
-			envs += " AND " + w
-		}
-		args := append([]any{c.Pool}, conds.args...)
+		envs, narrow := claimWhere(c, true)
+		args := append([]any{c.Pool}, narrow...)
 		var id string
 		// "pool <> ''", "state = 'running'" and "fence = 0" are the partial index
 		// task_runs_pool's condition, written out so that the planner uses it.
@@ -152,16 +144,9 @@ func (db *DB) ClaimRunJob(ctx context.Context, c strata.JobClaim, e *strata.Even
 		if rows != 1 {
 			return strata.Errorf(strata.ECONFLICT, "run %s was claimed by another agent first", id)
 		}
-		r, err := scanTaskRun(tx.QueryRow(ctx, `SELECT `+taskRunColumns+` FROM task_runs WHERE id = ?`, id))
+		r, err := taskRunWithJob(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		var job *string
-		if err := tx.QueryRow(ctx, `SELECT job FROM task_runs WHERE id = ?`, id).Scan(&job); err != nil {
-			return err
-		}
-		if job != nil {
-			r.Job = []byte(*job)
 		}
 		got = r
 		return tx.audit(ctx, e, r.ID, r.Service, r.Environment)
@@ -185,17 +170,9 @@ func (db *DB) HeldRunJob(ctx context.Context, c strata.JobClaim) (*strata.TaskRu
 	var got *strata.TaskRun
 	err := db.write(ctx, func(tx *txn) error {
 		got = nil
-		var conds conds
-		if !c.AllEnvs {
-			conds.in("environment", c.Envs)
-		}
-		conds.in("kind", c.TaskKinds)
-		kinds := ""
-		for _, w := range conds.where {
-			kinds += " AND " + w
-		}
+		kinds, narrow := claimWhere(c, true)
 		owner := strata.AgentOwner(c.Agent, 1)
-		args := append([]any{c.Pool, owner.ID()}, conds.args...)
+		args := append([]any{c.Pool, owner.ID()}, narrow...)
 		args = append(args, sqlrow.Nanos(now), sqlrow.Nanos(c.Since))
 		var id string
 		// "pool <> ''" and "state = 'running'" as ClaimRunJob's: task_runs_pool's condition.
@@ -213,16 +190,9 @@ func (db *DB) HeldRunJob(ctx context.Context, c strata.JobClaim) (*strata.TaskRu
 			sqlrow.Nanos(c.Until), id, owner.ID()); err != nil {
 			return err
 		}
-		r, err := scanTaskRun(tx.QueryRow(ctx, `SELECT `+taskRunColumns+` FROM task_runs WHERE id = ?`, id))
+		r, err := taskRunWithJob(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		var job *string
-		if err := tx.QueryRow(ctx, `SELECT job FROM task_runs WHERE id = ?`, id).Scan(&job); err != nil {
-			return err
-		}
-		if job != nil {
-			r.Job = []byte(*job)
 		}
 		got = r
 		return nil
@@ -328,4 +298,14 @@ func (db *DB) TaskRuns(ctx context.Context, f strata.TaskRunFilter) ([]*strata.T
 	c.in("kind", f.Kinds)
 	q := `SELECT ` + taskRunColumns + ` FROM task_runs` + c.clause() + ` ORDER BY created_at DESC, ` + db.d.Order + ` DESC` + c.limit(f.Limit)
 	return list(ctx, db, "list task runs", q, c.args, scanTaskRun)
+}
+
+// taskRunWithJob reads run id with the job an agent runs for it.
+func taskRunWithJob(ctx context.Context, tx *txn, id string) (*strata.TaskRun, error) {
+	r, err := scanTaskRun(tx.QueryRow(ctx, `SELECT `+taskRunColumns+` FROM task_runs WHERE id = ?`, id))
+	if err != nil {
+		return nil, err
+	}
+	r.Job, err = readJob(ctx, tx, "task_runs", id)
+	return r, err
 }
