@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/strata-dev/strata"
 )
@@ -47,6 +49,54 @@ func TestTheLogQueueKeepsOrderBatchesAndItsBound(t *testing.T) {
 		}
 		if n != logQueue {
 			t.Errorf("%d pieces drained, want %d", n, logQueue)
+		}
+	})
+}
+
+// TestARunsLiveOutputIsQueuedAsWholeTextUpToTheCap writes a run's output as the redactor
+// would, in writes that cut characters, and reads the queued pieces.
+func TestARunsLiveOutputIsQueuedAsWholeTextUpToTheCap(t *testing.T) {
+	drain := func(l *remoteLogs) string {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		s := ""
+		for _, p := range l.queue {
+			if !utf8.ValidString(p.Data) {
+				t.Errorf("piece %q is not whole text", p.Data)
+			}
+			s += p.Data
+		}
+		l.queue = nil
+		return s
+	}
+	newLogs := func() *remoteLogs {
+		return &remoteLogs{log: slog.New(slog.NewTextHandler(io.Discard, nil)), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	}
+	t.Run("a character cut between two writes is sent whole with the second", func(t *testing.T) {
+		l := newLogs()
+		w := &liveOutput{ctx: context.Background(), logs: l, step: "run migrate"}
+		text := []byte("migré 1/3 ✓\n")
+		for i := range text {
+			if n, err := w.Write(text[i : i+1]); n != 1 || err != nil {
+				t.Fatalf("Write = %d, %v", n, err)
+			}
+		}
+		if got := drain(l); got != string(text) {
+			t.Errorf("queued %q, want %q", got, text)
+		}
+	})
+	t.Run("nothing past the cap is queued, and the command's writes still succeed", func(t *testing.T) {
+		l := newLogs()
+		w := &liveOutput{ctx: context.Background(), logs: l, step: "run migrate"}
+		chunk := strings.Repeat("x", 64<<10)
+		for range 8 {
+			if n, err := w.Write([]byte(chunk)); n != len(chunk) || err != nil {
+				t.Fatalf("Write = %d, %v", n, err)
+			}
+			drain(l)
+		}
+		if w.sent != strata.RunOutputCap {
+			t.Errorf("sent %d bytes, want the cap, %d", w.sent, strata.RunOutputCap)
 		}
 	})
 }
