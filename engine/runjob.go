@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -194,9 +195,9 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 			return r, fmt.Errorf("wait for %s: %w", r.ID, err)
 		}
 		r = got
-		out.show(r.Output)
+		out.Show(r.Output)
 		if r.State != strata.RunRunning {
-			out.end()
+			out.End()
 			break
 		}
 		if r.Agent != "" && !claimed {
@@ -230,41 +231,62 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 	return r, strata.Errorf(strata.EFAILED, "run %s of %s/%s in %s failed%s: %s", r.ID, r.Service, r.Task, r.Environment, onAgent(r), r.Error)
 }
 
-// runOutputShown shows, on e.Log, the output of a run an agent runs as it arrives (the
-// output so far the agent sends, then its report's), as a local run's output goes there
-// while it runs: line by line, each line once.
-type runOutputShown struct {
-	lines *linePrefixer // nil: nothing is shown
-	text  string        // the output shown so far
+// RunOutputShown shows the output of a run an agent runs as it arrives (the output so far
+// the agent sends, then its report's), as a local run's output goes to the log while it
+// runs: line by line, each line once, each with the prefix "  SERVICE/ENV | ". awaitRun
+// shows it on e.Log; a CLI waiting on a server, on its stderr.
+type RunOutputShown struct {
+	logf   func(format string, args ...any) // nil: nothing is shown
+	prefix string
+	buf    []byte // the start of a line still to come
+	text   string // the output shown so far
 }
 
-// runOutput returns where awaitRun shows r's output: nowhere without e.Log (-o json), nor
-// for an observe step, whose output is a version, not lines to show.
-func (e *Engine) runOutput(r *strata.TaskRun) *runOutputShown {
-	if e.Log == nil || (r.Kind != strata.TaskRunbook && r.Kind != strata.TaskDestroy) {
-		return &runOutputShown{}
+// NewRunOutputShown returns where r's output is shown, line by line, with logf (which
+// adds the newline); nowhere for a nil logf, nor for an observe step or a health check,
+// whose output is a finding, not lines to show.
+func NewRunOutputShown(logf func(format string, args ...any), r *strata.TaskRun) *RunOutputShown {
+	if r.Kind != strata.TaskRunbook && r.Kind != strata.TaskDestroy {
+		logf = nil
 	}
-	return &runOutputShown{lines: &linePrefixer{e: e, prefix: "  " + r.Service + "/" + r.Environment + " | "}}
+	return &RunOutputShown{logf: logf, prefix: "  " + r.Service + "/" + r.Environment + " | "}
 }
 
-// show writes what output adds to the output shown so far. Output that does not go on
+// runOutput returns where awaitRun shows r's output: on e.Log, nowhere without one (-o
+// json).
+func (e *Engine) runOutput(r *strata.TaskRun) *RunOutputShown {
+	if e.Log == nil {
+		return &RunOutputShown{}
+	}
+	return NewRunOutputShown(e.logf, r)
+}
+
+// Show shows what output adds to the output shown so far. Output that does not go on
 // from it (the report's whole output when a piece sent before was lost) is not shown
 // again: the run's document holds it whole.
-func (s *runOutputShown) show(output string) {
-	if s.lines == nil || output == s.text {
+func (s *RunOutputShown) Show(output string) {
+	if s.logf == nil || output == s.text {
 		return
 	}
 	if strings.HasPrefix(output, s.text) {
-		s.lines.Write([]byte(output[len(s.text):]))
+		s.buf = append(s.buf, output[len(s.text):]...)
+		for {
+			i := bytes.IndexByte(s.buf, '\n')
+			if i < 0 {
+				break
+			}
+			s.logf("%s%s", s.prefix, s.buf[:i])
+			s.buf = s.buf[i+1:]
+		}
 	}
 	s.text = output
 }
 
-// end writes a last line that has no newline.
-func (s *runOutputShown) end() {
-	if s.lines != nil && len(s.lines.buf) > 0 {
-		s.lines.e.logf("%s%s", s.lines.prefix, s.lines.buf)
-		s.lines.buf = s.lines.buf[:0]
+// End shows a last line that has no newline.
+func (s *RunOutputShown) End() {
+	if s.logf != nil && len(s.buf) > 0 {
+		s.logf("%s%s", s.prefix, s.buf)
+		s.buf = s.buf[:0]
 	}
 }
 

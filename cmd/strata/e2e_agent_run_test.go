@@ -240,15 +240,17 @@ func testRunOutputWhileItRuns(t *testing.T, store string) {
 
 	for _, c := range []struct {
 		name string
+		cli  *estate
 		json bool
-	}{{"the waiting strata run and runs show show the first line, redacted, while it runs", false},
-		{"with -o json the waiting strata run shows none of it", true}} {
+	}{{"the waiting strata run and runs show show the first line, redacted, while it runs", x.estate, false},
+		{"over --server too", ops, false},
+		{"with -o json the waiting strata run shows none of it", x.estate, true}} {
 		t.Run(c.name, func(t *testing.T) {
 			args := []string{"run", "api", "migrate", "--env", "prod-eu"}
 			if c.json {
 				args = append([]string{"-o", "json"}, args...)
 			}
-			waiting := x.start(args...)
+			waiting := c.cli.start(args...)
 			id := started(t, seen)
 			first := "migrating " + id + " with password ***"
 			waitFor(t, 30*time.Second, "runs show to show the first line", func() bool {
