@@ -216,7 +216,7 @@ func TestARunbookOnAnAgentShowsItsOutputWhileItRuns(t *testing.T) {
 func testRunOutputWhileItRuns(t *testing.T, store string) {
 	x := newAgentEstateOf(t, agentLiveYAML, agentLiveFiles, store, "30s")
 	ops := x.remote(t, "ops")
-	x.startAgent(t, "eu-1", x.tokens["eu-agent"])
+	ag := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
 	x.release("api", "--version", "1.0.0")
 	ops.must(0, "deploy", "api@1.0.0", "--env", "prod-eu")
 	// started returns the id of the migrate run that is running once it is claimed.
@@ -290,6 +290,18 @@ func testRunOutputWhileItRuns(t *testing.T, store string) {
 			}
 		})
 	}
+	t.Run("the secret is in no log of the server or the agent, nor in a file", func(t *testing.T) {
+		for name, path := range map[string]string{"server": x.server.stderr, "agent": ag.stderr} {
+			if log := mustRead(t, path); strings.Contains(log, "s3cret") {
+				t.Errorf("the %s's log holds the secret:\n%s", name, log)
+			}
+		}
+		for _, dir := range []string{x.dir, ag.dir} {
+			if files := filesHolding(t, dir, "s3cret"); files != nil {
+				t.Errorf("files hold the secret: %v", files)
+			}
+		}
+	})
 	t.Run("the audit log holds", x.auditHolds)
 }
 
