@@ -191,6 +191,9 @@ func testRunbookOnAgent(t *testing.T, store string) {
 // redacted) and then runs until the test lets it go.
 var agentLiveYAML = strings.Replace(agentYAML, "    config:\n      DB_PASSWORD", `    runbooks:
       migrate: ./ops/migrate.sh
+      reviewed:
+        run: ./ops/migrate.sh
+        policy: {approvals: 1}
     config:
       DB_PASSWORD`, 1)
 
@@ -290,6 +293,19 @@ func testRunOutputWhileItRuns(t *testing.T, store string) {
 			}
 		})
 	}
+	t.Run("an approval over --server that runs it shows its output while it runs", func(t *testing.T) {
+		d := runDoc(t, x.must(3, "-o", "json", "run", "api", "reviewed", "--env", "prod-eu", "--reason", "schema change"))
+		approving := ops.start("approve", d.ID)
+		first := "migrating " + d.ID + " with password ***"
+		waitFor(t, 30*time.Second, "the approving CLI's stderr to show the first line", func() bool {
+			return strings.Contains(mustRead(t, approving.stderr), "api/prod-eu | "+first)
+		})
+		x.write("../scratch/migrate-"+d.ID, "")
+		r := approving.wait(t, 60*time.Second)
+		if r.code != 0 || strings.Count(r.stderr, "api/prod-eu | "+first) != 1 || strings.Count(r.stderr, "api/prod-eu | migrated "+d.ID) != 1 {
+			t.Errorf("want exit 0 and each line of the output once on stderr:\n%s", r)
+		}
+	})
 	t.Run("the secret is in no log of the server or the agent, nor in a file", func(t *testing.T) {
 		for name, path := range map[string]string{"server": x.server.stderr, "agent": ag.stderr} {
 			if log := mustRead(t, path); strings.Contains(log, "s3cret") {

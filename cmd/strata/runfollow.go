@@ -39,6 +39,39 @@ func (a *app) followRun(ctx context.Context, req report.RunRequest) (stop func(d
 	for _, r := range rs {
 		before[r.ID] = true
 	}
+	return a.followOutput(ctx, func(ctx context.Context) *strata.TaskRun {
+		rs, err := list(ctx)
+		if err != nil {
+			return nil
+		}
+		var found []*strata.TaskRun
+		for _, r := range rs {
+			if r.Task == req.Task && r.State == strata.RunRunning && !before[r.ID] {
+				found = append(found, r)
+			}
+		}
+		if len(found) != 1 {
+			return nil
+		}
+		return found[0]
+	})
+}
+
+// followApproved is followRun for `strata approve t-…`, which names the run: its output is
+// shown once the approval made it run.
+func (a *app) followApproved(ctx context.Context, id string) (stop func(doc *strata.TaskRun)) {
+	return a.followOutput(ctx, func(ctx context.Context) *strata.TaskRun {
+		r, err := strhttp.Run(ctx, a.client, command.ShowRun, report.RunIDRequest{ID: id})
+		if err != nil || r.State != strata.RunRunning {
+			return nil
+		}
+		return r
+	})
+}
+
+// followOutput reads, every followEvery until stop, the run find returns (nil: none yet)
+// and then that run's output so far, and shows it on stderr.
+func (a *app) followOutput(ctx context.Context, find func(ctx context.Context) *strata.TaskRun) (stop func(doc *strata.TaskRun)) {
 	var mu sync.Mutex // logf is called from the follower and from stop
 	w := a.progress()
 	logf := func(format string, args ...any) {
@@ -61,20 +94,11 @@ func (a *app) followRun(ctx context.Context, req report.RunRequest) (stop func(d
 			case <-t.C:
 			}
 			if id == "" {
-				rs, err := list(fctx)
-				if err != nil {
+				r := find(fctx)
+				if r == nil {
 					continue
 				}
-				var found []*strata.TaskRun
-				for _, r := range rs {
-					if r.Task == req.Task && r.State == strata.RunRunning && !before[r.ID] {
-						found = append(found, r)
-					}
-				}
-				if len(found) != 1 {
-					continue
-				}
-				id, shown = found[0].ID, engine.NewRunOutputShown(logf, found[0])
+				id, shown = r.ID, engine.NewRunOutputShown(logf, r)
 			}
 			r, err := strhttp.Run(fctx, a.client, command.ShowRun, report.RunIDRequest{ID: id})
 			if err != nil {
