@@ -14,8 +14,9 @@ import (
 // does not know (400, "unknown field"), and a kind of job it does not hand out. The agent then
 // asks as that server expects, from then on (until it restarts): a report alone and then a
 // claim instead of a report that claims the next job; deployments only instead of the kinds a
-// newer agent runs; no word of what it heard; a run's output with its report only. It also keeps what it heard of its claims, to
-// say it when an answer may have been lost (agent_again.go on the server).
+// newer agent runs; no word of what it heard; a run's output with its report only. It also
+// keeps what it heard of its claims, to say it when an answer may have been lost
+// (agent_again.go on the server).
 type asks struct {
 	mu sync.Mutex
 	// next: a report claims the next job too (the welcome's ReportNext).

@@ -157,8 +157,9 @@ func (l *remoteLogs) send(ctx context.Context) {
 // liveOutput is the writer a claimed run's output goes to while it runs (RunTaskJob's
 // live): each write, redacted on this host already, is queued as a piece for the server
 // (remoteLogs), never waiting on the network and never failing the command. It sends the
-// first strata.RunOutputCap bytes (the server keeps no more) and holds back a character
-// cut between two writes, so that each piece is whole text.
+// first strata.RunOutputCap bytes (the server keeps no more), none after a piece the queue
+// refused, and holds back a character cut between two writes, so that each piece is whole
+// text.
 type liveOutput struct {
 	ctx   context.Context
 	logs  *remoteLogs
@@ -184,7 +185,11 @@ func (w *liveOutput) Write(p []byte) (int, error) {
 	w.carry = append([]byte(nil), b[cut:]...)
 	if cut > 0 {
 		w.sent += cut
-		_ = w.logs.AppendLog(w.ctx, "", strata.LogChunk{Step: w.step, At: time.Now(), Data: string(b[:cut])})
+		if err := w.logs.AppendLog(w.ctx, "", strata.LogChunk{Step: w.step, At: time.Now(), Data: string(b[:cut])}); err != nil {
+			// The queue is full (the server is slow): stop rather than leave a gap in the
+			// output so far. The report carries the whole.
+			w.sent = strata.RunOutputCap
+		}
 	}
 	return len(p), nil
 }

@@ -100,3 +100,19 @@ func TestARunsLiveOutputIsQueuedAsWholeTextUpToTheCap(t *testing.T) {
 		}
 	})
 }
+
+func TestARunsLiveOutputStopsAtTheFirstPieceAFullQueueRefuses(t *testing.T) {
+	l := &remoteLogs{log: slog.New(slog.NewTextHandler(io.Discard, nil)), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &liveOutput{ctx: context.Background(), logs: l, step: "run migrate"}
+	for i := range logQueue + 2 {
+		w.Write([]byte(strconv.Itoa(i) + "\n"))
+	}
+	l.mu.Lock()
+	n := len(l.queue)
+	l.queue = nil
+	l.mu.Unlock()
+	w.Write([]byte("after the gap\n"))
+	if n != logQueue || len(l.queue) != 0 {
+		t.Errorf("queued %d pieces, then %d after a refusal; want %d, then none (no gap in the output so far)", n, len(l.queue), logQueue)
+	}
+}
