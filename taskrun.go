@@ -16,6 +16,9 @@ const (
 	RunRejected  = "rejected"
 )
 
+// RunOutputCap bounds the output a run keeps: its first 256 KiB.
+const RunOutputCap = 256 << 10
+
 // Task run kinds: what a run does.
 const (
 	TaskRunbook = "run"
@@ -120,6 +123,13 @@ type TaskRunStore interface {
 	// when owner no longer holds it (it ended, or was failed when its lease lapsed);
 	// ENOTFOUND when there is none.
 	RenewTaskRun(ctx context.Context, id string, owner Owner, until time.Time) error
+	// AppendTaskRunOutput adds data, output of a running run redacted where it ran, to
+	// the end of its Output while it runs (an agent's run shows its output so far), compare-and-set
+	// on owner (for an agent's claim, AgentOwner of its name and fence): of what
+	// arrives only the first RunOutputCap bytes are kept, cut on a character's start. The
+	// run's ending (UpdateTaskRun) writes its whole output over it. ECONFLICT when the run
+	// has ended or owner does not hold it; ENOTFOUND when there is none.
+	AppendTaskRunOutput(ctx context.Context, id string, owner Owner, data string) error
 	// TaskRun returns one run; ENOTFOUND when there is none.
 	TaskRun(ctx context.Context, id string) (*TaskRun, error)
 	// TaskRuns returns the runs f selects, newest first.

@@ -266,19 +266,29 @@ func (a *Agent) runClaim(ctx context.Context, c *strhttp.Claimed) *strhttp.Claim
 			out = &o
 		}
 	case j.Kind == engine.KindRun, j.Kind == engine.KindDestroy:
-		// A run's output comes with its report; its bundle (the recipe of the release
-		// running in its environment) only when one runs there.
+		// A run's output goes to the server while it runs (unless the server is older than
+		// that) and, whole, with its report; its bundle (the recipe of the release running
+		// in its environment) only when one runs there.
 		if j.Bundle != "" {
 			out = a.fetch(runCtx, e, j)
 		}
 		if out == nil {
-			o := e.RunTaskJob(runCtx, j, &secret.Vault{KeyDir: a.cfg.Keys})
+			var live io.Writer
+			var logs *remoteLogs
+			if a.asks.runOutput() {
+				logs = newRemoteLogs(runCtx, a.srv, f, lease, a.cfg.Log, a.gaveUp)
+				live = &liveOutput{ctx: runCtx, logs: logs, step: j.Kind + " " + j.Task}
+			}
+			o := e.RunTaskJob(runCtx, j, &secret.Vault{KeyDir: a.cfg.Keys}, live)
+			if logs != nil {
+				logs.close(runCtx) // the output so far lands before the report
+			}
 			out = &o
 		}
 	default:
 		out = a.fetch(runCtx, e, j)
 		if out == nil {
-			logs := newRemoteLogs(runCtx, a.srv, f, lease, a.cfg.Log)
+			logs := newRemoteLogs(runCtx, a.srv, f, lease, a.cfg.Log, nil)
 			o := e.RunJob(runCtx, j, c.Attempt, logs, &secret.Vault{KeyDir: a.cfg.Keys})
 			logs.close(runCtx) // the output lands before the outcome
 			out = &o

@@ -130,3 +130,31 @@ func TestAnAgentAsksAnOlderServerOnlyWhatItKnows(t *testing.T) {
 		})
 	}
 }
+
+func TestAnAgentSendsARunsOutputWhileItRunsUntilAServerRefusesIt(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"a server that takes a run's output with its report only makes it send it then",
+			strata.Errorf(strata.EINVALID, "the output of run t-01HZX3 comes with its report (output), not as logs"), false},
+		{"another refusal changes nothing", strata.Errorf(strata.EINVALID, "name the agent, the claimed run and the claim's fence"), true},
+		{"a conflict changes nothing", strata.Errorf(strata.ECONFLICT, "t-01HZX3 is no longer claimed by eu-1 with fence 1"), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAsks()
+			if !a.runOutput() {
+				t.Fatal("a new agent does not send a run's output while it runs")
+			}
+			a.older(tc.err)
+			if got := a.runOutput(); got != tc.want {
+				t.Errorf("sends a run's output while it runs: %v, want %v", got, tc.want)
+			}
+			if again := a.older(tc.err); again != "" {
+				t.Errorf("the same refusal again gave up %q", again)
+			}
+		})
+	}
+}

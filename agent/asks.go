@@ -14,8 +14,9 @@ import (
 // does not know (400, "unknown field"), and a kind of job it does not hand out. The agent then
 // asks as that server expects, from then on (until it restarts): a report alone and then a
 // claim instead of a report that claims the next job; deployments only instead of the kinds a
-// newer agent runs; no word of what it heard. It also keeps what it heard of its claims, to
-// say it when an answer may have been lost (agent_again.go on the server).
+// newer agent runs; no word of what it heard; a run's output with its report only. It also
+// keeps what it heard of its claims, to say it when an answer may have been lost
+// (agent_again.go on the server).
 type asks struct {
 	mu sync.Mutex
 	// next: a report claims the next job too (the welcome's ReportNext).
@@ -25,6 +26,8 @@ type asks struct {
 	kinds []string
 	// noHeard: a server refused the field heard.
 	noHeard bool
+	// noRunOutput: a server refused a run's output before its report (logs of a run).
+	noRunOutput bool
 	// heard is the newest claim the agent received, by the server's clock, or its
 	// registration; unheard says a request that claims got no answer since: a job may be
 	// the agent's that it never received.
@@ -81,9 +84,19 @@ func (a *asks) lost() {
 	a.unheard = true
 }
 
+// runOutput reports whether a claimed run's output is sent while it runs: not once a
+// server refused it.
+func (a *asks) runOutput() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.noRunOutput
+}
+
 var (
-	unknownField = regexp.MustCompile(`unknown field "([a-z_]+)"`)
-	unknownKind  = regexp.MustCompile(`job kind "([a-z_]+)" is not one this server hands out`)
+	// runOutputRefused is how a server older than a run's output so far refuses it.
+	runOutputRefused = regexp.MustCompile(`the output of run t-[^ ]+ comes with its report`)
+	unknownField     = regexp.MustCompile(`unknown field "([a-z_]+)"`)
+	unknownKind      = regexp.MustCompile(`job kind "([a-z_]+)" is not one this server hands out`)
 )
 
 // older reads err, a server's refusal, as that of a server older than the agent: when it
@@ -95,6 +108,13 @@ func (a *asks) older(err error) string {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if runOutputRefused.MatchString(err.Error()) {
+		if !a.noRunOutput {
+			a.noRunOutput = true
+			return "sending a run's output while it runs"
+		}
+		return ""
+	}
 	if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
 		switch m[1] {
 		case "next", "wait_seconds":

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/strata-dev/strata"
 	strhttp "github.com/strata-dev/strata/http"
@@ -21,10 +22,14 @@ type remoteLogs struct {
 	f     strhttp.Fenced
 	lease time.Duration
 	log   *slog.Logger
+	// older, when not nil, reads a refusal as an older server's that takes no such output
+	// (asks.older): the queue is then dropped and nothing more is sent.
+	older func(error) bool
 
 	mu     sync.Mutex
 	queue  []strhttp.LogPiece
 	closed bool
+	off    bool          // the server refused such output: drop it
 	wake   chan struct{} // a piece was queued, or the queue closed
 	done   chan struct{}
 }
@@ -36,8 +41,8 @@ const logQueue = 4096
 // logBatch is the most pieces one request carries.
 const logBatch = 64
 
-func newRemoteLogs(ctx context.Context, c *servers, f strhttp.Fenced, lease time.Duration, log *slog.Logger) *remoteLogs {
-	l := &remoteLogs{c: c, f: f, lease: lease, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newRemoteLogs(ctx context.Context, c *servers, f strhttp.Fenced, lease time.Duration, log *slog.Logger, older func(error) bool) *remoteLogs {
+	l := &remoteLogs{c: c, f: f, lease: lease, log: log, older: older, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go l.send(ctx)
 	return l
 }
@@ -45,6 +50,10 @@ func newRemoteLogs(ctx context.Context, c *servers, f strhttp.Fenced, lease time
 // AppendLog queues one chunk.
 func (l *remoteLogs) AppendLog(_ context.Context, _ string, c strata.LogChunk) error {
 	l.mu.Lock()
+	if l.off {
+		l.mu.Unlock()
+		return nil
+	}
 	full := len(l.queue) >= logQueue
 	if !full {
 		l.queue = append(l.queue, strhttp.LogPiece{Step: c.Step, At: c.At, Data: c.Data})
@@ -130,6 +139,12 @@ func (l *remoteLogs) send(ctx context.Context) {
 			if err == nil {
 				break
 			}
+			if l.older != nil && l.older(err) {
+				l.mu.Lock()
+				l.off, l.queue = true, nil
+				l.mu.Unlock()
+				return
+			}
 			if strata.ErrorCode(err) == strata.ECONFLICT || final(err) || time.Now().After(deadline) || ctx.Err() != nil {
 				l.log.Warn("output not sent", "deployment", l.f.Deployment, "chunks", len(batch), "err", err)
 				break
@@ -137,4 +152,44 @@ func (l *remoteLogs) send(ctx context.Context) {
 			sleep(ctx, 500*time.Millisecond)
 		}
 	}
+}
+
+// liveOutput is the writer a claimed run's output goes to while it runs (RunTaskJob's
+// live): each write, redacted on this host already, is queued as a piece for the server
+// (remoteLogs), never waiting on the network and never failing the command. It sends the
+// first strata.RunOutputCap bytes (the server keeps no more), none after a piece the queue
+// refused, and holds back a character cut between two writes, so that each piece is whole
+// text.
+type liveOutput struct {
+	ctx   context.Context
+	logs  *remoteLogs
+	step  string
+	sent  int
+	carry []byte
+}
+
+func (w *liveOutput) Write(p []byte) (int, error) {
+	if w.sent >= strata.RunOutputCap {
+		return len(p), nil
+	}
+	b := append(w.carry, p...)
+	cut := len(b)
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	w.carry = append([]byte(nil), b[cut:]...)
+	if cut > 0 {
+		w.sent += cut
+		if err := w.logs.AppendLog(w.ctx, "", strata.LogChunk{Step: w.step, At: time.Now(), Data: string(b[:cut])}); err != nil {
+			// The queue is full (the server is slow): stop rather than leave a gap in the
+			// output so far. The report carries the whole.
+			w.sent = strata.RunOutputCap
+		}
+	}
+	return len(p), nil
 }

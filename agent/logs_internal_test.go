@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/strata-dev/strata"
 )
@@ -49,4 +51,68 @@ func TestTheLogQueueKeepsOrderBatchesAndItsBound(t *testing.T) {
 			t.Errorf("%d pieces drained, want %d", n, logQueue)
 		}
 	})
+}
+
+// TestARunsLiveOutputIsQueuedAsWholeTextUpToTheCap writes a run's output as the redactor
+// would, in writes that cut characters, and reads the queued pieces.
+func TestARunsLiveOutputIsQueuedAsWholeTextUpToTheCap(t *testing.T) {
+	drain := func(l *remoteLogs) string {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		s := ""
+		for _, p := range l.queue {
+			if !utf8.ValidString(p.Data) {
+				t.Errorf("piece %q is not whole text", p.Data)
+			}
+			s += p.Data
+		}
+		l.queue = nil
+		return s
+	}
+	newLogs := func() *remoteLogs {
+		return &remoteLogs{log: slog.New(slog.NewTextHandler(io.Discard, nil)), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	}
+	t.Run("a character cut between two writes is sent whole with the second", func(t *testing.T) {
+		l := newLogs()
+		w := &liveOutput{ctx: context.Background(), logs: l, step: "run migrate"}
+		text := []byte("migré 1/3 ✓\n")
+		for i := range text {
+			if n, err := w.Write(text[i : i+1]); n != 1 || err != nil {
+				t.Fatalf("Write = %d, %v", n, err)
+			}
+		}
+		if got := drain(l); got != string(text) {
+			t.Errorf("queued %q, want %q", got, text)
+		}
+	})
+	t.Run("nothing past the cap is queued, and the command's writes still succeed", func(t *testing.T) {
+		l := newLogs()
+		w := &liveOutput{ctx: context.Background(), logs: l, step: "run migrate"}
+		chunk := strings.Repeat("x", 64<<10)
+		for range 8 {
+			if n, err := w.Write([]byte(chunk)); n != len(chunk) || err != nil {
+				t.Fatalf("Write = %d, %v", n, err)
+			}
+			drain(l)
+		}
+		if w.sent != strata.RunOutputCap {
+			t.Errorf("sent %d bytes, want the cap, %d", w.sent, strata.RunOutputCap)
+		}
+	})
+}
+
+func TestARunsLiveOutputStopsAtTheFirstPieceAFullQueueRefuses(t *testing.T) {
+	l := &remoteLogs{log: slog.New(slog.NewTextHandler(io.Discard, nil)), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &liveOutput{ctx: context.Background(), logs: l, step: "run migrate"}
+	for i := range logQueue + 2 {
+		w.Write([]byte(strconv.Itoa(i) + "\n"))
+	}
+	l.mu.Lock()
+	n := len(l.queue)
+	l.queue = nil
+	l.mu.Unlock()
+	w.Write([]byte("after the gap\n"))
+	if n != logQueue || len(l.queue) != 0 {
+		t.Errorf("queued %d pieces, then %d after a refusal; want %d, then none (no gap in the output so far)", n, len(l.queue), logQueue)
+	}
 }

@@ -25,7 +25,7 @@ type RunRequest struct {
 }
 
 // runOutputCap bounds the output a run keeps in the store.
-const runOutputCap = 256 << 10
+const runOutputCap = strata.RunOutputCap
 
 // RunTask runs a service's runbook in env with env's config and secrets (`strata run`). A
 // frozen environment blocks it (EBLOCKED); a runbook whose policy needs approvals is

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/strata-dev/strata"
@@ -77,10 +79,11 @@ func (e *Engine) newRunJob(ctx context.Context, svc *strata.Service, env *strata
 }
 
 // RunTaskJob runs an agent's job of KindRun or KindDestroy in e (an engine as RunJob's), once: keys opens
-// its secrets; its output, redacted, goes to e.Log and, its first 256 KiB, into the
-// outcome. ctx is the claim's: the agent cancels it when it can no longer renew its lease,
-// and the command is stopped.
-func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault) JobOutcome {
+// its secrets; its output, redacted, goes to e.Log, to live (when not nil: the agent sends
+// it to the server while the command runs; live must not block, and its errors are
+// ignored) and, its first 256 KiB, into the outcome. ctx is the claim's: the agent cancels
+// it when it can no longer renew its lease, and the command is stopped.
+func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault, live io.Writer) JobOutcome {
 	exit := -1
 	failed := func(why string) JobOutcome { return JobOutcome{State: strata.Failed, Error: why, ExitCode: &exit} }
 	if j.Command == "" {
@@ -119,6 +122,9 @@ func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault) Job
 	ws := []io.Writer{out}
 	if e.Log != nil {
 		ws = append(ws, &linePrefixer{e: e, prefix: "  " + j.Service + "/" + j.Environment + " | "})
+	}
+	if live != nil {
+		ws = append(ws, live)
 	}
 	o := &output{redactor: secret.NewRedactor(io.MultiWriter(ws...), secrets)}
 	e.logf("▸ %s → %s: %s %s (%s)", j.Service, j.Environment, j.Kind, j.Task, j.Run)
@@ -175,8 +181,9 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 	}
 	e.logf("… %s/%s in %s: %s %s", r.Service, r.Task, r.Environment, r.ID, PoolDetail(ctx, e.Store, r.Pool, e.now(), AgentGone))
 	e.Wakes.pending().Wake()                    // a claim held in this process takes it at once
-	reported, done := e.Wakes.awaitReport(r.ID) // a report to this process wakes the wait, as await's
+	reported, done := e.Wakes.awaitReport(r.ID) // a report (or output) to this process wakes the wait, as await's
 	defer done()
+	out := e.runOutput(r)
 	claimed := false
 	for {
 		woken := reported.Wait() // before the read: a report after it wakes this wait
@@ -188,7 +195,9 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 			return r, fmt.Errorf("wait for %s: %w", r.ID, err)
 		}
 		r = got
+		out.Show(r.Output)
 		if r.State != strata.RunRunning {
+			out.End()
 			break
 		}
 		if r.Agent != "" && !claimed {
@@ -220,6 +229,65 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 	}
 	e.logf("✗ %s/%s in %s: %s", r.Service, r.Task, r.Environment, r.Error)
 	return r, strata.Errorf(strata.EFAILED, "run %s of %s/%s in %s failed%s: %s", r.ID, r.Service, r.Task, r.Environment, onAgent(r), r.Error)
+}
+
+// RunOutputShown shows the output of a run an agent runs as it arrives (the output so far
+// the agent sends, then its report's), as a local run's output goes to the log while it
+// runs: line by line, each line once, each with the prefix "  SERVICE/ENV | ". awaitRun
+// shows it on e.Log; a CLI waiting on a server, on its stderr.
+type RunOutputShown struct {
+	logf   func(format string, args ...any) // nil: nothing is shown
+	prefix string
+	buf    []byte // the start of a line still to come
+	text   string // the output shown so far
+}
+
+// NewRunOutputShown returns where r's output is shown, line by line, with logf (which
+// adds the newline); nowhere for a nil logf, nor for an observe step or a health check,
+// whose output is a finding, not lines to show.
+func NewRunOutputShown(logf func(format string, args ...any), r *strata.TaskRun) *RunOutputShown {
+	if r.Kind != strata.TaskRunbook && r.Kind != strata.TaskDestroy {
+		logf = nil
+	}
+	return &RunOutputShown{logf: logf, prefix: "  " + r.Service + "/" + r.Environment + " | "}
+}
+
+// runOutput returns where awaitRun shows r's output: on e.Log, nowhere without one (-o
+// json).
+func (e *Engine) runOutput(r *strata.TaskRun) *RunOutputShown {
+	if e.Log == nil {
+		return &RunOutputShown{}
+	}
+	return NewRunOutputShown(e.logf, r)
+}
+
+// Show shows what output adds to the output shown so far. Output that does not go on
+// from it (the report's whole output when a piece sent before was lost) is not shown
+// again: the run's document holds it whole.
+func (s *RunOutputShown) Show(output string) {
+	if s.logf == nil || output == s.text {
+		return
+	}
+	if strings.HasPrefix(output, s.text) {
+		s.buf = append(s.buf, output[len(s.text):]...)
+		for {
+			i := bytes.IndexByte(s.buf, '\n')
+			if i < 0 {
+				break
+			}
+			s.logf("%s%s", s.prefix, s.buf[:i])
+			s.buf = s.buf[i+1:]
+		}
+	}
+	s.text = output
+}
+
+// End shows a last line that has no newline.
+func (s *RunOutputShown) End() {
+	if s.logf != nil && len(s.buf) > 0 {
+		s.logf("%s%s", s.prefix, s.buf)
+		s.buf = s.buf[:0]
+	}
 }
 
 // onAgent is " (on agent A)" for a run an agent claimed, "" for one none did.

@@ -135,7 +135,9 @@ type Renewed struct {
 	LeaseUntil time.Time `json:"lease_until"`
 }
 
-// AgentLogs is a batch of a claimed deployment's output, redacted by the agent.
+// AgentLogs is a batch of a claimed deployment's or run's output, redacted by the agent. A
+// run's pieces are kept as its output so far (their Step and At are not kept); a server
+// older than that refuses them (400, "comes with its report").
 type AgentLogs struct {
 	Name       string     `json:"name"`
 	Pool       string     `json:"pool"`
@@ -182,7 +184,7 @@ func (s *Server) agentRoutes() []route {
 		r("heartbeat", "An agent says it is still connected", AgentHello{}, s.agentHeartbeat),
 		r("claim", "Claim a deployment or a task run (runbook, destroy, observe) of the agent's pool (long-poll)", ClaimRequest{}, s.agentClaim),
 		r("renew", "Renew a claim's lease (with its fence)", Fenced{}, s.agentRenew),
-		r("logs", "Send a claimed deployment's redacted output (with its fence)", AgentLogs{}, s.agentLogs),
+		r("logs", "Send a claimed deployment's or run's redacted output (with its fence)", AgentLogs{}, s.agentLogs),
 		r("report", "Report a claimed deployment's or run's outcome (with its fence)", AgentReport{}, s.agentReport),
 	}
 }
@@ -508,7 +510,17 @@ func (s *Server) agentLogs(c *call) (any, error) {
 		if r.Owner != strata.AgentOwner(l.Name, l.Fence) || r.State != strata.RunRunning {
 			return nil, strata.Errorf(strata.ECONFLICT, "%s is no longer claimed by %s with fence %d (it is %s); stop sending its output", r.ID, l.Name, l.Fence, r.State)
 		}
-		return nil, strata.Errorf(strata.EINVALID, "the output of run %s comes with its report (output), not as logs", r.ID)
+		// A run's output so far: what waits for it and `runs show` see it while it runs;
+		// its report's output (the whole, as the agent kept it) is written over it.
+		var data strings.Builder
+		for _, p := range l.Chunks {
+			data.WriteString(p.Data)
+		}
+		if err := s.store.AppendTaskRunOutput(c.r.Context(), r.ID, strata.AgentOwner(l.Name, l.Fence), data.String()); err != nil {
+			return nil, err
+		}
+		s.engine.Wakes.ReportedOf(r.ID) // a wait in this process shows the new output at once
+		return map[string]int{"chunks": len(l.Chunks)}, nil
 	}
 	d, err := c.claimed(Fenced{l.Name, l.Pool, l.Deployment, l.Fence})
 	if err != nil {
@@ -580,7 +592,7 @@ func (s *Server) agentReport(c *call) (any, error) {
 }
 
 // runOutputCap bounds a run's output as the store keeps it (as a local run's).
-const runOutputCap = 256 << 10
+const runOutputCap = strata.RunOutputCap
 
 // agentReportRun records the outcome of a claimed runbook run, compare-and-set on the claim
 // (its owner names the fence): a report of another claim, or of a run failed meanwhile

@@ -85,13 +85,16 @@ func TestTheAgentsProtocolForARunbookRun(t *testing.T) {
 	}{
 		{"a renewal with another fence is refused", "renew", fenced(2, nil), http.StatusConflict},
 		{"a renewal with the claim's fence is taken", "renew", fenced(1, nil), http.StatusOK},
-		{"a run's output is not sent as logs", "logs", fenced(1, map[string]any{"chunks": []map[string]any{{"step": "run", "data": "x"}}}), http.StatusBadRequest},
+		{"a run's output so far with another fence is refused", "logs", fenced(2, map[string]any{"chunks": []map[string]any{{"step": "run", "data": "x"}}}), http.StatusConflict},
+		{"a run's output so far is taken as logs with the claim's fence", "logs", fenced(1, map[string]any{"chunks": []map[string]any{
+			{"step": "run reindex", "data": "reindexing "}, {"step": "run reindex", "data": "with ***\n"}}}), http.StatusOK},
 		{"a report with another fence is refused", "report", fenced(2, map[string]any{"state": "succeeded"}), http.StatusConflict},
 		{"a report with health is bad input", "report", fenced(1, map[string]any{"state": "succeeded", "health": "healthy"}), http.StatusBadRequest},
 		{"the claim's report is recorded", "report", report, http.StatusOK},
 		{"the same report sent again is answered as recorded (its first answer was lost)", "report", report, http.StatusOK},
 		{"a report of another outcome is refused", "report", fenced(1, map[string]any{"state": "failed", "exit_code": 1}), http.StatusConflict},
 		{"a renewal after the report is refused", "renew", fenced(1, nil), http.StatusConflict},
+		{"output after the report is refused", "logs", fenced(1, map[string]any{"chunks": []map[string]any{{"step": "run", "data": "late\n"}}}), http.StatusConflict},
 		{"another pool's agent may not report it", "report", map[string]any{"name": "edge-1", "pool": "eu", "deployment": id, "fence": 1, "state": "succeeded"}, http.StatusForbidden},
 	}
 	for _, c := range cases {
@@ -99,6 +102,12 @@ func TestTheAgentsProtocolForARunbookRun(t *testing.T) {
 			got := x.do("agnes", "POST", "/api/v1/agent/"+c.path, c.body)
 			if got.status != c.status {
 				t.Errorf("status %d (%s), want %d", got.status, got.body, c.status)
+			}
+			if c.name == "a run's output so far is taken as logs with the claim's fence" {
+				shown := x.do("carol", "GET", "/api/v1/runs/"+id, nil).json(t)
+				if shown["state"] != "running" || shown["output"] != "reindexing with ***\n" {
+					t.Errorf("runs show while it runs: %v; want running, the output so far", shown)
+				}
 			}
 			if c.name == "the claim's report is recorded" {
 				doc := got.json(t)

@@ -1,9 +1,11 @@
 package storetest
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/strata-dev/strata"
 )
@@ -256,6 +258,41 @@ func testRunClaims(t *testing.T, open func(t *testing.T) strata.Store) {
 		must(t, err)
 		if back.State != strata.RunFailed || back.ExitCode != 3 || back.Agent != "eu-1" || back.Pool != "eu" || back.Job != nil {
 			t.Errorf("after the end: %+v", back)
+		}
+	})
+	t.Run("a claimed run's output so far grows by its claim's pieces up to the cap, and its ending writes the whole", func(t *testing.T) {
+		s := open(t)
+		r := queued(t, s, "prod-eu")
+		got, err := s.ClaimRunJob(ctx(t), claim("eu-1", t0, "prod-eu"), nil)
+		must(t, err)
+		must(t, s.AppendTaskRunOutput(ctx(t), r.ID, got.Owner, "migrating 1/3\n"))
+		must(t, s.AppendTaskRunOutput(ctx(t), r.ID, got.Owner, "migrating 2/3\n"))
+		wantCode(t, s.AppendTaskRunOutput(ctx(t), r.ID, strata.AgentOwner("eu-1", 2), "not the claim's\n"), strata.ECONFLICT)
+		wantCode(t, s.AppendTaskRunOutput(ctx(t), r.ID, strata.AgentOwner("eu-2", 1), "not the claim's\n"), strata.ECONFLICT)
+		wantCode(t, s.AppendTaskRunOutput(ctx(t), "t-nope", got.Owner, "x"), strata.ENOTFOUND)
+		back, err := s.TaskRun(ctx(t), r.ID)
+		must(t, err)
+		if back.Output != "migrating 1/3\nmigrating 2/3\n" || back.State != strata.RunRunning {
+			t.Fatalf("output so far %q (%s), want the claim's two pieces, running", back.Output, back.State)
+		}
+		// A piece past the cap is cut on a character's start: "é" is two bytes.
+		fill := strings.Repeat("é", strata.RunOutputCap/2)
+		must(t, s.AppendTaskRunOutput(ctx(t), r.ID, got.Owner, fill))
+		must(t, s.AppendTaskRunOutput(ctx(t), r.ID, got.Owner, "past the cap\n"))
+		back, err = s.TaskRun(ctx(t), r.ID)
+		must(t, err)
+		if len(back.Output) > strata.RunOutputCap || len(back.Output) < strata.RunOutputCap-1 || !utf8.ValidString(back.Output) ||
+			strings.Contains(back.Output, "past the cap") {
+			t.Fatalf("output so far is %d bytes (valid UTF-8: %v), want the first %d bytes whole", len(back.Output), utf8.ValidString(back.Output), strata.RunOutputCap)
+		}
+		end := *got
+		end.State, end.ExitCode, end.Output, end.FinishedAt = strata.RunSucceeded, 0, "the whole output\n", t0.Add(time.Minute)
+		must(t, s.UpdateTaskRun(ctx(t), &end, nil))
+		wantCode(t, s.AppendTaskRunOutput(ctx(t), r.ID, got.Owner, "late\n"), strata.ECONFLICT)
+		back, err = s.TaskRun(ctx(t), r.ID)
+		must(t, err)
+		if back.Output != "the whole output\n" {
+			t.Errorf("after the end the output is %q, want the ending's", back.Output)
 		}
 	})
 	t.Run("concurrent claimers each get a different run", func(t *testing.T) {

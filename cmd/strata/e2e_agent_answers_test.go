@@ -337,3 +337,36 @@ func TestAnAgentIsServedByAServerOlderThanIt(t *testing.T) {
 		})
 	}
 }
+
+func TestAnAgentSendsARunsOutputWithItsReportOnlyToAServerOlderThanThat(t *testing.T) {
+	x := newAnswersEstate(t, "30s")
+	x.write("ops/reindex.sh", "#!/bin/sh\necho \"$STRATA_ENV $STRATA_RUN\" >> "+x.scratch+"/reindexed\necho \"reindexed $STRATA_RUN\"\n")
+	// A server from before a run's output so far refuses logs of a run as it did.
+	f := &answerFake{refuse: func(path string, body []byte) (int, string) {
+		var l struct{ Deployment string }
+		json.Unmarshal(body, &l)
+		if path == "/api/v1/agent/logs" && strings.HasPrefix(l.Deployment, "t-") {
+			return http.StatusBadRequest, "the output of run " + l.Deployment + " comes with its report (output), not as logs"
+		}
+		return 0, ""
+	}}
+	x.release("api", "--version", "1.0.0")
+	via := *x
+	via.url = newAnswerFake(t, x.url, f)
+	ag := via.startAgent(t, "eu-1", x.tokens["eu-agent"])
+	ops := x.remote(t, "ops")
+	ops.must(0, "deploy", "api@1.0.0", "--env", "eu-1")
+	for i := range 2 {
+		d := runDoc(t, ops.must(0, "-o", "json", "run", "api", "reindex", "--env", "eu-1"))
+		if d.State != "succeeded" || d.Output != "reindexed "+d.ID+"\n" {
+			t.Errorf("run %d: %+v; want succeeded with its whole output, from its report", i+1, d)
+		}
+	}
+	log := mustRead(t, ag.stderr)
+	if _, refused := f.counts("/api/v1/agent/logs"); refused != 1 {
+		t.Errorf("%d logs of runs refused, want 1: the agent sends a run's output with its report only after the first\n%s", refused, log)
+	}
+	if !strings.Contains(log, "going on without sending a run's output while it runs") {
+		t.Errorf("the agent's log does not say the server is older\n%s", log)
+	}
+}

@@ -187,6 +187,140 @@ func testRunbookOnAgent(t *testing.T, store string) {
 	t.Run("the audit log holds", x.auditHolds)
 }
 
+// agentLiveYAML is agentYAML with a runbook that prints a line with the secret (to be
+// redacted) and then runs until the test lets it go.
+var agentLiveYAML = strings.Replace(agentYAML, "    config:\n      DB_PASSWORD", `    runbooks:
+      migrate: ./ops/migrate.sh
+      reviewed:
+        run: ./ops/migrate.sh
+        policy: {approvals: 1}
+    config:
+      DB_PASSWORD`, 1)
+
+var agentLiveFiles = map[string]string{
+	"ops/migrate.sh": `#!/bin/sh
+echo "migrating $STRATA_RUN with password $DB_PASSWORD"
+i=0; while [ ! -f @SCRATCH@/migrate-$STRATA_RUN ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+echo "migrated $STRATA_RUN"
+`,
+}
+
+func TestARunbookOnAnAgentShowsItsOutputWhileItRuns(t *testing.T) {
+	t.Run("on SQLite", func(t *testing.T) { testRunOutputWhileItRuns(t, "") })
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		_, url := pgSchema(t)
+		testRunOutputWhileItRuns(t, url)
+	})
+}
+
+// testRunOutputWhileItRuns runs a runbook on an agent that prints its first line and then
+// waits for the test: the line, redacted, shows in `runs show` and in the waiting `strata
+// run`'s stderr before the test lets the runbook end.
+func testRunOutputWhileItRuns(t *testing.T, store string) {
+	x := newAgentEstateOf(t, agentLiveYAML, agentLiveFiles, store, "30s")
+	ops := x.remote(t, "ops")
+	ag := x.startAgent(t, "eu-1", x.tokens["eu-agent"])
+	x.release("api", "--version", "1.0.0")
+	ops.must(0, "deploy", "api@1.0.0", "--env", "prod-eu")
+	// started returns the id of the migrate run that is running once it is claimed.
+	started := func(t *testing.T, seen map[string]bool) string {
+		t.Helper()
+		id := ""
+		waitFor(t, 30*time.Second, "the migrate run to be claimed", func() bool {
+			var runs []taskRun
+			jsonDoc(t, x.must(0, "-o", "json", "runs", "--env", "prod-eu"), &runs)
+			for _, r := range runs {
+				if r.Task == "migrate" && r.State == "running" && r.Agent == "eu-1" && !seen[r.ID] {
+					id = r.ID
+				}
+			}
+			return id != ""
+		})
+		seen[id] = true
+		return id
+	}
+	seen := map[string]bool{}
+
+	for _, c := range []struct {
+		name string
+		cli  *estate
+		json bool
+	}{{"the waiting strata run and runs show show the first line, redacted, while it runs", x.estate, false},
+		{"over --server too", ops, false},
+		{"with -o json the waiting strata run shows none of it", x.estate, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"run", "api", "migrate", "--env", "prod-eu"}
+			if c.json {
+				args = append([]string{"-o", "json"}, args...)
+			}
+			waiting := c.cli.start(args...)
+			id := started(t, seen)
+			first := "migrating " + id + " with password ***"
+			waitFor(t, 30*time.Second, "runs show to show the first line", func() bool {
+				return strings.Contains(x.must(0, "runs", "show", id).stdout, first)
+			})
+			if !c.json {
+				waitFor(t, 30*time.Second, "the waiting strata run's stderr to show the first line", func() bool {
+					return strings.Contains(mustRead(t, waiting.stderr), "api/prod-eu | "+first)
+				})
+			}
+			if show := x.must(0, "-o", "json", "runs", "show", id); strings.Contains(show.stdout, "migrated") {
+				t.Fatalf("the run ended before the test let it:\n%s", show)
+			}
+			x.write("../scratch/migrate-"+id, "")
+			r := waiting.wait(t, 60*time.Second)
+			if r.code != 0 {
+				t.Fatalf("want exit 0:\n%s", r)
+			}
+			whole := first + "\nmigrated " + id + "\n"
+			got := runDoc(t, x.must(0, "-o", "json", "runs", "show", id))
+			if got.State != "succeeded" || got.Output != whole {
+				t.Errorf("the run ended %s with output %q; want succeeded, the whole output %q", got.State, got.Output, whole)
+			}
+			shown := strings.Count(r.stderr, "api/prod-eu | "+first) == 1 && strings.Count(r.stderr, "api/prod-eu | migrated "+id) == 1
+			if shown == c.json {
+				t.Errorf("stderr shows the output (each line once): %v, want %v:\n%s", shown, !c.json, r.stderr)
+			}
+			if c.json {
+				if d := runDoc(t, r); d.Output != whole {
+					t.Errorf("the document's output %q, want %q", d.Output, whole)
+				}
+			}
+			for _, secret := range []string{"s3cret", "pwned"} {
+				if strings.Contains(r.stdout+r.stderr+got.Output, secret) {
+					t.Errorf("%q shows:\n%s", secret, r)
+				}
+			}
+		})
+	}
+	t.Run("an approval over --server that runs it shows its output while it runs", func(t *testing.T) {
+		d := runDoc(t, x.must(3, "-o", "json", "run", "api", "reviewed", "--env", "prod-eu", "--reason", "schema change"))
+		approving := ops.start("approve", d.ID)
+		first := "migrating " + d.ID + " with password ***"
+		waitFor(t, 30*time.Second, "the approving CLI's stderr to show the first line", func() bool {
+			return strings.Contains(mustRead(t, approving.stderr), "api/prod-eu | "+first)
+		})
+		x.write("../scratch/migrate-"+d.ID, "")
+		r := approving.wait(t, 60*time.Second)
+		if r.code != 0 || strings.Count(r.stderr, "api/prod-eu | "+first) != 1 || strings.Count(r.stderr, "api/prod-eu | migrated "+d.ID) != 1 {
+			t.Errorf("want exit 0 and each line of the output once on stderr:\n%s", r)
+		}
+	})
+	t.Run("the secret is in no log of the server or the agent, nor in a file", func(t *testing.T) {
+		for name, path := range map[string]string{"server": x.server.stderr, "agent": ag.stderr} {
+			if log := mustRead(t, path); strings.Contains(log, "s3cret") {
+				t.Errorf("the %s's log holds the secret:\n%s", name, log)
+			}
+		}
+		for _, dir := range []string{x.dir, ag.dir} {
+			if files := filesHolding(t, dir, "s3cret"); files != nil {
+				t.Errorf("files hold the secret: %v", files)
+			}
+		}
+	})
+	t.Run("the audit log holds", x.auditHolds)
+}
+
 // agentDestroyYAML is agentYAML with a destroy step that prints the secret.
 var agentDestroyYAML = strings.Replace(agentYAML, "    deploy: ./deploy.sh\n", "    deploy: ./deploy.sh\n    destroy: ./ops/destroy.sh\n", 1)
 

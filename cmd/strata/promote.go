@@ -57,7 +57,13 @@ func (a *app) approveCommand() *cobra.Command {
 				return showAlways(a, doc, err, doc.WriteText)
 			}
 			if isRunID(args[0]) {
+				stop := func(*strata.TaskRun) {}
+				if a.client != nil && !a.json() {
+					// The last approval runs it, and the server answers when it ends.
+					stop = a.followApproved(cmd.Context(), args[0])
+				}
 				doc, err := invoke(cmd.Context(), a, command.ApproveRun, report.RunIDRequest{ID: args[0]})
+				stop(doc)
 				return showAlways(a, doc, err, func(w io.Writer) { report.WriteRun(w, doc) })
 			}
 			if err := checkParallel(req.Parallel); err != nil {

@@ -23,7 +23,8 @@ environment, with that environment's config and secrets, as a deploy step would 
 A frozen environment refuses it (exit 3). A runbook whose policy needs approvals is recorded
 waiting (exit 3, with its id); someone else runs ` + "`strata approve ID`" + ` and it runs then. The run,
 its approvals and how it ended are in the audit log; its output (secrets redacted) is kept:
-` + "`strata runs show ID`" + `. Exit 1 when the command fails.`,
+` + "`strata runs show ID`" + `. Exit 1 when the command fails. In an environment with runs_on an
+agent of its pool runs it; its output shows on stderr as it arrives, here or over --server.`,
 		Example: `  strata run api reindex --env prod-eu --reason "search results stale since 14:02"`,
 		Args:    exactArgs(2, "SERVICE and TASK"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -31,7 +32,13 @@ its approvals and how it ended are in the audit log; its output (secrets redacte
 			if req.Env == "" {
 				return strata.Errorf(strata.EINVALID, "run needs --env ENV")
 			}
+			stop := func(*strata.TaskRun) {}
+			if a.client != nil && !a.json() {
+				// The server answers when the run ends: its output so far is read meanwhile.
+				stop = a.followRun(cmd.Context(), req)
+			}
 			doc, err := invoke(cmd.Context(), a, command.Run, req)
+			stop(doc)
 			return showAlways(a, doc, err, func(w io.Writer) { report.WriteRun(w, doc) })
 		},
 	}

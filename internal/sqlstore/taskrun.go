@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -220,6 +221,41 @@ func (db *DB) RenewTaskRun(ctx context.Context, id string, owner strata.Owner, u
 		return nil
 	})
 	return sqlrow.Wrap(err, "renew task run %s", id)
+}
+
+// AppendTaskRunOutput adds data to a running run's output, compare-and-set on its owner:
+// the row is read locked, so that the cap holds against any other writer, and written
+// with one UPDATE.
+func (db *DB) AppendTaskRunOutput(ctx context.Context, id string, owner strata.Owner, data string) error {
+	if owner.ID() == "" {
+		return strata.Errorf(strata.EINVALID, "append to the output of task run %s: name its owner", id)
+	}
+	err := db.write(ctx, func(tx *txn) error {
+		var output string
+		err := tx.QueryRow(ctx, `SELECT output FROM task_runs WHERE id = ? AND state = 'running' AND owner_id = ?`+db.d.ForUpdate,
+			id, owner.ID()).Scan(&output)
+		if noRows(err) {
+			return db.taskRunMissing(ctx, tx, id, "is %s and not this claim's")
+		}
+		if err != nil {
+			return err
+		}
+		room := strata.RunOutputCap - len(output)
+		if room <= 0 || data == "" {
+			return nil
+		}
+		if len(data) > room {
+			// Cut on a character's start: the column holds text.
+			for room > 0 && !utf8.RuneStart(data[room]) {
+				room--
+			}
+			data = data[:room]
+		}
+		_, err = tx.Exec(ctx, `UPDATE task_runs SET output = ? WHERE id = ? AND state = 'running' AND owner_id = ?`,
+			output+data, id, owner.ID())
+		return err
+	})
+	return sqlrow.Wrap(err, "append to the output of task run %s", id)
 }
 
 // taskRunMissing is the error of a compare-and-set on run id that matched nothing:
