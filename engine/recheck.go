@@ -154,20 +154,11 @@ func (e *Engine) HealthJob(ctx context.Context, j *Job, keys *secret.Vault) JobO
 	if h == nil {
 		return failed(fmt.Sprintf("the health check job of %s in %s carries no check", j.Service, j.Environment))
 	}
-	rs, err := e.openSecrets(ctx, j, keys)
-	if err != nil {
-		return failed(err.Error())
+	rs, rel, why := e.openJob(ctx, j, keys)
+	if why != "" {
+		return failed(why)
 	}
 	secrets := secretValues(rs)
-	var rel *strata.Release
-	if j.Bundle != "" {
-		// Fetched and checked against its digest; its trees are checked again before
-		// anything of it runs, as for a deployment.
-		rel = &strata.Release{ID: j.Release, Service: j.Service, Version: j.Version, Digest: j.Digest, Recipe: j.Recipe, Bundle: j.Bundle}
-		if why := e.verifyArtifacts(rel); why != "" {
-			return failed(why)
-		}
-	}
 	d := &strata.Deployment{ID: j.Deployment, Service: j.Service, Environment: j.Environment, Version: j.Version, Attempt: 1}
 	got := e.recheckProbe(ctx, e.jobProbe(h, d, rel, rs, secrets), time.Duration(h.Timeout), time.Duration(h.Interval))
 	if ctx.Err() != nil {

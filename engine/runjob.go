@@ -89,20 +89,11 @@ func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault, liv
 	if j.Command == "" {
 		return failed(fmt.Sprintf("run %s of %s has no command", j.Task, j.Service))
 	}
-	rs, err := e.openSecrets(ctx, j, keys)
-	if err != nil {
-		return failed(err.Error())
+	rs, rel, why := e.openJob(ctx, j, keys)
+	if why != "" {
+		return failed(why)
 	}
 	secrets := secretValues(rs)
-	var rel *strata.Release
-	if j.Bundle != "" {
-		// Fetched and checked against its digest; its trees are checked again before
-		// anything of it runs, as for a deployment.
-		rel = &strata.Release{ID: j.Release, Service: j.Service, Version: j.Version, Digest: j.Digest, Recipe: j.Recipe, Bundle: j.Bundle}
-		if why := e.verifyArtifacts(rel); why != "" {
-			return failed(why)
-		}
-	}
 	var vars []string
 	if j.Kind == KindDestroy {
 		if rel == nil {
@@ -346,4 +337,22 @@ func (e *Engine) failStranded(ctx context.Context, r *strata.TaskRun) (bool, err
 		return false, nil
 	}
 	return false, err
+}
+
+// openJob opens what a task job of an agent runs with: its config with the secrets opened by
+// keys, and, when the job names a bundle, the release, its artifacts checked against its
+// digest (its trees are checked again before anything of it runs, as for a deployment). why
+// says what could not be opened.
+func (e *Engine) openJob(ctx context.Context, j *Job, keys *secret.Vault) (rs *layer.Resolved, rel *strata.Release, why string) {
+	rs, err := e.openSecrets(ctx, j, keys)
+	if err != nil {
+		return nil, nil, err.Error()
+	}
+	if j.Bundle != "" {
+		rel = &strata.Release{ID: j.Release, Service: j.Service, Version: j.Version, Digest: j.Digest, Recipe: j.Recipe, Bundle: j.Bundle}
+		if why := e.verifyArtifacts(rel); why != "" {
+			return nil, nil, why
+		}
+	}
+	return rs, rel, ""
 }
