@@ -186,14 +186,15 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 			return r, fmt.Errorf("wait for %s: %w", r.ID, err)
 		}
 		r = got
+		if r.Agent != "" && !claimed && r.State == strata.RunRunning {
+			// Said before the output the agent has sent so far, which follows it.
+			claimed = true
+			e.logf("  %s/%s | agent %s runs %s", r.Service, r.Environment, r.Agent, r.ID)
+		}
 		out.Show(r.Output)
 		if r.State != strata.RunRunning {
 			out.End()
 			break
-		}
-		if r.Agent != "" && !claimed {
-			claimed = true
-			e.logf("  %s/%s | agent %s runs %s", r.Service, r.Environment, r.Agent, r.ID)
 		}
 		if r.Agent != "" && !e.alive(r.Owner, r.LeaseUntil) {
 			if _, err := e.failStranded(ctx, r); err != nil {
