@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -144,19 +143,7 @@ func newAnswersEstate(t *testing.T, lease string) *agentEstate {
 	for _, tok := range [][]string{{"eu-agent", "--role", "agent", "--envs", "region=eu"}, {"ops", "--role", "admin"}} {
 		x.tokens[tok[0]] = createToken(t, e, tok...).Token
 	}
-	x.server = e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h", "--agent-lease", lease)
-	addr := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`)
-	waitFor(t, 30*time.Second, "the server to listen", func() bool {
-		b, _ := os.ReadFile(x.server.stderr)
-		if m := addr.FindSubmatch(b); m != nil {
-			x.url = "http://" + string(m[1])
-			return true
-		}
-		if x.server.ended() {
-			t.Fatalf("strata serve ended:\n%s", b)
-		}
-		return false
-	})
+	x.startServer(t, lease)
 	return x
 }
 

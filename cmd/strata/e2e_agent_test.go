@@ -106,19 +106,7 @@ func newAgentEstateOf(t *testing.T, yaml string, files map[string]string, store,
 	} {
 		x.tokens[tok[0]] = createToken(t, e, tok...).Token
 	}
-	x.server = e.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h", "--agent-lease", lease)
-	addr := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`)
-	waitFor(t, 30*time.Second, "the server to listen", func() bool {
-		b, _ := os.ReadFile(x.server.stderr)
-		if m := addr.FindSubmatch(b); m != nil {
-			x.url = "http://" + string(m[1])
-			return true
-		}
-		if x.server.ended() {
-			t.Fatalf("strata serve ended:\n%s", b)
-		}
-		return false
-	})
+	x.startServer(t, lease)
 	return x
 }
 
@@ -457,4 +445,23 @@ func zombie(pid int) bool {
 	}
 	i := bytes.LastIndexByte(stat, ')')
 	return i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X')
+}
+
+// startServer starts `strata serve` on the estate's store with agents' leases of lease, and
+// waits until it listens (x.url).
+func (x *agentEstate) startServer(t *testing.T, lease string) {
+	t.Helper()
+	x.server = x.start("serve", "--listen", "127.0.0.1:0", "--tick", "1h", "--agent-lease", lease)
+	addr := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`)
+	waitFor(t, 30*time.Second, "the server to listen", func() bool {
+		b, _ := os.ReadFile(x.server.stderr)
+		if m := addr.FindSubmatch(b); m != nil {
+			x.url = "http://" + string(m[1])
+			return true
+		}
+		if x.server.ended() {
+			t.Fatalf("strata serve ended:\n%s", b)
+		}
+		return false
+	})
 }
