@@ -219,6 +219,22 @@ type HealthStore interface {
 	HealthChecks(ctx context.Context) ([]*HealthCheck, error)
 }
 
+// QueueWaker is an optional interface of a Store whose processes can tell each other at once
+// that work for agents was queued, so that claims held on another process look again without
+// waiting out their poll. The PostgreSQL store implements it (NOTIFY and LISTEN); the SQLite
+// store does not, and its processes find work by polling, as they would anyway.
+type QueueWaker interface {
+	// WakeQueues tells every process listening on the store (ListenQueues) that a
+	// deployment or task run of a pool was queued. It says nothing of which: a listener looks
+	// at the store again.
+	WakeQueues(ctx context.Context) error
+	// ListenQueues calls woken for each WakeQueues of any process on the store, and once
+	// more each time it starts listening (the first time and after a lost connection: a word
+	// may have been missed meanwhile). A lost connection is made again; it returns when ctx
+	// ends. woken must not block.
+	ListenQueues(ctx context.Context, woken func()) error
+}
+
 // AgentStore keeps the agents that registered and hands them deployments of their pools.
 type AgentStore interface {
 	// SeeAgent records that a is connected now (a.LastSeen, set to the clock when zero).

@@ -70,6 +70,7 @@ type Engine struct {
 	Wakes *Wakes
 
 	scratch *scratchCache // scratch.go; shared by copies
+	queues  *queueNotice  // wakes.go; shared by copies, nil for a store that cannot tell
 }
 
 // runStep runs one step, in a span of its own whose W3C traceparent the step gets as
@@ -118,6 +119,7 @@ func New(p *strata.Project, s strata.Store, actor string) *Engine {
 		LeaseTTL: 30 * time.Second,
 		BaseEnv:  os.Environ(),
 		scratch:  &scratchCache{dirs: map[string]string{}, made: map[string]bool{}},
+		queues:   newQueueNotice(s),
 	}
 }
 

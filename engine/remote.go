@@ -129,7 +129,7 @@ func (e *Engine) Reported(ctx context.Context, d *strata.Deployment, ev *strata.
 		return nil, err
 	}
 	e.logf("↺ %s → %s: %s failed on agent %s; rolling back to %s (%s), for pool %s", d.Service, d.Environment, d.ID, d.Agent, rb.Version, rb.ID, rb.Pool)
-	e.Wakes.pending().Wake()
+	e.queued()
 	return rb, nil
 }
 
@@ -157,7 +157,7 @@ func (e *Engine) await(ctx context.Context, d *strata.Deployment, svc *strata.Se
 	}
 	start := time.Now()
 	claimed := int64(0)
-	e.Wakes.pending().Wake() // d is pending: a claim held in this process takes it at once
+	e.queued() // d is pending: a claim held in this or another process takes it at once
 	reported, done := e.Wakes.awaitReport(d.ID)
 	defer done()
 	for {

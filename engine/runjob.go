@@ -153,7 +153,8 @@ func WithoutWaiting(ctx context.Context) context.Context {
 // (WithoutWaiting).
 func (e *Engine) awaitQueued(ctx context.Context, r *strata.TaskRun) (*strata.TaskRun, error) {
 	if ctx.Value(noWaitKey{}) != nil {
-		e.Wakes.pending().Wake()
+		e.queued()
+		e.queues.flush(ctx) // sent before the caller, which may be a process about to exit, goes on
 		return r, nil
 	}
 	return e.awaitRun(ctx, r, 0)
@@ -171,7 +172,7 @@ func (e *Engine) awaitRun(ctx context.Context, r *strata.TaskRun, claimWithin ti
 		unclaimed = t.C
 	}
 	e.logf("… %s/%s in %s: %s %s", r.Service, r.Task, r.Environment, r.ID, PoolDetail(ctx, e.Store, r.Pool, e.now(), AgentGone))
-	e.Wakes.pending().Wake()                    // a claim held in this process takes it at once
+	e.queued()                                  // a claim held in this or another process takes it at once
 	reported, done := e.Wakes.awaitReport(r.ID) // a report (or output) to this process wakes the wait, as await's
 	defer done()
 	out := e.runOutput(r)

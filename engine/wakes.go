@@ -1,6 +1,13 @@
 package engine
 
-import "sync"
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/strata-dev/strata"
+)
 
 // Wakes tells the parts of one process that wait on agents' work that what they wait for
 // may have happened: Pending, that a deployment of a pool became pending (a held claim looks
@@ -112,5 +119,93 @@ func (s *Signal) Wake() {
 	if s.ch != nil {
 		close(s.ch)
 		s.ch = nil
+	}
+}
+
+// queueNotice tells other processes on a store that is a strata.QueueWaker that work for
+// agents was queued, without making the queueing wait: one word is in flight at a time, and
+// the next one, sent when it is done, covers everything queued meanwhile. A promotion of a
+// thousand environments through agents thus sends a few words, not a round trip each.
+// Engines made by New share one with their copies; nil (a store that cannot tell) does
+// nothing.
+type queueNotice struct {
+	qw strata.QueueWaker
+
+	mu       sync.Mutex
+	inFlight bool
+	again    bool          // queued while a word was in flight: one more is owed
+	idle     chan struct{} // closed when no word is in flight or owed (nil then)
+}
+
+// newQueueNotice returns the notice of s, nil when s cannot tell other processes.
+func newQueueNotice(s strata.Store) *queueNotice {
+	qw, ok := s.(strata.QueueWaker)
+	if !ok {
+		return nil
+	}
+	return &queueNotice{qw: qw}
+}
+
+// queued tells the claims held on agents that a deployment or task run of a pool was just
+// queued (committed): this process's at once (Wakes), other processes' through the store.
+func (e *Engine) queued() {
+	e.Wakes.pending().Wake()
+	e.queues.send()
+}
+
+// send has a word sent soon, without waiting for it.
+func (q *queueNotice) send() {
+	if q == nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.inFlight {
+		q.again = true
+		return
+	}
+	q.inFlight, q.idle = true, make(chan struct{})
+	go q.run()
+}
+
+// run sends words until none is owed.
+func (q *queueNotice) run() {
+	for {
+		// Not the queueing's context: a command that ends (or a request that returns)
+		// right after queueing still has its word sent.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := q.qw.WakeQueues(ctx); err != nil {
+			// The listeners' poll finds the work all the same.
+			slog.Warn("could not tell other processes of queued work; their agents find it at their next poll", "err", err)
+		}
+		cancel()
+		q.mu.Lock()
+		if !q.again {
+			q.inFlight = false
+			close(q.idle)
+			q.idle = nil
+			q.mu.Unlock()
+			return
+		}
+		q.again = false
+		q.mu.Unlock()
+	}
+}
+
+// flush waits until the words owed so far are sent, or ctx ends: a process that queued
+// work and does not wait for an agent calls it before it may exit.
+func (q *queueNotice) flush(ctx context.Context) {
+	if q == nil {
+		return
+	}
+	q.mu.Lock()
+	idle := q.idle
+	q.mu.Unlock()
+	if idle == nil {
+		return
+	}
+	select {
+	case <-idle:
+	case <-ctx.Done():
 	}
 }

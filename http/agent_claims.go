@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"sync"
 
 	"github.com/strata-dev/strata"
@@ -99,4 +100,13 @@ func (g *claimGate) try(woken bool, gen uint64, claim func() (*Claimed, error)) 
 		g.empty = gen
 	}
 	return c, false, err
+}
+
+// listenQueues wakes the claims held on this server whenever another process on the store
+// (a CLI, another server) queues work for agents, until ctx ends: without it they would
+// find that work at their next poll. The poll stays, for a word lost with its connection.
+func (s *Server) listenQueues(ctx context.Context, qw strata.QueueWaker) {
+	if err := qw.ListenQueues(ctx, s.engine.Wakes.Pending.Wake); err != nil {
+		s.log.Warn("not listening for work queued by other processes; held claims find it at their poll", "err", err)
+	}
 }

@@ -213,6 +213,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if len(s.deliver.Hooks) > 0 {
 			wg.Go(func() { s.deliverWebhooks(ctx) })
 		}
+		if qw, ok := s.store.(strata.QueueWaker); ok {
+			wg.Go(func() { s.listenQueues(ctx, qw) })
+		}
 		s.scheduling.Store(true)
 		s.runScheduler(ctx)
 		s.scheduling.Store(false)

@@ -36,9 +36,11 @@ import (
 // core (sqlstore) every store shares; this package connects, migrates and speaks PostgreSQL.
 type DB struct {
 	*sqlstore.DB
-	name       string // the URL without its password, for messages
-	searchPath string // as the URL gave it ("" for the server's default)
-	schema     string // the schema the store lives in
+	name       string          // the URL without its password, for messages
+	searchPath string          // as the URL gave it ("" for the server's default)
+	schema     string          // the schema the store lives in
+	channel    string          // the NOTIFY channel of its queues (queue.go)
+	connConfig *pgx.ConnConfig // for the connection that listens (queue.go)
 	b          *backend
 	now        func() time.Time
 	// head is the audit log's head as the store was opened, when read (migrate.go).
@@ -106,6 +108,8 @@ func Open(url string, now func() time.Time) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", db.name, err)
 	}
+	db.channel = queueChannel(db.schema)
+	db.connConfig = cfg.ConnConfig
 	db.DB = sqlstore.New(db.b, dialect(lockKey(db.schema, "audit")), now)
 	if db.head != nil {
 		db.DB.KnowHead(*db.head)

@@ -1,0 +1,4 @@
+package postgres
+
+// QueueChannel is queueChannel, for the tests that find the connection listening on it.
+var QueueChannel = queueChannel
