@@ -66,7 +66,8 @@ type Engine struct {
 	OnStep func(name string, took time.Duration)
 	// Wakes, when set, is woken when this engine makes a deployment of a pool pending, and
 	// wakes it while it waits for an agent's report (await): a server sets it, shared with
-	// its agents' routes, so that neither side of a claim waits out a poll.
+	// its agents' routes, so that neither side of a claim waits out a poll. Other processes
+	// are told too when the store is a strata.QueueWaker (wakes.go, queueNotice).
 	Wakes *Wakes
 
 	scratch *scratchCache // scratch.go; shared by copies

@@ -192,8 +192,9 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// Serve serves HTTP on ln, runs the scheduler every Tick and checks health again every
-// HealthInterval until ctx ends, then shuts down
+// Serve serves HTTP on ln, runs the scheduler every Tick, checks health again every
+// HealthInterval and, on a store that is a strata.QueueWaker, listens for work other
+// processes queue for agents (waking the claims held here) until ctx ends, then shuts down
 // gracefully (requests in flight get 10 seconds; deployments they started finish in the
 // store's records as interrupted when cut short, and the next scheduler resumes them).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
