@@ -47,13 +47,19 @@ func (s *claimCounter) SeeAgent(ctx context.Context, a *strata.Agent, connect bo
 }
 
 // idleServer serves the estate again on a store that counts the claims' calls, with the
-// held claims' poll given (0: the default), and registers agents edge-1 ... edge-N.
+// held claims' poll given (0: the default; an hour also holds claims up to an hour), and
+// registers agents edge-1 ... edge-N.
 func idleServer(t *testing.T, x *apiEstate, poll time.Duration, agents int) (*claimCounter, string, []*strhttp.Client) {
 	t.Helper()
 	counted := &claimCounter{Store: x.store}
 	e := *x.engine
 	e.Store = counted
-	_, url := x.serveWith(&e, 0, func(c *strhttp.Config) { c.AgentPoll = poll })
+	_, url := x.serveWith(&e, 0, func(c *strhttp.Config) {
+		c.AgentPoll = poll
+		if poll >= time.Hour {
+			c.AgentWait = poll
+		}
+	})
 	var cs []*strhttp.Client
 	for i := range agents {
 		c, err := strhttp.NewClient(url, x.tokens["agnes"])
@@ -117,13 +123,13 @@ func TestAnIdleServerLooksAtTheStoreSeldom(t *testing.T) {
 		t.Logf("%d store calls by %d agents' claims of %s, polling every %s", calls, agents, wait, strhttp.DefaultAgentPoll)
 	})
 	t.Run("a deployment queued on the server is taken by a held claim at once", func(t *testing.T) {
-		// Polls an hour apart: only the wake-up of the deployment's queueing can hand it out
-		// within the claims' minute.
+		// Polls and claims an hour long: only the wake-up of the deployment's queueing can
+		// hand it out before the test's bound (a claim also looks as it ends).
 		counted, url, cs := idleServer(t, x, time.Hour, agents)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		before := counted.n.Load()
-		held := claimAll(ctx, cs, time.Minute)
+		held := claimAll(ctx, cs, time.Hour)
 		waitFor(t, "the agents' claims to look once", func() bool { return counted.n.Load()-before >= agents*3 })
 		// Asked of the server, whose engine queues it for the pool and waits for it.
 		deployed := make(chan error, 1)
@@ -156,6 +162,8 @@ func TestAnIdleServerLooksAtTheStoreSeldom(t *testing.T) {
 				claimed, by = c, 3
 			case err := <-deployed:
 				t.Fatalf("the deployment ended before an agent claimed it: %v", err)
+			case <-time.After(30 * time.Second): // the bound of a hung test: polls and claims' ends are an hour away
+				t.Fatal("no held claim took the deployment: its queueing did not wake them")
 			}
 			if claimed == nil || claimed.Job == nil {
 				t.Fatalf("a held claim ended with %+v, not the deployment", claimed)
