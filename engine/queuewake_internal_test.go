@@ -2,15 +2,11 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/strata-dev/strata/internal/testpg"
 
 	"github.com/strata-dev/strata/postgres"
 )
@@ -69,39 +65,7 @@ func TestWorkQueuedWhileAWordIsInFlightIsCoveredByOneMore(t *testing.T) {
 // t ends; skipped with STRATA_TEST_POSTGRES=off.
 func openPostgres(t *testing.T) *postgres.DB {
 	t.Helper()
-	base := os.Getenv("STRATA_TEST_POSTGRES")
-	if base == "off" {
-		t.Skip("STRATA_TEST_POSTGRES=off: no PostgreSQL store to test on")
-	}
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	c, err := pgx.Connect(t.Context(), base)
-	if err != nil {
-		t.Fatalf("this test needs a PostgreSQL server (or STRATA_TEST_POSTGRES=off): %v", err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	name := "strata_test_" + hex.EncodeToString(b[:])
-	if _, err := c.Exec(t.Context(), `CREATE SCHEMA `+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, `DROP SCHEMA `+name+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("STRATA_TEST_POSTGRES must be a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	db, err := postgres.Open(u.String(), nil)
+	db, err := postgres.Open(testpg.Schema(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,11 @@ package http_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/strata-dev/strata/internal/testpg"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/engine"
@@ -18,46 +14,6 @@ import (
 	"github.com/strata-dev/strata/internal/syncbuf"
 	"github.com/strata-dev/strata/postgres"
 )
-
-// pgSchema makes an empty schema on the test PostgreSQL server (STRATA_TEST_POSTGRES, or the
-// one CI provides), dropped when t ends, and returns the store URL whose search_path it is.
-// The test is skipped with STRATA_TEST_POSTGRES=off: its store is SQLite's only.
-func pgSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("STRATA_TEST_POSTGRES")
-	if base == "off" {
-		t.Skip("STRATA_TEST_POSTGRES=off: no PostgreSQL store to test on")
-	}
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	c, err := pgx.Connect(t.Context(), base)
-	if err != nil {
-		t.Fatalf("this test needs a PostgreSQL server (or STRATA_TEST_POSTGRES=off): %v", err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	name := "strata_test_" + hex.EncodeToString(b[:])
-	if _, err := c.Exec(t.Context(), `CREATE SCHEMA `+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, `DROP SCHEMA `+name+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("STRATA_TEST_POSTGRES must be a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // openPG opens the store at u, closed when t ends.
 func openPG(t *testing.T, u string) *postgres.DB {
@@ -89,7 +45,7 @@ func (s *listenCounter) ListenQueues(ctx context.Context, woken func()) error {
 // schema (another process's view, as a CLI on the store has): the held claim takes the
 // deployment at once, woken by the store's word, not by its poll.
 func TestWorkQueuedByAnotherProcessWakesAHeldClaim(t *testing.T) {
-	u := pgSchema(t)
+	u := testpg.Schema(t)
 	served, other := openPG(t, u), openPG(t, u)
 	dir := writeProject(t, nextYAML)
 	random, _ := strata.NewTokenSecret()
