@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/strata-dev/strata"
-	"github.com/strata-dev/strata/engine"
 )
 
 // TestAnAgentWhoseAnswerWasLostIsGivenItsClaimAgain runs two deployments of pool edge through
@@ -13,18 +12,7 @@ import (
 // heard, and sends a report again; each is answered as the first was, and nothing is claimed
 // twice.
 func TestAnAgentWhoseAnswerWasLostIsGivenItsClaimAgain(t *testing.T) {
-	x := newAPIEstate(t, nextYAML)
-	e := x.as("alice")
-	if _, err := e.Release(t.Context(), "api", "1.0.0"); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 2)
-	for _, env := range []string{"edge-a", "edge-b"} {
-		go func() {
-			_, err := e.Deploy(t.Context(), engine.DeployRequest{Service: "api", Version: "1.0.0", Env: env})
-			done <- err
-		}()
-	}
+	x, done := deployToEdge(t)
 	post := func(path string, body map[string]any) map[string]any {
 		t.Helper()
 		r := x.do("agnes", "POST", "/api/v1/agent/"+path, body)

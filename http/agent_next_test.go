@@ -30,18 +30,7 @@ pipeline:
 // pool edge at once and runs them through the agents' routes as one agent would: claim the
 // first, then report each asking for the next.
 func TestAReportClaimsTheNextDeploymentInTheSameRequest(t *testing.T) {
-	x := newAPIEstate(t, nextYAML)
-	e := x.as("alice")
-	if _, err := e.Release(t.Context(), "api", "1.0.0"); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 2)
-	for _, env := range []string{"edge-a", "edge-b"} {
-		go func() {
-			_, err := e.Deploy(t.Context(), engine.DeployRequest{Service: "api", Version: "1.0.0", Env: env})
-			done <- err
-		}()
-	}
+	x, done := deployToEdge(t)
 	hello := map[string]any{"name": "edge-1", "pool": "edge", "version": "test", "protocol": strata.AgentProtocol}
 	r := x.do("agnes", "POST", "/api/v1/agent/register", hello)
 	if r.status != http.StatusOK || r.json(t)["report_next"] != true {
@@ -115,4 +104,23 @@ func TestAReportClaimsTheNextDeploymentInTheSameRequest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deployToEdge releases api 1.0.0 in an estate of nextYAML and asks, as alice, for its
+// deployment to both environments of pool edge at once; done says how each ended.
+func deployToEdge(t *testing.T) (*apiEstate, chan error) {
+	t.Helper()
+	x := newAPIEstate(t, nextYAML)
+	e := x.as("alice")
+	if _, err := e.Release(t.Context(), "api", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	for _, env := range []string{"edge-a", "edge-b"} {
+		go func() {
+			_, err := e.Deploy(t.Context(), engine.DeployRequest{Service: "api", Version: "1.0.0", Env: env})
+			done <- err
+		}()
+	}
+	return x, done
 }
