@@ -137,8 +137,9 @@ func (e *Engine) destroyOnAgent(ctx context.Context, svc *strata.Service, env *s
 			return err
 		}
 		j := &Job{Deployment: cur.ID, Project: e.Project.Name, Service: svc.Name, Environment: env.Name, Version: cur.Version,
-			Kind: KindDestroy, Task: strata.TaskDestroy, Release: rel.ID, Digest: rel.Digest, Recipe: rel.Recipe, Bundle: rel.Bundle,
+			Kind: KindDestroy, Task: strata.TaskDestroy,
 			Timeout: strata.Duration(destroyTimeout(svc)), Config: map[string]any{}}
+		j.carry(rel)
 		if err := e.sealSecrets(j, svc, rs); err != nil {
 			return err
 		}

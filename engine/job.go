@@ -128,13 +128,25 @@ func ParseJob(b []byte) (*Job, error) {
 	return &j, nil
 }
 
+// carry makes j run rel: the release's id and digest, and where its recipe and bundle are,
+// for the agent to fetch and check.
+func (j *Job) carry(rel *strata.Release) {
+	j.Release, j.Digest, j.Recipe, j.Bundle = rel.ID, rel.Digest, rel.Recipe, rel.Bundle
+}
+
+// release is the release j carries, as the agent fetches and checks it.
+func (j *Job) release() *strata.Release {
+	return &strata.Release{ID: j.Release, Service: j.Service, Version: j.Version, Digest: j.Digest, Recipe: j.Recipe, Bundle: j.Bundle}
+}
+
 // newJob is what the agent of d's pool needs to run d: rs was resolved without secrets.
 func (e *Engine) newJob(d *strata.Deployment, svc *strata.Service, rs *layer.Resolved, rel *strata.Release) (*Job, error) {
 	j := &Job{
 		Project: e.Project.Name, Service: d.Service, Environment: d.Environment, Version: d.Version,
-		Kind: d.Kind, Release: rel.ID, Digest: rel.Digest, Recipe: rel.Recipe, Bundle: rel.Bundle,
+		Kind:    d.Kind,
 		Timeout: strata.Duration(30 * time.Minute), Config: map[string]any{},
 	}
+	j.carry(rel)
 	if err := e.sealSecrets(j, svc, rs); err != nil {
 		return nil, err
 	}
@@ -282,7 +294,7 @@ func (e *Engine) openSecrets(ctx context.Context, j *Job, keys *secret.Vault) (*
 // cancels it when it can no longer renew its lease, and the step is stopped.
 func (e *Engine) RunJob(ctx context.Context, j *Job, attempt int, logs strata.LogStore, keys *secret.Vault) JobOutcome {
 	d := &strata.Deployment{ID: j.Deployment, Service: j.Service, Environment: j.Environment, Version: j.Version, Kind: j.Kind, Attempt: attempt}
-	rel := &strata.Release{ID: j.Release, Service: j.Service, Version: j.Version, Digest: j.Digest, Recipe: j.Recipe, Bundle: j.Bundle}
+	rel := j.release()
 	label := d.Service + "/" + d.Environment
 	failed := func(why string) JobOutcome { return JobOutcome{State: strata.Failed, Error: why} }
 	if attempt > 1 {

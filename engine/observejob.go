@@ -109,8 +109,9 @@ func (e *Engine) observeOnAgent(ctx context.Context, svc *strata.Service, d *str
 		return "", fmt.Errorf("release %s@%s: %w", d.Service, d.Version, err)
 	}
 	j := &Job{Deployment: d.ID, Project: e.Project.Name, Service: svc.Name, Environment: d.Environment, Version: d.Version,
-		Kind: KindObserve, Task: strata.TaskObserve, Release: rel.ID, Digest: rel.Digest, Recipe: rel.Recipe, Bundle: rel.Bundle,
+		Kind: KindObserve, Task: strata.TaskObserve,
 		Timeout: strata.Duration(timeout), Config: map[string]any{}}
+	j.carry(rel)
 	for k, v := range rs.Values {
 		j.Config[k] = v
 	}
@@ -153,7 +154,7 @@ func (e *Engine) ObserveJob(ctx context.Context, j *Job) JobOutcome {
 	if j.ObserveURL != "" {
 		got, err = observeHTTP(ctx, j.ObserveURL, time.Duration(j.Timeout))
 	} else {
-		rel := &strata.Release{ID: j.Release, Service: j.Service, Version: j.Version, Digest: j.Digest, Recipe: j.Recipe, Bundle: j.Bundle}
+		rel := j.release()
 		if why := e.verifyArtifacts(rel); why != "" {
 			return failed(why)
 		}

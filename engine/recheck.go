@@ -107,8 +107,9 @@ func (e *Engine) recheckOnAgent(ctx context.Context, svc *strata.Service, env *s
 		return nil, err
 	}
 	j := &Job{Deployment: d.ID, Project: e.Project.Name, Service: d.Service, Environment: d.Environment, Version: d.Version,
-		Kind: KindHealth, Task: strata.TaskHealth, Release: rel.ID, Digest: rel.Digest, Recipe: rel.Recipe, Bundle: rel.Bundle,
+		Kind: KindHealth, Task: strata.TaskHealth,
 		Timeout: strata.Duration(svc.Health.Timeout), Config: map[string]any{}}
+	j.carry(rel)
 	if err := e.sealSecrets(j, svc, rs); err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func (e *Engine) newRunJob(ctx context.Context, svc *strata.Service, env *strata
 		if err != nil {
 			return nil, fmt.Errorf("run %s of %s in %s: the release running there: %w", rb.Name, svc.Name, env.Name, err)
 		}
-		j.Release, j.Digest, j.Recipe, j.Bundle = rel.ID, rel.Digest, rel.Recipe, rel.Bundle
+		j.carry(rel)
 	}
 	if err := e.sealSecrets(j, svc, rs); err != nil {
 		return nil, err
@@ -351,7 +351,7 @@ func (e *Engine) openJob(ctx context.Context, j *Job, keys *secret.Vault) (rs *l
 		return nil, nil, err.Error()
 	}
 	if j.Bundle != "" {
-		rel = &strata.Release{ID: j.Release, Service: j.Service, Version: j.Version, Digest: j.Digest, Recipe: j.Recipe, Bundle: j.Bundle}
+		rel = j.release()
 		if why := e.verifyArtifacts(rel); why != "" {
 			return nil, nil, why
 		}
