@@ -19,6 +19,9 @@ const (
 // RunOutputCap bounds the output a run keeps: its first 256 KiB.
 const RunOutputCap = 256 << 10
 
+// RunOutputCut ends a run's output that was cut at RunOutputCap.
+const RunOutputCut = "\n… (cut: the first 256 KiB are kept)"
+
 // Task run kinds: what a run does.
 const (
 	TaskRunbook = "run"

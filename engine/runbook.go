@@ -24,9 +24,6 @@ type RunRequest struct {
 	Reason string
 }
 
-// runOutputCap bounds the output a run keeps in the store.
-const runOutputCap = strata.RunOutputCap
-
 // RunTask runs a service's runbook in env with env's config and secrets (`strata run`). A
 // frozen environment blocks it (EBLOCKED); a runbook whose policy needs approvals is
 // recorded waiting and returns EBLOCKED with the run, and runs when the last approval comes
@@ -220,11 +217,11 @@ func (e *Engine) RejectTaskRun(ctx context.Context, id, reason string) (*strata.
 // executeRun runs r's command, owned by this process, and records how it ended.
 func (e *Engine) executeRun(ctx context.Context, r *strata.TaskRun, svc *strata.Service, env *strata.Environment, rb *strata.Runbook) (*strata.TaskRun, error) {
 	r.ExitCode = -1
-	out := &capbuf.Buffer{Max: runOutputCap}
+	out := &capbuf.Buffer{Max: strata.RunOutputCap}
 	failure := e.runCommand(ctx, r, svc, env, rb, out)
 	r.Output, r.FinishedAt = out.String(), e.now()
 	if out.Cut {
-		r.Output += "\n… (cut: the first 256 KiB are kept)"
+		r.Output += strata.RunOutputCut
 	}
 	r.State = strata.RunSucceeded
 	if failure != "" {

@@ -109,7 +109,7 @@ func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault, liv
 			"STRATA_VERSION="+j.Version, "STRATA_TASK="+j.Task, "STRATA_RUN="+j.Run, "STRATA_RECIPE="+e.recipePath(rel))
 	}
 	vars = append(vars, j.CommandEnv...)
-	out := &capbuf.Buffer{Max: runOutputCap}
+	out := &capbuf.Buffer{Max: strata.RunOutputCap}
 	ws := []io.Writer{out}
 	if e.Log != nil {
 		ws = append(ws, &linePrefixer{e: e, prefix: "  " + j.Service + "/" + j.Environment + " | "})
@@ -124,7 +124,7 @@ func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault, liv
 	o.Flush()
 	outcome := JobOutcome{State: strata.Succeeded, ExitCode: &exit, Output: out.String()}
 	if out.Cut {
-		outcome.Output += "\n… (cut: the first 256 KiB are kept)"
+		outcome.Output += strata.RunOutputCut
 	}
 	switch {
 	case ctx.Err() != nil:

@@ -591,9 +591,6 @@ func (s *Server) agentReport(c *call) (any, error) {
 	return report.NewDeployment(d), nil
 }
 
-// runOutputCap bounds a run's output as the store keeps it (as a local run's).
-const runOutputCap = strata.RunOutputCap
-
 // agentReportRun records the outcome of a claimed runbook run, compare-and-set on the claim
 // (its owner names the fence): a report of another claim, or of a run failed meanwhile
 // because its lease lapsed, is refused (409).
@@ -615,8 +612,8 @@ func (s *Server) agentReportRun(c *call, rep AgentReport) (any, error) {
 		r.ExitCode = *rep.ExitCode
 	}
 	r.Output = rep.Output
-	if len(r.Output) > runOutputCap {
-		r.Output = r.Output[:runOutputCap] + "\n… (cut: the first 256 KiB are kept)"
+	if len(r.Output) > strata.RunOutputCap {
+		r.Output = r.Output[:strata.RunOutputCap] + strata.RunOutputCut
 	}
 	detail := map[string]any{"task": r.Task, "exit_code": r.ExitCode, "agent": rep.Name, "fence": rep.Fence}
 	if r.Error != "" {
