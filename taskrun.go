@@ -3,6 +3,7 @@ package strata
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 )
 
 // Task run states. A run that needs approvals waits for them; a run whose process died
@@ -21,6 +22,26 @@ const RunOutputCap = 256 << 10
 
 // RunOutputCut ends a run's output that was cut at RunOutputCap.
 const RunOutputCut = "\n… (cut: the first 256 KiB are kept)"
+
+// KeepRunOutput is output as a run keeps it: whole when it fits RunOutputCap and nothing
+// was cut from it before (cut), else its first RunOutputCap bytes cut on a character's
+// start (CutText), without the start of a character the earlier cut split, and
+// RunOutputCut.
+func KeepRunOutput(output string, cut bool) string {
+	if !cut && len(output) <= RunOutputCap {
+		return output
+	}
+	kept := CutText(output, RunOutputCap)
+	for i := len(kept) - 1; i >= 0 && i >= len(kept)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(kept[i]) {
+			if !utf8.FullRuneInString(kept[i:]) {
+				kept = kept[:i]
+			}
+			break
+		}
+	}
+	return kept + RunOutputCut
+}
 
 // Task run kinds: what a run does.
 const (

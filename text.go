@@ -142,3 +142,15 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// CutText is s's first n bytes at most, cut on a character's start, so that a cut text is
+// still UTF-8 (PostgreSQL's text columns refuse anything else).
+func CutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:max(n, 0)]
+}

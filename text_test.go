@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/strata-dev/strata"
 )
@@ -147,6 +148,53 @@ func TestAnEventWhoseDetailIsNotJSONStillEncodes(t *testing.T) {
 			}
 			if got, want := string(back[0].Detail), compact; got != want {
 				t.Errorf("read back detail %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestCutTextEndsOnACharactersStart(t *testing.T) {
+	tests := []struct {
+		name string
+		s    string
+		n    int
+		want string
+	}{
+		{"text that fits is whole", "héllo", 6, "héllo"},
+		{"a cut between characters keeps n bytes", "héllo", 4, "hél"},
+		{"a cut inside a character drops the character", "héllo", 2, "h"},
+		{"a cut at zero keeps nothing", "é", 0, ""},
+		{"a cut inside a four-byte character drops it whole", "a😀b", 3, "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := strata.CutText(tt.s, tt.n); got != tt.want {
+				t.Errorf("CutText(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeepRunOutputNeverEndsInsideACharacter(t *testing.T) {
+	full := "x" + strings.Repeat("é", strata.RunOutputCap/2) // one byte over, ending a character's start
+	tests := []struct {
+		name   string
+		output string
+		cut    bool
+		want   string
+	}{
+		{"output that fits is kept whole", "done\n", false, "done\n"},
+		{"output over the cap is cut after a whole character", full, false, full[:strata.RunOutputCap-1] + strata.RunOutputCut},
+		{"output an earlier cut split inside a character loses the split character",
+			full[:strata.RunOutputCap], true, full[:strata.RunOutputCap-1] + strata.RunOutputCut},
+		{"output cut before, whole, keeps what it has", "ab", true, "ab" + strata.RunOutputCut},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := strata.KeepRunOutput(tt.output, tt.cut)
+			if got != tt.want || !utf8.ValidString(got) {
+				t.Errorf("KeepRunOutput kept %d bytes ending %q (valid UTF-8: %v), want %d bytes ending %q",
+					len(got), got[max(len(got)-50, 0):], utf8.ValidString(got), len(tt.want), tt.want[max(len(tt.want)-50, 0):])
 			}
 		})
 	}

@@ -20,7 +20,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/strata-dev/strata"
 )
@@ -215,11 +214,7 @@ func quoteShort(s string) string {
 	if len(s) <= keep {
 		return strconv.Quote(s)
 	}
-	cut := keep
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "... (" + strconv.Itoa(len(s)) + " bytes)"
+	return strconv.Quote(strata.CutText(s, keep)) + "... (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 func shownDir(d string) string {

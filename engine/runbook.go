@@ -219,10 +219,7 @@ func (e *Engine) executeRun(ctx context.Context, r *strata.TaskRun, svc *strata.
 	r.ExitCode = -1
 	out := &capbuf.Buffer{Max: strata.RunOutputCap}
 	failure := e.runCommand(ctx, r, svc, env, rb, out)
-	r.Output, r.FinishedAt = out.String(), e.now()
-	if out.Cut {
-		r.Output += strata.RunOutputCut
-	}
+	r.Output, r.FinishedAt = strata.KeepRunOutput(out.String(), out.Cut), e.now()
 	r.State = strata.RunSucceeded
 	if failure != "" {
 		r.State, r.Error = strata.RunFailed, failure

@@ -122,10 +122,7 @@ func (e *Engine) RunTaskJob(ctx context.Context, j *Job, keys *secret.Vault, liv
 	res, err := e.runStep(ctx, step.Spec{Name: j.Kind + " " + j.Task, Command: e.recipeCommand(rel, j.Command), Dir: e.Project.Dir,
 		Env: vars, Timeout: time.Duration(j.Timeout), Output: o})
 	o.Flush()
-	outcome := JobOutcome{State: strata.Succeeded, ExitCode: &exit, Output: out.String()}
-	if out.Cut {
-		outcome.Output += strata.RunOutputCut
-	}
+	outcome := JobOutcome{State: strata.Succeeded, ExitCode: &exit, Output: strata.KeepRunOutput(out.String(), out.Cut)}
 	switch {
 	case ctx.Err() != nil:
 		outcome.State, outcome.Error = strata.Failed, fmt.Sprintf("the run was stopped: %v", context.Cause(ctx))

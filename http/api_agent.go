@@ -611,10 +611,7 @@ func (s *Server) agentReportRun(c *call, rep AgentReport) (any, error) {
 	if rep.ExitCode != nil {
 		r.ExitCode = *rep.ExitCode
 	}
-	r.Output = rep.Output
-	if len(r.Output) > strata.RunOutputCap {
-		r.Output = r.Output[:strata.RunOutputCap] + strata.RunOutputCut
-	}
+	r.Output = strata.KeepRunOutput(rep.Output, false)
 	detail := map[string]any{"task": r.Task, "exit_code": r.ExitCode, "agent": rep.Name, "fence": rep.Fence}
 	if r.Error != "" {
 		detail["error"] = r.Error

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/strata-dev/strata"
 	"github.com/strata-dev/strata/internal/sqlrow"
@@ -244,13 +243,7 @@ func (db *DB) AppendTaskRunOutput(ctx context.Context, id string, owner strata.O
 		if room <= 0 || data == "" {
 			return nil
 		}
-		if len(data) > room {
-			// Cut on a character's start: the column holds text.
-			for room > 0 && !utf8.RuneStart(data[room]) {
-				room--
-			}
-			data = data[:room]
-		}
+		data = strata.CutText(data, room) // the column holds text
 		_, err = tx.Exec(ctx, `UPDATE task_runs SET output = ? WHERE id = ? AND state = 'running' AND owner_id = ?`,
 			output+data, id, owner.ID())
 		return err
